@@ -1,0 +1,7 @@
+package dotimport
+
+import . "time"
+
+func nap() {
+	Sleep(Second)
+}

@@ -1,0 +1,10 @@
+package gostmt
+
+func work() {}
+
+func spawn() {
+	go work()
+	go func() {
+		work()
+	}()
+}

@@ -1,0 +1,7 @@
+package multifile
+
+import "time"
+
+func a() {
+	go time.Sleep(time.Second)
+}

@@ -1,0 +1,5 @@
+package multifile
+
+func b(ch chan int) {
+	ch <- 1
+}
