@@ -55,6 +55,7 @@ type Instance struct {
 	timers   map[TimerID]bool // active timers: true if periodic
 	nextTmr  TimerID
 	halting  bool
+	askedOff bool // a halt request is in the mailbox
 	target   *State
 	raised   []Event
 	inExit   bool
@@ -108,6 +109,17 @@ func (in *Instance) Enqueue(e Envelope) bool {
 		return false
 	}
 	in.queue = append(in.queue, e)
+	return true
+}
+
+// RequestHalt puts a halt request in the mailbox: the actor halts when it takes the request, after
+// the events before it. It reports false if the actor has halted or a request is already waiting.
+func (in *Instance) RequestHalt() bool {
+	if in.halted || in.askedOff {
+		return false
+	}
+	in.askedOff = true
+	in.queue = append(in.queue, Envelope{Event: haltRequest{}})
 	return true
 }
 
@@ -184,6 +196,7 @@ const (
 	StepHandled                 // handled an event (including a halt request)
 	StepIgnored                 // dropped an event the state ignores
 	StepStale                   // dropped an event from a cancelled timer
+	StepHalt                    // took a halt request from the mailbox and halted
 )
 
 // StepResult describes one Step.
@@ -237,7 +250,7 @@ func (in *Instance) Step() (res StepResult, fail *Failure) {
 		}
 	}
 	if _, ok := e.Event.(haltRequest); ok {
-		res.Kind = StepHandled
+		res.Kind = StepHalt
 		in.halt()
 		res.Halted = true
 		return res, nil

@@ -1,0 +1,357 @@
+package systest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"corral/actor"
+)
+
+// Bug is a failure the tester found: an actor or monitor that failed, a liveness violation, a
+// handler that blocked, or a replay that diverged.
+type Bug struct {
+	Kind    string   // an actor.Fail* kind, or "nondeterminism" or "setup"
+	Message string   // what went wrong
+	Actor   actor.ID // where, when an actor failed
+	Type    string   // the actor's or monitor's type
+	State   string
+	Event   string
+	Stack   string // for panics
+
+	Step      int    // the step at which it happened (after shrinking)
+	Iteration int    // the iteration that found it
+	Strategy  string // the strategy of that iteration
+	Seed      uint64 // that iteration's seed
+	HuntSeed  uint64 // the hunt's seed
+
+	ShrunkFrom  int    // steps before shrinking, 0 if not shrunk
+	Trace       *Trace // the (shrunk) run
+	TracePath   string // where the trace file was written
+	DiagramPath string // where the Mermaid diagram was written
+	Replay      string // how the replay check went, if it did not reproduce exactly
+}
+
+// Summary is the bug in one line.
+func (b *Bug) Summary() string {
+	where := ""
+	switch {
+	case b.Actor != "":
+		where = fmt.Sprintf(" in actor %s (%s), state %s, handling %s", b.Actor, b.Type, b.State, b.Event)
+	case b.Type != "":
+		where = fmt.Sprintf(" in monitor %s, state %s", b.Type, b.State)
+	}
+	return fmt.Sprintf("%s%s: %s", b.Kind, where, b.Message)
+}
+
+// signature identifies "the same bug" when shrinking: kind, where, and the message with its
+// numbers blurred (a smaller run may find the same bug in term 2 instead of term 5).
+func (b *Bug) signature() string {
+	return b.Kind + "|" + b.Type + "|" + digits.ReplaceAllString(b.Message, "#")
+}
+
+var digits = regexp.MustCompile(`[0-9]+`)
+
+// Report is the outcome of a hunt.
+type Report struct {
+	Bug        *Bug // nil if none was found
+	Iterations int
+	Steps      int64
+	Elapsed    time.Duration
+	Strategy   string
+	Seed       uint64
+	Exhausted  bool      // a DFS hunt explored every choice within the step bound
+	Coverage   *Coverage // nil with Config.NoCoverage
+}
+
+// Text is the full report of a bug: what, where, how to replay, and the last steps.
+func (b *Bug) Text() string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "systest found a bug: %s\n", b.Summary())
+	fmt.Fprintf(&s, "  strategy %s, iteration %d, step %d, iteration seed %d, hunt seed %d\n", b.Strategy, b.Iteration, b.Step, b.Seed, b.HuntSeed)
+	if b.ShrunkFrom > 0 {
+		fmt.Fprintf(&s, "  shrunk from %d steps to %d", b.ShrunkFrom, b.Step)
+		if b.Trace != nil {
+			fmt.Fprintf(&s, " (%d faults left)", b.Trace.Faults())
+		}
+		s.WriteString("\n")
+	}
+	if b.Replay != "" {
+		fmt.Fprintf(&s, "  WARNING: %s\n", b.Replay)
+	}
+	if b.TracePath != "" {
+		fmt.Fprintf(&s, "  trace:   %s\n", b.TracePath)
+		fmt.Fprintf(&s, "  diagram: %s (Mermaid)\n", b.DiagramPath)
+		fmt.Fprintf(&s, "  replay:  SYSTEST_REPLAY=%s go test -run '^%s$' .\n", b.TracePath, testRunPattern(b))
+	}
+	if b.Trace != nil && len(b.Trace.account) > 0 {
+		acc := b.Trace.account
+		from := max(0, len(acc)-25)
+		fmt.Fprintf(&s, "  last %d of %d steps:\n", len(acc)-from, len(acc))
+		for _, line := range acc[from:] {
+			fmt.Fprintf(&s, "    %s\n", strings.ReplaceAll(line, "\n", "\n    "))
+		}
+	}
+	if b.Stack != "" {
+		fmt.Fprintf(&s, "  stack:\n%s\n", b.Stack)
+	}
+	return s.String()
+}
+
+func testRunPattern(b *Bug) string {
+	if b.Trace == nil {
+		return ""
+	}
+	name, _, _ := strings.Cut(b.Trace.Test, "/")
+	return regexp.QuoteMeta(name)
+}
+
+// watch lets the watchdog see which handler is running. The worker writes the fields, then bumps
+// seq (odd: in a handler); the watchdog reads seq and, only if it has not moved for the whole
+// watchdog period, the fields.
+type watch struct {
+	seq   atomic.Uint64
+	actor actor.ID
+	typ   string
+	state string
+	ev    reflect.Type
+}
+
+func (w *watch) begin(in *actor.Instance, rec *stepRec) {
+	if w == nil {
+		return
+	}
+	w.actor, w.typ, w.state, w.ev = in.ID(), in.Type(), in.State(), rec.ev
+	w.seq.Add(1)
+}
+
+func (w *watch) end() {
+	if w != nil {
+		w.seq.Add(1)
+	}
+}
+
+func (w *watch) blocked(d time.Duration) *Bug {
+	ev := "<entry>"
+	if w.ev != nil {
+		ev = actor.TypeName(w.ev)
+	}
+	return &Bug{Kind: actor.FailBlocked, Actor: w.actor, Type: w.typ, State: w.state, Event: ev,
+		Message: fmt.Sprintf("handler did not return within %v: it blocks on something the tester does not control (a channel, a lock, a sleep, I/O)", d)}
+}
+
+// Run hunts for bugs in the program that setup builds, with cfg's budget (flags and environment
+// variables do not apply; see Test). It returns when it finds a bug or the budget is spent.
+func Run(cfg Config, setup func(*Sim)) (*Report, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return supervise(&cfg, "Run", setup)
+}
+
+// Test hunts for bugs in the program that setup builds and fails t with a full report (seed,
+// strategy, steps, the trace file and how to replay it) if it finds one. Flags and environment
+// variables (see Flags) override cfg. With SYSTEST_REPLAY set, it replays that trace instead, if
+// the trace was recorded by this test.
+func Test(t testing.TB, cfg Config, setup func(*Sim)) *Report {
+	t.Helper()
+	cfg, err := cfg.withOverrides()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path := replayPath(); path != "" {
+		tr, err := ReadTraceFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Test != t.Name() {
+			t.Skipf("systest: replaying %s, recorded by %s", path, tr.Test)
+		}
+		rep := Replay(cfg, tr, setup)
+		if rep.Bug == nil {
+			t.Fatalf("systest: replay of %s finished %d steps without the bug it recorded (%s)", path, rep.Steps, tr.Bug)
+		}
+		t.Fatalf("systest: replayed %s\n%s", path, rep.Bug.Text())
+		return rep
+	}
+	rep, err := supervise(&cfg, t.Name(), setup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Bug != nil {
+		t.Fatal(rep.Bug.Text())
+		return rep
+	}
+	rate := float64(rep.Steps) / max(rep.Elapsed.Seconds(), 1e-9)
+	t.Logf("systest: %s, seed %d: %d iterations, %d steps, no bug (%.0f steps/s)%s", rep.Strategy, rep.Seed, rep.Iterations, rep.Steps, rate, exhaustedNote(rep))
+	if rep.Coverage != nil {
+		t.Logf("systest: %s", rep.Coverage)
+		if *Flags.Coverage || envBool("SYSTEST_COVERAGE") {
+			t.Logf("systest: coverage details:\n%s", rep.Coverage.Details())
+		}
+	}
+	return rep
+}
+
+func exhaustedNote(rep *Report) string {
+	if rep.Exhausted {
+		return "; dfs explored every schedule within the step bound"
+	}
+	return ""
+}
+
+func replayPath() string {
+	if *Flags.Replay != "" {
+		return *Flags.Replay
+	}
+	return os.Getenv("SYSTEST_REPLAY")
+}
+
+// supervise runs the hunt on a goroutine of its own and watches it: a handler that does not
+// return within the watchdog period is reported as blocked (its goroutine is left behind).
+func supervise(cfg *Config, test string, setup func(*Sim)) (*Report, error) {
+	w := &watch{}
+	done := make(chan *Report, 1)
+	go func() { done <- hunt(cfg, test, setup, w) }()
+	poll := min(cfg.Watchdog/10, 100*time.Millisecond)
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	last, since := w.seq.Load(), time.Now()
+	for {
+		select {
+		case rep := <-done:
+			return rep, nil
+		case now := <-ticker.C:
+			seq := w.seq.Load()
+			if seq != last || seq%2 == 0 {
+				last, since = seq, now
+				continue
+			}
+			if now.Sub(since) >= cfg.Watchdog {
+				bug := w.blocked(cfg.Watchdog)
+				bug.Strategy, bug.HuntSeed = cfg.Strategy, cfg.Seed
+				return &Report{Bug: bug, Strategy: cfg.Strategy, Seed: cfg.Seed}, nil
+			}
+		}
+	}
+}
+
+func hunt(cfg *Config, test string, setup func(*Sim), w *watch) *Report {
+	strat, err := newStrategy(cfg.Strategy, *cfg)
+	if err != nil {
+		return &Report{Bug: &Bug{Kind: "setup", Message: err.Error()}}
+	}
+	rep := &Report{Strategy: cfg.Strategy, Seed: cfg.Seed}
+	var cov *coverage
+	if !cfg.NoCoverage {
+		cov = newCoverage()
+	}
+	start := time.Now()
+	verbose := *Flags.Verbose || envBool("SYSTEST_V")
+	for i := 0; i < cfg.Iterations; i++ {
+		if cfg.Timeout > 0 && time.Since(start) > cfg.Timeout {
+			break
+		}
+		seed := mix(cfg.Seed, i)
+		if !strat.begin(i, seed) {
+			rep.Exhausted = true
+			break
+		}
+		sim := newSim(cfg, strat, w, cov)
+		sim.run(setup)
+		rep.Iterations++
+		rep.Steps += int64(sim.step)
+		if verbose {
+			fmt.Fprintf(os.Stderr, "systest: %s iteration %d (%s): %d steps\n", test, i, strat.name(), sim.step)
+		}
+		if sim.bug != nil {
+			rep.Bug = finish(cfg, test, setup, sim, i, seed, w)
+			break
+		}
+	}
+	rep.Elapsed = time.Since(start)
+	if cov != nil {
+		rep.Coverage = cov.report()
+	}
+	return rep
+}
+
+// finish shrinks a failing run, checks that its trace replays, and writes the trace and diagram.
+func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed uint64, w *watch) *Bug {
+	bug := sim.bug
+	bug.Iteration, bug.Seed, bug.HuntSeed, bug.Strategy = iter, seed, cfg.Seed, sim.strat.name()
+	original := sim.step
+	if !cfg.NoShrink && bug.Kind != "nondeterminism" && bug.Kind != "setup" {
+		if smaller := shrink(cfg, setup, sim, w); smaller != nil {
+			sim = smaller
+		}
+	}
+	final := sim.bug
+	final.Iteration, final.Seed, final.HuntSeed, final.Strategy = iter, seed, cfg.Seed, bug.Strategy
+	final.Step = sim.step
+	if sim.step < original {
+		final.ShrunkFrom = original
+	}
+	tr := sim.trace(test, iter, seed, cfg.Seed)
+	tr.Strategy = bug.Strategy
+	tr.Shrunk = final.ShrunkFrom
+	final.Trace = tr
+	// Replay the trace we are about to hand out: it must reproduce the bug step for step.
+	if final.Kind != "nondeterminism" {
+		check := Replay(*cfg, tr, setup)
+		switch {
+		case check.Bug == nil:
+			final.Replay = "replaying the trace did not reproduce the bug: the program is not deterministic under the tester"
+		case check.Bug.Kind == "nondeterminism":
+			final.Replay = check.Bug.Message
+		}
+	}
+	if err := os.MkdirAll(cfg.TraceDir, 0o755); err == nil {
+		base := filepath.Join(cfg.TraceDir, fmt.Sprintf("%s-%d-%d", sanitize(test), cfg.Seed, iter))
+		if tr.WriteFile(base+".trace") == nil {
+			final.TracePath = base + ".trace"
+		}
+		if os.WriteFile(base+".mmd", []byte(sim.mermaid()), 0o644) == nil {
+			final.DiagramPath = base + ".mmd"
+		}
+	}
+	return final
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+func sanitize(s string) string { return unsafeName.ReplaceAllString(s, "_") }
+
+// Replay runs a recorded trace again, choice for choice, and checks at every step that the
+// program does what the trace says it did. A run that cannot follow the trace ends with a bug of
+// kind "nondeterminism" naming the step where it diverged.
+func Replay(cfg Config, tr *Trace, setup func(*Sim)) *Report {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return &Report{Bug: &Bug{Kind: "setup", Message: err.Error()}}
+	}
+	cfg.MaxSteps = max(cfg.MaxSteps, tr.Steps+1)
+	strat := &replayStrategy{label: tr.Strategy, choices: tr.choices}
+	strat.begin(0, 0)
+	sim := newSim(&cfg, strat, nil, nil)
+	sim.expect = tr.expect
+	if sim.expect == nil {
+		sim.expect = []string{}
+	}
+	sim.run(setup)
+	rep := &Report{Iterations: 1, Steps: int64(sim.step), Strategy: tr.Strategy, Seed: tr.HuntSeed}
+	if sim.bug != nil {
+		b := sim.bug
+		b.Step, b.Iteration, b.Seed, b.HuntSeed, b.Strategy = sim.step, tr.Iteration, tr.Seed, tr.HuntSeed, tr.Strategy
+		b.Trace = sim.trace(tr.Test, tr.Iteration, tr.Seed, tr.HuntSeed)
+		rep.Bug = b
+	}
+	return rep
+}
