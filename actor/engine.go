@@ -151,7 +151,7 @@ func (e *Engine) Monitor(m Actor) error {
 	in.SetMonitor()
 	e.monMu.Lock()
 	defer e.monMu.Unlock()
-	if f := in.Observe(nil); f != nil { // nil only runs the start state's entry action
+	if _, f := in.Observe(nil); f != nil { // nil only runs the start state's entry action
 		e.fail(f)
 	}
 	e.monitors = append(e.monitors, in)
@@ -525,7 +525,7 @@ func (v engineEnv) Announce(_ *Instance, ev Event) {
 	e.monMu.Lock()
 	defer e.monMu.Unlock()
 	for _, m := range e.monitors {
-		if f := m.Observe(ev); f != nil {
+		if _, f := m.Observe(ev); f != nil {
 			e.fail(f)
 		}
 	}

@@ -402,12 +402,12 @@ func (in *Instance) Context() *Context { return &in.ctx }
 func (in *Instance) SetMonitor() { in.monitor = true }
 
 // Observe delivers an announced event to a monitor instance synchronously. The first call runs the
-// start state's entry action; a nil event does only that. Event types that no
-// state of the monitor mentions are not delivered; a type that some state mentions but the current
-// state does not handle fails the monitor as any unhandled event does.
-func (in *Instance) Observe(ev Event) (fail *Failure) {
+// start state's entry action; a nil event does only that. Event types that no state of the monitor
+// mentions are not delivered; a type that some state mentions but the current state does not
+// handle fails the monitor as any unhandled event does. It reports whether the event was delivered.
+func (in *Instance) Observe(ev Event) (delivered bool, fail *Failure) {
 	if in.halted {
-		return nil
+		return false, nil
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -423,11 +423,12 @@ func (in *Instance) Observe(ev Event) (fail *Failure) {
 		in.settle()
 	}
 	if ev == nil || !in.m.mentions(reflect.TypeOf(ev)) {
-		return nil
+		return false, nil
 	}
+	delivered = true
 	in.handle(ev)
 	in.settle()
-	return nil
+	return true, nil
 }
 
 // mentions reports whether any state declares the event type.

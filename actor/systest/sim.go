@@ -241,7 +241,7 @@ func (s *Sim) Monitor(m actor.Actor) error {
 	}
 	s.monitors = append(s.monitors, in)
 	s.hot = append(s.hot, 0)
-	if f := in.Observe(nil); f != nil {
+	if _, f := in.Observe(nil); f != nil {
 		s.failMonitor(f, nil)
 	}
 	return nil
@@ -749,7 +749,12 @@ func (e simEnv) Announce(from *actor.Instance, ev actor.Event) {
 	s := e.s
 	s.notes = append(s.notes, note{step: s.step, kind: "announce", who: from.ID(), ev: ev})
 	for _, m := range s.monitors {
-		if f := m.Observe(ev); f != nil {
+		state := m.State()
+		ok, f := m.Observe(ev)
+		if ok && s.cov != nil {
+			s.cov.handled(m.Type(), state, reflect.TypeOf(ev))
+		}
+		if f != nil {
 			s.failMonitor(f, from)
 		}
 	}
