@@ -60,7 +60,8 @@ type Instance struct {
 	raised   []Event
 	inExit   bool
 	monitor  bool
-	curEvent string
+	curType  reflect.Type // the event being handled, for failure reports
+	curPhase string       // "<entry>" or "<exit>" while those run
 }
 
 // NewInstance builds an instance of a with the given identity. It calls a.Define and validates
@@ -225,7 +226,7 @@ func (in *Instance) Step() (res StepResult, fail *Failure) {
 	if !in.started {
 		in.started = true
 		res.Kind = StepStart
-		in.curEvent = "<entry>"
+		in.curType, in.curPhase = nil, "<entry>"
 		if in.state.entry != nil {
 			in.state.entry(&in.ctx)
 		}
@@ -269,7 +270,7 @@ func (in *Instance) Step() (res StepResult, fail *Failure) {
 func (in *Instance) handle(ev Event) bool {
 	t := reflect.TypeOf(ev)
 	s := in.state
-	in.curEvent = TypeName(t)
+	in.curType = t
 	if s.ignored[t] {
 		return false
 	}
@@ -308,14 +309,14 @@ func (in *Instance) settle() {
 			in.target = nil
 			if from.exit != nil {
 				in.inExit = true
-				in.curEvent = "<exit>"
+				in.curType, in.curPhase = nil, "<exit>"
 				from.exit(&in.ctx)
 				in.inExit = false
 			}
 			in.state = to
 			in.ctx.env.Transition(in, from.name, to.name)
 			if to.entry != nil {
-				in.curEvent = "<entry>"
+				in.curType, in.curPhase = nil, "<entry>"
 				to.entry(&in.ctx)
 			}
 		case len(in.raised) > 0:
@@ -366,7 +367,10 @@ func (in *Instance) recovered(r any) *Failure {
 		c := *f
 		f = &c
 	}
-	f.Actor, f.Type, f.State, f.Event = in.id, in.typ, in.state.name, in.curEvent
+	f.Actor, f.Type, f.State, f.Event = in.id, in.typ, in.state.name, in.curPhase
+	if in.curType != nil {
+		f.Event = TypeName(in.curType)
+	}
 	in.failed = f
 	in.inExit = false
 	if !in.halted {
@@ -416,7 +420,7 @@ func (in *Instance) Observe(ev Event) (delivered bool, fail *Failure) {
 	}()
 	if !in.started {
 		in.started = true
-		in.curEvent = "<entry>"
+		in.curType, in.curPhase = nil, "<entry>"
 		if in.state.entry != nil {
 			in.state.entry(&in.ctx)
 		}

@@ -39,10 +39,13 @@ func BenchmarkSteps(b *testing.B) {
 			strategy, _ := newStrategy(strat, cfg)
 			b.ResetTimer()
 			total := 0
+			var prev *Sim
 			for i := 0; b.Loop(); i++ {
 				strategy.begin(i, uint64(i+1))
 				sim := newSim(&cfg, strategy, nil, nil)
+				sim.reuse(prev)
 				sim.run(spinners(8))
+				prev = sim
 				if sim.bug != nil {
 					b.Fatal(sim.bug.Text())
 				}

@@ -255,6 +255,7 @@ func hunt(cfg *Config, test string, setup func(*Sim), w *watch) *Report {
 	}
 	start := time.Now()
 	verbose := *Flags.Verbose || envBool("SYSTEST_V")
+	var prev *Sim
 	for i := 0; i < cfg.Iterations; i++ {
 		if cfg.Timeout > 0 && time.Since(start) > cfg.Timeout {
 			break
@@ -265,7 +266,9 @@ func hunt(cfg *Config, test string, setup func(*Sim), w *watch) *Report {
 			break
 		}
 		sim := newSim(cfg, strat, w, cov)
+		sim.reuse(prev)
 		sim.run(setup)
+		prev = sim
 		rep.Iterations++
 		rep.Steps += int64(sim.step)
 		if verbose {

@@ -162,6 +162,19 @@ type note struct {
 	ev   actor.Event
 }
 
+// reuse takes the record buffers of a finished run that is no longer needed, so that a hunt does
+// not allocate them anew every iteration.
+func (s *Sim) reuse(prev *Sim) {
+	if prev == nil {
+		return
+	}
+	clear(prev.steps)
+	clear(prev.choices)
+	clear(prev.notes)
+	clear(prev.ops)
+	s.steps, s.choices, s.notes, s.ops = prev.steps[:0], prev.choices[:0], prev.notes[:0], prev.ops[:0]
+}
+
 func newSim(cfg *Config, strat strategy, w *watch, cov *coverage) *Sim {
 	return &Sim{
 		cfg:      cfg,
