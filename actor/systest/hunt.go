@@ -314,6 +314,8 @@ func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed
 			final.Replay = "replaying the trace did not reproduce the bug: the program is not deterministic under the tester"
 		case check.Bug.Kind == "nondeterminism":
 			final.Replay = check.Bug.Message
+		case check.Bug.signature() != final.signature() || check.Bug.Step != final.Step:
+			final.Replay = fmt.Sprintf("replaying the trace gave a different outcome (%s at step %d): the program is not deterministic under the tester", check.Bug.Summary(), check.Bug.Step)
 		}
 	}
 	if err := os.MkdirAll(cfg.TraceDir, 0o755); err == nil {

@@ -146,6 +146,7 @@ type stepRec struct {
 	state  string // state before the step
 	after  string // state after the step
 	ev     reflect.Type
+	val    actor.Event // the event itself, for fingerprints
 	from   actor.ID
 	timer  bool
 	result actor.StepKind
@@ -494,7 +495,7 @@ func (s *Sim) exec(o op) {
 	case opNet:
 		m := s.net[o.msg]
 		s.net = append(s.net[:o.msg], s.net[o.msg+1:]...)
-		rec.actor, rec.from, rec.ev = m.to, m.env.From, reflect.TypeOf(m.env.Event)
+		rec.actor, rec.from, rec.ev, rec.val = m.to, m.env.From, reflect.TypeOf(m.env.Event), m.env.Event
 		s.transmit(m.from, m.at, m.to, m.env, false)
 	case opRestart:
 		if err := s.bootHost(o.host); err != nil {
@@ -514,7 +515,7 @@ func (s *Sim) deliver(in *actor.Instance, rec *stepRec) {
 	s.outbox = s.outbox[:0]
 	rec.actor, rec.typ = in.ID(), in.Type()
 	if e, ok := in.Peek(); ok {
-		rec.ev, rec.from, rec.timer = reflect.TypeOf(e.Event), e.From, e.Timer != 0
+		rec.ev, rec.val, rec.from, rec.timer = reflect.TypeOf(e.Event), e.Event, e.From, e.Timer != 0
 	}
 	s.watch.begin(in, rec)
 	res, fail := in.Step()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -267,20 +268,50 @@ func parseChoice(kind byte, rest string) (choice, string, error) {
 	return choice{}, "", fmt.Errorf("unknown choice kind %q", kind)
 }
 
-// fingerprint is what a step did, as the determinism check compares it.
+// fingerprint is what a step did, as the determinism check compares it: who, in which state, and
+// which event — with the event's value when it holds no pointers, so its printed form is the same
+// in every run.
 func (r *stepRec) fingerprint() string {
 	switch r.kind {
 	case opDeliver:
 		if r.result == actor.StepStart {
 			return string(r.actor) + "@" + r.state + " <entry>"
 		}
-		return string(r.actor) + "@" + r.state + " <- " + actor.TypeName(r.ev)
+		fp := string(r.actor) + "@" + r.state + " <- " + actor.TypeName(r.ev)
+		if r.ev != nil && plain(r.ev, 0) {
+			fp += fmt.Sprintf(" %v", r.val)
+		}
+		return fp
 	case opClock:
 		return "clock -> " + string(r.actor) + " " + actor.TypeName(r.ev)
 	case opNet:
 		return "net -> " + string(r.actor) + " " + actor.TypeName(r.ev)
 	}
 	return r.key
+}
+
+// plain reports whether values of t print the same in every run: no pointers, maps, channels,
+// functions or interfaces inside.
+func plain(t reflect.Type, depth int) bool {
+	if depth > 8 {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.String:
+		return true
+	case reflect.Array:
+		return plain(t.Elem(), depth+1)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !plain(t.Field(i).Type, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // checkDeterminism compares step i with what the trace recorded.
