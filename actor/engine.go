@@ -96,11 +96,12 @@ func (e *Engine) create(host, name string, a Actor) (ID, error) {
 	if id == "" {
 		id = ID(fmt.Sprintf("%s-%d", TypeOf(a), e.nextID.Add(1)))
 	}
-	in, err := NewInstance(engineEnv{e}, id, host, a)
+	c := &cell{e: e, running: true}
+	in, err := NewInstance(engineEnv{e, c}, id, host, a)
 	if err != nil {
 		return "", &Failure{Kind: FailDefinition, Message: err.Error()}
 	}
-	c := &cell{e: e, in: in, running: true}
+	c.in = in
 	if old, loaded := e.cells.LoadOrStore(id, c); loaded {
 		oc := old.(*cell)
 		oc.mu.Lock()
@@ -440,9 +441,16 @@ func (c *cell) stopTimers() {
 	}
 }
 
-// engineEnv is the Env the engine gives its actors. It is a separate type because Env's methods
-// share names with Runtime's.
-type engineEnv struct{ e *Engine }
+// engineEnv is the Env the engine gives one actor (it is a separate type because Env's methods
+// share names with Runtime's). It knows the actor's cell, so that what a crashed actor's handler
+// still does after the crash (it runs to its end on its goroutine) has no effect, as if the process
+// had died: its sends, creations, timers and announcements are dropped.
+type engineEnv struct {
+	e *Engine
+	c *cell
+}
+
+func (v engineEnv) crashed() bool { return v.c.deadFlag.Load() }
 
 // Send implements [Env].
 func (v engineEnv) Send(from *Instance, to ID, ev Event) {
@@ -450,24 +458,27 @@ func (v engineEnv) Send(from *Instance, to ID, ev Event) {
 	if !ok {
 		Abort(FailUnknownID, "send %s to unknown actor %s", EventName(ev), to)
 	}
+	if v.crashed() {
+		return
+	}
 	c.(*cell).deliver(Envelope{From: from.id, Event: ev})
 }
 
 // Create implements [Env].
 func (v engineEnv) Create(parent *Instance, name string, a Actor) ID {
+	if v.crashed() {
+		return ID(name)
+	}
 	e := v.e
 	e.hostMu.Lock()
-	h := e.hosts[parent.host]
-	e.hostMu.Unlock()
 	var id ID
 	var err error
-	if h != nil {
-		e.hostMu.Lock()
+	if h := e.hosts[parent.host]; h != nil {
 		id, err = engineHostView{e, h}.Create(name, a)
-		e.hostMu.Unlock()
 	} else {
 		id, err = e.create(parent.host, name, a)
 	}
+	e.hostMu.Unlock()
 	if err != nil {
 		f, _ := AsFailure(err)
 		Abort(f.Kind, "%s", f.Message)
@@ -475,14 +486,12 @@ func (v engineEnv) Create(parent *Instance, name string, a Actor) ID {
 	return id
 }
 
-func (v engineEnv) cellOf(in *Instance) *cell {
-	c, _ := v.e.cells.Load(in.id)
-	return c.(*cell)
-}
-
 // StartTimer implements [Env].
-func (v engineEnv) StartTimer(in *Instance, id TimerID, after, period time.Duration, ev Event) {
-	c := v.cellOf(in)
+func (v engineEnv) StartTimer(_ *Instance, id TimerID, after, period time.Duration, ev Event) {
+	c := v.c
+	if v.crashed() {
+		return
+	}
 	t := &engineTimer{}
 	env := Envelope{Event: ev, Timer: id}
 	t.t = time.AfterFunc(after, func() {
@@ -501,8 +510,8 @@ func (v engineEnv) StartTimer(in *Instance, id TimerID, after, period time.Durat
 }
 
 // StopTimer implements [Env].
-func (v engineEnv) StopTimer(in *Instance, id TimerID) {
-	c := v.cellOf(in)
+func (v engineEnv) StopTimer(_ *Instance, id TimerID) {
+	c := v.c
 	if t, ok := c.timers[id]; ok {
 		t.stopped.Store(true)
 		t.t.Stop()
@@ -521,6 +530,9 @@ func (v engineEnv) Now() time.Time { return time.Now() }
 
 // Announce implements [Env].
 func (v engineEnv) Announce(_ *Instance, ev Event) {
+	if v.crashed() {
+		return
+	}
 	e := v.e
 	e.monMu.Lock()
 	defer e.monMu.Unlock()
@@ -557,5 +569,7 @@ func (m monitorEnv) Now() time.Time                   { return time.Now() }
 func (m monitorEnv) Announce(*Instance, Event) {
 	Abort(FailMisuse, "a monitor may not announce")
 }
-func (m monitorEnv) Log(in *Instance, msg string, args ...any) { engineEnv(m).Log(in, msg, args...) }
-func (m monitorEnv) Transition(*Instance, string, string)      {}
+func (m monitorEnv) Log(in *Instance, msg string, args ...any) {
+	engineEnv{e: m.e}.Log(in, msg, args...)
+}
+func (m monitorEnv) Transition(*Instance, string, string) {}

@@ -386,3 +386,57 @@ func TestEngineHostCrashRestart(t *testing.T) {
 		t.Fatalf("count=%d boots=%d, want 6 and 2", st.count, boots)
 	}
 }
+
+type hold struct{}
+
+// holder blocks in a handler until released, then reports to the observer.
+type holder struct {
+	entered, release chan struct{}
+	rec              *recorder
+	gen              int
+}
+
+func (h *holder) Define(m *actor.Machine) {
+	m.State("Up",
+		actor.OnEntry(func(ctx *actor.Context) { h.rec.add("boot") }),
+		actor.On(func(ctx *actor.Context, _ hold) {
+			close(h.entered)
+			<-h.release
+			ctx.Send("observer", pong{h.gen})
+			ctx.StartTimer(time.Millisecond, tick{})
+		}),
+		actor.On(func(ctx *actor.Context, _ tick) { h.rec.add("tick after crash") }))
+}
+
+type observer struct{ rec *recorder }
+
+func (o *observer) Define(m *actor.Machine) {
+	m.State("Watch", actor.On(func(ctx *actor.Context, p pong) { o.rec.add("pong from generation " + string(rune('0'+p.n))) }))
+}
+
+// A crash takes effect at once: what the crashed actor's running handler does afterwards (it runs
+// to its end on its goroutine) has no effect.
+func TestEngineCrashIsImmediate(t *testing.T) {
+	e := newEngine(t)
+	rec := &recorder{}
+	entered, release := make(chan struct{}), make(chan struct{})
+	gen := 0
+	must(t, e.AddHost("h", func(h actor.Host) error {
+		gen++
+		_, err := h.Create("holder", &holder{entered: entered, release: release, rec: rec, gen: gen})
+		return err
+	}))
+	if _, err := e.Create("observer", &observer{rec: rec}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, e.Send("holder", hold{}))
+	<-entered
+	must(t, e.CrashHost("h"))
+	must(t, e.RestartHost("h"))
+	close(release)
+	time.Sleep(20 * time.Millisecond) // a late pong or tick would arrive here
+	waitIdle(t, e)
+	if got := strings.Join(rec.all(), ","); got != "boot,boot" {
+		t.Fatalf("got %q, want only the two boots", got)
+	}
+}

@@ -124,6 +124,10 @@ func (in *Instance) RequestHalt() bool {
 	return true
 }
 
+// Mailbox returns the envelopes waiting in the mailbox, oldest first. The slice belongs to the
+// instance: read it, do not keep or change it.
+func (in *Instance) Mailbox() []Envelope { return in.queue[in.head:] }
+
 // Pending returns the number of envelopes in the mailbox, deliverable or deferred.
 func (in *Instance) Pending() int { return len(in.queue) - in.head }
 

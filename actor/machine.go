@@ -141,6 +141,14 @@ func (m *Machine) validate() error {
 // Name returns the state's name.
 func (s *State) Name() string { return s.name }
 
+// Defers reports whether the state defers events like ev.
+func (s *State) Defers(ev Event) bool {
+	return len(s.deferred) > 0 && s.deferred[reflect.TypeOf(ev)]
+}
+
+// HasDeferrals reports whether the state defers any event type.
+func (s *State) HasDeferrals() bool { return len(s.deferred) > 0 }
+
 // Temperature returns the state's temperature (meaningful for monitors).
 func (s *State) Temperature() Temperature { return s.temp }
 

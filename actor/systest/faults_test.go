@@ -367,3 +367,47 @@ func TestUnhandledEventIsABug(t *testing.T) {
 		t.Fatalf("got %+v", b)
 	}
 }
+
+func TestPCTLivenessBugReplays(t *testing.T) {
+	program := func(s *Sim) {
+		s.Monitor(stuck{})
+		s.Create("f", forever{})
+	}
+	for _, shrink := range []bool{false, true} {
+		rep, err := Run(Config{Iterations: 1, MaxSteps: 100, Strategy: "pct:3", Seed: 1, NoShrink: !shrink, TraceDir: t.TempDir()}, program)
+		if err != nil || rep.Bug == nil {
+			t.Fatalf("err=%v bug=%v", err, rep.Bug)
+		}
+		if rep.Bug.Replay != "" {
+			t.Fatalf("shrink=%v: %s", shrink, rep.Bug.Replay)
+		}
+		// The unfair prefix (10 steps) does not count: hot for 50 fair steps ends at step 60.
+		if rep.Bug.Step != 60 {
+			t.Fatalf("shrink=%v: bug at step %d, want 60", shrink, rep.Bug.Step)
+		}
+	}
+}
+
+type evX struct{}
+type evY struct{}
+
+type deferrer struct{}
+
+func (deferrer) Define(m *actor.Machine) {
+	m.State("A", actor.Defer[evX](), actor.Goto[evY]("B"))
+	m.State("B", actor.Ignore[evX]())
+}
+
+func TestCoverageCountsDeferrals(t *testing.T) {
+	rep, err := Run(Config{Iterations: 10, Seed: 1}, func(s *Sim) {
+		s.Create("d", deferrer{})
+		s.Send("d", evX{})
+		s.Send("d", evY{})
+	})
+	if err != nil || rep.Bug != nil {
+		t.Fatalf("err=%v bug=%v", err, rep.Bug)
+	}
+	if c := rep.Coverage; c.HandlersHit != c.Handlers || c.TransitionsHit != c.Transitions {
+		t.Fatalf("%s; unreached %v", c, c.Unreached)
+	}
+}

@@ -88,7 +88,11 @@ func (b *Bug) Text() string {
 	if b.TracePath != "" {
 		fmt.Fprintf(&s, "  trace:   %s\n", b.TracePath)
 		fmt.Fprintf(&s, "  diagram: %s (Mermaid)\n", b.DiagramPath)
-		fmt.Fprintf(&s, "  replay:  SYSTEST_REPLAY=%s go test -run '^%s$' .\n", b.TracePath, testRunPattern(b))
+		if b.Trace != nil && b.Trace.Test == runName {
+			s.WriteString("  replay:  systest.Replay(cfg, trace, setup) with the trace from systest.ReadTraceFile (recorded by systest.Run, outside a test)\n")
+		} else {
+			fmt.Fprintf(&s, "  replay:  SYSTEST_REPLAY=%s go test -run '^%s$' .\n", b.TracePath, testRunPattern(b))
+		}
 	}
 	if b.Trace != nil && len(b.Trace.account) > 0 {
 		acc := b.Trace.account
@@ -146,6 +150,9 @@ func (w *watch) blocked(d time.Duration) *Bug {
 		Message: fmt.Sprintf("handler did not return within %v: it blocks on something the tester does not control (a channel, a lock, a sleep, I/O)", d)}
 }
 
+// runName is the test name of traces recorded by Run.
+const runName = "systest.Run"
+
 // Run hunts for bugs in the program that setup builds, with cfg's budget (flags and environment
 // variables do not apply; see Test). It returns when it finds a bug or the budget is spent.
 func Run(cfg Config, setup func(*Sim)) (*Report, error) {
@@ -153,7 +160,7 @@ func Run(cfg Config, setup func(*Sim)) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return supervise(&cfg, "Run", setup)
+	return supervise(&cfg, runName, setup)
 }
 
 // Test hunts for bugs in the program that setup builds and fails t with a full report (seed,
@@ -343,7 +350,7 @@ func Replay(cfg Config, tr *Trace, setup func(*Sim)) *Report {
 		return &Report{Bug: &Bug{Kind: "setup", Message: err.Error()}}
 	}
 	cfg.MaxSteps = max(cfg.MaxSteps, tr.Steps+1)
-	strat := &replayStrategy{label: tr.Strategy, choices: tr.choices}
+	strat := &replayStrategy{label: tr.Strategy, unfair: tr.Unfair, choices: tr.choices}
 	strat.begin(0, 0)
 	sim := newSim(&cfg, strat, nil, nil)
 	sim.expect = tr.expect

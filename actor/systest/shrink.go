@@ -15,7 +15,7 @@ func shrink(cfg *Config, setup func(*Sim), orig *Sim, w *watch) *Sim {
 			return false
 		}
 		budget--
-		g := &guidedStrategy{want: want}
+		g := &guidedStrategy{want: want, unfair: orig.strat.unfairSteps()}
 		g.begin(0, 0)
 		sim := newSim(cfg, g, w, nil)
 		sim.run(setup)

@@ -469,7 +469,9 @@ func (s *Sim) run(setup func(*Sim)) {
 		if s.bug != nil {
 			return
 		}
-		s.checkLiveness()
+		if s.checkLiveness(); s.bug != nil {
+			return
+		}
 		s.step++
 	}
 }
@@ -522,8 +524,17 @@ func (s *Sim) deliver(in *actor.Instance, rec *stepRec) {
 	s.watch.end()
 	s.cur = nil
 	rec.state, rec.after, rec.result, rec.halted = res.State, in.State(), res.Kind, res.Halted
-	if s.cov != nil && (res.Kind == actor.StepHandled || res.Kind == actor.StepIgnored) {
-		s.cov.handled(in.Type(), res.State, rec.ev)
+	if s.cov != nil {
+		if res.Kind == actor.StepHandled || res.Kind == actor.StepIgnored {
+			s.cov.handled(in.Type(), res.State, rec.ev)
+		}
+		if st := in.CurrentState(); st.HasDeferrals() && !in.Halted() {
+			for _, e := range in.Mailbox() {
+				if st.Defers(e.Event) {
+					s.cov.handled(in.Type(), st.Name(), reflect.TypeOf(e.Event))
+				}
+			}
+		}
 	}
 	if fail != nil {
 		s.fail(fail)
@@ -570,8 +581,13 @@ func (s *Sim) transmit(fromHost, toHost string, to actor.ID, env actor.Envelope,
 			return
 		}
 	}
-	if in := s.actors[to]; !in.Enqueue(env) {
+	in := s.actors[to]
+	if !in.Enqueue(env) {
 		s.addNote("drop", to, fmt.Sprintf("%s to halted actor %s dropped", actor.EventName(env.Event), to))
+		return
+	}
+	if s.cov != nil && in.Started() && in.CurrentState().Defers(env.Event) {
+		s.cov.handled(in.Type(), in.State(), reflect.TypeOf(env.Event))
 	}
 }
 
@@ -679,7 +695,7 @@ func (s *Sim) bugDiverged() {
 }
 
 func (s *Sim) checkLiveness() {
-	fair := s.strat.fair(s.step)
+	fair := s.step >= s.strat.unfairSteps()
 	for i, m := range s.monitors {
 		if m.Halted() || m.CurrentState().Temperature() != actor.Hot {
 			s.hot[i] = 0

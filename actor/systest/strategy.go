@@ -26,9 +26,9 @@ type strategy interface {
 	schedule(step int, ops []op) int
 	// choose picks a value in [0, n) for a choice of the given kind.
 	choose(kind byte, n int) int
-	// fair reports whether the steps being taken now are fairly scheduled, so that liveness
-	// (a monitor staying hot) can be judged.
-	fair(step int) bool
+	// unfairSteps is how many steps at the start of the iteration are not fairly scheduled:
+	// liveness (a monitor staying hot) is judged only on the steps after them.
+	unfairSteps() int
 }
 
 func newStrategy(spec string, cfg Config) (strategy, error) {
@@ -99,7 +99,7 @@ type randomStrategy struct{ randomChoices }
 func (s *randomStrategy) name() string                  { return "random" }
 func (s *randomStrategy) begin(_ int, seed uint64) bool { s.reset(seed); return true }
 func (s *randomStrategy) schedule(_ int, ops []op) int  { return s.r.intn(len(ops)) }
-func (s *randomStrategy) fair(int) bool                 { return true }
+func (s *randomStrategy) unfairSteps() int              { return 0 }
 
 // pctStrategy is probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): every
 // operation owner (an actor, the clock, a message held in the network) gets a random priority; the
@@ -168,7 +168,7 @@ func (s *pctStrategy) highest(ops []op) int {
 	return best
 }
 
-func (s *pctStrategy) fair(step int) bool { return step >= s.unfair }
+func (s *pctStrategy) unfairSteps() int { return s.unfair }
 
 // fairStrategy picks at random, except that an operation left enabled for more than a bound of
 // steps is taken: no actor, timer or message starves. It is meant for liveness hunts.
@@ -219,7 +219,7 @@ func (s *fairStrategy) schedule(step int, ops []op) int {
 	return pick
 }
 
-func (s *fairStrategy) fair(int) bool { return true }
+func (s *fairStrategy) unfairSteps() int { return 0 }
 
 // dfsStrategy explores every choice sequence of the program, depth first, up to the step bound.
 // It suits small programs; the hunt ends early, without a bug, once the tree is exhausted.
@@ -269,7 +269,7 @@ func (s *dfsStrategy) next(n int) int {
 
 func (s *dfsStrategy) schedule(_ int, ops []op) int { return s.next(len(ops)) }
 func (s *dfsStrategy) choose(_ byte, n int) int     { return s.next(n) }
-func (s *dfsStrategy) fair(int) bool                { return false }
+func (s *dfsStrategy) unfairSteps() int             { return math.MaxInt }
 
 // portfolio cycles through its members, one per iteration.
 type portfolio struct {
@@ -290,12 +290,13 @@ func (p *portfolio) begin(iter int, seed uint64) bool {
 }
 func (p *portfolio) schedule(step int, ops []op) int { return p.cur.schedule(step, ops) }
 func (p *portfolio) choose(kind byte, n int) int     { return p.cur.choose(kind, n) }
-func (p *portfolio) fair(step int) bool              { return p.cur.fair(step) }
+func (p *portfolio) unfairSteps() int                { return p.cur.unfairSteps() }
 
 // replayStrategy takes its choices from a trace and stops at the first one the run cannot take:
 // the program did not behave as it did when the trace was recorded.
 type replayStrategy struct {
 	label   string
+	unfair  int
 	choices []choice
 	pos     int
 	diverge string
@@ -303,7 +304,7 @@ type replayStrategy struct {
 
 func (s *replayStrategy) name() string           { return s.label }
 func (s *replayStrategy) begin(int, uint64) bool { s.pos = 0; s.diverge = ""; return true }
-func (s *replayStrategy) fair(int) bool          { return true }
+func (s *replayStrategy) unfairSteps() int       { return s.unfair }
 
 func (s *replayStrategy) nextChoice(kind byte) (choice, bool) {
 	if s.diverge != "" {
@@ -351,13 +352,14 @@ func (s *replayStrategy) choose(kind byte, n int) int {
 // guidedStrategy follows a list of desired choices where it can and falls back to the first
 // option where it cannot; shrinking uses it to try shorter versions of a failing run.
 type guidedStrategy struct {
-	want []choice
-	pos  int
+	unfair int
+	want   []choice
+	pos    int
 }
 
 func (s *guidedStrategy) name() string           { return "shrink" }
 func (s *guidedStrategy) begin(int, uint64) bool { s.pos = 0; return true }
-func (s *guidedStrategy) fair(int) bool          { return true }
+func (s *guidedStrategy) unfairSteps() int       { return s.unfair }
 
 func (s *guidedStrategy) schedule(_ int, ops []op) int {
 	for s.pos < len(s.want) {

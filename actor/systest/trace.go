@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"strconv"
@@ -36,6 +37,7 @@ type Trace struct {
 	Bug       string // the bug, one line ("" if the run passed)
 	Steps     int    // steps taken
 	Shrunk    int    // steps before shrinking (0 if not shrunk)
+	Unfair    int    // steps at the start not fairly scheduled (liveness is judged after them)
 
 	choices []choice
 	expect  []string // per step: what it did (for the determinism check)
@@ -68,6 +70,7 @@ func (t *Trace) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(&b, "bug %s\n", strconv.Quote(t.Bug))
 	fmt.Fprintf(&b, "steps %d\n", t.Steps)
 	fmt.Fprintf(&b, "shrunk-from %d\n", t.Shrunk)
+	fmt.Fprintf(&b, "unfair-steps %d\n", t.Unfair)
 	fmt.Fprintf(&b, "choices %d\n", len(t.choices))
 	step := 0
 	for _, c := range t.choices {
@@ -200,6 +203,8 @@ func (t *Trace) parseLine(line string, want *int, seen map[string]bool) error {
 		t.Steps, err = parseCount(rest, maxTraceChoices)
 	case "shrunk-from":
 		t.Shrunk, err = parseCount(rest, 1<<31)
+	case "unfair-steps":
+		t.Unfair, err = parseCount(rest, math.MaxInt)
 	case "choices":
 		*want, err = parseCount(rest, maxTraceChoices)
 		if err == nil {
@@ -389,7 +394,7 @@ func (s *Sim) describe(i int, notes []note) string {
 // trace builds the Trace of the run just finished.
 func (s *Sim) trace(test string, iter int, seed, huntSeed uint64) *Trace {
 	t := &Trace{Test: test, Strategy: s.strat.name(), Seed: seed, HuntSeed: huntSeed, Iteration: iter,
-		Steps: len(s.steps), choices: append([]choice(nil), s.choices...)}
+		Steps: len(s.steps), Unfair: s.strat.unfairSteps(), choices: append([]choice(nil), s.choices...)}
 	if s.bug != nil {
 		t.Bug = s.bug.Summary()
 	}
