@@ -64,6 +64,7 @@ type cell struct {
 	running bool
 	dead    bool
 
+	gone      chan struct{} // set by kill while a goroutine runs the actor; closed when it stops
 	haltAsked atomic.Bool
 	deadFlag  atomic.Bool // mirrors dead, for a cheap check between steps
 	stuck     int64       // events left deferred at the end of the last run, not counted in busy
@@ -198,22 +199,33 @@ func (v engineHostView) Create(name string, a Actor) (ID, error) {
 	return id, err
 }
 
-// CrashHost implements [Runtime].
+// CrashHost implements [Runtime]. It returns once no handler of the host is running: a handler
+// that was running at the crash finishes first (whatever it does after the crash has no effect,
+// but it may still touch memory it shares with the program), so that a restart never overlaps the
+// old incarnation. It must not be called from a handler of an actor on the host it crashes.
 func (e *Engine) CrashHost(name string) error {
 	e.hostMu.Lock()
-	defer e.hostMu.Unlock()
 	h, ok := e.hosts[name]
 	if !ok {
+		e.hostMu.Unlock()
 		return fmt.Errorf("actor: no host %s", name)
 	}
 	if h.crashed {
+		e.hostMu.Unlock()
 		return fmt.Errorf("actor: host %s is already down", name)
 	}
 	h.crashed = true
+	var running []<-chan struct{}
 	for _, id := range h.ids {
 		if v, ok := e.cells.Load(id); ok {
-			v.(*cell).kill()
+			if gone := v.(*cell).kill(); gone != nil {
+				running = append(running, gone)
+			}
 		}
+	}
+	e.hostMu.Unlock()
+	for _, gone := range running {
+		<-gone
 	}
 	return nil
 }
@@ -326,8 +338,12 @@ func (c *cell) run() {
 		c.mu.Lock()
 		if c.dead {
 			c.running = false
+			gone := c.gone
 			c.mu.Unlock()
 			c.abandon()
+			if gone != nil {
+				close(gone)
+			}
 			return
 		}
 		batch := c.inbox
@@ -363,8 +379,11 @@ func (c *cell) run() {
 				e.addBusy(d)
 			}
 			if in.Halted() {
-				c.markDead()
+				gone := c.markDead()
 				c.stopTimers()
+				if gone != nil {
+					close(gone)
+				}
 				return
 			}
 		}
@@ -389,40 +408,49 @@ func (c *cell) abandon() {
 	c.stopTimers()
 }
 
-// markDead stops deliveries to the cell and discards what is waiting in its inbox.
-func (c *cell) markDead() {
+// markDead stops deliveries to the cell and discards what is waiting in its inbox. It returns
+// the channel a concurrent kill waits on, if any, for the caller to close once it is done.
+func (c *cell) markDead() chan struct{} {
 	c.mu.Lock()
 	c.dead = true
 	c.deadFlag.Store(true)
 	n := len(c.inbox)
 	c.inbox = nil
 	c.running = false
+	gone := c.gone
 	c.mu.Unlock()
 	if n != 0 {
 		c.e.addBusy(-int64(n))
 	}
+	return gone
 }
 
 // kill crashes the actor from outside. If a goroutine is running it, that goroutine notices after
-// the current step and abandons the rest; otherwise kill takes the running flag and does it here.
-func (c *cell) kill() {
+// the current step and abandons the rest, and kill returns a channel closed when it has; otherwise
+// kill takes the running flag, does it here, and returns nil.
+func (c *cell) kill() <-chan struct{} {
 	c.mu.Lock()
 	if c.dead {
 		c.mu.Unlock()
-		return
+		return nil
 	}
 	c.dead = true
 	c.deadFlag.Store(true)
 	n := int64(len(c.inbox))
 	c.inbox = nil
 	running := c.running
+	var gone chan struct{}
+	if running {
+		gone = make(chan struct{})
+		c.gone = gone
+	}
 	c.running = true
 	c.mu.Unlock()
 	if n != 0 {
 		c.e.addBusy(-n)
 	}
 	if running {
-		return
+		return gone
 	}
 	// Not running: every mailbox event left is stuck, so not counted in busy.
 	c.stuck = 0
@@ -431,6 +459,7 @@ func (c *cell) kill() {
 	c.mu.Lock()
 	c.running = false
 	c.mu.Unlock()
+	return nil
 }
 
 func (c *cell) stopTimers() {

@@ -415,7 +415,8 @@ func (o *observer) Define(m *actor.Machine) {
 }
 
 // A crash takes effect at once: what the crashed actor's running handler does afterwards (it runs
-// to its end on its goroutine) has no effect.
+// to its end on its goroutine) has no effect, and CrashHost returns only once it has ended, so the
+// restarted incarnation never overlaps the old one.
 func TestEngineCrashIsImmediate(t *testing.T) {
 	e := newEngine(t)
 	rec := &recorder{}
@@ -431,9 +432,19 @@ func TestEngineCrashIsImmediate(t *testing.T) {
 	}
 	must(t, e.Send("holder", hold{}))
 	<-entered
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		close(released)
+		close(release)
+	}()
 	must(t, e.CrashHost("h"))
+	select {
+	case <-released:
+	default:
+		t.Fatal("CrashHost returned while the crashed handler was still running")
+	}
 	must(t, e.RestartHost("h"))
-	close(release)
 	time.Sleep(20 * time.Millisecond) // a late pong or tick would arrive here
 	waitIdle(t, e)
 	if got := strings.Join(rec.all(), ","); got != "boot,boot" {
