@@ -41,6 +41,7 @@ type Sim struct {
 	netSeq int
 	cut    map[[2]string]bool // partitioned host pairs, names sorted
 
+	sr     *setupRunner    // the setup function, run as a participant
 	cur    *actor.Instance // the actor whose handler is running
 	outbox []outMsg
 
@@ -118,6 +119,7 @@ const (
 	opNet                   // an event held in the network arrives
 	opRestart               // a crashed host boots again
 	opHeal                  // a partition between two hosts heals
+	opSetup                 // the setup function makes its next Runtime call
 )
 
 // op is one enabled operation; key names it stably across runs, for traces and priorities.
@@ -151,6 +153,7 @@ type stepRec struct {
 	timer  bool
 	result actor.StepKind
 	halted bool
+	what   string // for setup steps: the Runtime call
 }
 
 // note is something that happened inside a step: a fault, a log line, an announcement.
@@ -196,6 +199,7 @@ var _ actor.Runtime = (*Sim)(nil)
 
 // Create implements [actor.Runtime]: the actor runs on the default host, which never crashes.
 func (s *Sim) Create(name string, a actor.Actor) (actor.ID, error) {
+	s.setupPoint("Create " + name)
 	return s.create("", name, a)
 }
 
@@ -223,6 +227,7 @@ func (s *Sim) create(host, name string, a actor.Actor) (actor.ID, error) {
 
 // Send implements [actor.Runtime]: the event comes from outside any actor.
 func (s *Sim) Send(to actor.ID, ev actor.Event) error {
+	s.setupPoint("Send " + actor.EventName(ev) + " to " + string(to))
 	in := s.actors[to]
 	if in == nil {
 		return &actor.Failure{Kind: actor.FailUnknownID, Message: fmt.Sprintf("send %s to unknown actor %s", actor.EventName(ev), to)}
@@ -233,6 +238,7 @@ func (s *Sim) Send(to actor.ID, ev actor.Event) error {
 
 // Halt implements [actor.Runtime].
 func (s *Sim) Halt(id actor.ID) error {
+	s.setupPoint("Halt " + string(id))
 	in := s.actors[id]
 	if in == nil {
 		return &actor.Failure{Kind: actor.FailUnknownID, Message: fmt.Sprintf("halt unknown actor %s", id)}
@@ -245,6 +251,7 @@ func (s *Sim) Halt(id actor.ID) error {
 
 // Monitor implements [actor.Runtime].
 func (s *Sim) Monitor(m actor.Actor) error {
+	s.setupPoint("Monitor " + actor.TypeOf(m))
 	in, err := actor.NewInstance(monitorEnv{s}, actor.ID(actor.TypeOf(m)), "", m)
 	if err != nil {
 		return &actor.Failure{Kind: actor.FailDefinition, Message: err.Error()}
@@ -263,6 +270,7 @@ func (s *Sim) Monitor(m actor.Actor) error {
 
 // AddHost implements [actor.Runtime].
 func (s *Sim) AddHost(name string, boot func(actor.Host) error) error {
+	s.setupPoint("AddHost " + name)
 	if name == "" {
 		return fmt.Errorf("systest: host name must not be empty")
 	}
@@ -297,6 +305,7 @@ func (v simHostView) Create(name string, a actor.Actor) (actor.ID, error) {
 // CrashHost implements [actor.Runtime]. Programs rarely call it: the tester crashes hosts itself
 // when Faults.Crashes allows.
 func (s *Sim) CrashHost(name string) error {
+	s.setupPoint("CrashHost " + name)
 	h := s.hosts[name]
 	if h == nil {
 		return fmt.Errorf("systest: no host %s", name)
@@ -310,6 +319,7 @@ func (s *Sim) CrashHost(name string) error {
 
 // RestartHost implements [actor.Runtime].
 func (s *Sim) RestartHost(name string) error {
+	s.setupPoint("RestartHost " + name)
 	h := s.hosts[name]
 	if h == nil {
 		return fmt.Errorf("systest: no host %s", name)
@@ -405,6 +415,9 @@ func (s *Sim) enabled() []op {
 	if halted > 32 && halted*2 > len(s.live) {
 		s.compact()
 	}
+	if s.sr != nil && s.sr.pending {
+		ops = append(ops, op{kind: opSetup, key: "setup"})
+	}
 	if len(s.timers) > 0 {
 		ops = append(ops, op{kind: opClock, key: "clock"})
 	}
@@ -444,9 +457,8 @@ func (s *Sim) compact() {
 // run executes one iteration: setup, then steps until nothing is enabled, the step bound, or a
 // bug.
 func (s *Sim) run(setup func(*Sim)) {
-	if !s.setup(setup) {
-		return
-	}
+	s.startSetup(setup)
+	defer s.stopSetup()
 	for s.step < s.cfg.MaxSteps && s.bug == nil {
 		ops := s.enabled()
 		if len(ops) == 0 {
@@ -476,17 +488,6 @@ func (s *Sim) run(setup func(*Sim)) {
 	}
 }
 
-func (s *Sim) setup(setup func(*Sim)) (ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.bug = &Bug{Kind: "setup", Message: fmt.Sprintf("setup panicked: %v", r)}
-			ok = false
-		}
-	}()
-	setup(s)
-	return s.bug == nil
-}
-
 func (s *Sim) exec(o op) {
 	rec := stepRec{kind: o.kind, key: o.key}
 	switch o.kind {
@@ -505,6 +506,9 @@ func (s *Sim) exec(o op) {
 		}
 	case opHeal:
 		delete(s.cut, o.pair)
+	case opSetup:
+		rec.what = s.sr.next
+		s.setupStep()
 	}
 	s.steps = append(s.steps, rec)
 	if s.expect != nil && s.bug == nil && s.diverged == "" {

@@ -291,6 +291,8 @@ func (r *stepRec) fingerprint() string {
 		return "clock -> " + string(r.actor) + " " + actor.TypeName(r.ev)
 	case opNet:
 		return "net -> " + string(r.actor) + " " + actor.TypeName(r.ev)
+	case opSetup:
+		return "setup: " + r.what
 	}
 	return r.key
 }
@@ -373,6 +375,8 @@ func (s *Sim) describe(i int, notes []note) string {
 		fmt.Fprintf(&b, "host %s restarts", strings.TrimPrefix(r.key, "restart:"))
 	case opHeal:
 		fmt.Fprintf(&b, "partition %s heals", strings.TrimPrefix(r.key, "heal:"))
+	case opSetup:
+		fmt.Fprintf(&b, "setup: %s", r.what)
 	}
 	for _, n := range notes {
 		b.WriteString("\n    ")
@@ -461,6 +465,8 @@ func (s *Sim) mermaid() string {
 			}
 		case opRestart, opHeal:
 			fmt.Fprintf(&body, "  Note over %s: %s\n", name("env"), mermaidText(r.key))
+		case opSetup:
+			fmt.Fprintf(&body, "  Note over %s: setup %s\n", name("env"), mermaidText(r.what))
 		}
 		for ; ni < len(s.notes) && s.notes[ni].step <= i; ni++ {
 			n := s.notes[ni]

@@ -46,6 +46,10 @@ type (
 	}
 )
 
+// join tells a server that every server of the cluster exists, so it may start its election timer
+// (and send to its peers). The setup function sends it once all hosts have booted.
+type join struct{}
+
 // Timer events.
 type (
 	electionTimeout struct{}
@@ -59,10 +63,11 @@ type (
 type disk struct {
 	term     int
 	votedFor actor.ID
+	joined   bool // the server has been told the cluster is complete (see join)
 }
 
-// server is one Raft server. It has three states: Follower (the start state), Candidate and
-// Leader.
+// server is one Raft server. It has four states: Joining (the start state), Follower, Candidate
+// and Leader.
 type server struct {
 	peers []actor.ID
 	disk  *disk
@@ -90,6 +95,22 @@ func newServer(peers []actor.ID, d *disk, bug bool) *server {
 // Define declares the server's states. Every state handles every message a peer may send it: a
 // message in flight is not withdrawn when its receiver changes state.
 func (s *server) Define(m *actor.Machine) {
+	// A server sends to its peers only once they all exist: sending to an actor not yet created is
+	// an error. Under the production engine a host's server runs as soon as the host boots, before
+	// setup has booted the next host, and a timer can fire in between; the tester found exactly
+	// that when it ran setup interleaved with the servers. So a new server waits in Joining for
+	// join, keeping what peers send it; a restarted one has joined before and goes on at once. (A
+	// server that crashes before join arrives stays out; the other two can still elect leaders.)
+	m.State("Joining",
+		actor.OnEntry(func(ctx *actor.Context) {
+			if s.disk.joined {
+				ctx.Goto("Follower")
+			}
+		}),
+		actor.OnGoto[join]("Follower", func(*actor.Context, join) { s.disk.joined = true }),
+		actor.Defer[requestVote](),
+		actor.Defer[appendEntries](),
+	)
 	m.State("Follower",
 		actor.OnEntry(s.resetElectionTimer),
 		actor.On(s.onRequestVote),
@@ -282,10 +303,12 @@ func setup(rt actor.Runtime, n int, bug bool) error {
 			_, err := h.Create(string(id), newServer(peers, d, bug))
 			return err
 		}
-		// Under the production engine a server starts running as soon as its host boots, before
-		// its peers exist. That is harmless: it sends nothing until its first election timeout,
-		// milliseconds after the last host has booted.
 		if err := rt.AddHost(string(id), boot); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		if err := rt.Send(id, join{}); err != nil {
 			return err
 		}
 	}
