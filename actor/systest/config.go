@@ -31,6 +31,13 @@ type Config struct {
 	Seed uint64
 	// Timeout bounds the hunt in wall-clock time (0: none). The hunt stops between iterations.
 	Timeout time.Duration
+	// ClockProbability is the probability that random scheduling (random, fair, and PCT after its
+	// prefix) advances virtual time at a step where other operations are enabled too. Zero, the
+	// default, makes the clock one more enabled operation, chosen as often as any actor: timeouts
+	// then race freely with message deliveries, which finds timing bugs. A small value (0.02)
+	// models timeouts that are long next to message delays, which liveness properties of
+	// timing-based protocols (a leader is eventually elected) need.
+	ClockProbability float64
 	// Faults lists the failures the tester may inject. None by default.
 	Faults Faults
 	// Watchdog is how long one handler may run before it is reported as blocked (default 10s).
@@ -164,6 +171,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Strategy == "" {
 		cfg.Strategy = "random"
+	}
+	if cfg.ClockProbability < 0 || cfg.ClockProbability > 1 {
+		return cfg, fmt.Errorf("systest: ClockProbability %v is not in [0, 1]", cfg.ClockProbability)
 	}
 	if _, err := newStrategy(cfg.Strategy, cfg); err != nil {
 		return cfg, err

@@ -412,3 +412,54 @@ func TestCoverageCountsDeferrals(t *testing.T) {
 		t.Fatalf("%s; unreached %v", c, c.Unreached)
 	}
 }
+
+type timedOut struct{}
+
+// impatient asks the server for a reply and gives up after a second: a bug if the timeout wins.
+type impatient struct{}
+
+func (impatient) Define(m *actor.Machine) {
+	m.State("Wait",
+		actor.OnEntry(func(ctx *actor.Context) {
+			ctx.Send("server", req{})
+			ctx.StartTimer(time.Second, timedOut{})
+		}),
+		actor.OnGoto[reply]("Done", nil),
+		actor.On(func(ctx *actor.Context, _ timedOut) { ctx.Assert(false, "timed out") }))
+	m.State("Done", actor.Ignore[timedOut]())
+}
+
+type replier struct{}
+
+func (replier) Define(m *actor.Machine) {
+	m.State("Serve", actor.On(func(ctx *actor.Context, _ req) { ctx.Send("client", reply{}) }))
+}
+
+func TestClockProbability(t *testing.T) {
+	program := func(s *Sim) {
+		s.Create("server", replier{})
+		s.Create("client", impatient{})
+	}
+	for _, tt := range []struct {
+		p       float64
+		wantBug bool
+	}{
+		{0, true},      // the clock is an operation like any other: the timeout often wins
+		{1, true},      // time advances whenever it can: the timeout always wins
+		{1e-12, false}, // time advances only when nothing else can happen: the reply always wins
+	} {
+		rep, err := Run(Config{Iterations: 200, Seed: 1, ClockProbability: tt.p, NoShrink: true, TraceDir: t.TempDir()}, program)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rep.Bug != nil; got != tt.wantBug {
+			t.Errorf("ClockProbability %g: bug found = %v, want %v", tt.p, got, tt.wantBug)
+		}
+		if tt.p == 1 && rep.Bug != nil && rep.Bug.Iteration != 0 {
+			t.Errorf("ClockProbability 1: bug first in iteration %d, want 0", rep.Bug.Iteration)
+		}
+	}
+	if _, err := Run(Config{ClockProbability: 2}, program); err == nil {
+		t.Error("ClockProbability 2 accepted")
+	}
+}

@@ -33,7 +33,7 @@ type strategy interface {
 
 func newStrategy(spec string, cfg Config) (strategy, error) {
 	name, arg, _ := strings.Cut(spec, ":")
-	rc := randomChoices{configured: cfg.Faults.Rate}
+	rc := randomChoices{configured: cfg.Faults.Rate, clock: cfg.ClockProbability}
 	switch name {
 	case "random":
 		return &randomStrategy{rc}, nil
@@ -76,6 +76,28 @@ type randomChoices struct {
 	r          *rng
 	rate       float64 // this iteration's fault rate
 	configured float64 // Faults.Rate
+	clock      float64 // Config.ClockProbability
+}
+
+// pick chooses an operation at random: uniformly, or, with Config.ClockProbability set, the
+// clock with that probability when other operations are enabled too.
+func (rc *randomChoices) pick(ops []op) int {
+	if rc.clock > 0 && len(ops) > 1 {
+		for ci := range ops {
+			if ops[ci].kind != opClock {
+				continue
+			}
+			if rc.r.float() < rc.clock {
+				return ci
+			}
+			j := rc.r.intn(len(ops) - 1)
+			if j >= ci {
+				j++
+			}
+			return j
+		}
+	}
+	return rc.r.intn(len(ops))
 }
 
 func (rc *randomChoices) reset(seed uint64) {
@@ -98,7 +120,7 @@ type randomStrategy struct{ randomChoices }
 
 func (s *randomStrategy) name() string                  { return "random" }
 func (s *randomStrategy) begin(_ int, seed uint64) bool { s.reset(seed); return true }
-func (s *randomStrategy) schedule(_ int, ops []op) int  { return s.r.intn(len(ops)) }
+func (s *randomStrategy) schedule(_ int, ops []op) int  { return s.pick(ops) }
 func (s *randomStrategy) unfairSteps() int              { return 0 }
 
 // pctStrategy is probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): every
@@ -144,7 +166,7 @@ func (s *pctStrategy) priority(key string) float64 {
 
 func (s *pctStrategy) schedule(step int, ops []op) int {
 	if step >= s.unfair {
-		return s.r.intn(len(ops))
+		return s.pick(ops)
 	}
 	if step+1 > s.longest {
 		s.longest = step + 1
@@ -205,7 +227,7 @@ func (s *fairStrategy) schedule(step int, ops []op) int {
 	}
 	pick := oldest
 	if pick < 0 {
-		pick = s.r.intn(len(ops))
+		pick = s.pick(ops)
 	}
 	delete(s.since, ops[pick].key)
 	if len(s.seen) > 4*len(ops)+64 {
