@@ -3,7 +3,23 @@ package systest
 import (
 	"fmt"
 	"runtime/debug"
+
+	"corral/actor"
 )
+
+// Program adapts a setup function written against actor.Runtime (the one the production engine
+// runs) to the tester. An error it returns is a broken program, not a schedule the tester found:
+// it is reported as a bug of kind "setup".
+func Program(setup func(rt actor.Runtime) error) func(*Sim) {
+	return func(s *Sim) {
+		if err := setup(s); err != nil {
+			panic(setupError{err})
+		}
+	}
+}
+
+// setupError carries an error returned by a setup function adapted with Program.
+type setupError struct{ err error }
 
 // The setup function is part of the program: under the production engine, an actor created by
 // setup starts at once and may run before setup's next line (and, say, send to an actor setup has
@@ -39,7 +55,11 @@ func (s *Sim) startSetup(setup func(*Sim)) {
 		defer func() {
 			// Also runs on runtime.Goexit (a t.Fatal from setup), so the scheduler never hangs.
 			if r := recover(); r != nil {
-				if _, ok := r.(abandonSetup); !ok {
+				switch r := r.(type) {
+				case abandonSetup:
+				case setupError:
+					msg.bug = &Bug{Kind: "setup", Message: fmt.Sprintf("setup failed: %v", r.err)}
+				default:
 					msg.bug = &Bug{Kind: "setup", Message: fmt.Sprintf("setup panicked: %v", r), Stack: string(debug.Stack())}
 				}
 			}

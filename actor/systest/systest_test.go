@@ -219,3 +219,19 @@ func TestSetupInterleavesWithActors(t *testing.T) {
 		t.Fatal(rep.Bug.Text())
 	}
 }
+
+func TestProgramReportsSetupErrors(t *testing.T) {
+	rep, err := Run(Config{Iterations: 3, Seed: 1}, Program(func(rt actor.Runtime) error {
+		if _, err := rt.Create("a", late{}); err != nil {
+			return err
+		}
+		_, err := rt.Create("a", late{}) // a duplicate ID
+		return err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Bug == nil || rep.Bug.Kind != "setup" || !strings.Contains(rep.Bug.Message, "setup failed: ") || !strings.Contains(rep.Bug.Message, "already exists") {
+		t.Fatalf("got %v", rep.Bug)
+	}
+}

@@ -20,14 +20,9 @@ func TestActorvet(t *testing.T) {
 	actorvet.Test(t, ".")
 }
 
-// setup adapts Setup to the tester. An error from Setup is a broken program, not a schedule the
-// tester found, so it panics (the tester reports a panicking setup as a "setup" bug).
+// setup adapts Setup to the tester.
 func setup(bug bool) func(*systest.Sim) {
-	return func(s *systest.Sim) {
-		if err := Setup(s, bug); err != nil {
-			panic(err)
-		}
-	}
+	return systest.Program(func(rt actor.Runtime) error { return Setup(rt, bug) })
 }
 
 // TestFixedPasses hunts the correct program with crashes and delays enabled: no double

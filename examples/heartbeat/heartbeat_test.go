@@ -15,14 +15,9 @@ import (
 	"corral/actor/systest"
 )
 
-// program adapts Setup to the tester: a setup error becomes a panic, which the tester reports as
-// a setup bug.
+// program adapts Setup to the tester.
 func program(bug bool) func(*systest.Sim) {
-	return func(s *systest.Sim) {
-		if err := Setup(s, bug); err != nil {
-			panic(err)
-		}
-	}
+	return systest.Program(func(rt actor.Runtime) error { return Setup(rt, bug) })
 }
 
 func TestActorvet(t *testing.T) {

@@ -55,11 +55,7 @@ func main() {
 				cfg.Iterations, cfg.Strategy, cfg.Seed = *iterations, strat, uint64(seed)
 				cfg.NoShrink, cfg.NoCoverage = true, true
 				cfg.TraceDir = os.TempDir()
-				rep, err := systest.Run(cfg, func(s *systest.Sim) {
-					if err := ex.setup(s, true); err != nil {
-						panic(err)
-					}
-				})
+				rep, err := systest.Run(cfg, systest.Program(func(rt actor.Runtime) error { return ex.setup(rt, true) }))
 				if err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(1)

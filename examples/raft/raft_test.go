@@ -17,14 +17,9 @@ import (
 	"corral/actor/systest"
 )
 
-// program adapts Setup to the tester: a setup error becomes a panic, which the tester reports as
-// a setup bug.
+// program adapts Setup to the tester.
 func program(bug bool) func(*systest.Sim) {
-	return func(s *systest.Sim) {
-		if err := Setup(s, bug); err != nil {
-			panic(err)
-		}
-	}
+	return systest.Program(func(rt actor.Runtime) error { return Setup(rt, bug) })
 }
 
 func TestActorvet(t *testing.T) {
@@ -36,11 +31,7 @@ func TestFixedPasses(t *testing.T) {
 		t.Run(fmt.Sprintf("%d servers", servers), func(t *testing.T) {
 			cfg := TesterConfig()
 			cfg.Iterations, cfg.Strategy, cfg.Seed = 300, "portfolio", 1
-			systest.Test(t, cfg, func(s *systest.Sim) {
-				if err := setup(s, servers, false); err != nil {
-					panic(err)
-				}
-			})
+			systest.Test(t, cfg, systest.Program(func(rt actor.Runtime) error { return setup(rt, servers, false) }))
 		})
 	}
 }
