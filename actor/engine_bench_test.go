@@ -51,3 +51,42 @@ func BenchmarkEngineMessages(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkChannelRing is the reference for BenchmarkEngineMessages: the same rings, tokens and
+// hops, with one goroutine per node and a buffered Go channel as its mailbox, no actor runtime.
+func BenchmarkChannelRing(b *testing.B) {
+	for _, shape := range []struct{ nodes, tokens int }{{2, 1}, {8, 256}, {64, 1024}} {
+		b.Run("nodes="+strconv.Itoa(shape.nodes)+"/tokens="+strconv.Itoa(shape.tokens), func(b *testing.B) {
+			hops := b.N/shape.tokens + 1
+			inbox := make([]chan int, shape.nodes)
+			for i := range inbox {
+				inbox[i] = make(chan int, shape.tokens)
+			}
+			done := make(chan struct{}, shape.tokens)
+			for i := range shape.nodes {
+				go func() {
+					next := inbox[(i+1)%shape.nodes]
+					for h := range inbox[i] {
+						if h > 0 {
+							next <- h - 1
+						} else {
+							done <- struct{}{}
+						}
+					}
+				}()
+			}
+			b.ResetTimer()
+			for i := range shape.tokens {
+				inbox[i%shape.nodes] <- hops
+			}
+			for range shape.tokens {
+				<-done
+			}
+			b.StopTimer()
+			for _, c := range inbox {
+				close(c)
+			}
+			b.ReportMetric(float64(shape.tokens*(hops+1))/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
