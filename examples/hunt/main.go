@@ -68,12 +68,13 @@ func main() {
 					elapsed += rep.Elapsed
 				}
 			}
-			meanIters, meanSecs := "-", "-"
+			meanIters, meanSecs, maxStr := "-", "-", "-"
 			if found > 0 {
 				meanIters = fmt.Sprintf("%.1f", float64(iters)/float64(found))
 				meanSecs = fmt.Sprintf("%.3f", elapsed.Seconds()/float64(found))
+				maxStr = fmt.Sprint(maxIters)
 			}
-			fmt.Printf("| %s | %s | %d/%d | %s | %d | %s |\n", ex.name, strat, found, *seeds, meanIters, maxIters, meanSecs)
+			fmt.Printf("| %s | %s | %d/%d | %s | %s | %s |\n", ex.name, strat, found, *seeds, meanIters, maxStr, meanSecs)
 		}
 	}
 }
