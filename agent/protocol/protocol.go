@@ -1,0 +1,78 @@
+// Package protocol is the conversation between the service and the node agents: the service's
+// node session for a node sends commands; the node's agent sends reports. The same types travel
+// as JSON over HTTP between the server and a real agent, and as actor events between the service
+// and the agent model under the systematic tester.
+//
+// The network may lose, repeat or delay any message, and either side may restart, so:
+//   - every task attempt has an id; StartTask and KillTask are idempotent per attempt at the agent;
+//   - an agent reports a finished attempt until the service acknowledges it (ResultAck), and keeps
+//     the result on disk meanwhile, so a result survives a restart of either side;
+//   - Hello, sent when an agent (re)connects, lists what it runs and what it finished, and the
+//     service reconciles: attempts it does not know are killed, attempts it thought running that
+//     the agent does not have are lost (requeued without counting as a retry).
+package protocol
+
+import "time"
+
+// StartTask asks an agent to run one attempt of a task.
+type StartTask struct {
+	AttemptID    string            `json:"attemptId"`
+	JobID        string            `json:"jobId"`
+	TaskID       string            `json:"taskId"`
+	PoolID       string            `json:"poolId"`
+	CommandLine  string            `json:"commandLine"`
+	Env          []EnvSetting      `json:"environmentSettings,omitempty"`
+	MaxWallClock time.Duration     `json:"maxWallClock,omitempty"` // 0: none
+	Labels       map[string]string `json:"labels,omitempty"`       // extra AZ_BATCH_* context
+}
+
+// EnvSetting is one environment variable of a task, in the order the user gave them.
+type EnvSetting struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// KillTask asks an agent to kill an attempt's whole process group. Killing an attempt that is
+// not running is not an error.
+type KillTask struct {
+	AttemptID string `json:"attemptId"`
+}
+
+// ResultAck tells an agent the service has recorded an attempt's result: it may stop reporting
+// it.
+type ResultAck struct {
+	AttemptID string `json:"attemptId"`
+}
+
+// Hello is the first report of an agent after it starts or reconnects.
+type Hello struct {
+	NodeID      string       `json:"nodeId"`
+	Incarnation string       `json:"incarnation"` // changes every time the agent process starts
+	Running     []string     `json:"running"`     // attempt ids running now
+	Finished    []TaskResult `json:"finished"`    // results not yet acknowledged
+}
+
+// TaskStarted says an attempt's process started.
+type TaskStarted struct {
+	NodeID    string    `json:"nodeId"`
+	AttemptID string    `json:"attemptId"`
+	StartTime time.Time `json:"startTime"`
+}
+
+// TaskResult says an attempt ended. It is repeated until acknowledged.
+type TaskResult struct {
+	NodeID    string    `json:"nodeId"`
+	AttemptID string    `json:"attemptId"`
+	ExitCode  int       `json:"exitCode"`
+	StartTime time.Time `json:"startTime"`
+	EndTime   time.Time `json:"endTime"`
+	Killed    bool      `json:"killed,omitempty"`   // by KillTask
+	TimedOut  bool      `json:"timedOut,omitempty"` // by maxWallClockTime
+	Error     string    `json:"error,omitempty"`    // the process could not start (exit code meaningless)
+}
+
+// Heartbeat says an agent is alive and what it runs.
+type Heartbeat struct {
+	NodeID  string   `json:"nodeId"`
+	Running []string `json:"running"`
+}

@@ -1,0 +1,81 @@
+// Package compute is the VM provider contract of Corral: how the pool manager asks for compute
+// nodes and learns what became of them. Nodes are virtual machines on a cloud, pods, or (the
+// embedded default, compute/local) node-agent processes on this host.
+//
+// The contract is a conversation of events, not method calls, so that the service never blocks
+// on a provider: the pool manager sends requests to the provider's actor ([ProviderID]) and gets
+// the outcomes back as events. In production the provider actor is an adapter around a real
+// provider; under the systematic tester it is a model that is slow, fails, and finishes work
+// after a cancel. Every request carries a request id and every outcome names it, so that a
+// duplicated or retried request is recognised: providers must treat a second request with the same
+// id as the same request.
+package compute
+
+import "corral/actor"
+
+// ProviderID is the actor that stands for the VM provider.
+const ProviderID actor.ID = "compute.provider"
+
+// CreateVM asks for one node. The provider answers with VMCreated or VMFailed, sent to ReplyTo.
+type CreateVM struct {
+	RequestID string
+	ReplyTo   actor.ID
+	PoolID    string
+	NodeID    string // the id the node will have; unique in the pool
+	VMSize    string
+	Dedicated bool // false: a low-priority (spot) node, which the provider may take back
+}
+
+// VMCreated says a node exists and its agent can be reached.
+type VMCreated struct {
+	RequestID string
+	PoolID    string
+	NodeID    string
+	Address   string // where the node's agent is, for the provider's own use; empty for models
+}
+
+// VMFailed says a CreateVM did not produce a node.
+type VMFailed struct {
+	RequestID string
+	PoolID    string
+	NodeID    string
+	Reason    string
+}
+
+// DeleteVM releases a node; the provider answers with VMDeleted once it is gone. Deleting a node
+// that does not exist (any more) succeeds.
+type DeleteVM struct {
+	RequestID string
+	ReplyTo   actor.ID
+	PoolID    string
+	NodeID    string
+}
+
+// VMDeleted says a node is gone.
+type VMDeleted struct {
+	RequestID string
+	PoolID    string
+	NodeID    string
+}
+
+// ListVMs asks which nodes exist for a pool (all pools if PoolID is empty); the provider answers
+// with VMList. The service uses it after a restart to find orphans.
+type ListVMs struct {
+	RequestID string
+	ReplyTo   actor.ID
+	PoolID    string
+}
+
+// VMList answers ListVMs.
+type VMList struct {
+	RequestID string
+	PoolID    string
+	Nodes     []VM
+}
+
+// VM is one node as the provider knows it.
+type VM struct {
+	PoolID    string
+	NodeID    string
+	Dedicated bool
+}
