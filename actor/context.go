@@ -83,7 +83,9 @@ func (c *Context) StartTimer(d time.Duration, ev Event) TimerID {
 	return c.startTimer(d, 0, ev)
 }
 
-// StartPeriodicTimer delivers ev to the running actor after d and then every period.
+// StartPeriodicTimer delivers ev to the running actor after d and then every period. As with
+// time.Ticker, ticks are dropped for a slow actor: while one tick waits in the mailbox, the next
+// is not delivered.
 func (c *Context) StartPeriodicTimer(d, period time.Duration, ev Event) TimerID {
 	if period <= 0 {
 		Abort(FailMisuse, "StartPeriodicTimer: period %v is not positive", period)

@@ -75,6 +75,7 @@ type cell struct {
 type engineTimer struct {
 	t       *time.Timer
 	stopped atomic.Bool
+	pending atomic.Bool // a periodic tick is in the mailbox, not handled yet
 }
 
 // NewEngine returns a production runtime.
@@ -371,9 +372,14 @@ func (c *cell) run() {
 				break
 			}
 			before := c.work()
-			_, f := in.Step()
+			res, f := in.Step()
 			if f != nil {
 				e.fail(f)
+			}
+			if id := res.Envelope.Timer; id != 0 {
+				if t, ok := c.timers[id]; ok {
+					t.pending.Store(false)
+				}
 			}
 			if d := int64(c.work() - before); d != 0 {
 				e.addBusy(d)
@@ -527,10 +533,15 @@ func (v engineEnv) StartTimer(_ *Instance, id TimerID, after, period time.Durati
 		if t.stopped.Load() {
 			return
 		}
-		c.deliver(env)
-		if period > 0 {
-			t.t.Reset(period)
+		if period <= 0 {
+			c.deliver(env)
+			return
 		}
+		// As with time.Ticker, a tick the actor has not handled yet makes this one redundant.
+		if !t.pending.Swap(true) {
+			c.deliver(env)
+		}
+		t.t.Reset(period)
 	})
 	if c.timers == nil {
 		c.timers = make(map[TimerID]*engineTimer)

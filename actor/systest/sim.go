@@ -141,19 +141,20 @@ type choice struct {
 
 // stepRec is what one step did, for the trace and the sequence diagram.
 type stepRec struct {
-	kind   opKind
-	key    string
-	actor  actor.ID
-	typ    string
-	state  string // state before the step
-	after  string // state after the step
-	ev     reflect.Type
-	val    actor.Event // the event itself, for fingerprints
-	from   actor.ID
-	timer  bool
-	result actor.StepKind
-	halted bool
-	what   string // for setup steps: the Runtime call
+	kind    opKind
+	key     string
+	actor   actor.ID
+	typ     string
+	state   string // state before the step
+	after   string // state after the step
+	ev      reflect.Type
+	val     actor.Event // the event itself, for fingerprints
+	from    actor.ID
+	timer   bool
+	result  actor.StepKind
+	halted  bool
+	dropped bool   // for clock steps: a periodic tick dropped because the last one is unhandled
+	what    string // for setup steps: the Runtime call
 }
 
 // note is something that happened inside a step: a fault, a log line, an announcement.
@@ -668,6 +669,14 @@ func (s *Sim) fireTimer(rec *stepRec) {
 		t.at = t.at.Add(t.period)
 		t.seq = s.nextTimerSeq()
 		heap.Push(&s.timers, t)
+		// As with time.Ticker, a periodic timer whose last tick the actor has not handled yet
+		// drops this one: a slow actor never builds up a backlog of ticks.
+		for _, e := range in.Mailbox() {
+			if e.Timer == t.ref.id {
+				rec.dropped = true
+				return
+			}
+		}
 	} else {
 		delete(s.tmrs, t.ref)
 	}

@@ -369,6 +369,9 @@ func (s *Sim) describe(i int, notes []note) string {
 		}
 	case opClock:
 		fmt.Fprintf(&b, "clock: timer fires %s for %s", actor.TypeName(r.ev), r.actor)
+		if r.dropped {
+			b.WriteString(" (dropped: the last tick is not handled yet)")
+		}
 	case opNet:
 		fmt.Fprintf(&b, "network delivers delayed %s to %s", actor.TypeName(r.ev), r.actor)
 	case opRestart:

@@ -1,0 +1,117 @@
+// Package model holds the models of the outside world that the service's tests run against under
+// the systematic tester: node agents and VM providers that are slow, fail, repeat themselves and
+// finish work after it was cancelled. Models are actors, so the tester controls them as it controls
+// the service; their nondeterminism comes from Context.RandomBool and RandomInt.
+package model
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"corral/actor"
+	"corral/agent/protocol"
+)
+
+// Agent models a node agent. It says Hello to its node session when it starts, runs each attempt
+// it is told to start for a while (a timer of random length), then reports a result with an exit
+// code drawn from ExitCodes, repeating the result with every heartbeat until the session
+// acknowledges it. KillTask ends an attempt at once. A second StartTask for the same attempt
+// changes nothing, even after its result was acknowledged (a real agent keeps the ids of the
+// attempts it ran for the same reason).
+type Agent struct {
+	NodeID  string
+	Session actor.ID
+	// ExitCodes are the exit codes an attempt may end with; empty means always 0.
+	ExitCodes []int
+	// Heartbeat is the period of heartbeats (default 1s); RunFor bounds how long an attempt runs
+	// (a random number of ticks of Heartbeat/4, 1 to RunFor).
+	Heartbeat time.Duration
+	RunFor    int
+
+	incarnation int
+	running     map[string]protocol.StartTask
+	timers      map[string]actor.TimerID
+	finished    map[string]protocol.TaskResult
+	done        map[string]bool // attempts whose results were acknowledged: never started again
+}
+
+type attemptDone struct{ AttemptID string }
+type beat struct{}
+
+// Define declares the agent's single state.
+func (a *Agent) Define(m *actor.Machine) {
+	m.State("Running",
+		actor.OnEntry(func(ctx *actor.Context) {
+			a.running = map[string]protocol.StartTask{}
+			a.timers = map[string]actor.TimerID{}
+			a.finished = map[string]protocol.TaskResult{}
+			a.done = map[string]bool{}
+			a.incarnation++
+			if a.Heartbeat <= 0 {
+				a.Heartbeat = time.Second
+			}
+			if a.RunFor <= 0 {
+				a.RunFor = 3
+			}
+			ctx.Send(a.Session, protocol.Hello{NodeID: a.NodeID, Incarnation: fmt.Sprint(a.incarnation)})
+			ctx.StartPeriodicTimer(a.Heartbeat, a.Heartbeat, beat{})
+		}),
+		actor.On(a.start),
+		actor.On(func(ctx *actor.Context, k protocol.KillTask) {
+			if _, ok := a.running[k.AttemptID]; ok {
+				ctx.CancelTimer(a.timers[k.AttemptID])
+				a.end(ctx, k.AttemptID, 137, true)
+			}
+		}),
+		actor.On(func(ctx *actor.Context, ack protocol.ResultAck) {
+			if _, ok := a.finished[ack.AttemptID]; ok {
+				delete(a.finished, ack.AttemptID)
+				a.done[ack.AttemptID] = true
+			}
+		}),
+		actor.On(func(ctx *actor.Context, d attemptDone) {
+			code := 0
+			if len(a.ExitCodes) > 0 {
+				code = a.ExitCodes[ctx.RandomInt(len(a.ExitCodes))]
+			}
+			a.end(ctx, d.AttemptID, code, false)
+		}),
+		actor.On(func(ctx *actor.Context, _ beat) {
+			ctx.Send(a.Session, protocol.Heartbeat{NodeID: a.NodeID, Running: sorted(a.running)})
+			for _, id := range sorted(a.finished) {
+				ctx.Send(a.Session, a.finished[id])
+			}
+		}),
+	)
+}
+
+func (a *Agent) start(ctx *actor.Context, s protocol.StartTask) {
+	if _, ok := a.running[s.AttemptID]; ok {
+		return
+	}
+	if _, ok := a.finished[s.AttemptID]; ok || a.done[s.AttemptID] {
+		return
+	}
+	a.running[s.AttemptID] = s
+	ctx.Send(a.Session, protocol.TaskStarted{NodeID: a.NodeID, AttemptID: s.AttemptID, StartTime: ctx.Now()})
+	ticks := 1 + ctx.RandomInt(a.RunFor)
+	a.timers[s.AttemptID] = ctx.StartTimer(time.Duration(ticks)*a.Heartbeat/4, attemptDone{s.AttemptID})
+}
+
+func (a *Agent) end(ctx *actor.Context, id string, code int, killed bool) {
+	delete(a.running, id)
+	delete(a.timers, id)
+	res := protocol.TaskResult{NodeID: a.NodeID, AttemptID: id, ExitCode: code, EndTime: ctx.Now(), Killed: killed}
+	a.finished[id] = res
+	ctx.Send(a.Session, res)
+}
+
+func sorted[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

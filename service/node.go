@@ -1,0 +1,283 @@
+package service
+
+import (
+	"slices"
+	"time"
+
+	"corral/actor"
+	"corral/agent/protocol"
+)
+
+// Events between the node session and the rest of the service.
+type (
+	// attemptRef names one attempt of a task and what it occupies.
+	attemptRef struct {
+		AttemptID string
+		JobID     string
+		TaskID    string
+		Slots     int
+	}
+
+	// startAttempt asks a node session to have its agent run an attempt. The job manager sends it
+	// once the attempt is recorded.
+	startAttempt struct {
+		Ref   attemptRef
+		Start protocol.StartTask
+	}
+
+	// killAttempt asks a node session to have its agent kill an attempt.
+	killAttempt struct{ AttemptID string }
+
+	// attemptEnded tells a job manager that an attempt is over: it finished (Result), or its node
+	// was lost (Lost) and the attempt must be requeued without counting as a retry.
+	attemptEnded struct {
+		Ref    attemptRef
+		PoolID string
+		NodeID string
+		Result protocol.TaskResult
+		Lost   bool
+	}
+
+	// resultRecorded tells a node session that the job manager has recorded an attempt's end, so
+	// the agent may forget it.
+	resultRecorded struct{ AttemptID string }
+
+	// nodeUp tells the scheduler a node can take work, and how many slots are free on it.
+	nodeUp struct {
+		NodeID string
+		Slots  int
+	}
+
+	// nodeDown tells the scheduler a node takes no more work.
+	nodeDown struct{ NodeID string }
+
+	// slotsFreed tells the scheduler an attempt no longer occupies its slots.
+	slotsFreed struct {
+		NodeID string
+		Slots  int
+	}
+
+	// aliveCheck is the node session's periodic timer.
+	aliveCheck struct{}
+)
+
+// NodeTiming sets how a node session judges its agent's health.
+type NodeTiming struct {
+	// CheckEvery is how often the session checks when it last heard from the agent.
+	CheckEvery time.Duration
+	// LostAfter is how long without any report makes the node lost.
+	LostAfter time.Duration
+}
+
+// nodeSession is the service's side of the conversation with one node's agent. It starts in
+// Connecting and waits for the agent's Hello; in Ready it runs attempts; in Lost it has given the
+// node up (every attempt it ran was reported lost) until the agent says Hello again.
+type nodeSession struct {
+	poolID, nodeID string
+	slots          int // task slots per node
+	agent          actor.ID
+	sched          actor.ID
+	timing         NodeTiming
+
+	// expected holds, after a restart of the service, the attempts the store says run on this
+	// node; Hello reconciles them with what the agent reports.
+	expected  map[string]attemptRef
+	running   map[string]attemptRef         // attempts the agent runs, as far as the session knows
+	starts    map[string]protocol.StartTask // how each of them was started, to ask again
+	lastHeard time.Time
+	timer     actor.TimerID
+}
+
+func newNodeSession(poolID, nodeID string, slots int, agent, sched actor.ID, timing NodeTiming, expected []attemptRef) *nodeSession {
+	n := &nodeSession{poolID: poolID, nodeID: nodeID, slots: slots, agent: agent, sched: sched, timing: timing,
+		expected: map[string]attemptRef{}, running: map[string]attemptRef{}, starts: map[string]protocol.StartTask{}}
+	for _, r := range expected {
+		n.expected[r.AttemptID] = r
+	}
+	return n
+}
+
+// Define declares the node session's states.
+func (n *nodeSession) Define(m *actor.Machine) {
+	m.State("Connecting",
+		actor.OnEntry(func(ctx *actor.Context) {
+			n.lastHeard = ctx.Now()
+			n.timer = ctx.StartPeriodicTimer(n.timing.CheckEvery, n.timing.CheckEvery, aliveCheck{})
+		}),
+		actor.OnGoto[protocol.Hello]("Ready", n.hello),
+		// A heartbeat says as much as a Hello whose Hello was lost on the way.
+		actor.OnGoto[protocol.Heartbeat]("Ready", n.heartbeatHello),
+		// Work for the node waits until its agent is known.
+		actor.Defer[startAttempt](),
+		actor.Defer[killAttempt](),
+		actor.Defer[resultRecorded](),
+		actor.Ignore[protocol.TaskStarted](),
+		actor.Ignore[protocol.TaskResult](),
+		actor.Ignore[aliveCheck](),
+	)
+	m.State("Ready",
+		actor.On(n.hello),
+		actor.On(n.start),
+		actor.On(func(ctx *actor.Context, k killAttempt) { ctx.Send(n.agent, protocol.KillTask(k)) }),
+		actor.On(func(ctx *actor.Context, r resultRecorded) { ctx.Send(n.agent, protocol.ResultAck(r)) }),
+		actor.On(n.heartbeat),
+		actor.On(func(ctx *actor.Context, s protocol.TaskStarted) { n.lastHeard = ctx.Now() }),
+		actor.On(n.result),
+		actor.On(n.check),
+		actor.Targets("Lost"),
+	)
+	m.State("Lost",
+		actor.OnEntry(n.lose),
+		// The node is back (a partition healed, or it was only slow): what it runs now is unknown
+		// to the service, since every attempt here was reported lost, so it is killed.
+		actor.OnGoto[protocol.Hello]("Ready", n.hello),
+		actor.OnGoto[protocol.Heartbeat]("Ready", n.heartbeatHello),
+		actor.Ignore[protocol.TaskStarted](),
+		actor.Ignore[protocol.TaskResult](),
+		actor.Ignore[aliveCheck](),
+		actor.Ignore[resultRecorded](),
+		actor.Ignore[killAttempt](),
+		actor.On(func(ctx *actor.Context, s startAttempt) {
+			// Placed before the loss was known: report it lost at once so it is requeued.
+			ctx.Send(actor.ID("job/"+s.Ref.JobID), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+		}),
+	)
+}
+
+// hello reconciles what the agent reports with what the service expects, then offers the node's
+// free slots to the scheduler.
+func (n *nodeSession) hello(ctx *actor.Context, h protocol.Hello) {
+	n.lastHeard = ctx.Now()
+	known := func(id string) (attemptRef, bool) {
+		if r, ok := n.running[id]; ok {
+			return r, true
+		}
+		r, ok := n.expected[id]
+		return r, ok
+	}
+	// Results first: they may end attempts the service is waiting for.
+	for _, res := range h.Finished {
+		if r, ok := known(res.AttemptID); ok {
+			n.finish(ctx, r, res)
+		} else {
+			// A result the service does not know (recorded already, or never ours): nothing to do
+			// but let the agent forget it.
+			ctx.Send(n.agent, protocol.ResultAck{AttemptID: res.AttemptID})
+		}
+	}
+	agentHas := map[string]bool{}
+	for _, id := range h.Running {
+		agentHas[id] = true
+	}
+	for _, id := range sortedKeys(agentHas) {
+		if r, ok := known(id); ok {
+			n.running[id] = r
+			delete(n.expected, id)
+		} else {
+			ctx.Send(n.agent, protocol.KillTask{AttemptID: id})
+		}
+	}
+	// Attempts the service thought were running that the agent does not have are lost.
+	for _, id := range sortedKeys(n.expected) {
+		r := n.expected[id]
+		delete(n.expected, id)
+		ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+	}
+	for _, id := range sortedKeys(n.running) {
+		if !agentHas[id] {
+			r := n.running[id]
+			delete(n.running, id)
+			delete(n.starts, id)
+			ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+		}
+	}
+	used := 0
+	for _, r := range n.running {
+		used += r.Slots
+	}
+	ctx.Send(n.sched, nodeUp{NodeID: n.nodeID, Slots: n.slots - used})
+}
+
+// heartbeatHello takes a heartbeat as a Hello without results: results are repeated on their own.
+func (n *nodeSession) heartbeatHello(ctx *actor.Context, h protocol.Heartbeat) {
+	n.hello(ctx, protocol.Hello{NodeID: h.NodeID, Running: h.Running})
+}
+
+func (n *nodeSession) start(ctx *actor.Context, s startAttempt) {
+	if _, dup := n.running[s.Ref.AttemptID]; dup {
+		return
+	}
+	n.running[s.Ref.AttemptID] = s.Ref
+	n.starts[s.Ref.AttemptID] = s.Start
+	ctx.Send(n.agent, s.Start)
+}
+
+// heartbeat compares what the agent runs with what the session thinks it runs. An attempt the
+// agent does not list was never received (StartTask lost on the way) or has ended (its result is
+// on the way or was lost, and the agent repeats it): asking again is safe either way, because the
+// agent starts an attempt id at most once.
+func (n *nodeSession) heartbeat(ctx *actor.Context, h protocol.Heartbeat) {
+	n.lastHeard = ctx.Now()
+	has := make(map[string]bool, len(h.Running))
+	for _, id := range h.Running {
+		has[id] = true
+	}
+	for _, id := range sortedKeys(n.running) {
+		if !has[id] {
+			if st, ok := n.starts[id]; ok {
+				ctx.Send(n.agent, st)
+			}
+		}
+	}
+}
+
+func (n *nodeSession) result(ctx *actor.Context, res protocol.TaskResult) {
+	n.lastHeard = ctx.Now()
+	r, ok := n.running[res.AttemptID]
+	if !ok {
+		// Already reported (the agent repeats results until acknowledged) or unknown.
+		ctx.Send(n.agent, protocol.ResultAck{AttemptID: res.AttemptID})
+		return
+	}
+	n.finish(ctx, r, res)
+}
+
+// finish hands an attempt's result to its job manager and frees its slots. The agent is told to
+// forget the result only once the job manager has recorded it (resultRecorded).
+func (n *nodeSession) finish(ctx *actor.Context, r attemptRef, res protocol.TaskResult) {
+	delete(n.running, r.AttemptID)
+	delete(n.starts, r.AttemptID)
+	delete(n.expected, r.AttemptID)
+	ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
+	ctx.Send(n.sched, slotsFreed{NodeID: n.nodeID, Slots: r.Slots})
+}
+
+func (n *nodeSession) check(ctx *actor.Context, _ aliveCheck) {
+	if ctx.Now().Sub(n.lastHeard) > n.timing.LostAfter {
+		ctx.Goto("Lost")
+	}
+}
+
+// lose gives the node up: the scheduler stops placing work on it and every attempt on it is
+// reported lost, so its job manager requeues it.
+func (n *nodeSession) lose(ctx *actor.Context) {
+	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID})
+	for _, id := range sortedKeys(n.running) {
+		r := n.running[id]
+		delete(n.running, id)
+		delete(n.starts, id)
+		ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+	}
+	ctx.Log("node lost", "pool", n.poolID, "node", n.nodeID)
+}
+
+// sortedKeys returns a map's keys in order: actor code iterates maps in a fixed order, so that the
+// tester's runs are reproducible.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
