@@ -1,0 +1,16 @@
+// Package api holds the transport-level pieces of Corral's Azure-Batch-compatible REST API, the
+// parts every handler shares: Azure's error body and error codes ([Error], [WriteError]), the
+// common response headers, Shared Key authentication of incoming requests ([Authenticate], built on
+// package api/sharedkey), reading JSON bodies with Azure's size limit ([DecodeJSON]), the
+// api-version check ([APIVersion]), conditional requests ([CheckConditions]), the common query
+// parameters (timeout, maxresults, $select, $filter) and OData paging ([Page], [NextLink]), and a
+// tiny signing client for tests and the CLI ([NewRequest]).
+//
+// Nothing here reads the clock or draws random numbers except [NewRequestID]: times are arguments,
+// so handlers stay deterministic under test.
+//
+// Azure Batch's documented behaviour is the reference (learn.microsoft.com "Batch Status and Error
+// Codes", "Authenticate Requests to Azure Batch", "Common Parameters and Headers", and the
+// BatchService.json specs in Azure/azure-rest-api-specs). Where Corral departs from it, or where
+// Azure's behaviour could not be confirmed, the doc comment says so.
+package api
