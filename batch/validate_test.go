@@ -1,0 +1,365 @@
+package batch
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidID(t *testing.T) {
+	tests := []struct {
+		id   string
+		want bool
+	}{
+		{"a", true},
+		{"Task_1-x", true},
+		{strings.Repeat("x", 64), true},
+		{strings.Repeat("x", 65), false},
+		{"", false},
+		{"a b", false},
+		{"a.b", false},
+		{"täsk", false},
+		{"a/b", false},
+	}
+	for _, tt := range tests {
+		if got := ValidID(tt.id); got != tt.want {
+			t.Errorf("ValidID(%q) = %v, want %v", tt.id, got, tt.want)
+		}
+	}
+	if IDKey("Task-A") != IDKey("task-a") || IDKey("abc") != "abc" {
+		t.Error("IDKey is not case-insensitive")
+	}
+}
+
+func TestTaskIDValue(t *testing.T) {
+	tests := []struct {
+		id   string
+		v    int32
+		want bool
+	}{
+		{"0", 0, true},
+		{"4", 4, true},
+		{"004", 4, true},
+		{"2147483647", 2147483647, true},
+		{"2147483648", 0, false},
+		{"5flamingoes", 0, false},
+		{"-5", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		v, ok := TaskIDValue(tt.id)
+		if ok != tt.want || v != tt.v {
+			t.Errorf("TaskIDValue(%q) = %d, %v; want %d, %v", tt.id, v, ok, tt.v, tt.want)
+		}
+	}
+}
+
+// checkCode fails the test unless err has the wanted code ("" meaning no error) and, when
+// property is given, names it.
+func checkCode(t *testing.T, name string, err error, code, property string) {
+	t.Helper()
+	if code == "" {
+		if err != nil {
+			t.Errorf("%s: unexpected error %v", name, err)
+		}
+		return
+	}
+	if got := CodeOf(err); got != code {
+		t.Errorf("%s: got error %v, want code %s", name, err, code)
+		return
+	}
+	if property != "" {
+		if got := err.(*Error).Value(KeyPropertyName); got != property {
+			t.Errorf("%s: error names property %q, want %q (%v)", name, got, property, err)
+		}
+	}
+}
+
+func TestValidatePool(t *testing.T) {
+	base := func() Pool {
+		return Pool{ID: "pool1", VMSize: "standard_d2s_v3", TargetDedicatedNodes: Ptr(int32(2))}
+	}
+	tests := []struct {
+		name     string
+		edit     func(p *Pool)
+		code     string
+		property string
+	}{
+		{"valid", func(p *Pool) {}, "", ""},
+		{"valid low priority only", func(p *Pool) {
+			p.TargetDedicatedNodes = nil
+			p.TargetLowPriorityNodes = Ptr(int32(3))
+		}, "", ""},
+		{"valid autoscale", func(p *Pool) {
+			p.TargetDedicatedNodes = nil
+			p.EnableAutoScale = Ptr(true)
+			p.AutoScaleFormula = "$TargetDedicatedNodes = 1;"
+			p.AutoScaleEvaluationInterval = Ptr(Duration(5 * time.Minute))
+		}, "", ""},
+		{"missing id", func(p *Pool) { p.ID = "" }, CodeMissingRequiredProperty, "id"},
+		{"bad id", func(p *Pool) { p.ID = "pool 1" }, CodeInvalidPropertyValue, "id"},
+		{"long id", func(p *Pool) { p.ID = strings.Repeat("p", 65) }, CodeInvalidPropertyValue, "id"},
+		{"long display name", func(p *Pool) { p.DisplayName = strings.Repeat("ü", 1025) },
+			CodeInvalidPropertyValue, "displayName"},
+		{"missing vmSize", func(p *Pool) { p.VMSize = "" }, CodeMissingRequiredProperty, "vmSize"},
+		{"slots 0", func(p *Pool) { p.TaskSlotsPerNode = Ptr(int32(0)) },
+			CodeInvalidPropertyValue, "taskSlotsPerNode"},
+		{"slots 256", func(p *Pool) { p.TaskSlotsPerNode = Ptr(int32(256)) }, "", ""},
+		{"slots 257", func(p *Pool) { p.TaskSlotsPerNode = Ptr(int32(257)) },
+			CodeInvalidPropertyValue, "taskSlotsPerNode"},
+		{"fill type pack", func(p *Pool) {
+			p.TaskSchedulingPolicy = &TaskSchedulingPolicy{NodeFillType: FillPack}
+		}, "", ""},
+		{"fill type bad", func(p *Pool) {
+			p.TaskSchedulingPolicy = &TaskSchedulingPolicy{NodeFillType: "diagonal"}
+		}, CodeInvalidPropertyValue, "taskSchedulingPolicy.nodeFillType"},
+		{"fill type missing", func(p *Pool) { p.TaskSchedulingPolicy = &TaskSchedulingPolicy{} },
+			CodeMissingRequiredProperty, "taskSchedulingPolicy.nodeFillType"},
+		{"negative dedicated", func(p *Pool) { p.TargetDedicatedNodes = Ptr(int32(-1)) },
+			CodeInvalidPropertyValue, "targetDedicatedNodes"},
+		{"negative low priority", func(p *Pool) { p.TargetLowPriorityNodes = Ptr(int32(-1)) },
+			CodeInvalidPropertyValue, "targetLowPriorityNodes"},
+		{"no targets", func(p *Pool) { p.TargetDedicatedNodes = nil },
+			CodeMissingRequiredProperty, "targetDedicatedNodes"},
+		{"zero target is given", func(p *Pool) { p.TargetDedicatedNodes = Ptr(int32(0)) }, "", ""},
+		{"autoscale with target", func(p *Pool) {
+			p.EnableAutoScale = Ptr(true)
+			p.AutoScaleFormula = "$TargetDedicatedNodes = 1;"
+		}, CodeInvalidAutoScalingSettings, "targetDedicatedNodes"},
+		{"autoscale with low priority target", func(p *Pool) {
+			p.TargetDedicatedNodes = nil
+			p.TargetLowPriorityNodes = Ptr(int32(0))
+			p.EnableAutoScale = Ptr(true)
+			p.AutoScaleFormula = "$TargetDedicatedNodes = 1;"
+		}, CodeInvalidAutoScalingSettings, "targetLowPriorityNodes"},
+		{"autoscale without formula", func(p *Pool) {
+			p.TargetDedicatedNodes = nil
+			p.EnableAutoScale = Ptr(true)
+		}, CodeMissingRequiredProperty, "autoScaleFormula"},
+		{"autoscale formula too long", func(p *Pool) {
+			p.TargetDedicatedNodes = nil
+			p.EnableAutoScale = Ptr(true)
+			p.AutoScaleFormula = strings.Repeat("x", 8193)
+		}, CodeAutoScaleFormulaTooLong, "autoScaleFormula"},
+		{"autoscale interval too short", func(p *Pool) {
+			p.TargetDedicatedNodes = nil
+			p.EnableAutoScale = Ptr(true)
+			p.AutoScaleFormula = "$TargetDedicatedNodes = 1;"
+			p.AutoScaleEvaluationInterval = Ptr(Duration(4 * time.Minute))
+		}, CodeInvalidPropertyValue, "autoScaleEvaluationInterval"},
+		{"autoscale interval too long", func(p *Pool) {
+			p.TargetDedicatedNodes = nil
+			p.EnableAutoScale = Ptr(true)
+			p.AutoScaleFormula = "$TargetDedicatedNodes = 1;"
+			p.AutoScaleEvaluationInterval = Ptr(Duration(169 * time.Hour))
+		}, CodeInvalidPropertyValue, "autoScaleEvaluationInterval"},
+		{"formula without autoscale", func(p *Pool) { p.AutoScaleFormula = "$x = 1;" },
+			CodeInvalidAutoScalingSettings, "autoScaleFormula"},
+		{"explicit autoscale false with formula", func(p *Pool) {
+			p.EnableAutoScale = Ptr(false)
+			p.AutoScaleFormula = "$x = 1;"
+		}, CodeInvalidAutoScalingSettings, "autoScaleFormula"},
+		{"interval without autoscale", func(p *Pool) {
+			p.AutoScaleEvaluationInterval = Ptr(Duration(10 * time.Minute))
+		}, CodeInvalidAutoScalingSettings, "autoScaleEvaluationInterval"},
+		{"resize timeout too short", func(p *Pool) { p.ResizeTimeout = Ptr(Duration(time.Minute)) },
+			CodeInvalidPropertyValue, "resizeTimeout"},
+		{"resize timeout 5m", func(p *Pool) { p.ResizeTimeout = Ptr(Duration(5 * time.Minute)) },
+			"", ""},
+		{"empty metadata name", func(p *Pool) { p.Metadata = []MetadataItem{{Name: "", Value: "x"}} },
+			CodeEmptyMetadataKey, "metadata[0].name"},
+		{"vm configuration is kept, not checked", func(p *Pool) {
+			p.VirtualMachineConfiguration = json.RawMessage(`{"nodeAgentSKUId":"anything"}`)
+		}, "", ""},
+	}
+	for _, tt := range tests {
+		p := base()
+		tt.edit(&p)
+		checkCode(t, tt.name, ValidatePool(p), tt.code, tt.property)
+	}
+}
+
+func TestValidateJob(t *testing.T) {
+	base := func() Job { return Job{ID: "job1", PoolInfo: PoolInformation{PoolID: "pool1"}} }
+	tests := []struct {
+		name     string
+		edit     func(j *Job)
+		code     string
+		property string
+	}{
+		{"valid", func(j *Job) {}, "", ""},
+		{"missing id", func(j *Job) { j.ID = "" }, CodeMissingRequiredProperty, "id"},
+		{"bad id", func(j *Job) { j.ID = "job#1" }, CodeInvalidPropertyValue, "id"},
+		{"missing pool", func(j *Job) { j.PoolInfo.PoolID = "" },
+			CodeMissingRequiredProperty, "poolInfo.poolId"},
+		{"bad pool id", func(j *Job) { j.PoolInfo.PoolID = "a b" },
+			CodeInvalidPropertyValue, "poolInfo.poolId"},
+		{"auto pool", func(j *Job) {
+			j.PoolInfo = PoolInformation{AutoPoolSpecification: json.RawMessage(`{"poolLifetimeOption":"job"}`)}
+		}, CodeUnsupportedProperty, "poolInfo.autoPoolSpecification"},
+		{"job manager task", func(j *Job) { j.JobManagerTask = json.RawMessage(`{"id":"jm"}`) },
+			CodeUnsupportedProperty, "jobManagerTask"},
+		{"job preparation task", func(j *Job) { j.JobPreparationTask = json.RawMessage(`{}`) },
+			CodeUnsupportedProperty, "jobPreparationTask"},
+		{"job release task", func(j *Job) { j.JobReleaseTask = json.RawMessage(`{}`) },
+			CodeUnsupportedProperty, "jobReleaseTask"},
+		{"priority 1000", func(j *Job) { j.Priority = Ptr(int32(1000)) }, "", ""},
+		{"priority -1000", func(j *Job) { j.Priority = Ptr(int32(-1000)) }, "", ""},
+		{"priority 1001", func(j *Job) { j.Priority = Ptr(int32(1001)) },
+			CodeOutOfRangePriority, "priority"},
+		{"priority -1001", func(j *Job) { j.Priority = Ptr(int32(-1001)) },
+			CodeOutOfRangePriority, "priority"},
+		{"maxParallelTasks -1", func(j *Job) { j.MaxParallelTasks = Ptr(int32(-1)) }, "", ""},
+		{"maxParallelTasks 4", func(j *Job) { j.MaxParallelTasks = Ptr(int32(4)) }, "", ""},
+		{"maxParallelTasks 0", func(j *Job) { j.MaxParallelTasks = Ptr(int32(0)) },
+			CodeInvalidPropertyValue, "maxParallelTasks"},
+		{"maxParallelTasks -2", func(j *Job) { j.MaxParallelTasks = Ptr(int32(-2)) },
+			CodeInvalidPropertyValue, "maxParallelTasks"},
+		{"retry -1", func(j *Job) {
+			j.Constraints = &JobConstraints{MaxTaskRetryCount: Ptr(int32(-1))}
+		}, "", ""},
+		{"retry -2", func(j *Job) {
+			j.Constraints = &JobConstraints{MaxTaskRetryCount: Ptr(int32(-2))}
+		}, CodeInvalidConstraintValue, "constraints.maxTaskRetryCount"},
+		{"wall clock 0", func(j *Job) {
+			j.Constraints = &JobConstraints{MaxWallClockTime: Ptr(Duration(0))}
+		}, CodeInvalidConstraintValue, "constraints.maxWallClockTime"},
+		{"onAllTasksComplete", func(j *Job) { j.OnAllTasksComplete = AllCompleteTerminateJob }, "", ""},
+		{"bad onAllTasksComplete", func(j *Job) { j.OnAllTasksComplete = "explode" },
+			CodeInvalidPropertyValue, "onAllTasksComplete"},
+		{"bad onTaskFailure", func(j *Job) { j.OnTaskFailure = "retry" },
+			CodeInvalidPropertyValue, "onTaskFailure"},
+		{"env without name", func(j *Job) {
+			j.CommonEnvironmentSettings = []EnvironmentSetting{{Value: "x"}}
+		}, CodeMissingRequiredProperty, "commonEnvironmentSettings[0].name"},
+		{"empty metadata name", func(j *Job) { j.Metadata = []MetadataItem{{Value: "v"}} },
+			CodeEmptyMetadataKey, "metadata[0].name"},
+	}
+	for _, tt := range tests {
+		j := base()
+		tt.edit(&j)
+		checkCode(t, tt.name, ValidateJob(j), tt.code, tt.property)
+	}
+}
+
+func TestValidateTask(t *testing.T) {
+	depsJob := Job{ID: "job1", UsesTaskDependencies: Ptr(true),
+		OnTaskFailure: TaskFailurePerformExitOptionsJobAction}
+	plainJob := Job{ID: "job2"}
+	pool := &Pool{ID: "pool1", TaskSlotsPerNode: Ptr(int32(4))}
+	base := func() Task { return Task{ID: "task1", CommandLine: "/bin/true"} }
+	tests := []struct {
+		name     string
+		job      Job
+		pool     *Pool
+		edit     func(t *Task)
+		code     string
+		property string
+	}{
+		{"valid", plainJob, pool, func(t *Task) {}, "", ""},
+		{"missing command line", plainJob, pool, func(t *Task) { t.CommandLine = "" },
+			CodeMissingRequiredProperty, "commandLine"},
+		{"missing id", plainJob, pool, func(t *Task) { t.ID = "" }, CodeMissingRequiredProperty, "id"},
+		{"bad id", plainJob, pool, func(t *Task) { t.ID = "task:1" }, CodeInvalidPropertyValue, "id"},
+		{"multi-instance", plainJob, pool, func(t *Task) {
+			t.MultiInstanceSettings = json.RawMessage(`{"numberOfInstances":2}`)
+		}, CodeUnsupportedProperty, "multiInstanceSettings"},
+		{"slots 4 of 4", plainJob, pool, func(t *Task) { t.RequiredSlots = Ptr(int32(4)) }, "", ""},
+		{"slots 5 of 4", plainJob, pool, func(t *Task) { t.RequiredSlots = Ptr(int32(5)) },
+			CodeInvalidPropertyValue, "requiredSlots"},
+		{"slots 2 default pool", plainJob, &Pool{}, func(t *Task) { t.RequiredSlots = Ptr(int32(2)) },
+			CodeInvalidPropertyValue, "requiredSlots"},
+		{"slots 5, pool unknown", plainJob, nil, func(t *Task) { t.RequiredSlots = Ptr(int32(5)) },
+			"", ""},
+		{"slots 0", plainJob, nil, func(t *Task) { t.RequiredSlots = Ptr(int32(0)) },
+			CodeInvalidPropertyValue, "requiredSlots"},
+		{"retry -1", plainJob, pool, func(t *Task) {
+			t.Constraints = &TaskConstraints{MaxTaskRetryCount: Ptr(int32(-1))}
+		}, "", ""},
+		{"retry -2", plainJob, pool, func(t *Task) {
+			t.Constraints = &TaskConstraints{MaxTaskRetryCount: Ptr(int32(-2))}
+		}, CodeInvalidConstraintValue, "constraints.maxTaskRetryCount"},
+		{"negative wall clock", plainJob, pool, func(t *Task) {
+			t.Constraints = &TaskConstraints{MaxWallClockTime: Ptr(Duration(-time.Second))}
+		}, CodeInvalidConstraintValue, "constraints.maxWallClockTime"},
+		{"negative retention", plainJob, pool, func(t *Task) {
+			t.Constraints = &TaskConstraints{RetentionTime: Ptr(Duration(-time.Second))}
+		}, CodeInvalidConstraintValue, "constraints.retentionTime"},
+		{"env without name", plainJob, pool, func(t *Task) {
+			t.EnvironmentSettings = []EnvironmentSetting{{Name: "A", Value: "1"}, {Value: "2"}}
+		}, CodeMissingRequiredProperty, "environmentSettings[1].name"},
+		{"depends on job without dependencies", plainJob, pool, func(t *Task) {
+			t.DependsOn = &TaskDependencies{TaskIDs: []string{"a"}}
+		}, CodeTaskDependenciesNotSpecifiedOnJob, "dependsOn"},
+		{"empty dependsOn is fine", plainJob, pool, func(t *Task) {
+			t.DependsOn = &TaskDependencies{}
+		}, "", ""},
+		{"depends", depsJob, pool, func(t *Task) {
+			t.DependsOn = &TaskDependencies{TaskIDs: []string{"a", "b"},
+				TaskIDRanges: []TaskIDRange{{1, 10}}}
+		}, "", ""},
+		{"depends on itself", depsJob, pool, func(t *Task) {
+			t.DependsOn = &TaskDependencies{TaskIDs: []string{"a", "TASK1"}}
+		}, CodeInvalidPropertyValue, "dependsOn.taskIds[1]"},
+		{"range covers itself", depsJob, pool, func(t *Task) {
+			t.ID = "007"
+			t.DependsOn = &TaskDependencies{TaskIDRanges: []TaskIDRange{{1, 3}, {5, 9}}}
+		}, CodeInvalidPropertyValue, "dependsOn.taskIdRanges[1]"},
+		{"range start > end", depsJob, pool, func(t *Task) {
+			t.DependsOn = &TaskDependencies{TaskIDRanges: []TaskIDRange{{5, 4}}}
+		}, CodeInvalidPropertyValue, "dependsOn.taskIdRanges[0]"},
+		{"range below 0", depsJob, pool, func(t *Task) {
+			t.DependsOn = &TaskDependencies{TaskIDRanges: []TaskIDRange{{-1, 4}}}
+		}, CodeInvalidPropertyValue, "dependsOn.taskIdRanges[0]"},
+		{"bad dependency id", depsJob, pool, func(t *Task) {
+			t.DependsOn = &TaskDependencies{TaskIDs: []string{"a b"}}
+		}, CodeInvalidPropertyValue, "dependsOn.taskIds[0]"},
+		{"dependency list too long", depsJob, pool, func(t *Task) {
+			var ids []string
+			for i := 0; i < 1100; i++ {
+				ids = append(ids, strings.Repeat("x", 60)+itoa(int32(i)))
+			}
+			t.DependsOn = &TaskDependencies{TaskIDs: ids}
+		}, CodeTaskDependencyListTooLong, "dependsOn.taskIds"},
+		{"exit code range start > end", depsJob, pool, func(t *Task) {
+			t.ExitConditions = &ExitConditions{ExitCodeRanges: []ExitCodeRangeMapping{{Start: 5, End: 1}}}
+		}, CodeInvalidPropertyValue, "exitConditions.exitCodeRanges[0]"},
+		{"exit options", depsJob, pool, func(t *Task) {
+			t.ExitConditions = &ExitConditions{
+				ExitCodes: []ExitCodeMapping{{Code: 3, ExitOptions: ExitOptions{
+					JobAction: JobActionNone, DependencyAction: DependencySatisfy}}},
+				Default: &ExitOptions{JobAction: JobActionDisable},
+			}
+		}, "", ""},
+		{"bad job action", depsJob, pool, func(t *Task) {
+			t.ExitConditions = &ExitConditions{Default: &ExitOptions{JobAction: "explode"}}
+		}, CodeInvalidPropertyValue, "exitConditions.default.jobAction"},
+		{"bad dependency action", depsJob, pool, func(t *Task) {
+			t.ExitConditions = &ExitConditions{PreProcessingError: &ExitOptions{DependencyAction: "maybe"}}
+		}, CodeInvalidPropertyValue, "exitConditions.preProcessingError.dependencyAction"},
+		{"job action without performexitoptionsjobaction", plainJob, pool, func(t *Task) {
+			t.ExitConditions = &ExitConditions{Default: &ExitOptions{JobAction: JobActionTerminate}}
+		}, CodeInvalidPropertyValue, "exitConditions.default.jobAction"},
+		{"dependency action without task dependencies", plainJob, pool, func(t *Task) {
+			t.ExitConditions = &ExitConditions{FileUploadError: &ExitOptions{DependencyAction: DependencyBlock}}
+		}, CodeInvalidPropertyValue, "exitConditions.fileUploadError.dependencyAction"},
+	}
+	for _, tt := range tests {
+		task := base()
+		tt.edit(&task)
+		checkCode(t, tt.name, ValidateTask(task, tt.job, tt.pool), tt.code, tt.property)
+	}
+}
+
+func TestErrorString(t *testing.T) {
+	err := invalid("requiredSlots", "5", "too many")
+	want := "InvalidPropertyValue: The value provided for requiredSlots is invalid: too many " +
+		"(PropertyName=requiredSlots, PropertyValue=5, Reason=too many)"
+	if err.Error() != want {
+		t.Errorf("got %q\nwant %q", err.Error(), want)
+	}
+	if CodeOf(nil) != "" {
+		t.Error("CodeOf(nil) is not empty")
+	}
+}
