@@ -1,0 +1,377 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"corral/actor"
+	"corral/agent/protocol"
+	"corral/batch"
+	"corral/store"
+)
+
+// Store tables the service uses.
+const (
+	tableJobs     = "jobs"     // key: IDKey(job)
+	tableTasks    = "tasks"    // key: IDKey(job) + "/" + IDKey(task)
+	tableAttempts = "attempts" // key: pool + "/" + node + "/" + attempt id: attempts recorded running
+)
+
+// taskRecord is a task as the store keeps it: the task itself and what the service needs besides.
+type taskRecord struct {
+	Seq      int64      `json:"seq"`      // order of addition within the job (rebuilds the graph in order)
+	Attempts int        `json:"attempts"` // attempts started so far (names the next one)
+	Attempt  attemptRef `json:"attempt"`  // the current attempt while preparing or running
+	NodeID   string     `json:"nodeId,omitempty"`
+	Task     batch.Task `json:"task"`
+}
+
+// jobRecord is a job as the store keeps it.
+type jobRecord struct {
+	NextSeq int64     `json:"nextSeq"`
+	PoolID  string    `json:"poolId"`
+	Job     batch.Job `json:"job"`
+}
+
+// Requests to a job manager and its answers.
+type (
+	// addTasks adds tasks to the job (Task - Add, Task - Add Collection). The answer goes to
+	// ReplyTo once the tasks are in the store, or with the error that rejected them all.
+	addTasks struct {
+		RequestID string
+		ReplyTo   actor.ID
+		Tasks     []batch.Task
+	}
+	// tasksAdded answers addTasks.
+	tasksAdded struct {
+		RequestID string
+		Err       *batch.Error
+	}
+)
+
+// Events announced for the service's monitors.
+type (
+	// TaskAdded is announced when a task is in the store.
+	TaskAdded struct {
+		JobID, TaskID string
+		DependsOn     []string // task ids (ranges are expanded by the monitor's own rule: none here)
+	}
+	// TaskStarted is announced when an attempt is recorded and sent to a node.
+	TaskStarted struct {
+		JobID, TaskID, AttemptID, NodeID string
+	}
+	// TaskCompleted is announced when a task is recorded completed.
+	TaskCompleted struct {
+		JobID, TaskID string
+		Satisfies     bool // its dependents may run (dependencyAction satisfy)
+	}
+)
+
+// jobManager owns one job and its tasks. See the package documentation.
+type jobManager struct {
+	jobID string
+	st    store.Store
+
+	rec   jobRecord
+	tasks map[string]*taskRecord // by IDKey(task)
+	graph *batch.Graph
+	sched actor.ID
+}
+
+func newJobManager(jobID string, st store.Store) *jobManager {
+	return &jobManager{jobID: jobID, st: st}
+}
+
+func jobActor(jobID string) actor.ID { return actor.ID("job/" + jobID) }
+
+// Define declares the job manager's states: Loading (rebuilding from the store), then Active.
+func (j *jobManager) Define(m *actor.Machine) {
+	m.State("Loading",
+		actor.OnEntry(j.load),
+		actor.Defer[addTasks](),
+		actor.Defer[propose](),
+		actor.Defer[attemptEnded](),
+		actor.Targets("Active"),
+	)
+	m.State("Active",
+		actor.On(j.add),
+		actor.On(j.propose),
+		actor.On(j.ended),
+	)
+}
+
+// load rebuilds the job's state from the store: the job, its tasks in the order they were added,
+// the dependency graph; then it queues the tasks that are ready and active again.
+func (j *jobManager) load(ctx *actor.Context) {
+	var recs []*taskRecord
+	err := j.st.View(context.Background(), func(tx store.Tx) error {
+		r, err := tx.Get(tableJobs, batch.IDKey(j.jobID))
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(r.Value, &j.rec); err != nil {
+			return err
+		}
+		rs, err := tx.List(tableTasks, batch.IDKey(j.jobID)+"/", "", 0)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			tr := &taskRecord{}
+			if err := json.Unmarshal(r.Value, tr); err != nil {
+				return err
+			}
+			recs = append(recs, tr)
+		}
+		return nil
+	})
+	ctx.Assert(err == nil, "job %s: load: %v", j.jobID, err)
+	sortBySeq(recs)
+	j.sched = actor.ID("sched/" + j.rec.PoolID)
+	j.tasks = make(map[string]*taskRecord, len(recs))
+	j.graph = batch.NewGraph()
+	tasks := make([]batch.Task, len(recs))
+	for i, r := range recs {
+		j.tasks[batch.IDKey(r.Task.ID)] = r
+		tasks[i] = r.Task
+	}
+	if _, err := j.graph.Add(tasks...); err != nil {
+		ctx.Assert(false, "job %s: rebuild graph: %v", j.jobID, err)
+	}
+	for _, r := range recs {
+		if r.Task.State == batch.TaskCompleted {
+			opts := batch.EffectiveExitOptions(r.Task.ExitConditions, exitOf(r.Task))
+			if _, err := j.graph.Complete(r.Task.ID, opts.DependencyAction); err != nil {
+				ctx.Assert(false, "job %s: rebuild graph: %v", j.jobID, err)
+			}
+		}
+	}
+	var ready []readyTask
+	for _, r := range recs {
+		if r.Task.State == batch.TaskActive && j.graph.Ready(r.Task.ID) {
+			ready = append(ready, readyTask{JobID: j.jobID, TaskID: r.Task.ID, Slots: r.Task.Slots()})
+		}
+	}
+	if len(ready) > 0 {
+		ctx.Send(j.sched, enqueue{Tasks: ready})
+	}
+	ctx.Goto("Active")
+}
+
+// add validates and stores new tasks, answers, then queues those that are ready.
+func (j *jobManager) add(ctx *actor.Context, req addTasks) {
+	now := ctx.Now()
+	var recs []*taskRecord
+	seen := map[string]bool{}
+	for _, t := range req.Tasks {
+		if err := batch.ValidateTask(t, j.rec.Job, nil); err != nil {
+			ctx.Send(req.ReplyTo, tasksAdded{RequestID: req.RequestID, Err: asBatchError(err)})
+			return
+		}
+		key := batch.IDKey(t.ID)
+		if _, dup := j.tasks[key]; dup || seen[key] {
+			ctx.Send(req.ReplyTo, tasksAdded{RequestID: req.RequestID, Err: &batch.Error{Code: "TaskExists", Message: "The specified task already exists."}})
+			return
+		}
+		seen[key] = true
+		j.rec.NextSeq++
+		recs = append(recs, &taskRecord{Seq: j.rec.NextSeq, Task: batch.NewTask(t, j.rec.Job, now)})
+	}
+	err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		for _, r := range recs {
+			if err := putJSON(tx, tableTasks, j.taskKey(r.Task.ID), r, 0); err != nil {
+				return err
+			}
+		}
+		return putJSON(tx, tableJobs, batch.IDKey(j.jobID), j.rec, store.AnyVersion)
+	})
+	if err != nil {
+		j.rec.NextSeq -= int64(len(recs))
+		ctx.Send(req.ReplyTo, tasksAdded{RequestID: req.RequestID, Err: &batch.Error{Code: "ServerBusy", Message: err.Error()}})
+		return
+	}
+	tasks := make([]batch.Task, len(recs))
+	for i, r := range recs {
+		j.tasks[batch.IDKey(r.Task.ID)] = r
+		tasks[i] = r.Task
+		ctx.Announce(TaskAdded{JobID: j.jobID, TaskID: r.Task.ID, DependsOn: dependsOn(r.Task)})
+	}
+	ctx.Send(req.ReplyTo, tasksAdded{RequestID: req.RequestID})
+	change, err := j.graph.Add(tasks...)
+	ctx.Assert(err == nil, "job %s: graph: %v", j.jobID, err)
+	j.queue(ctx, change.Ready)
+}
+
+// queue hands ready tasks that are still active to the scheduler.
+func (j *jobManager) queue(ctx *actor.Context, ids []string) {
+	var ready []readyTask
+	for _, id := range ids {
+		if r := j.tasks[batch.IDKey(id)]; r != nil && r.Task.State == batch.TaskActive {
+			ready = append(ready, readyTask{JobID: j.jobID, TaskID: r.Task.ID, Slots: r.Task.Slots()})
+		}
+	}
+	if len(ready) > 0 {
+		ctx.Send(j.sched, enqueue{Tasks: ready})
+	}
+}
+
+// propose takes a placement: it records the attempt (the task runs on the node, attempt A) and
+// only then tells the node to start it.
+func (j *jobManager) propose(ctx *actor.Context, p propose) {
+	r := j.tasks[batch.IDKey(p.Task.TaskID)]
+	if r == nil || r.Task.State != batch.TaskActive || !j.graph.Ready(r.Task.ID) {
+		ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID})
+		return
+	}
+	next := *r
+	next.Attempts++
+	next.Attempt = attemptRef{AttemptID: fmt.Sprintf("%s/%s/%d", j.jobID, r.Task.ID, next.Attempts), JobID: j.jobID, TaskID: r.Task.ID, Slots: r.Task.Slots()}
+	next.NodeID = p.NodeID
+	t, err := batch.RunTask(r.Task, batch.NodeInfo{PoolID: j.rec.PoolID, NodeID: p.NodeID}, ctx.Now())
+	ctx.Assert(err == nil, "job %s task %s: run: %v", j.jobID, r.Task.ID, err)
+	next.Task = t
+	err = j.st.Update(context.Background(), func(tx store.Tx) error {
+		if err := putJSON(tx, tableTasks, j.taskKey(t.ID), next, store.AnyVersion); err != nil {
+			return err
+		}
+		return putJSON(tx, tableAttempts, attemptKey(j.rec.PoolID, p.NodeID, next.Attempt.AttemptID), next.Attempt, 0)
+	})
+	if err != nil {
+		ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID})
+		return
+	}
+	*r = next
+	ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID, Accepted: true})
+	ctx.Announce(TaskStarted{JobID: j.jobID, TaskID: t.ID, AttemptID: next.Attempt.AttemptID, NodeID: p.NodeID})
+	ctx.Send(nodeActor(j.rec.PoolID, p.NodeID), startAttempt{Ref: next.Attempt, Start: protocol.StartTask{
+		AttemptID:   next.Attempt.AttemptID,
+		JobID:       j.jobID,
+		TaskID:      t.ID,
+		PoolID:      j.rec.PoolID,
+		CommandLine: t.CommandLine,
+		Env:         envOf(t),
+	}})
+}
+
+// ended records the end of an attempt: a retry or a requeue puts the task back in the queue; a
+// completion may make dependents ready and may end the job.
+func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
+	r := j.tasks[batch.IDKey(e.Ref.TaskID)]
+	stale := r == nil || r.Attempt.AttemptID != e.Ref.AttemptID || (r.Task.State != batch.TaskRunning && r.Task.State != batch.TaskPreparing)
+	if stale {
+		// A repeated or late report of an attempt already recorded: nothing changes, but the agent
+		// may stop repeating it.
+		if !e.Lost {
+			ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
+		}
+		return
+	}
+	now := ctx.Now()
+	next := *r
+	var outcome batch.Outcome
+	var err error
+	if e.Lost {
+		next.Task, err = batch.RequeueTask(r.Task, now)
+	} else {
+		next.Task, outcome, err = batch.FinishTask(r.Task, exitFromResult(e.Result), now)
+	}
+	ctx.Assert(err == nil, "job %s task %s: %v", j.jobID, r.Task.ID, err)
+	next.Attempt, next.NodeID = attemptRef{}, ""
+	err = j.st.Update(context.Background(), func(tx store.Tx) error {
+		if err := putJSON(tx, tableTasks, j.taskKey(next.Task.ID), next, store.AnyVersion); err != nil {
+			return err
+		}
+		err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, r.NodeID, r.Attempt.AttemptID), store.AnyVersion)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		// Not recorded: the agent repeats the result, and a lost node's attempts are reported again
+		// when the session reconciles, so nothing is lost by dropping this report.
+		return
+	}
+	*r = next
+	if !e.Lost {
+		ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
+	}
+	if e.Lost || outcome.Retry {
+		j.queue(ctx, []string{next.Task.ID})
+		return
+	}
+	satisfies := outcome.ExitOptions.DependencyAction != batch.DependencyBlock
+	ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: next.Task.ID, Satisfies: satisfies})
+	change, err := j.graph.Complete(next.Task.ID, outcome.ExitOptions.DependencyAction)
+	ctx.Assert(err == nil, "job %s: graph: %v", j.jobID, err)
+	j.queue(ctx, change.Ready)
+}
+
+func (j *jobManager) taskKey(taskID string) string {
+	return batch.IDKey(j.jobID) + "/" + batch.IDKey(taskID)
+}
+
+func nodeActor(poolID, nodeID string) actor.ID { return actor.ID("node/" + poolID + "/" + nodeID) }
+
+func attemptKey(poolID, nodeID, attemptID string) string {
+	return poolID + "/" + nodeID + "/" + attemptID
+}
+
+func putJSON(tx store.Tx, table, key string, v any, ifVersion int64) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s/%s: %w", table, key, err)
+	}
+	_, err = tx.Put(table, key, b, ifVersion)
+	return err
+}
+
+func asBatchError(err error) *batch.Error {
+	var be *batch.Error
+	if errors.As(err, &be) {
+		return be
+	}
+	return &batch.Error{Code: "InvalidPropertyValue", Message: err.Error()}
+}
+
+func dependsOn(t batch.Task) []string {
+	if t.DependsOn == nil {
+		return nil
+	}
+	return t.DependsOn.TaskIDs
+}
+
+func envOf(t batch.Task) []protocol.EnvSetting {
+	env := make([]protocol.EnvSetting, len(t.EnvironmentSettings))
+	for i, e := range t.EnvironmentSettings {
+		env[i] = protocol.EnvSetting{Name: e.Name, Value: e.Value}
+	}
+	return env
+}
+
+// exitFromResult turns an agent's report into the exit batch.FinishTask applies.
+func exitFromResult(res protocol.TaskResult) batch.Exit {
+	if res.TimedOut {
+		return batch.WallClockExit()
+	}
+	code := int32(res.ExitCode)
+	return batch.Exit{Condition: batch.ExitProcess, Code: &code}
+}
+
+// exitOf rebuilds the exit of a completed task from its record.
+func exitOf(t batch.Task) batch.Exit {
+	if t.ExecutionInfo == nil || t.ExecutionInfo.ExitCode == nil {
+		return batch.Exit{Condition: batch.ExitProcess}
+	}
+	return batch.Exit{Condition: batch.ExitProcess, Code: t.ExecutionInfo.ExitCode}
+}
+
+func sortBySeq(rs []*taskRecord) {
+	for i := 1; i < len(rs); i++ {
+		for k := i; k > 0 && rs[k].Seq < rs[k-1].Seq; k-- {
+			rs[k], rs[k-1] = rs[k-1], rs[k]
+		}
+	}
+}
