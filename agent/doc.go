@@ -1,0 +1,85 @@
+// Package agent is the part of Corral's node agent that runs task processes and keeps their
+// files, the way Azure Batch's node agent does on a Linux node.
+//
+// It runs inside the `corral agent` process, not in actor code: it uses goroutines, the clock
+// and os/exec freely, and imports nothing else of Corral. Running tasks needs Linux; the
+// directory layout, the command-line splitter and file access work everywhere.
+//
+// # Command lines
+//
+// As in Azure Batch, a task's command line does not run under a shell: SplitCommandLine splits
+// it into arguments (quotes and backslashes as documented there) and the program is executed
+// directly. Users who want a shell write `/bin/sh -c "…"`. A program name without a slash is
+// searched in the task's PATH; a relative path is relative to the working directory.
+//
+// # Directory layout
+//
+// Following Azure Batch's "Files and directories" documentation, a node's root directory
+// (Config.Root) holds:
+//
+//	<root>/                               AZ_BATCH_NODE_ROOT_DIR
+//	  shared/                             AZ_BATCH_NODE_SHARED_DIR: read/write for every task
+//	  startup/                            AZ_BATCH_NODE_STARTUP_DIR (start tasks: not run yet)
+//	  workitems/<jobId>/job-1/<taskId>/   AZ_BATCH_TASK_DIR: the task directory
+//	    stdout.txt, stderr.txt            the task's output (truncated by each new attempt)
+//	    wd/                               AZ_BATCH_TASK_WORKING_DIR: the working directory
+//	    .corral-result.json               outcome of the latest ended attempt (see ReadResult)
+//	    .corral-attempts                  ids of every attempt started here, one a line
+//
+// Azure puts the job directory at workitems/<jobId>/job-1 for a job and at
+// workitems/<scheduleId>/<jobId> for a job created by a job schedule; Corral uses job-1 for
+// every job. Job and task ids are checked by ValidateID (Azure's rule: 1 to 64 letters, digits,
+// '-' and '_') before they become path components. The ".corral-" files are Corral's
+// bookkeeping: ListFiles hides them and OpenFile refuses them. Tasks run as the agent's user,
+// so a task could tamper with them; Corral, unlike Azure, has no separate task user.
+//
+// # Environment
+//
+// A task's environment is, from first to last (a later one wins for a name set twice):
+// PATH and HOME from the agent's environment (a standard PATH if the agent has none; nothing
+// else of the agent's environment reaches tasks), then the task's environment settings, then
+// these variables of Azure Batch's "runtime environment variables", which a task cannot
+// override:
+//
+//	AZ_BATCH_ACCOUNT_NAME       Config.AccountName (only if set)
+//	AZ_BATCH_ACCOUNT_URL        Config.AccountURL (only if set)
+//	AZ_BATCH_JOB_ID             TaskSpec.JobID
+//	AZ_BATCH_TASK_ID            TaskSpec.TaskID
+//	AZ_BATCH_POOL_ID            TaskSpec.PoolID, or Config.PoolID
+//	AZ_BATCH_NODE_ID            Config.NodeID
+//	AZ_BATCH_NODE_IS_DEDICATED  "true", or "false" for a Config.LowPriority node
+//	AZ_BATCH_NODE_ROOT_DIR      <root>
+//	AZ_BATCH_NODE_SHARED_DIR    <root>/shared
+//	AZ_BATCH_NODE_STARTUP_DIR   <root>/startup
+//	AZ_BATCH_TASK_DIR           <root>/workitems/<jobId>/job-1/<taskId>
+//	AZ_BATCH_TASK_WORKING_DIR   <root>/workitems/<jobId>/job-1/<taskId>/wd
+//
+// Not set, because Corral does not have what they describe: AZ_BATCH_APP_PACKAGE_*
+// (application packages), AZ_BATCH_AUTHENTICATION_TOKEN (retired by Azure in 2024),
+// AZ_BATCH_CERTIFICATES_DIR (certificates), AZ_BATCH_NODE_MOUNTS_DIR (file system mounts),
+// AZ_BATCH_JOB_PREP_DIR and AZ_BATCH_JOB_PREP_WORKING_DIR (job preparation tasks, not run by
+// this package yet), AZ_BATCH_HOST_LIST, AZ_BATCH_IS_CURRENT_NODE_MASTER,
+// AZ_BATCH_MASTER_NODE, AZ_BATCH_NODE_LIST, AZ_BATCH_TASK_SHARED_DIR and CCP_NODES
+// (multi-instance tasks), AZ_BATCH_TASK_RESERVED_EPHEMERAL_DISK_SPACE_BYTES (no disk-full
+// detection). AZ_BATCH_TASK_USER is not among Azure's documented variables, so it is not set.
+//
+// # Processes
+//
+// Each attempt runs in a process group of its own. Kill, the MaxWallClock timeout and Close
+// send SIGKILL to the whole group; when the main process exits, the rest of its group is killed
+// too. A process killed by a signal has ExitCode 128+signal (137 for SIGKILL), as a shell would
+// report it; Azure does not document the exit code of a task it terminates on Linux.
+//
+// # Outcomes and restarts
+//
+// When an attempt ends, its Result is written to the task's .corral-result.json atomically
+// (temporary file, fsync, rename, fsync of the directory) before Config.OnDone is called, and
+// an attempt stays in Running until then. So an agent that crashes after an attempt ended but
+// before its report reached the service finds the result again after a restart: ReadResult
+// reads one task's, PendingResults lists every result the service has not acknowledged yet
+// (AckResult marks one acknowledged), which is what a reconnecting agent reports. Each task
+// directory also records every attempt id ever started in it, so a retried or late Start of an
+// attempt never runs it twice, even across agent restarts. An agent that dies takes its running tasks with it: each task's main process gets
+// SIGKILL from the kernel (parent-death signal), and such attempts have neither an outcome
+// file nor a place in Running after the restart, which tells the service they were lost.
+package agent

@@ -1,0 +1,127 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Names of the files and directories of the node layout (see the package documentation).
+const (
+	// StdoutFile is the name of the file, in the task directory, that holds a task's standard
+	// output.
+	StdoutFile = "stdout.txt"
+	// StderrFile is the name of the file, in the task directory, that holds a task's standard
+	// error.
+	StderrFile = "stderr.txt"
+	// WorkingDirName is the name of the task's working directory inside its task directory.
+	WorkingDirName = "wd"
+
+	workitemsDir = "workitems"
+	sharedDir    = "shared"
+	startupDir   = "startup"
+	jobDirName   = "job-1" // Azure's name for the directory of a job that is not from a schedule
+
+	// bookkeepingPrefix starts the names of Corral's own files in a task directory. They are
+	// hidden from ListFiles and refused by OpenFile.
+	bookkeepingPrefix = ".corral-"
+	resultFile        = ".corral-result.json"
+	attemptsFile      = ".corral-attempts"
+)
+
+// MaxIDLength is the longest job or task id accepted, as in Azure Batch.
+const MaxIDLength = 64
+
+// ErrInvalidID is wrapped by the errors returned for a job or task id that ValidateID rejects.
+var ErrInvalidID = errors.New("invalid id")
+
+// ValidateID checks a job or task id before it becomes a directory name: it must be 1 to
+// MaxIDLength bytes of ASCII letters, digits, '-' and '_' (Azure Batch's rule for job and task
+// ids), so it can never be empty, ".", "..", or contain a path separator.
+func ValidateID(kind, id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: %s id is empty", ErrInvalidID, kind)
+	}
+	if len(id) > MaxIDLength {
+		return fmt.Errorf("%w: %s id is %d bytes long, the limit is %d", ErrInvalidID, kind, len(id), MaxIDLength)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("%w: %s id %q may contain only letters, digits, '-' and '_'", ErrInvalidID, kind, id)
+		}
+	}
+	return nil
+}
+
+// validateAttemptID checks an attempt id: it is not a path component, but it is written one
+// per line in the attempts file, so it must be 1 to 256 bytes of printable ASCII without spaces.
+func validateAttemptID(id string) error {
+	if id == "" || len(id) > 256 {
+		return fmt.Errorf("%w: attempt id must be 1 to 256 bytes long", ErrInvalidID)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("%w: attempt id %q may contain only printable ASCII without spaces", ErrInvalidID, id)
+		}
+	}
+	return nil
+}
+
+// Layout is the directory layout of one node under its root directory (see the package
+// documentation). Its methods give the paths of a task's directories and read a task's files
+// and outcome; they do not need a running Runner, and work on every platform.
+type Layout struct {
+	root string
+}
+
+// NewLayout returns the layout rooted at root, made absolute. It creates nothing.
+func NewLayout(root string) (Layout, error) {
+	if root == "" {
+		return Layout{}, errors.New("agent: empty node root directory")
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return Layout{}, fmt.Errorf("agent: node root directory: %w", err)
+	}
+	return Layout{root: abs}, nil
+}
+
+// Root returns the node root directory (AZ_BATCH_NODE_ROOT_DIR).
+func (l Layout) Root() string { return l.root }
+
+// SharedDir returns the node's shared directory (AZ_BATCH_NODE_SHARED_DIR).
+func (l Layout) SharedDir() string { return filepath.Join(l.root, sharedDir) }
+
+// StartupDir returns the start task's directory (AZ_BATCH_NODE_STARTUP_DIR).
+func (l Layout) StartupDir() string { return filepath.Join(l.root, startupDir) }
+
+// TaskDir returns the task directory (AZ_BATCH_TASK_DIR) of a task, after checking both ids
+// with ValidateID, so that the result is always a directory three levels below
+// <root>/workitems.
+func (l Layout) TaskDir(jobID, taskID string) (string, error) {
+	if err := ValidateID("job", jobID); err != nil {
+		return "", err
+	}
+	if err := ValidateID("task", taskID); err != nil {
+		return "", err
+	}
+	return filepath.Join(l.root, workitemsDir, jobID, jobDirName, taskID), nil
+}
+
+// WorkingDir returns the working directory (AZ_BATCH_TASK_WORKING_DIR) of a task.
+func (l Layout) WorkingDir(jobID, taskID string) (string, error) {
+	dir, err := l.TaskDir(jobID, taskID)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, WorkingDirName), nil
+}
+
+// isBookkeeping reports whether a path relative to the task directory names one of Corral's own
+// files (or something under a directory so named).
+func isBookkeeping(rel string) bool {
+	first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+	return strings.HasPrefix(first, bookkeepingPrefix)
+}

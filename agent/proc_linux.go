@@ -1,0 +1,53 @@
+//go:build linux
+
+package agent
+
+import (
+	"errors"
+	"syscall"
+	"unsafe"
+)
+
+// platformErr is nil: the Runner is supported on Linux.
+var platformErr error
+
+// sysProcAttr puts the task in a process group of its own (so that the whole group can be
+// killed) and asks the kernel to SIGKILL the task's main process if the thread that started it
+// dies (the Runner starts processes from one locked OS thread that lives as long as the Runner,
+// so in effect: if the agent dies).
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// killGroup sends SIGKILL to every process of the process group pgid. A group that no longer
+// exists is not an error.
+func killGroup(pgid int) error {
+	if pgid <= 1 {
+		return errors.New("agent: refusing to signal process group <= 1")
+	}
+	err := syscall.Kill(-pgid, syscall.SIGKILL)
+	if err == syscall.ESRCH {
+		return nil
+	}
+	return err
+}
+
+// waitExited blocks until the child pid has exited, without reaping it (waitid with WNOWAIT):
+// while the zombie exists its pid, and so the process group id, cannot be reused, so the
+// group can still be signalled safely.
+func waitExited(pid int) error {
+	const pPID = 1 // P_PID
+	var siginfo [128]byte
+	for {
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
+			uintptr(unsafe.Pointer(&siginfo[0])), syscall.WEXITED|syscall.WNOWAIT, 0, 0)
+		switch errno {
+		case 0:
+			return nil
+		case syscall.EINTR:
+			continue
+		default:
+			return errno
+		}
+	}
+}

@@ -1,0 +1,18 @@
+//go:build !linux
+
+package agent
+
+import (
+	"errors"
+	"syscall"
+)
+
+// platformErr makes NewRunner fail: running tasks needs Linux (process groups, parent-death
+// signal, waitid). Layout, SplitCommandLine and the file access work everywhere.
+var platformErr = errors.New("agent: running tasks is supported on Linux only")
+
+func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+func killGroup(pgid int) error { return platformErr }
+
+func waitExited(pid int) error { return platformErr }

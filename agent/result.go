@@ -1,0 +1,191 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// Result is the outcome of one attempt to run a task.
+type Result struct {
+	JobID     string `json:"jobId"`
+	TaskID    string `json:"taskId"`
+	AttemptID string `json:"attemptId"`
+
+	// Started reports that the task's process was started. When it is false, Failure says why
+	// not, ExitCode is meaningless and StartTime equals EndTime.
+	Started bool `json:"started"`
+	// ExitCode is the exit status of the task's process. If the process was terminated by a
+	// signal, ExitCode is 128 plus the signal number (as a shell reports it: 137 for SIGKILL)
+	// and Signal is set.
+	ExitCode int `json:"exitCode"`
+	// Signal is the number of the signal that terminated the process, or 0.
+	Signal int `json:"signal,omitempty"`
+
+	StartTime time.Time `json:"startTime"`
+	EndTime   time.Time `json:"endTime"`
+
+	// Killed reports that Kill (or Close) signalled the task's process group while its main
+	// process was running. Azure reports a task ended by the user with failureInfo code
+	// "TaskEnded"; mapping this flag to that is the service's business.
+	Killed bool `json:"killed,omitempty"`
+	// TimedOut reports that the task ran for its MaxWallClock and was killed for it.
+	TimedOut bool `json:"timedOut,omitempty"`
+
+	// Failure is set when the process could not be started. It mirrors Azure Batch's
+	// TaskFailureInformation (category, code, message).
+	Failure *Failure `json:"failure,omitempty"`
+
+	// Acknowledged is set in the outcome file by AckResult, once the service has recorded the
+	// result; PendingResults leaves such results out. The Runner never sets it.
+	Acknowledged bool `json:"acknowledged,omitempty"`
+}
+
+// Failure describes why a task's process could not be started, in the terms of Azure Batch's
+// TaskFailureInformation.
+type Failure struct {
+	// Category is "usererror" or "servererror" (Azure's ErrorCategory values).
+	Category string `json:"category"`
+	// Code is an Azure Batch task error code such as CodeCommandProgramNotFound.
+	Code string `json:"code"`
+	// Message is Azure's user message for the code, followed by the detail (the program name,
+	// the operating system's error).
+	Message string `json:"message"`
+}
+
+// Azure Batch failure categories and task error codes used by the Runner (from Azure Batch's
+// "Batch status and error codes" reference).
+const (
+	CategoryUserError   = "usererror"
+	CategoryServerError = "servererror"
+
+	// CodeCommandProgramNotFound: "The specified command program is not found." (UserError)
+	CodeCommandProgramNotFound = "CommandProgramNotFound"
+	// CodeCommandLaunchFailed: "Failed to launch the specified command line." (UserError)
+	CodeCommandLaunchFailed = "CommandLaunchFailed"
+)
+
+// ReadResult reads the outcome file of a task, which holds the result of the task's latest
+// attempt that ended. ok is false (and err nil) if there is none: the task never ran on this
+// node, its latest attempt is still running, or the agent stopped while it ran.
+//
+// The Runner writes the outcome file before it calls Config.OnDone, so after an agent restart
+// ReadResult finds the results of attempts whose report may not have reached the service.
+func (l Layout) ReadResult(jobID, taskID string) (res Result, ok bool, err error) {
+	dir, err := l.TaskDir(jobID, taskID)
+	if err != nil {
+		return Result{}, false, err
+	}
+	data, err := os.ReadFile(filepath.Join(dir, resultFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, fmt.Errorf("agent: reading result of task %s/%s: %w", jobID, taskID, err)
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return Result{}, false, fmt.Errorf("agent: decoding result of task %s/%s: %w", jobID, taskID, err)
+	}
+	return res, true, nil
+}
+
+// PendingResults returns the results in every task directory of the node that have not been
+// acknowledged with AckResult, sorted by job and task id: what an agent that (re)connects
+// reports as finished. A task directory whose outcome file cannot be read or decoded is
+// reported in the error (all such problems joined) and skipped; the others are still returned.
+func (l Layout) PendingResults() ([]Result, error) {
+	pattern := filepath.Join(l.root, workitemsDir, "*", jobDirName, "*", resultFile)
+	paths, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("agent: listing outcome files: %w", err)
+	}
+	var (
+		out  []Result
+		errs []error
+	)
+	for _, p := range paths {
+		taskDir := filepath.Dir(p)
+		taskID := filepath.Base(taskDir)
+		jobID := filepath.Base(filepath.Dir(filepath.Dir(taskDir)))
+		if ValidateID("job", jobID) != nil || ValidateID("task", taskID) != nil {
+			continue // not a directory the Runner made
+		}
+		res, ok, err := l.ReadResult(jobID, taskID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ok && !res.Acknowledged {
+			out = append(out, res)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].JobID != out[j].JobID {
+			return out[i].JobID < out[j].JobID
+		}
+		return out[i].TaskID < out[j].TaskID
+	})
+	return out, errors.Join(errs...)
+}
+
+// AckResult records that the service has the result of attemptID, so that PendingResults
+// stops returning it. It does nothing if the task's outcome file holds another attempt (or
+// none), or is already acknowledged: acknowledgements may be repeated or arrive late.
+func (l Layout) AckResult(jobID, taskID, attemptID string) error {
+	res, ok, err := l.ReadResult(jobID, taskID)
+	if err != nil || !ok || res.AttemptID != attemptID || res.Acknowledged {
+		return err
+	}
+	dir, err := l.TaskDir(jobID, taskID)
+	if err != nil {
+		return err
+	}
+	res.Acknowledged = true
+	return writeResult(dir, res)
+}
+
+// writeResult writes res into dir's outcome file atomically: a temporary file is written and
+// synced, renamed over the outcome file, and the directory is synced.
+func writeResult(dir string, res Result) error {
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("agent: encoding result: %w", err)
+	}
+	data = append(data, '\n')
+	tmp, err := os.CreateTemp(dir, bookkeepingPrefix+"result-*.tmp")
+	if err != nil {
+		return fmt.Errorf("agent: writing result: %w", err)
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(dir, resultFile))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("agent: writing result: %w", err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("agent: syncing %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("agent: syncing %s: %w", dir, err)
+	}
+	return nil
+}

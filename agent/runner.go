@@ -1,0 +1,508 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Errors returned by Runner methods; they are wrapped, test with errors.Is.
+var (
+	// ErrClosed: the Runner has been closed.
+	ErrClosed = errors.New("runner closed")
+	// ErrTaskBusy: another attempt of the same task is running on this node.
+	ErrTaskBusy = errors.New("another attempt of the task is running")
+)
+
+// TaskSpec is what the Runner needs to run one attempt of a task.
+type TaskSpec struct {
+	JobID  string // checked with ValidateID
+	TaskID string // checked with ValidateID
+	// PoolID, if not empty, is given to the task as AZ_BATCH_POOL_ID instead of Config.PoolID.
+	PoolID string
+	// AttemptID names this attempt; it is opaque to the Runner (1 to 256 bytes of printable
+	// ASCII without spaces). Start is idempotent per AttemptID.
+	AttemptID string
+	// CommandLine is split with SplitCommandLine and executed directly, not under a shell.
+	CommandLine string
+	// Env holds the task's environment settings, in order; a later setting of a name wins.
+	Env []EnvSetting
+	// MaxWallClock is Azure's constraints.maxWallClockTime, measured from the start of the
+	// process; 0 means no limit. When it elapses, the task's whole process group is killed
+	// and the result has TimedOut set.
+	MaxWallClock time.Duration
+}
+
+// Config configures a Runner.
+type Config struct {
+	// Root is the node's root directory (AZ_BATCH_NODE_ROOT_DIR); it is created if missing.
+	Root string
+	// NodeID, PoolID, AccountName and AccountURL are given to tasks as AZ_BATCH_NODE_ID,
+	// AZ_BATCH_POOL_ID, AZ_BATCH_ACCOUNT_NAME and AZ_BATCH_ACCOUNT_URL (the last two only when
+	// not empty).
+	NodeID      string
+	PoolID      string
+	AccountName string
+	AccountURL  string
+	// LowPriority marks a spot/low-priority node: AZ_BATCH_NODE_IS_DEDICATED is "false".
+	LowPriority bool
+	// OnDone is called once for every attempt that Start accepted and that ended (exited,
+	// was killed, timed out, or could not be started), after its outcome file is written. It
+	// is called from a goroutine of the Runner, never from inside Start, possibly for several
+	// attempts at once; it may call Start, Kill and Running, but not Close. Required.
+	OnDone func(Result)
+	// Logger receives problems the Runner cannot return to a caller (an outcome file that
+	// could not be written, for instance). Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Runner runs task processes on a node, the way Azure Batch's node agent does on Linux.
+//
+// Each attempt runs directly (no shell) in the task's working directory, with its output in
+// stdout.txt and stderr.txt in the task directory, in a process group of its own. Kill, the
+// MaxWallClock timeout and Close kill the whole group with SIGKILL, grandchildren included;
+// when the task's main process exits, whatever it left behind in its group is killed too, so
+// that nothing of a task outlives it (a process that leaves the group, with setsid for
+// example, escapes this). If the agent process dies, the kernel kills each task's main process
+// (parent-death signal); other members of its group are not reached.
+//
+// The Runner embeds the node's Layout, so ListFiles, OpenFile and ReadResult are available on
+// it. It runs on Linux only: elsewhere NewRunner returns an error.
+type Runner struct {
+	Layout
+
+	cfg  Config
+	log  *slog.Logger
+	path string // PATH given to tasks
+	home string // HOME given to tasks, if the agent has one
+
+	// spawnc carries process starts to the goroutine locked to the OS thread that is the parent
+	// of every task (see sysProcAttr: the parent-death signal follows the creating thread).
+	spawnc    chan func()
+	spawnDone chan struct{}
+	closeOnce sync.Once
+
+	mu      sync.Mutex
+	closed  bool
+	running map[string]*attempt // by attempt id, until the outcome file is written
+	byTask  map[string]string   // "job/task" → attempt id, for running attempts
+	wg      sync.WaitGroup      // waiters and OnDone calls
+}
+
+// attempt is a running attempt. The fields after timer are guarded by Runner.mu.
+type attempt struct {
+	spec  TaskSpec
+	dir   string
+	cmd   *exec.Cmd
+	pid   int
+	start time.Time
+	timer *time.Timer
+
+	exited   bool // the main process has exited (maybe not reaped yet): Kill and the timeout must not signal the group any more
+	killed   bool
+	timedOut bool
+}
+
+// NewRunner creates the node's directories (root, shared, startup, workitems) and returns a
+// Runner. Tasks get the agent's PATH (or a standard one if it has none) and HOME, read now.
+func NewRunner(cfg Config) (*Runner, error) {
+	if platformErr != nil {
+		return nil, platformErr
+	}
+	if cfg.OnDone == nil {
+		return nil, errors.New("agent: Config.OnDone is required")
+	}
+	layout, err := NewLayout(cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{layout.Root(), layout.SharedDir(), layout.StartupDir(), filepath.Join(layout.Root(), workitemsDir)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("agent: creating node directory: %w", err)
+		}
+	}
+	r := &Runner{
+		Layout:    layout,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		path:      os.Getenv("PATH"),
+		home:      os.Getenv("HOME"),
+		spawnc:    make(chan func()),
+		spawnDone: make(chan struct{}),
+		running:   make(map[string]*attempt),
+		byTask:    make(map[string]string),
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if r.path == "" {
+		r.path = defaultPath
+	}
+	go r.spawnLoop()
+	return r, nil
+}
+
+// spawnLoop runs process starts on one OS thread for the Runner's whole life. It never unlocks
+// the thread: when the loop ends (after Close has killed and reaped every task) the thread
+// exits with it.
+func (r *Runner) spawnLoop() {
+	runtime.LockOSThread()
+	defer close(r.spawnDone)
+	for f := range r.spawnc {
+		f()
+	}
+}
+
+func (r *Runner) spawn(cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	r.spawnc <- func() { errc <- cmd.Start() }
+	return <-errc
+}
+
+func now() time.Time { return time.Now().UTC().Round(0) }
+
+// Start starts one attempt of a task and returns once its process is running (or has failed
+// to start). The outcome is delivered later through Config.OnDone, and is also written to the
+// task's outcome file (see ReadResult).
+//
+// Start is idempotent per AttemptID, because requests are retried over the network: if the
+// attempt is running, or has ever been started in this task directory (even by an earlier
+// agent process on the same root), Start does nothing and returns nil. Use Running and
+// ReadResult to learn its state.
+//
+// A command line that cannot be split or is empty, a program that cannot be found, and an
+// exec that fails are not errors of Start: the attempt ends at once with Started false and a
+// Failure (codes CommandProgramNotFound or CommandLaunchFailed, as in Azure Batch), reported
+// through OnDone like any other end. Start returns an error, and records nothing, for an
+// invalid request (a bad id or environment setting: ErrInvalidID), another attempt of the
+// same task still running (ErrTaskBusy), a closed Runner (ErrClosed), or a node problem
+// (the task directory or output files cannot be created).
+//
+// A new attempt of a task truncates stdout.txt and stderr.txt and removes the previous
+// attempt's outcome file; the working directory and its contents are kept.
+func (r *Runner) Start(spec TaskSpec) error {
+	dir, err := r.TaskDir(spec.JobID, spec.TaskID)
+	if err != nil {
+		return fmt.Errorf("agent: start: %w", err)
+	}
+	if err := validateAttemptID(spec.AttemptID); err != nil {
+		return fmt.Errorf("agent: start: %w", err)
+	}
+	if err := validateEnv(spec.Env); err != nil {
+		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
+	}
+	if spec.MaxWallClock < 0 {
+		return fmt.Errorf("agent: start %s: negative MaxWallClock %v", spec.AttemptID, spec.MaxWallClock)
+	}
+	key := spec.JobID + "/" + spec.TaskID
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, ErrClosed)
+	}
+	if a, ok := r.running[spec.AttemptID]; ok {
+		if a.spec.JobID != spec.JobID || a.spec.TaskID != spec.TaskID {
+			return fmt.Errorf("agent: start %s: attempt id already used by task %s/%s", spec.AttemptID, a.spec.JobID, a.spec.TaskID)
+		}
+		return nil
+	}
+	if other, ok := r.byTask[key]; ok {
+		return fmt.Errorf("agent: start %s: task %s is running attempt %s: %w", spec.AttemptID, key, other, ErrTaskBusy)
+	}
+
+	wd := filepath.Join(dir, WorkingDirName)
+	if err := os.MkdirAll(wd, 0o755); err != nil {
+		return fmt.Errorf("agent: start %s: creating task directory: %w", spec.AttemptID, err)
+	}
+	seen, err := attemptSeen(dir, spec.AttemptID)
+	if err != nil {
+		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
+	}
+	if seen {
+		return nil
+	}
+	stdout, err := os.OpenFile(filepath.Join(dir, StdoutFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
+	}
+	defer stdout.Close() // the child has its own descriptor
+	stderr, err := os.OpenFile(filepath.Join(dir, StderrFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
+	}
+	defer stderr.Close()
+	if err := os.Remove(filepath.Join(dir, resultFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("agent: start %s: removing previous outcome: %w", spec.AttemptID, err)
+	}
+	// Record the attempt before starting it: from here on a retried Start is a no-op.
+	if err := recordAttempt(dir, spec.AttemptID); err != nil {
+		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
+	}
+
+	env := r.taskEnv(spec, dir, wd)
+	start := now()
+	cmd, failure := prepare(spec.CommandLine, env, wd)
+	if failure == nil {
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		cmd.SysProcAttr = sysProcAttr()
+		if err := r.spawn(cmd); err != nil {
+			failure = launchFailure(err)
+		}
+	}
+	if failure != nil {
+		res := Result{
+			JobID: spec.JobID, TaskID: spec.TaskID, AttemptID: spec.AttemptID,
+			StartTime: start, EndTime: start, Failure: failure,
+		}
+		if err := writeResult(dir, res); err != nil {
+			r.log.Error("agent: outcome file not written", "attempt", spec.AttemptID, "err", err)
+		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.cfg.OnDone(res)
+		}()
+		return nil
+	}
+
+	a := &attempt{spec: spec, dir: dir, cmd: cmd, pid: cmd.Process.Pid, start: start}
+	r.running[spec.AttemptID] = a
+	r.byTask[key] = spec.AttemptID
+	if spec.MaxWallClock > 0 {
+		a.timer = time.AfterFunc(spec.MaxWallClock, func() { r.timeout(a) })
+	}
+	r.wg.Add(1)
+	go r.wait(a)
+	return nil
+}
+
+// prepare splits the command line and finds the program, or says why the attempt fails.
+func prepare(commandLine string, env *envBuilder, wd string) (*exec.Cmd, *Failure) {
+	args, err := SplitCommandLine(commandLine)
+	if err != nil {
+		return nil, &Failure{Category: CategoryUserError, Code: CodeCommandLaunchFailed,
+			Message: "Failed to launch the specified command line: " + err.Error()}
+	}
+	if len(args) == 0 {
+		return nil, &Failure{Category: CategoryUserError, Code: CodeCommandLaunchFailed,
+			Message: "Failed to launch the specified command line: the command line is empty"}
+	}
+	prog, ok := lookPath(args[0], env.get("PATH"), wd)
+	if !ok {
+		return nil, &Failure{Category: CategoryUserError, Code: CodeCommandProgramNotFound,
+			Message: fmt.Sprintf("The specified command program is not found: %q", args[0])}
+	}
+	return &exec.Cmd{Path: prog, Args: args, Dir: wd, Env: env.list}, nil
+}
+
+// lookPath finds the program to execute. A name with a slash is a path, relative to the
+// working directory; it is not checked here (exec reports what is wrong with it). A name
+// without one is searched in the task's PATH, whose relative entries (and empty ones, meaning
+// ".") are relative to the working directory.
+func lookPath(name, pathEnv, wd string) (string, bool) {
+	if strings.Contains(name, "/") {
+		if filepath.IsAbs(name) {
+			return name, true
+		}
+		return filepath.Join(wd, name), true
+	}
+	for _, d := range filepath.SplitList(pathEnv) {
+		if d == "" {
+			d = "."
+		}
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(wd, d)
+		}
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// launchFailure classifies an error from starting the process.
+func launchFailure(err error) *Failure {
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Failure{Category: CategoryUserError, Code: CodeCommandProgramNotFound,
+			Message: "The specified command program is not found: " + err.Error()}
+	}
+	return &Failure{Category: CategoryUserError, Code: CodeCommandLaunchFailed,
+		Message: "Failed to launch the specified command line: " + err.Error()}
+}
+
+// wait waits for an attempt's main process to exit, kills what is left of its group, reaps it,
+// writes the outcome file and reports.
+func (r *Runner) wait(a *attempt) {
+	defer r.wg.Done()
+	var killed, timedOut bool
+	// ended marks the main process as exited, so that Kill and the timeout no longer signal
+	// the group; killRest first kills what is left of the group.
+	ended := func(killRest bool) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if killRest {
+			if err := killGroup(a.pid); err != nil {
+				r.log.Error("agent: killing what is left of a task's process group", "attempt", a.spec.AttemptID, "pid", a.pid, "err", err)
+			}
+		}
+		a.exited = true
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		killed, timedOut = a.killed, a.timedOut
+	}
+	if err := waitExited(a.pid); err == nil {
+		// The main process has exited but is not reaped yet: its pid, which is the group id,
+		// cannot have been reused, so the group can still be signalled safely.
+		ended(true)
+		_ = a.cmd.Wait() // a non-zero exit is an *exec.ExitError; the status is in ProcessState
+	} else {
+		// Without waitid: reap first, and leave what is left of the group alone.
+		r.log.Error("agent: waiting for task process", "attempt", a.spec.AttemptID, "pid", a.pid, "err", err)
+		_ = a.cmd.Wait()
+		ended(false)
+	}
+	res := Result{
+		JobID: a.spec.JobID, TaskID: a.spec.TaskID, AttemptID: a.spec.AttemptID,
+		Started: true, StartTime: a.start, EndTime: now(), Killed: killed, TimedOut: timedOut,
+	}
+	if ps := a.cmd.ProcessState; ps != nil {
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.Signal = int(ws.Signal())
+			res.ExitCode = 128 + res.Signal
+		} else {
+			res.ExitCode = ps.ExitCode()
+		}
+	}
+	if err := writeResult(a.dir, res); err != nil {
+		r.log.Error("agent: outcome file not written", "attempt", a.spec.AttemptID, "err", err)
+	}
+	r.mu.Lock()
+	delete(r.running, a.spec.AttemptID)
+	delete(r.byTask, a.spec.JobID+"/"+a.spec.TaskID)
+	r.mu.Unlock()
+	r.cfg.OnDone(res)
+}
+
+func (r *Runner) timeout(a *attempt) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a.exited {
+		return
+	}
+	a.timedOut = true
+	if err := killGroup(a.pid); err != nil {
+		r.log.Error("agent: killing a task that timed out", "attempt", a.spec.AttemptID, "pid", a.pid, "err", err)
+	}
+}
+
+// StartTime returns the time a running attempt's process was started; ok is false if the
+// attempt is not running.
+func (r *Runner) StartTime(attemptID string) (start time.Time, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a, ok := r.running[attemptID]; ok {
+		return a.start, true
+	}
+	return time.Time{}, false
+}
+
+// Kill kills the whole process group of a running attempt with SIGKILL and returns without
+// waiting; the end is reported through OnDone with Killed set. Killing an attempt that is not
+// running (unknown, finished, or never started) does nothing and returns nil, so that a retried
+// request is harmless.
+func (r *Runner) Kill(attemptID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.running[attemptID]
+	if !ok || a.exited {
+		return nil
+	}
+	a.killed = true
+	if err := killGroup(a.pid); err != nil {
+		return fmt.Errorf("agent: kill %s: %w", attemptID, err)
+	}
+	return nil
+}
+
+// Running returns the ids of the attempts that are running, sorted: every attempt that Start
+// accepted is either in this list or has its outcome file written (ReadResult), never neither.
+// The service uses it to reconcile after a restart.
+func (r *Runner) Running() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]string, 0, len(r.running))
+	for id := range r.running {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Close kills every running attempt's process group, waits until each has been reaped, its
+// outcome written and OnDone called for it, and stops the Runner. Start fails afterwards.
+// Close may be called more than once.
+func (r *Runner) Close() {
+	r.mu.Lock()
+	r.closed = true
+	for _, a := range r.running {
+		if !a.exited {
+			a.killed = true
+			if err := killGroup(a.pid); err != nil {
+				r.log.Error("agent: killing a task on close", "attempt", a.spec.AttemptID, "pid", a.pid, "err", err)
+			}
+		}
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+	r.closeOnce.Do(func() { close(r.spawnc) })
+	<-r.spawnDone
+}
+
+// attemptSeen reports whether attemptID has ever been started in the task directory.
+func attemptSeen(dir, attemptID string) (bool, error) {
+	data, err := os.ReadFile(filepath.Join(dir, attemptsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading attempts: %w", err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if line == attemptID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// recordAttempt appends attemptID to the task directory's attempts file, durably.
+func recordAttempt(dir, attemptID string) error {
+	f, err := os.OpenFile(filepath.Join(dir, attemptsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("recording attempt: %w", err)
+	}
+	_, err = f.WriteString(attemptID + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("recording attempt: %w", err)
+	}
+	return syncDir(dir)
+}
