@@ -25,7 +25,7 @@ type Config struct {
 type PoolConfig struct {
 	ID           string
 	SlotsPerNode int
-	Fill         FillType
+	Fill         batch.NodeFillType
 	Nodes        []string
 }
 

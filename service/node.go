@@ -42,10 +42,12 @@ type (
 	// the agent may forget it.
 	resultRecorded struct{ AttemptID string }
 
-	// nodeUp tells the scheduler a node can take work, and how many slots are free on it.
+	// nodeUp tells the scheduler a node can take work, how many slots it has and how many are
+	// free.
 	nodeUp struct {
 		NodeID string
-		Slots  int
+		Slots  int // free
+		Total  int
 	}
 
 	// nodeDown tells the scheduler a node takes no more work.
@@ -195,7 +197,7 @@ func (n *nodeSession) hello(ctx *actor.Context, h protocol.Hello) {
 	for _, r := range n.running {
 		used += r.Slots
 	}
-	ctx.Send(n.sched, nodeUp{NodeID: n.nodeID, Slots: n.slots - used})
+	ctx.Send(n.sched, nodeUp{NodeID: n.nodeID, Slots: n.slots - used, Total: n.slots})
 }
 
 // heartbeatHello takes a heartbeat as a Hello without results: results are repeated on their own.

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"corral/actor"
+	"corral/batch"
 )
 
 // Events between job managers and the scheduler of their pool.
@@ -39,31 +40,20 @@ type (
 	}
 )
 
-// FillType is how the scheduler spreads tasks over nodes (Azure's nodeFillType).
-type FillType string
-
-// Azure's node fill types.
-const (
-	FillSpread FillType = "spread" // each task to the node with the most free slots
-	FillPack   FillType = "pack"   // fill a node before using another
-)
-
 // scheduler places the ready tasks of every job on a pool onto the pool's nodes. It owns the free
 // slot count of every node it knows is up; a job manager owns everything else about a task.
 type scheduler struct {
 	poolID string
-	fill   FillType
+	fill   batch.NodeFillType
 
 	queue []readyTask
 	free  map[string]int // node id -> free slots, for nodes that are up
+	total map[string]int // node id -> task slots
 	nodes []string       // the keys of free, sorted
 }
 
-func newScheduler(poolID string, fill FillType) *scheduler {
-	if fill == "" {
-		fill = FillSpread
-	}
-	return &scheduler{poolID: poolID, fill: fill, free: map[string]int{}}
+func newScheduler(poolID string, fill batch.NodeFillType) *scheduler {
+	return &scheduler{poolID: poolID, fill: fill, free: map[string]int{}, total: map[string]int{}}
 }
 
 // Define declares the scheduler's single state.
@@ -83,6 +73,7 @@ func (s *scheduler) Define(m *actor.Machine) {
 				s.nodes = slices.Insert(s.nodes, i, u.NodeID)
 			}
 			s.free[u.NodeID] = u.Slots
+			s.total[u.NodeID] = u.Total
 			s.dispatch(ctx)
 		}),
 		actor.On(func(ctx *actor.Context, d nodeDown) {
@@ -90,6 +81,7 @@ func (s *scheduler) Define(m *actor.Machine) {
 				s.nodes = slices.Delete(s.nodes, i, i+1)
 			}
 			delete(s.free, d.NodeID)
+			delete(s.total, d.NodeID)
 		}),
 		actor.On(func(ctx *actor.Context, f slotsFreed) {
 			if _, up := s.free[f.NodeID]; up {
@@ -109,39 +101,32 @@ func (s *scheduler) Define(m *actor.Machine) {
 	)
 }
 
-// dispatch proposes queued tasks, in order, to nodes with room for them. A task that fits no node
-// now stays queued, and so do the tasks behind it only if none of them fits either: a large task
-// does not hold back small ones (Azure behaves the same way).
+// dispatch proposes queued tasks to nodes with room for them, by batch.Place: in queue order, by
+// the pool's fill type, and a task that fits no node now does not hold back smaller ones behind it.
 func (s *scheduler) dispatch(ctx *actor.Context) {
-	kept := s.queue[:0]
-	for _, t := range s.queue {
-		node, ok := s.choose(t.Slots)
-		if !ok {
-			kept = append(kept, t)
-			continue
-		}
-		s.free[node] -= t.Slots
-		ctx.Send(actor.ID("job/"+t.JobID), propose{Task: t, NodeID: node})
+	if len(s.queue) == 0 || len(s.nodes) == 0 {
+		return
 	}
-	clear(s.queue[len(kept):])
-	s.queue = kept
-}
-
-// choose picks the node for a task needing slots, by the pool's fill type; ties go to the lowest
-// node id, so placement is deterministic.
-func (s *scheduler) choose(slots int) (string, bool) {
-	best, bestFree := "", 0
-	for _, id := range s.nodes {
-		free := s.free[id]
-		if free < slots {
-			continue
-		}
-		better := best == "" ||
-			(s.fill == FillSpread && free > bestFree) ||
-			(s.fill == FillPack && free < bestFree)
-		if better {
-			best, bestFree = id, free
-		}
+	req := batch.PlacementRequest{FillType: s.fill, Nodes: make([]batch.NodeSlots, len(s.nodes)), Queue: make([]batch.QueuedTask, len(s.queue))}
+	for i, id := range s.nodes {
+		req.Nodes[i] = batch.NodeSlots{ID: id, State: batch.NodeIdle, SchedulingState: batch.SchedulingEnabled, TotalSlots: s.total[id], FreeSlots: s.free[id]}
 	}
-	return best, best != ""
+	byKey := make(map[string]readyTask, len(s.queue))
+	for i, t := range s.queue {
+		key := t.JobID + "\x00" + t.TaskID // task ids are unique only within their job
+		req.Queue[i] = batch.QueuedTask{ID: key, Job: t.JobID, RequiredSlots: t.Slots}
+		byKey[key] = t
+	}
+	placed := batch.Place(req)
+	if len(placed.Assignments) == 0 {
+		return
+	}
+	taken := make(map[string]bool, len(placed.Assignments))
+	for _, a := range placed.Assignments {
+		t := byKey[a.TaskID]
+		taken[a.TaskID] = true
+		s.free[a.NodeID] -= t.Slots
+		ctx.Send(actor.ID("job/"+t.JobID), propose{Task: t, NodeID: a.NodeID})
+	}
+	s.queue = slices.DeleteFunc(s.queue, func(t readyTask) bool { return taken[t.JobID+"\x00"+t.TaskID] })
 }
