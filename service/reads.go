@@ -1,0 +1,236 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"corral/batch"
+	"corral/store"
+)
+
+// Reads: the API's GET and LIST requests read the store directly. The store is the source of
+// truth and every change the service acknowledged is in it, so a read after a write sees the
+// write. These functions are the only code outside the actors that knows how records are kept.
+
+// More tables, beside those in job.go.
+const (
+	tablePools = "pools" // key: IDKey(pool)
+	tableNodes = "nodes" // key: pool + "/" + node
+)
+
+// poolRecord is a pool as the store keeps it.
+type poolRecord struct {
+	Pool batch.Pool `json:"pool"`
+}
+
+// errNotFound is the store's; reads turn it into a *batch.Error with Azure's code.
+var errNotFound = store.ErrNotFound
+
+// errJobMissing marks a task read that failed because the job does not exist.
+var errJobMissing = errors.New("job")
+
+// etag renders a record version as an Azure-style ETag.
+func etag(version int64) string { return fmt.Sprintf("0x%X", version) }
+
+func notFound(code, what string) *batch.Error {
+	return &batch.Error{Code: code, Message: "The specified " + what + " does not exist."}
+}
+
+// GetPool reads a pool.
+func GetPool(ctx context.Context, st store.Store, poolID string) (batch.Pool, error) {
+	var p batch.Pool
+	err := st.View(ctx, func(tx store.Tx) error {
+		r, err := tx.Get(tablePools, batch.IDKey(poolID))
+		if err != nil {
+			return err
+		}
+		var pr poolRecord
+		if err := json.Unmarshal(r.Value, &pr); err != nil {
+			return err
+		}
+		p = pr.Pool
+		p.ETag = etag(r.Version)
+		return nil
+	})
+	if errors.Is(err, errNotFound) {
+		return p, notFound("PoolNotFound", "pool")
+	}
+	return p, err
+}
+
+// ListPools lists pools in id order, at most limit (0: all) after the pool id after.
+func ListPools(ctx context.Context, st store.Store, after string, limit int) ([]batch.Pool, error) {
+	var out []batch.Pool
+	err := st.View(ctx, func(tx store.Tx) error {
+		rs, err := tx.List(tablePools, "", keyAfter(after), limit)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			var pr poolRecord
+			if err := json.Unmarshal(r.Value, &pr); err != nil {
+				return err
+			}
+			pr.Pool.ETag = etag(r.Version)
+			out = append(out, pr.Pool)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ListNodes lists a pool's nodes in id order.
+func ListNodes(ctx context.Context, st store.Store, poolID string) ([]batch.Node, error) {
+	var out []batch.Node
+	err := st.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(tablePools, batch.IDKey(poolID)); err != nil {
+			return err
+		}
+		rs, err := tx.List(tableNodes, batch.IDKey(poolID)+"/", "", 0)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			var n batch.Node
+			if err := json.Unmarshal(r.Value, &n); err != nil {
+				return err
+			}
+			out = append(out, n)
+		}
+		return nil
+	})
+	if errors.Is(err, errNotFound) {
+		return nil, notFound("PoolNotFound", "pool")
+	}
+	return out, err
+}
+
+// GetJob reads a job.
+func GetJob(ctx context.Context, st store.Store, jobID string) (batch.Job, error) {
+	var j batch.Job
+	err := st.View(ctx, func(tx store.Tx) error {
+		r, err := tx.Get(tableJobs, batch.IDKey(jobID))
+		if err != nil {
+			return err
+		}
+		var jr jobRecord
+		if err := json.Unmarshal(r.Value, &jr); err != nil {
+			return err
+		}
+		j = jr.Job
+		j.ETag = etag(r.Version)
+		return nil
+	})
+	if errors.Is(err, errNotFound) {
+		return j, notFound("JobNotFound", "job")
+	}
+	return j, err
+}
+
+// ListJobs lists jobs in id order, at most limit (0: all) after the job id after.
+func ListJobs(ctx context.Context, st store.Store, after string, limit int) ([]batch.Job, error) {
+	var out []batch.Job
+	err := st.View(ctx, func(tx store.Tx) error {
+		rs, err := tx.List(tableJobs, "", keyAfter(after), limit)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			var jr jobRecord
+			if err := json.Unmarshal(r.Value, &jr); err != nil {
+				return err
+			}
+			jr.Job.ETag = etag(r.Version)
+			out = append(out, jr.Job)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// GetTask reads a task.
+func GetTask(ctx context.Context, st store.Store, jobID, taskID string) (batch.Task, error) {
+	var t batch.Task
+	err := st.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(tableJobs, batch.IDKey(jobID)); err != nil {
+			return fmt.Errorf("%w: %w", errJobMissing, err)
+		}
+		r, err := tx.Get(tableTasks, batch.IDKey(jobID)+"/"+batch.IDKey(taskID))
+		if err != nil {
+			return err
+		}
+		var tr taskRecord
+		if err := json.Unmarshal(r.Value, &tr); err != nil {
+			return err
+		}
+		t = tr.Task
+		t.ETag = etag(r.Version)
+		return nil
+	})
+	return t, tasksNotFound(err)
+}
+
+// ListTasks lists a job's tasks in id order, at most limit (0: all) after the task id after.
+func ListTasks(ctx context.Context, st store.Store, jobID, after string, limit int) ([]batch.Task, error) {
+	var out []batch.Task
+	err := st.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(tableJobs, batch.IDKey(jobID)); err != nil {
+			return fmt.Errorf("%w: %w", errJobMissing, err)
+		}
+		prefix := batch.IDKey(jobID) + "/"
+		start := ""
+		if after != "" {
+			start = prefix + batch.IDKey(after)
+		}
+		rs, err := tx.List(tableTasks, prefix, start, limit)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			var tr taskRecord
+			if err := json.Unmarshal(r.Value, &tr); err != nil {
+				return err
+			}
+			tr.Task.ETag = etag(r.Version)
+			out = append(out, tr.Task)
+		}
+		return nil
+	})
+	return out, tasksNotFound(err)
+}
+
+// TaskCounts counts a job's tasks by state (Job - Get Task Counts).
+func TaskCounts(ctx context.Context, st store.Store, jobID string) (batch.TaskCountsResult, error) {
+	var res batch.TaskCountsResult
+	tasks, err := ListTasks(ctx, st, jobID, "", 0)
+	if err != nil {
+		return res, err
+	}
+	for _, t := range tasks {
+		res.Add(t)
+	}
+	return res, nil
+}
+
+// tasksNotFound turns a missing job or task into Azure's error.
+func tasksNotFound(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errJobMissing) && errors.Is(err, errNotFound):
+		return notFound("JobNotFound", "job")
+	case errors.Is(err, errNotFound):
+		return notFound("TaskNotFound", "task")
+	}
+	return err
+}
+
+// keyAfter turns an id into the store key a listing starts after.
+func keyAfter(id string) string {
+	if id == "" {
+		return ""
+	}
+	return batch.IDKey(id)
+}

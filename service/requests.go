@@ -1,0 +1,83 @@
+package service
+
+import (
+	"corral/actor"
+	"corral/batch"
+)
+
+// AccountID is the actor that takes the API's requests: it owns the account's set of pools and
+// jobs and hands each request to the actor that owns what it is about.
+const AccountID actor.ID = "account"
+
+// Request is what every request to the service carries: an id, and the actor that gets the
+// Reply. A request is answered once, after whatever it changed is in the store.
+type Request struct {
+	ID      string
+	ReplyTo actor.ID
+}
+
+// Requests from the API (the write half of Azure Batch's data plane; reads go to the store, see
+// reads.go).
+type (
+	// AddPool is Pool - Add.
+	AddPool struct {
+		Request
+		Pool batch.Pool
+	}
+	// DeletePool is Pool - Delete.
+	DeletePool struct {
+		Request
+		PoolID string
+	}
+	// AddJob is Job - Add.
+	AddJob struct {
+		Request
+		Job batch.Job
+	}
+	// TerminateJob is Job - Terminate.
+	TerminateJob struct {
+		Request
+		JobID  string
+		Reason string
+	}
+	// DeleteJob is Job - Delete.
+	DeleteJob struct {
+		Request
+		JobID string
+	}
+	// AddTasks is Task - Add (one task) and Task - Add Collection (up to 100).
+	AddTasks struct {
+		Request
+		JobID string
+		Tasks []batch.Task
+	}
+	// TerminateTask is Task - Terminate.
+	TerminateTask struct {
+		Request
+		JobID, TaskID string
+	}
+	// DeleteTask is Task - Delete.
+	DeleteTask struct {
+		Request
+		JobID, TaskID string
+	}
+)
+
+// Reply answers a request. Err is nil on success; for AddTasks, Tasks has one result per task, in
+// the order given (Azure's TaskAddCollectionResult), and Err is set only when the request as a
+// whole failed (the job does not exist).
+type Reply struct {
+	RequestID string
+	Err       *batch.Error
+	Tasks     []TaskAddResult
+}
+
+// TaskAddResult is the outcome of adding one task.
+type TaskAddResult struct {
+	TaskID string
+	Err    *batch.Error // nil: added
+}
+
+func reply(ctx *actor.Context, r Request, err *batch.Error) {
+	ctx.Send(r.ReplyTo, Reply{RequestID: r.ID, Err: err})
+}
