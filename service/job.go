@@ -35,22 +35,6 @@ type jobRecord struct {
 	Job     batch.Job `json:"job"`
 }
 
-// Requests to a job manager and its answers.
-type (
-	// addTasks adds tasks to the job (Task - Add, Task - Add Collection). The answer goes to
-	// ReplyTo once the tasks are in the store, or with the error that rejected them all.
-	addTasks struct {
-		RequestID string
-		ReplyTo   actor.ID
-		Tasks     []batch.Task
-	}
-	// tasksAdded answers addTasks.
-	tasksAdded struct {
-		RequestID string
-		Err       *batch.Error
-	}
-)
-
 // Events announced for the service's monitors.
 type (
 	// TaskAdded is announced when a task is in the store.
@@ -90,15 +74,36 @@ func jobActor(jobID string) actor.ID { return actor.ID("job/" + jobID) }
 func (j *jobManager) Define(m *actor.Machine) {
 	m.State("Loading",
 		actor.OnEntry(j.load),
-		actor.Defer[addTasks](),
+		actor.Defer[AddTasks](),
+		actor.Defer[TerminateJob](),
+		actor.Defer[TerminateTask](),
 		actor.Defer[propose](),
 		actor.Defer[attemptEnded](),
-		actor.Targets("Active"),
+		actor.Targets("Active", "Done"),
 	)
 	m.State("Active",
 		actor.On(j.add),
 		actor.On(j.propose),
 		actor.On(j.ended),
+		actor.On(j.terminateTask),
+		actor.On(j.terminateJob),
+		actor.Targets("Done"),
+	)
+	// Done: the job is completed. Late reports only need acknowledging.
+	m.State("Done",
+		actor.On(func(ctx *actor.Context, r AddTasks) {
+			reply(ctx, r.Request, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
+		}),
+		actor.On(func(ctx *actor.Context, r TerminateJob) {
+			reply(ctx, r.Request, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
+		}),
+		actor.On(func(ctx *actor.Context, r TerminateTask) { reply(ctx, r.Request, nil) }),
+		actor.On(func(ctx *actor.Context, p propose) { ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID}) }),
+		actor.On(func(ctx *actor.Context, e attemptEnded) {
+			if !e.Lost {
+				ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
+			}
+		}),
 	)
 }
 
@@ -157,40 +162,62 @@ func (j *jobManager) load(ctx *actor.Context) {
 	if len(ready) > 0 {
 		ctx.Send(j.sched, enqueue{Tasks: ready})
 	}
+	if j.rec.Job.State == batch.JobCompleted {
+		ctx.Goto("Done")
+		return
+	}
 	ctx.Goto("Active")
+	j.checkDone(ctx)
 }
 
-// add validates and stores new tasks, answers, then queues those that are ready.
-func (j *jobManager) add(ctx *actor.Context, req addTasks) {
+// add validates and stores new tasks, answers (one result per task, as Add Task Collection
+// does), then queues those that are ready.
+func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 	now := ctx.Now()
+	results := make([]TaskAddResult, len(req.Tasks))
 	var recs []*taskRecord
 	seen := map[string]bool{}
-	for _, t := range req.Tasks {
+	for i, t := range req.Tasks {
+		results[i].TaskID = t.ID
+		if j.rec.Job.State != batch.JobActive {
+			results[i].Err = &batch.Error{Code: "JobNotActive", Message: "The specified job is not active."}
+			continue
+		}
 		if err := batch.ValidateTask(t, j.rec.Job, nil); err != nil {
-			ctx.Send(req.ReplyTo, tasksAdded{RequestID: req.RequestID, Err: asBatchError(err)})
-			return
+			results[i].Err = asBatchError(err)
+			continue
 		}
 		key := batch.IDKey(t.ID)
 		if _, dup := j.tasks[key]; dup || seen[key] {
-			ctx.Send(req.ReplyTo, tasksAdded{RequestID: req.RequestID, Err: &batch.Error{Code: "TaskExists", Message: "The specified task already exists."}})
-			return
+			results[i].Err = &batch.Error{Code: "TaskExists", Message: "The specified task already exists."}
+			continue
 		}
 		seen[key] = true
 		j.rec.NextSeq++
-		recs = append(recs, &taskRecord{Seq: j.rec.NextSeq, Task: batch.NewTask(t, j.rec.Job, now)})
+		nt := batch.NewTask(t, j.rec.Job, now)
+		nt.LastModified = now
+		recs = append(recs, &taskRecord{Seq: j.rec.NextSeq, Task: nt})
 	}
-	err := j.st.Update(context.Background(), func(tx store.Tx) error {
-		for _, r := range recs {
-			if err := putJSON(tx, tableTasks, j.taskKey(r.Task.ID), r, 0); err != nil {
-				return err
+	if len(recs) > 0 {
+		err := j.st.Update(context.Background(), func(tx store.Tx) error {
+			for _, r := range recs {
+				if err := putJSON(tx, tableTasks, j.taskKey(r.Task.ID), r, 0); err != nil {
+					return err
+				}
 			}
+			return putJSON(tx, tableJobs, batch.IDKey(j.jobID), j.rec, store.AnyVersion)
+		})
+		if err != nil {
+			j.rec.NextSeq -= int64(len(recs))
+			busy := &batch.Error{Code: "ServerBusy", Message: "The server is currently unable to receive requests. Please retry your request."}
+			for i := range results {
+				if results[i].Err == nil {
+					results[i].Err = busy
+				}
+			}
+			ctx.Send(req.ReplyTo, Reply{RequestID: req.ID, Tasks: results})
+			return
 		}
-		return putJSON(tx, tableJobs, batch.IDKey(j.jobID), j.rec, store.AnyVersion)
-	})
-	if err != nil {
-		j.rec.NextSeq -= int64(len(recs))
-		ctx.Send(req.ReplyTo, tasksAdded{RequestID: req.RequestID, Err: &batch.Error{Code: "ServerBusy", Message: err.Error()}})
-		return
 	}
 	tasks := make([]batch.Task, len(recs))
 	for i, r := range recs {
@@ -198,7 +225,10 @@ func (j *jobManager) add(ctx *actor.Context, req addTasks) {
 		tasks[i] = r.Task
 		ctx.Announce(TaskAdded{JobID: j.jobID, TaskID: r.Task.ID, DependsOn: dependsOn(r.Task)})
 	}
-	ctx.Send(req.ReplyTo, tasksAdded{RequestID: req.RequestID})
+	ctx.Send(req.ReplyTo, Reply{RequestID: req.ID, Tasks: results})
+	if len(tasks) == 0 {
+		return
+	}
 	change, err := j.graph.Add(tasks...)
 	ctx.Assert(err == nil, "job %s: graph: %v", j.jobID, err)
 	j.queue(ctx, change.Ready)
@@ -302,11 +332,119 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		j.queue(ctx, []string{next.Task.ID})
 		return
 	}
-	satisfies := outcome.ExitOptions.DependencyAction != batch.DependencyBlock
-	ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: next.Task.ID, Satisfies: satisfies})
-	change, err := j.graph.Complete(next.Task.ID, outcome.ExitOptions.DependencyAction)
+	j.completed(ctx, next.Task.ID, outcome.ExitOptions)
+}
+
+// completed applies a task's completion: dependents may become ready, the job may react to a
+// failure (onTaskFailure) or finish (onAllTasksComplete).
+func (j *jobManager) completed(ctx *actor.Context, taskID string, opts batch.ExitOptions) {
+	ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: taskID, Satisfies: opts.DependencyAction != batch.DependencyBlock})
+	change, err := j.graph.Complete(taskID, opts.DependencyAction)
 	ctx.Assert(err == nil, "job %s: graph: %v", j.jobID, err)
+	if r := batch.ReactToTaskCompletion(j.rec.Job, opts); r.Action == batch.JobActionTerminate {
+		j.finishJob(ctx, r.TerminateReason)
+		return
+	}
 	j.queue(ctx, change.Ready)
+	j.checkDone(ctx)
+}
+
+// checkDone ends the job when onAllTasksComplete says so and no task is left to run.
+func (j *jobManager) checkDone(ctx *actor.Context) {
+	var counts batch.TaskCountsResult
+	for _, r := range j.tasks {
+		counts.Add(r.Task)
+	}
+	if batch.AllTasksComplete(j.rec.Job, counts.TaskCounts) {
+		j.finishJob(ctx, batch.TerminateReasonAllTasksComplete)
+	}
+}
+
+// terminateTask is Task - Terminate: a task that has not completed completes now, as terminated;
+// a running attempt is killed and its late result ignored.
+func (j *jobManager) terminateTask(ctx *actor.Context, req TerminateTask) {
+	r := j.tasks[batch.IDKey(req.TaskID)]
+	if r == nil {
+		reply(ctx, req.Request, notFound("TaskNotFound", "task"))
+		return
+	}
+	if r.Task.State == batch.TaskCompleted {
+		reply(ctx, req.Request, nil)
+		return
+	}
+	opts, ok := j.terminate(ctx, r)
+	if !ok {
+		reply(ctx, req.Request, &batch.Error{Code: "ServerBusy", Message: "The server is currently unable to receive requests. Please retry your request."})
+		return
+	}
+	reply(ctx, req.Request, nil)
+	j.completed(ctx, r.Task.ID, opts)
+}
+
+// terminate records a task completed as terminated, killing its attempt if it runs.
+func (j *jobManager) terminate(ctx *actor.Context, r *taskRecord) (batch.ExitOptions, bool) {
+	next := *r
+	t, outcome, err := batch.FinishTask(r.Task, batch.Exit{Condition: batch.ExitTerminated}, ctx.Now())
+	ctx.Assert(err == nil, "job %s task %s: terminate: %v", j.jobID, r.Task.ID, err)
+	next.Task, next.Attempt, next.NodeID = t, attemptRef{}, ""
+	err = j.st.Update(context.Background(), func(tx store.Tx) error {
+		if err := putJSON(tx, tableTasks, j.taskKey(t.ID), next, store.AnyVersion); err != nil {
+			return err
+		}
+		if r.NodeID == "" {
+			return nil
+		}
+		err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, r.NodeID, r.Attempt.AttemptID), store.AnyVersion)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		return batch.ExitOptions{}, false
+	}
+	if r.NodeID != "" {
+		ctx.Send(nodeActor(j.rec.PoolID, r.NodeID), killAttempt{AttemptID: r.Attempt.AttemptID})
+	} else {
+		ctx.Send(j.sched, withdraw{JobID: j.jobID, TaskIDs: []string{r.Task.ID}})
+	}
+	*r = next
+	return outcome.ExitOptions, true
+}
+
+// terminateJob is Job - Terminate.
+func (j *jobManager) terminateJob(ctx *actor.Context, req TerminateJob) {
+	j.finishJob(ctx, req.Reason)
+	reply(ctx, req.Request, nil)
+}
+
+// finishJob terminates every task that has not completed, then completes the job.
+func (j *jobManager) finishJob(ctx *actor.Context, reason string) {
+	now := ctx.Now()
+	job, err := batch.TerminateJob(j.rec.Job, reason, now)
+	if err != nil {
+		return // already terminating or completed
+	}
+	for _, key := range sortedKeys(j.tasks) {
+		if r := j.tasks[key]; r.Task.State != batch.TaskCompleted {
+			if _, ok := j.terminate(ctx, r); ok {
+				ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID})
+			}
+		}
+	}
+	ctx.Send(j.sched, withdraw{JobID: j.jobID})
+	job, err = batch.CompleteJob(job, now)
+	ctx.Assert(err == nil, "job %s: complete: %v", j.jobID, err)
+	job.LastModified = now
+	rec := j.rec
+	rec.Job = job
+	if err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		return putJSON(tx, tableJobs, batch.IDKey(j.jobID), rec, store.AnyVersion)
+	}); err != nil {
+		return // still active in the store; a restart or the next completion tries again
+	}
+	j.rec = rec
+	ctx.Goto("Done")
 }
 
 func (j *jobManager) taskKey(taskID string) string {

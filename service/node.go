@@ -61,6 +61,9 @@ type (
 
 	// aliveCheck is the node session's periodic timer.
 	aliveCheck struct{}
+
+	// retire ends a session whose node was never created.
+	retire struct{}
 )
 
 // NodeTiming sets how a node session judges its agent's health.
@@ -116,6 +119,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[protocol.TaskStarted](),
 		actor.Ignore[protocol.TaskResult](),
 		actor.Ignore[aliveCheck](),
+		actor.On(func(ctx *actor.Context, _ retire) { ctx.Halt() }),
 	)
 	m.State("Ready",
 		actor.On(n.hello),
@@ -126,6 +130,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, s protocol.TaskStarted) { n.lastHeard = ctx.Now() }),
 		actor.On(n.result),
 		actor.On(n.check),
+		actor.Ignore[retire](),
 		actor.Targets("Lost"),
 	)
 	m.State("Lost",
@@ -139,6 +144,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[aliveCheck](),
 		actor.Ignore[resultRecorded](),
 		actor.Ignore[killAttempt](),
+		actor.Ignore[retire](),
 		actor.On(func(ctx *actor.Context, s startAttempt) {
 			// Placed before the loss was known: report it lost at once so it is requeued.
 			ctx.Send(actor.ID("job/"+s.Ref.JobID), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})

@@ -23,6 +23,9 @@ const (
 // poolRecord is a pool as the store keeps it.
 type poolRecord struct {
 	Pool batch.Pool `json:"pool"`
+	// Boots counts the pool manager's incarnations; request ids carry it, so that an answer
+	// meant for an earlier incarnation is never taken for one of the current one.
+	Boots int64 `json:"boots"`
 }
 
 // errNotFound is the store's; reads turn it into a *batch.Error with Azure's code.

@@ -8,6 +8,7 @@ import (
 	"corral/actor"
 	"corral/actor/systest"
 	"corral/batch"
+	"corral/compute"
 	"corral/service/model"
 	"corral/store/memstore"
 )
@@ -107,34 +108,49 @@ func (e *eventuallyDone) update(ctx *actor.Context) {
 	ctx.Goto("Idle")
 }
 
-// submitter adds the tasks of a job, retrying until the service acknowledges them.
-type submitter struct {
-	job   string
-	tasks []batch.Task
+// client drives the API: it adds a pool, a job and the job's tasks, each request repeated until
+// answered (an "exists" answer to a repeat means the first one got through).
+type client struct {
+	reqs  []actor.Event
+	next  int
 	retry actor.TimerID
 }
 
-type resubmit struct{}
+type resend struct{}
 
-func (s *submitter) Define(m *actor.Machine) {
-	send := func(ctx *actor.Context) {
-		ctx.Send(JobManagerID(s.job), addTasks{RequestID: "r1", ReplyTo: ctx.Self(), Tasks: s.tasks})
-	}
-	m.State("Submitting",
+func (c *client) send(ctx *actor.Context) {
+	ctx.Send(AccountID, c.reqs[c.next])
+}
+
+func (c *client) Define(m *actor.Machine) {
+	m.State("Asking",
 		actor.OnEntry(func(ctx *actor.Context) {
-			send(ctx)
-			s.retry = ctx.StartPeriodicTimer(5*time.Second, 5*time.Second, resubmit{})
+			c.send(ctx)
+			c.retry = ctx.StartPeriodicTimer(5*time.Second, 5*time.Second, resend{})
 		}),
-		actor.On(func(ctx *actor.Context, _ resubmit) { send(ctx) }),
-		actor.On(func(ctx *actor.Context, a tasksAdded) {
-			// TaskExists: an earlier attempt of the same request got through.
-			if a.Err == nil || a.Err.Code == "TaskExists" {
-				ctx.CancelTimer(s.retry)
-				ctx.Goto("Done")
+		actor.On(func(ctx *actor.Context, _ resend) { c.send(ctx) }),
+		actor.On(func(ctx *actor.Context, r Reply) {
+			if r.RequestID != fmt.Sprint(c.next) {
+				return // an answer to a repeat of an earlier request
 			}
+			ok := r.Err == nil || r.Err.Code == "PoolExists" || r.Err.Code == "JobExists"
+			for _, t := range r.Tasks {
+				ok = ok && (t.Err == nil || t.Err.Code == "TaskExists")
+			}
+			ctx.Assert(ok || r.Err.Code == "ServerBusy", "request %d failed: %+v", c.next, r)
+			if !ok {
+				return
+			}
+			c.next++
+			if c.next == len(c.reqs) {
+				ctx.CancelTimer(c.retry)
+				ctx.Goto("Done")
+				return
+			}
+			c.send(ctx)
 		}),
 		actor.Targets("Done"))
-	m.State("Done", actor.Ignore[tasksAdded](), actor.Ignore[resubmit]())
+	m.State("Done", actor.Ignore[Reply](), actor.Ignore[resend]())
 }
 
 // diamond is a small DAG: t1; t2 and t3 after t1; t4 after t2 and t3; t5 alone; t6 after t4 and t5.
@@ -152,31 +168,44 @@ func diamond() []batch.Task {
 	return tasks
 }
 
-// serviceProgram is the whole service on a crashable host, two nodes with agent models, and a
-// client adding a job's tasks; retries is the job's maxTaskRetryCount and exitCodes what the
-// agents' attempts may exit with.
+// serviceProgram is the whole service on a crashable host, a provider model whose nodes run agent
+// models, and a client that adds a pool of two nodes, a job and its tasks. retries is the job's
+// maxTaskRetryCount and exitCodes what the agents' attempts may exit with.
 func serviceProgram(exitCodes []int, retries int32) func(*systest.Sim) {
 	return func(s *systest.Sim) {
 		s.Monitor(&depsFirst{})
 		s.Monitor(&completedOnce{})
 		s.Monitor(&eventuallyDone{})
 		st := memstore.New()
-		yes := true
-		job := batch.NewJob(batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
-			Constraints: &batch.JobConstraints{MaxTaskRetryCount: &retries}}, s.Now())
-		if err := PutJob(st, job); err != nil {
-			panic(err)
-		}
-		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second},
-			Pools: []PoolConfig{{ID: "p1", SlotsPerNode: 2, Nodes: []string{"n1", "n2"}}}}
+		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
+		s.AddHost("cloud", func(h actor.Host) error {
+			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID, ExitCodes: exitCodes, Failures: true})
+			return err
+		})
 		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
-		for _, n := range []string{"n1", "n2"} {
-			s.AddHost(n, func(h actor.Host) error {
-				_, err := h.Create(string(AgentID(n)), &model.Agent{NodeID: n, Session: NodeSessionID("p1", n), ExitCodes: exitCodes})
-				return err
-			})
+		two, slots, yes := int32(2), int32(2), true
+		c := &client{}
+		for i, ev := range []actor.Event{
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots}},
+			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
+				Constraints: &batch.JobConstraints{MaxTaskRetryCount: &retries}}},
+			AddTasks{JobID: "j1", Tasks: diamond()},
+		} {
+			req := Request{ID: fmt.Sprint(i), ReplyTo: "client"}
+			switch r := ev.(type) {
+			case AddPool:
+				r.Request = req
+				ev = r
+			case AddJob:
+				r.Request = req
+				ev = r
+			case AddTasks:
+				r.Request = req
+				ev = r
+			}
+			c.reqs = append(c.reqs, ev)
 		}
-		s.Create("client", &submitter{job: "j1", tasks: diamond()})
+		s.Create("client", c)
 	}
 }
 
@@ -192,10 +221,10 @@ func TestServiceFailuresAndRetries(t *testing.T) {
 
 func TestServiceSurvivesCrashes(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
-		Faults: systest.Faults{Crashes: 2}}, serviceProgram([]int{0, 1}, 1))
+		Faults: systest.Faults{Crashes: 2, CrashHosts: []string{"service"}}}, serviceProgram([]int{0, 1}, 1))
 }
 
 func TestServiceUnderLinkFaultsAndCrashes(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
-		Faults: systest.Faults{Crashes: 1, Drops: 2, Duplicates: 2, Delays: 2}}, serviceProgram([]int{0, 1}, 1))
+		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}, Drops: 2, Duplicates: 2, Delays: 2}}, serviceProgram([]int{0, 1}, 1))
 }

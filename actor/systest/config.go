@@ -61,6 +61,8 @@ type Faults struct {
 	// handler's store writes happened; its messages are lost). A crashed host is restarted later,
 	// when the strategy chooses.
 	Crashes int
+	// CrashHosts names the hosts that may crash; empty means every named host.
+	CrashHosts []string
 	// Drops, Duplicates and Delays bound the events between hosts that may be lost, delivered
 	// twice, or held back in the network and delivered later, out of order.
 	Drops, Duplicates, Delays int

@@ -463,3 +463,17 @@ func TestClockProbability(t *testing.T) {
 		t.Error("ClockProbability 2 accepted")
 	}
 }
+
+func TestCrashHostsLimitsCrashes(t *testing.T) {
+	// The one-reply bug needs a crash of host h; with only another host allowed to crash, it is
+	// out of reach.
+	cfg := Config{Iterations: 300, MaxSteps: 300, LivenessThreshold: 100, Seed: 1,
+		Faults: Faults{Crashes: 1, Rate: 0.3, CrashHosts: []string{"elsewhere"}}}
+	if rep, _ := Run(cfg, onceProgram); rep.Bug != nil {
+		t.Fatalf("host h crashed though only elsewhere may: %s", rep.Bug.Text())
+	}
+	cfg.Faults.CrashHosts, cfg.TraceDir = []string{"h"}, t.TempDir()
+	if rep, _ := Run(cfg, onceProgram); rep.Bug == nil {
+		t.Fatal("crash of h not found")
+	}
+}

@@ -546,7 +546,7 @@ func (s *Sim) deliver(in *actor.Instance, rec *stepRec) {
 		return
 	}
 	h := s.hosts[in.Host()]
-	if h == nil || s.budget.Crashes <= 0 {
+	if h == nil || s.budget.Crashes <= 0 || !s.mayCrash(h.name) {
 		s.commit(in)
 		return
 	}
@@ -564,6 +564,19 @@ func (s *Sim) deliver(in *actor.Instance, rec *stepRec) {
 		s.outbox = s.outbox[:0]
 		s.crash(h)
 	}
+}
+
+// mayCrash reports whether the faults allow crashing the named host.
+func (s *Sim) mayCrash(host string) bool {
+	if len(s.cfg.Faults.CrashHosts) == 0 {
+		return true
+	}
+	for _, h := range s.cfg.Faults.CrashHosts {
+		if h == host {
+			return true
+		}
+	}
+	return false
 }
 
 // commit sends what the step's handler sent, in order.

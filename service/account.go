@@ -1,0 +1,144 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"corral/actor"
+	"corral/batch"
+	"corral/store"
+)
+
+// account takes the API's requests. It knows which pools and jobs exist, creates the actors that
+// own new ones, and forwards requests about a job to its job manager (which answers them).
+type account struct {
+	st     store.Store
+	timing NodeTiming
+	pools  map[string]bool   // IDKey(pool)
+	jobs   map[string]string // IDKey(job) -> job id as given
+}
+
+func newAccount(st store.Store, timing NodeTiming) *account {
+	return &account{st: st, timing: timing}
+}
+
+// Define declares the account's single state.
+func (a *account) Define(m *actor.Machine) {
+	m.State("Serving",
+		actor.OnEntry(a.load),
+		actor.On(a.addPool),
+		actor.On(a.addJob),
+		actor.On(func(ctx *actor.Context, r AddTasks) { a.toJob(ctx, r.JobID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r TerminateJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r TerminateTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
+	)
+}
+
+// load learns the pools and jobs that exist (their actors are created by Boot).
+func (a *account) load(ctx *actor.Context) {
+	a.pools, a.jobs = map[string]bool{}, map[string]string{}
+	err := a.st.View(context.Background(), func(tx store.Tx) error {
+		ps, err := tx.List(tablePools, "", "", 0)
+		if err != nil {
+			return err
+		}
+		for _, r := range ps {
+			a.pools[r.Key] = true
+		}
+		js, err := tx.List(tableJobs, "", "", 0)
+		if err != nil {
+			return err
+		}
+		for _, r := range js {
+			var jr jobRecord
+			if err := json.Unmarshal(r.Value, &jr); err != nil {
+				return err
+			}
+			a.jobs[r.Key] = jr.Job.ID
+		}
+		return nil
+	})
+	ctx.Assert(err == nil, "account: load: %v", err)
+}
+
+func (a *account) addPool(ctx *actor.Context, r AddPool) {
+	if err := batch.ValidatePool(r.Pool); err != nil {
+		reply(ctx, r.Request, asBatchError(err))
+		return
+	}
+	key := batch.IDKey(r.Pool.ID)
+	if a.pools[key] {
+		reply(ctx, r.Request, &batch.Error{Code: "PoolExists", Message: "The specified pool already exists."})
+		return
+	}
+	p := batch.NewPool(r.Pool, ctx.Now())
+	p.LastModified = p.CreationTime
+	err := a.st.Update(context.Background(), func(tx store.Tx) error {
+		return putJSON(tx, tablePools, key, poolRecord{Pool: p}, 0)
+	})
+	if err != nil {
+		reply(ctx, r.Request, storeError(err, "PoolExists", "pool"))
+		return
+	}
+	a.pools[key] = true
+	ctx.Create(string(SchedulerID(p.ID)), newScheduler(p.ID, fillOf(p)))
+	ctx.Create(string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing))
+	reply(ctx, r.Request, nil)
+}
+
+func (a *account) addJob(ctx *actor.Context, r AddJob) {
+	if err := batch.ValidateJob(r.Job); err != nil {
+		reply(ctx, r.Request, asBatchError(err))
+		return
+	}
+	key := batch.IDKey(r.Job.ID)
+	if _, dup := a.jobs[key]; dup {
+		reply(ctx, r.Request, &batch.Error{Code: "JobExists", Message: "The specified job already exists."})
+		return
+	}
+	j := batch.NewJob(r.Job, ctx.Now())
+	j.LastModified = j.CreationTime
+	err := a.st.Update(context.Background(), func(tx store.Tx) error {
+		return putJSON(tx, tableJobs, key, jobRecord{PoolID: j.PoolInfo.PoolID, Job: j}, 0)
+	})
+	if err != nil {
+		reply(ctx, r.Request, storeError(err, "JobExists", "job"))
+		return
+	}
+	a.jobs[key] = j.ID
+	ctx.Create(string(jobActor(j.ID)), newJobManager(j.ID, a.st))
+	reply(ctx, r.Request, nil)
+}
+
+// toJob forwards a request to the job's manager, which answers it.
+func (a *account) toJob(ctx *actor.Context, jobID string, req Request, ev actor.Event) {
+	id, ok := a.jobs[batch.IDKey(jobID)]
+	if !ok {
+		reply(ctx, req, notFound("JobNotFound", "job"))
+		return
+	}
+	ctx.Send(jobActor(id), ev)
+}
+
+// storeError turns a failed store write into Azure's error: a record that exists already (a
+// write that raced with another instance), or a server that is busy.
+func storeError(err error, existsCode, what string) *batch.Error {
+	if errors.Is(err, store.ErrExists) {
+		return &batch.Error{Code: existsCode, Message: "The specified " + what + " already exists."}
+	}
+	return &batch.Error{Code: "ServerBusy", Message: "The server is currently unable to receive requests. Please retry your request."}
+}
+
+func fillOf(p batch.Pool) batch.NodeFillType {
+	if p.TaskSchedulingPolicy != nil {
+		return p.TaskSchedulingPolicy.NodeFillType
+	}
+	return batch.FillSpread
+}
+
+// SchedulerID is the actor of a pool's scheduler.
+func SchedulerID(poolID string) actor.ID { return actor.ID("sched/" + poolID) }
+
+// PoolManagerID is the actor of a pool's manager.
+func PoolManagerID(poolID string) actor.ID { return actor.ID("pool/" + poolID) }
