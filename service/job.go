@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"corral/actor"
 	"corral/agent/protocol"
@@ -276,13 +277,25 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 	ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID, Accepted: true})
 	ctx.Announce(TaskStarted{JobID: j.jobID, TaskID: t.ID, AttemptID: next.Attempt.AttemptID, NodeID: p.NodeID})
 	ctx.Send(nodeActor(j.rec.PoolID, p.NodeID), startAttempt{Ref: next.Attempt, Start: protocol.StartTask{
-		AttemptID:   next.Attempt.AttemptID,
-		JobID:       j.jobID,
-		TaskID:      t.ID,
-		PoolID:      j.rec.PoolID,
-		CommandLine: t.CommandLine,
-		Env:         envOf(t),
+		AttemptID:    next.Attempt.AttemptID,
+		JobID:        j.jobID,
+		TaskID:       t.ID,
+		PoolID:       j.rec.PoolID,
+		CommandLine:  t.CommandLine,
+		Env:          envOf(t),
+		MaxWallClock: maxWallClock(t),
 	}})
+}
+
+// maxWallClock is the limit the agent enforces on an attempt; 0 means none.
+func maxWallClock(t batch.Task) time.Duration {
+	if t.Constraints == nil || t.Constraints.MaxWallClockTime == nil {
+		return 0
+	}
+	if d := t.Constraints.MaxWallClockTime.Std(); d != batch.Infinite {
+		return d
+	}
+	return 0
 }
 
 // ended records the end of an attempt: a retry or a requeue puts the task back in the queue; a
