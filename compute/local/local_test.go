@@ -1,0 +1,679 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"corral/actor"
+	"corral/compute"
+)
+
+// helperEnv makes the test binary act as a node agent (see TestMain).
+const helperEnv = "CORRAL_LOCAL_TEST_AGENT"
+
+// TestMain lets the test binary stand in for a node agent: with helperEnv=tree it starts a child
+// in a process group of its own (as an agent does for a task), writes the child's pid to
+// child.pid in its working directory, and sleeps.
+func TestMain(m *testing.M) {
+	switch os.Getenv(helperEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "tree":
+		child := exec.Command("sleep", "1000")
+		child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := child.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		if err := os.WriteFile("child.pid.tmp", []byte(strconv.Itoa(child.Process.Pid)), 0o600); err != nil {
+			os.Exit(2)
+		}
+		if err := os.Rename("child.pid.tmp", "child.pid"); err != nil {
+			os.Exit(2)
+		}
+		for {
+			time.Sleep(time.Hour)
+		}
+	default:
+		os.Exit(2)
+	}
+}
+
+// deadline bounds every wait; tests never assert on time.
+const deadline = 60 * time.Second
+
+// ask wraps a request for the requester to send to the provider.
+type ask struct{ ev actor.Event }
+
+// requester sends requests to the provider and hands its answers to the test.
+type requester struct{ out chan actor.Event }
+
+func (r *requester) Define(m *actor.Machine) {
+	m.State("Asking",
+		actor.On(func(ctx *actor.Context, a ask) { ctx.Send(compute.ProviderID, a.ev) }),
+		actor.On(func(_ *actor.Context, ev compute.VMCreated) { r.out <- ev }),
+		actor.On(func(_ *actor.Context, ev compute.VMFailed) { r.out <- ev }),
+		actor.On(func(_ *actor.Context, ev compute.VMDeleted) { r.out <- ev }),
+		actor.On(func(_ *actor.Context, ev compute.VMList) { r.out <- ev }),
+	)
+}
+
+const requesterID actor.ID = "test.requester"
+
+type harness struct {
+	t    *testing.T
+	eng  *actor.Engine
+	p    *Provider
+	root string
+	out  chan actor.Event
+	got  map[string][]actor.Event // answers by request id, not yet taken
+	seq  int
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// newHarness starts an engine with a provider on root and a requester. cfg's Runtime, Root and
+// Logger are filled in; Command defaults to sleepAgent.
+func newHarness(t *testing.T, root string, cfg Config) *harness {
+	t.Helper()
+	eng := actor.NewEngine(actor.Options{Logger: quiet(), OnFailure: func(f *actor.Failure) { t.Errorf("actor failure: %v", f) }})
+	cfg.Runtime, cfg.Root, cfg.Logger = eng, root, quiet()
+	if cfg.Command == nil {
+		cfg.Command = sleepAgent
+	}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(p.KillAll)
+	h := &harness{t: t, eng: eng, p: p, root: root, out: make(chan actor.Event, 100), got: map[string][]actor.Event{}}
+	if _, err := eng.Create(string(compute.ProviderID), p.Actor()); err != nil {
+		t.Fatalf("create provider actor: %v", err)
+	}
+	if _, err := eng.Create(string(requesterID), &requester{out: h.out}); err != nil {
+		t.Fatalf("create requester: %v", err)
+	}
+	return h
+}
+
+func sleepAgent(_, _, _ string, _ bool) *exec.Cmd { return exec.Command("sleep", "1000") }
+
+func treeAgent(_, _, _ string, _ bool) *exec.Cmd {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=tree")
+	return cmd
+}
+
+func (h *harness) nextID() string {
+	h.seq++
+	return fmt.Sprintf("req-%d", h.seq)
+}
+
+func (h *harness) send(ev actor.Event) {
+	h.t.Helper()
+	if err := h.eng.Send(requesterID, ask{ev}); err != nil {
+		h.t.Fatalf("send: %v", err)
+	}
+}
+
+func (h *harness) create(pool, node string) string {
+	id := h.nextID()
+	h.createWith(id, pool, node, true)
+	return id
+}
+
+func (h *harness) createWith(id, pool, node string, dedicated bool) {
+	h.send(compute.CreateVM{RequestID: id, ReplyTo: requesterID, PoolID: pool, NodeID: node, VMSize: "standard_d2s_v3", Dedicated: dedicated})
+}
+
+func (h *harness) delete(pool, node string) string {
+	id := h.nextID()
+	h.send(compute.DeleteVM{RequestID: id, ReplyTo: requesterID, PoolID: pool, NodeID: node})
+	return id
+}
+
+func requestID(ev actor.Event) string {
+	switch e := ev.(type) {
+	case compute.VMCreated:
+		return e.RequestID
+	case compute.VMFailed:
+		return e.RequestID
+	case compute.VMDeleted:
+		return e.RequestID
+	case compute.VMList:
+		return e.RequestID
+	}
+	return ""
+}
+
+// await returns the next answer to request id.
+func (h *harness) await(id string) actor.Event {
+	h.t.Helper()
+	timeout := time.After(deadline)
+	for {
+		if evs := h.got[id]; len(evs) > 0 {
+			h.got[id] = evs[1:]
+			return evs[0]
+		}
+		select {
+		case ev := <-h.out:
+			h.got[requestID(ev)] = append(h.got[requestID(ev)], ev)
+		case <-timeout:
+			h.t.Fatalf("no answer to %s", id)
+		}
+	}
+}
+
+func awaitAs[E any](h *harness, id string) E {
+	h.t.Helper()
+	ev := h.await(id)
+	e, ok := ev.(E)
+	if !ok {
+		h.t.Fatalf("answer to %s: got %#v, want a %T", id, ev, e)
+	}
+	return e
+}
+
+func (h *harness) list(pool string) []compute.VM {
+	h.t.Helper()
+	id := h.nextID()
+	h.send(compute.ListVMs{RequestID: id, ReplyTo: requesterID, PoolID: pool})
+	l := awaitAs[compute.VMList](h, id)
+	if l.PoolID != pool {
+		h.t.Errorf("VMList.PoolID = %q, want %q", l.PoolID, pool)
+	}
+	return l.Nodes
+}
+
+func names(vms []compute.VM) []string {
+	out := []string{}
+	for _, v := range vms {
+		out = append(out, v.PoolID+"/"+v.NodeID)
+	}
+	return out
+}
+
+// proc is a process as the test reads it from /proc (independently of the package's reader).
+type proc struct {
+	state         string
+	pgrp, session int
+}
+
+func readProc(pid int) (proc, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return proc{}, false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndex(s, ")")+1:])
+	pg, _ := strconv.Atoi(f[2])
+	sid, _ := strconv.Atoi(f[3])
+	return proc{state: f[0], pgrp: pg, session: sid}, true
+}
+
+// running reports whether pid is a live process (not a zombie).
+func running(pid int) bool {
+	p, ok := readProc(pid)
+	return ok && p.state != "Z" && p.state != "X"
+}
+
+// inSession lists the live processes whose session is sid.
+func inSession(sid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := readProc(pid); ok && p.session == sid && p.state != "Z" && p.state != "X" {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// nodePid reads the pid the provider recorded for a node.
+func nodePid(t *testing.T, root, pool, node string) int {
+	t.Helper()
+	r, err := readPidFile(filepath.Join(root, pool, node))
+	if err != nil {
+		t.Fatalf("pid file of %s/%s: %v", pool, node, err)
+	}
+	return r.pid
+}
+
+// killOnCleanup makes sure a process group the test started itself is gone at the end.
+func killOnCleanup(t *testing.T, pid int) {
+	t.Cleanup(func() {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	})
+}
+
+func TestCreateListDelete(t *testing.T) {
+	root := t.TempDir()
+	h := newHarness(t, root, Config{})
+
+	c := awaitAs[compute.VMCreated](h, h.create("p1", "n1"))
+	if c.PoolID != "p1" || c.NodeID != "n1" {
+		t.Errorf("VMCreated = %+v", c)
+	}
+	dir := filepath.Join(root, "p1", "n1")
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("node directory: %v, %v; want mode 0700", fi, err)
+	}
+	pid := nodePid(t, root, "p1", "n1")
+	if !running(pid) {
+		t.Fatalf("node process %d does not run", pid)
+	}
+	if pr, _ := readProc(pid); pr.pgrp != pid || pr.session != pid {
+		t.Errorf("node process: pgrp %d session %d, want both %d (own group and session)", pr.pgrp, pr.session, pid)
+	}
+
+	// A repeated create (new request id) is answered at once, and starts nothing.
+	awaitAs[compute.VMCreated](h, h.create("p1", "n1"))
+	if got := nodePid(t, root, "p1", "n1"); got != pid {
+		t.Errorf("pid after second create = %d, want %d", got, pid)
+	}
+	if got := inSession(pid); !slices.Equal(got, []int{pid}) {
+		t.Errorf("processes of the node = %v, want only %d", got, pid)
+	}
+
+	awaitAs[compute.VMCreated](h, h.create("p1", "n2"))
+	awaitAs[compute.VMCreated](h, h.create("p2", "n1"))
+	for _, tc := range []struct {
+		pool string
+		want []string
+	}{
+		{"", []string{"p1/n1", "p1/n2", "p2/n1"}},
+		{"p1", []string{"p1/n1", "p1/n2"}},
+		{"p3", []string{}},
+	} {
+		if got := names(h.list(tc.pool)); !slices.Equal(got, tc.want) {
+			t.Errorf("list(%q) = %v, want %v", tc.pool, got, tc.want)
+		}
+	}
+
+	d := awaitAs[compute.VMDeleted](h, h.delete("p1", "n1"))
+	if d.PoolID != "p1" || d.NodeID != "n1" {
+		t.Errorf("VMDeleted = %+v", d)
+	}
+	if got := inSession(pid); len(got) != 0 {
+		t.Errorf("processes left after VMDeleted: %v", got)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("node directory after delete: %v, want it gone", err)
+	}
+	if got := names(h.list("p1")); !slices.Equal(got, []string{"p1/n2"}) {
+		t.Errorf("list after delete = %v", got)
+	}
+	// Deleting a node that is gone succeeds.
+	awaitAs[compute.VMDeleted](h, h.delete("p1", "n1"))
+	awaitAs[compute.VMDeleted](h, h.delete("p9", "never"))
+}
+
+func TestDeleteKillsTasksInOtherProcessGroups(t *testing.T) {
+	root := t.TempDir()
+	h := newHarness(t, root, Config{Command: treeAgent})
+	awaitAs[compute.VMCreated](h, h.create("p", "n"))
+	pid := nodePid(t, root, "p", "n")
+	killOnCleanup(t, pid)
+	childFile := filepath.Join(root, "p", "n", "child.pid")
+	eventually(t, "the agent's child", func() bool { _, err := os.Stat(childFile); return err == nil })
+	b, err := os.ReadFile(childFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, _ := strconv.Atoi(string(b))
+	killOnCleanup(t, child)
+	cp, ok := readProc(child)
+	if !ok || cp.pgrp == pid || cp.session != pid {
+		t.Fatalf("child %d: %+v, want its own group in the agent's session %d", child, cp, pid)
+	}
+
+	awaitAs[compute.VMDeleted](h, h.delete("p", "n"))
+	if running(pid) || running(child) {
+		t.Errorf("after VMDeleted: agent running %t, child running %t", running(pid), running(child))
+	}
+	if got := inSession(pid); len(got) != 0 {
+		t.Errorf("processes left: %v", got)
+	}
+}
+
+func TestCreateFails(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"command does not start", Config{Command: func(_, _, _ string, _ bool) *exec.Cmd { return exec.Command("/nonexistent/corral-agent") }}},
+		{"no command", Config{Command: func(_, _, _ string, _ bool) *exec.Cmd { return nil }}},
+		{"failure rate 1", Config{FailureRate: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			h := newHarness(t, root, tc.cfg)
+			f := awaitAs[compute.VMFailed](h, h.create("p", "n"))
+			if f.Reason == "" || f.PoolID != "p" || f.NodeID != "n" {
+				t.Errorf("VMFailed = %+v", f)
+			}
+			if got := h.list(""); len(got) != 0 {
+				t.Errorf("list = %v, want empty", names(got))
+			}
+			if _, err := os.Stat(filepath.Join(root, "p", "n", pidFileName)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("pid file after failure: %v", err)
+			}
+		})
+	}
+}
+
+func TestInvalidIDs(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "root")
+	h := newHarness(t, root, Config{})
+	for _, tc := range []struct{ pool, node string }{
+		{"../x", "n"},
+		{"p", "../x"},
+		{"p", "../../x"},
+		{"..", "n"},
+		{"p", ".."},
+		{"a/b", "n"},
+		{"p", "a/b"},
+		{"", "n"},
+		{"p", ""},
+		{"p q", "n"},
+		{"p", "é"},
+		{"p", strings.Repeat("a", 256)},
+	} {
+		f := awaitAs[compute.VMFailed](h, h.create(tc.pool, tc.node))
+		if !strings.Contains(f.Reason, "invalid") {
+			t.Errorf("create %q/%q: reason %q", tc.pool, tc.node, f.Reason)
+		}
+		awaitAs[compute.VMDeleted](h, h.delete(tc.pool, tc.node))
+	}
+	ents, err := os.ReadDir(parent)
+	if err != nil || len(ents) != 1 || ents[0].Name() != "root" {
+		t.Errorf("entries beside root: %v, %v", ents, err)
+	}
+	if ents, err := os.ReadDir(root); err != nil || len(ents) != 0 {
+		t.Errorf("entries in root: %v, %v", ents, err)
+	}
+}
+
+func TestReadoption(t *testing.T) {
+	root := t.TempDir()
+	h1 := newHarness(t, root, Config{})
+	awaitAs[compute.VMCreated](h1, h1.create("p", "spot"))
+	id := h1.nextID()
+	h1.createWith(id, "p", "low", false)
+	awaitAs[compute.VMCreated](h1, id)
+	spot := nodePid(t, root, "p", "spot")
+	low := nodePid(t, root, "p", "low")
+	h1.p.Close() // the server stops; its nodes run on
+	if !running(spot) || !running(low) {
+		t.Fatal("Close killed nodes")
+	}
+
+	h2 := newHarness(t, root, Config{})
+	got := h2.list("")
+	want := []compute.VM{{PoolID: "p", NodeID: "low", Dedicated: false}, {PoolID: "p", NodeID: "spot", Dedicated: true}}
+	if !slices.Equal(got, want) {
+		t.Errorf("list after restart = %+v, want %+v", got, want)
+	}
+	// A create for an adopted node starts nothing.
+	awaitAs[compute.VMCreated](h2, h2.create("p", "spot"))
+	if got := inSession(spot); !slices.Equal(got, []int{spot}) {
+		t.Errorf("processes of the adopted node = %v, want only %d", got, spot)
+	}
+	awaitAs[compute.VMDeleted](h2, h2.delete("p", "spot"))
+	if got := inSession(spot); len(got) != 0 {
+		t.Errorf("processes left after deleting an adopted node: %v", got)
+	}
+	if got := names(h2.list("")); !slices.Equal(got, []string{"p/low"}) {
+		t.Errorf("list after delete = %v", got)
+	}
+	// KillAll (in cleanup) takes care of the other adopted node; check it.
+	h2.p.KillAll()
+	if running(low) {
+		t.Errorf("KillAll left adopted node %d running", low)
+	}
+}
+
+func TestStalePidFilesNotAdopted(t *testing.T) {
+	root := t.TempDir()
+	boot := bootID()
+
+	// A process that has exited.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// A live process whose start time differs from the record (a recycled pid, as far as the
+	// provider can tell). It must be neither adopted nor killed.
+	live := exec.Command("sleep", "1000")
+	live.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killOnCleanup(t, live.Process.Pid)
+	t.Cleanup(func() { live.Process.Kill(); live.Wait() })
+	st, err := readStat(live.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	files := map[string]string{
+		"gone":      pidRecord{pid: gone.Process.Pid, start: 1, boot: boot}.String(),
+		"recycled":  pidRecord{pid: live.Process.Pid, start: st.start + 1, boot: boot}.String(),
+		"otherboot": pidRecord{pid: live.Process.Pid, start: st.start, boot: "another-boot"}.String(),
+		"garbage":   "not a pid file\n",
+	}
+	for node, content := range files {
+		dir := filepath.Join(root, "p", node)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, pidFileName), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := newHarness(t, root, Config{})
+	if got := h.list(""); len(got) != 0 {
+		t.Errorf("adopted %v", names(got))
+	}
+	h.p.KillAll()
+	if !running(live.Process.Pid) {
+		t.Error("a process that was not the node's was killed")
+	}
+	for _, node := range []string{"gone", "recycled", "otherboot"} {
+		if _, err := os.Stat(filepath.Join(root, "p", node, pidFileName)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale pid file of %s: %v, want it removed", node, err)
+		}
+	}
+}
+
+func TestAgentExitForgetsNode(t *testing.T) {
+	root := t.TempDir()
+	h := newHarness(t, root, Config{})
+	awaitAs[compute.VMCreated](h, h.create("p", "n"))
+	pid := nodePid(t, root, "p", "n")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the node to leave the list", func() bool { return len(h.list("")) == 0 })
+	eventually(t, "the pid file of the exited node to go", func() bool {
+		_, err := os.Stat(filepath.Join(root, "p", "n", pidFileName))
+		return errors.Is(err, os.ErrNotExist)
+	})
+	if _, err := os.Stat(filepath.Join(root, "p", "n")); err != nil {
+		t.Errorf("the directory of an exited node should stay: %v", err)
+	}
+	// The node can be created again, once the provider has finished forgetting it.
+	eventually(t, "a new create to succeed", func() bool {
+		_, ok := h.await(h.create("p", "n")).(compute.VMCreated)
+		return ok
+	})
+	if got := nodePid(t, root, "p", "n"); got == pid || !running(got) {
+		t.Errorf("new node process %d (old %d)", got, pid)
+	}
+}
+
+func TestAgentExitDuringProvisioning(t *testing.T) {
+	h := newHarness(t, t.TempDir(), Config{
+		ProvisionDelay: time.Hour,
+		Command:        func(_, _, _ string, _ bool) *exec.Cmd { return exec.Command("sh", "-c", "exit 3") },
+	})
+	f := awaitAs[compute.VMFailed](h, h.create("p", "n"))
+	if !strings.Contains(f.Reason, "exit status 3") {
+		t.Errorf("reason %q, want the exit status", f.Reason)
+	}
+}
+
+func TestDeleteDuringProvisioning(t *testing.T) {
+	root := t.TempDir()
+	h := newHarness(t, root, Config{ProvisionDelay: time.Hour})
+	c1 := h.create("p", "n")
+	c2 := h.create("p", "n") // joins the first
+	eventually(t, "the node process", func() bool {
+		_, err := readPidFile(filepath.Join(root, "p", "n"))
+		return err == nil
+	})
+	pid := nodePid(t, root, "p", "n")
+	if got := names(h.list("")); !slices.Equal(got, []string{"p/n"}) {
+		t.Errorf("list while provisioning = %v", got)
+	}
+	d := h.delete("p", "n")
+	awaitAs[compute.VMFailed](h, c1)
+	awaitAs[compute.VMFailed](h, c2)
+	awaitAs[compute.VMDeleted](h, d)
+	if got := inSession(pid); len(got) != 0 {
+		t.Errorf("processes left: %v", got)
+	}
+}
+
+func TestRepeatedRequestID(t *testing.T) {
+	root := t.TempDir()
+	h := newHarness(t, root, Config{})
+	h.createWith("c1", "p", "n", true)
+	awaitAs[compute.VMCreated](h, "c1")
+	awaitAs[compute.VMDeleted](h, h.delete("p", "n"))
+	// A late duplicate of c1 is the same request: it is answered again and creates nothing.
+	h.createWith("c1", "p", "n", true)
+	awaitAs[compute.VMCreated](h, "c1")
+	if got := h.list(""); len(got) != 0 {
+		t.Errorf("a repeated request created %v", names(got))
+	}
+	// The same for a request that failed.
+	h.createWith("bad", "p", "../n", true)
+	awaitAs[compute.VMFailed](h, "bad")
+	h.createWith("bad", "p", "../n", true)
+	awaitAs[compute.VMFailed](h, "bad")
+}
+
+func TestEvict(t *testing.T) {
+	root := t.TempDir()
+	h := newHarness(t, root, Config{})
+	awaitAs[compute.VMCreated](h, h.create("p", "n"))
+	pid := nodePid(t, root, "p", "n")
+	if err := h.p.Evict("p", "n"); err != nil {
+		t.Fatalf("Evict: %v", err)
+	}
+	eventually(t, "the evicted node to go", func() bool { return len(h.list("")) == 0 && len(inSession(pid)) == 0 })
+	if err := h.p.Evict("p", "n"); !errors.Is(err, ErrUnknownNode) {
+		t.Errorf("Evict of a gone node: %v, want ErrUnknownNode", err)
+	}
+}
+
+func TestKillAll(t *testing.T) {
+	root := t.TempDir()
+	h := newHarness(t, root, Config{})
+	var pids []int
+	for _, n := range []string{"a", "b", "c"} {
+		awaitAs[compute.VMCreated](h, h.create("p", n))
+		pids = append(pids, nodePid(t, root, "p", n))
+	}
+	h.p.Close()
+	h.p.KillAll() // after Close, too
+	for _, pid := range pids {
+		if len(inSession(pid)) != 0 {
+			t.Errorf("node %d survived KillAll", pid)
+		}
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	eng := actor.NewEngine(actor.Options{Logger: quiet()})
+	ok := Config{Runtime: eng, Root: t.TempDir(), Command: sleepAgent}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"no runtime", func(c *Config) { c.Runtime = nil }},
+		{"no command", func(c *Config) { c.Command = nil }},
+		{"no root", func(c *Config) { c.Root = "" }},
+		{"negative delay", func(c *Config) { c.ProvisionDelay = -1 }},
+		{"failure rate above 1", func(c *Config) { c.FailureRate = 1.5 }},
+		{"failure rate below 0", func(c *Config) { c.FailureRate = -0.1 }},
+	} {
+		c := ok
+		tc.edit(&c)
+		if _, err := New(c); err == nil {
+			t.Errorf("%s: New succeeded", tc.name)
+		}
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want procStat
+		bad  bool
+	}{
+		{in: "42 (sleep) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 12345 0 0", want: procStat{state: 'S', pgrp: 42, session: 42, start: 12345}},
+		{in: "7 (a) b) (c) Z 1 5 6 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99 0", want: procStat{state: 'Z', pgrp: 5, session: 6, start: 99}},
+		{in: "7 (x) S 1 2", bad: true},
+		{in: "no parens", bad: true},
+	} {
+		got, err := parseStat(tc.in)
+		if (err != nil) != tc.bad || got != tc.want {
+			t.Errorf("parseStat(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestPidRecordRoundTrip(t *testing.T) {
+	r := pidRecord{pid: 12, start: 34, boot: "b", dedicated: true}
+	got, err := parsePidRecord(r.String())
+	if err != nil || got != r {
+		t.Errorf("round trip = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "pid 1\n", "start 1\n", "pid x\nstart 1\n", "pid 1\nstart 1\ndedicated maybe\n"} {
+		if _, err := parsePidRecord(bad); err == nil {
+			t.Errorf("parsePidRecord(%q) succeeded", bad)
+		}
+	}
+}
