@@ -2,7 +2,8 @@
 // files, the way Azure Batch's node agent does on a Linux node.
 //
 // It runs inside the `corral agent` process, not in actor code: it uses goroutines, the clock
-// and os/exec freely, and imports nothing else of Corral. Running tasks needs Linux; the
+// and os/exec freely, and imports nothing else of Corral but the wire protocol it speaks with
+// the service (agent/protocol). Running tasks needs Linux; the
 // directory layout, the command-line splitter and file access work everywhere.
 //
 // # Command lines

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"corral/actor"
@@ -502,10 +503,19 @@ func envOf(t batch.Task) []protocol.EnvSetting {
 	return env
 }
 
-// exitFromResult turns an agent's report into the exit batch.FinishTask applies.
+// exitFromResult turns an agent's report into the exit batch.FinishTask applies. A process that
+// could not start is a pre-processing failure with no exit code (the agent reports Azure's code and
+// message as "Code: message"), never a success.
 func exitFromResult(res protocol.TaskResult) batch.Exit {
 	if res.TimedOut {
 		return batch.WallClockExit()
+	}
+	if res.Error != "" {
+		code, msg, ok := strings.Cut(res.Error, ": ")
+		if !ok {
+			code, msg = "CommandLaunchFailed", res.Error
+		}
+		return batch.Exit{Condition: batch.ExitPreProcessingError, FailureInfo: &batch.FailureInfo{Category: batch.UserError, Code: code, Message: msg}}
 	}
 	code := int32(res.ExitCode)
 	return batch.Exit{Condition: batch.ExitProcess, Code: &code}

@@ -1,0 +1,694 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"corral/agent/protocol"
+)
+
+// ErrNoServer is wrapped by the error Client.Run returns when no server answered for
+// ClientConfig.GiveUpAfter.
+var ErrNoServer = errors.New("no server answered")
+
+// codeInvalidTaskRequest is the failure code of the result an agent reports for a StartTask it
+// can never run (an invalid job, task or attempt id, environment setting or wall-clock limit).
+// Azure Batch has no such code: its API rejects such tasks before they reach a node.
+const codeInvalidTaskRequest = "InvalidTaskRequest"
+
+// Limits of what a Client sends and accepts in one exchange.
+const (
+	maxReportsPerRequest = 500
+	maxRequestBytes      = 512 << 10 // half of the server's default body limit
+	maxHelloFinished     = 100       // more finished results follow the Hello as TaskResults
+	maxResponseBytes     = 64 << 20
+)
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// ServerURL is the base URL of the server, such as "https://corral.example.com:8443";
+	// requests go to ServerURL + protocol.SyncPath. The node's credential travels in every
+	// request: use https unless the network between agent and server is trusted.
+	ServerURL string
+	// NodeID and PoolID name the node; Key is the account key its credential is made from
+	// (protocol.AuthorizationHeader). All required; a pool id may not contain '/'.
+	NodeID string
+	PoolID string
+	Key    []byte
+	// Runner configures the Runner the Client creates. Its OnDone must be nil (the Client sets
+	// it); NodeID and PoolID default to the Client's and, if set, must equal them.
+	Runner Config
+	// HeartbeatEvery is the period of heartbeats, each of which also repeats every result the
+	// service has not acknowledged yet. Default 5s; the service's node sessions must allow
+	// several periods of silence before they give a node up.
+	HeartbeatEvery time.Duration
+	// PollWait is how long the server may hold a long poll (the server caps it too). Default
+	// 20s.
+	PollWait time.Duration
+	// RequestTimeout bounds one exchange beyond PollWait: connecting, sending, and the server's
+	// handling. Default 30s.
+	RequestTimeout time.Duration
+	// RetryMin and RetryMax bound the pause after a failed exchange, which doubles from RetryMin
+	// up to RetryMax with each failure in a row (with jitter). Defaults 500ms and 15s.
+	RetryMin, RetryMax time.Duration
+	// GiveUpAfter is how long the Client goes on without a successful exchange before Run gives
+	// up and returns; 0 means never. A refusal by the server (401, 404, 503...) is not a
+	// successful exchange.
+	GiveUpAfter time.Duration
+	// HTTPClient sends the requests. Nil means a client of its own with the default transport's
+	// settings. Its Timeout, if set, must exceed PollWait.
+	HTTPClient *http.Client
+	// Logger receives the Client's reports; nil means Runner.Logger, or slog.Default(). It never
+	// receives the key or the credential.
+	Logger *slog.Logger
+}
+
+// Client is a node agent's link to the server: it runs the tasks the service asks for, with a
+// Runner, and reports on them, over HTTP (see package protocol for the wire format).
+//
+// The agent opens every connection. Run loops: it POSTs the reports it has to
+// protocol.SyncPath and executes the commands of the answer, in order, before the next request
+// acknowledges them. With nothing to report it long polls: the server holds the request until
+// it has a command (PollWait at most); a new report gives the long poll up (the server keeps
+// unacknowledged commands, so none is lost) and goes out at once. Requests never overlap, so
+// reports reach the server in the order they happened and commands run in the order sent.
+//
+// A long poll lasts until the next heartbeat is due at most, so heartbeats never cut one
+// short; a result does. Over https Go's client speaks HTTP/2 to Go's server, and giving a poll
+// up resets one stream; over plain HTTP/1.1 it costs a new connection.
+//
+// What it reports:
+//   - Hello when Run starts, after every failed exchange (the next request starts with one),
+//     and when an answer comes from a new life of the server: the attempts running, then every
+//     result not yet acknowledged (read from the task directories after the running attempts,
+//     so an attempt that ends meanwhile is in one list or both, never in neither);
+//   - TaskStarted when an attempt's process has started;
+//   - TaskResult when an attempt ends (the Runner's OnDone), and again with every heartbeat until
+//     the service acknowledges it with ResultAck, which marks it in the task's outcome file;
+//   - Heartbeat every HeartbeatEvery.
+//
+// What it does: StartTask starts an attempt (idempotent per attempt id, even across agent
+// restarts, because the Runner records every attempt it started); the protocol's Labels are not
+// used yet. A StartTask that can never run (an invalid id, environment setting or wall-clock
+// limit) is answered with a TaskResult whose Error says why. One that cannot run now (another
+// attempt of the task is still running, or the node cannot create the task's files) is logged
+// and left: the service asks again when a heartbeat does not list the attempt. KillTask kills an
+// attempt; ResultAck marks its result acknowledged.
+//
+// A Client outlives the server: while no server answers, its tasks go on running and it retries
+// with back-off; it gives up after GiveUpAfter. When Run returns (its context is done, or it
+// gave up), the Client closes its Runner, which kills every running attempt, and forgets those
+// attempts' results (it marks them acknowledged): like the attempts of an agent that died, they
+// are in neither list of the next Hello, so the service requeues them as lost without counting
+// a retry, as Azure Batch requeues the tasks of a node that goes away.
+type Client struct {
+	cfg         ClientConfig
+	url         string
+	auth        string // never logged
+	http        *http.Client
+	log         *slog.Logger
+	runner      *Runner
+	incarnation string
+	started     atomic.Bool
+	closeOnce   sync.Once
+
+	wake chan struct{} // a report is waiting; buffered, 1
+
+	mu             sync.Mutex
+	queue          []protocol.Message       // reports not sent yet
+	unacked        map[string]pendingResult // by attempt id
+	closing        bool
+	shutdownKilled []Result
+
+	// Used by Run's goroutine only.
+	needHello bool
+	epoch     string
+	ack       uint64
+}
+
+// pendingResult is a result the service has not acknowledged. local marks one the Client made
+// up for a StartTask it refused, which has no outcome file.
+type pendingResult struct {
+	res   Result
+	local bool
+}
+
+// NewClient checks the configuration and creates the Client and its Runner (and so the node's
+// directories). Call Run, or Close if Run is never called.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.NodeID == "" || cfg.PoolID == "" {
+		return nil, errors.New("agent: ClientConfig.NodeID and PoolID are required")
+	}
+	if strings.Contains(cfg.PoolID, "/") {
+		return nil, fmt.Errorf("agent: pool id %q contains '/'", cfg.PoolID)
+	}
+	if len(cfg.Key) == 0 {
+		return nil, errors.New("agent: ClientConfig.Key is required")
+	}
+	u, err := url.Parse(cfg.ServerURL)
+	if err != nil {
+		return nil, fmt.Errorf("agent: server URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("agent: server URL %q is not an http or https URL", cfg.ServerURL)
+	}
+	if cfg.Runner.OnDone != nil {
+		return nil, errors.New("agent: ClientConfig.Runner.OnDone must be nil: the Client sets it")
+	}
+	if cfg.Runner.NodeID == "" {
+		cfg.Runner.NodeID = cfg.NodeID
+	}
+	if cfg.Runner.PoolID == "" {
+		cfg.Runner.PoolID = cfg.PoolID
+	}
+	if cfg.Runner.NodeID != cfg.NodeID || cfg.Runner.PoolID != cfg.PoolID {
+		return nil, errors.New("agent: ClientConfig.Runner names another node or pool than the Client")
+	}
+	if cfg.HeartbeatEvery <= 0 {
+		cfg.HeartbeatEvery = 5 * time.Second
+	}
+	if cfg.PollWait <= 0 {
+		cfg.PollWait = 20 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = 500 * time.Millisecond
+	}
+	if cfg.RetryMax < cfg.RetryMin {
+		cfg.RetryMax = max(15*time.Second, cfg.RetryMin)
+	}
+	if cfg.GiveUpAfter < 0 {
+		return nil, fmt.Errorf("agent: negative GiveUpAfter %v", cfg.GiveUpAfter)
+	}
+	c := &Client{
+		cfg:         cfg,
+		url:         strings.TrimRight(cfg.ServerURL, "/") + protocol.SyncPath,
+		auth:        protocol.AuthorizationHeader(cfg.Key, cfg.PoolID, cfg.NodeID),
+		http:        cfg.HTTPClient,
+		log:         cfg.Logger,
+		incarnation: newIncarnation(),
+		wake:        make(chan struct{}, 1),
+		unacked:     make(map[string]pendingResult),
+		needHello:   true,
+	}
+	if c.log == nil {
+		c.log = cfg.Runner.Logger
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.http == nil {
+		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	rcfg := cfg.Runner
+	rcfg.OnDone = c.onDone
+	if rcfg.Logger == nil {
+		rcfg.Logger = c.log
+	}
+	c.runner, err = NewRunner(rcfg)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func newIncarnation() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Sprintf("t%x", time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// Runner returns the Client's Runner, for access to the node's files.
+func (c *Client) Runner() *Runner { return c.runner }
+
+// Incarnation returns the id that this Client's Hello reports carry; it differs for every
+// Client.
+func (c *Client) Incarnation() string { return c.incarnation }
+
+// Close closes the Client's Runner, killing every running attempt, as Run does when it
+// returns. It is for a Client whose Run was never called; calling it more than once, or after
+// Run returned, does nothing.
+func (c *Client) Close() { c.shutdown() }
+
+// Run talks to the server until ctx is done, when it returns nil, or until no exchange has
+// succeeded for GiveUpAfter, when it returns an error wrapping ErrNoServer. Either way it
+// closes the Runner before it returns (see Client). Run may be called once.
+func (c *Client) Run(ctx context.Context) error {
+	if !c.started.CompareAndSwap(false, true) {
+		return errors.New("agent: Client.Run called twice")
+	}
+	defer c.shutdown()
+	err := c.loop(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (c *Client) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Client) loop(ctx context.Context) error {
+	lastOK := time.Now()
+	failures := 0
+	pause := c.cfg.RetryMin
+	nextBeat := time.Now().Add(c.cfg.HeartbeatEvery)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		beat := !time.Now().Before(nextBeat)
+		if beat {
+			nextBeat = time.Now().Add(c.cfg.HeartbeatEvery)
+		}
+		reports, hello := c.take(beat)
+		var wait time.Duration
+		if len(reports) == 0 {
+			// A long poll ends by the time the next heartbeat is due, so that heartbeats never
+			// cut one short.
+			wait = min(c.cfg.PollWait, time.Until(nextBeat))
+		}
+		resp, woken, err := c.exchange(ctx, reports, wait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if woken {
+				// A long poll (no reports in it) given up for new reports: nothing was lost.
+				continue
+			}
+			c.needHello = true
+			failures++
+			if failures == 1 {
+				c.log.Warn("agent: exchange with the server failed; retrying", "err", err)
+			} else {
+				c.log.Debug("agent: exchange with the server failed", "failures", failures, "err", err)
+			}
+			var se *statusError
+			if errors.As(err, &se) && se.code == http.StatusUnauthorized && failures == 1 {
+				c.log.Error("agent: the server refused the node's credential: check the account key", "node", c.cfg.NodeID, "pool", c.cfg.PoolID)
+			}
+			since := time.Since(lastOK)
+			if c.cfg.GiveUpAfter > 0 && since >= c.cfg.GiveUpAfter {
+				return fmt.Errorf("agent: %w at %s for %v (%d attempts; last error: %v)",
+					ErrNoServer, c.url, since.Round(time.Millisecond), failures, err)
+			}
+			d := pause/2 + time.Duration(mrand.Int64N(int64(pause/2)+1))
+			pause = min(2*pause, c.cfg.RetryMax)
+			if c.cfg.GiveUpAfter > 0 {
+				d = min(d, c.cfg.GiveUpAfter-since)
+			}
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			continue
+		}
+		if failures > 0 {
+			c.log.Info("agent: connected to the server again", "failedExchanges", failures)
+		}
+		failures, pause, lastOK = 0, c.cfg.RetryMin, time.Now()
+		if resp.Epoch != c.epoch {
+			if !hello {
+				c.needHello = true // the server restarted since the last Hello
+			}
+			c.epoch, c.ack = resp.Epoch, 0
+		}
+		c.execute(resp.Commands)
+		c.ack = resp.Seq
+	}
+}
+
+// take returns the next reports to send, encoded, and whether they start with a Hello; beat
+// asks for a heartbeat.
+func (c *Client) take(beat bool) (reports []json.RawMessage, hello bool) {
+	select { // what is queued now is taken now
+	case <-c.wake:
+	default:
+	}
+	var front []protocol.Message
+	if c.needHello {
+		// A Hello says all that the queued reports say.
+		c.mu.Lock()
+		c.queue = nil
+		c.mu.Unlock()
+		front, hello, c.needHello = c.hello(), true, false
+	}
+	var back []protocol.Message
+	if beat && !hello {
+		back = c.heartbeat()
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if front != nil {
+		c.queue = append(front, c.queue...)
+	}
+	c.queue = append(c.queue, back...)
+	size, n := 0, 0
+	for n < len(c.queue) && len(reports) < maxReportsPerRequest {
+		raw, err := json.Marshal(c.queue[n])
+		if err != nil {
+			c.log.Error("agent: report not encoded", "err", err)
+			n++
+			continue
+		}
+		if len(reports) > 0 && size+len(raw) > maxRequestBytes {
+			break
+		}
+		reports = append(reports, raw)
+		size += len(raw)
+		n++
+	}
+	c.queue = slices.Delete(c.queue, 0, n)
+	if len(c.queue) == 0 {
+		c.queue = nil
+	}
+	return reports, hello
+}
+
+// enqueue adds a report for the next request and gives up a waiting long poll.
+func (c *Client) enqueue(msgs ...protocol.Message) {
+	c.mu.Lock()
+	c.queue = append(c.queue, msgs...)
+	c.mu.Unlock()
+	c.signal()
+}
+
+// hello builds a Hello, and TaskResults for the finished attempts that do not fit in it.
+func (c *Client) hello() []protocol.Message {
+	// Running first, then the outcome files: the Runner writes an attempt's outcome file
+	// before it leaves Running, so an attempt that ends in between is in both lists, never in
+	// neither (which would tell the service it was lost).
+	running := c.runner.Running()
+	pending, err := c.runner.PendingResults()
+	if err != nil {
+		c.log.Warn("agent: some results could not be read", "err", err)
+	}
+	c.mu.Lock()
+	for _, r := range pending {
+		if _, ok := c.unacked[r.AttemptID]; !ok {
+			c.unacked[r.AttemptID] = pendingResult{res: r}
+		}
+	}
+	finished := c.unackedLocked()
+	c.mu.Unlock()
+	h := protocol.Hello{NodeID: c.cfg.NodeID, Incarnation: c.incarnation, Running: running, Finished: []protocol.TaskResult{}}
+	msgs := []protocol.Message{{}}
+	for i, r := range finished {
+		if i < maxHelloFinished {
+			h.Finished = append(h.Finished, r)
+		} else {
+			msgs = append(msgs, protocol.Message{Body: r})
+		}
+	}
+	msgs[0].Body = h
+	return msgs
+}
+
+// heartbeat builds a Heartbeat and the TaskResults it repeats.
+func (c *Client) heartbeat() []protocol.Message {
+	msgs := []protocol.Message{{Body: protocol.Heartbeat{NodeID: c.cfg.NodeID, Running: c.runner.Running()}}}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.unackedLocked() {
+		msgs = append(msgs, protocol.Message{Body: r})
+	}
+	return msgs
+}
+
+// unackedLocked returns the unacknowledged results as the protocol reports them, by attempt
+// id. c.mu must be held.
+func (c *Client) unackedLocked() []protocol.TaskResult {
+	ids := make([]string, 0, len(c.unacked))
+	for id := range c.unacked {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]protocol.TaskResult, len(ids))
+	for i, id := range ids {
+		out[i] = TaskResultOf(c.cfg.NodeID, c.unacked[id].res)
+	}
+	return out
+}
+
+// onDone is the Runner's OnDone.
+func (c *Client) onDone(res Result) {
+	c.mu.Lock()
+	if c.closing && res.Killed {
+		c.shutdownKilled = append(c.shutdownKilled, res)
+		c.mu.Unlock()
+		return
+	}
+	c.unacked[res.AttemptID] = pendingResult{res: res}
+	c.mu.Unlock()
+	c.enqueue(protocol.Message{Body: TaskResultOf(c.cfg.NodeID, res)})
+}
+
+// shutdown closes the Runner and forgets the results of the attempts that closing killed.
+func (c *Client) shutdown() {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closing = true
+		c.mu.Unlock()
+		c.runner.Close()
+		c.mu.Lock()
+		killed := c.shutdownKilled
+		c.shutdownKilled = nil
+		c.mu.Unlock()
+		for _, r := range killed {
+			if err := c.runner.AckResult(r.JobID, r.TaskID, r.AttemptID); err != nil {
+				c.log.Error("agent: result of an attempt killed on shutdown not forgotten", "attempt", r.AttemptID, "err", err)
+			}
+		}
+	})
+}
+
+// syncRequest is protocol.SyncRequest with its reports already encoded.
+type syncRequest struct {
+	NodeID     string            `json:"nodeId"`
+	PoolID     string            `json:"poolId"`
+	Epoch      string            `json:"epoch,omitempty"`
+	Ack        uint64            `json:"ack,omitempty"`
+	WaitMillis int64             `json:"waitMs,omitempty"`
+	Reports    []json.RawMessage `json:"reports"`
+}
+
+// syncResponse is protocol.SyncResponse with its commands left encoded, so that one the
+// Client cannot decode is skipped alone.
+type syncResponse struct {
+	Epoch    string            `json:"epoch"`
+	Seq      uint64            `json:"seq"`
+	Commands []json.RawMessage `json:"commands"`
+}
+
+// statusError is an answer of the server other than 200.
+type statusError struct {
+	code int
+	body string
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("server answered %d %s: %s", e.code, http.StatusText(e.code), e.body)
+}
+
+// exchange sends one sync request. A long poll (wait > 0) is given up, with woken set, when a
+// report is queued.
+func (c *Client) exchange(ctx context.Context, reports []json.RawMessage, wait time.Duration) (_ *syncResponse, woken bool, _ error) {
+	if reports == nil {
+		reports = []json.RawMessage{}
+	}
+	body, err := json.Marshal(syncRequest{
+		NodeID: c.cfg.NodeID, PoolID: c.cfg.PoolID, Epoch: c.epoch, Ack: c.ack,
+		WaitMillis: wait.Milliseconds(), Reports: reports,
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("agent: encoding sync request: %w", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, wait+c.cfg.RequestTimeout)
+	defer cancel()
+	var wakeUsed atomic.Bool
+	if wait > 0 {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			select {
+			case <-c.wake:
+				wakeUsed.Store(true)
+				cancel()
+			case <-stop:
+			}
+		}()
+	}
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, false, fmt.Errorf("agent: sync request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", c.auth)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, wakeUsed.Load(), fmt.Errorf("agent: sync with %s: %w", c.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, wakeUsed.Load(), fmt.Errorf("agent: sync with %s: %w", c.url,
+			&statusError{code: resp.StatusCode, body: strings.TrimSpace(string(msg))})
+	}
+	var sr syncResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(&sr); err != nil {
+		return nil, wakeUsed.Load(), fmt.Errorf("agent: sync with %s: decoding the answer: %w", c.url, err)
+	}
+	if sr.Epoch == "" {
+		return nil, wakeUsed.Load(), fmt.Errorf("agent: sync with %s: the answer has no epoch", c.url)
+	}
+	return &sr, wakeUsed.Load(), nil
+}
+
+// execute carries out the commands of an answer, in order.
+func (c *Client) execute(cmds []json.RawMessage) {
+	for _, raw := range cmds {
+		var m protocol.Message
+		if err := json.Unmarshal(raw, &m); err != nil {
+			c.log.Error("agent: command not decoded; skipped", "err", err)
+			continue
+		}
+		switch v := m.Body.(type) {
+		case protocol.StartTask:
+			c.start(v)
+		case protocol.KillTask:
+			if err := c.runner.Kill(v.AttemptID); err != nil {
+				c.log.Error("agent: kill failed", "attempt", v.AttemptID, "err", err)
+			}
+		case protocol.ResultAck:
+			c.ackResult(v.AttemptID)
+		case nil:
+			c.log.Warn("agent: command of an unknown type skipped", "type", m.Type)
+		default:
+			c.log.Warn("agent: a report where a command was expected; skipped", "type", m.Type)
+		}
+	}
+}
+
+// start carries out a StartTask.
+func (c *Client) start(s protocol.StartTask) {
+	spec := TaskSpec{
+		JobID: s.JobID, TaskID: s.TaskID, PoolID: s.PoolID, AttemptID: s.AttemptID,
+		CommandLine: s.CommandLine, MaxWallClock: s.MaxWallClock,
+	}
+	for _, e := range s.Env {
+		spec.Env = append(spec.Env, EnvSetting{Name: e.Name, Value: e.Value})
+	}
+	if err := checkSpec(spec); err != nil {
+		t := now()
+		res := Result{JobID: s.JobID, TaskID: s.TaskID, AttemptID: s.AttemptID, StartTime: t, EndTime: t,
+			Failure: &Failure{Category: CategoryServerError, Code: codeInvalidTaskRequest,
+				Message: "The node agent cannot run this task: " + err.Error()}}
+		c.log.Warn("agent: StartTask refused", "attempt", s.AttemptID, "err", err)
+		c.mu.Lock()
+		c.unacked[s.AttemptID] = pendingResult{res: res, local: true}
+		c.mu.Unlock()
+		c.enqueue(protocol.Message{Body: TaskResultOf(c.cfg.NodeID, res)})
+		return
+	}
+	_, wasRunning := c.runner.StartTime(s.AttemptID)
+	if err := c.runner.Start(spec); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return
+		}
+		// Another attempt of the task still runs, or the node cannot set the task up: the
+		// service asks again when a heartbeat does not list the attempt.
+		c.log.Error("agent: task not started", "attempt", s.AttemptID, "err", err)
+		return
+	}
+	if wasRunning {
+		return
+	}
+	if t, ok := c.runner.StartTime(s.AttemptID); ok {
+		c.enqueue(protocol.Message{Body: protocol.TaskStarted{NodeID: c.cfg.NodeID, AttemptID: s.AttemptID, StartTime: t}})
+	}
+}
+
+// checkSpec finds what makes a StartTask impossible to run, whatever the node's state.
+func checkSpec(spec TaskSpec) error {
+	if err := ValidateID("job", spec.JobID); err != nil {
+		return err
+	}
+	if err := ValidateID("task", spec.TaskID); err != nil {
+		return err
+	}
+	if err := validateAttemptID(spec.AttemptID); err != nil {
+		return err
+	}
+	if err := validateEnv(spec.Env); err != nil {
+		return err
+	}
+	if spec.MaxWallClock < 0 {
+		return fmt.Errorf("negative MaxWallClock %v", spec.MaxWallClock)
+	}
+	return nil
+}
+
+// ackResult carries out a ResultAck.
+func (c *Client) ackResult(attemptID string) {
+	c.mu.Lock()
+	p, ok := c.unacked[attemptID]
+	c.mu.Unlock()
+	if !ok {
+		return // acknowledged already, or never ours
+	}
+	if !p.local {
+		if err := c.runner.AckResult(p.res.JobID, p.res.TaskID, attemptID); err != nil {
+			// Kept: the result is repeated, and the service acknowledges it again.
+			c.log.Error("agent: acknowledgement not recorded", "attempt", attemptID, "err", err)
+			return
+		}
+	}
+	c.mu.Lock()
+	delete(c.unacked, attemptID)
+	c.mu.Unlock()
+}
+
+// TaskResultOf turns a Runner's Result into the protocol's report of it. A process that could
+// not be started has Error set to the failure's code and message ("CommandProgramNotFound: The
+// specified command program is not found: ..."), and its exit code means nothing.
+func TaskResultOf(nodeID string, r Result) protocol.TaskResult {
+	tr := protocol.TaskResult{
+		NodeID: nodeID, AttemptID: r.AttemptID, ExitCode: r.ExitCode,
+		StartTime: r.StartTime, EndTime: r.EndTime, Killed: r.Killed, TimedOut: r.TimedOut,
+	}
+	switch {
+	case r.Failure != nil:
+		tr.Error = r.Failure.Code + ": " + r.Failure.Message
+	case !r.Started:
+		tr.Error = "the task's process was not started"
+	}
+	return tr
+}

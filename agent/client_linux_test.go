@@ -1,0 +1,255 @@
+//go:build linux
+
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"corral/agent/protocol"
+)
+
+// testLogger collects a test's log lines and prints them only if the test fails; it may be
+// written to after the test ends (it never calls t.Log then).
+func testLogger(t *testing.T) *slog.Logger {
+	var (
+		mu  sync.Mutex
+		buf bytes.Buffer
+	)
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("log:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestClientGivesUpWithoutServer(t *testing.T) {
+	// A loopback port nobody listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	c, err := NewClient(ClientConfig{
+		ServerURL: "http://" + addr, NodeID: "n1", PoolID: "p1", Key: []byte("k"),
+		Runner:   Config{Root: t.TempDir()},
+		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
+		GiveUpAfter: 300 * time.Millisecond, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	err = c.Run(ctx)
+	if !errors.Is(err, ErrNoServer) {
+		t.Fatalf("Run = %v, want an error wrapping ErrNoServer (within %v)", err, deadline)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("Run returned only when its context ended")
+	}
+	if err := c.Runner().Start(TaskSpec{JobID: "j", TaskID: "t", AttemptID: "a", CommandLine: "true"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Start after Run returned: %v, want ErrClosed", err)
+	}
+	if err := c.Run(context.Background()); err == nil {
+		t.Error("second Run: no error")
+	}
+}
+
+// fakeServer is a scripted server: it hands every request to the test and answers with the
+// bodies the test queues, or with no command.
+type fakeServer struct {
+	t       *testing.T
+	reqs    chan fakeRequest
+	answers chan string
+}
+
+type fakeRequest struct {
+	auth string
+	body protocol.SyncRequest
+}
+
+func newFakeServer(t *testing.T) (*fakeServer, *httptest.Server) {
+	f := &fakeServer{t: t, reqs: make(chan fakeRequest, 1000), answers: make(chan string, 100)}
+	srv := httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
+	var req protocol.SyncRequest
+	if r.URL.Path != protocol.SyncPath || r.Method != http.MethodPost {
+		http.Error(w, "wrong endpoint", http.StatusNotFound)
+		return
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.reqs <- fakeRequest{auth: r.Header.Get("Authorization"), body: req}
+	answer := `{"epoch":"e1","seq":0,"commands":[]}`
+	if req.Epoch == "e1" {
+		answer = `{"epoch":"e1","seq":` + jsonNumber(req.Ack) + `,"commands":[]}`
+	}
+	var wait <-chan time.Time
+	if req.WaitMillis > 0 {
+		wait = time.After(time.Duration(req.WaitMillis) * time.Millisecond)
+	}
+	select {
+	case a := <-f.answers:
+		answer = a
+	default:
+		if wait != nil {
+			select {
+			case a := <-f.answers:
+				answer = a
+			case <-wait:
+			case <-r.Context().Done():
+				// The client gave the poll up; keep nothing of it.
+				return
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(answer))
+}
+
+func jsonNumber(n uint64) string { b, _ := json.Marshal(n); return string(b) }
+
+// next returns the next request whose reports include one the match function accepts.
+func (f *fakeServer) next(ctx context.Context, match func(fakeRequest) bool) fakeRequest {
+	f.t.Helper()
+	for {
+		select {
+		case r := <-f.reqs:
+			if match(r) {
+				return r
+			}
+		case <-ctx.Done():
+			f.t.Fatalf("expected request not received within %v", deadline)
+		}
+	}
+}
+
+func hasReport[T any](match func(T) bool) func(fakeRequest) bool {
+	return func(r fakeRequest) bool {
+		for _, m := range r.body.Reports {
+			if v, ok := m.Body.(T); ok && (match == nil || match(v)) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func reportOf[T any](r fakeRequest) T {
+	for _, m := range r.body.Reports {
+		if v, ok := m.Body.(T); ok {
+			return v
+		}
+	}
+	var zero T
+	return zero
+}
+
+// TestClientAgainstScriptedServer checks the Client's side of the wire on its own: the
+// credential, the Hello, long polls, acknowledgements of commands, a StartTask that can never
+// run, and commands it cannot decode.
+func TestClientAgainstScriptedServer(t *testing.T) {
+	f, srv := newFakeServer(t)
+	key := []byte("account-key")
+	c, err := NewClient(ClientConfig{
+		ServerURL: srv.URL + "/", NodeID: "n1", PoolID: "p1", Key: key,
+		Runner:         Config{Root: t.TempDir()},
+		HeartbeatEvery: time.Hour, PollWait: 5 * time.Second,
+		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	runErr := make(chan error, 1)
+	go func() { runErr <- c.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-runErr; err != nil {
+			t.Errorf("Run = %v, want nil after its context ended", err)
+		}
+	}()
+
+	first := f.next(ctx, func(fakeRequest) bool { return true })
+	if want := protocol.AuthorizationHeader(key, "p1", "n1"); first.auth != want {
+		t.Errorf("Authorization = %q, want %q", first.auth, want)
+	}
+	if len(first.body.Reports) != 1 {
+		t.Fatalf("first request has %d reports, want a Hello", len(first.body.Reports))
+	}
+	hello, ok := first.body.Reports[0].Body.(protocol.Hello)
+	if !ok || hello.NodeID != "n1" || hello.Incarnation != c.Incarnation() || len(hello.Running) != 0 || len(hello.Finished) != 0 {
+		t.Errorf("first report = %#v, want an empty Hello of n1", first.body.Reports[0].Body)
+	}
+	if first.body.NodeID != "n1" || first.body.PoolID != "p1" || first.body.WaitMillis != 0 || first.body.Epoch != "" {
+		t.Errorf("first request = %+v", first.body)
+	}
+	// Then it long polls.
+	poll := f.next(ctx, func(r fakeRequest) bool { return len(r.body.Reports) == 0 })
+	if poll.body.WaitMillis != 5000 || poll.body.Epoch != "e1" {
+		t.Errorf("long poll = %+v, want waitMs 5000 and epoch e1", poll.body)
+	}
+
+	// A StartTask with an invalid task id, a command of a known type it cannot decode, and one
+	// of a type it does not know.
+	f.answers <- `{"epoch":"e1","seq":3,"commands":[
+		{"type":"startTask","attemptId":"x1","jobId":"j1","taskId":"bad/id","commandLine":"true"},
+		{"type":"killTask","attemptId":5},
+		{"type":"frobnicate","x":1}]}`
+	r := f.next(ctx, hasReport(func(tr protocol.TaskResult) bool { return tr.AttemptID == "x1" }))
+	res := reportOf[protocol.TaskResult](r)
+	if !strings.Contains(res.Error, codeInvalidTaskRequest) || !strings.Contains(res.Error, "bad/id") {
+		t.Errorf("result of the invalid StartTask = %+v, want an %s error", res, codeInvalidTaskRequest)
+	}
+	if r.body.Epoch != "e1" || r.body.Ack != 3 {
+		t.Errorf("request after commands 1-3 acknowledges %q/%d, want e1/3", r.body.Epoch, r.body.Ack)
+	}
+	// Acknowledged, it is forgotten: the next heartbeat would not repeat it.
+	f.answers <- `{"epoch":"e1","seq":4,"commands":[{"type":"resultAck","attemptId":"x1"}]}`
+	f.next(ctx, func(r fakeRequest) bool { return r.body.Ack == 4 })
+	c.mu.Lock()
+	n := len(c.unacked)
+	c.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d results unacknowledged after the ResultAck, want 0", n)
+	}
+
+	// An answer from another epoch (the server restarted): the client says Hello again.
+	f.answers <- `{"epoch":"e2","seq":0,"commands":[]}`
+	r = f.next(ctx, hasReport[protocol.Hello](nil))
+	if r.body.Epoch != "e2" || r.body.Ack != 0 {
+		t.Errorf("Hello after the restart acknowledges %q/%d, want e2/0", r.body.Epoch, r.body.Ack)
+	}
+}
