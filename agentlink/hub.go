@@ -67,6 +67,11 @@ type HubOptions struct {
 	// Logger receives the Hub's reports. It never receives keys or tokens. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// ProxyID, if set, names the actor that stands for a node's agent: the Hub creates that
+	// node's Proxy under it when it first hears from the node, before it passes the node's
+	// reports on, so a session that answers a report always has a proxy to answer to (after a
+	// server restart too). Nil: whoever wires the Hub creates the proxies.
+	ProxyID func(nodeID string) actor.ID
 }
 
 func (o HubOptions) withDefaults() HubOptions {
@@ -98,10 +103,11 @@ type Hub struct {
 	log     *slog.Logger
 	epoch   string
 
-	mu     sync.Mutex
-	closed bool
-	seq    uint64             // the last sequence number given to a command, of any node
-	nodes  map[string]*outbox // by node id
+	mu      sync.Mutex
+	closed  bool
+	seq     uint64             // the last sequence number given to a command, of any node
+	nodes   map[string]*outbox // by node id
+	proxies map[string]bool    // nodes whose proxy the Hub has created (HubOptions.ProxyID)
 }
 
 // outbox holds a node's unacknowledged commands and its waiting long poll. Guarded by Hub.mu.
@@ -300,8 +306,19 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if req.Epoch == h.epoch {
 		o.ackLocked(req.Ack, h.seq)
 	}
+	newProxy := h.opts.ProxyID != nil && !h.proxies[nodeID]
+	if newProxy {
+		if h.proxies == nil {
+			h.proxies = map[string]bool{}
+		}
+		h.proxies[nodeID] = true
+	}
 	h.mu.Unlock()
 
+	if newProxy {
+		// An error means the proxy exists already (someone else created it): nothing to do.
+		_, _ = h.rt.Create(string(h.opts.ProxyID(nodeID)), h.Proxy(nodeID))
+	}
 	if len(reports) > 0 {
 		to := h.session(poolID, nodeID)
 		for _, ev := range reports {
