@@ -2,6 +2,7 @@
 //
 // Usage:
 //
+//	corral agent --server URL --pool ID --node ID [--root DIR]
 //	corral version
 package main
 
@@ -30,6 +31,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintf(stdout, "corral %s\n", buildVersion())
 		return 0
+	case "agent":
+		return runAgent(args[1:], stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -44,6 +47,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: corral <command>
 
 commands:
+  agent     run a node agent (the local VM provider starts these)
   version   print Corral's version
   help      print this help
 `)

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"corral/actor"
+	"corral/agent/protocol"
+	"corral/agentlink"
+	"corral/compute"
+	"corral/compute/local"
+	"corral/service"
+	"corral/store/sqlite"
+)
+
+// DefaultListen is where the server listens unless told otherwise: loopback only, so a server
+// started without thought is not reachable from the network.
+const DefaultListen = "127.0.0.1:8765"
+
+// Config configures a server. Zero values get defaults.
+type Config struct {
+	// Listen is the address of the HTTP server (REST API and agent endpoint).
+	Listen string
+	// DataDir holds the store (corral.db), the account key (unless in the environment) and
+	// the nodes' directories (nodes/).
+	DataDir string
+	// Account signs and checks requests; LoadAccount finds it.
+	Account Account
+	// AgentCommand starts a node's agent process; nil runs this executable's `agent` verb.
+	AgentCommand func(poolID, nodeID, dir string, dedicated bool) *exec.Cmd
+	// Timing sets how node sessions judge their agents; default: check every 5s, lost after 60s.
+	Timing service.NodeTiming
+	// Handler serves the REST API; nil serves only the agent endpoint. (The API is set by the
+	// caller so that this package does not need it to start.)
+	Handler func(rt actor.Runtime, st *sqlite.Store, acct Account, baseURL string) (http.Handler, error)
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is a running Corral server.
+type Server struct {
+	// URL is the server's base URL.
+	URL string
+
+	cfg      Config
+	engine   *actor.Engine
+	store    *sqlite.Store
+	hub      *agentlink.Hub
+	provider *local.Provider
+	http     *http.Server
+	done     chan error
+}
+
+// Start opens the store, boots the service, and serves HTTP until Close.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: no data directory")
+	}
+	if len(cfg.Account.Key) == 0 {
+		return nil, errors.New("server: no account key")
+	}
+	if cfg.Timing.CheckEvery == 0 {
+		cfg.Timing = service.NodeTiming{CheckEvery: 5 * time.Second, LostAfter: 60 * time.Second}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "corral.db"))
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: listen: %w", err)
+	}
+	s := &Server{URL: "http://" + ln.Addr().String(), cfg: cfg, store: st, done: make(chan error, 1)}
+	s.engine = actor.NewEngine(actor.Options{Logger: log})
+	s.hub = agentlink.NewHub(s.engine, cfg.Account.Key, service.NodeSessionID, agentlink.HubOptions{Logger: log, ProxyID: service.AgentID})
+	command := cfg.AgentCommand
+	if command == nil {
+		command = s.agentCommand
+	}
+	s.provider, err = local.New(local.Config{Runtime: s.engine, Root: filepath.Join(cfg.DataDir, "nodes"), Command: command, Logger: log})
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if _, err := s.engine.Create(string(compute.ProviderID), s.provider.Actor()); err != nil {
+		s.abort(ln)
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if err := s.engine.AddHost("service", func(h actor.Host) error {
+		return service.Boot(h, service.Config{Store: st, Timing: cfg.Timing})
+	}); err != nil {
+		s.abort(ln)
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(protocol.SyncPath, s.hub)
+	if cfg.Handler != nil {
+		api, err := cfg.Handler(s.engine, st, cfg.Account, s.URL)
+		if err != nil {
+			s.abort(ln)
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		mux.Handle("/", api)
+	}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { s.done <- s.http.Serve(ln) }()
+	return s, nil
+}
+
+func (s *Server) abort(ln net.Listener) {
+	ln.Close()
+	s.provider.Close()
+	s.store.Close()
+}
+
+// agentCommand runs this executable's `agent` verb for a node: it reaches the server at its URL
+// and finds the account key in its environment, never on its command line.
+func (s *Server) agentCommand(poolID, nodeID, dir string, dedicated bool) *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	cmd := exec.Command(exe, "agent", "--server", s.URL, "--pool", poolID, "--node", nodeID, "--root", dir)
+	cmd.Dir = dir
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"CORRAL_ACCOUNT_KEY=" + base64.StdEncoding.EncodeToString(s.cfg.Account.Key),
+		"CORRAL_ACCOUNT_NAME=" + s.cfg.Account.Name,
+	}
+	return cmd
+}
+
+// Store returns the server's store.
+func (s *Server) Store() *sqlite.Store { return s.store }
+
+// Runtime returns the server's actor engine.
+func (s *Server) Runtime() *actor.Engine { return s.engine }
+
+// Provider returns the local VM provider (for `corral run` to remove its nodes at the end, and
+// for evictions).
+func (s *Server) Provider() *local.Provider { return s.provider }
+
+// Close stops serving and closes the store. Node agents keep running: they outlive the server
+// and reconnect when it comes back (or give up after their own timeout).
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.hub.Close()
+	err := s.http.Shutdown(ctx)
+	// Stop the service's actors (CrashHost waits for running handlers) before the store goes.
+	if cerr := s.engine.CrashHost("service"); err == nil {
+		err = cerr
+	}
+	s.provider.Close()
+	if cerr := s.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
