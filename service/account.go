@@ -17,6 +17,9 @@ type account struct {
 	timing NodeTiming
 	pools  map[string]bool   // IDKey(pool)
 	jobs   map[string]string // IDKey(job) -> job id as given
+	// done holds the jobs that were completed when the account loaded: Boot starts no job
+	// manager for them, so the account answers for them itself.
+	done map[string]bool
 }
 
 func newAccount(st store.Store, timing NodeTiming) *account {
@@ -37,7 +40,7 @@ func (a *account) Define(m *actor.Machine) {
 
 // load learns the pools and jobs that exist (their actors are created by Boot).
 func (a *account) load(ctx *actor.Context) {
-	a.pools, a.jobs = map[string]bool{}, map[string]string{}
+	a.pools, a.jobs, a.done = map[string]bool{}, map[string]string{}, map[string]bool{}
 	err := a.st.View(context.Background(), func(tx store.Tx) error {
 		ps, err := tx.List(tablePools, "", "", 0)
 		if err != nil {
@@ -56,6 +59,9 @@ func (a *account) load(ctx *actor.Context) {
 				return err
 			}
 			a.jobs[r.Key] = jr.Job.ID
+			if jr.Job.State == batch.JobCompleted {
+				a.done[r.Key] = true
+			}
 		}
 		return nil
 	})
@@ -111,14 +117,23 @@ func (a *account) addJob(ctx *actor.Context, r AddJob) {
 	reply(ctx, r.Request, nil)
 }
 
-// toJob forwards a request to the job's manager, which answers it.
+// toJob forwards a request to the job's manager, which answers it. A job completed before the
+// service started has no manager: the account answers as a completed job's manager would.
 func (a *account) toJob(ctx *actor.Context, jobID string, req Request, ev actor.Event) {
-	id, ok := a.jobs[batch.IDKey(jobID)]
-	if !ok {
+	key := batch.IDKey(jobID)
+	id, ok := a.jobs[key]
+	switch {
+	case !ok:
 		reply(ctx, req, notFound("JobNotFound", "job"))
-		return
+	case a.done[key]:
+		if _, isTask := ev.(TerminateTask); isTask {
+			reply(ctx, req, nil) // every task of a completed job is completed
+			return
+		}
+		reply(ctx, req, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
+	default:
+		ctx.Send(jobActor(id), ev)
 	}
-	ctx.Send(jobActor(id), ev)
 }
 
 // storeError turns a failed store write into Azure's error: a record that exists already (a

@@ -32,9 +32,8 @@ type taskRecord struct {
 
 // jobRecord is a job as the store keeps it.
 type jobRecord struct {
-	NextSeq int64     `json:"nextSeq"`
-	PoolID  string    `json:"poolId"`
-	Job     batch.Job `json:"job"`
+	PoolID string    `json:"poolId"`
+	Job    batch.Job `json:"job"`
 }
 
 // Events announced for the service's monitors.
@@ -60,10 +59,11 @@ type jobManager struct {
 	jobID string
 	st    store.Store
 
-	rec   jobRecord
-	tasks map[string]*taskRecord // by IDKey(task)
-	graph *batch.Graph
-	sched actor.ID
+	rec     jobRecord
+	nextSeq int64                  // the Seq of the last task added (rebuilt from the tasks)
+	tasks   map[string]*taskRecord // by IDKey(task)
+	graph   *batch.Graph
+	sched   actor.ID
 }
 
 func newJobManager(jobID string, st store.Store) *jobManager {
@@ -143,6 +143,7 @@ func (j *jobManager) load(ctx *actor.Context) {
 	for i, r := range recs {
 		j.tasks[batch.IDKey(r.Task.ID)] = r
 		tasks[i] = r.Task
+		j.nextSeq = max(j.nextSeq, r.Seq)
 	}
 	if _, err := j.graph.Add(tasks...); err != nil {
 		ctx.Assert(false, "job %s: rebuild graph: %v", j.jobID, err)
@@ -195,10 +196,10 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 			continue
 		}
 		seen[key] = true
-		j.rec.NextSeq++
+		j.nextSeq++
 		nt := batch.NewTask(t, j.rec.Job, now)
 		nt.LastModified = now
-		recs = append(recs, &taskRecord{Seq: j.rec.NextSeq, Task: nt})
+		recs = append(recs, &taskRecord{Seq: j.nextSeq, Task: nt})
 	}
 	if len(recs) > 0 {
 		err := j.st.Update(context.Background(), func(tx store.Tx) error {
@@ -207,10 +208,10 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 					return err
 				}
 			}
-			return putJSON(tx, tableJobs, batch.IDKey(j.jobID), j.rec, store.AnyVersion)
+			return nil
 		})
 		if err != nil {
-			j.rec.NextSeq -= int64(len(recs))
+			j.nextSeq -= int64(len(recs))
 			busy := &batch.Error{Code: "ServerBusy", Message: "The server is currently unable to receive requests. Please retry your request."}
 			for i := range results {
 				if results[i].Err == nil {
@@ -428,16 +429,20 @@ func (j *jobManager) terminate(ctx *actor.Context, r *taskRecord) (batch.ExitOpt
 
 // terminateJob is Job - Terminate.
 func (j *jobManager) terminateJob(ctx *actor.Context, req TerminateJob) {
-	j.finishJob(ctx, req.Reason)
+	if !j.finishJob(ctx, req.Reason) {
+		reply(ctx, req.Request, &batch.Error{Code: "ServerBusy", Message: "The server is currently unable to receive requests. Please retry your request."})
+		return
+	}
 	reply(ctx, req.Request, nil)
 }
 
-// finishJob terminates every task that has not completed, then completes the job.
-func (j *jobManager) finishJob(ctx *actor.Context, reason string) {
+// finishJob terminates every task that has not completed, then completes the job. It reports
+// whether the job is recorded completed.
+func (j *jobManager) finishJob(ctx *actor.Context, reason string) bool {
 	now := ctx.Now()
 	job, err := batch.TerminateJob(j.rec.Job, reason, now)
 	if err != nil {
-		return // already terminating or completed
+		return j.rec.Job.State == batch.JobCompleted
 	}
 	for _, key := range sortedKeys(j.tasks) {
 		if r := j.tasks[key]; r.Task.State != batch.TaskCompleted {
@@ -455,10 +460,11 @@ func (j *jobManager) finishJob(ctx *actor.Context, reason string) {
 	if err := j.st.Update(context.Background(), func(tx store.Tx) error {
 		return putJSON(tx, tableJobs, batch.IDKey(j.jobID), rec, store.AnyVersion)
 	}); err != nil {
-		return // still active in the store; a restart or the next completion tries again
+		return false // still active in the store; a restart or the next completion tries again
 	}
 	j.rec = rec
 	ctx.Goto("Done")
+	return true
 }
 
 func (j *jobManager) taskKey(taskID string) string {

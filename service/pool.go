@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -80,11 +81,22 @@ func (p *poolManager) load(ctx *actor.Context) {
 		if err := json.Unmarshal(r.Value, &pr); err != nil {
 			return err
 		}
-		pr.Boots++
-		if err := putJSON(tx, tablePools, batch.IDKey(p.poolID), pr, r.Version); err != nil {
+		p.pool = pr.Pool
+		var boots int64
+		b, err := tx.Get(tableBoots, batch.IDKey(p.poolID))
+		switch {
+		case err == nil:
+			if err := json.Unmarshal(b.Value, &boots); err != nil {
+				return err
+			}
+		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		p.pool, p.boot = pr.Pool, pr.Boots
+		boots++
+		if err := putJSON(tx, tableBoots, batch.IDKey(p.poolID), boots, store.AnyVersion); err != nil {
+			return err
+		}
+		p.boot = boots
 		rs, err := tx.List(tableNodes, batch.IDKey(p.poolID)+"/", "", 0)
 		if err != nil {
 			return err
@@ -195,7 +207,7 @@ func (p *poolManager) created(ctx *actor.Context, c compute.VMCreated) {
 		if err := putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+n.ID, n, store.AnyVersion); err != nil {
 			return err
 		}
-		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, Boots: p.boot}, store.AnyVersion)
+		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next}, store.AnyVersion)
 	})
 	if err != nil {
 		return // the provider repeats nothing, but a restart asks for the node again under its id

@@ -18,14 +18,16 @@ import (
 const (
 	tablePools = "pools" // key: IDKey(pool)
 	tableNodes = "nodes" // key: pool + "/" + node
+	// tableBoots counts each pool manager's incarnations (key: IDKey(pool)); request ids carry
+	// the count, so that an answer meant for an earlier incarnation is never taken for one of
+	// the current one. It is a record of its own so that the pool's ETag changes only when the
+	// pool does.
+	tableBoots = "boots"
 )
 
 // poolRecord is a pool as the store keeps it.
 type poolRecord struct {
 	Pool batch.Pool `json:"pool"`
-	// Boots counts the pool manager's incarnations; request ids carry it, so that an answer
-	// meant for an earlier incarnation is never taken for one of the current one.
-	Boots int64 `json:"boots"`
 }
 
 // errNotFound is the store's; reads turn it into a *batch.Error with Azure's code.

@@ -1,0 +1,139 @@
+package rest
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"corral/actor"
+	"corral/api"
+	"corral/batch"
+	"corral/service"
+)
+
+// addPool is Pool - Add: POST /pools → 201.
+func (s *Server) addPool(c *call) *api.Error {
+	var p batch.Pool
+	if e := c.decode(&p); e != nil {
+		return e
+	}
+	p.URL, p.ETag = "", "" // read-only; the service sets the rest
+	rep, e := c.send(func(req service.Request) actor.Event { return service.AddPool{Request: req, Pool: p} })
+	if e != nil {
+		return e
+	}
+	if rep.Err != nil {
+		return fromBatch(rep.Err)
+	}
+	// Added: the headers describe the pool as stored now.
+	pool, err := service.GetPool(c.ctx, s.st, p.ID)
+	if err != nil {
+		c.s.log.Warn("rest: read pool after add", "request-id", c.id, "pool", p.ID, "err", err)
+	}
+	c.writeHeaders(http.StatusCreated, c.poolURL(p.ID), pool.ETag, pool.LastModified)
+	return nil
+}
+
+// getPool is Pool - Get (and, for HEAD, Pool - Exists): GET /pools/{poolId}.
+func (s *Server) getPool(c *call) *api.Error {
+	id, e := c.pathID("poolId", api.CodePoolNotFound)
+	if e != nil {
+		return e
+	}
+	p, err := service.GetPool(c.ctx, s.st, id)
+	if err != nil {
+		return c.readError("get pool", err)
+	}
+	c.fillPool(&p)
+	return c.writeEntity("pools/@Element", p, p.ETag, p.LastModified)
+}
+
+// listPools is Pool - List: GET /pools.
+func (s *Server) listPools(c *call) *api.Error {
+	after, limit, e := c.paging()
+	if e != nil {
+		return e
+	}
+	pools, err := service.ListPools(c.ctx, s.st, after, limit+1)
+	if err != nil {
+		return c.readError("list pools", err)
+	}
+	next := ""
+	if len(pools) > limit {
+		pools = pools[:limit]
+		next = pools[limit-1].ID
+	}
+	for i := range pools {
+		c.fillPool(&pools[i])
+	}
+	return writeList(c, "pools", pools, next)
+}
+
+// listNodes is Compute Node - List: GET /pools/{poolId}/nodes.
+func (s *Server) listNodes(c *call) *api.Error {
+	poolID, e := c.pathID("poolId", api.CodePoolNotFound)
+	if e != nil {
+		return e
+	}
+	after, limit, e := c.paging()
+	if e != nil {
+		return e
+	}
+	// The service lists a pool's nodes whole, in id order: page here.
+	nodes, err := service.ListNodes(c.ctx, s.st, poolID)
+	if err != nil {
+		return c.readError("list nodes", err)
+	}
+	if after != "" {
+		i := 0
+		for i < len(nodes) && nodes[i].ID <= after {
+			i++
+		}
+		nodes = nodes[i:]
+	}
+	next := ""
+	if len(nodes) > limit {
+		nodes = nodes[:limit]
+		next = nodes[limit-1].ID
+	}
+	for i := range nodes {
+		c.fillNode(poolID, &nodes[i])
+	}
+	return writeList(c, "nodes", nodes, next)
+}
+
+// getNode is Compute Node - Get: GET /pools/{poolId}/nodes/{nodeId}. Nodes carry no ETag.
+func (s *Server) getNode(c *call) *api.Error {
+	poolID, e := c.pathID("poolId", api.CodePoolNotFound)
+	if e != nil {
+		return e
+	}
+	nodeID, e := c.pathID("nodeId", api.CodeNodeNotFound)
+	if e != nil {
+		return e
+	}
+	nodes, err := service.ListNodes(c.ctx, s.st, poolID)
+	if err != nil {
+		return c.readError("get node", err)
+	}
+	for i := range nodes {
+		if strings.EqualFold(nodes[i].ID, nodeID) {
+			c.fillNode(poolID, &nodes[i])
+			return c.writeEntity("nodes/@Element", nodes[i], "", time.Time{})
+		}
+	}
+	return api.NewError(api.CodeNodeNotFound)
+}
+
+// fillPool sets the pool's url.
+func (c *call) fillPool(p *batch.Pool) { p.URL = c.poolURL(p.ID) }
+
+// fillNode sets the node's url and the taskUrl of its recent tasks.
+func (c *call) fillNode(poolID string, n *batch.Node) {
+	n.URL = c.nodeURL(poolID, n.ID)
+	for i := range n.RecentTasks {
+		if t := &n.RecentTasks[i]; t.TaskURL == "" && t.JobID != "" && t.TaskID != "" {
+			t.TaskURL = c.taskURL(t.JobID, t.TaskID)
+		}
+	}
+}

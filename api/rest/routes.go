@@ -1,0 +1,92 @@
+package rest
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"corral/api"
+)
+
+// handlerFunc serves one operation; it writes its answer, or returns the error to write.
+type handlerFunc func(c *call) *api.Error
+
+// route is one of Azure's paths: the methods Corral serves on it, and those Azure has that
+// Corral does not implement yet.
+type route struct {
+	path    string
+	serve   map[string]handlerFunc
+	pending []string
+}
+
+// routes builds the mux. Every path answers every method: an Azure operation Corral does not
+// implement yet with 501 NotImplemented, a method Azure does not have on the path with 405
+// UnsupportedHttpVerb, a path Azure does not have with 400 InvalidUri, so that every answer is
+// in Azure's error shape. (A GET route also serves HEAD: Pool - Exists is HEAD /pools/{poolId}.)
+func (s *Server) routes() {
+	const get, post = http.MethodGet, http.MethodPost
+	table := []route{
+		{"/pools", map[string]handlerFunc{get: s.listPools, post: s.addPool}, nil},
+		{"/pools/{poolId}", map[string]handlerFunc{get: s.getPool}, []string{http.MethodPatch, http.MethodDelete}},
+		{"/pools/{poolId}/nodes", map[string]handlerFunc{get: s.listNodes}, nil},
+		{"/pools/{poolId}/nodes/{nodeId}", map[string]handlerFunc{get: s.getNode}, nil},
+		{"/jobs", map[string]handlerFunc{get: s.listJobs, post: s.addJob}, nil},
+		{"/jobs/{jobId}", map[string]handlerFunc{get: s.getJob}, []string{http.MethodPatch, http.MethodPut, http.MethodDelete}},
+		{"/jobs/{jobId}/terminate", map[string]handlerFunc{post: s.terminateJob}, nil},
+		{"/jobs/{jobId}/taskcounts", map[string]handlerFunc{get: s.taskCounts}, nil},
+		{"/jobs/{jobId}/tasks", map[string]handlerFunc{get: s.listTasks, post: s.addTask}, nil},
+		{"/jobs/{jobId}/addtaskcollection", map[string]handlerFunc{post: s.addTaskCollection}, nil},
+		{"/jobs/{jobId}/tasks/{taskId}", map[string]handlerFunc{get: s.getTask}, []string{http.MethodPut, http.MethodDelete}},
+		{"/jobs/{jobId}/tasks/{taskId}/terminate", map[string]handlerFunc{post: s.terminateTask}, nil},
+		{"/jobs/{jobId}/tasks/{taskId}/files", nil, []string{get}},
+		{"/jobs/{jobId}/tasks/{taskId}/files/{filePath...}", nil, []string{get, http.MethodHead, http.MethodDelete}},
+	}
+	m := http.NewServeMux()
+	for _, rt := range table {
+		var allow []string
+		for method, fn := range rt.serve {
+			m.Handle(method+" "+rt.path, s.handler(fn))
+			allow = append(allow, method)
+			if method == get {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+		for _, method := range rt.pending {
+			m.Handle(method+" "+rt.path, s.handler(func(c *call) *api.Error { return notImplemented(c.r) }))
+			allow = append(allow, method)
+		}
+		slices.Sort(allow)
+		allow = slices.Compact(allow)
+		m.Handle(rt.path, s.handler(func(c *call) *api.Error {
+			c.w.Header().Set("Allow", strings.Join(allow, ", "))
+			return api.NewError(api.CodeUnsupportedHTTPVerb)
+		}))
+	}
+	m.Handle("/", s.handler(func(c *call) *api.Error {
+		if azurePath(c.r.URL.Path) {
+			return notImplemented(c.r)
+		}
+		return api.NewError(api.CodeInvalidURI)
+	}))
+	s.mux = m
+}
+
+// azureCollections are the top-level collections of Azure Batch's data plane.
+var azureCollections = []string{
+	"applications", "certificates", "jobs", "jobschedules", "lifetimejobstats", "lifetimepoolstats",
+	"nodecounts", "poolusagemetrics", "pools", "supportedimages",
+}
+
+// azurePath reports whether path lies under one of Azure's top-level collections, so that an
+// operation on it is one Azure has (or a mistyped one, which Azure answers differently; Corral
+// cannot tell the two apart without knowing every operation).
+func azurePath(path string) bool {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	first = strings.ToLower(first)
+	for _, c := range azureCollections {
+		if first == c || strings.HasPrefix(first, c+"(") {
+			return true
+		}
+	}
+	return false
+}

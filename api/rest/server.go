@@ -1,0 +1,236 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"corral/actor"
+	"corral/api"
+	"corral/store"
+)
+
+// Config is what a Server needs.
+type Config struct {
+	// Runtime runs the service; the Server creates its bridge actor ([BridgeID]) in it and sends
+	// requests to service.AccountID through it.
+	Runtime actor.Runtime
+	// Store is the service's store, read directly by GET and list requests.
+	Store store.Store
+	// Account is the Batch account name that requests must be signed for.
+	Account string
+	// Keys are the account's keys (Azure accounts have a primary and a secondary key); a request
+	// signed with any of them is authentic. At least one non-empty key is required.
+	Keys [][]byte
+	// BaseURL is the account URL as clients see it ("https://corral.example:8443", no trailing
+	// slash), the base of the url property of entities, of DataServiceId, odata.metadata and
+	// odata.nextLink. Empty means the scheme and Host of each request.
+	BaseURL string
+	// Logger receives failures the client is not told the details of. Nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock (request dates, error bodies). Nil means time.Now.
+	Now func() time.Time
+	// RequestTimeout bounds how long a request may take, in addition to the request's own
+	// timeout parameter (at most 30 seconds, Azure's rule). Zero means api.DefaultTimeout.
+	RequestTimeout time.Duration
+}
+
+// BridgeID is the actor through which a Server receives the service's answers.
+const BridgeID actor.ID = "api.bridge"
+
+// Server serves Azure Batch's data-plane REST API. It is an http.Handler, safe for concurrent
+// use. See the package documentation for what it serves and where it departs from Azure.
+type Server struct {
+	rt      actor.Runtime
+	st      store.Store
+	account string
+	keys    [][]byte
+	base    string
+	log     *slog.Logger
+	now     func() time.Time
+	timeout time.Duration
+
+	// waiting maps the id of each request sent to the service to the buffered channel (capacity
+	// 1) its handler waits on.
+	waiting sync.Map
+
+	mux *http.ServeMux
+}
+
+// New returns a Server for cfg and creates its bridge actor in cfg.Runtime. One runtime holds at
+// most one Server's bridge.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Runtime == nil:
+		return nil, errors.New("rest: new server: no runtime")
+	case cfg.Store == nil:
+		return nil, errors.New("rest: new server: no store")
+	case cfg.Account == "":
+		return nil, errors.New("rest: new server: no account name")
+	}
+	var keys [][]byte
+	for _, k := range cfg.Keys {
+		if len(k) > 0 {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("rest: new server: no account key")
+	}
+	s := &Server{
+		rt:      cfg.Runtime,
+		st:      cfg.Store,
+		account: cfg.Account,
+		keys:    keys,
+		base:    strings.TrimSuffix(cfg.BaseURL, "/"),
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		timeout: cfg.RequestTimeout,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.timeout <= 0 {
+		s.timeout = api.DefaultTimeout
+	}
+	s.routes()
+	if _, err := s.rt.Create(string(BridgeID), &bridge{waiting: &s.waiting}); err != nil {
+		return nil, fmt.Errorf("rest: new server: create %s: %w", BridgeID, err)
+	}
+	return s, nil
+}
+
+// call is one request being served: what every handler needs besides the request.
+type call struct {
+	s    *Server
+	w    http.ResponseWriter
+	r    *http.Request
+	id   string          // request-id, also the id of the request sent to the service
+	now  time.Time       // when the request arrived
+	base string          // account URL
+	ctx  context.Context // the request's context, bounded by its time limit
+}
+
+type callKey struct{}
+
+// errGone marks a request whose client went away: nothing is written.
+var errGone = &api.Error{Status: 499, Code: "ClientClosedRequest"}
+
+// ServeHTTP implements http.Handler: it authenticates the request, checks its api-version and
+// timeout, and hands it to the route's handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := &call{s: s, w: w, r: r, id: api.NewRequestID(), now: s.now(), base: s.base}
+	if c.base == "" {
+		c.base = api.BaseURL(r)
+	}
+	if e := api.Authenticate(r, s.account, s.keys, c.now); e != nil {
+		c.fail(e)
+		return
+	}
+	if _, e := api.APIVersion(r); e != nil {
+		c.fail(e)
+		return
+	}
+	limit, e := api.Timeout(r)
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	limit = min(limit, s.timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), limit)
+	defer cancel()
+	c.ctx = ctx
+	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+}
+
+// handler adapts a route's function: it finds the request's call, runs fn, and writes the error
+// fn returns, if any.
+func (s *Server) handler(fn func(c *call) *api.Error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, ok := r.Context().Value(callKey{}).(*call)
+		if !ok { // served without ServeHTTP (cannot happen: the mux is private)
+			c = &call{s: s, id: api.NewRequestID(), now: s.now(), base: s.base, ctx: r.Context()}
+			if c.base == "" {
+				c.base = api.BaseURL(r)
+			}
+		}
+		c.w, c.r = w, r
+		if e := fn(c); e != nil {
+			c.fail(e)
+		}
+	}
+}
+
+// fail writes e as Azure's error response, unless the client has gone.
+func (c *call) fail(e *api.Error) {
+	if e == errGone {
+		return
+	}
+	api.WriteError(c.w, c.r, e, c.id, c.now)
+}
+
+// internal logs err and returns Azure's InternalError: the client learns the request id, the log
+// has the details.
+func (c *call) internal(what string, err error) *api.Error {
+	c.s.log.Error("rest: "+what, "request-id", c.id, "method", c.r.Method, "path", c.r.URL.Path, "err", err)
+	return api.NewError(api.CodeInternalError)
+}
+
+// readError turns an error from a store read into Azure's error: the service's *batch.Error
+// (not found…), a timeout, a client that went away, or a store that is busy.
+func (c *call) readError(what string, err error) *api.Error {
+	if be := asBatchError(err); be != nil {
+		return fromBatch(be)
+	}
+	switch {
+	case c.r.Context().Err() != nil:
+		return errGone
+	case errors.Is(err, context.DeadlineExceeded) || c.ctx.Err() != nil:
+		return api.NewError(api.CodeOperationTimedOut)
+	case errors.Is(err, store.ErrUnavailable):
+		return api.NewError(api.CodeServerBusy)
+	}
+	return c.internal(what, err)
+}
+
+// decode reads the request's JSON body into dst. A body over the limit is drained (up to a
+// bound) before the 413 is written, so that the client, still sending, reads the answer.
+func (c *call) decode(dst any) *api.Error {
+	e := api.DecodeJSON(c.r, dst, api.DecodeOptions{})
+	if e != nil && e.Code == api.CodeRequestBodyTooLarge && c.r.Body != nil {
+		drain(c.r)
+	}
+	return e
+}
+
+// maxDrain is how much of an oversized body is read and dropped before answering.
+const maxDrain = 4 * api.DefaultMaxBodyBytes
+
+func drain(r *http.Request) {
+	buf := make([]byte, 32<<10)
+	for n := 0; n < maxDrain; {
+		k, err := r.Body.Read(buf)
+		n += k
+		if err != nil {
+			return
+		}
+	}
+}
+
+// writeHeaders answers a write with no body: status, the common headers, and DataServiceId,
+// ETag and Last-Modified of the entity at location (etag "" when it could not be read).
+func (c *call) writeHeaders(status int, location, etag string, lastModified time.Time) {
+	api.SetResponseHeaders(c.w, c.r, c.id)
+	c.w.Header().Set(api.HeaderDataServiceID, location)
+	api.SetEntityHeaders(c.w, etag, lastModified)
+	c.w.Header().Set("Content-Length", "0")
+	c.w.WriteHeader(status)
+}

@@ -1,0 +1,243 @@
+package rest
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"corral/actor"
+	"corral/api"
+	"corral/batch"
+	"corral/service"
+)
+
+// zeroTime is "no Last-Modified".
+var zeroTime time.Time
+
+// TaskAddStatus values: the status of one task of an Add Collection.
+const (
+	TaskAddSuccess     = "success"
+	TaskAddClientError = "clienterror"
+	TaskAddServerError = "servererror"
+)
+
+// TaskAddResult is Azure's result for one task of an Add Collection.
+type TaskAddResult struct {
+	Status       string      `json:"status"`
+	TaskID       string      `json:"taskId"`
+	ETag         string      `json:"eTag,omitempty"`
+	LastModified time.Time   `json:"lastModified,omitzero"`
+	Location     string      `json:"location,omitempty"`
+	Error        *BatchError `json:"error,omitempty"`
+}
+
+// taskAddCollection is the body of Add Collection ({"value": [...]}) and of its answer.
+type taskAddCollection[T any] struct {
+	Metadata string `json:"odata.metadata,omitempty"`
+	Value    []T    `json:"value"`
+}
+
+// addTask is Task - Add: POST /jobs/{jobId}/tasks → 201.
+func (s *Server) addTask(c *call) *api.Error {
+	jobID, e := c.pathID("jobId", api.CodeJobNotFound)
+	if e != nil {
+		return e
+	}
+	var t batch.Task
+	if e := c.decode(&t); e != nil {
+		return e
+	}
+	t.URL, t.ETag = "", ""
+	if e := c.activeJob(jobID); e != nil {
+		return e
+	}
+	rep, e := c.send(func(req service.Request) actor.Event {
+		return service.AddTasks{Request: req, JobID: jobID, Tasks: []batch.Task{t}}
+	})
+	if e != nil {
+		return e
+	}
+	if rep.Err != nil {
+		return fromBatch(rep.Err)
+	}
+	if len(rep.Tasks) != 1 {
+		return c.internal("add task", errUnexpectedReply(len(rep.Tasks), 1))
+	}
+	if rep.Tasks[0].Err != nil {
+		return fromBatch(rep.Tasks[0].Err)
+	}
+	task, err := service.GetTask(c.ctx, s.st, jobID, t.ID)
+	if err != nil {
+		c.s.log.Warn("rest: read task after add", "request-id", c.id, "job", jobID, "task", t.ID, "err", err)
+	}
+	c.writeHeaders(http.StatusCreated, c.taskURL(jobID, t.ID), task.ETag, task.LastModified)
+	return nil
+}
+
+// addTaskCollection is Task - Add Collection: POST /jobs/{jobId}/addtaskcollection with
+// {"value": [up to 100 tasks]} → 200 with one TaskAddResult per task, in the order given. A
+// request that fails as a whole (the job does not exist or is completed) is an error response.
+func (s *Server) addTaskCollection(c *call) *api.Error {
+	jobID, e := c.pathID("jobId", api.CodeJobNotFound)
+	if e != nil {
+		return e
+	}
+	var body taskAddCollection[batch.Task]
+	if e := c.decode(&body); e != nil {
+		return e
+	}
+	switch n := len(body.Value); {
+	case body.Value == nil:
+		return api.MissingProperty("value")
+	case n == 0:
+		return api.InvalidProperty("value", "[]", "The collection must hold at least one task.")
+	case n > api.MaxTasksPerCollection:
+		return api.NewError(api.CodeRequestBodyTooLarge, api.ErrorValue{Key: "Reason",
+			Value: "The collection holds " + strconv.Itoa(n) + " tasks; the maximum is " + strconv.Itoa(api.MaxTasksPerCollection) + "."})
+	}
+	for i := range body.Value {
+		body.Value[i].URL, body.Value[i].ETag = "", ""
+	}
+	if e := c.activeJob(jobID); e != nil {
+		return e
+	}
+	rep, e := c.send(func(req service.Request) actor.Event {
+		return service.AddTasks{Request: req, JobID: jobID, Tasks: body.Value}
+	})
+	if e != nil {
+		return e
+	}
+	if rep.Err != nil {
+		return fromBatch(rep.Err)
+	}
+	if len(rep.Tasks) != len(body.Value) {
+		return c.internal("add task collection", errUnexpectedReply(len(rep.Tasks), len(body.Value)))
+	}
+	out := taskAddCollection[TaskAddResult]{Metadata: c.base + "/$metadata#taskaddresult", Value: make([]TaskAddResult, len(rep.Tasks))}
+	for i, r := range rep.Tasks {
+		res := TaskAddResult{TaskID: r.TaskID}
+		if r.Err != nil {
+			ae := fromBatch(r.Err)
+			res.Status = TaskAddClientError
+			if ae.Status >= 500 {
+				res.Status = TaskAddServerError
+			}
+			res.Error = newBatchError(ae, c.id, c.now)
+		} else {
+			res.Status = TaskAddSuccess
+			res.Location = c.taskURL(jobID, r.TaskID)
+			if t, err := service.GetTask(c.ctx, s.st, jobID, r.TaskID); err == nil {
+				res.ETag, res.LastModified = t.ETag, t.LastModified
+			} else {
+				c.s.log.Warn("rest: read task after add", "request-id", c.id, "job", jobID, "task", r.TaskID, "err", err)
+			}
+		}
+		out.Value[i] = res
+	}
+	if err := api.WriteJSON(c.w, c.r, http.StatusOK, out, c.id); err != nil {
+		c.s.log.Debug("rest: write task add results", "request-id", c.id, "err", err)
+	}
+	return nil
+}
+
+// getTask is Task - Get: GET /jobs/{jobId}/tasks/{taskId}.
+func (s *Server) getTask(c *call) *api.Error {
+	jobID, taskID, e := c.taskIDs()
+	if e != nil {
+		return e
+	}
+	t, err := service.GetTask(c.ctx, s.st, jobID, taskID)
+	if err != nil {
+		return c.readError("get task", err)
+	}
+	c.fillTask(jobID, &t)
+	return c.writeEntity("tasks/@Element", t, t.ETag, t.LastModified)
+}
+
+// listTasks is Task - List: GET /jobs/{jobId}/tasks.
+func (s *Server) listTasks(c *call) *api.Error {
+	jobID, e := c.pathID("jobId", api.CodeJobNotFound)
+	if e != nil {
+		return e
+	}
+	after, limit, e := c.paging()
+	if e != nil {
+		return e
+	}
+	tasks, err := service.ListTasks(c.ctx, s.st, jobID, after, limit+1)
+	if err != nil {
+		return c.readError("list tasks", err)
+	}
+	next := ""
+	if len(tasks) > limit {
+		tasks = tasks[:limit]
+		next = tasks[limit-1].ID
+	}
+	for i := range tasks {
+		c.fillTask(jobID, &tasks[i])
+	}
+	return writeList(c, "tasks", tasks, next)
+}
+
+// terminateTask is Task - Terminate: POST /jobs/{jobId}/tasks/{taskId}/terminate → 204. The
+// request's conditions are checked against the task as the store has it when the request
+// arrives.
+func (s *Server) terminateTask(c *call) *api.Error {
+	jobID, taskID, e := c.taskIDs()
+	if e != nil {
+		return e
+	}
+	t, err := service.GetTask(c.ctx, s.st, jobID, taskID)
+	if err != nil {
+		return c.readError("get task", err)
+	}
+	if e := api.CheckConditions(c.r, t.ETag, t.LastModified); e != nil {
+		return e
+	}
+	if t.State == batch.TaskCompleted {
+		// Nothing to do: the service's answer too, given here without asking it (see activeJob).
+		c.writeHeaders(http.StatusNoContent, c.taskURL(jobID, taskID), t.ETag, t.LastModified)
+		return nil
+	}
+	rep, e := c.send(func(req service.Request) actor.Event {
+		return service.TerminateTask{Request: req, JobID: jobID, TaskID: taskID}
+	})
+	if e != nil {
+		return e
+	}
+	if rep.Err != nil {
+		return fromBatch(rep.Err)
+	}
+	if t, err = service.GetTask(c.ctx, s.st, jobID, taskID); err != nil {
+		c.s.log.Warn("rest: read task after terminate", "request-id", c.id, "job", jobID, "task", taskID, "err", err)
+	}
+	c.writeHeaders(http.StatusNoContent, c.taskURL(jobID, taskID), t.ETag, t.LastModified)
+	return nil
+}
+
+// taskIDs returns the job and task ids of the path.
+func (c *call) taskIDs() (jobID, taskID string, e *api.Error) {
+	if jobID, e = c.pathID("jobId", api.CodeJobNotFound); e != nil {
+		return "", "", e
+	}
+	if taskID, e = c.pathID("taskId", api.CodeTaskNotFound); e != nil {
+		return "", "", e
+	}
+	return jobID, taskID, nil
+}
+
+// fillTask sets the task's url and, when it runs or ran on a node, the node's url.
+func (c *call) fillTask(jobID string, t *batch.Task) {
+	t.URL = c.taskURL(jobID, t.ID)
+	if n := t.NodeInfo; n != nil && n.NodeURL == "" && n.PoolID != "" && n.NodeID != "" {
+		n.NodeURL = c.nodeURL(n.PoolID, n.NodeID)
+	}
+}
+
+type unexpectedReply struct{ got, want int }
+
+func (e unexpectedReply) Error() string {
+	return "the service answered with " + strconv.Itoa(e.got) + " task results for " + strconv.Itoa(e.want) + " tasks"
+}
+
+func errUnexpectedReply(got, want int) error { return unexpectedReply{got, want} }
