@@ -16,6 +16,7 @@ import (
 	"corral/actor"
 	"corral/agent/protocol"
 	"corral/agentlink"
+	"corral/api/rest"
 	"corral/compute"
 	"corral/compute/local"
 	"corral/service"
@@ -39,9 +40,6 @@ type Config struct {
 	AgentCommand func(poolID, nodeID, dir string, dedicated bool) *exec.Cmd
 	// Timing sets how node sessions judge their agents; default: check every 5s, lost after 60s.
 	Timing service.NodeTiming
-	// Handler serves the REST API; nil serves only the agent endpoint. (The API is set by the
-	// caller so that this package does not need it to start.)
-	Handler func(rt actor.Runtime, st *sqlite.Store, acct Account, baseURL string) (http.Handler, error)
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -113,16 +111,14 @@ func Start(cfg Config) (*Server, error) {
 		s.abort(ln)
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	api, err := rest.New(rest.Config{Runtime: s.engine, Store: st, Account: cfg.Account.Name, Keys: [][]byte{cfg.Account.Key}, Logger: log})
+	if err != nil {
+		s.abort(ln)
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle(protocol.SyncPath, s.hub)
-	if cfg.Handler != nil {
-		api, err := cfg.Handler(s.engine, st, cfg.Account, s.URL)
-		if err != nil {
-			s.abort(ln)
-			return nil, fmt.Errorf("server: %w", err)
-		}
-		mux.Handle("/", api)
-	}
+	mux.Handle("/", api)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.done <- s.http.Serve(ln) }()
 	return s, nil

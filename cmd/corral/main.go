@@ -2,6 +2,7 @@
 //
 // Usage:
 //
+//	corral server [--listen ADDR] [--data DIR]
 //	corral agent --server URL --pool ID --node ID [--root DIR]
 //	corral version
 package main
@@ -33,6 +34,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "agent":
 		return runAgent(args[1:], stderr)
+	case "server":
+		return runServer(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -47,6 +50,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: corral <command>
 
 commands:
+  server    run Corral: the REST API, the service, nodes as local processes
   agent     run a node agent (the local VM provider starts these)
   version   print Corral's version
   help      print this help
