@@ -1,0 +1,220 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"corral/actor"
+	"corral/api"
+	"corral/batch"
+	"corral/compute/local"
+)
+
+// e2eServer is a `corral server` process.
+type e2eServer struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+// freeAddr finds a free loopback port.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startServer(t *testing.T, bin, addr, data string, key []byte) *e2eServer {
+	t.Helper()
+	cmd := exec.Command(bin, "server", "--listen", addr, "--data", data)
+	cmd.Env = append(os.Environ(), "CORRAL_ACCOUNT_NAME=corral", "CORRAL_ACCOUNT_KEY="+base64.StdEncoding.EncodeToString(key))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &e2eServer{cmd: cmd, base: "http://" + addr}
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		ok := false
+		for sc.Scan() {
+			if !ok && strings.Contains(sc.Text(), "serving") {
+				ok = true
+				ready <- true
+			}
+		}
+		if !ok {
+			ready <- false
+		}
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatal("corral server exited before serving")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("corral server did not start")
+	}
+	return s
+}
+
+func (s *e2eServer) kill() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+}
+
+// call sends a signed request and decodes the JSON answer into out (if not nil).
+func call(t *testing.T, base string, key []byte, method, path string, body, out any) int {
+	t.Helper()
+	req, err := api.NewRequest(method, base, path, nil, body, "corral", key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, path, b, err)
+		}
+	}
+	if resp.StatusCode >= 300 {
+		t.Logf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	return resp.StatusCode
+}
+
+// TestKillServerMidRun submits a DAG job over the REST API, kills the server with SIGKILL while
+// tasks run, restarts it on the same data directory, and checks that every task completes and
+// ran exactly once: agents outlive the server, their results are recorded once, nothing the API
+// acknowledged is lost.
+func TestKillServerMidRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	bin := buildCorral(t)
+	data := t.TempDir()
+	addr := freeAddr(t)
+	key := []byte("e2e-key-0123456789abcdef")
+	srv := startServer(t, bin, addr, data, key)
+	t.Cleanup(func() {
+		srv.kill()
+		killNodes(t, data)
+	})
+
+	two, slots := int32(2), int32(2)
+	if code := call(t, srv.base, key, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots}, nil); code != http.StatusCreated {
+		t.Fatalf("add pool: %d", code)
+	}
+	yes := true
+	if code := call(t, srv.base, key, "POST", "/jobs", batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}, nil); code != http.StatusCreated {
+		t.Fatalf("add job: %d", code)
+	}
+	// Three layers of four tasks; each task of a layer depends on two of the layer before. Each
+	// appends its id to a log and sleeps a little, so that the kill lands while tasks run.
+	log := filepath.Join(t.TempDir(), "ran.log")
+	var tasks []batch.Task
+	for layer := 0; layer < 3; layer++ {
+		for i := 0; i < 4; i++ {
+			id := fmt.Sprintf("t%d-%d", layer, i)
+			tk := batch.Task{ID: id, CommandLine: fmt.Sprintf(`/bin/sh -c "echo $AZ_BATCH_TASK_ID >> %s; sleep 0.3"`, log)}
+			if layer > 0 {
+				tk.DependsOn = &batch.TaskDependencies{TaskIDs: []string{fmt.Sprintf("t%d-%d", layer-1, i), fmt.Sprintf("t%d-%d", layer-1, (i+1)%4)}}
+			}
+			tasks = append(tasks, tk)
+		}
+	}
+	var added struct {
+		Value []struct {
+			Status string `json:"status"`
+			TaskID string `json:"taskId"`
+		} `json:"value"`
+	}
+	if code := call(t, srv.base, key, "POST", "/jobs/j1/addtaskcollection", map[string]any{"value": tasks}, &added); code != http.StatusOK {
+		t.Fatalf("add tasks: %d", code)
+	}
+	for _, a := range added.Value {
+		if a.Status != "success" {
+			t.Fatalf("task %s: %s", a.TaskID, a.Status)
+		}
+	}
+
+	// Kill the server once the first task has run, while others run.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if b, _ := os.ReadFile(log); len(b) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no task ran")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.kill()
+	srv = startServer(t, bin, addr, data, key)
+
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		var counts batch.TaskCountsResult
+		if code := call(t, srv.base, key, "GET", "/jobs/j1/taskcounts", nil, &counts); code == http.StatusOK && counts.TaskCounts.Completed == int32(len(tasks)) {
+			if counts.TaskCounts.Succeeded != int32(len(tasks)) {
+				t.Fatalf("counts: %+v", counts.TaskCounts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			var list struct{ Value []batch.Task }
+			call(t, srv.base, key, "GET", "/jobs/j1/tasks", nil, &list)
+			t.Fatalf("tasks did not all complete after the restart: %+v", list.Value)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := map[string]int{}
+	for _, id := range strings.Fields(string(b)) {
+		ran[id]++
+	}
+	for _, tk := range tasks {
+		if ran[tk.ID] != 1 {
+			t.Errorf("task %s ran %d times", tk.ID, ran[tk.ID])
+		}
+	}
+}
+
+// killNodes kills the node agents a server left behind (they outlive it by design), by adopting
+// them as a new server would and killing them all.
+func killNodes(t *testing.T, data string) {
+	p, err := local.New(local.Config{Runtime: actor.NewEngine(actor.Options{}), Root: filepath.Join(data, "nodes"),
+		Command: func(string, string, string, bool) *exec.Cmd { return nil }})
+	if err != nil {
+		t.Errorf("adopt nodes to kill them: %v", err)
+		return
+	}
+	p.KillAll()
+}
