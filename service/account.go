@@ -35,6 +35,25 @@ func (a *account) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r AddTasks) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r TerminateJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r TerminateTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r DeleteJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r DeleteTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r DeletePool) {
+			if !a.pools[batch.IDKey(r.PoolID)] {
+				reply(ctx, r.Request, notFound("PoolNotFound", "pool"))
+				return
+			}
+			pool, err := GetPool(context.Background(), a.st, r.PoolID)
+			if err != nil {
+				reply(ctx, r.Request, busy())
+				return
+			}
+			ctx.Send(PoolManagerID(pool.ID), r)
+		}),
+		actor.On(func(ctx *actor.Context, g poolGone) { delete(a.pools, batch.IDKey(g.PoolID)) }),
+		actor.On(func(ctx *actor.Context, g jobGone) {
+			delete(a.jobs, batch.IDKey(g.JobID))
+			delete(a.done, batch.IDKey(g.JobID))
+		}),
 	)
 }
 
@@ -126,11 +145,18 @@ func (a *account) toJob(ctx *actor.Context, jobID string, req Request, ev actor.
 	case !ok:
 		reply(ctx, req, notFound("JobNotFound", "job"))
 	case a.done[key]:
-		if _, isTask := ev.(TerminateTask); isTask {
+		// Boot starts no manager for a job completed before the service started; one is started
+		// now for what needs one (deletes), and the rest is answered here.
+		switch ev.(type) {
+		case TerminateTask:
 			reply(ctx, req, nil) // every task of a completed job is completed
-			return
+		case DeleteJob, DeleteTask:
+			delete(a.done, key)
+			ctx.Create(string(jobActor(id)), newJobManager(id, a.st))
+			ctx.Send(jobActor(id), ev)
+		default:
+			reply(ctx, req, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
 		}
-		reply(ctx, req, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
 	default:
 		ctx.Send(jobActor(id), ev)
 	}

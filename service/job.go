@@ -79,6 +79,8 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.Defer[AddTasks](),
 		actor.Defer[TerminateJob](),
 		actor.Defer[TerminateTask](),
+		actor.Defer[DeleteJob](),
+		actor.Defer[DeleteTask](),
 		actor.Defer[propose](),
 		actor.Defer[attemptEnded](),
 		actor.Targets("Active", "Done"),
@@ -89,6 +91,8 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(j.ended),
 		actor.On(j.terminateTask),
 		actor.On(j.terminateJob),
+		actor.On(j.deleteJob),
+		actor.On(j.deleteTask),
 		actor.Targets("Done"),
 	)
 	// Done: the job is completed. Late reports only need acknowledging.
@@ -100,6 +104,8 @@ func (j *jobManager) Define(m *actor.Machine) {
 			reply(ctx, r.Request, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
 		}),
 		actor.On(func(ctx *actor.Context, r TerminateTask) { reply(ctx, r.Request, nil) }),
+		actor.On(j.deleteJob),
+		actor.On(j.deleteTask),
 		actor.On(func(ctx *actor.Context, p propose) { ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID}) }),
 		actor.On(func(ctx *actor.Context, e attemptEnded) {
 			if !e.Lost {
@@ -138,24 +144,11 @@ func (j *jobManager) load(ctx *actor.Context) {
 	sortBySeq(recs)
 	j.sched = actor.ID("sched/" + j.rec.PoolID)
 	j.tasks = make(map[string]*taskRecord, len(recs))
-	j.graph = batch.NewGraph()
-	tasks := make([]batch.Task, len(recs))
-	for i, r := range recs {
+	for _, r := range recs {
 		j.tasks[batch.IDKey(r.Task.ID)] = r
-		tasks[i] = r.Task
 		j.nextSeq = max(j.nextSeq, r.Seq)
 	}
-	if _, err := j.graph.Add(tasks...); err != nil {
-		ctx.Assert(false, "job %s: rebuild graph: %v", j.jobID, err)
-	}
-	for _, r := range recs {
-		if r.Task.State == batch.TaskCompleted {
-			opts := batch.EffectiveExitOptions(r.Task.ExitConditions, exitOf(r.Task))
-			if _, err := j.graph.Complete(r.Task.ID, opts.DependencyAction); err != nil {
-				ctx.Assert(false, "job %s: rebuild graph: %v", j.jobID, err)
-			}
-		}
-	}
+	j.rebuildGraph(ctx, recs)
 	var ready []readyTask
 	for _, r := range recs {
 		if r.Task.State == batch.TaskActive && j.graph.Ready(r.Task.ID) {
@@ -171,6 +164,27 @@ func (j *jobManager) load(ctx *actor.Context) {
 	}
 	ctx.Goto("Active")
 	j.checkDone(ctx)
+}
+
+// rebuildGraph builds the dependency graph anew from the job's tasks, in the order they were added
+// (a batch.Graph cannot forget a task, so deleting one rebuilds it).
+func (j *jobManager) rebuildGraph(ctx *actor.Context, recs []*taskRecord) {
+	j.graph = batch.NewGraph()
+	tasks := make([]batch.Task, len(recs))
+	for i, r := range recs {
+		tasks[i] = r.Task
+	}
+	if _, err := j.graph.Add(tasks...); err != nil {
+		ctx.Assert(false, "job %s: rebuild graph: %v", j.jobID, err)
+	}
+	for _, r := range recs {
+		if r.Task.State == batch.TaskCompleted {
+			opts := batch.EffectiveExitOptions(r.Task.ExitConditions, exitOf(r.Task))
+			if _, err := j.graph.Complete(r.Task.ID, opts.DependencyAction); err != nil {
+				ctx.Assert(false, "job %s: rebuild graph: %v", j.jobID, err)
+			}
+		}
+	}
 }
 
 // add validates and stores new tasks, answers (one result per task, as Add Task Collection
@@ -465,6 +479,68 @@ func (j *jobManager) finishJob(ctx *actor.Context, reason string) bool {
 	j.rec = rec
 	ctx.Goto("Done")
 	return true
+}
+
+// deleteJob is Job - Delete: the job's tasks are terminated (running attempts killed), then the
+// job and its tasks are removed from the store, and the manager stops.
+func (j *jobManager) deleteJob(ctx *actor.Context, req DeleteJob) {
+	if j.rec.Job.State != batch.JobCompleted && !j.finishJob(ctx, batch.TerminateReasonUserTerminate) {
+		reply(ctx, req.Request, busy())
+		return
+	}
+	err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		for _, key := range sortedKeys(j.tasks) {
+			if err := tx.Delete(tableTasks, batch.IDKey(j.jobID)+"/"+key, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return tx.Delete(tableJobs, batch.IDKey(j.jobID), store.AnyVersion)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		reply(ctx, req.Request, busy())
+		return
+	}
+	reply(ctx, req.Request, nil)
+	ctx.Send(AccountID, jobGone{JobID: j.jobID})
+	ctx.Halt()
+}
+
+// deleteTask is Task - Delete: a task that has not completed is terminated first; the task is
+// removed from the store and the dependency graph is rebuilt without it (tasks that depended on
+// it wait for ever, as on a dependency never added).
+func (j *jobManager) deleteTask(ctx *actor.Context, req DeleteTask) {
+	key := batch.IDKey(req.TaskID)
+	r := j.tasks[key]
+	if r == nil {
+		reply(ctx, req.Request, notFound("TaskNotFound", "task"))
+		return
+	}
+	if r.Task.State != batch.TaskCompleted {
+		if _, ok := j.terminate(ctx, r); !ok {
+			reply(ctx, req.Request, busy())
+			return
+		}
+		ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID})
+	}
+	err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		return tx.Delete(tableTasks, j.taskKey(r.Task.ID), store.AnyVersion)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		reply(ctx, req.Request, busy())
+		return
+	}
+	delete(j.tasks, key)
+	recs := make([]*taskRecord, 0, len(j.tasks))
+	for _, k := range sortedKeys(j.tasks) {
+		recs = append(recs, j.tasks[k])
+	}
+	sortBySeq(recs)
+	j.rebuildGraph(ctx, recs)
+	reply(ctx, req.Request, nil)
+}
+
+func busy() *batch.Error {
+	return &batch.Error{Code: "ServerBusy", Message: "The server is currently unable to receive requests. Please retry your request."}
 }
 
 func (j *jobManager) taskKey(taskID string) string {

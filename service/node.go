@@ -64,6 +64,9 @@ type (
 
 	// retire ends a session whose node was never created.
 	retire struct{}
+
+	// stopped is the last event a stopping session handles.
+	stopped struct{}
 )
 
 // NodeTiming sets how a node session judges its agent's health.
@@ -120,6 +123,8 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[protocol.TaskResult](),
 		actor.Ignore[aliveCheck](),
 		actor.On(func(ctx *actor.Context, _ retire) { ctx.Halt() }),
+		actor.On(n.stop),
+		actor.Targets("Stopping"),
 	)
 	m.State("Ready",
 		actor.On(n.hello),
@@ -131,7 +136,8 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.On(n.result),
 		actor.On(n.check),
 		actor.Ignore[retire](),
-		actor.Targets("Lost"),
+		actor.On(n.stop),
+		actor.Targets("Lost", "Stopping"),
 	)
 	m.State("Lost",
 		actor.OnEntry(n.lose),
@@ -145,10 +151,19 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[resultRecorded](),
 		actor.Ignore[killAttempt](),
 		actor.Ignore[retire](),
+		actor.On(n.stop),
+		actor.Targets("Stopping"),
 		actor.On(func(ctx *actor.Context, s startAttempt) {
 			// Placed before the loss was known: report it lost at once so it is requeued.
 			ctx.Send(actor.ID("job/"+s.Ref.JobID), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
 		}),
+	)
+	m.State("Stopping",
+		actor.On(func(ctx *actor.Context, s startAttempt) {
+			ctx.Send(actor.ID("job/"+s.Ref.JobID), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+		}),
+		actor.On(func(ctx *actor.Context, _ stopped) { ctx.Halt() }),
+		actor.OnAny(func(*actor.Context, actor.Event) {}),
 	)
 }
 
@@ -277,6 +292,20 @@ func (n *nodeSession) lose(ctx *actor.Context) {
 		ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
 	}
 	ctx.Log("node lost", "pool", n.poolID, "node", n.nodeID)
+}
+
+// stop ends the session of a node whose pool is deleted: every attempt it knows of is lost, and
+// so is every attempt still waiting in its mailbox (Stopping reports those, then halts).
+func (n *nodeSession) stop(ctx *actor.Context, _ stop) {
+	for _, m := range []map[string]attemptRef{n.running, n.expected} {
+		for _, id := range sortedKeys(m) {
+			r := m[id]
+			ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+		}
+	}
+	n.running, n.expected = map[string]attemptRef{}, map[string]attemptRef{}
+	ctx.Send(ctx.Self(), stopped{})
+	ctx.Goto("Stopping")
 }
 
 // sortedKeys returns a map's keys in order: actor code iterates maps in a fixed order, so that the

@@ -38,6 +38,8 @@ func (p *poolManager) Define(m *actor.Machine) {
 	m.State("Managing",
 		actor.OnEntry(p.load),
 		actor.On(p.created),
+		actor.On(p.delete),
+		actor.Ignore[compute.VMDeleted](),
 		actor.On(func(ctx *actor.Context, _ askAgain) {
 			// A request or its answer may have been lost: ask again, under the same request id,
 			// which the provider recognises.
@@ -215,6 +217,34 @@ func (p *poolManager) created(ctx *actor.Context, c compute.VMCreated) {
 	delete(p.pending, c.NodeID)
 	p.nodes[n.ID] = n
 	p.pool = next
+}
+
+// delete is Pool - Delete: every node is released, the pool's records go, and its actors stop.
+// Jobs on the pool stay; their tasks wait for a pool of that id to exist again.
+func (p *poolManager) delete(ctx *actor.Context, r DeletePool) {
+	err := p.st.Update(context.Background(), func(tx store.Tx) error {
+		for _, id := range sortedKeys(p.nodes) {
+			if err := tx.Delete(tableNodes, batch.IDKey(p.poolID)+"/"+id, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if err := tx.Delete(tableBoots, batch.IDKey(p.poolID), store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.Delete(tablePools, batch.IDKey(p.poolID), store.AnyVersion)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		reply(ctx, r.Request, busy())
+		return
+	}
+	for _, id := range sortedKeys(p.nodes) {
+		ctx.Send(compute.ProviderID, compute.DeleteVM{RequestID: fmt.Sprintf("delete/%s/%d", id, p.boot), ReplyTo: ctx.Self(), PoolID: p.poolID, NodeID: id})
+		ctx.Send(nodeActor(p.poolID, id), stop{})
+	}
+	ctx.Send(SchedulerID(p.poolID), stop{})
+	ctx.Send(AccountID, poolGone{PoolID: p.poolID})
+	reply(ctx, r.Request, nil)
+	ctx.Halt()
 }
 
 // startSession creates a node's session, expecting the attempts the store records on the node.

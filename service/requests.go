@@ -78,6 +78,15 @@ type TaskAddResult struct {
 	Err    *batch.Error // nil: added
 }
 
+// jobGone tells the account that a job was deleted.
+type jobGone struct{ JobID string }
+
+// poolGone tells the account that a pool was deleted.
+type poolGone struct{ PoolID string }
+
+// stop ends a pool's scheduler or node session when the pool is deleted.
+type stop struct{}
+
 func reply(ctx *actor.Context, r Request, err *batch.Error) {
 	ctx.Send(r.ReplyTo, Reply{RequestID: r.ID, Err: err})
 }

@@ -89,6 +89,7 @@ func (s *scheduler) Define(m *actor.Machine) {
 				s.dispatch(ctx)
 			}
 		}),
+		actor.On(func(ctx *actor.Context, _ stop) { ctx.Halt() }),
 		actor.On(func(ctx *actor.Context, a proposalAnswer) {
 			if a.Accepted {
 				return

@@ -133,7 +133,10 @@ func (c *client) Define(m *actor.Machine) {
 			if r.RequestID != fmt.Sprint(c.next) {
 				return // an answer to a repeat of an earlier request
 			}
-			ok := r.Err == nil || r.Err.Code == "PoolExists" || r.Err.Code == "JobExists"
+			// A repeated request may find its first copy's work done: an add finds the entity,
+			// a delete finds it gone.
+			ok := r.Err == nil || r.Err.Code == "PoolExists" || r.Err.Code == "JobExists" ||
+				r.Err.Code == "JobNotFound" || r.Err.Code == "TaskNotFound" || r.Err.Code == "PoolNotFound"
 			for _, t := range r.Tasks {
 				ok = ok && (t.Err == nil || t.Err.Code == "TaskExists")
 			}
@@ -171,7 +174,7 @@ func diamond() []batch.Task {
 // serviceProgram is the whole service on a crashable host, a provider model whose nodes run agent
 // models, and a client that adds a pool of two nodes, a job and its tasks. retries is the job's
 // maxTaskRetryCount and exitCodes what the agents' attempts may exit with.
-func serviceProgram(exitCodes []int, retries int32) func(*systest.Sim) {
+func serviceProgram(exitCodes []int, retries int32, more ...actor.Event) func(*systest.Sim) {
 	return func(s *systest.Sim) {
 		s.Monitor(&depsFirst{})
 		s.Monitor(&completedOnce{})
@@ -185,12 +188,12 @@ func serviceProgram(exitCodes []int, retries int32) func(*systest.Sim) {
 		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
 		two, slots, yes := int32(2), int32(2), true
 		c := &client{}
-		for i, ev := range []actor.Event{
+		for i, ev := range append([]actor.Event{
 			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots}},
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
 				Constraints: &batch.JobConstraints{MaxTaskRetryCount: &retries}}},
 			AddTasks{JobID: "j1", Tasks: diamond()},
-		} {
+		}, more...) {
 			req := Request{ID: fmt.Sprint(i), ReplyTo: "client"}
 			switch r := ev.(type) {
 			case AddPool:
@@ -200,6 +203,15 @@ func serviceProgram(exitCodes []int, retries int32) func(*systest.Sim) {
 				r.Request = req
 				ev = r
 			case AddTasks:
+				r.Request = req
+				ev = r
+			case DeleteTask:
+				r.Request = req
+				ev = r
+			case DeleteJob:
+				r.Request = req
+				ev = r
+			case DeletePool:
 				r.Request = req
 				ev = r
 			}
@@ -227,4 +239,10 @@ func TestServiceSurvivesCrashes(t *testing.T) {
 func TestServiceUnderLinkFaultsAndCrashes(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
 		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}, Drops: 2, Duplicates: 2, Delays: 2}}, serviceProgram([]int{0, 1}, 1))
+}
+
+func TestServiceDeletes(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}},
+		serviceProgram([]int{0, 1}, 1, DeleteTask{JobID: "j1", TaskID: "t6"}, DeleteJob{JobID: "j1"}, DeletePool{PoolID: "p1"}))
 }

@@ -23,7 +23,11 @@ type Provider struct {
 
 // Define declares the provider's single state.
 func (p *Provider) Define(m *actor.Machine) {
-	m.State("Serving", actor.On(func(ctx *actor.Context, c compute.CreateVM) {
+	m.State("Serving", actor.On(func(ctx *actor.Context, d compute.DeleteVM) {
+		// The node's agent model goes on running (it cannot be halted from here); what matters
+		// to the service is the answer.
+		ctx.Send(d.ReplyTo, compute.VMDeleted{RequestID: d.RequestID, PoolID: d.PoolID, NodeID: d.NodeID})
+	}), actor.On(func(ctx *actor.Context, c compute.CreateVM) {
 		if p.created == nil {
 			p.created = map[string]bool{}
 		}
