@@ -111,7 +111,7 @@ func Start(cfg Config) (*Server, error) {
 		s.abort(ln)
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	api, err := rest.New(rest.Config{Runtime: s.engine, Store: st, Account: cfg.Account.Name, Keys: [][]byte{cfg.Account.Key}, Logger: log})
+	api, err := rest.New(rest.Config{Runtime: s.engine, Store: st, Account: cfg.Account.Name, Keys: [][]byte{cfg.Account.Key}, Logger: log, Files: newLocalFiles(filepath.Join(cfg.DataDir, "nodes"))})
 	if err != nil {
 		s.abort(ln)
 		return nil, fmt.Errorf("server: %w", err)

@@ -107,8 +107,13 @@ func (a *account) addPool(ctx *actor.Context, r AddPool) {
 		return
 	}
 	a.pools[key] = true
-	ctx.Create(string(SchedulerID(p.ID)), newScheduler(p.ID, fillOf(p)))
-	ctx.Create(string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing))
+	// A pool deleted a moment ago may still have actors finishing their last step under these
+	// ids. Then the new pool's actors are not started: its record is in the store, and Boot
+	// starts them when the service restarts. (Known gap: actor ids need an incarnation, so that
+	// a new pool never waits for the old one's actors.)
+	if tryCreate(ctx, string(SchedulerID(p.ID)), newScheduler(p.ID, fillOf(p))) {
+		tryCreate(ctx, string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing))
+	}
 	reply(ctx, r.Request, nil)
 }
 
@@ -160,6 +165,23 @@ func (a *account) toJob(ctx *actor.Context, jobID string, req Request, ev actor.
 	default:
 		ctx.Send(jobActor(id), ev)
 	}
+}
+
+// tryCreate creates an actor unless one is alive under the id, and reports whether it did. (The
+// actor runtime fails a handler that creates an actor under a live actor's id; the account must
+// not fail.)
+func tryCreate(ctx *actor.Context, id string, a actor.Actor) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, isFailure := r.(*actor.Failure)
+			if !isFailure || f.Kind != actor.FailDuplicate {
+				panic(r)
+			}
+			ok = false
+		}
+	}()
+	ctx.Create(id, a)
+	return true
 }
 
 // storeError turns a failed store write into Azure's error: a record that exists already (a

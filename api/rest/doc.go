@@ -34,8 +34,8 @@
 //     property ($select must still be a well-formed list). A later issue implements them.
 //   - Unknown properties in a request body are ignored, as are read-only properties (url, eTag,
 //     state…) sent by the client: the service sets them.
-//   - Operations that Azure has and Corral does not implement yet (Pool, Job and Task - Delete,
-//     the task file operations, and any other path under one of Azure's top-level collections)
+//   - Operations that Azure has and Corral does not implement yet (updates and patches, File -
+//     Delete From Task, and any other path under one of Azure's top-level collections)
 //     answer 501 Not Implemented with the error code "NotImplemented", a code Azure's own SDKs
 //     know (the .NET SDK's BatchErrorCode.NotImplemented: "the operation is not implemented"),
 //     though the "Batch Status and Error Codes" page does not list it or its status; the

@@ -713,9 +713,9 @@ func TestRequestErrors(t *testing.T) {
 		{"101 tasks", signed("POST", "/jobs/j1/addtaskcollection", nil, map[string]any{"value": manyTasks(101)}), 413, api.CodeRequestBodyTooLarge, nil},
 		{"terminate body of the wrong type", signed("POST", "/jobs/j1/terminate", nil, `{"terminateReason": 7}`), 400, api.CodeInvalidRequestBody, nil},
 		{"unknown path", signed("GET", "/nothing/here", nil, nil), 400, api.CodeInvalidURI, nil},
-		{"delete pool", signed("DELETE", "/pools/p1", nil, nil), 501, rest.CodeNotImplemented, nil},
-		{"delete job", signed("DELETE", "/jobs/j1", nil, nil), 501, rest.CodeNotImplemented, nil},
-		{"delete task", signed("DELETE", "/jobs/j1/tasks/t", nil, nil), 501, rest.CodeNotImplemented, nil},
+		{"patch pool", signed("PATCH", "/pools/p1", nil, map[string]any{}), 501, rest.CodeNotImplemented, nil},
+		{"update job", signed("PUT", "/jobs/j1", nil, map[string]any{}), 501, rest.CodeNotImplemented, nil},
+		{"update task", signed("PUT", "/jobs/j1/tasks/t", nil, map[string]any{}), 501, rest.CodeNotImplemented, nil},
 		{"task files", signed("GET", "/jobs/j1/tasks/t/files", nil, nil), 501, rest.CodeNotImplemented, nil},
 		{"task file", signed("GET", "/jobs/j1/tasks/t/files/wd/stdout.txt", nil, nil), 501, rest.CodeNotImplemented, nil},
 		{"pool resize", signed("POST", "/pools/p1/resize", nil, map[string]int{"targetDedicatedNodes": 1}), 501, rest.CodeNotImplemented, nil},
@@ -898,4 +898,28 @@ func TestCompletedJobAfterRestart(t *testing.T) {
 	want(t, e.do("POST", "/jobs/j1/addtaskcollection", nil, map[string]any{"value": []batch.Task{task("t2")}}), http.StatusConflict, api.CodeJobCompleted)
 	created(t, e.do("POST", "/jobs/j1/tasks/t1/terminate", nil, nil), http.StatusNoContent, e.base+"/jobs/j1/tasks/t1")
 	created(t, e.do("POST", "/pools", nil, pool("p2", 0)), http.StatusCreated, e.base+"/pools/p2")
+}
+
+func TestDeletes(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	created(t, e.do("POST", "/pools", nil, pool("p1", 1)), http.StatusCreated, e.base+"/pools/p1")
+	created(t, e.do("POST", "/jobs", nil, job("j1", "p1", true)), http.StatusCreated, e.base+"/jobs/j1")
+	created(t, e.do("POST", "/jobs/j1/tasks", nil, task("a")), http.StatusCreated, e.base+"/jobs/j1/tasks/a")
+	created(t, e.do("POST", "/jobs/j1/tasks", nil, task("b", "a")), http.StatusCreated, e.base+"/jobs/j1/tasks/b")
+
+	want(t, e.do("DELETE", "/jobs/j1/tasks/b", nil, nil), http.StatusOK, "")
+	want(t, e.do("GET", "/jobs/j1/tasks/b", nil, nil), http.StatusNotFound, api.CodeTaskNotFound)
+	want(t, e.do("DELETE", "/jobs/j1/tasks/b", nil, nil), http.StatusNotFound, api.CodeTaskNotFound)
+
+	want(t, e.do("DELETE", "/jobs/j1", nil, nil), http.StatusAccepted, "")
+	want(t, e.do("GET", "/jobs/j1", nil, nil), http.StatusNotFound, api.CodeJobNotFound)
+	want(t, e.do("GET", "/jobs/j1/tasks/a", nil, nil), http.StatusNotFound, api.CodeJobNotFound)
+	want(t, e.do("DELETE", "/jobs/j1", nil, nil), http.StatusNotFound, api.CodeJobNotFound)
+	// The id is free again.
+	created(t, e.do("POST", "/jobs", nil, job("j1", "p1", false)), http.StatusCreated, e.base+"/jobs/j1")
+
+	want(t, e.do("DELETE", "/pools/p1", nil, nil), http.StatusAccepted, "")
+	want(t, e.do("GET", "/pools/p1", nil, nil), http.StatusNotFound, api.CodePoolNotFound)
+	want(t, e.do("DELETE", "/pools/p1", nil, nil), http.StatusNotFound, api.CodePoolNotFound)
+	created(t, e.do("POST", "/pools", nil, pool("p1", 1)), http.StatusCreated, e.base+"/pools/p1")
 }

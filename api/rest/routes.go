@@ -27,20 +27,19 @@ func (s *Server) routes() {
 	const get, post = http.MethodGet, http.MethodPost
 	table := []route{
 		{"/pools", map[string]handlerFunc{get: s.listPools, post: s.addPool}, nil},
-		{"/pools/{poolId}", map[string]handlerFunc{get: s.getPool}, []string{http.MethodPatch, http.MethodDelete}},
+		{"/pools/{poolId}", map[string]handlerFunc{get: s.getPool, http.MethodDelete: s.deletePool}, []string{http.MethodPatch}},
 		{"/pools/{poolId}/nodes", map[string]handlerFunc{get: s.listNodes}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}", map[string]handlerFunc{get: s.getNode}, nil},
 		{"/jobs", map[string]handlerFunc{get: s.listJobs, post: s.addJob}, nil},
-		{"/jobs/{jobId}", map[string]handlerFunc{get: s.getJob}, []string{http.MethodPatch, http.MethodPut, http.MethodDelete}},
+		{"/jobs/{jobId}", map[string]handlerFunc{get: s.getJob, http.MethodDelete: s.deleteJob}, []string{http.MethodPatch, http.MethodPut}},
 		{"/jobs/{jobId}/terminate", map[string]handlerFunc{post: s.terminateJob}, nil},
 		{"/jobs/{jobId}/taskcounts", map[string]handlerFunc{get: s.taskCounts}, nil},
 		{"/jobs/{jobId}/tasks", map[string]handlerFunc{get: s.listTasks, post: s.addTask}, nil},
 		{"/jobs/{jobId}/addtaskcollection", map[string]handlerFunc{post: s.addTaskCollection}, nil},
-		{"/jobs/{jobId}/tasks/{taskId}", map[string]handlerFunc{get: s.getTask}, []string{http.MethodPut, http.MethodDelete}},
+		{"/jobs/{jobId}/tasks/{taskId}", map[string]handlerFunc{get: s.getTask, http.MethodDelete: s.deleteTask}, []string{http.MethodPut}},
 		{"/jobs/{jobId}/tasks/{taskId}/terminate", map[string]handlerFunc{post: s.terminateTask}, nil},
-		{"/jobs/{jobId}/tasks/{taskId}/files", nil, []string{get}},
-		{"/jobs/{jobId}/tasks/{taskId}/files/{filePath...}", nil, []string{get, http.MethodHead, http.MethodDelete}},
 	}
+	table = append(table, s.fileRoutes()...)
 	m := http.NewServeMux()
 	for _, rt := range table {
 		var allow []string

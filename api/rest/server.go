@@ -38,6 +38,9 @@ type Config struct {
 	// RequestTimeout bounds how long a request may take, in addition to the request's own
 	// timeout parameter (at most 30 seconds, Azure's rule). Zero means api.DefaultTimeout.
 	RequestTimeout time.Duration
+	// Files reads tasks' files on their nodes, for the task file operations (see files.go). Nil
+	// means those operations answer 501 NotImplemented.
+	Files FileSource
 }
 
 // BridgeID is the actor through which a Server receives the service's answers.
@@ -54,6 +57,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	timeout time.Duration
+	files   FileSource
 
 	// waiting maps the id of each request sent to the service to the buffered channel (capacity
 	// 1) its handler waits on.
@@ -91,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		timeout: cfg.RequestTimeout,
+		files:   cfg.Files,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

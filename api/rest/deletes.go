@@ -1,0 +1,88 @@
+package rest
+
+import (
+	"net/http"
+	"time"
+
+	"corral/actor"
+	"corral/api"
+	"corral/service"
+)
+
+// Deletes answer 202 Accepted, as Azure does: the entity may still be visible (being deleted)
+// for a moment. Corral removes it before it answers, so a GET after the 202 finds it gone.
+
+// deletePool is Pool - Delete: DELETE /pools/{poolId}.
+func (s *Server) deletePool(c *call) *api.Error {
+	id, e := c.pathID("poolId", api.CodePoolNotFound)
+	if e != nil {
+		return e
+	}
+	p, err := service.GetPool(c.ctx, s.st, id)
+	if err != nil {
+		return c.readError("get pool", err)
+	}
+	if e := api.CheckConditions(c.r, p.ETag, p.LastModified); e != nil {
+		return e
+	}
+	return c.accepted(c.poolURL(id), func(req service.Request) actor.Event { return service.DeletePool{Request: req, PoolID: id} })
+}
+
+// deleteJob is Job - Delete: DELETE /jobs/{jobId}.
+func (s *Server) deleteJob(c *call) *api.Error {
+	id, e := c.pathID("jobId", api.CodeJobNotFound)
+	if e != nil {
+		return e
+	}
+	j, err := service.GetJob(c.ctx, s.st, id)
+	if err != nil {
+		return c.readError("get job", err)
+	}
+	if e := api.CheckConditions(c.r, j.ETag, j.LastModified); e != nil {
+		return e
+	}
+	return c.accepted(c.jobURL(id), func(req service.Request) actor.Event { return service.DeleteJob{Request: req, JobID: id} })
+}
+
+// deleteTask is Task - Delete: DELETE /jobs/{jobId}/tasks/{taskId}. Azure answers 200.
+func (s *Server) deleteTask(c *call) *api.Error {
+	jobID, e := c.pathID("jobId", api.CodeJobNotFound)
+	if e != nil {
+		return e
+	}
+	taskID, e := c.pathID("taskId", api.CodeTaskNotFound)
+	if e != nil {
+		return e
+	}
+	t, err := service.GetTask(c.ctx, s.st, jobID, taskID)
+	if err != nil {
+		return c.readError("get task", err)
+	}
+	if e := api.CheckConditions(c.r, t.ETag, t.LastModified); e != nil {
+		return e
+	}
+	rep, e := c.send(func(req service.Request) actor.Event {
+		return service.DeleteTask{Request: req, JobID: jobID, TaskID: taskID}
+	})
+	if e != nil {
+		return e
+	}
+	if rep.Err != nil {
+		return fromBatch(rep.Err)
+	}
+	c.writeHeaders(http.StatusOK, c.taskURL(jobID, taskID), "", time.Time{})
+	return nil
+}
+
+// accepted sends a request to the service and answers 202 once it is done.
+func (c *call) accepted(location string, build func(service.Request) actor.Event) *api.Error {
+	rep, e := c.send(build)
+	if e != nil {
+		return e
+	}
+	if rep.Err != nil {
+		return fromBatch(rep.Err)
+	}
+	c.writeHeaders(http.StatusAccepted, location, "", time.Time{})
+	return nil
+}

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"corral/agent"
+	"corral/api/rest"
+)
+
+// localFiles is the rest.FileSource of the local provider's nodes: node n of pool p keeps its
+// files under root/p/n (root is <DataDir>/nodes) in the agent's layout, which it reads directly
+// from disk. Pool and node ids are checked before they become path components, and the agent's
+// Layout keeps every read inside the task directory.
+type localFiles struct {
+	root string
+}
+
+var _ rest.FileSource = localFiles{}
+
+// newLocalFiles returns the FileSource of the nodes under root.
+func newLocalFiles(root string) localFiles { return localFiles{root: root} }
+
+// validNodeDirID reports whether id may name a pool or node directory: 1 to 255 of
+// [A-Za-z0-9_-] (the local provider's rule), so that it can never be empty, ".", "..", or hold a
+// separator.
+func validNodeDirID(id string) bool {
+	if id == "" || len(id) > 255 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// layout returns the layout of node nodeID of pool poolID. An id that cannot name a node
+// directory names no node: the error wraps fs.ErrNotExist.
+func (f localFiles) layout(poolID, nodeID string) (agent.Layout, error) {
+	if !validNodeDirID(poolID) || !validNodeDirID(nodeID) {
+		return agent.Layout{}, fmt.Errorf("server: task files: no node %q of pool %q: %w", nodeID, poolID, fs.ErrNotExist)
+	}
+	return agent.NewLayout(filepath.Join(f.root, poolID, nodeID))
+}
+
+// fileError maps the agent's errors to the FileSource contract: an invalid job or task id names
+// no task directory (fs.ErrNotExist), an invalid path is rest.ErrInvalidFilePath, a path that
+// leads outside the task directory rest.ErrFileOutsideTask.
+func fileError(err error) error {
+	switch {
+	case errors.Is(err, agent.ErrInvalidID):
+		return fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	case errors.Is(err, agent.ErrInvalidPath):
+		return fmt.Errorf("%w: %w", rest.ErrInvalidFilePath, err)
+	case errors.Is(err, agent.ErrPathEscapes):
+		return fmt.Errorf("%w: %w", rest.ErrFileOutsideTask, err)
+	}
+	return err
+}
+
+// fileInfo converts the agent's description of a file. The node does not know creation times
+// (Azure does not report them for Linux nodes either).
+func fileInfo(fi agent.FileInfo) rest.FileInfo {
+	return rest.FileInfo{Path: fi.Path, IsDirectory: fi.IsDir, Size: fi.Size, LastModified: fi.ModTime, Mode: fi.Mode}
+}
+
+// ListFiles implements rest.FileSource.
+func (f localFiles) ListFiles(ctx context.Context, poolID, nodeID, jobID, taskID string, recursive bool) ([]rest.FileInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l, err := f.layout(poolID, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	list, err := l.ListFiles(jobID, taskID, recursive)
+	if err != nil {
+		return nil, fileError(err)
+	}
+	out := make([]rest.FileInfo, len(list))
+	for i, fi := range list {
+		out[i] = fileInfo(fi)
+	}
+	return out, nil
+}
+
+// OpenFile implements rest.FileSource. A directory is described (through os.Root, so that it
+// too is found only inside the task directory) and not opened.
+func (f localFiles) OpenFile(ctx context.Context, poolID, nodeID, jobID, taskID, name string) (io.ReadSeekCloser, rest.FileInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, rest.FileInfo{}, err
+	}
+	l, err := f.layout(poolID, nodeID)
+	if err != nil {
+		return nil, rest.FileInfo{}, err
+	}
+	file, fi, err := l.OpenFile(jobID, taskID, name)
+	if errors.Is(err, agent.ErrIsDir) {
+		info, err := statDir(l, jobID, taskID, name)
+		return nil, info, err
+	}
+	if err != nil {
+		return nil, rest.FileInfo{}, fileError(err)
+	}
+	return file, fileInfo(fi), nil
+}
+
+// statDir describes a directory of a task directory that Layout.OpenFile has found to be one (so
+// name is a local path and not Corral's bookkeeping). The os.Root confines the lookup, symbolic
+// links included, to the task directory, should the directory have changed since.
+func statDir(l agent.Layout, jobID, taskID, name string) (rest.FileInfo, error) {
+	dir, err := l.TaskDir(jobID, taskID)
+	if err != nil {
+		return rest.FileInfo{}, fileError(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return rest.FileInfo{}, fmt.Errorf("server: task file %q of %s/%s: %w", name, jobID, taskID, err)
+	}
+	defer root.Close()
+	rel := filepath.Clean(filepath.FromSlash(name))
+	st, err := root.Stat(rel)
+	if err != nil {
+		return rest.FileInfo{}, fmt.Errorf("server: task file %q of %s/%s: %w", name, jobID, taskID, err)
+	}
+	if !st.IsDir() { // replaced since OpenFile looked
+		return rest.FileInfo{}, fmt.Errorf("server: task file %q of %s/%s changed while opened: %w", name, jobID, taskID, fs.ErrNotExist)
+	}
+	return rest.FileInfo{Path: filepath.ToSlash(rel), IsDirectory: true, LastModified: st.ModTime(), Mode: st.Mode()}, nil
+}
