@@ -5,8 +5,14 @@ go 1.26.8
 // Dependencies, one line each on why they are here:
 //   modernc.org/sqlite: pure-Go SQLite (no cgo) for store/sqlite, the embedded default store;
 //     the indirect requirements below (modernc.org/libc, ...) are its own.
+//   go.yaml.in/yaml/v3: YAML job files for the CLI (`corral run`, `corral job submit`), with line
+//     numbers in errors; the YAML organisation's maintained continuation of gopkg.in/yaml.v3, with
+//     no dependencies of its own.
 
-require modernc.org/sqlite v1.62.0
+require (
+	go.yaml.in/yaml/v3 v3.0.6
+	modernc.org/sqlite v1.62.0
+)
 
 require (
 	github.com/dustin/go-humanize v1.1.0 // indirect

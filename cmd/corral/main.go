@@ -2,9 +2,19 @@
 //
 // Usage:
 //
+//	corral run FILE [--pool ID] [--id ID] [--url URL | --embedded] [--data DIR] [--out DIR]
+//	corral pool create ID [--nodes N] [--slots S] [--fill spread|pack]
+//	corral pool list | show ID
+//	corral job submit FILE [--pool ID] [--id ID]
+//	corral job watch ID | list | terminate ID
+//	corral task list JOB | show JOB TASK | output JOB TASK [--stderr] | explain JOB TASK
 //	corral server [--listen ADDR] [--data DIR]
 //	corral agent --server URL --pool ID --node ID [--root DIR]
 //	corral version
+//
+// The CLI verbs reach a server at --url (default $CORRAL_URL, else http://127.0.0.1:8765) and
+// sign their requests with the account key from CORRAL_ACCOUNT_NAME and CORRAL_ACCOUNT_KEY, else
+// the key `corral server` keeps in its default data directory.
 package main
 
 import (
@@ -24,6 +34,13 @@ func main() {
 
 // run executes one verb and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	return dispatch(args, newStreams(stdout, stderr))
+}
+
+// dispatch executes one verb with the given streams and environment (the CLI verbs read the
+// environment through s.Getenv; server and agent read the process's).
+func dispatch(args []string, s *streams) int {
+	stdout, stderr := s.Out, s.Err
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
@@ -36,6 +53,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runAgent(args[1:], stderr)
 	case "server":
 		return runServer(args[1:], stdout, stderr)
+	case "run":
+		return runVerb(runSpec, args[1:], s, parseRun, runRun)
+	case "pool":
+		return poolGroup.run(args[1:], s)
+	case "job":
+		return jobGroup.run(args[1:], s)
+	case "task":
+		return taskGroup.run(args[1:], s)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -50,10 +75,18 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: corral <command>
 
 commands:
+  run       run a job file to the end (starting a server for it if none is running)
+  pool      create, list and show pools (create, list, show)
+  job       submit, follow, list and terminate jobs (submit, watch, list, terminate)
+  task      list a job's tasks, show one, print its output, explain why it waits
+            (list, show, output, explain)
   server    run Corral: the REST API, the service, nodes as local processes
   agent     run a node agent (the local VM provider starts these)
   version   print Corral's version
   help      print this help
+
+Try: corral run examples/jobs/wordcount.yaml
+"corral <command> --help" describes a command.
 `)
 }
 

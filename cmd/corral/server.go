@@ -16,12 +16,18 @@ import (
 
 // defaultDataDir is where the server keeps its state unless told otherwise: $CORRAL_DATA, else
 // $XDG_DATA_HOME/corral, else ~/.local/share/corral.
-func defaultDataDir() string {
-	if d := os.Getenv("CORRAL_DATA"); d != "" {
+func defaultDataDir() string { return defaultDataDirFrom(os.Getenv) }
+
+// defaultDataDirFrom is defaultDataDir with the environment read through getenv.
+func defaultDataDirFrom(getenv func(string) string) string {
+	if d := getenv("CORRAL_DATA"); d != "" {
 		return d
 	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+	if d := getenv("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "corral")
+	}
+	if home := getenv("HOME"); home != "" {
+		return filepath.Join(home, ".local", "share", "corral")
 	}
 	if home, err := os.UserHomeDir(); err == nil {
 		return filepath.Join(home, ".local", "share", "corral")
