@@ -111,9 +111,9 @@ func (a *account) addPool(ctx *actor.Context, r AddPool) {
 	// ids. Then the new pool's actors are not started: its record is in the store, and Boot
 	// starts them when the service restarts. (Known gap: actor ids need an incarnation, so that
 	// a new pool never waits for the old one's actors.)
-	if tryCreate(ctx, string(SchedulerID(p.ID)), newScheduler(p.ID, fillOf(p))) {
-		tryCreate(ctx, string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing))
-	}
+	// The scheduler may exist already, holding the tasks of jobs added before their pool.
+	tryCreate(ctx, string(SchedulerID(p.ID)), newScheduler(p.ID, fillOf(p)))
+	tryCreate(ctx, string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing))
 	reply(ctx, r.Request, nil)
 }
 
@@ -137,6 +137,11 @@ func (a *account) addJob(ctx *actor.Context, r AddJob) {
 		return
 	}
 	a.jobs[key] = j.ID
+	if !a.pools[batch.IDKey(j.PoolInfo.PoolID)] {
+		// As in Azure, a job may name a pool that does not exist yet: its tasks wait in a
+		// scheduler with no nodes, which the pool takes over when it is added.
+		tryCreate(ctx, string(SchedulerID(j.PoolInfo.PoolID)), newScheduler(j.PoolInfo.PoolID, batch.FillSpread))
+	}
 	ctx.Create(string(jobActor(j.ID)), newJobManager(j.ID, a.st))
 	reply(ctx, r.Request, nil)
 }

@@ -34,6 +34,7 @@ func JobManagerID(jobID string) actor.ID { return jobActor(jobID) }
 // of the service's host, run again after every crash.
 func Boot(h actor.Host, cfg Config) error {
 	var pools, jobs []string
+	jobPools := map[string]string{} // IDKey(pool) -> pool id, for pools named by jobs
 	err := cfg.Store.View(context.Background(), func(tx store.Tx) error {
 		ps, err := tx.List(tablePools, "", "", 0)
 		if err != nil {
@@ -57,6 +58,7 @@ func Boot(h actor.Host, cfg Config) error {
 			}
 			if jr.Job.State != batch.JobCompleted {
 				jobs = append(jobs, jr.Job.ID)
+				jobPools[batch.IDKey(jr.PoolID)] = jr.PoolID
 			}
 		}
 		return nil
@@ -77,6 +79,15 @@ func Boot(h actor.Host, cfg Config) error {
 		}
 		if _, err := h.Create(string(PoolManagerID(id)), newPoolManager(id, cfg.Store, cfg.Timing)); err != nil {
 			return fmt.Errorf("boot pool %s: %w", id, err)
+		}
+	}
+	for _, id := range pools {
+		delete(jobPools, batch.IDKey(id))
+	}
+	for _, key := range sortedKeys(jobPools) {
+		// A pool that does not exist (yet): a scheduler without nodes holds its jobs' tasks.
+		if _, err := h.Create(string(SchedulerID(jobPools[key])), newScheduler(jobPools[key], batch.FillSpread)); err != nil {
+			return fmt.Errorf("boot scheduler %s: %w", jobPools[key], err)
 		}
 	}
 	for _, id := range jobs {

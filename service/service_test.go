@@ -246,3 +246,42 @@ func TestServiceDeletes(t *testing.T) {
 		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}},
 		serviceProgram([]int{0, 1}, 1, DeleteTask{JobID: "j1", TaskID: "t6"}, DeleteJob{JobID: "j1"}, DeletePool{PoolID: "p1"}))
 }
+
+// A job may name a pool that does not exist yet; its tasks wait, and run once the pool is added.
+func TestServiceJobBeforePool(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}}, func(s *systest.Sim) {
+		s.Monitor(&depsFirst{})
+		s.Monitor(&completedOnce{})
+		s.Monitor(&eventuallyDone{})
+		st := memstore.New()
+		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
+		s.AddHost("cloud", func(h actor.Host) error {
+			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID})
+			return err
+		})
+		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+		two, yes := int32(2), true
+		c := &client{}
+		for i, ev := range []actor.Event{
+			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
+			AddTasks{JobID: "j1", Tasks: diamond()},
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two}},
+		} {
+			req := Request{ID: fmt.Sprint(i), ReplyTo: "client"}
+			switch r := ev.(type) {
+			case AddJob:
+				r.Request = req
+				ev = r
+			case AddTasks:
+				r.Request = req
+				ev = r
+			case AddPool:
+				r.Request = req
+				ev = r
+			}
+			c.reqs = append(c.reqs, ev)
+		}
+		s.Create("client", c)
+	})
+}
