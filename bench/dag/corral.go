@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"corral/server"
+	"corral/service"
+)
+
+// corralResult is what one run through the whole server measured.
+type corralResult struct {
+	submit, wall time.Duration
+	tm           timings
+	cpuSelf      time.Duration // this process (the server) during the run
+	cpuChildren  time.Duration // agents and their tasks, counted once the agents are reaped
+	closedConns  int           // TCP connections to the server port in TIME-WAIT after the run
+}
+
+// buildCorral builds the corral binary (for the agents) into dir.
+func buildCorral(dir string) (string, error) {
+	bin := filepath.Join(dir, "corral")
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == os.DevNull {
+		return "", fmt.Errorf("go env GOMOD: not inside the corral module (run from /work/main, or pass -corral-bin): %v", err)
+	}
+	cmd := exec.Command("go", "build", "-o", bin, "corral/cmd/corral")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// runCorral runs the DAG through the real server (server.Start, in this process: SQLite store,
+// actor engine, REST API and agent endpoint) with nodes nodes of slots slots each, every node a
+// local `corral agent` process; requests go in-process to the service's account actor.
+func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, error) {
+	var res corralResult
+	dir, err := os.MkdirTemp(o.dir, "corral-bench-dag-")
+	if err != nil {
+		return res, err
+	}
+	defer cl.add(func() { os.RemoveAll(dir) })()
+	key := []byte("bench-key-0123456789abcdef")
+	var url atomic.Value // the server's URL, known once it listens; agents start after that
+	srv, err := server.Start(server.Config{
+		Listen:  "127.0.0.1:0",
+		DataDir: filepath.Join(dir, "data"),
+		Account: server.Account{Name: "corral", Key: key},
+		Timing:  service.NodeTiming{CheckEvery: time.Second, LostAfter: 60 * time.Second},
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		AgentCommand: func(poolID, nodeID, nodeDir string, dedicated bool) *exec.Cmd {
+			cmd := exec.Command(bin, "agent", "--server", url.Load().(string), "--pool", poolID, "--node", nodeID,
+				"--root", nodeDir, "--heartbeat", "5s", "--give-up", "30s")
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CORRAL_ACCOUNT_KEY=" + base64.StdEncoding.EncodeToString(key)}
+			return cmd
+		},
+	})
+	if err != nil {
+		return res, err
+	}
+	url.Store(srv.URL)
+	stop := cl.add(func() {
+		srv.Provider().KillAll()
+		srv.Close()
+	})
+	defer stop()
+	sys, err := newSystem(srv.Runtime(), srv.Store())
+	if err != nil {
+		return res, err
+	}
+	fmt.Fprintf(os.Stderr, "corral: server at %s, data in %s; starting %d node(s) of %d slots\n", srv.URL, dir, o.nodes, o.slots)
+	if err := sys.addPool("bench", o.nodes, o.slots); err != nil {
+		return res, err
+	}
+	if err := sys.warmUp("bench", o.p, o.command); err != nil {
+		return res, err
+	}
+	fmt.Fprintln(os.Stderr, "corral: nodes up; running the DAG")
+
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return res, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return res, err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	selfBefore, childBefore := cpuTimes()
+	res.submit, res.wall, err = sys.run("dag", "bench", sh, o.command, o.timeout, "corral")
+	if o.cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return res, err
+	}
+	selfAfter, _ := cpuTimes()
+	res.cpuSelf = selfAfter - selfBefore
+	res.closedConns = timeWaitTo(srv.URL)
+	fmt.Fprintln(os.Stderr, "corral: reading executionInfo")
+	res.tm, err = sys.timings("dag", sh)
+	if err != nil {
+		return res, err
+	}
+	stop() // reaps the agents, so their CPU time (and their tasks') is counted
+	_, childAfter := cpuTimes()
+	res.cpuChildren = childAfter - childBefore
+	return res, nil
+}
+
+// timeWaitTo counts the TCP connections to the port of url (http://host:port) that are in
+// TIME-WAIT: connections closed in the last minute or so (Linux keeps TIME-WAIT 60s). The agent
+// gives up a long poll, over HTTP/1.1 by closing its connection, whenever it has a report to send.
+func timeWaitTo(url string) int {
+	i := strings.LastIndex(url, ":")
+	port, err := strconv.Atoi(url[i+1:])
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		fh, err := os.Open(f)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			fs := strings.Fields(sc.Text())
+			if len(fs) < 4 || fs[3] != "06" { // 06: TIME_WAIT
+				continue
+			}
+			for _, addr := range fs[1:3] {
+				if j := strings.LastIndex(addr, ":"); j >= 0 {
+					if p, err := strconv.ParseInt(addr[j+1:], 16, 32); err == nil && int(p) == port {
+						n++
+						break
+					}
+				}
+			}
+		}
+		fh.Close()
+	}
+	return n
+}

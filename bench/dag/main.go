@@ -1,0 +1,312 @@
+// Command dag benchmarks Corral against make on a layered DAG of trivial tasks.
+//
+//	go run ./bench/dag                   # 100 layers x 100 tasks, 2 deps each, P = NumCPU
+//	go run ./bench/dag -dir /dev/shm     # the same with every data directory on tmpfs
+//	go run ./bench/dag -width 2 -layers 1000   # width P: the latency of the critical path
+//	go run ./bench/dag -sched-only       # only the service alone, with in-process agents
+//	go run ./bench/dag -sched-only -sched-store= -peak   # only peak memory of 100,000 tasks
+//	go run ./bench/dag -cpuprofile cpu.out && go tool pprof -top cpu.out
+//
+// The same DAG (task i of layer l runs `true` and depends on tasks i..i+deps-1 mod width of layer
+// l-1) runs:
+//
+//   - through Corral: the real server (server.Start in this process, with a SQLite store in a
+//     temporary data directory), its nodes local `corral agent` processes built from this module,
+//     P task slots in all (-nodes nodes of P/nodes slots each; default one node of P slots). Tasks
+//     are submitted in-process to the service's account actor, 100 per request, after a warm-up
+//     job of P tasks has run (so the agents are up and connected). Wall time runs from the first
+//     AddTasks request to the last task's completion being in the store;
+//   - through `make -s -r -j P` on a generated Makefile, one phony target per task, recipe `true`;
+//   - through the node agent's Runner alone (agent.NewRunner in this process, P at a time, each
+//     result acknowledged): the node's own cost per task, with no service and no network;
+//   - through the service alone (scheduler, job manager, node sessions, the store: memstore and
+//     SQLite), on an actor.Engine, with bench/fastnode's in-process agents that complete every
+//     attempt at once: the service's own ceiling, in tasks/s;
+//   - with -peak, 100,000 tasks (-tasks-peak) through the service alone in a child process,
+//     whose peak memory is reported as VmHWM (max RSS, from /proc/self/status) and
+//     runtime.MemStats.Sys. It is off by default: the job manager recounts its tasks on every
+//     completion, so the run is quadratic in the job's size and 100,000 tasks take many minutes.
+//
+// Before the Corral run, a probe times the file-system operations a node agent makes per task
+// (mkdir, file creation, fsync of a file and its directory) where the runs keep their data: on a
+// file system where these are slow, they dominate (-dir /dev/shm takes the disk out).
+//
+// Latency is from the tasks' executionInfo as the service recorded it: for each task with
+// dependencies, its startTime minus the latest endTime of its dependencies. Corral stamps both on
+// the service's side (startTime when the attempt is recorded, before the agent hears of it;
+// endTime when the result is recorded), so the figure is the service's dispatch path plus any
+// wait for a free slot; it does not include the agent's round trip or the process spawn.
+//
+// The last line of the output is "ratio: R", Corral's throughput over make's (tasks/s Corral ÷
+// tasks/s make, the same as make's wall time over Corral's). Progress goes to stderr.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// options are the command's flags.
+type options struct {
+	layers, width, deps int
+	p, nodes, slots     int
+	command             string
+	schedOnly           bool
+	schedStores         string
+	peak                bool
+	tasksPeak           int
+	peakStore           string
+	peakChild           bool
+	cpuprofile          string
+	schedProfile        string
+	corralBin           string
+	skipMake            bool
+	runner              bool
+	dir                 string
+	timeout             time.Duration
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.layers, "layers", 100, "layers of the DAG")
+	flag.IntVar(&o.width, "width", 100, "tasks per layer")
+	flag.IntVar(&o.deps, "deps", 2, "dependencies of each task on the layer before")
+	flag.IntVar(&o.p, "p", runtime.NumCPU(), "parallelism: task slots in Corral in all, make -j")
+	flag.IntVar(&o.nodes, "nodes", 1, "Corral nodes (agent processes); each has p/nodes slots")
+	flag.StringVar(&o.command, "command", "true", "every task's command line")
+	flag.BoolVar(&o.schedOnly, "sched-only", false, "run only the service alone, with in-process agents")
+	flag.StringVar(&o.schedStores, "sched-store", "mem,sqlite", "stores for the service-alone runs: mem, sqlite, or both")
+	flag.BoolVar(&o.peak, "peak", false, "measure peak memory of -tasks-peak tasks through the service alone")
+	flag.IntVar(&o.tasksPeak, "tasks-peak", 100000, "tasks of the peak-memory job (layers of -width)")
+	flag.StringVar(&o.peakStore, "peak-store", "mem", "store of the peak-memory run: mem or sqlite")
+	flag.BoolVar(&o.peakChild, "peak-child", false, "internal: be the peak-memory child process")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the Corral run (the in-process server) to this file")
+	flag.StringVar(&o.schedProfile, "sched-cpuprofile", "", "write CPU profiles of the service-alone runs to this file, suffixed .<store>")
+	flag.StringVar(&o.corralBin, "corral-bin", "", "a corral binary for the agents (default: go build corral/cmd/corral)")
+	flag.BoolVar(&o.skipMake, "skip-make", false, "do not run make (no ratio)")
+	flag.BoolVar(&o.runner, "runner", true, "also run the tasks through the node agent's Runner alone (no service, no network)")
+	flag.StringVar(&o.dir, "dir", "", "where the runs' data directories go (default: the system's temporary directory); e.g. /dev/shm to take the disk out")
+	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long one run may take")
+	flag.Parse()
+	if o.p < 1 || o.nodes < 1 || o.p%o.nodes != 0 {
+		fatalf("-p (%d) must be a positive multiple of -nodes (%d)", o.p, o.nodes)
+	}
+	if o.layers < 1 || o.width < 1 || o.deps < 0 || o.tasksPeak < 1 {
+		fatalf("-layers, -width and -tasks-peak must be positive, -deps not negative")
+	}
+	o.slots = o.p / o.nodes
+
+	cl := &cleanup{}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "%v: cleaning up\n", s)
+		cl.run()
+		os.Exit(130)
+	}()
+	err := run(o, cl)
+	cl.run()
+	if err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench/dag: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func run(o options, cl *cleanup) error {
+	if o.peakChild {
+		return peakChild(o, cl)
+	}
+	sh := newShape(o.layers, o.width, o.deps)
+	fmt.Printf("shape: %s; P = %d (Corral: %d node(s) x %d slots; make -j %d); %d CPUs\n", sh, o.p, o.nodes, o.slots, o.p, runtime.NumCPU())
+
+	var corral corralResult
+	var mk makeResult
+	if !o.schedOnly {
+		where := o.dir
+		if where == "" {
+			where = os.TempDir()
+		}
+		probe, err := probeDisk(o.dir, 200)
+		if err != nil {
+			return fmt.Errorf("disk probe: %w", err)
+		}
+		fmt.Printf("disk (%s): %s\n", where, probe)
+		bin := o.corralBin
+		if bin == "" {
+			dir, err := os.MkdirTemp("", "corral-bench-bin-")
+			if err != nil {
+				return err
+			}
+			cl.add(func() { os.RemoveAll(dir) })
+			fmt.Fprintln(os.Stderr, "building corral")
+			if bin, err = buildCorral(dir); err != nil {
+				return err
+			}
+		}
+		corral, err = runCorral(o, sh, bin, cl)
+		if err != nil {
+			return fmt.Errorf("corral: %w", err)
+		}
+		fmt.Printf("corral: wall %.2fs, %.0f tasks/s (submitting took %.2fs of it); real server in-process, SQLite, %d agent process(es) x %d slots\n",
+			corral.wall.Seconds(), rate(sh.Total, corral.wall), corral.submit.Seconds(), o.nodes, o.slots)
+		fmt.Printf("corral latency, task end -> dependent start (service-recorded executionInfo): %s\n", latencyLine(corral.tm.dep))
+		fmt.Printf("corral attempt, startTime -> endTime (attempt recorded -> StartTask to agent -> process -> result recorded): %s\n", latencyLine(corral.tm.attempt))
+		fmt.Printf("corral slot time per task: %s (P x first start..last end / tasks), of which attempt %s and slot turnaround %s\n",
+			ms(slotTime(o.p, corral.tm.span, sh.Total)), ms(mean(corral.tm.attempt)), ms(slotTime(o.p, corral.tm.span, sh.Total)-mean(corral.tm.attempt)))
+		fmt.Printf("corral CPU: server process %.1fs (%.0f%% of one core), agents+tasks %.1fs; %d connections to the server closed (TIME-WAIT) during the run\n",
+			corral.cpuSelf.Seconds(), 100*corral.cpuSelf.Seconds()/corral.wall.Seconds(), corral.cpuChildren.Seconds(), corral.closedConns)
+		if !o.skipMake {
+			fmt.Fprintf(os.Stderr, "make -j %d\n", o.p)
+			mk, err = runMake(sh, o.p, o.command, o.dir, cl)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("make -j %d: wall %.2fs, %.0f tasks/s, CPU (make and recipes) %.1fs\n", o.p, mk.wall.Seconds(), rate(sh.Total, mk.wall), mk.cpu.Seconds())
+		}
+		if o.runner {
+			fmt.Fprintf(os.Stderr, "node agent Runner alone, %d at a time\n", o.p)
+			rr, err := runRunner(sh.Total, o.p, o.command, o.dir, cl)
+			if err != nil {
+				return fmt.Errorf("runner alone: %w", err)
+			}
+			fmt.Printf("node agent Runner alone (agent.Runner in-process, %d at a time, each result acknowledged; no service, no network): %d tasks in %.2fs, %.0f tasks/s, CPU %.1fs\n",
+				o.p, sh.Total, rr.wall.Seconds(), rate(sh.Total, rr.wall), rr.cpu.Seconds())
+		}
+	}
+
+	for _, kind := range strings.Split(o.schedStores, ",") {
+		kind = strings.TrimSpace(kind)
+		if kind == "" {
+			continue
+		}
+		profile := ""
+		if o.schedProfile != "" {
+			profile = o.schedProfile + "." + kind
+		}
+		if o.schedOnly && o.cpuprofile != "" && profile == "" {
+			profile = o.cpuprofile + "." + kind
+		}
+		fmt.Fprintf(os.Stderr, "scheduler alone, %s store\n", kind)
+		r, err := runSched(o, sh, kind, profile, true, cl)
+		if err != nil {
+			return fmt.Errorf("scheduler alone (%s): %w", kind, err)
+		}
+		fmt.Printf("scheduler alone (%s store, in-process agents, %d node(s) x %d slots): %d tasks in %.2fs, %.0f tasks/s, CPU %.1fs; latency %s\n",
+			kind, o.nodes, o.slots, sh.Total, r.wall.Seconds(), rate(sh.Total, r.wall), r.cpu.Seconds(), latencyLine(r.tm.dep))
+	}
+
+	if o.peak {
+		pr, err := runPeakChild(o, cl)
+		if err != nil {
+			return fmt.Errorf("peak: %w", err)
+		}
+		fmt.Printf("peak memory, %d tasks (%s) through the scheduler alone (%s store, in a child process): max RSS (VmHWM) %s, MemStats.Sys %s, peak live heap %s; ran at %.0f tasks/s (%.1fs)\n",
+			pr.Tasks, pr.Shape, pr.Store, mib(pr.VmHWM), mib(pr.Sys), mib(pr.HeapPeak), rate(pr.Tasks, time.Duration(pr.WallNs)), time.Duration(pr.WallNs).Seconds())
+	}
+
+	if !o.schedOnly && !o.skipMake {
+		fmt.Printf("ratio: %.3f\n", rate(sh.Total, corral.wall)/rate(sh.Total, mk.wall))
+	}
+	return nil
+}
+
+// peakResult is what the peak-memory child reports, as JSON on its standard output.
+type peakResult struct {
+	Tasks    int    `json:"tasks"`
+	Shape    string `json:"shape"`
+	Store    string `json:"store"`
+	WallNs   int64  `json:"wallNs"`
+	VmHWM    int64  `json:"vmhwm"`
+	Sys      int64  `json:"sys"`
+	HeapPeak int64  `json:"heapPeak"`
+}
+
+// runPeakChild runs this program again as the peak-memory child, so that the high-water mark of
+// its memory is that of the peak run alone.
+func runPeakChild(o options, cl *cleanup) (peakResult, error) {
+	var pr peakResult
+	exe, err := os.Executable()
+	if err != nil {
+		return pr, err
+	}
+	fmt.Fprintf(os.Stderr, "peak memory: %d tasks through the scheduler alone, in a child process\n", o.tasksPeak)
+	cmd := exec.Command(exe, "-peak-child", fmt.Sprint("-tasks-peak=", o.tasksPeak), fmt.Sprint("-width=", o.width),
+		fmt.Sprint("-deps=", o.deps), fmt.Sprint("-p=", o.p), fmt.Sprint("-nodes=", o.nodes), "-peak-store="+o.peakStore,
+		"-command="+o.command, fmt.Sprint("-timeout=", o.timeout), "-dir="+o.dir)
+	cmd.Stderr = os.Stderr
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	// The child dies with this process (an interrupted parent leaves nothing behind).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return pr, fmt.Errorf("child: %w", err)
+	}
+	cl.add(func() { cmd.Process.Kill() }) // after Wait, this does nothing
+	if err := cmd.Wait(); err != nil {
+		return pr, fmt.Errorf("child: %w", err)
+	}
+	if err := json.Unmarshal(out.Bytes(), &pr); err != nil {
+		return pr, fmt.Errorf("child's answer %q: %w", out.String(), err)
+	}
+	return pr, nil
+}
+
+// peakChild is the peak-memory child: it runs -tasks-peak tasks through the service alone while
+// sampling the live heap, and prints a peakResult.
+func peakChild(o options, cl *cleanup) error {
+	sh := shapeOfTotal(o.tasksPeak, o.width, o.deps)
+	var heapPeak int64
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			heapPeak = max(heapPeak, int64(s[0].Value.Uint64()))
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	r, err := runSched(o, sh, o.peakStore, "", false, cl)
+	close(quit)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	hwm, err := procStatusKB("VmHWM")
+	if err != nil {
+		return err
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	out, err := json.Marshal(peakResult{Tasks: sh.Total, Shape: sh.String(), Store: o.peakStore, WallNs: int64(r.wall),
+		VmHWM: hwm, Sys: int64(ms.Sys), HeapPeak: heapPeak})
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(out))
+	return nil
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	"corral/actor"
+	"corral/bench/fastnode"
+	"corral/compute"
+	"corral/service"
+	"corral/store"
+	"corral/store/memstore"
+	"corral/store/sqlite"
+)
+
+// schedResult is what one run through the service alone measured.
+type schedResult struct {
+	store        string
+	submit, wall time.Duration
+	tm           timings // empty when not read
+	cpu          time.Duration
+}
+
+// runSched runs the DAG through the service alone: service.Boot on an actor.Engine with the
+// given store ("mem" or "sqlite"), and fastnode's in-process provider and agents, which complete
+// every attempt the moment it is started. No process, no HTTP. withLatency reads the tasks'
+// executionInfo afterwards (skipped when measuring peak memory, since reading adds to it).
+func runSched(o options, sh shape, storeKind, profile string, withLatency bool, cl *cleanup) (schedResult, error) {
+	res := schedResult{store: storeKind}
+	var st store.Store
+	switch storeKind {
+	case "mem":
+		st = memstore.New()
+	case "sqlite":
+		dir, err := os.MkdirTemp(o.dir, "corral-bench-sched-")
+		if err != nil {
+			return res, err
+		}
+		defer cl.add(func() { os.RemoveAll(dir) })()
+		s, err := sqlite.Open(filepath.Join(dir, "corral.db"))
+		if err != nil {
+			return res, err
+		}
+		st = s
+	default:
+		return res, fmt.Errorf("unknown store %q (mem or sqlite)", storeKind)
+	}
+	eng := actor.NewEngine(actor.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if _, err := eng.Create(string(compute.ProviderID), &fastnode.Provider{AgentID: service.AgentID, SessionID: service.NodeSessionID}); err != nil {
+		st.Close()
+		return res, err
+	}
+	if err := eng.AddHost("service", func(h actor.Host) error {
+		return service.Boot(h, service.Config{Store: st, Timing: service.NodeTiming{CheckEvery: time.Hour, LostAfter: 24 * time.Hour}})
+	}); err != nil {
+		st.Close()
+		return res, err
+	}
+	defer cl.add(func() {
+		eng.CrashHost("service") // waits for running handlers, so the store is not in use
+		st.Close()
+	})()
+	if f := eng.Failures(); len(f) > 0 {
+		return res, fmt.Errorf("actor failure: %v", f[0])
+	}
+	sys, err := newSystem(eng, st)
+	if err != nil {
+		return res, err
+	}
+	if err := sys.addPool("bench", o.nodes, o.slots); err != nil {
+		return res, err
+	}
+	if err := sys.warmUp("bench", o.p, o.command); err != nil {
+		return res, err
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return res, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return res, err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	before, _ := cpuTimes()
+	res.submit, res.wall, err = sys.run("dag", "bench", sh, o.command, o.timeout, "scheduler alone ("+storeKind+")")
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
+	after, _ := cpuTimes()
+	res.cpu = after - before
+	if err != nil {
+		return res, err
+	}
+	if f := eng.Failures(); len(f) > 0 {
+		return res, fmt.Errorf("actor failure: %v", f[0])
+	}
+	if withLatency {
+		res.tm, err = sys.timings("dag", sh)
+	}
+	return res, err
+}
