@@ -61,6 +61,7 @@ type jobManager struct {
 
 	rec     jobRecord
 	nextSeq int64                  // the Seq of the last task added (rebuilt from the tasks)
+	open    int                    // tasks not completed (so that checking for the job's end is O(1))
 	tasks   map[string]*taskRecord // by IDKey(task)
 	graph   *batch.Graph
 	sched   actor.ID
@@ -147,6 +148,9 @@ func (j *jobManager) load(ctx *actor.Context) {
 	for _, r := range recs {
 		j.tasks[batch.IDKey(r.Task.ID)] = r
 		j.nextSeq = max(j.nextSeq, r.Seq)
+		if r.Task.State != batch.TaskCompleted {
+			j.open++
+		}
 	}
 	j.rebuildGraph(ctx, recs)
 	var ready []readyTask
@@ -242,6 +246,7 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 		tasks[i] = r.Task
 		ctx.Announce(TaskAdded{JobID: j.jobID, TaskID: r.Task.ID, DependsOn: dependsOn(r.Task)})
 	}
+	j.open += len(recs)
 	ctx.Send(req.ReplyTo, Reply{RequestID: req.ID, Tasks: results})
 	if len(tasks) == 0 {
 		return
@@ -357,6 +362,9 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	if !e.Lost {
 		ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
 	}
+	if next.Task.State == batch.TaskCompleted {
+		j.open--
+	}
 	if e.Lost || outcome.Retry {
 		j.queue(ctx, []string{next.Task.ID})
 		return
@@ -380,11 +388,7 @@ func (j *jobManager) completed(ctx *actor.Context, taskID string, opts batch.Exi
 
 // checkDone ends the job when onAllTasksComplete says so and no task is left to run.
 func (j *jobManager) checkDone(ctx *actor.Context) {
-	var counts batch.TaskCountsResult
-	for _, r := range j.tasks {
-		counts.Add(r.Task)
-	}
-	if batch.AllTasksComplete(j.rec.Job, counts.TaskCounts) {
+	if batch.AllTasksComplete(j.rec.Job, batch.TaskCounts{Active: int32(j.open)}) {
 		j.finishJob(ctx, batch.TerminateReasonAllTasksComplete)
 	}
 }
@@ -438,6 +442,7 @@ func (j *jobManager) terminate(ctx *actor.Context, r *taskRecord) (batch.ExitOpt
 		ctx.Send(j.sched, withdraw{JobID: j.jobID, TaskIDs: []string{r.Task.ID}})
 	}
 	*r = next
+	j.open--
 	return outcome.ExitOptions, true
 }
 
