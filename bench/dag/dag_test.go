@@ -102,7 +102,7 @@ func TestSchedAlone(t *testing.T) {
 			defer cl.run()
 			sh := newShape(4, 5, 2)
 			o := options{p: 2, nodes: 1, slots: 2, command: "true", timeout: time.Minute, dir: t.TempDir()}
-			r, err := runSched(o, sh, kind, "", true, cl)
+			r, err := runSched(o, sh, kind, "", true, nil, cl)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -29,7 +29,8 @@ type schedResult struct {
 // given store ("mem" or "sqlite"), and fastnode's in-process provider and agents, which complete
 // every attempt the moment it is started. No process, no HTTP. withLatency reads the tasks'
 // executionInfo afterwards (skipped when measuring peak memory, since reading adds to it).
-func runSched(o options, sh shape, storeKind, profile string, withLatency bool, cl *cleanup) (schedResult, error) {
+// afterRun, if not nil, is called once every task has completed, before anything is torn down.
+func runSched(o options, sh shape, storeKind, profile string, withLatency bool, afterRun func(), cl *cleanup) (schedResult, error) {
 	res := schedResult{store: storeKind}
 	var st store.Store
 	switch storeKind {
@@ -103,6 +104,9 @@ func runSched(o options, sh shape, storeKind, profile string, withLatency bool, 
 	}
 	if f := eng.Failures(); len(f) > 0 {
 		return res, fmt.Errorf("actor failure: %v", f[0])
+	}
+	if afterRun != nil {
+		afterRun()
 	}
 	if withLatency {
 		res.tm, err = sys.timings("dag", sh)
