@@ -1,10 +1,12 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -616,10 +618,8 @@ func exitOf(t batch.Task) batch.Exit {
 	return batch.Exit{Condition: batch.ExitProcess, Code: t.ExecutionInfo.ExitCode}
 }
 
+// sortBySeq puts task records in the order they were added (a restart loads a job's tasks in
+// key order, and rebuilds its graph in addition order).
 func sortBySeq(rs []*taskRecord) {
-	for i := 1; i < len(rs); i++ {
-		for k := i; k > 0 && rs[k].Seq < rs[k-1].Seq; k-- {
-			rs[k], rs[k-1] = rs[k-1], rs[k]
-		}
-	}
+	slices.SortFunc(rs, func(a, b *taskRecord) int { return cmp.Compare(a.Seq, b.Seq) })
 }

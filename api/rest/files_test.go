@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,16 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"corral/actor"
 	"corral/agent"
 	"corral/api"
 	"corral/api/rest"
 	"corral/api/sharedkey"
 	"corral/batch"
-	"corral/compute"
-	"corral/service"
-	"corral/service/model"
-	"corral/store/sqlite"
 )
 
 // nodeFiles is a FileSource over node directories in the agent's layout under root: node n of
@@ -80,52 +73,6 @@ func (f nodeFiles) OpenFile(ctx context.Context, poolID, nodeID, jobID, taskID, 
 		return nil, rest.FileInfo{}, err
 	}
 	return file, f.info(fi), nil
-}
-
-// newFilesEnv is newEnv with a FileSource: the whole service behind the REST API, whose task
-// file operations read files.
-func newFilesEnv(t *testing.T, files rest.FileSource) *env {
-	t.Helper()
-	eng := actor.NewEngine(actor.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "corral.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	cfg := service.Config{Store: st, Timing: service.NodeTiming{CheckEvery: time.Second, LostAfter: time.Minute}}
-	if err := eng.AddHost("cloud", func(h actor.Host) error {
-		_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: service.AgentID, SessionID: service.NodeSessionID})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.AddHost("service", func(h actor.Host) error { return service.Boot(h, cfg) }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, h := range []string{"service", "cloud"} {
-			if err := eng.CrashHost(h); err != nil && !strings.Contains(err.Error(), "already down") {
-				t.Errorf("crash %s: %v", h, err)
-			}
-		}
-		for _, f := range eng.Failures() {
-			t.Errorf("actor failed: %v", f)
-		}
-	})
-	rs, err := rest.New(rest.Config{
-		Runtime: eng, Store: st, Account: account, Keys: [][]byte{primaryKey},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Files: files,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rs)
-	t.Cleanup(srv.Close)
-	return &env{t: t, eng: eng, st: st, srv: srv, base: srv.URL}
 }
 
 // runTasks adds pool p (one node), job j and the given tasks, waits until they have completed
@@ -214,7 +161,7 @@ func (e *env) rawPath(method, rawPath string) response {
 func TestTaskFiles(t *testing.T) {
 	root := t.TempDir()
 	created0 := time.Date(2024, 5, 1, 12, 30, 0, 0, time.UTC)
-	e := newFilesEnv(t, nodeFiles{root: root, created: created0})
+	e := newEnv(t, envOptions{files: nodeFiles{root: root, created: created0}})
 	tasks := runTasks(t, e, "t1", "t2")
 	n := tasks["t1"].NodeInfo
 	dir, err := agent.NewLayout(filepath.Join(root, n.PoolID, n.NodeID))
@@ -531,7 +478,7 @@ func TestTaskFiles(t *testing.T) {
 // TestTaskFilesBeforeRun: a task that has never been on a node has no files: Azure answers
 // OperationInvalidForCurrentState.
 func TestTaskFilesBeforeRun(t *testing.T) {
-	e := newFilesEnv(t, nodeFiles{root: t.TempDir()})
+	e := newEnv(t, envOptions{files: nodeFiles{root: t.TempDir()}})
 	created(t, e.do("POST", "/pools", nil, pool("idle", 0)), http.StatusCreated, e.base+"/pools/idle")
 	created(t, e.do("POST", "/jobs", nil, job("j", "idle", false)), http.StatusCreated, e.base+"/jobs/j")
 	created(t, e.do("POST", "/jobs/j/tasks", nil, task("t")), http.StatusCreated, e.base+"/jobs/j/tasks/t")
@@ -559,7 +506,7 @@ func (f failingFiles) OpenFile(context.Context, string, string, string, string, 
 // TestTaskFilesSourceFails: a FileSource failure is an InternalError, whose details the client
 // does not see.
 func TestTaskFilesSourceFails(t *testing.T) {
-	e := newFilesEnv(t, failingFiles{errors.New("disk on fire")})
+	e := newEnv(t, envOptions{files: failingFiles{errors.New("disk on fire")}})
 	runTasks(t, e, "t")
 	for _, path := range []string{"/jobs/j/tasks/t/files", "/jobs/j/tasks/t/files/stdout.txt"} {
 		r := e.do("GET", path, nil, nil)

@@ -49,6 +49,7 @@ type env struct {
 
 type envOptions struct {
 	requestTimeout time.Duration
+	files          rest.FileSource // nil: the task file operations answer 501
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -87,7 +88,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	})
 	rs, err := rest.New(rest.Config{
 		Runtime: eng, Store: st, Account: account, Keys: [][]byte{primaryKey, secondaryKey},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequestTimeout: opts.requestTimeout,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequestTimeout: opts.requestTimeout, Files: opts.files,
 	})
 	if err != nil {
 		t.Fatal(err)

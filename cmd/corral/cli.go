@@ -215,6 +215,19 @@ func oneArg(pos []string, what string) (string, error) {
 }
 
 // twoArgs returns the two positional arguments a verb takes.
+// parseTaskRef parses the arguments of a verb about one task (JOB TASK) after its flags are
+// registered, and resolves the connection.
+func parseTaskRef(fs *flag.FlagSet, args []string, getenv func(string) string, conn *connOptions) (jobID, taskID string, err error) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return "", "", err
+	}
+	if jobID, taskID, err = twoArgs(pos, "the job id", "the task id"); err != nil {
+		return "", "", err
+	}
+	return jobID, taskID, conn.resolve(getenv)
+}
+
 func twoArgs(pos []string, first, second string) (string, string, error) {
 	switch len(pos) {
 	case 0:

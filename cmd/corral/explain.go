@@ -31,14 +31,11 @@ type taskExplainOptions struct {
 func parseTaskExplain(fs *flag.FlagSet, args []string, getenv func(string) string) (*taskExplainOptions, error) {
 	o := &taskExplainOptions{}
 	o.Conn.register(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	var err error
+	if o.JobID, o.TaskID, err = parseTaskRef(fs, args, getenv, &o.Conn); err != nil {
 		return nil, err
 	}
-	if o.JobID, o.TaskID, err = twoArgs(pos, "the job id", "the task id"); err != nil {
-		return nil, err
-	}
-	return o, o.Conn.resolve(getenv)
+	return o, nil
 }
 
 func taskExplainRun(ctx context.Context, o *taskExplainOptions, s *streams) error {

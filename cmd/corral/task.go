@@ -126,14 +126,11 @@ func parseTaskShow(fs *flag.FlagSet, args []string, getenv func(string) string) 
 	o := &taskShowOptions{}
 	o.Conn.register(fs)
 	fs.BoolVar(&o.JSON, "json", false, "print the task as JSON (Azure's CloudTask shape)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	var err error
+	if o.JobID, o.TaskID, err = parseTaskRef(fs, args, getenv, &o.Conn); err != nil {
 		return nil, err
 	}
-	if o.JobID, o.TaskID, err = twoArgs(pos, "the job id", "the task id"); err != nil {
-		return nil, err
-	}
-	return o, o.Conn.resolve(getenv)
+	return o, nil
 }
 
 func taskShowRun(ctx context.Context, o *taskShowOptions, s *streams) error {
@@ -241,14 +238,11 @@ func parseTaskOutput(fs *flag.FlagSet, args []string, getenv func(string) string
 	o := &taskOutputOptions{}
 	o.Conn.register(fs)
 	fs.BoolVar(&o.Stderr, "stderr", false, "print stderr.txt instead of stdout.txt")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	var err error
+	if o.JobID, o.TaskID, err = parseTaskRef(fs, args, getenv, &o.Conn); err != nil {
 		return nil, err
 	}
-	if o.JobID, o.TaskID, err = twoArgs(pos, "the job id", "the task id"); err != nil {
-		return nil, err
-	}
-	return o, o.Conn.resolve(getenv)
+	return o, nil
 }
 
 func taskOutputRun(ctx context.Context, o *taskOutputOptions, s *streams) error {
