@@ -37,6 +37,11 @@ const (
 	maxRequestBytes      = 512 << 10 // half of the server's default body limit
 	maxHelloFinished     = 100       // more finished results follow the Hello as TaskResults
 	maxResponseBytes     = 64 << 20
+
+	// resultWait is how long a request that carries results lets the server hold it for the
+	// acknowledgements (and the commands that come with them), which follow as soon as the
+	// service has recorded the results; not given up for new reports.
+	resultWait = 200 * time.Millisecond
 )
 
 // ClientConfig configures a Client.
@@ -83,10 +88,13 @@ type ClientConfig struct {
 //
 // The agent opens every connection. Run loops: it POSTs the reports it has to
 // protocol.SyncPath and executes the commands of the answer, in order, before the next request
-// acknowledges them. With nothing to report it long polls: the server holds the request until
-// it has a command (PollWait at most); a new report gives the long poll up (the server keeps
-// unacknowledged commands, so none is lost) and goes out at once. Requests never overlap, so
-// reports reach the server in the order they happened and commands run in the order sent.
+// acknowledges them. With nothing urgent to report it long polls: the server holds the request
+// until it has a command (PollWait at most); a new report gives the long poll up (the server
+// keeps unacknowledged commands, so none is lost) and goes out at once. A request that carries
+// results lets the server hold it briefly (resultWait) for their acknowledgements, which come
+// with the commands the service sends next, so that one exchange per result usually suffices;
+// it is not given up. Requests never overlap, so reports reach the server in the order they
+// happened and commands run in the order sent.
 //
 // A long poll lasts until the next heartbeat is due at most, so heartbeats never cut one
 // short; a result does. Over https Go's client speaks HTTP/2 to Go's server, and giving a poll
@@ -97,7 +105,9 @@ type ClientConfig struct {
 //     and when an answer comes from a new life of the server: the attempts running, then every
 //     result not yet acknowledged (read from the task directories after the running attempts,
 //     so an attempt that ends meanwhile is in one list or both, never in neither);
-//   - TaskStarted when an attempt's process has started;
+//   - TaskStarted when an attempt's process has started, with the next request (it is not
+//     urgent: it only tells the service the node is alive, and one in a long poll that is given
+//     up may be lost);
 //   - TaskResult when an attempt ends (the Runner's OnDone), and again with every heartbeat until
 //     the service acknowledges it with ResultAck, which marks it in the task's outcome file;
 //   - Heartbeat every HeartbeatEvery.
@@ -131,6 +141,7 @@ type Client struct {
 
 	mu             sync.Mutex
 	queue          []protocol.Message       // reports not sent yet
+	lazy           []protocol.Message       // reports that wait for the next request (TaskStarted)
 	unacked        map[string]pendingResult // by attempt id
 	closing        bool
 	shutdownKilled []Result
@@ -284,20 +295,26 @@ func (c *Client) loop(ctx context.Context) error {
 		if beat {
 			nextBeat = time.Now().Add(c.cfg.HeartbeatEvery)
 		}
-		reports, hello := c.take(beat)
+		reports, kind := c.take(beat)
+		hello := kind == takeHello
 		var wait time.Duration
-		if len(reports) == 0 {
+		givenUp := false
+		switch kind {
+		case takeLazy:
 			// A long poll ends by the time the next heartbeat is due, so that heartbeats never
-			// cut one short.
-			wait = min(c.cfg.PollWait, time.Until(nextBeat))
+			// cut one short. A new report gives it up.
+			wait, givenUp = min(c.cfg.PollWait, time.Until(nextBeat)), true
+		case takeResults:
+			wait = min(c.cfg.PollWait, resultWait)
 		}
-		resp, woken, err := c.exchange(ctx, reports, wait)
+		resp, woken, err := c.exchange(ctx, reports, wait, givenUp)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if woken {
-				// A long poll (no reports in it) given up for new reports: nothing was lost.
+				// A long poll given up for new reports: nothing was lost but, perhaps, the
+				// TaskStarted reports it carried (see Client).
 				continue
 			}
 			c.needHello = true
@@ -345,18 +362,27 @@ func (c *Client) loop(ctx context.Context) error {
 	}
 }
 
-// take returns the next reports to send, encoded, and whether they start with a Hello; beat
-// asks for a heartbeat.
-func (c *Client) take(beat bool) (reports []json.RawMessage, hello bool) {
+// What a request carries, which decides how long the server may hold it.
+const (
+	takeLazy    = iota // nothing, or only reports that need no answer: a long poll
+	takeResults        // results (and maybe other reports): wait briefly for their acknowledgements
+	takeUrgent         // other reports: answered at once
+	takeHello          // a Hello first: answered at once
+)
+
+// take returns the next reports to send, encoded, and what they are (takeLazy...); beat asks
+// for a heartbeat.
+func (c *Client) take(beat bool) (reports []json.RawMessage, kind int) {
 	select { // what is queued now is taken now
 	case <-c.wake:
 	default:
 	}
 	var front []protocol.Message
+	hello := false
 	if c.needHello {
 		// A Hello says all that the queued reports say.
 		c.mu.Lock()
-		c.queue = nil
+		c.queue, c.lazy = nil, nil
 		c.mu.Unlock()
 		front, hello, c.needHello = c.hello(), true, false
 	}
@@ -371,6 +397,22 @@ func (c *Client) take(beat bool) (reports []json.RawMessage, hello bool) {
 		c.queue = append(front, c.queue...)
 	}
 	c.queue = append(c.queue, back...)
+	kind = takeLazy
+	for _, m := range c.queue {
+		if _, ok := m.Body.(protocol.TaskResult); ok {
+			kind = takeResults
+		} else {
+			kind = takeUrgent
+			break
+		}
+	}
+	if hello {
+		kind = takeHello
+	}
+	// Lazy reports ride along, after the others (a TaskStarted never follows its attempt's
+	// TaskResult in a request: the result is reported only once the start was taken).
+	c.queue = append(c.queue, c.lazy...)
+	c.lazy = nil
 	size, n := 0, 0
 	for n < len(c.queue) && len(reports) < maxReportsPerRequest {
 		raw, err := json.Marshal(c.queue[n])
@@ -390,7 +432,7 @@ func (c *Client) take(beat bool) (reports []json.RawMessage, hello bool) {
 	if len(c.queue) == 0 {
 		c.queue = nil
 	}
-	return reports, hello
+	return reports, kind
 }
 
 // enqueue adds a report for the next request and gives up a waiting long poll.
@@ -399,6 +441,14 @@ func (c *Client) enqueue(msgs ...protocol.Message) {
 	c.queue = append(c.queue, msgs...)
 	c.mu.Unlock()
 	c.signal()
+}
+
+// enqueueLazy adds a report that needs no answer and is not urgent: it goes with the next
+// request, which may be a long poll.
+func (c *Client) enqueueLazy(msg protocol.Message) {
+	c.mu.Lock()
+	c.lazy = append(c.lazy, msg)
+	c.mu.Unlock()
 }
 
 // hello builds a Hello, and TaskResults for the finished attempts that do not fit in it.
@@ -518,9 +568,9 @@ func (e *statusError) Error() string {
 	return fmt.Sprintf("server answered %d %s: %s", e.code, http.StatusText(e.code), e.body)
 }
 
-// exchange sends one sync request. A long poll (wait > 0) is given up, with woken set, when a
-// report is queued.
-func (c *Client) exchange(ctx context.Context, reports []json.RawMessage, wait time.Duration) (_ *syncResponse, woken bool, _ error) {
+// exchange sends one sync request, which the server may hold for wait. With giveUp, the request
+// is given up, with woken set, when a report is queued.
+func (c *Client) exchange(ctx context.Context, reports []json.RawMessage, wait time.Duration, giveUp bool) (_ *syncResponse, woken bool, _ error) {
 	if reports == nil {
 		reports = []json.RawMessage{}
 	}
@@ -534,7 +584,7 @@ func (c *Client) exchange(ctx context.Context, reports []json.RawMessage, wait t
 	rctx, cancel := context.WithTimeout(ctx, wait+c.cfg.RequestTimeout)
 	defer cancel()
 	var wakeUsed atomic.Bool
-	if wait > 0 {
+	if wait > 0 && giveUp {
 		stop := make(chan struct{})
 		defer close(stop)
 		go func() {
@@ -632,7 +682,7 @@ func (c *Client) start(s protocol.StartTask) {
 		return
 	}
 	if t, ok := c.runner.StartTime(s.AttemptID); ok {
-		c.enqueue(protocol.Message{Body: protocol.TaskStarted{NodeID: c.cfg.NodeID, AttemptID: s.AttemptID, StartTime: t}})
+		c.enqueueLazy(protocol.Message{Body: protocol.TaskStarted{NodeID: c.cfg.NodeID, AttemptID: s.AttemptID, StartTime: t}})
 	}
 }
 

@@ -74,13 +74,24 @@
 // # Outcomes and restarts
 //
 // When an attempt ends, its Result is written to the task's .corral-result.json atomically
-// (temporary file, fsync, rename, fsync of the directory) before Config.OnDone is called, and
-// an attempt stays in Running until then. So an agent that crashes after an attempt ended but
-// before its report reached the service finds the result again after a restart: ReadResult
-// reads one task's, PendingResults lists every result the service has not acknowledged yet
-// (AckResult marks one acknowledged), which is what a reconnecting agent reports. Each task
-// directory also records every attempt id ever started in it, so a retried or late Start of an
-// attempt never runs it twice, even across agent restarts. An agent that dies takes its running tasks with it: each task's main process gets
-// SIGKILL from the kernel (parent-death signal), and such attempts have neither an outcome
-// file nor a place in Running after the restart, which tells the service they were lost.
+// (temporary file, then rename) before Config.OnDone is called, and an attempt stays in Running
+// until then. So an agent that crashes after an attempt ended but before its report reached the
+// service finds the result again after a restart: ReadResult reads one task's, PendingResults
+// lists every result the service has not acknowledged yet (AckResult marks one acknowledged by
+// renaming the file to .corral-result-acked.json), which is what a reconnecting agent reports.
+// Each task directory also records every attempt id ever started in it, so a retried or late
+// Start of an attempt never runs it twice, even across agent restarts. An agent that dies takes
+// its running tasks with it: each task's main process gets SIGKILL from the kernel (parent-death
+// signal), and such attempts have neither an outcome file nor a place in Running after the
+// restart, which tells the service they were lost.
+//
+// These files are not fsynced: they outlive a crash of the agent process (the kernel keeps what
+// was written), not a crash of the machine. A machine that crashes takes its tasks with it; the
+// service's record of each attempt is durable (the store fsyncs), and the node's loss requeues
+// them, as Azure Batch requeues the tasks of a node that reboots. What a reboot can cost is an
+// attempt id that runs a second time if its StartTask is delivered again afterwards (tasks run
+// at least once, as in Azure Batch); a completion is still recorded once, by the service. Per-task
+// fsyncs cost more than the tasks themselves on ordinary disks (go run ./bench/dag prints the
+// cost where it runs), which is why the agent leaves durability to the service.
+
 package agent

@@ -27,6 +27,7 @@ const (
 	// hidden from ListFiles and refused by OpenFile.
 	bookkeepingPrefix = ".corral-"
 	resultFile        = ".corral-result.json"
+	ackedResultFile   = ".corral-result-acked.json" // the result file once AckResult renamed it
 	attemptsFile      = ".corral-attempts"
 )
 

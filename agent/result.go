@@ -81,7 +81,12 @@ func (l Layout) ReadResult(jobID, taskID string) (res Result, ok bool, err error
 	if err != nil {
 		return Result{}, false, err
 	}
+	acked := false
 	data, err := os.ReadFile(filepath.Join(dir, resultFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		acked = true
+		data, err = os.ReadFile(filepath.Join(dir, ackedResultFile))
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return Result{}, false, nil
 	}
@@ -91,6 +96,7 @@ func (l Layout) ReadResult(jobID, taskID string) (res Result, ok bool, err error
 	if err := json.Unmarshal(data, &res); err != nil {
 		return Result{}, false, fmt.Errorf("agent: decoding result of task %s/%s: %w", jobID, taskID, err)
 	}
+	res.Acknowledged = res.Acknowledged || acked
 	return res, true, nil
 }
 
@@ -134,8 +140,9 @@ func (l Layout) PendingResults() ([]Result, error) {
 }
 
 // AckResult records that the service has the result of attemptID, so that PendingResults
-// stops returning it. It does nothing if the task's outcome file holds another attempt (or
-// none), or is already acknowledged: acknowledgements may be repeated or arrive late.
+// stops returning it: the outcome file is renamed to the acknowledged name. It does nothing if
+// the task's outcome file holds another attempt (or none), or is already acknowledged:
+// acknowledgements may be repeated or arrive late.
 func (l Layout) AckResult(jobID, taskID, attemptID string) error {
 	res, ok, err := l.ReadResult(jobID, taskID)
 	if err != nil || !ok || res.AttemptID != attemptID || res.Acknowledged {
@@ -145,12 +152,15 @@ func (l Layout) AckResult(jobID, taskID, attemptID string) error {
 	if err != nil {
 		return err
 	}
-	res.Acknowledged = true
-	return writeResult(dir, res)
+	if err := os.Rename(filepath.Join(dir, resultFile), filepath.Join(dir, ackedResultFile)); err != nil {
+		return fmt.Errorf("agent: acknowledging result of task %s/%s: %w", jobID, taskID, err)
+	}
+	return nil
 }
 
 // writeResult writes res into dir's outcome file atomically: a temporary file is written and
-// synced, renamed over the outcome file, and the directory is synced.
+// renamed over the outcome file. It is not fsynced (see "Outcomes and restarts" in the package
+// documentation).
 func writeResult(dir string, res Result) error {
 	data, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
@@ -162,9 +172,6 @@ func writeResult(dir string, res Result) error {
 		return fmt.Errorf("agent: writing result: %w", err)
 	}
 	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -174,18 +181,6 @@ func writeResult(dir string, res Result) error {
 	if err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("agent: writing result: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("agent: syncing %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("agent: syncing %s: %w", dir, err)
 	}
 	return nil
 }

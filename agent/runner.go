@@ -83,8 +83,9 @@ type Runner struct {
 
 	cfg  Config
 	log  *slog.Logger
-	path string // PATH given to tasks
-	home string // HOME given to tasks, if the agent has one
+	path string   // PATH given to tasks
+	null *os.File // /dev/null, every task's standard input (os/exec would open it per task)
+	home string   // HOME given to tasks, if the agent has one
 
 	// spawnc carries process starts to the goroutine locked to the OS thread that is the parent
 	// of every task (see sysProcAttr: the parent-death signal follows the creating thread).
@@ -131,7 +132,12 @@ func NewRunner(cfg Config) (*Runner, error) {
 			return nil, fmt.Errorf("agent: creating node directory: %w", err)
 		}
 	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, fmt.Errorf("agent: opening %s: %w", os.DevNull, err)
+	}
 	r := &Runner{
+		null:      null,
 		Layout:    layout,
 		cfg:       cfg,
 		log:       cfg.Logger,
@@ -242,8 +248,10 @@ func (r *Runner) Start(spec TaskSpec) error {
 		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
 	}
 	defer stderr.Close()
-	if err := os.Remove(filepath.Join(dir, resultFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("agent: start %s: removing previous outcome: %w", spec.AttemptID, err)
+	for _, f := range []string{resultFile, ackedResultFile} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("agent: start %s: removing previous outcome: %w", spec.AttemptID, err)
+		}
 	}
 	// Record the attempt before starting it: from here on a retried Start is a no-op.
 	if err := recordAttempt(dir, spec.AttemptID); err != nil {
@@ -254,7 +262,7 @@ func (r *Runner) Start(spec TaskSpec) error {
 	start := now()
 	cmd, failure := prepare(spec.CommandLine, env, wd)
 	if failure == nil {
-		cmd.Stdout, cmd.Stderr = stdout, stderr
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = r.null, stdout, stderr
 		cmd.SysProcAttr = sysProcAttr()
 		if err := r.spawn(cmd); err != nil {
 			failure = launchFailure(err)
@@ -467,7 +475,10 @@ func (r *Runner) Close() {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
-	r.closeOnce.Do(func() { close(r.spawnc) })
+	r.closeOnce.Do(func() {
+		close(r.spawnc)
+		r.null.Close()
+	})
 	<-r.spawnDone
 }
 
@@ -488,21 +499,19 @@ func attemptSeen(dir, attemptID string) (bool, error) {
 	return false, nil
 }
 
-// recordAttempt appends attemptID to the task directory's attempts file, durably.
+// recordAttempt appends attemptID to the task directory's attempts file (not fsynced: see
+// "Outcomes and restarts" in the package documentation).
 func recordAttempt(dir, attemptID string) error {
 	f, err := os.OpenFile(filepath.Join(dir, attemptsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("recording attempt: %w", err)
 	}
 	_, err = f.WriteString(attemptID + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("recording attempt: %w", err)
 	}
-	return syncDir(dir)
+	return nil
 }
