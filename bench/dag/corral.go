@@ -51,7 +51,7 @@ func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, erro
 	if err != nil {
 		return res, err
 	}
-	defer cl.add(func() { os.RemoveAll(dir) })()
+	cl.add(func() { os.RemoveAll(dir) }) // at the end: deleting now would slow the next runs (see main)
 	key := []byte("bench-key-0123456789abcdef")
 	var url atomic.Value // the server's URL, known once it listens; agents start after that
 	srv, err := server.Start(server.Config{

@@ -123,7 +123,7 @@ func TestTimeWaitToBadURL(t *testing.T) {
 }
 
 func TestProbeDisk(t *testing.T) {
-	p, err := probeDisk(t.TempDir(), 3)
+	p, err := probeDisk(t.TempDir(), 3, &cleanup{})
 	if err != nil {
 		t.Fatal(err)
 	}

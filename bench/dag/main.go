@@ -29,8 +29,12 @@
 //     record in memory; -peak-store sqlite measures the service without its data.
 //
 // Before the Corral run, a probe times the file-system operations a node agent makes per task
-// (mkdir, file creation, fsync of a file and its directory) where the runs keep their data: on a
-// file system where these are slow, they dominate (-dir /dev/shm takes the disk out).
+// (mkdir, file creation) and one durable write (fsync of a file and its directory) where the runs
+// keep their data: on a file system where these are slow, they dominate (-dir /dev/shm takes the
+// disk out). Every run's data is deleted at the end of the command, not between runs: on ext4,
+// creating files within minutes of deleting many nearby costs several times more (the inode
+// allocator skips recently deleted inodes), so a second invocation soon after the first
+// measures less than the first.
 //
 // Latency is from the tasks' executionInfo as the service recorded it: for each task with
 // dependencies, its startTime minus the latest endTime of its dependencies. Corral stamps both on
@@ -143,7 +147,7 @@ func run(o options, cl *cleanup) error {
 		if where == "" {
 			where = os.TempDir()
 		}
-		probe, err := probeDisk(o.dir, 1000)
+		probe, err := probeDisk(o.dir, 1000, cl)
 		if err != nil {
 			return fmt.Errorf("disk probe: %w", err)
 		}

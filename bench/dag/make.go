@@ -23,7 +23,7 @@ func runMake(sh shape, p int, command, root string, cl *cleanup) (makeResult, er
 	if err != nil {
 		return res, err
 	}
-	defer cl.add(func() { os.RemoveAll(dir) })()
+	cl.add(func() { os.RemoveAll(dir) }) // at the end: deleting now would slow the next runs (see main)
 	mf := filepath.Join(dir, "Makefile")
 	f, err := os.Create(mf)
 	if err != nil {

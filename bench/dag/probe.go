@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// diskProbe is the mean cost of the file-system operations a node agent makes per task, on the
-// file system the runs use: the figures that explain most of the gap between the node's Runner
-// and make, which touches no file.
+// diskProbe is the mean cost of the file-system operations a node agent makes per task (a
+// directory, files), and of one durable write, on the file system the runs use: figures that
+// explain much of the gap between the node's Runner and make, which touches no file.
 type diskProbe struct {
 	mkdir, create, syncPair time.Duration
 	n                       int
@@ -20,14 +20,16 @@ func (d diskProbe) String() string {
 }
 
 // probeDisk times n rounds of: make a directory, create a file in it, append to another file and
-// fsync it and the directory (what the agent's Runner does to record an attempt).
-func probeDisk(root string, n int) (diskProbe, error) {
+// fsync it and the directory (what one durable record costs). Its files are deleted by cl, at the
+// end: on ext4, creating files soon after many were deleted nearby is several times slower
+// (the allocator skips recently deleted inodes), so nothing is deleted between the runs.
+func probeDisk(root string, n int, cl *cleanup) (diskProbe, error) {
 	p := diskProbe{n: n}
 	dir, err := os.MkdirTemp(root, "corral-bench-probe-")
 	if err != nil {
 		return p, err
 	}
-	defer os.RemoveAll(dir)
+	cl.add(func() { os.RemoveAll(dir) })
 	for i := range n {
 		d := filepath.Join(dir, fmt.Sprint(i))
 		t := time.Now()

@@ -28,7 +28,7 @@ func runRunner(n, p int, command, root string, cl *cleanup) (runnerResult, error
 	if err != nil {
 		return res, err
 	}
-	defer cl.add(func() { os.RemoveAll(dir) })()
+	cl.add(func() { os.RemoveAll(dir) }) // at the end: deleting now would slow the next runs (see main)
 	done := make(chan agent.Result, p)
 	r, err := agent.NewRunner(agent.Config{
 		Root: filepath.Join(dir, "node"), NodeID: "bench-0", PoolID: "bench",

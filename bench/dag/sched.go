@@ -41,7 +41,7 @@ func runSched(o options, sh shape, storeKind, profile string, withLatency bool, 
 		if err != nil {
 			return res, err
 		}
-		defer cl.add(func() { os.RemoveAll(dir) })()
+		cl.add(func() { os.RemoveAll(dir) }) // at the end: deleting now would slow the next runs (see main)
 		s, err := sqlite.Open(filepath.Join(dir, "corral.db"))
 		if err != nil {
 			return res, err
