@@ -103,6 +103,13 @@ func (a *account) addPool(ctx *actor.Context, r AddPool) {
 		return putJSON(tx, tablePools, key, poolRecord{Pool: p}, 0)
 	})
 	if err != nil {
+		if errors.Is(err, store.ErrExists) {
+			// In the store but unknown here: an earlier add committed although the store said
+			// it failed (its acknowledgement was lost). The pool exists: start its actors.
+			a.pools[key] = true
+			tryCreate(ctx, string(SchedulerID(p.ID)), newScheduler(p.ID, fillOf(p)))
+			tryCreate(ctx, string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing))
+		}
 		reply(ctx, r.Request, storeError(err, "PoolExists", "pool"))
 		return
 	}
@@ -133,17 +140,27 @@ func (a *account) addJob(ctx *actor.Context, r AddJob) {
 		return putJSON(tx, tableJobs, key, jobRecord{PoolID: j.PoolInfo.PoolID, Job: j}, 0)
 	})
 	if err != nil {
+		if errors.Is(err, store.ErrExists) {
+			// As for pools: an earlier add that committed unacknowledged. Start its manager.
+			a.jobs[key] = j.ID
+			a.startJob(ctx, j)
+		}
 		reply(ctx, r.Request, storeError(err, "JobExists", "job"))
 		return
 	}
 	a.jobs[key] = j.ID
+	a.startJob(ctx, j)
+	reply(ctx, r.Request, nil)
+}
+
+// startJob starts a new job's manager (and the scheduler of its pool, if the pool does not exist).
+func (a *account) startJob(ctx *actor.Context, j batch.Job) {
 	if !a.pools[batch.IDKey(j.PoolInfo.PoolID)] {
 		// As in Azure, a job may name a pool that does not exist yet: its tasks wait in a
 		// scheduler with no nodes, which the pool takes over when it is added.
 		tryCreate(ctx, string(SchedulerID(j.PoolInfo.PoolID)), newScheduler(j.PoolInfo.PoolID, batch.FillSpread))
 	}
-	ctx.Create(string(jobActor(j.ID)), newJobManager(j.ID, a.st))
-	reply(ctx, r.Request, nil)
+	tryCreate(ctx, string(jobActor(j.ID)), newJobManager(j.ID, a.st))
 }
 
 // toJob forwards a request to the job's manager, which answers it. A job completed before the

@@ -54,6 +54,15 @@ type (
 		JobID, TaskID string
 		Satisfies     bool // its dependents may run (dependencyAction satisfy)
 	}
+	// TaskRecovered is announced for every task a job manager loads from the store: the task as
+	// recorded, which a monitor may not have seen all of (a write the store reported failed may
+	// have committed).
+	TaskRecovered struct {
+		JobID, TaskID string
+		DependsOn     []string
+		Completed     bool
+		Satisfies     bool // completed, and its dependents may run
+	}
 )
 
 // jobManager owns one job and its tasks. See the package documentation.
@@ -67,7 +76,29 @@ type jobManager struct {
 	tasks   map[string]*taskRecord // by IDKey(task)
 	graph   *batch.Graph
 	sched   actor.ID
+
+	batch *pendingBatch // changes written in memory, not yet in the store; nil if none
 }
+
+// pendingBatch is the job manager's group commit: the hot path (attempts starting and ending)
+// changes task records in memory at once, and writes them to the store together when the flush
+// event the first change sent itself comes round, after every event that was already waiting.
+// Nothing of a change leaves the actor before it is in the store: what the change sends and
+// announces waits in sends, what it does to the graph and the job in follow. Once the batch is
+// written, every send goes out in order, then every follow runs in order (so a follow that
+// terminates a task kills an attempt after its start was sent, never before). If the write fails,
+// before restores the records and failed answers what needs an answer (a proposal not taken), as
+// if the events had failed one by one.
+type pendingBatch struct {
+	writes []func(tx store.Tx) error
+	sends  []func(ctx *actor.Context)
+	follow []func(ctx *actor.Context)
+	failed []func(ctx *actor.Context)
+	before map[string]taskRecord // by IDKey(task): records as they were in the store
+}
+
+// flushJob is the event a job manager sends itself to write its pending batch.
+type flushJob struct{}
 
 func newJobManager(jobID string, st store.Store) *jobManager {
 	return &jobManager{jobID: jobID, st: st}
@@ -89,14 +120,15 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.Targets("Active", "Done"),
 	)
 	m.State("Active",
-		actor.On(j.add),
+		actor.On(flushFirst(j, j.add)),
 		actor.On(j.propose),
 		actor.On(j.ended),
-		actor.On(j.terminateTask),
-		actor.On(j.terminateJob),
-		actor.On(j.deleteJob),
-		actor.On(j.deleteTask),
-		actor.Targets("Done"),
+		actor.On(j.flush),
+		actor.On(flushFirst(j, j.terminateTask)),
+		actor.On(flushFirst(j, j.terminateJob)),
+		actor.On(flushFirst(j, j.deleteJob)),
+		actor.On(flushFirst(j, j.deleteTask)),
+		actor.Targets("Done", "Loading"),
 	)
 	// Done: the job is completed. Late reports only need acknowledging.
 	m.State("Done",
@@ -109,6 +141,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r TerminateTask) { reply(ctx, r.Request, nil) }),
 		actor.On(j.deleteJob),
 		actor.On(j.deleteTask),
+		actor.On(j.flush), // a batch is never pending here: this is the flush of one written already
 		actor.On(func(ctx *actor.Context, p propose) { ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID}) }),
 		actor.On(func(ctx *actor.Context, e attemptEnded) {
 			if !e.Lost {
@@ -147,8 +180,16 @@ func (j *jobManager) load(ctx *actor.Context) {
 	sortBySeq(recs)
 	j.sched = actor.ID("sched/" + j.rec.PoolID)
 	j.tasks = make(map[string]*taskRecord, len(recs))
+	j.nextSeq, j.open = 0, 0
 	for _, r := range recs {
 		j.tasks[batch.IDKey(r.Task.ID)] = r
+		// For the monitors, which may not have seen a change that the store reported failed
+		// although it committed (the add, a completion): what the store holds is what happened.
+		rec := TaskRecovered{JobID: j.jobID, TaskID: r.Task.ID, DependsOn: dependsOn(r.Task), Completed: r.Task.State == batch.TaskCompleted}
+		if rec.Completed {
+			rec.Satisfies = batch.EffectiveExitOptions(r.Task.ExitConditions, exitOf(r.Task)).DependencyAction != batch.DependencyBlock
+		}
+		ctx.Announce(rec)
 		j.nextSeq = max(j.nextSeq, r.Seq)
 		if r.Task.State != batch.TaskCompleted {
 			j.open++
@@ -232,6 +273,11 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 		})
 		if err != nil {
 			j.nextSeq -= int64(len(recs))
+			if errors.Is(err, store.ErrExists) {
+				// The store has tasks this actor does not: an earlier add committed although
+				// the store reported it failed. Load the job again; the retry finds them.
+				ctx.Goto("Loading")
+			}
 			busy := &batch.Error{Code: "ServerBusy", Message: "The server is currently unable to receive requests. Please retry your request."}
 			for i := range results {
 				if results[i].Err == nil {
@@ -272,11 +318,11 @@ func (j *jobManager) queue(ctx *actor.Context, ids []string) {
 }
 
 // propose takes a placement: it records the attempt (the task runs on the node, attempt A) and
-// only then tells the node to start it.
+// only then tells the node to start it. The record goes into the pending batch.
 func (j *jobManager) propose(ctx *actor.Context, p propose) {
 	r := j.tasks[batch.IDKey(p.Task.TaskID)]
 	if r == nil || r.Task.State != batch.TaskActive || !j.graph.Ready(r.Task.ID) {
-		ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID})
+		j.later(ctx, func(ctx *actor.Context) { ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID}) })
 		return
 	}
 	next := *r
@@ -286,28 +332,128 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 	t, err := batch.RunTask(r.Task, batch.NodeInfo{PoolID: j.rec.PoolID, NodeID: p.NodeID}, ctx.Now())
 	ctx.Assert(err == nil, "job %s task %s: run: %v", j.jobID, r.Task.ID, err)
 	next.Task = t
-	err = j.st.Update(context.Background(), func(tx store.Tx) error {
+	attempt := next.Attempt
+	j.change(ctx, r, next, func(tx store.Tx) error {
 		if err := putJSON(tx, tableTasks, j.taskKey(t.ID), next, store.AnyVersion); err != nil {
 			return err
 		}
-		return putJSON(tx, tableAttempts, attemptKey(j.rec.PoolID, p.NodeID, next.Attempt.AttemptID), next.Attempt, 0)
-	})
-	if err != nil {
+		return putJSON(tx, tableAttempts, attemptKey(j.rec.PoolID, p.NodeID, attempt.AttemptID), attempt, store.AnyVersion)
+	}, func(ctx *actor.Context) {
+		ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID, Accepted: true})
+		ctx.Announce(TaskStarted{JobID: j.jobID, TaskID: t.ID, AttemptID: attempt.AttemptID, NodeID: p.NodeID})
+		ctx.Send(nodeActor(j.rec.PoolID, p.NodeID), startAttempt{Ref: attempt, Start: protocol.StartTask{
+			AttemptID:    attempt.AttemptID,
+			JobID:        j.jobID,
+			TaskID:       t.ID,
+			PoolID:       j.rec.PoolID,
+			CommandLine:  t.CommandLine,
+			Env:          envOf(t),
+			MaxWallClock: maxWallClock(t),
+		}})
+	}, nil, func(ctx *actor.Context) {
+		// The slots are free again and the task, still ready, goes back in the queue.
 		ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID})
-		return
+		j.queue(ctx, []string{p.Task.TaskID})
+	})
+}
+
+// change puts a task record's new value in memory and its write, with what follows from it, in the
+// pending batch (see pendingBatch); the first change of a batch sends the flush.
+func (j *jobManager) change(ctx *actor.Context, r *taskRecord, next taskRecord, write func(tx store.Tx) error, sends, follow, failed func(ctx *actor.Context)) {
+	b := j.open1(ctx)
+	key := batch.IDKey(r.Task.ID)
+	if _, ok := b.before[key]; !ok {
+		b.before[key] = *r
 	}
 	*r = next
-	ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID, Accepted: true})
-	ctx.Announce(TaskStarted{JobID: j.jobID, TaskID: t.ID, AttemptID: next.Attempt.AttemptID, NodeID: p.NodeID})
-	ctx.Send(nodeActor(j.rec.PoolID, p.NodeID), startAttempt{Ref: next.Attempt, Start: protocol.StartTask{
-		AttemptID:    next.Attempt.AttemptID,
-		JobID:        j.jobID,
-		TaskID:       t.ID,
-		PoolID:       j.rec.PoolID,
-		CommandLine:  t.CommandLine,
-		Env:          envOf(t),
-		MaxWallClock: maxWallClock(t),
-	}})
+	b.writes = append(b.writes, write)
+	b.sends = append(b.sends, sends)
+	if follow != nil {
+		b.follow = append(b.follow, follow)
+	}
+	if failed != nil {
+		b.failed = append(b.failed, failed)
+	}
+}
+
+// open1 returns the pending batch, opening one (and sending the flush) if there is none.
+func (j *jobManager) open1(ctx *actor.Context) *pendingBatch {
+	if j.batch == nil {
+		j.batch = &pendingBatch{before: map[string]taskRecord{}}
+		ctx.Send(ctx.Self(), flushJob{})
+	}
+	return j.batch
+}
+
+// later sends what f sends once what is pending is in the store: now if nothing is, else with
+// the batch's sends.
+func (j *jobManager) later(ctx *actor.Context, f func(ctx *actor.Context)) {
+	if j.batch == nil {
+		f(ctx)
+		return
+	}
+	j.batch.sends = append(j.batch.sends, f)
+}
+
+// flush writes the pending batch in one transaction, then lets its consequences out; if the write
+// fails, the records are restored and the changes fail.
+func (j *jobManager) flush(ctx *actor.Context, _ flushJob) {
+	b := j.batch
+	if b == nil {
+		return
+	}
+	j.batch = nil
+	err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		for _, w := range b.writes {
+			if err := w(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Not recorded: restore the records. The agents repeat their results, a lost node's
+		// attempts are reported again when its session reconciles, and a proposal not taken
+		// frees its slots, so nothing is lost.
+		for key, rec := range b.before {
+			if r := j.tasks[key]; r != nil {
+				// The write may have committed all the same (its acknowledgement lost): an
+				// attempt id it used is never used again.
+				rec.Attempts = max(rec.Attempts, r.Attempts)
+				*r = rec
+			}
+		}
+		j.recount()
+		for _, f := range b.failed {
+			f(ctx)
+		}
+		return
+	}
+	for _, f := range b.sends {
+		f(ctx)
+	}
+	for _, f := range b.follow {
+		f(ctx)
+	}
+}
+
+// recount recomputes the number of tasks not completed.
+func (j *jobManager) recount() {
+	j.open = 0
+	for _, r := range j.tasks {
+		if r.Task.State != batch.TaskCompleted {
+			j.open++
+		}
+	}
+}
+
+// flushFirst wraps a handler that needs the store and the actor's state to agree: it writes the
+// pending batch before it runs.
+func flushFirst[E any](j *jobManager, h func(*actor.Context, E)) func(*actor.Context, E) {
+	return func(ctx *actor.Context, e E) {
+		j.flush(ctx, flushJob{})
+		h(ctx, e)
+	}
 }
 
 // maxWallClock is the limit the agent enforces on an attempt; 0 means none.
@@ -322,15 +468,32 @@ func maxWallClock(t batch.Task) time.Duration {
 }
 
 // ended records the end of an attempt: a retry or a requeue puts the task back in the queue; a
-// completion may make dependents ready and may end the job.
+// completion may make dependents ready and may end the job. The record goes into the pending
+// batch.
 func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	r := j.tasks[batch.IDKey(e.Ref.TaskID)]
-	stale := r == nil || r.Attempt.AttemptID != e.Ref.AttemptID || (r.Task.State != batch.TaskRunning && r.Task.State != batch.TaskPreparing)
+	stale := r == nil || r.Attempt.AttemptID != e.Ref.AttemptID || r.NodeID != e.NodeID ||
+		(r.Task.State != batch.TaskRunning && r.Task.State != batch.TaskPreparing)
 	if stale {
-		// A repeated or late report of an attempt already recorded: nothing changes, but the agent
-		// may stop repeating it.
+		// A repeated or late report of an attempt already recorded (or being recorded): nothing
+		// changes, but the agent may stop repeating it.
 		if !e.Lost {
-			ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
+			j.later(ctx, func(ctx *actor.Context) {
+				ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
+			})
+			return
+		}
+		if r != nil && (r.Attempt.AttemptID != e.Ref.AttemptID || r.NodeID != e.NodeID) {
+			// The loss of an attempt that is not the task's: one recorded by a write whose
+			// acknowledgement was lost, and never started. Its record goes.
+			b := j.open1(ctx)
+			b.writes = append(b.writes, func(tx store.Tx) error {
+				err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, e.NodeID, e.Ref.AttemptID), store.AnyVersion)
+				if errors.Is(err, store.ErrNotFound) {
+					err = nil
+				}
+				return err
+			})
 		}
 		return
 	}
@@ -345,34 +508,41 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	}
 	ctx.Assert(err == nil, "job %s task %s: %v", j.jobID, r.Task.ID, err)
 	next.Attempt, next.NodeID = attemptRef{}, ""
-	err = j.st.Update(context.Background(), func(tx store.Tx) error {
+	prevNode, prevAttempt := r.NodeID, r.Attempt.AttemptID
+	if next.Task.State == batch.TaskCompleted {
+		j.open--
+	}
+	j.change(ctx, r, next, func(tx store.Tx) error {
 		if err := putJSON(tx, tableTasks, j.taskKey(next.Task.ID), next, store.AnyVersion); err != nil {
 			return err
 		}
-		err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, r.NodeID, r.Attempt.AttemptID), store.AnyVersion)
+		err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, prevNode, prevAttempt), store.AnyVersion)
 		if errors.Is(err, store.ErrNotFound) {
 			err = nil
 		}
 		return err
+	}, func(ctx *actor.Context) {
+		if !e.Lost {
+			ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
+		}
+	}, func(ctx *actor.Context) {
+		if e.Lost || outcome.Retry {
+			j.queue(ctx, []string{next.Task.ID})
+			return
+		}
+		j.completed(ctx, next.Task.ID, outcome.ExitOptions)
+	}, func(ctx *actor.Context) {
+		// A result is repeated by its node until it is recorded; a loss is not, so it comes
+		// back by timer.
+		if e.Lost {
+			ctx.StartTimer(lostRetry, e)
+		}
 	})
-	if err != nil {
-		// Not recorded: the agent repeats the result, and a lost node's attempts are reported again
-		// when the session reconciles, so nothing is lost by dropping this report.
-		return
-	}
-	*r = next
-	if !e.Lost {
-		ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
-	}
-	if next.Task.State == batch.TaskCompleted {
-		j.open--
-	}
-	if e.Lost || outcome.Retry {
-		j.queue(ctx, []string{next.Task.ID})
-		return
-	}
-	j.completed(ctx, next.Task.ID, outcome.ExitOptions)
 }
+
+// lostRetry is how long a job manager waits before it records again the loss of an attempt that
+// the store failed to record.
+const lostRetry = time.Second
 
 // completed applies a task's completion: dependents may become ready, the job may react to a
 // failure (onTaskFailure) or finish (onAllTasksComplete).

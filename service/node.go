@@ -89,16 +89,21 @@ type nodeSession struct {
 
 	// expected holds, after a restart of the service, the attempts the store says run on this
 	// node; Hello reconciles them with what the agent reports.
-	expected  map[string]attemptRef
-	running   map[string]attemptRef         // attempts the agent runs, as far as the session knows
-	starts    map[string]protocol.StartTask // how each of them was started, to ask again
+	expected map[string]attemptRef
+	running  map[string]attemptRef         // attempts the agent runs, as far as the session knows
+	starts   map[string]protocol.StartTask // how each of them was started, to ask again
+	// reported holds the attempts whose result went to their job manager and is not recorded yet
+	// (no resultRecorded): a repeated result goes to the job manager again, since the first may
+	// not have been recorded (the store failed), and only resultRecorded lets the agent forget it.
+	reported  map[string]attemptRef
 	lastHeard time.Time
 	timer     actor.TimerID
 }
 
 func newNodeSession(poolID, nodeID string, slots int, agent, sched actor.ID, timing NodeTiming, expected []attemptRef) *nodeSession {
 	n := &nodeSession{poolID: poolID, nodeID: nodeID, slots: slots, agent: agent, sched: sched, timing: timing,
-		expected: map[string]attemptRef{}, running: map[string]attemptRef{}, starts: map[string]protocol.StartTask{}}
+		expected: map[string]attemptRef{}, running: map[string]attemptRef{}, starts: map[string]protocol.StartTask{},
+		reported: map[string]attemptRef{}}
 	for _, r := range expected {
 		n.expected[r.AttemptID] = r
 	}
@@ -130,7 +135,10 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.On(n.hello),
 		actor.On(n.start),
 		actor.On(func(ctx *actor.Context, k killAttempt) { ctx.Send(n.agent, protocol.KillTask(k)) }),
-		actor.On(func(ctx *actor.Context, r resultRecorded) { ctx.Send(n.agent, protocol.ResultAck(r)) }),
+		actor.On(func(ctx *actor.Context, r resultRecorded) {
+			delete(n.reported, r.AttemptID)
+			ctx.Send(n.agent, protocol.ResultAck(r))
+		}),
 		actor.On(n.heartbeat),
 		actor.On(func(ctx *actor.Context, s protocol.TaskStarted) { n.lastHeard = ctx.Now() }),
 		actor.On(n.result),
@@ -182,6 +190,8 @@ func (n *nodeSession) hello(ctx *actor.Context, h protocol.Hello) {
 	for _, res := range h.Finished {
 		if r, ok := known(res.AttemptID); ok {
 			n.finish(ctx, r, res)
+		} else if r, ok := n.reported[res.AttemptID]; ok {
+			ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
 		} else {
 			// A result the service does not know (recorded already, or never ours): nothing to do
 			// but let the agent forget it.
@@ -256,9 +266,15 @@ func (n *nodeSession) heartbeat(ctx *actor.Context, h protocol.Heartbeat) {
 
 func (n *nodeSession) result(ctx *actor.Context, res protocol.TaskResult) {
 	n.lastHeard = ctx.Now()
+	if r, ok := n.reported[res.AttemptID]; ok {
+		// Repeated before the job manager recorded it: maybe it never will (the store failed),
+		// so it hears of it again (a repeat of a recorded result changes nothing there).
+		ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
+		return
+	}
 	r, ok := n.running[res.AttemptID]
 	if !ok {
-		// Already reported (the agent repeats results until acknowledged) or unknown.
+		// Recorded already (the agent repeats results until acknowledged) or unknown.
 		ctx.Send(n.agent, protocol.ResultAck{AttemptID: res.AttemptID})
 		return
 	}
@@ -271,6 +287,7 @@ func (n *nodeSession) finish(ctx *actor.Context, r attemptRef, res protocol.Task
 	delete(n.running, r.AttemptID)
 	delete(n.starts, r.AttemptID)
 	delete(n.expected, r.AttemptID)
+	n.reported[r.AttemptID] = r
 	ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
 	ctx.Send(n.sched, slotsFreed{NodeID: n.nodeID, Slots: r.Slots})
 }

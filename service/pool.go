@@ -33,10 +33,20 @@ func newPoolManager(poolID string, st store.Store, timing NodeTiming) *poolManag
 	return &poolManager{poolID: poolID, st: st, timing: timing}
 }
 
-// Define declares the pool manager's single state.
+// Define declares the pool manager's states: Loading (reading the pool, retried while the store
+// fails), then Managing.
 func (p *poolManager) Define(m *actor.Machine) {
-	m.State("Managing",
+	m.State("Loading",
 		actor.OnEntry(p.load),
+		actor.On(func(ctx *actor.Context, _ retryLoad) { p.load(ctx) }),
+		actor.Defer[compute.VMCreated](),
+		actor.Defer[compute.VMFailed](),
+		actor.Defer[DeletePool](),
+		actor.Ignore[compute.VMDeleted](),
+		actor.Ignore[askAgain](),
+		actor.Targets("Managing"),
+	)
+	m.State("Managing",
 		actor.On(p.created),
 		actor.On(p.delete),
 		actor.Ignore[compute.VMDeleted](),
@@ -46,6 +56,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 			for _, id := range sortedKeys(p.pending) {
 				p.send(ctx, id, p.pending[id])
 			}
+			p.grow(ctx) // nodes whose record the store failed to write
 		}),
 		actor.On(func(ctx *actor.Context, f compute.VMFailed) {
 			// Ask again under a new node id: the provider may have half-created the failed one.
@@ -67,7 +78,11 @@ func (p *poolManager) Define(m *actor.Machine) {
 	)
 }
 
-// load reads the pool and its nodes, starts a session per node, and asks for missing nodes.
+// retryLoad is the pool manager's timer to load again after the store failed.
+type retryLoad struct{}
+
+// load reads the pool and its nodes, starts a session per node, and asks for missing nodes. If the
+// store fails, it tries again a second later.
 // Node ids are "<pool>-<n>"; request ids are "<node>/<incarnation>/<k>", so an answer to a request
 // of an earlier incarnation, or to a request that failed, is recognised as stale. (A node asked for before a
 // crash and created after it is an orphan until orphan cleanup on restart, which comes with the
@@ -112,7 +127,12 @@ func (p *poolManager) load(ctx *actor.Context) {
 		}
 		return nil
 	})
-	ctx.Assert(err == nil, "pool %s: load: %v", p.poolID, err)
+	if err != nil {
+		ctx.Log("pool load failed; retrying", "pool", p.poolID, "err", err)
+		ctx.StartTimer(time.Second, retryLoad{})
+		return
+	}
+	ctx.Goto("Managing")
 	ctx.StartPeriodicTimer(askAgainEvery, askAgainEvery, askAgain{})
 	for _, id := range sortedKeys(p.nodes) {
 		p.startSession(ctx, id)

@@ -30,12 +30,24 @@ func (d *depsFirst) Define(m *actor.Machine) {
 			}
 			d.deps[e.JobID+"/"+e.TaskID] = e.DependsOn
 		}),
+		actor.On(func(ctx *actor.Context, e TaskRecovered) {
+			if d.deps == nil {
+				d.deps, d.done = map[string][]string{}, map[string]bool{}
+			}
+			d.deps[e.JobID+"/"+e.TaskID] = e.DependsOn
+			if e.Satisfies {
+				d.done[e.JobID+"/"+e.TaskID] = true
+			}
+		}),
 		actor.On(func(ctx *actor.Context, e TaskStarted) {
 			for _, dep := range d.deps[e.JobID+"/"+e.TaskID] {
 				ctx.Assert(d.done[e.JobID+"/"+dep], "task %s started (attempt %s) before its dependency %s completed", e.TaskID, e.AttemptID, dep)
 			}
 		}),
 		actor.On(func(ctx *actor.Context, e TaskCompleted) {
+			if d.done == nil {
+				d.deps, d.done = map[string][]string{}, map[string]bool{}
+			}
 			if e.Satisfies {
 				d.done[e.JobID+"/"+e.TaskID] = true
 			}
@@ -53,6 +65,13 @@ func (c *completedOnce) Define(m *actor.Machine) {
 		k := e.JobID + "/" + e.TaskID
 		ctx.Assert(!c.seen[k], "task %s completed twice", k)
 		c.seen[k] = true
+	}), actor.On(func(ctx *actor.Context, e TaskRecovered) {
+		if c.seen == nil {
+			c.seen = map[string]bool{}
+		}
+		if e.Completed {
+			c.seen[e.JobID+"/"+e.TaskID] = true
+		}
 	}), actor.Ignore[TaskAdded](), actor.Ignore[TaskStarted]())
 }
 
@@ -67,9 +86,16 @@ type eventuallyDone struct {
 
 func (e *eventuallyDone) Define(m *actor.Machine) {
 	m.State("Idle", actor.Temp(actor.Cold),
-		actor.On(e.added), actor.On(e.completedTask), actor.Ignore[TaskStarted](), actor.Targets("Pending"))
+		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.Ignore[TaskStarted](), actor.Targets("Pending"))
 	m.State("Pending", actor.Temp(actor.Hot),
-		actor.On(e.added), actor.On(e.completedTask), actor.Ignore[TaskStarted](), actor.Targets("Idle"))
+		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.Ignore[TaskStarted](), actor.Targets("Idle"))
+}
+
+func (e *eventuallyDone) recovered(ctx *actor.Context, r TaskRecovered) {
+	e.added(ctx, TaskAdded{JobID: r.JobID, TaskID: r.TaskID, DependsOn: r.DependsOn})
+	if r.Completed {
+		e.completedTask(ctx, TaskCompleted{JobID: r.JobID, TaskID: r.TaskID, Satisfies: r.Satisfies})
+	}
 }
 
 func (e *eventuallyDone) added(ctx *actor.Context, a TaskAdded) {
@@ -81,6 +107,9 @@ func (e *eventuallyDone) added(ctx *actor.Context, a TaskAdded) {
 }
 
 func (e *eventuallyDone) completedTask(ctx *actor.Context, c TaskCompleted) {
+	if e.deps == nil {
+		e.deps, e.completed, e.blocking = map[string][]string{}, map[string]bool{}, map[string]bool{}
+	}
 	e.completed[c.TaskID] = true
 	e.blocking[c.TaskID] = !c.Satisfies
 	e.update(ctx)
@@ -137,10 +166,12 @@ func (c *client) Define(m *actor.Machine) {
 			// a delete finds it gone.
 			ok := r.Err == nil || r.Err.Code == "PoolExists" || r.Err.Code == "JobExists" ||
 				r.Err.Code == "JobNotFound" || r.Err.Code == "TaskNotFound" || r.Err.Code == "PoolNotFound"
+			busy := r.Err != nil && r.Err.Code == "ServerBusy"
 			for _, t := range r.Tasks {
 				ok = ok && (t.Err == nil || t.Err.Code == "TaskExists")
+				busy = busy || (t.Err != nil && t.Err.Code == "ServerBusy")
 			}
-			ctx.Assert(ok || r.Err.Code == "ServerBusy", "request %d failed: %+v", c.next, r)
+			ctx.Assert(ok || busy, "request %d failed: %+v", c.next, r)
 			if !ok {
 				return
 			}
@@ -175,11 +206,22 @@ func diamond() []batch.Task {
 // models, and a client that adds a pool of two nodes, a job and its tasks. retries is the job's
 // maxTaskRetryCount and exitCodes what the agents' attempts may exit with.
 func serviceProgram(exitCodes []int, retries int32, more ...actor.Event) func(*systest.Sim) {
+	return serviceProgramStore(false, exitCodes, retries, more...)
+}
+
+// serviceProgramStore is serviceProgram; with storeFails, the store fails when the tester says so
+// (Faults.ModelFailures).
+func serviceProgramStore(storeFails bool, exitCodes []int, retries int32, more ...actor.Event) func(*systest.Sim) {
 	return func(s *systest.Sim) {
 		s.Monitor(&depsFirst{})
 		s.Monitor(&completedOnce{})
 		s.Monitor(&eventuallyDone{})
 		st := memstore.New()
+		if storeFails {
+			// Writes fail; reads do not: a failed read at boot stops the server (Boot returns the
+			// error), which is what an operator should see, not something to recover from.
+			st.Fail = func(op string) bool { return op != memstore.OpView && s.Fail(op) }
+		}
 		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
 		s.AddHost("cloud", func(h actor.Host) error {
 			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID, ExitCodes: exitCodes, Failures: true})
@@ -239,6 +281,13 @@ func TestServiceSurvivesCrashes(t *testing.T) {
 func TestServiceUnderLinkFaultsAndCrashes(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
 		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}, Drops: 2, Duplicates: 2, Delays: 2}}, serviceProgram([]int{0, 1}, 1))
+}
+
+// The store fails now and then (an update refused, or committed with its acknowledgement lost):
+// the job managers' batched writes are restored and retried by the reports that caused them.
+func TestServiceStoreFailures(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: systest.Faults{ModelFailures: 3, Crashes: 1, CrashHosts: []string{"service"}}}, serviceProgramStore(true, []int{0, 1}, 1))
 }
 
 func TestServiceDeletes(t *testing.T) {
