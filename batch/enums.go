@@ -303,3 +303,28 @@ func (r TaskResult) Valid() bool { return r == ResultSuccess || r == ResultFailu
 
 // UnmarshalJSON reads the result case-insensitively.
 func (r *TaskResult) UnmarshalJSON(b []byte) error { return unmarshalEnum(b, (*string)(r)) }
+
+// NodeDeallocationOption says what happens to a node's running tasks when a resize removes the
+// node (Azure's ComputeNodeDeallocationOption).
+type NodeDeallocationOption string
+
+// Azure's node deallocation options.
+const (
+	// DeallocateRequeue kills running tasks and requeues them; the node leaves at once. The default.
+	DeallocateRequeue NodeDeallocationOption = "requeue"
+	// DeallocateTerminate kills running tasks and completes them as terminated.
+	DeallocateTerminate NodeDeallocationOption = "terminate"
+	// DeallocateTaskCompletion lets running tasks finish, placing no new ones, then removes the node.
+	DeallocateTaskCompletion NodeDeallocationOption = "taskcompletion"
+	// DeallocateRetainedData lets running tasks finish and waits for their retention time.
+	DeallocateRetainedData NodeDeallocationOption = "retaineddata"
+)
+
+// ValidNodeDeallocationOption reports whether v is one of Azure's options (lower case).
+func ValidNodeDeallocationOption(v NodeDeallocationOption) bool {
+	switch v {
+	case DeallocateRequeue, DeallocateTerminate, DeallocateTaskCompletion, DeallocateRetainedData:
+		return true
+	}
+	return false
+}

@@ -49,6 +49,8 @@ func (a *account) Define(m *actor.Machine) {
 			}
 			ctx.Send(PoolManagerID(pool.ID), r)
 		}),
+		actor.On(func(ctx *actor.Context, r ResizePool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r StopResizePool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, g poolGone) { delete(a.pools, batch.IDKey(g.PoolID)) }),
 		actor.On(func(ctx *actor.Context, g jobGone) {
 			delete(a.jobs, batch.IDKey(g.JobID))
@@ -161,6 +163,20 @@ func (a *account) startJob(ctx *actor.Context, j batch.Job) {
 		tryCreate(ctx, string(SchedulerID(j.PoolInfo.PoolID)), newScheduler(j.PoolInfo.PoolID, batch.FillSpread))
 	}
 	tryCreate(ctx, string(jobActor(j.ID)), newJobManager(j.ID, a.st))
+}
+
+// toPool forwards a request to the pool's manager, which answers it.
+func (a *account) toPool(ctx *actor.Context, poolID string, req Request, ev actor.Event) {
+	if !a.pools[batch.IDKey(poolID)] {
+		reply(ctx, req, notFound("PoolNotFound", "pool"))
+		return
+	}
+	pool, err := GetPool(context.Background(), a.st, poolID)
+	if err != nil {
+		reply(ctx, req, busy())
+		return
+	}
+	ctx.Send(PoolManagerID(pool.ID), ev)
 }
 
 // toJob forwards a request to the job's manager, which answers it. A job completed before the

@@ -311,7 +311,8 @@ func (n *nodeSession) lose(ctx *actor.Context) {
 	ctx.Log("node lost", "pool", n.poolID, "node", n.nodeID)
 }
 
-// stop ends the session of a node whose pool is deleted: every attempt it knows of is lost, and
+// stop ends the session of a node that leaves its pool (removed, or the pool deleted): the
+// scheduler stops placing work on it, every attempt it knows of is lost, and
 // so is every attempt still waiting in its mailbox (Stopping reports those, then halts).
 func (n *nodeSession) stop(ctx *actor.Context, _ stop) {
 	for _, m := range []map[string]attemptRef{n.running, n.expected} {
@@ -321,6 +322,7 @@ func (n *nodeSession) stop(ctx *actor.Context, _ stop) {
 		}
 	}
 	n.running, n.expected = map[string]attemptRef{}, map[string]attemptRef{}
+	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID}) // after any nodeUp this session sent
 	ctx.Send(ctx.Self(), stopped{})
 	ctx.Goto("Stopping")
 }

@@ -28,6 +28,8 @@ const (
 // poolRecord is a pool as the store keeps it.
 type poolRecord struct {
 	Pool batch.Pool `json:"pool"`
+	// NextNode numbers the pool's next node ("<pool>-<n>"), so that a node id is never used twice.
+	NextNode int `json:"nextNode,omitempty"`
 }
 
 // errNotFound is the store's; reads turn it into a *batch.Error with Azure's code.

@@ -1,6 +1,8 @@
 package service
 
 import (
+	"time"
+
 	"corral/actor"
 	"corral/batch"
 )
@@ -60,6 +62,26 @@ type (
 	DeleteTask struct {
 		Request
 		JobID, TaskID string
+	}
+	// ResizePool is Pool - Resize: the pool's targets change and it goes to allocation state
+	// resizing until it has them (or ResizeTimeout passes). Errors: PoolNotFound,
+	// PoolBeingResized (409) while a resize or stop is under way,
+	// OperationInvalidForCurrentState for an autoscale pool, PoolBeingDeleted.
+	ResizePool struct {
+		Request
+		PoolID                 string
+		TargetDedicatedNodes   int32
+		TargetLowPriorityNodes int32
+		ResizeTimeout          time.Duration                // 0: Azure's default, 15 minutes
+		NodeDeallocationOption batch.NodeDeallocationOption // "": requeue
+	}
+	// StopResizePool is Pool - Stop Resize: creations under way are cancelled and the pool keeps
+	// the nodes it has (allocation state stopping, then steady, with a ResizeStopped resize
+	// error). Stopping a pool that is not resizing succeeds and changes nothing (Azure does not
+	// document this case; this is Corral's choice).
+	StopResizePool struct {
+		Request
+		PoolID string
 	}
 )
 

@@ -166,7 +166,7 @@ func (c *client) Define(m *actor.Machine) {
 			// a delete finds it gone.
 			ok := r.Err == nil || r.Err.Code == "PoolExists" || r.Err.Code == "JobExists" ||
 				r.Err.Code == "JobNotFound" || r.Err.Code == "TaskNotFound" || r.Err.Code == "PoolNotFound"
-			busy := r.Err != nil && r.Err.Code == "ServerBusy"
+			busy := r.Err != nil && (r.Err.Code == "ServerBusy" || r.Err.Code == batch.CodePoolBeingResized)
 			for _, t := range r.Tasks {
 				ok = ok && (t.Err == nil || t.Err.Code == "TaskExists")
 				busy = busy || (t.Err != nil && t.Err.Code == "ServerBusy")
@@ -186,6 +186,10 @@ func (c *client) Define(m *actor.Machine) {
 		actor.Targets("Done"))
 	m.State("Done", actor.Ignore[Reply](), actor.Ignore[resend]())
 }
+
+// noTimeout is a resize timeout no run reaches: the monitor eventuallyDone expects the pool to get
+// its nodes, which a timed-out resize may leave it without (TestPoolResize covers timeouts).
+var noTimeout = batch.Duration(1000 * time.Hour)
 
 // diamond is a small DAG: t1; t2 and t3 after t1; t4 after t2 and t3; t5 alone; t6 after t4 and t5.
 func diamond() []batch.Task {
@@ -231,7 +235,7 @@ func serviceProgramStore(storeFails bool, exitCodes []int, retries int32, more .
 		two, slots, yes := int32(2), int32(2), true
 		c := &client{}
 		for i, ev := range append([]actor.Event{
-			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots}},
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots, ResizeTimeout: &noTimeout}},
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
 				Constraints: &batch.JobConstraints{MaxTaskRetryCount: &retries}}},
 			AddTasks{JobID: "j1", Tasks: diamond()},
@@ -315,7 +319,7 @@ func TestServiceJobBeforePool(t *testing.T) {
 		for i, ev := range []actor.Event{
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
 			AddTasks{JobID: "j1", Tasks: diamond()},
-			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two}},
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, ResizeTimeout: &noTimeout}},
 		} {
 			req := Request{ID: fmt.Sprint(i), ReplyTo: "client"}
 			switch r := ev.(type) {

@@ -37,6 +37,9 @@ type Agent struct {
 }
 
 type attemptDone struct{ AttemptID string }
+
+// PowerOff stops an agent model: its VM was deleted or preempted.
+type PowerOff struct{}
 type beat struct{}
 
 // Define declares the agent's single state.
@@ -58,6 +61,8 @@ func (a *Agent) Define(m *actor.Machine) {
 			ctx.StartPeriodicTimer(a.Heartbeat, a.Heartbeat, beat{})
 		}),
 		actor.On(a.start),
+		// The node's VM is gone: so is its agent.
+		actor.On(func(ctx *actor.Context, _ PowerOff) { ctx.Halt() }),
 		actor.On(func(ctx *actor.Context, k protocol.KillTask) {
 			if _, ok := a.running[k.AttemptID]; ok {
 				ctx.CancelTimer(a.timers[k.AttemptID])

@@ -1,14 +1,23 @@
 package model
 
 import (
+	"time"
+
 	"corral/actor"
 	"corral/compute"
 )
 
 // Provider models a VM provider whose nodes run agent models. A CreateVM creates the node's agent
 // (an Agent actor on the provider's host) and answers VMCreated; with Failures set, a creation may
-// fail instead (a choice the tester makes). A CreateVM for a node that exists (a repeated request,
-// or a new request after the caller restarted) is answered VMCreated without creating anything.
+// fail instead (a choice the tester makes). A CreateVM for a node that exists or is being created
+// (a repeated request, or a new request after the caller restarted) creates nothing more.
+//
+// With Slow, a creation takes a while (a timer) and can be cancelled meanwhile by a DeleteVM; with
+// Stubborn, a cancelled creation may finish all the same (the tester chooses), as cloud APIs do:
+// the VM is up, VMCreated is sent, and the DeleteVM is answered only once a later DeleteVM has
+// really removed it. A DeleteVM is answered VMDeleted once the VM is gone.
+//
+// The model announces VMUp and VMDown, so that monitors can check that no VM outlives its use.
 type Provider struct {
 	// AgentID and SessionID name the agent of a node and the session it talks to.
 	AgentID   func(nodeID string) actor.ID
@@ -17,31 +26,120 @@ type Provider struct {
 	ExitCodes []int
 	// Failures lets creations fail.
 	Failures bool
+	// Slow makes creations take time; Stubborn lets a cancelled creation finish anyway.
+	Slow, Stubborn bool
 
-	created map[string]bool // node ids
+	vms map[string]*vm // by pool + "/" + node
 }
+
+// vm is one VM as the model knows it.
+type vm struct {
+	pool, node string
+	up         bool     // created and not deleted
+	creating   bool     // a creation is under way
+	cancelled  bool     // a DeleteVM arrived while creating
+	replyTo    actor.ID // of the latest CreateVM
+	request    string   // id of the latest CreateVM
+	deletes    []compute.DeleteVM
+}
+
+// VMUp is announced when a VM comes up; VMDown when it is gone.
+type (
+	VMUp   struct{ PoolID, NodeID string }
+	VMDown struct{ PoolID, NodeID string }
+)
+
+// vmReady is the model's timer for a slow creation.
+type vmReady struct{ Key string }
+
+// createDelay is how long a slow creation takes (virtual time).
+const createDelay = 2 * time.Second
 
 // Define declares the provider's single state.
 func (p *Provider) Define(m *actor.Machine) {
-	m.State("Serving", actor.On(func(ctx *actor.Context, d compute.DeleteVM) {
-		// The node's agent model goes on running (it cannot be halted from here); what matters
-		// to the service is the answer.
+	m.State("Serving",
+		actor.On(p.create),
+		actor.On(p.delete),
+		actor.On(func(ctx *actor.Context, r vmReady) { p.ready(ctx, p.vms[r.Key]) }),
+	)
+}
+
+func (p *Provider) create(ctx *actor.Context, c compute.CreateVM) {
+	if p.vms == nil {
+		p.vms = map[string]*vm{}
+	}
+	key := c.PoolID + "/" + c.NodeID
+	v := p.vms[key]
+	if v == nil {
+		v = &vm{pool: c.PoolID, node: c.NodeID}
+		p.vms[key] = v
+	}
+	v.replyTo, v.request = c.ReplyTo, c.RequestID
+	switch {
+	case v.up:
+		ctx.Send(c.ReplyTo, compute.VMCreated{RequestID: c.RequestID, PoolID: c.PoolID, NodeID: c.NodeID})
+	case v.creating:
+		// Answered when the creation under way ends.
+	default:
+		v.creating, v.cancelled = true, false
+		if p.Slow {
+			ctx.StartTimer(createDelay, vmReady{Key: key})
+			return
+		}
+		p.ready(ctx, v)
+	}
+}
+
+// ready ends a creation: it fails, is abandoned (cancelled), or brings the VM up.
+func (p *Provider) ready(ctx *actor.Context, v *vm) {
+	if v == nil || !v.creating {
+		return
+	}
+	v.creating = false
+	if v.cancelled && !(p.Stubborn && ctx.RandomBool()) {
+		p.answerDeletes(ctx, v)
+		return
+	}
+	if !v.cancelled && p.Failures && ctx.RandomInt(4) == 0 {
+		ctx.Send(v.replyTo, compute.VMFailed{RequestID: v.request, PoolID: v.pool, NodeID: v.node, Reason: "allocation failed"})
+		return
+	}
+	v.up = true
+	ctx.Announce(VMUp{PoolID: v.pool, NodeID: v.node})
+	ctx.Create(string(p.AgentID(v.node)), &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes})
+	ctx.Send(v.replyTo, compute.VMCreated{RequestID: v.request, PoolID: v.pool, NodeID: v.node})
+	if v.cancelled {
+		// Finished after the cancel: the DeleteVMs wait for a DeleteVM that finds the VM up.
+		v.cancelled = false
+	}
+}
+
+func (p *Provider) delete(ctx *actor.Context, d compute.DeleteVM) {
+	key := d.PoolID + "/" + d.NodeID
+	v := p.vms[key]
+	switch {
+	case v == nil:
 		ctx.Send(d.ReplyTo, compute.VMDeleted{RequestID: d.RequestID, PoolID: d.PoolID, NodeID: d.NodeID})
-	}), actor.On(func(ctx *actor.Context, c compute.CreateVM) {
-		if p.created == nil {
-			p.created = map[string]bool{}
-		}
-		done := compute.VMCreated{RequestID: c.RequestID, PoolID: c.PoolID, NodeID: c.NodeID}
-		if p.created[c.NodeID] {
-			ctx.Send(c.ReplyTo, done)
-			return
-		}
-		if p.Failures && ctx.RandomInt(4) == 0 {
-			ctx.Send(c.ReplyTo, compute.VMFailed{RequestID: c.RequestID, PoolID: c.PoolID, NodeID: c.NodeID, Reason: "allocation failed"})
-			return
-		}
-		ctx.Create(string(p.AgentID(c.NodeID)), &Agent{NodeID: c.NodeID, Session: p.SessionID(c.PoolID, c.NodeID), ExitCodes: p.ExitCodes})
-		p.created[c.NodeID] = true
-		ctx.Send(c.ReplyTo, done)
-	}))
+	case v.creating:
+		v.cancelled = true
+		v.deletes = append(v.deletes, d)
+	case v.up:
+		v.up = false
+		ctx.Send(p.AgentID(v.node), PowerOff{})
+		ctx.Announce(VMDown{PoolID: v.pool, NodeID: v.node})
+		v.deletes = append(v.deletes, d)
+		p.answerDeletes(ctx, v)
+	default:
+		v.deletes = append(v.deletes, d)
+		p.answerDeletes(ctx, v)
+	}
+}
+
+// answerDeletes answers every DeleteVM waiting on a VM that is gone, and forgets the VM.
+func (p *Provider) answerDeletes(ctx *actor.Context, v *vm) {
+	for _, d := range v.deletes {
+		ctx.Send(d.ReplyTo, compute.VMDeleted{RequestID: d.RequestID, PoolID: d.PoolID, NodeID: d.NodeID})
+	}
+	v.deletes = nil
+	delete(p.vms, v.pool+"/"+v.node)
 }

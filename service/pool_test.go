@@ -1,0 +1,142 @@
+package service
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"corral/actor"
+	"corral/actor/systest"
+	"corral/batch"
+	"corral/compute"
+	"corral/service/model"
+	"corral/store/memstore"
+)
+
+// The specifications of resizing, as monitors over what the pool managers and the provider model
+// announce.
+
+// noLeak is hot while a VM is up that its pool does not want (a node removed, a creation that
+// finished after its cancel, a deleted pool's node): every such VM is eventually deleted.
+type noLeak struct {
+	up     map[string]bool            // pool/node
+	wanted map[string]map[string]bool // pool -> nodes
+}
+
+func (l *noLeak) init() {
+	if l.up == nil {
+		l.up, l.wanted = map[string]bool{}, map[string]map[string]bool{}
+	}
+}
+
+func (l *noLeak) check(ctx *actor.Context) {
+	for k := range l.up {
+		var pool, node string
+		fmt.Sscanf(k, "%s %s", &pool, &node)
+		if !l.wanted[pool][node] {
+			ctx.Goto("Leaking")
+			return
+		}
+	}
+	ctx.Goto("Clean")
+}
+
+func (l *noLeak) Define(m *actor.Machine) {
+	on := []actor.StateOption{
+		actor.On(func(ctx *actor.Context, e model.VMUp) { l.init(); l.up[e.PoolID+" "+e.NodeID] = true; l.check(ctx) }),
+		actor.On(func(ctx *actor.Context, e model.VMDown) { l.init(); delete(l.up, e.PoolID+" "+e.NodeID); l.check(ctx) }),
+		actor.On(func(ctx *actor.Context, e PoolNodes) {
+			l.init()
+			l.wanted[e.PoolID] = map[string]bool{}
+			for _, n := range e.Nodes {
+				l.wanted[e.PoolID][n] = true
+			}
+			l.check(ctx)
+		}),
+		actor.Ignore[PoolAllocation](),
+	}
+	m.State("Clean", append(on, actor.Temp(actor.Cold), actor.Targets("Leaking"))...)
+	m.State("Leaking", append(on, actor.Temp(actor.Hot), actor.Targets("Clean"))...)
+}
+
+// resizeEnds is hot while a pool is resizing or stopping: every resize ends (steady).
+type resizeEnds struct{ busy map[string]bool }
+
+func (r *resizeEnds) Define(m *actor.Machine) {
+	on := actor.On(func(ctx *actor.Context, e PoolAllocation) {
+		if r.busy == nil {
+			r.busy = map[string]bool{}
+		}
+		r.busy[e.PoolID] = !e.Deleted && (e.State == batch.AllocationResizing || e.State == batch.AllocationStopping)
+		for _, b := range r.busy {
+			if b {
+				ctx.Goto("Resizing")
+				return
+			}
+		}
+		ctx.Goto("Steady")
+	})
+	m.State("Steady", on, actor.Ignore[PoolNodes](), actor.Temp(actor.Cold), actor.Targets("Resizing"))
+	m.State("Resizing", on, actor.Ignore[PoolNodes](), actor.Temp(actor.Hot), actor.Targets("Steady"))
+}
+
+// targetsRespected asserts that a steady pool never has more nodes of a kind than its target.
+type targetsRespected struct{}
+
+func (targetsRespected) Define(m *actor.Machine) {
+	m.State("Watching", actor.On(func(ctx *actor.Context, e PoolAllocation) {
+		if e.State == batch.AllocationSteady && !e.Deleted {
+			ctx.Assert(e.Dedicated <= e.TargetDedicated && e.LowPriority <= e.TargetLowPriority,
+				"pool %s steady with %d dedicated and %d low-priority nodes, targets %d and %d",
+				e.PoolID, e.Dedicated, e.LowPriority, e.TargetDedicated, e.TargetLowPriority)
+		}
+	}), actor.Ignore[PoolNodes]())
+}
+
+// resizeProgram adds a pool, resizes it up, stops the resize, resizes it down, and deletes it,
+// against a provider that is slow, fails, and finishes creations after their cancel.
+func resizeProgram(s *systest.Sim) {
+	s.Monitor(&noLeak{})
+	s.Monitor(&resizeEnds{})
+	s.Monitor(targetsRespected{})
+	st := memstore.New()
+	cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
+	s.AddHost("cloud", func(h actor.Host) error {
+		_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID,
+			Failures: true, Slow: true, Stubborn: true})
+		return err
+	})
+	s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+	two, one, timeout := int32(2), int32(1), batch.Duration(10*time.Minute)
+	c := &client{}
+	for i, ev := range []actor.Event{
+		AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TargetLowPriorityNodes: &one, ResizeTimeout: &timeout}},
+		ResizePool{PoolID: "p1", TargetDedicatedNodes: 4},
+		StopResizePool{PoolID: "p1"},
+		ResizePool{PoolID: "p1", TargetDedicatedNodes: 1, TargetLowPriorityNodes: 1},
+		DeletePool{PoolID: "p1"},
+	} {
+		req := Request{ID: fmt.Sprint(i), ReplyTo: "client"}
+		switch r := ev.(type) {
+		case AddPool:
+			r.Request = req
+			ev = r
+		case ResizePool:
+			r.Request = req
+			ev = r
+		case StopResizePool:
+			r.Request = req
+			ev = r
+		case DeletePool:
+			r.Request = req
+			ev = r
+		}
+		c.reqs = append(c.reqs, ev)
+	}
+	s.Create("client", c)
+}
+
+func TestPoolResize(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}}, resizeProgram)
+}
