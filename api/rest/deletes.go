@@ -10,7 +10,8 @@ import (
 )
 
 // Deletes answer 202 Accepted, as Azure does: the entity may still be visible (being deleted)
-// for a moment. Corral removes it before it answers, so a GET after the 202 finds it gone.
+// for a moment. A job or task is removed before the answer, so a GET after the 202 finds it gone;
+// a pool stays, in state deleting, until the provider has deleted every node's VM.
 
 // deletePool is Pool - Delete: DELETE /pools/{poolId}.
 func (s *Server) deletePool(c *call) *api.Error {

@@ -2,8 +2,9 @@
 // jobs and tasks, on top of the protocol plumbing of package api (Shared Key authentication,
 // Azure's error bodies, api-version, paging, conditional requests).
 //
-// A [Server] is an http.Handler. Writes (Pool - Add, Job - Add, Job - Terminate, Task - Add,
-// Task - Add Collection, Task - Terminate) become requests to the service's account actor
+// A [Server] is an http.Handler. Writes (Pool - Add, Pool - Resize, Pool - Stop Resize,
+// Job - Add, Job - Terminate, Task - Add, Task - Add Collection, Task - Terminate, and the
+// deletes) become requests to the service's account actor
 // (service.AccountID), sent through the actor runtime; the answer comes back to one bridge actor
 // ([BridgeID]) that hands it to the waiting HTTP handler. Reads (GET and list) go to the store
 // directly through the service's read functions: every write the service acknowledged is in the
@@ -18,9 +19,9 @@
 //     entity's URL), ETag and Last-Modified.
 //   - Task - Add Collection: 200 OK with {"value": [TaskAddResult…]}, one result per task in the
 //     order given; status is "success", "clienterror" or "servererror".
-//   - Job - Terminate: 202 Accepted; Task - Terminate: 204 No Content; both with DataServiceId,
-//     ETag and Last-Modified, both honouring If-Match, If-None-Match, If-Modified-Since and
-//     If-Unmodified-Since (412 ConditionNotMet).
+//   - Job - Terminate, Pool - Resize and Pool - Stop Resize: 202 Accepted; Task - Terminate:
+//     204 No Content; all with DataServiceId, ETag and Last-Modified, all honouring If-Match,
+//     If-None-Match, If-Modified-Since and If-Unmodified-Since (412 ConditionNotMet).
 //   - GET of one pool, job or task: 200 with ETag and Last-Modified, and 304 for a conditional
 //     GET whose condition is not met. GET of a list: {"odata.metadata", "value",
 //     "odata.nextLink"} with maxresults (1 to 1000, default 1000) and $skiptoken paging.
@@ -33,7 +34,9 @@
 //   - $filter and $select are accepted and ignored: every list returns every entity, every
 //     property ($select must still be a well-formed list). A later issue implements them.
 //   - Unknown properties in a request body are ignored, as are read-only properties (url, eTag,
-//     state…) sent by the client: the service sets them.
+//     state…) sent by the client: the service sets them. Pool - Resize is the exception: it
+//     rejects unknown properties (400 InvalidRequestBody), because there a target left out means
+//     0, and a misspelt one must not shrink the pool (see resizeRequest in resize.go).
 //   - Operations that Azure has and Corral does not implement yet (updates and patches, File -
 //     Delete From Task, and any other path under one of Azure's top-level collections)
 //     answer 501 Not Implemented with the error code "NotImplemented", a code Azure's own SDKs

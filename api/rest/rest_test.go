@@ -719,7 +719,7 @@ func TestRequestErrors(t *testing.T) {
 		{"update task", signed("PUT", "/jobs/j1/tasks/t", nil, map[string]any{}), 501, rest.CodeNotImplemented, nil},
 		{"task files", signed("GET", "/jobs/j1/tasks/t/files", nil, nil), 501, rest.CodeNotImplemented, nil},
 		{"task file", signed("GET", "/jobs/j1/tasks/t/files/wd/stdout.txt", nil, nil), 501, rest.CodeNotImplemented, nil},
-		{"pool resize", signed("POST", "/pools/p1/resize", nil, map[string]int{"targetDedicatedNodes": 1}), 501, rest.CodeNotImplemented, nil},
+		{"pool enable autoscale", signed("POST", "/pools/p1/enableautoscale", nil, map[string]string{"autoScaleFormula": "$TargetDedicatedNodes = 1;"}), 501, rest.CodeNotImplemented, nil},
 		{"job schedules", signed("GET", "/jobschedules", nil, nil), 501, rest.CodeNotImplemented, nil},
 		{"PUT on the pool list", signed("PUT", "/pools", nil, pool("p3", 0)), 405, api.CodeUnsupportedHTTPVerb, nil},
 	}
@@ -920,7 +920,17 @@ func TestDeletes(t *testing.T) {
 	created(t, e.do("POST", "/jobs", nil, job("j1", "p1", false)), http.StatusCreated, e.base+"/jobs/j1")
 
 	want(t, e.do("DELETE", "/pools/p1", nil, nil), http.StatusAccepted, "")
-	want(t, e.do("GET", "/pools/p1", nil, nil), http.StatusNotFound, api.CodePoolNotFound)
+	// As in Azure, the pool is listed in state deleting until its nodes are gone.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp := e.do("GET", "/pools/p1", nil, nil)
+		if resp.status == http.StatusNotFound {
+			break
+		}
+		if resp.status != http.StatusOK || !strings.Contains(string(resp.body), `"state":"deleting"`) || time.Now().After(deadline) {
+			t.Fatalf("GET of a deleted pool: %d %s; want 200 in state deleting, then 404", resp.status, resp.body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	want(t, e.do("DELETE", "/pools/p1", nil, nil), http.StatusNotFound, api.CodePoolNotFound)
 	created(t, e.do("POST", "/pools", nil, pool("p1", 1)), http.StatusCreated, e.base+"/pools/p1")
 }

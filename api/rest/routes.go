@@ -28,6 +28,8 @@ func (s *Server) routes() {
 	table := []route{
 		{"/pools", map[string]handlerFunc{get: s.listPools, post: s.addPool}, nil},
 		{"/pools/{poolId}", map[string]handlerFunc{get: s.getPool, http.MethodDelete: s.deletePool}, []string{http.MethodPatch}},
+		{"/pools/{poolId}/resize", map[string]handlerFunc{post: s.resizePool}, nil},
+		{"/pools/{poolId}/stopresize", map[string]handlerFunc{post: s.stopResizePool}, nil},
 		{"/pools/{poolId}/nodes", map[string]handlerFunc{get: s.listNodes}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}", map[string]handlerFunc{get: s.getNode}, nil},
 		{"/jobs", map[string]handlerFunc{get: s.listJobs, post: s.addJob}, nil},

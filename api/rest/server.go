@@ -206,10 +206,15 @@ func (c *call) readError(what string, err error) *api.Error {
 	return c.internal(what, err)
 }
 
-// decode reads the request's JSON body into dst. A body over the limit is drained (up to a
-// bound) before the 413 is written, so that the client, still sending, reads the answer.
-func (c *call) decode(dst any) *api.Error {
-	e := api.DecodeJSON(c.r, dst, api.DecodeOptions{})
+// decode reads the request's JSON body into dst, ignoring properties dst does not declare. A
+// body over the limit is drained (up to a bound) before the 413 is written, so that the client,
+// still sending, reads the answer.
+func (c *call) decode(dst any) *api.Error { return c.decodeWith(dst, api.DecodeOptions{}) }
+
+// decodeWith is decode with opts (a handler that must not ignore unknown properties sets
+// RejectUnknownFields).
+func (c *call) decodeWith(dst any, opts api.DecodeOptions) *api.Error {
+	e := api.DecodeJSON(c.r, dst, opts)
 	if e != nil && e.Code == api.CodeRequestBodyTooLarge && c.r.Body != nil {
 		drain(c.r)
 	}

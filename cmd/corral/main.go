@@ -5,6 +5,8 @@
 //	corral run FILE [--pool ID] [--id ID] [--url URL | --embedded] [--data DIR] [--out DIR]
 //	corral pool create ID [--nodes N] [--slots S] [--fill spread|pack]
 //	corral pool list | show ID
+//	corral pool resize ID [--dedicated N] [--low-priority M] [--timeout DUR] [--deallocation OPTION]
+//	corral pool stop-resize ID
 //	corral job submit FILE [--pool ID] [--id ID]
 //	corral job watch ID | list | terminate ID
 //	corral task list JOB | show JOB TASK | output JOB TASK [--stderr] | explain JOB TASK
@@ -76,7 +78,8 @@ func usage(w io.Writer) {
 
 commands:
   run       run a job file to the end (starting a server for it if none is running)
-  pool      create, list and show pools (create, list, show)
+  pool      create, list, show and resize pools
+            (create, list, show, resize, stop-resize)
   job       submit, follow, list and terminate jobs (submit, watch, list, terminate)
   task      list a job's tasks, show one, print its output, explain why it waits
             (list, show, output, explain)

@@ -29,6 +29,12 @@ var poolGroup = group{
 		{poolShowSpec, func(args []string, s *streams) int {
 			return runVerb(poolShowSpec, args, s, parsePoolShow, poolShowRun)
 		}},
+		{poolResizeSpec, func(args []string, s *streams) int {
+			return runVerb(poolResizeSpec, args, s, parsePoolResize, poolResizeRun)
+		}},
+		{poolStopResizeSpec, func(args []string, s *streams) int {
+			return runVerb(poolStopResizeSpec, args, s, parsePoolStopResize, poolStopResizeRun)
+		}},
 	},
 }
 
@@ -66,8 +72,8 @@ func parsePoolCreate(fs *flag.FlagSet, args []string, getenv func(string) string
 	if !batch.ValidID(o.ID) {
 		return nil, usagef("pool id %q: use 1 to 64 letters, digits, '-' and '_'", o.ID)
 	}
-	if o.Nodes < 0 || o.Nodes > 10000 {
-		return nil, usagef("--nodes %d: want 0 to 10000", o.Nodes)
+	if o.Nodes < 0 || o.Nodes > maxNodes {
+		return nil, usagef("--nodes %d: want 0 to %d", o.Nodes, maxNodes)
 	}
 	if o.Slots < 1 || o.Slots > batch.MaxTaskSlotsPerNode {
 		return nil, usagef("--slots %d: want 1 to %d", o.Slots, batch.MaxTaskSlotsPerNode)

@@ -1,0 +1,157 @@
+package rest
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"corral/actor"
+	"corral/api"
+	"corral/batch"
+	"corral/service"
+)
+
+// Pool - Resize and Pool - Stop Resize answer 202 Accepted, as Azure does: the service has taken
+// the new targets (or the stop) and recorded the pool's new allocation state before it answers,
+// and the nodes come and go afterwards. The 202 carries DataServiceId, ETag and Last-Modified of
+// the pool as changed, and both operations honour If-Match, If-None-Match, If-Modified-Since and
+// If-Unmodified-Since against the pool as the store has it when the request arrives.
+
+// resizeParameter is the body of Pool - Resize, Azure's PoolResizeParameter. Every property is
+// optional; the pointers tell a property that was left out from one given as zero.
+type resizeParameter struct {
+	TargetDedicatedNodes   *int32  `json:"targetDedicatedNodes"`
+	TargetLowPriorityNodes *int32  `json:"targetLowPriorityNodes"`
+	ResizeTimeout          *string `json:"resizeTimeout"`
+	NodeDeallocationOption *string `json:"nodeDeallocationOption"`
+}
+
+// resizePool is Pool - Resize: POST /pools/{poolId}/resize → 202.
+func (s *Server) resizePool(c *call) *api.Error {
+	id, e := c.pathID("poolId", api.CodePoolNotFound)
+	if e != nil {
+		return e
+	}
+	req, e := c.resizeRequest(id)
+	if e != nil {
+		return e
+	}
+	return s.changePool(c, id, func(r service.Request) actor.Event {
+		req.Request = r
+		return req
+	})
+}
+
+// stopResizePool is Pool - Stop Resize: POST /pools/{poolId}/stopresize → 202. The operation has
+// no body; one that is sent is not read.
+func (s *Server) stopResizePool(c *call) *api.Error {
+	id, e := c.pathID("poolId", api.CodePoolNotFound)
+	if e != nil {
+		return e
+	}
+	return s.changePool(c, id, func(r service.Request) actor.Event {
+		return service.StopResizePool{Request: r, PoolID: id}
+	})
+}
+
+// changePool checks the request's conditions against pool id as the store has it, sends the
+// request build makes to the service, and answers 202 with the pool's DataServiceId, ETag and
+// Last-Modified after the change.
+func (s *Server) changePool(c *call, id string, build func(service.Request) actor.Event) *api.Error {
+	p, err := service.GetPool(c.ctx, s.st, id)
+	if err != nil {
+		return c.readError("get pool", err)
+	}
+	if e := api.CheckConditions(c.r, p.ETag, p.LastModified); e != nil {
+		return e
+	}
+	rep, e := c.send(build)
+	if e != nil {
+		return e
+	}
+	if rep.Err != nil {
+		return fromBatch(rep.Err)
+	}
+	changed, err := service.GetPool(c.ctx, s.st, id)
+	if err != nil {
+		// The change is made; only the headers that describe it are missing.
+		c.s.log.Warn("rest: read pool after change", "request-id", c.id, "pool", id, "err", err)
+		changed = batch.Pool{}
+	}
+	c.writeHeaders(http.StatusAccepted, c.poolURL(id), changed.ETag, changed.LastModified)
+	return nil
+}
+
+// resizeRequest reads the body of Pool - Resize and returns the service's request for pool
+// poolID, or Azure's 400 (nothing is sent to the service then):
+//
+//   - InvalidRequestBody: the body is empty, null, not a JSON object, not JSON, has a property of
+//     the wrong type (PropertyName names it) or a property PoolResizeParameter does not have.
+//     Elsewhere Corral ignores unknown properties; here it rejects them, because a misspelt
+//     target (or the targetDedicated of older api-versions) would otherwise read as a target
+//     left out, which is 0, and shrink the pool to nothing.
+//   - InvalidPropertyValue (PropertyName, PropertyValue, Reason): a negative target, a
+//     resizeTimeout that is not an ISO 8601 duration or is under 5 minutes (Azure: "If you
+//     specify a value less than 5 minutes, the Batch service returns an error; if you are calling
+//     the REST API directly, the HTTP status code is 400"), or a nodeDeallocationOption that is
+//     not requeue, terminate, taskcompletion or retaineddata (read case-insensitively, like
+//     Corral's other enumerations).
+//
+// A target left out (or null) is 0. That is Corral's reading of the REST reference, which marks
+// neither target as required and gives neither a default.
+// resizeTimeout left out is Azure's default, 15 minutes (ResizeTimeout 0), and
+// nodeDeallocationOption left out is requeue (NodeDeallocationOption "").
+func (c *call) resizeRequest(poolID string) (service.ResizePool, *api.Error) {
+	var p *resizeParameter
+	if e := c.decodeWith(&p, api.DecodeOptions{RejectUnknownFields: true}); e != nil {
+		return service.ResizePool{}, e
+	}
+	if p == nil {
+		return service.ResizePool{}, api.NewError(api.CodeInvalidRequestBody,
+			api.ErrorValue{Key: "Reason", Value: "The request body is null; Pool - Resize takes a PoolResizeParameter object."})
+	}
+	req := service.ResizePool{PoolID: poolID}
+	var e *api.Error
+	if req.TargetDedicatedNodes, e = nodeTarget("targetDedicatedNodes", p.TargetDedicatedNodes); e != nil {
+		return service.ResizePool{}, e
+	}
+	if req.TargetLowPriorityNodes, e = nodeTarget("targetLowPriorityNodes", p.TargetLowPriorityNodes); e != nil {
+		return service.ResizePool{}, e
+	}
+	if s := p.ResizeTimeout; s != nil {
+		d, err := batch.ParseDuration(*s)
+		if err != nil {
+			return service.ResizePool{}, api.InvalidProperty("resizeTimeout", *s,
+				"resizeTimeout must be an ISO 8601 duration such as PT15M")
+		}
+		if d < batch.MinResizeTimeout {
+			return service.ResizePool{}, api.InvalidProperty("resizeTimeout", *s,
+				"resizeTimeout must be at least 5 minutes")
+		}
+		req.ResizeTimeout = d
+	}
+	if s := p.NodeDeallocationOption; s != nil {
+		o := batch.NodeDeallocationOption(strings.ToLower(*s))
+		if !batch.ValidNodeDeallocationOption(o) {
+			return service.ResizePool{}, api.InvalidProperty("nodeDeallocationOption", *s,
+				"nodeDeallocationOption is requeue, terminate, taskcompletion or retaineddata")
+		}
+		req.NodeDeallocationOption = o
+	}
+	return req, nil
+}
+
+// nodeTarget returns a target node count given as property: 0 when it was left out, and an
+// InvalidPropertyValue error when it is negative.
+func nodeTarget(property string, n *int32) (int32, *api.Error) {
+	switch {
+	case n == nil:
+		return 0, nil
+	case *n < 0:
+		return 0, api.InvalidProperty(property, itoa32(*n), "a node count cannot be negative")
+	}
+	return *n, nil
+}
+
+// itoa32 formats an int32 for an error's details.
+func itoa32(n int32) string { return strconv.FormatInt(int64(n), 10) }
