@@ -677,8 +677,9 @@ func (j *jobManager) deleteJob(ctx *actor.Context, req DeleteJob) {
 		reply(ctx, req.Request, busy())
 		return
 	}
-	reply(ctx, req.Request, nil)
+	// The account first: a client that adds the job again after this answer finds the id free.
 	ctx.Send(AccountID, jobGone{JobID: j.jobID})
+	reply(ctx, req.Request, nil)
 	ctx.Halt()
 }
 
