@@ -298,16 +298,16 @@ func (c *Client) loop(ctx context.Context) error {
 		reports, kind := c.take(beat)
 		hello := kind == takeHello
 		var wait time.Duration
-		givenUp := false
+		giveUp := false
 		switch kind {
 		case takeLazy:
 			// A long poll ends by the time the next heartbeat is due, so that heartbeats never
 			// cut one short. A new report gives it up.
-			wait, givenUp = min(c.cfg.PollWait, time.Until(nextBeat)), true
+			wait, giveUp = min(c.cfg.PollWait, time.Until(nextBeat)), true
 		case takeResults:
 			wait = min(c.cfg.PollWait, resultWait)
 		}
-		resp, woken, err := c.exchange(ctx, reports, wait, givenUp)
+		resp, woken, err := c.exchange(ctx, reports, wait, giveUp)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

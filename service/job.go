@@ -360,7 +360,7 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 // change puts a task record's new value in memory and its write, with what follows from it, in the
 // pending batch (see pendingBatch); the first change of a batch sends the flush.
 func (j *jobManager) change(ctx *actor.Context, r *taskRecord, next taskRecord, write func(tx store.Tx) error, sends, follow, failed func(ctx *actor.Context)) {
-	b := j.open1(ctx)
+	b := j.openBatch(ctx)
 	key := batch.IDKey(r.Task.ID)
 	if _, ok := b.before[key]; !ok {
 		b.before[key] = *r
@@ -376,8 +376,8 @@ func (j *jobManager) change(ctx *actor.Context, r *taskRecord, next taskRecord, 
 	}
 }
 
-// open1 returns the pending batch, opening one (and sending the flush) if there is none.
-func (j *jobManager) open1(ctx *actor.Context) *pendingBatch {
+// openBatch returns the pending batch, opening one (and sending the flush) if there is none.
+func (j *jobManager) openBatch(ctx *actor.Context) *pendingBatch {
 	if j.batch == nil {
 		j.batch = &pendingBatch{before: map[string]taskRecord{}}
 		ctx.Send(ctx.Self(), flushJob{})
@@ -486,7 +486,7 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		if r != nil && (r.Attempt.AttemptID != e.Ref.AttemptID || r.NodeID != e.NodeID) {
 			// The loss of an attempt that is not the task's: one recorded by a write whose
 			// acknowledgement was lost, and never started. Its record goes.
-			b := j.open1(ctx)
+			b := j.openBatch(ctx)
 			b.writes = append(b.writes, func(tx store.Tx) error {
 				err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, e.NodeID, e.Ref.AttemptID), store.AnyVersion)
 				if errors.Is(err, store.ErrNotFound) {

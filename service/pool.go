@@ -33,15 +33,15 @@ type poolManager struct {
 	st     store.Store
 	timing NodeTiming
 
-	pool    batch.Pool
-	next    int                   // poolRecord.NextNode
-	nodes   map[string]batch.Node // the pool's nodes, being created or up (not leaving)
-	pending map[string]string     // node id -> id of the creation request not yet answered
-	leaving map[string]string     // node id -> id of the deletion request not yet answered
-	boot    int64                 // this incarnation (tableBoots)
-	asked   int                   // requests made by this incarnation
-	timer   actor.TimerID         // the resize timeout, while resizing
-	timing1 bool                  // timer is set
+	pool     batch.Pool
+	next     int                   // poolRecord.NextNode
+	nodes    map[string]batch.Node // the pool's nodes, being created or up (not leaving)
+	pending  map[string]string     // node id -> id of the creation request not yet answered
+	leaving  map[string]string     // node id -> id of the deletion request not yet answered
+	boot     int64                 // this incarnation (tableBoots)
+	asked    int                   // requests made by this incarnation
+	timer    actor.TimerID         // the resize timeout, while resizing
+	timerSet bool                  // timer is set
 }
 
 // Events the pool manager announces, for the monitors.
@@ -385,9 +385,9 @@ func (p *poolManager) settle(ctx *actor.Context) {
 	}
 	next, err := batch.TransitionAllocation(p.pool, batch.AllocationSteady, ctx.Now())
 	ctx.Assert(err == nil, "pool %s: settle: %v", p.poolID, err)
-	if p.write(ctx, next) && p.timing1 {
+	if p.write(ctx, next) && p.timerSet {
 		ctx.CancelTimer(p.timer)
-		p.timing1 = false
+		p.timerSet = false
 	}
 }
 
@@ -432,7 +432,7 @@ func (p *poolManager) armTimer(ctx *actor.Context) {
 	}
 	left := d - ctx.Now().Sub(p.pool.AllocationStateTransitionTime)
 	p.timer = ctx.StartTimer(max(left, 0), resizeTimedOut{Started: p.pool.AllocationStateTransitionTime})
-	p.timing1 = true
+	p.timerSet = true
 }
 
 // request asks the provider for a node under a new request id.
@@ -571,7 +571,7 @@ func (p *poolManager) timedOut(ctx *actor.Context, t resizeTimedOut) {
 	if p.pool.AllocationState != batch.AllocationResizing || !t.Started.Equal(p.pool.AllocationStateTransitionTime) {
 		return
 	}
-	p.timing1 = false
+	p.timerSet = false
 	next, err := batch.TransitionAllocation(p.pool, batch.AllocationStopping, ctx.Now())
 	ctx.Assert(err == nil, "pool %s: resize timeout: %v", p.poolID, err)
 	next.ResizeErrors = []batch.ResizeError{{Code: "AllocationTimedOut", Message: "The pool did not reach its target size within its resize timeout."}}

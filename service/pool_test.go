@@ -1,7 +1,6 @@
 package service
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -19,21 +18,21 @@ import (
 // noLeak is hot while a VM is up that its pool does not want (a node removed, a creation that
 // finished after its cancel, a deleted pool's node): every such VM is eventually deleted.
 type noLeak struct {
-	up     map[string]bool            // pool/node
+	up     map[vmKey]bool             // VMs up
 	wanted map[string]map[string]bool // pool -> nodes
 }
 
+type vmKey struct{ pool, node string }
+
 func (l *noLeak) init() {
 	if l.up == nil {
-		l.up, l.wanted = map[string]bool{}, map[string]map[string]bool{}
+		l.up, l.wanted = map[vmKey]bool{}, map[string]map[string]bool{}
 	}
 }
 
 func (l *noLeak) check(ctx *actor.Context) {
 	for k := range l.up {
-		var pool, node string
-		fmt.Sscanf(k, "%s %s", &pool, &node)
-		if !l.wanted[pool][node] {
+		if !l.wanted[k.pool][k.node] {
 			ctx.Goto("Leaking")
 			return
 		}
@@ -43,8 +42,12 @@ func (l *noLeak) check(ctx *actor.Context) {
 
 func (l *noLeak) Define(m *actor.Machine) {
 	on := []actor.StateOption{
-		actor.On(func(ctx *actor.Context, e model.VMUp) { l.init(); l.up[e.PoolID+" "+e.NodeID] = true; l.check(ctx) }),
-		actor.On(func(ctx *actor.Context, e model.VMDown) { l.init(); delete(l.up, e.PoolID+" "+e.NodeID); l.check(ctx) }),
+		actor.On(func(ctx *actor.Context, e model.VMUp) { l.init(); l.up[vmKey{e.PoolID, e.NodeID}] = true; l.check(ctx) }),
+		actor.On(func(ctx *actor.Context, e model.VMDown) {
+			l.init()
+			delete(l.up, vmKey{e.PoolID, e.NodeID})
+			l.check(ctx)
+		}),
 		actor.On(func(ctx *actor.Context, e PoolNodes) {
 			l.init()
 			l.wanted[e.PoolID] = map[string]bool{}
@@ -108,32 +111,13 @@ func resizeProgram(s *systest.Sim) {
 	})
 	s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
 	two, one, timeout := int32(2), int32(1), batch.Duration(10*time.Minute)
-	c := &client{}
-	for i, ev := range []actor.Event{
+	s.Create("client", newClient(
 		AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TargetLowPriorityNodes: &one, ResizeTimeout: &timeout}},
 		ResizePool{PoolID: "p1", TargetDedicatedNodes: 4},
 		StopResizePool{PoolID: "p1"},
 		ResizePool{PoolID: "p1", TargetDedicatedNodes: 1, TargetLowPriorityNodes: 1},
 		DeletePool{PoolID: "p1"},
-	} {
-		req := Request{ID: fmt.Sprint(i), ReplyTo: "client"}
-		switch r := ev.(type) {
-		case AddPool:
-			r.Request = req
-			ev = r
-		case ResizePool:
-			r.Request = req
-			ev = r
-		case StopResizePool:
-			r.Request = req
-			ev = r
-		case DeletePool:
-			r.Request = req
-			ev = r
-		}
-		c.reqs = append(c.reqs, ev)
-	}
-	s.Create("client", c)
+	))
 }
 
 func TestPoolResize(t *testing.T) {

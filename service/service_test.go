@@ -147,6 +147,44 @@ type client struct {
 
 type resend struct{}
 
+// newClient makes a client that sends reqs in order, each under its index as request id.
+func newClient(reqs ...actor.Event) *client {
+	c := &client{}
+	for i, ev := range reqs {
+		req := Request{ID: fmt.Sprint(i), ReplyTo: "client"}
+		switch r := ev.(type) {
+		case AddPool:
+			r.Request = req
+			ev = r
+		case AddJob:
+			r.Request = req
+			ev = r
+		case AddTasks:
+			r.Request = req
+			ev = r
+		case DeleteTask:
+			r.Request = req
+			ev = r
+		case DeleteJob:
+			r.Request = req
+			ev = r
+		case DeletePool:
+			r.Request = req
+			ev = r
+		case ResizePool:
+			r.Request = req
+			ev = r
+		case StopResizePool:
+			r.Request = req
+			ev = r
+		default:
+			panic(fmt.Sprintf("newClient: no request id for %T", ev))
+		}
+		c.reqs = append(c.reqs, ev)
+	}
+	return c
+}
+
 func (c *client) send(ctx *actor.Context) {
 	ctx.Send(AccountID, c.reqs[c.next])
 }
@@ -233,37 +271,12 @@ func serviceProgramStore(storeFails bool, exitCodes []int, retries int32, more .
 		})
 		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
 		two, slots, yes := int32(2), int32(2), true
-		c := &client{}
-		for i, ev := range append([]actor.Event{
+		s.Create("client", newClient(append([]actor.Event{
 			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots, ResizeTimeout: &noTimeout}},
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
 				Constraints: &batch.JobConstraints{MaxTaskRetryCount: &retries}}},
 			AddTasks{JobID: "j1", Tasks: diamond()},
-		}, more...) {
-			req := Request{ID: fmt.Sprint(i), ReplyTo: "client"}
-			switch r := ev.(type) {
-			case AddPool:
-				r.Request = req
-				ev = r
-			case AddJob:
-				r.Request = req
-				ev = r
-			case AddTasks:
-				r.Request = req
-				ev = r
-			case DeleteTask:
-				r.Request = req
-				ev = r
-			case DeleteJob:
-				r.Request = req
-				ev = r
-			case DeletePool:
-				r.Request = req
-				ev = r
-			}
-			c.reqs = append(c.reqs, ev)
-		}
-		s.Create("client", c)
+		}, more...)...))
 	}
 }
 
@@ -315,26 +328,10 @@ func TestServiceJobBeforePool(t *testing.T) {
 		})
 		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
 		two, yes := int32(2), true
-		c := &client{}
-		for i, ev := range []actor.Event{
+		s.Create("client", newClient([]actor.Event{
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
 			AddTasks{JobID: "j1", Tasks: diamond()},
 			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, ResizeTimeout: &noTimeout}},
-		} {
-			req := Request{ID: fmt.Sprint(i), ReplyTo: "client"}
-			switch r := ev.(type) {
-			case AddJob:
-				r.Request = req
-				ev = r
-			case AddTasks:
-				r.Request = req
-				ev = r
-			case AddPool:
-				r.Request = req
-				ev = r
-			}
-			c.reqs = append(c.reqs, ev)
-		}
-		s.Create("client", c)
+		}...))
 	})
 }

@@ -127,27 +127,33 @@ func TestParseVerbs(t *testing.T) {
 				env[k] = v
 			}
 			got, err := tt.parse(tt.args, func(k string) string { return env[k] })
-			if tt.err != "" {
-				want := tt.err
-				if rest, ok := strings.CutPrefix(want, "usage: "); ok {
-					var ue *usageError
-					if !errors.As(err, &ue) {
-						t.Fatalf("err = %v (%T), want a usage error", err, err)
-					}
-					want = rest
-				}
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Fatalf("err = %v, want it to contain %q", err, want)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("err = %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tt.want)
-			}
+			checkParsed(t, got, err, tt.want, tt.err)
 		})
+	}
+}
+
+// checkParsed compares what a parser returned with a table row: wantErr is a substring of the
+// error ("usage: " also requires a usage error), or empty when want is expected.
+func checkParsed(t *testing.T, got any, err error, want any, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if rest, ok := strings.CutPrefix(wantErr, "usage: "); ok {
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("err = %v (%T), want a usage error", err, err)
+			}
+			wantErr = rest
+		}
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want it to contain %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("err = %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"flag"
 	"io"
 	"net/http"
@@ -83,26 +82,7 @@ func TestParsePoolResize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := tt.parse(tt.args, getenv)
-			if tt.err != "" {
-				want := tt.err
-				if rest, ok := strings.CutPrefix(want, "usage: "); ok {
-					var ue *usageError
-					if !errors.As(err, &ue) {
-						t.Fatalf("err = %v (%T), want a usage error", err, err)
-					}
-					want = rest
-				}
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Fatalf("err = %v, want it to contain %q", err, want)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("err = %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tt.want)
-			}
+			checkParsed(t, got, err, tt.want, tt.err)
 		})
 	}
 }
