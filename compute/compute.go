@@ -58,6 +58,25 @@ type VMDeleted struct {
 	NodeID    string
 }
 
+// VMPreempted says the provider took a low-priority node back, as a spot eviction does: the VM
+// and everything on it are gone. The provider sends it, unasked, to the ReplyTo of the CreateVM
+// that made the VM (CreateRequestID names that request; empty if the provider no longer knows
+// it, for example after it restarted).
+type VMPreempted struct {
+	CreateRequestID string
+	PoolID          string
+	NodeID          string
+}
+
+// VMLost says a node failed by itself (its VM, or its agent process, died): the VM is gone. It
+// is sent as VMPreempted is.
+type VMLost struct {
+	CreateRequestID string
+	PoolID          string
+	NodeID          string
+	Reason          string
+}
+
 // ListVMs asks which nodes exist for a pool (all pools if PoolID is empty); the provider answers
 // with VMList. The service uses it after a restart to find orphans.
 type ListVMs struct {

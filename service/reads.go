@@ -30,6 +30,9 @@ type poolRecord struct {
 	Pool batch.Pool `json:"pool"`
 	// NextNode numbers the pool's next node ("<pool>-<n>"), so that a node id is never used twice.
 	NextNode int `json:"nextNode,omitempty"`
+	// History is the pool's resize and autoscale history, oldest first, at most
+	// batch.MaxPoolHistory entries.
+	History []batch.PoolEvent `json:"history,omitempty"`
 }
 
 // errNotFound is the store's; reads turn it into a *batch.Error with Azure's code.
@@ -43,6 +46,27 @@ func etag(version int64) string { return fmt.Sprintf("0x%X", version) }
 
 func notFound(code, what string) *batch.Error {
 	return &batch.Error{Code: code, Message: "The specified " + what + " does not exist."}
+}
+
+// PoolHistory reads a pool's resize and autoscale history, oldest first (a Corral extension).
+func PoolHistory(ctx context.Context, st store.Store, poolID string) ([]batch.PoolEvent, error) {
+	var h []batch.PoolEvent
+	err := st.View(ctx, func(tx store.Tx) error {
+		r, err := tx.Get(tablePools, batch.IDKey(poolID))
+		if err != nil {
+			return err
+		}
+		var pr poolRecord
+		if err := json.Unmarshal(r.Value, &pr); err != nil {
+			return err
+		}
+		h = pr.History
+		return nil
+	})
+	if errors.Is(err, errNotFound) {
+		return nil, notFound("PoolNotFound", "pool")
+	}
+	return h, err
 }
 
 // GetPool reads a pool.

@@ -83,6 +83,42 @@ type (
 		Request
 		PoolID string
 	}
+	// EnableAutoScale is Pool - Enable AutoScale: the pool sizes itself by Formula, evaluated at
+	// once and then every EvaluationInterval (0: the pool's current interval, or Azure's default
+	// of 15 minutes). Errors: PoolNotFound, PoolBeingResized (409) while a manual resize is under
+	// way, PoolBeingDeleted, InvalidAutoScaleFormula-like formula errors (400, see
+	// batch/autoscale), InvalidPropertyValue for an interval out of range.
+	EnableAutoScale struct {
+		Request
+		PoolID             string
+		Formula            string        // "": keep the pool's formula (autoscale must be enabled)
+		EvaluationInterval time.Duration // 0: keep the pool's interval, or 15 minutes
+	}
+	// DisableAutoScale is Pool - Disable AutoScale: the pool keeps its current targets and the
+	// nodes it has; a resize under way goes on.
+	DisableAutoScale struct {
+		Request
+		PoolID string
+	}
+	// EvaluateAutoScale is Pool - Evaluate AutoScale: Formula is evaluated against the pool's
+	// current samples and counts, and the outcome is answered (Reply.AutoScaleRun) without
+	// changing the pool. The pool must have autoscale enabled (409 AutoScaleNotEnabled
+	// otherwise, as Azure).
+	EvaluateAutoScale struct {
+		Request
+		PoolID  string
+		Formula string
+	}
+	// RemoveNodes is Pool - Remove Nodes: the named nodes leave the pool and its targets drop by
+	// as many (per kind). The pool must be steady; it resizes (allocation state resizing) until
+	// the nodes are gone. At most 100 nodes per request.
+	RemoveNodes struct {
+		Request
+		PoolID                 string
+		NodeIDs                []string
+		ResizeTimeout          time.Duration                // 0: 15 minutes
+		NodeDeallocationOption batch.NodeDeallocationOption // "": requeue
+	}
 )
 
 // Reply answers a request. Err is nil on success; for AddTasks, Tasks has one result per task, in
@@ -92,6 +128,9 @@ type Reply struct {
 	RequestID string
 	Err       *batch.Error
 	Tasks     []TaskAddResult
+	// AutoScaleRun answers EvaluateAutoScale: the outcome of the evaluation (its Error set if
+	// the formula failed to evaluate).
+	AutoScaleRun *batch.AutoScaleRun
 }
 
 // TaskAddResult is the outcome of adding one task.
