@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"corral/actor"
 	"corral/batch"
@@ -16,6 +17,10 @@ type Config struct {
 	Store store.Store
 	// Timing sets how node sessions judge their agents' health.
 	Timing NodeTiming
+	// AutoScaleMinInterval is the shortest autoScaleEvaluationInterval a pool may have; 0 means
+	// Azure's minimum, 5 minutes. Shorter values are for development: pools' task samples are
+	// then taken at least this often.
+	AutoScaleMinInterval time.Duration
 }
 
 // AgentID is the actor that stands for the agent of a node: the adapter to a real agent in

@@ -41,6 +41,10 @@ type Config struct {
 	// Files reads tasks' files on their nodes, for the task file operations (see files.go). Nil
 	// means those operations answer 501 NotImplemented.
 	Files FileSource
+	// Evict takes a node away as a spot eviction would (POST
+	// /pools/{poolId}/nodes/{nodeId}/evict, a Corral extension for development and tests). Nil
+	// means the operation answers 501 NotImplemented.
+	Evict func(poolID, nodeID string) error
 }
 
 // BridgeID is the actor through which a Server receives the service's answers.
