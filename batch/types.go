@@ -58,6 +58,10 @@ type AutoScaleRun struct {
 	Timestamp time.Time          `json:"timestamp,omitzero"`
 	Results   string             `json:"results,omitempty"`
 	Error     *AutoScaleRunError `json:"error,omitempty"`
+	// Warnings is a Corral extension: notes about the evaluation that are not errors (pending
+	// tasks that need more task slots than a node has, a target that was negative, ...).
+	// Azure's SDKs ignore it.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Pool is a pool of compute nodes: Azure's PoolAddParameter and CloudPool in one type.

@@ -62,6 +62,14 @@ func checkEnvironment(property string, env []EnvironmentSetting) *Error {
 	return nil
 }
 
+// minutes writes a duration for people: "5 minutes", or "2s" if it is not whole minutes.
+func minutes(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return strconv.FormatInt(int64(d/time.Minute), 10) + " minutes"
+	}
+	return d.String()
+}
+
 // itoa formats an int32 for error details.
 func itoa(v int32) string { return strconv.FormatInt(int64(v), 10) }
 
@@ -75,7 +83,11 @@ func itoa(v int32) string { return strconv.FormatInt(int64(v), 10) }
 //   - without it, at least one target node count is required and autoScaleFormula and
 //     autoScaleEvaluationInterval must not be given;
 //   - resizeTimeout is at least 5 minutes; metadata items have names.
-func ValidatePool(p Pool) error {
+func ValidatePool(p Pool) error { return ValidatePoolWith(p, MinAutoScaleEvaluationInterval) }
+
+// ValidatePoolWith is ValidatePool with another lower bound for autoScaleEvaluationInterval
+// (Corral allows shorter intervals for development; see corral server --autoscale-min-interval).
+func ValidatePoolWith(p Pool, minEvaluationInterval time.Duration) error {
 	if err := validateID("id", p.ID); err != nil {
 		return err
 	}
@@ -126,9 +138,9 @@ func ValidatePool(p Pool) error {
 			}
 		}
 		if iv := p.AutoScaleEvaluationInterval; iv != nil &&
-			(iv.Std() < MinAutoScaleEvaluationInterval || iv.Std() > MaxAutoScaleEvaluationInterval) {
+			(iv.Std() < minEvaluationInterval || iv.Std() > MaxAutoScaleEvaluationInterval) {
 			return invalid("autoScaleEvaluationInterval", iv.String(),
-				"autoScaleEvaluationInterval must be between 5 minutes and 168 hours")
+				"autoScaleEvaluationInterval must be between "+minutes(minEvaluationInterval)+" and 168 hours")
 		}
 	} else {
 		if p.AutoScaleFormula != "" {

@@ -4,26 +4,32 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"corral/actor"
 	"corral/batch"
+	"corral/batch/autoscale"
 	"corral/store"
 )
 
 // account takes the API's requests. It knows which pools and jobs exist, creates the actors that
 // own new ones, and forwards requests about a job to its job manager (which answers them).
 type account struct {
-	st     store.Store
-	timing NodeTiming
-	pools  map[string]bool   // IDKey(pool)
-	jobs   map[string]string // IDKey(job) -> job id as given
+	st          store.Store
+	timing      NodeTiming
+	minInterval time.Duration     // the shortest autoScaleEvaluationInterval (Config.AutoScaleMinInterval)
+	pools       map[string]bool   // IDKey(pool)
+	jobs        map[string]string // IDKey(job) -> job id as given
 	// done holds the jobs that were completed when the account loaded: Boot starts no job
 	// manager for them, so the account answers for them itself.
 	done map[string]bool
 }
 
-func newAccount(st store.Store, timing NodeTiming) *account {
-	return &account{st: st, timing: timing}
+func newAccount(st store.Store, timing NodeTiming, minInterval time.Duration) *account {
+	if minInterval <= 0 {
+		minInterval = batch.MinAutoScaleEvaluationInterval
+	}
+	return &account{st: st, timing: timing, minInterval: minInterval}
 }
 
 // Define declares the account's single state.
@@ -51,6 +57,10 @@ func (a *account) Define(m *actor.Machine) {
 		}),
 		actor.On(func(ctx *actor.Context, r ResizePool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r StopResizePool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r EnableAutoScale) { a.toPool(ctx, r.PoolID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r DisableAutoScale) { a.toPool(ctx, r.PoolID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r EvaluateAutoScale) { a.toPool(ctx, r.PoolID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r RemoveNodes) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, g poolGone) { delete(a.pools, batch.IDKey(g.PoolID)) }),
 		actor.On(func(ctx *actor.Context, g jobGone) {
 			delete(a.jobs, batch.IDKey(g.JobID))
@@ -90,9 +100,15 @@ func (a *account) load(ctx *actor.Context) {
 }
 
 func (a *account) addPool(ctx *actor.Context, r AddPool) {
-	if err := batch.ValidatePool(r.Pool); err != nil {
+	if err := batch.ValidatePoolWith(r.Pool, a.minInterval); err != nil {
 		reply(ctx, r.Request, asBatchError(err))
 		return
+	}
+	if r.Pool.AutoScale() {
+		if _, err := autoscale.Parse(r.Pool.AutoScaleFormula); err != nil {
+			reply(ctx, r.Request, formulaError(err))
+			return
+		}
 	}
 	key := batch.IDKey(r.Pool.ID)
 	if a.pools[key] {
@@ -110,7 +126,7 @@ func (a *account) addPool(ctx *actor.Context, r AddPool) {
 			// it failed (its acknowledgement was lost). The pool exists: start its actors.
 			a.pools[key] = true
 			tryCreate(ctx, string(SchedulerID(p.ID)), newScheduler(p.ID, fillOf(p)))
-			tryCreate(ctx, string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing))
+			tryCreate(ctx, string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing, a.minInterval))
 		}
 		reply(ctx, r.Request, storeError(err, "PoolExists", "pool"))
 		return
@@ -122,7 +138,7 @@ func (a *account) addPool(ctx *actor.Context, r AddPool) {
 	// a new pool never waits for the old one's actors.)
 	// The scheduler may exist already, holding the tasks of jobs added before their pool.
 	tryCreate(ctx, string(SchedulerID(p.ID)), newScheduler(p.ID, fillOf(p)))
-	tryCreate(ctx, string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing))
+	tryCreate(ctx, string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing, a.minInterval))
 	reply(ctx, r.Request, nil)
 }
 

@@ -71,7 +71,7 @@ func Boot(h actor.Host, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("boot: %w", err)
 	}
-	if _, err := h.Create(string(AccountID), newAccount(cfg.Store, cfg.Timing)); err != nil {
+	if _, err := h.Create(string(AccountID), newAccount(cfg.Store, cfg.Timing, cfg.AutoScaleMinInterval)); err != nil {
 		return fmt.Errorf("boot account: %w", err)
 	}
 	for _, id := range pools {
@@ -82,7 +82,7 @@ func Boot(h actor.Host, cfg Config) error {
 		if _, err := h.Create(string(SchedulerID(id)), newScheduler(id, fillOf(pool))); err != nil {
 			return fmt.Errorf("boot pool %s: %w", id, err)
 		}
-		if _, err := h.Create(string(PoolManagerID(id)), newPoolManager(id, cfg.Store, cfg.Timing)); err != nil {
+		if _, err := h.Create(string(PoolManagerID(id)), newPoolManager(id, cfg.Store, cfg.Timing, cfg.AutoScaleMinInterval)); err != nil {
 			return fmt.Errorf("boot pool %s: %w", id, err)
 		}
 	}

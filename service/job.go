@@ -78,7 +78,16 @@ type jobManager struct {
 	sched   actor.ID
 
 	batch *pendingBatch // changes written in memory, not yet in the store; nil if none
+
+	countsDue bool // a sendCounts timer is set: the task counts go to the scheduler when it fires
 }
+
+// sendCounts is the job manager's timer to send its task counts to the scheduler, at most once
+// per countsEvery: counting is a pass over the job's tasks, too much for every change.
+type sendCounts struct{}
+
+// countsEvery is how stale a pool's autoscale sample of a job's task counts may be.
+const countsEvery = time.Second
 
 // pendingBatch is the job manager's group commit: the hot path (attempts starting and ending)
 // changes task records in memory at once, and writes them to the store together when the flush
@@ -117,6 +126,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.Defer[DeleteTask](),
 		actor.Defer[propose](),
 		actor.Defer[attemptEnded](),
+		actor.Ignore[sendCounts](),
 		actor.Targets("Active", "Done"),
 	)
 	m.State("Active",
@@ -128,6 +138,10 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(flushFirst(j, j.terminateJob)),
 		actor.On(flushFirst(j, j.deleteJob)),
 		actor.On(flushFirst(j, j.deleteTask)),
+		actor.On(func(ctx *actor.Context, _ sendCounts) {
+			j.countsDue = false
+			ctx.Send(j.sched, jobCounts{JobID: j.jobID, Counts: j.count()})
+		}),
 		actor.Targets("Done", "Loading"),
 	)
 	// Done: the job is completed. Late reports only need acknowledging.
@@ -141,7 +155,8 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r TerminateTask) { reply(ctx, r.Request, nil) }),
 		actor.On(j.deleteJob),
 		actor.On(j.deleteTask),
-		actor.On(j.flush), // a batch is never pending here: this is the flush of one written already
+		actor.On(j.flush),          // a batch is never pending here: this is the flush of one written already
+		actor.Ignore[sendCounts](), // the scheduler forgot the job's counts with its withdraw
 		actor.On(func(ctx *actor.Context, p propose) { ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID}) }),
 		actor.On(func(ctx *actor.Context, e attemptEnded) {
 			if !e.Lost {
@@ -210,7 +225,44 @@ func (j *jobManager) load(ctx *actor.Context) {
 		return
 	}
 	ctx.Goto("Active")
+	ctx.Send(j.sched, jobCounts{JobID: j.jobID, Counts: j.count()})
 	j.checkDone(ctx)
+}
+
+// count counts the job's tasks for the pool's autoscale samples.
+func (j *jobManager) count() taskCounts {
+	var c taskCounts
+	for _, r := range j.tasks {
+		slots := r.Task.Slots()
+		switch r.Task.State {
+		case batch.TaskActive:
+			if j.graph.Ready(r.Task.ID) {
+				c.Active++
+				c.ActiveSlots += slots
+				c.MaxActiveSlots = max(c.MaxActiveSlots, slots)
+			} else {
+				c.Blocked++
+			}
+		case batch.TaskPreparing, batch.TaskRunning:
+			c.Running++
+			c.RunningSlots += slots
+		case batch.TaskCompleted:
+			if r.Task.ExecutionInfo != nil && r.Task.ExecutionInfo.Result == batch.ResultFailure {
+				c.Failed++
+			} else {
+				c.Succeeded++
+			}
+		}
+	}
+	return c
+}
+
+// countsChanged arranges for the task counts to reach the scheduler within countsEvery.
+func (j *jobManager) countsChanged(ctx *actor.Context) {
+	if !j.countsDue {
+		j.countsDue = true
+		ctx.StartTimer(countsEvery, sendCounts{})
+	}
 }
 
 // rebuildGraph builds the dependency graph anew from the job's tasks, in the order they were added
@@ -381,6 +433,7 @@ func (j *jobManager) openBatch(ctx *actor.Context) *pendingBatch {
 	if j.batch == nil {
 		j.batch = &pendingBatch{before: map[string]taskRecord{}}
 		ctx.Send(ctx.Self(), flushJob{})
+		j.countsChanged(ctx)
 	}
 	return j.batch
 }
@@ -453,6 +506,7 @@ func flushFirst[E any](j *jobManager, h func(*actor.Context, E)) func(*actor.Con
 	return func(ctx *actor.Context, e E) {
 		j.flush(ctx, flushJob{})
 		h(ctx, e)
+		j.countsChanged(ctx)
 	}
 }
 

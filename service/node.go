@@ -65,6 +65,11 @@ type (
 	// retire ends a session whose node was never created.
 	retire struct{}
 
+	// vmLost tells a session that its node's VM is gone (preempted, or failed): the node is
+	// given up at once, as if it had gone silent, and comes back with its agent's Hello when the
+	// pool manager has the VM created again.
+	vmLost struct{}
+
 	// stopped is the last event a stopping session handles.
 	stopped struct{}
 )
@@ -129,7 +134,8 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[aliveCheck](),
 		actor.On(func(ctx *actor.Context, _ retire) { ctx.Halt() }),
 		actor.On(n.stop),
-		actor.Targets("Stopping"),
+		actor.On(func(ctx *actor.Context, _ vmLost) { ctx.Goto("Lost") }),
+		actor.Targets("Stopping", "Lost"),
 	)
 	m.State("Ready",
 		actor.On(n.hello),
@@ -145,6 +151,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.On(n.check),
 		actor.Ignore[retire](),
 		actor.On(n.stop),
+		actor.On(func(ctx *actor.Context, _ vmLost) { ctx.Goto("Lost") }),
 		actor.Targets("Lost", "Stopping"),
 	)
 	m.State("Lost",
@@ -159,6 +166,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[resultRecorded](),
 		actor.Ignore[killAttempt](),
 		actor.Ignore[retire](),
+		actor.Ignore[vmLost](),
 		actor.On(n.stop),
 		actor.Targets("Stopping"),
 		actor.On(func(ctx *actor.Context, s startAttempt) {

@@ -12,6 +12,7 @@ import (
 
 	"corral/actor"
 	"corral/batch"
+	"corral/batch/autoscale"
 	"corral/compute"
 	"corral/store"
 )
@@ -42,6 +43,29 @@ type poolManager struct {
 	asked    int                   // requests made by this incarnation
 	timer    actor.TimerID         // the resize timeout, while resizing
 	timerSet bool                  // timer is set
+	history  []batch.PoolEvent     // poolRecord.History
+
+	// restoring holds the preempted (or lost) nodes being created again: node id -> request id.
+	restoring map[string]string
+	// madeBy names, for each node that is up, the CreateVM whose VMCreated brought it up, so that
+	// a preemption of an earlier VM of the node is recognised as stale.
+	madeBy map[string]string
+
+	// What the scheduler said in its latest taskSample: nodes up, and those with work. Nodes to
+	// remove are chosen idle first from it; idleKnown says it came after the resize started,
+	// and wantIdle that reconcile waits for it.
+	up, busy            map[string]bool
+	idleKnown, wantIdle bool
+	sampleAsked         bool // a sampleTasks is unanswered
+
+	// Autoscale (see autoscale.go).
+	minInterval            time.Duration
+	formula                *autoscale.Formula
+	samples                map[autoscale.Metric][]autoscale.Sample
+	lastCounts             taskCounts
+	evalTimer, sampleTimer actor.TimerID
+	autoscaling            bool // the timers are set
+	evalDue                bool // an evaluation waits for the next sample
 }
 
 // Events the pool manager announces, for the monitors.
@@ -62,8 +86,11 @@ type (
 	}
 )
 
-func newPoolManager(poolID string, st store.Store, timing NodeTiming) *poolManager {
-	return &poolManager{poolID: poolID, st: st, timing: timing}
+func newPoolManager(poolID string, st store.Store, timing NodeTiming, minInterval time.Duration) *poolManager {
+	if minInterval <= 0 {
+		minInterval = batch.MinAutoScaleEvaluationInterval
+	}
+	return &poolManager{poolID: poolID, st: st, timing: timing, minInterval: minInterval}
 }
 
 // Define declares the pool manager's states: Loading (reading the pool, retried while the store
@@ -78,8 +105,18 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.Defer[DeletePool](),
 		actor.Defer[ResizePool](),
 		actor.Defer[StopResizePool](),
+		actor.Defer[EnableAutoScale](),
+		actor.Defer[DisableAutoScale](),
+		actor.Defer[EvaluateAutoScale](),
+		actor.Defer[RemoveNodes](),
+		actor.Defer[compute.VMPreempted](),
+		actor.Defer[compute.VMLost](),
 		actor.Ignore[askAgain](),
 		actor.Ignore[resizeTimedOut](),
+		actor.Ignore[evalTick](),
+		actor.Ignore[sampleTick](),
+		actor.Ignore[taskSample](),
+		actor.Ignore[restoreNode](),
 		actor.Targets("Managing", "Deleting"),
 	)
 	m.State("Managing",
@@ -90,11 +127,29 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.On(p.stopResize),
 		actor.On(p.timedOut),
 		actor.On(p.delete),
+		actor.On(p.enableAutoScale),
+		actor.On(p.disableAutoScale),
+		actor.On(p.evaluateAutoScale),
+		actor.On(p.removeNodes),
+		actor.On(func(ctx *actor.Context, e compute.VMPreempted) {
+			p.vmGone(ctx, e, e.NodeID, e.CreateRequestID, batch.NodePreempted, "the provider preempted the node")
+		}),
+		actor.On(func(ctx *actor.Context, e compute.VMLost) {
+			p.vmGone(ctx, e, e.NodeID, e.CreateRequestID, batch.NodeUnusable, "the node failed: "+e.Reason)
+		}),
+		actor.On(func(ctx *actor.Context, r restoreNode) { p.restore(ctx, r.NodeID) }),
+		actor.On(func(ctx *actor.Context, _ sampleTick) { p.askSample(ctx) }),
+		actor.On(func(ctx *actor.Context, _ evalTick) {
+			p.evalDue = true
+			p.askSample(ctx)
+		}),
+		actor.On(p.sampled),
 		actor.On(func(ctx *actor.Context, _ askAgain) {
 			// A request or its answer may have been lost: ask again, under the same request id,
 			// which the provider recognises.
 			p.askAgain(ctx)
 			p.reconcile(ctx) // nodes whose record the store failed to write
+			p.settle(ctx)
 		}),
 		actor.Targets("Deleting"),
 	)
@@ -109,13 +164,23 @@ func (p *poolManager) Define(m *actor.Machine) {
 			p.haltIfDone(ctx)
 		}),
 		actor.Ignore[compute.VMFailed](),
+		actor.Ignore[compute.VMPreempted](),
+		actor.Ignore[compute.VMLost](),
 		actor.On(func(ctx *actor.Context, _ askAgain) {
 			p.askAgain(ctx)
 			p.haltIfDone(ctx)
 		}),
 		actor.Ignore[resizeTimedOut](),
+		actor.Ignore[evalTick](),
+		actor.Ignore[sampleTick](),
+		actor.Ignore[taskSample](),
+		actor.Ignore[restoreNode](),
 		actor.On(func(ctx *actor.Context, r ResizePool) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r StopResizePool) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
+		actor.On(func(ctx *actor.Context, r EnableAutoScale) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
+		actor.On(func(ctx *actor.Context, r DisableAutoScale) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
+		actor.On(func(ctx *actor.Context, r EvaluateAutoScale) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
+		actor.On(func(ctx *actor.Context, r RemoveNodes) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r DeletePool) { reply(ctx, r.Request, nil) }),
 	)
 }
@@ -133,6 +198,9 @@ type resizeTimedOut struct{ Started time.Time }
 // askAgain is the pool manager's timer for requests without an answer.
 type askAgain struct{}
 
+// restoreNode is the pool manager's timer to create a preempted node again after a failure.
+type restoreNode struct{ NodeID string }
+
 // askAgainEvery is how often unanswered requests to the provider are repeated.
 const askAgainEvery = 30 * time.Second
 
@@ -144,6 +212,8 @@ const defaultResizeTimeout = 15 * time.Minute
 // the store fails, it tries again a second later.
 func (p *poolManager) load(ctx *actor.Context) {
 	p.nodes, p.pending, p.leaving = map[string]batch.Node{}, map[string]string{}, map[string]string{}
+	p.restoring, p.madeBy = map[string]string{}, map[string]string{}
+	p.samples = map[autoscale.Metric][]autoscale.Sample{}
 	var leaving []string
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
 		r, err := tx.Get(tablePools, batch.IDKey(p.poolID))
@@ -154,7 +224,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 		if err := json.Unmarshal(r.Value, &pr); err != nil {
 			return err
 		}
-		p.pool, p.next = pr.Pool, pr.NextNode
+		p.pool, p.next, p.history = pr.Pool, pr.NextNode, pr.History
 		var boots int64
 		b, err := tx.Get(tableBoots, batch.IDKey(p.poolID))
 		switch {
@@ -204,8 +274,11 @@ func (p *poolManager) load(ctx *actor.Context) {
 	ctx.Goto("Managing")
 	for _, id := range sortedKeys(p.nodes) {
 		p.startSession(ctx, id)
-		if p.nodes[id].State == batch.NodeCreating {
+		switch p.nodes[id].State {
+		case batch.NodeCreating:
 			p.request(ctx, id)
+		case batch.NodePreempted, batch.NodeUnusable:
+			p.restore(ctx, id)
 		}
 	}
 	for _, id := range leaving {
@@ -219,6 +292,9 @@ func (p *poolManager) load(ctx *actor.Context) {
 	case batch.AllocationStopping:
 		p.cancelCreations(ctx)
 		p.settle(ctx)
+	}
+	if p.pool.AutoScale() {
+		p.startAutoScale(ctx)
 	}
 }
 
@@ -267,19 +343,45 @@ func (p *poolManager) reconcile(ctx *actor.Context) {
 				return // the store failed: askAgain tries again
 			}
 		}
-		if kind.have > kind.want {
-			for _, id := range p.removable(kind.dedicated)[:kind.have-kind.want] {
-				if !p.remove(ctx, id) {
-					return
-				}
+	}
+	if p.shrink(ctx, true) {
+		p.settle(ctx)
+	}
+}
+
+// shrink removes the nodes of each kind beyond its target, in the order of removable. With wait,
+// if it might remove a node that runs tasks without knowing which nodes are idle, it asks the
+// scheduler first and removes nothing now (sampled calls reconcile with the answer). It reports
+// whether the pool is within its targets (false: waiting, or the store failed; askAgain retries).
+func (p *poolManager) shrink(ctx *actor.Context, wait bool) bool {
+	ded, low := p.counts()
+	for _, kind := range []struct {
+		dedicated  bool
+		have, want int
+	}{{true, ded, intOf(p.pool.TargetDedicatedNodes)}, {false, low, intOf(p.pool.TargetLowPriorityNodes)}} {
+		if kind.have <= kind.want {
+			continue
+		}
+		ids := p.removable(kind.dedicated)[:kind.have-kind.want]
+		if wait && !p.idleKnown && slices.ContainsFunc(ids, p.mayBeBusy) {
+			// Which nodes are idle is the scheduler's to say: ask, and remove with the answer.
+			p.wantIdle = true
+			p.askSample(ctx)
+			return false
+		}
+		for _, id := range ids {
+			if !p.remove(ctx, id) {
+				return false
 			}
 		}
 	}
-	p.settle(ctx)
+	return true
 }
 
-// removable lists the nodes of a kind in the order they are removed: those still being created
-// first, then the most recently numbered.
+// removable lists the nodes of a kind in the order they are removed: preempted or failed ones
+// (being created again), then those still being created, then those up that the scheduler does
+// not know yet (booting, or lost), then idle ones, then those running tasks; within each, the
+// most recently numbered first.
 func (p *poolManager) removable(dedicated bool) []string {
 	var ids []string
 	for id, n := range p.nodes {
@@ -287,13 +389,22 @@ func (p *poolManager) removable(dedicated bool) []string {
 			ids = append(ids, id)
 		}
 	}
-	slices.SortFunc(ids, func(a, b string) int {
-		ca, cb := p.nodes[a].State == batch.NodeCreating, p.nodes[b].State == batch.NodeCreating
-		if ca != cb {
-			if ca {
-				return -1
-			}
+	rank := func(id string) int {
+		switch {
+		case p.restoring[id] != "" || p.nodes[id].State == batch.NodePreempted || p.nodes[id].State == batch.NodeUnusable:
+			return 0
+		case p.nodes[id].State == batch.NodeCreating:
 			return 1
+		case !p.up[id]:
+			return 2
+		case !p.busy[id]:
+			return 3
+		}
+		return 4
+	}
+	slices.SortFunc(ids, func(a, b string) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
 		}
 		ka, _ := nodeNumber(p.poolID, a)
 		kb, _ := nodeNumber(p.poolID, b)
@@ -301,6 +412,18 @@ func (p *poolManager) removable(dedicated bool) []string {
 	})
 	return ids
 }
+
+// mayBeBusy reports whether a node may be running tasks: it is up and not preempted.
+func (p *poolManager) mayBeBusy(id string) bool {
+	switch p.nodes[id].State {
+	case batch.NodeCreating, batch.NodePreempted, batch.NodeUnusable:
+		return false
+	}
+	return true
+}
+
+// newResize marks what the scheduler said about idle nodes as older than the resize starting now.
+func (p *poolManager) newResize() { p.idleKnown = false }
 
 // grow records a new node (state creating), starts its session and asks the provider for it. The
 // node is in the store before it is asked for, so that after a crash it is known: it is asked for
@@ -315,7 +438,7 @@ func (p *poolManager) grow(ctx *actor.Context, dedicated bool) bool {
 		if err := putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+id, n, store.AnyVersion); err != nil {
 			return err
 		}
-		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: p.pool, NextNode: next}, store.AnyVersion)
+		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: p.pool, NextNode: next, History: p.history}, store.AnyVersion)
 	})
 	if err != nil {
 		p.next = next // the id may have been written: never use it again
@@ -342,6 +465,8 @@ func (p *poolManager) remove(ctx *actor.Context, id string) bool {
 	}
 	delete(p.nodes, id)
 	delete(p.pending, id)
+	delete(p.restoring, id)
+	delete(p.madeBy, id)
 	ctx.Send(nodeActor(p.poolID, id), stop{})
 	p.release(ctx, id)
 	p.announceNodes(ctx)
@@ -380,19 +505,23 @@ func (p *poolManager) settle(ctx *actor.Context) {
 			return
 		}
 	case batch.AllocationStopping:
+		if !p.shrink(ctx, false) {
+			return // the store failed: askAgain tries again
+		}
 	default:
 		return
 	}
 	next, err := batch.TransitionAllocation(p.pool, batch.AllocationSteady, ctx.Now())
 	ctx.Assert(err == nil, "pool %s: settle: %v", p.poolID, err)
-	if p.write(ctx, next) && p.timerSet {
+	if p.write(ctx, next, batch.PoolEvent{Kind: batch.PoolEventSteady}) && p.timerSet {
 		ctx.CancelTimer(p.timer)
 		p.timerSet = false
 	}
 }
 
-// write records the pool (with its current node counts) and announces it.
-func (p *poolManager) write(ctx *actor.Context, next batch.Pool) bool {
+// write records the pool (with its current node counts, and events added to its history) and
+// announces it.
+func (p *poolManager) write(ctx *actor.Context, next batch.Pool, events ...batch.PoolEvent) bool {
 	up := map[bool]int32{}
 	for _, n := range p.nodes {
 		if n.State != batch.NodeCreating {
@@ -402,13 +531,25 @@ func (p *poolManager) write(ctx *actor.Context, next batch.Pool) bool {
 	ded, low := up[true], up[false]
 	next.CurrentDedicatedNodes, next.CurrentLowPriorityNodes = &ded, &low
 	next.LastModified = ctx.Now()
+	history := p.history
+	if len(events) > 0 {
+		history = slices.Clone(history)
+		for _, e := range events {
+			e.Timestamp = ctx.Now()
+			e.TargetDedicatedNodes, e.TargetLowPriorityNodes = int32(intOf(next.TargetDedicatedNodes)), int32(intOf(next.TargetLowPriorityNodes))
+			history = append(history, e)
+		}
+		if len(history) > batch.MaxPoolHistory {
+			history = slices.Delete(history, 0, len(history)-batch.MaxPoolHistory)
+		}
+	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, NextNode: p.next}, store.AnyVersion)
+		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, NextNode: p.next, History: history}, store.AnyVersion)
 	})
 	if err != nil {
 		return false
 	}
-	p.pool = next
+	p.pool, p.history = next, history
 	p.announce(ctx)
 	return true
 }
@@ -452,6 +593,9 @@ func (p *poolManager) askAgain(ctx *actor.Context) {
 	for _, id := range sortedKeys(p.pending) {
 		p.send(ctx, id, p.pending[id])
 	}
+	for _, id := range sortedKeys(p.restoring) {
+		p.send(ctx, id, p.restoring[id])
+	}
 	for _, id := range sortedKeys(p.leaving) {
 		p.release(ctx, id)
 	}
@@ -460,6 +604,10 @@ func (p *poolManager) askAgain(ctx *actor.Context) {
 // created records a new node as idle, or deletes a VM the pool does not want (a creation that
 // finished after its cancel).
 func (p *poolManager) created(ctx *actor.Context, c compute.VMCreated) {
+	if req, ok := p.restoring[c.NodeID]; ok && req == c.RequestID {
+		p.restored(ctx, c)
+		return
+	}
 	if p.pending[c.NodeID] != c.RequestID {
 		if _, ours := p.nodes[c.NodeID]; !ours {
 			p.release(ctx, c.NodeID)
@@ -477,6 +625,7 @@ func (p *poolManager) created(ctx *actor.Context, c compute.VMCreated) {
 	}
 	delete(p.pending, c.NodeID)
 	p.nodes[n.ID] = n
+	p.madeBy[n.ID] = c.RequestID
 	if !p.write(ctx, p.pool) {
 		return // the counts are rewritten with the next change
 	}
@@ -485,6 +634,13 @@ func (p *poolManager) created(ctx *actor.Context, c compute.VMCreated) {
 
 // failed forgets a node whose creation failed; a resize asks for another under a new id.
 func (p *poolManager) failed(ctx *actor.Context, f compute.VMFailed) {
+	if req, ok := p.restoring[f.NodeID]; ok && req == f.RequestID {
+		// The node stays preempted; it is asked for again later, as Azure keeps trying to
+		// restore lost low-priority capacity.
+		delete(p.restoring, f.NodeID)
+		ctx.StartTimer(askAgainEvery, restoreNode{NodeID: f.NodeID})
+		return
+	}
 	if p.pending[f.NodeID] != f.RequestID {
 		return
 	}
@@ -537,11 +693,12 @@ func (p *poolManager) resize(ctx *actor.Context, r ResizePool) {
 	d := batch.Duration(timeout)
 	next.ResizeTimeout = &d
 	next.ResizeErrors = nil
-	if !p.write(ctx, next) {
+	if !p.write(ctx, next, batch.PoolEvent{Kind: batch.PoolEventResize, Message: "Pool - Resize"}) {
 		reply(ctx, r.Request, busy())
 		return
 	}
 	reply(ctx, r.Request, nil)
+	p.newResize()
 	p.armTimer(ctx)
 	p.reconcile(ctx)
 }
@@ -556,7 +713,7 @@ func (p *poolManager) stopResize(ctx *actor.Context, r StopResizePool) {
 	next, err := batch.TransitionAllocation(p.pool, batch.AllocationStopping, ctx.Now())
 	ctx.Assert(err == nil, "pool %s: stop resize: %v", p.poolID, err)
 	next.ResizeErrors = []batch.ResizeError{{Code: "ResizeStopped", Message: "The resize was stopped before the pool reached its target size."}}
-	if !p.write(ctx, next) {
+	if !p.write(ctx, next, batch.PoolEvent{Kind: batch.PoolEventStopResize, Message: "Pool - Stop Resize"}) {
 		reply(ctx, r.Request, busy())
 		return
 	}
@@ -575,7 +732,7 @@ func (p *poolManager) timedOut(ctx *actor.Context, t resizeTimedOut) {
 	next, err := batch.TransitionAllocation(p.pool, batch.AllocationStopping, ctx.Now())
 	ctx.Assert(err == nil, "pool %s: resize timeout: %v", p.poolID, err)
 	next.ResizeErrors = []batch.ResizeError{{Code: "AllocationTimedOut", Message: "The pool did not reach its target size within its resize timeout."}}
-	if !p.write(ctx, next) {
+	if !p.write(ctx, next, batch.PoolEvent{Kind: batch.PoolEventResizeTimedOut, Message: "the pool did not reach its targets within its resize timeout"}) {
 		p.armTimer(ctx) // try again soon: the transition time is unchanged, so it fires at once
 		return
 	}
@@ -602,7 +759,7 @@ func (p *poolManager) delete(ctx *actor.Context, r DeletePool) {
 				return err
 			}
 		}
-		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, NextNode: p.next}, store.AnyVersion)
+		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, NextNode: p.next, History: p.history}, store.AnyVersion)
 	})
 	if err != nil {
 		reply(ctx, r.Request, busy())
@@ -619,7 +776,8 @@ func (p *poolManager) startDeleting(ctx *actor.Context, nodes []string) {
 		ctx.Send(nodeActor(p.poolID, id), stop{})
 		p.release(ctx, id)
 	}
-	p.nodes, p.pending = map[string]batch.Node{}, map[string]string{}
+	p.nodes, p.pending, p.restoring = map[string]batch.Node{}, map[string]string{}, map[string]string{}
+	p.stopAutoScale(ctx)
 	ctx.Send(SchedulerID(p.poolID), stop{})
 	ctx.Announce(PoolAllocation{PoolID: p.poolID, Deleted: true})
 	p.announceNodes(ctx)
@@ -678,4 +836,133 @@ func (p *poolManager) startSession(ctx *actor.Context, nodeID string) {
 		slots = int(*p.pool.TaskSlotsPerNode)
 	}
 	ctx.Create(string(nodeActor(p.poolID, nodeID)), newNodeSession(p.poolID, nodeID, slots, AgentID(nodeID), SchedulerID(p.poolID), p.timing, expected))
+}
+
+// vmGone records a node whose VM the provider lost: preempted (a spot eviction), or failed by
+// itself (state unusable). The node stays in the pool and listed, in that state, as Azure shows
+// preempted nodes; its session gives the node up, so the tasks it ran are requeued without
+// counting as retries; and the pool asks the provider for the node again (same node id), as
+// Azure restores lost low-priority capacity. A resize that shrinks the pool removes such nodes
+// first. If the store fails, the event is handled again a second later.
+func (p *poolManager) vmGone(ctx *actor.Context, ev actor.Event, nodeID, createReq string, state batch.NodeState, why string) {
+	n, ok := p.nodes[nodeID]
+	if !ok || n.State == batch.NodeCreating || p.restoring[nodeID] != "" {
+		return // not the pool's (any more), not up yet (its creation answers for it), or known
+	}
+	if createReq != "" && p.madeBy[nodeID] != "" && createReq != p.madeBy[nodeID] {
+		return // about an earlier VM of the node
+	}
+	next := batch.SetNodeState(n, state, ctx.Now())
+	err := p.st.Update(context.Background(), func(tx store.Tx) error {
+		return putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+nodeID, next, store.AnyVersion)
+	})
+	if err != nil {
+		ctx.StartTimer(time.Second, ev)
+		return
+	}
+	p.nodes[nodeID] = next
+	delete(p.madeBy, nodeID)
+	ctx.Send(nodeActor(p.poolID, nodeID), vmLost{})
+	kind := batch.PoolEventPreempted
+	if state != batch.NodePreempted {
+		kind = batch.PoolEventNodeLost
+	}
+	ctx.Announce(NodePreempted{PoolID: p.poolID, NodeID: nodeID})
+	p.write(ctx, p.pool, batch.PoolEvent{Kind: kind, NodeIDs: []string{nodeID}, Message: why}) // counts; rewritten with the next change if this fails
+	p.restore(ctx, nodeID)
+}
+
+// NodePreempted is announced when a pool manager has recorded that a node's VM is gone
+// (preempted or failed) and told its session.
+type NodePreempted struct{ PoolID, NodeID string }
+
+// restore asks the provider to create a preempted or failed node again.
+func (p *poolManager) restore(ctx *actor.Context, id string) {
+	n, ok := p.nodes[id]
+	if !ok || (n.State != batch.NodePreempted && n.State != batch.NodeUnusable) || p.restoring[id] != "" {
+		return
+	}
+	p.asked++
+	req := fmt.Sprintf("%s/%d/%d", id, p.boot, p.asked)
+	p.restoring[id] = req
+	p.send(ctx, id, req)
+}
+
+// restored records a preempted node that is up again; its session takes its agent's Hello.
+func (p *poolManager) restored(ctx *actor.Context, c compute.VMCreated) {
+	now := ctx.Now()
+	n := batch.SetNodeState(p.nodes[c.NodeID], batch.NodeIdle, now)
+	n.LastBootTime = now
+	err := p.st.Update(context.Background(), func(tx store.Tx) error {
+		return putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+n.ID, n, store.AnyVersion)
+	})
+	if err != nil {
+		return // askAgain asks again under the same request id, and the provider answers again
+	}
+	delete(p.restoring, c.NodeID)
+	p.nodes[n.ID] = n
+	p.madeBy[n.ID] = c.RequestID
+	p.write(ctx, p.pool)
+}
+
+// removeNodes is Pool - Remove Nodes: the named nodes leave the pool, whose targets drop by as
+// many of each kind; the pool resizes (allocation state resizing) until they are gone.
+func (p *poolManager) removeNodes(ctx *actor.Context, r RemoveNodes) {
+	if err := p.canRemove(r); err != nil {
+		reply(ctx, r.Request, err)
+		return
+	}
+	next, err := batch.TransitionAllocation(p.pool, batch.AllocationResizing, ctx.Now())
+	if err != nil {
+		reply(ctx, r.Request, asBatchError(err))
+		return
+	}
+	ids := slices.Clone(r.NodeIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	ded, low := int32(intOf(p.pool.TargetDedicatedNodes)), int32(intOf(p.pool.TargetLowPriorityNodes))
+	for _, id := range ids {
+		if p.nodes[id].IsDedicated {
+			ded = max(ded-1, 0)
+		} else {
+			low = max(low-1, 0)
+		}
+	}
+	next.TargetDedicatedNodes, next.TargetLowPriorityNodes = &ded, &low
+	timeout := r.ResizeTimeout
+	if timeout <= 0 {
+		timeout = defaultResizeTimeout
+	}
+	d := batch.Duration(timeout)
+	next.ResizeTimeout = &d
+	next.ResizeErrors = nil
+	if !p.write(ctx, next, batch.PoolEvent{Kind: batch.PoolEventRemoveNodes, NodeIDs: ids, Message: "Pool - Remove Nodes"}) {
+		reply(ctx, r.Request, busy())
+		return
+	}
+	reply(ctx, r.Request, nil)
+	p.newResize()
+	p.armTimer(ctx)
+	for _, id := range ids {
+		p.remove(ctx, id) // if the store fails, reconcile removes others to reach the targets
+	}
+	p.reconcile(ctx)
+}
+
+// canRemove checks a Remove Nodes request against the pool.
+func (p *poolManager) canRemove(r RemoveNodes) *batch.Error {
+	if p.pool.AllocationState != batch.AllocationSteady {
+		return &batch.Error{Code: batch.CodePoolBeingResized, Message: "The specified pool is being resized: nodes can be removed only from a steady pool."}
+	}
+	if len(r.NodeIDs) == 0 || len(r.NodeIDs) > 100 {
+		return &batch.Error{Code: "InvalidPropertyValue", Message: "nodeList must name 1 to 100 nodes.",
+			Values: []batch.KV{{Key: batch.KeyPropertyName, Value: "nodeList"}}}
+	}
+	for _, id := range r.NodeIDs {
+		if _, ok := p.nodes[id]; !ok {
+			return &batch.Error{Code: "NodeNotFound", Message: "The specified node " + id + " does not exist in the pool.",
+				Values: []batch.KV{{Key: "NodeId", Value: id}}}
+		}
+	}
+	return nil
 }

@@ -31,6 +31,25 @@ type (
 		NodeID string
 	}
 
+	// jobCounts tells the scheduler how many tasks of a job are in each state, for the pool's
+	// autoscale samples. Each replaces the job's previous counts; a withdraw of every task of
+	// the job (the job completed) forgets them.
+	jobCounts struct {
+		JobID  string
+		Counts taskCounts
+	}
+
+	// sampleTasks asks the scheduler for the pool's task counts (a taskSample to ReplyTo).
+	sampleTasks struct{ ReplyTo actor.ID }
+
+	// taskSample answers sampleTasks: the task counts of every job on the pool, summed, and which
+	// nodes the scheduler knows are up and which of those have work (slots taken).
+	taskSample struct {
+		Counts taskCounts
+		Up     []string // sorted
+		Busy   []string // sorted
+	}
+
 	// proposalAnswer tells the scheduler whether the job manager took a proposal. If it did not
 	// (the task was terminated meanwhile), the reserved slots are free again.
 	proposalAnswer struct {
@@ -50,10 +69,33 @@ type scheduler struct {
 	free  map[string]int // node id -> free slots, for nodes that are up
 	total map[string]int // node id -> task slots
 	nodes []string       // the keys of free, sorted
+
+	counts map[string]taskCounts // by job id: the latest jobCounts
+}
+
+// taskCounts counts a job's (or a pool's) tasks for autoscale: active tasks whose dependencies
+// are met (Active) and those still waiting on them (Blocked), tasks preparing or running, and
+// completed ones by result. Slots weight tasks by requiredSlots; MaxActiveSlots is the largest
+// requiredSlots among active tasks.
+type taskCounts struct {
+	Active, Blocked, Running, Succeeded, Failed int
+	ActiveSlots, RunningSlots, MaxActiveSlots   int
+}
+
+// add adds o to c.
+func (c *taskCounts) add(o taskCounts) {
+	c.Active += o.Active
+	c.Blocked += o.Blocked
+	c.Running += o.Running
+	c.Succeeded += o.Succeeded
+	c.Failed += o.Failed
+	c.ActiveSlots += o.ActiveSlots
+	c.RunningSlots += o.RunningSlots
+	c.MaxActiveSlots = max(c.MaxActiveSlots, o.MaxActiveSlots)
 }
 
 func newScheduler(poolID string, fill batch.NodeFillType) *scheduler {
-	return &scheduler{poolID: poolID, fill: fill, free: map[string]int{}, total: map[string]int{}}
+	return &scheduler{poolID: poolID, fill: fill, free: map[string]int{}, total: map[string]int{}, counts: map[string]taskCounts{}}
 }
 
 // Define declares the scheduler's single state.
@@ -67,7 +109,12 @@ func (s *scheduler) Define(m *actor.Machine) {
 			s.queue = slices.DeleteFunc(s.queue, func(t readyTask) bool {
 				return t.JobID == w.JobID && (len(w.TaskIDs) == 0 || slices.Contains(w.TaskIDs, t.TaskID))
 			})
+			if len(w.TaskIDs) == 0 {
+				delete(s.counts, w.JobID)
+			}
 		}),
+		actor.On(func(ctx *actor.Context, c jobCounts) { s.counts[c.JobID] = c.Counts }),
+		actor.On(s.sample),
 		actor.On(func(ctx *actor.Context, u nodeUp) {
 			if i, found := slices.BinarySearch(s.nodes, u.NodeID); !found {
 				s.nodes = slices.Insert(s.nodes, i, u.NodeID)
@@ -100,6 +147,21 @@ func (s *scheduler) Define(m *actor.Machine) {
 			}
 		}),
 	)
+}
+
+// sample answers sampleTasks.
+func (s *scheduler) sample(ctx *actor.Context, q sampleTasks) {
+	var out taskSample
+	for _, id := range sortedKeys(s.counts) {
+		out.Counts.add(s.counts[id])
+	}
+	out.Up = slices.Clone(s.nodes)
+	for _, id := range s.nodes {
+		if s.free[id] < s.total[id] {
+			out.Busy = append(out.Busy, id)
+		}
+	}
+	ctx.Send(q.ReplyTo, out)
 }
 
 // dispatch proposes queued tasks to nodes with room for them, by batch.Place: in queue order, by

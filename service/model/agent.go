@@ -34,12 +34,21 @@ type Agent struct {
 	timers      map[string]actor.TimerID
 	finished    map[string]protocol.TaskResult
 	done        map[string]bool // attempts whose results were acknowledged: never started again
+	beatTimer   actor.TimerID
 }
 
 type attemptDone struct{ AttemptID string }
 
-// PowerOff stops an agent model: its VM was deleted or preempted.
+// PowerOff stops an agent model: its VM was deleted.
 type PowerOff struct{}
+
+// Preempt takes an agent model's VM away, with everything running on it: the agent goes Off and
+// answers nothing until PowerOn (the VM created again, with a fresh disk) or PowerOff.
+type Preempt struct{}
+
+// PowerOn starts an agent model that was preempted, as a new incarnation that knows nothing of
+// what ran before.
+type PowerOn struct{}
 type beat struct{}
 
 // Define declares the agent's single state.
@@ -58,11 +67,20 @@ func (a *Agent) Define(m *actor.Machine) {
 				a.RunFor = 3
 			}
 			ctx.Send(a.Session, protocol.Hello{NodeID: a.NodeID, Incarnation: fmt.Sprint(a.incarnation)})
-			ctx.StartPeriodicTimer(a.Heartbeat, a.Heartbeat, beat{})
+			a.beatTimer = ctx.StartPeriodicTimer(a.Heartbeat, a.Heartbeat, beat{})
 		}),
 		actor.On(a.start),
 		// The node's VM is gone: so is its agent.
 		actor.On(func(ctx *actor.Context, _ PowerOff) { ctx.Halt() }),
+		actor.On(func(ctx *actor.Context, _ Preempt) {
+			ctx.CancelTimer(a.beatTimer)
+			for _, id := range sorted(a.timers) {
+				ctx.CancelTimer(a.timers[id])
+			}
+			ctx.Goto("Off")
+		}),
+		actor.Ignore[PowerOn](),
+		actor.Targets("Off"),
 		actor.On(func(ctx *actor.Context, k protocol.KillTask) {
 			if _, ok := a.running[k.AttemptID]; ok {
 				ctx.CancelTimer(a.timers[k.AttemptID])
@@ -76,6 +94,9 @@ func (a *Agent) Define(m *actor.Machine) {
 			}
 		}),
 		actor.On(func(ctx *actor.Context, d attemptDone) {
+			if _, ok := a.running[d.AttemptID]; !ok {
+				return // a timer of an incarnation that was preempted
+			}
 			code := 0
 			if len(a.ExitCodes) > 0 {
 				code = a.ExitCodes[ctx.RandomInt(len(a.ExitCodes))]
@@ -88,6 +109,12 @@ func (a *Agent) Define(m *actor.Machine) {
 				ctx.Send(a.Session, a.finished[id])
 			}
 		}),
+	)
+	m.State("Off",
+		actor.OnGoto[PowerOn]("Running", nil),
+		actor.On(func(ctx *actor.Context, _ PowerOff) { ctx.Halt() }),
+		actor.OnAny(func(*actor.Context, actor.Event) {}), // the VM is gone: nothing reaches it
+		actor.Targets("Running"),
 	)
 }
 

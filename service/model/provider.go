@@ -28,6 +28,9 @@ type Provider struct {
 	Failures bool
 	// Slow makes creations take time; Stubborn lets a cancelled creation finish anyway.
 	Slow, Stubborn bool
+	// Preemptions is how many times the model may take a low-priority VM back (a spot
+	// eviction): a while after each such VM comes up, the tester chooses whether to preempt it.
+	Preemptions int
 
 	vms map[string]*vm // by pool + "/" + node
 }
@@ -41,6 +44,9 @@ type vm struct {
 	replyTo    actor.ID // of the latest CreateVM
 	request    string   // id of the latest CreateVM
 	deletes    []compute.DeleteVM
+	dedicated  bool
+	off        bool   // preempted: its agent is Off, and PowerOn brings it back
+	made       string // the CreateVM whose creation brought the VM up
 }
 
 // VMUp is announced when a VM comes up; VMDown when it is gone.
@@ -52,6 +58,15 @@ type (
 // vmReady is the model's timer for a slow creation.
 type vmReady struct{ Key string }
 
+// maybePreempt is the model's timer to preempt a low-priority VM.
+type maybePreempt struct {
+	Key  string
+	Made string
+}
+
+// preemptAfter is how long after coming up a low-priority VM may be preempted (virtual time).
+const preemptAfter = 3 * time.Second
+
 // createDelay is how long a slow creation takes (virtual time).
 const createDelay = 2 * time.Second
 
@@ -61,6 +76,7 @@ func (p *Provider) Define(m *actor.Machine) {
 		actor.On(p.create),
 		actor.On(p.delete),
 		actor.On(func(ctx *actor.Context, r vmReady) { p.ready(ctx, p.vms[r.Key]) }),
+		actor.On(p.preempt),
 	)
 }
 
@@ -74,7 +90,7 @@ func (p *Provider) create(ctx *actor.Context, c compute.CreateVM) {
 		v = &vm{pool: c.PoolID, node: c.NodeID}
 		p.vms[key] = v
 	}
-	v.replyTo, v.request = c.ReplyTo, c.RequestID
+	v.replyTo, v.request, v.dedicated = c.ReplyTo, c.RequestID, c.Dedicated
 	switch {
 	case v.up:
 		ctx.Send(c.ReplyTo, compute.VMCreated{RequestID: c.RequestID, PoolID: c.PoolID, NodeID: c.NodeID})
@@ -97,6 +113,9 @@ func (p *Provider) ready(ctx *actor.Context, v *vm) {
 	}
 	v.creating = false
 	if v.cancelled && !(p.Stubborn && ctx.RandomBool()) {
+		if v.off {
+			ctx.Send(p.AgentID(v.node), PowerOff{})
+		}
 		p.answerDeletes(ctx, v)
 		return
 	}
@@ -105,9 +124,18 @@ func (p *Provider) ready(ctx *actor.Context, v *vm) {
 		return
 	}
 	v.up = true
+	v.made = v.request
 	ctx.Announce(VMUp{PoolID: v.pool, NodeID: v.node})
-	ctx.Create(string(p.AgentID(v.node)), &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes})
+	if v.off {
+		v.off = false
+		ctx.Send(p.AgentID(v.node), PowerOn{})
+	} else {
+		ctx.Create(string(p.AgentID(v.node)), &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes})
+	}
 	ctx.Send(v.replyTo, compute.VMCreated{RequestID: v.request, PoolID: v.pool, NodeID: v.node})
+	if !v.dedicated && p.Preemptions > 0 {
+		ctx.StartTimer(preemptAfter, maybePreempt{Key: v.pool + "/" + v.node, Made: v.made})
+	}
 	if v.cancelled {
 		// Finished after the cancel: the DeleteVMs wait for a DeleteVM that finds the VM up.
 		v.cancelled = false
@@ -130,9 +158,26 @@ func (p *Provider) delete(ctx *actor.Context, d compute.DeleteVM) {
 		v.deletes = append(v.deletes, d)
 		p.answerDeletes(ctx, v)
 	default:
+		if v.off {
+			ctx.Send(p.AgentID(v.node), PowerOff{})
+		}
 		v.deletes = append(v.deletes, d)
 		p.answerDeletes(ctx, v)
 	}
+}
+
+// preempt takes a low-priority VM back, if the tester so chooses and the budget allows: its
+// agent goes Off, and the creator is told (VMPreempted). A later CreateVM brings it back.
+func (p *Provider) preempt(ctx *actor.Context, t maybePreempt) {
+	v := p.vms[t.Key]
+	if v == nil || !v.up || v.made != t.Made || p.Preemptions <= 0 || !ctx.RandomBool() {
+		return
+	}
+	p.Preemptions--
+	v.up, v.off = false, true
+	ctx.Send(p.AgentID(v.node), Preempt{})
+	ctx.Announce(VMDown{PoolID: v.pool, NodeID: v.node})
+	ctx.Send(v.replyTo, compute.VMPreempted{CreateRequestID: v.made, PoolID: v.pool, NodeID: v.node})
 }
 
 // answerDeletes answers every DeleteVM waiting on a VM that is gone, and forgets the VM.
