@@ -40,6 +40,15 @@ type Config struct {
 	AgentCommand func(poolID, nodeID, dir string, dedicated bool) *exec.Cmd
 	// Timing sets how node sessions judge their agents; default: check every 5s, lost after 60s.
 	Timing service.NodeTiming
+	// AutoScaleMinInterval is the shortest autoscale evaluation interval a pool may have; 0 means
+	// Azure's minimum, 5 minutes. Shorter values are for development.
+	AutoScaleMinInterval time.Duration
+	// ProvisionDelay is how long a new node takes to be ready after its agent started, to imitate
+	// a VM's boot; 0 means at once.
+	ProvisionDelay time.Duration
+	// FailureRate is the probability, 0 to 1, that a node's creation fails, to imitate allocation
+	// failures in development.
+	FailureRate float64
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -95,7 +104,16 @@ func Start(cfg Config) (*Server, error) {
 	if command == nil {
 		command = s.agentCommand
 	}
-	s.provider, err = local.New(local.Config{Runtime: s.engine, Root: filepath.Join(cfg.DataDir, "nodes"), Command: command, Logger: log})
+	s.provider, err = local.New(local.Config{
+		Runtime:        s.engine,
+		Root:           filepath.Join(cfg.DataDir, "nodes"),
+		Command:        command,
+		ProvisionDelay: cfg.ProvisionDelay,
+		FailureRate:    cfg.FailureRate,
+		// Preemptions and losses of nodes adopted after a restart go to their pool's manager.
+		NotifyTo: service.PoolManagerID,
+		Logger:   log,
+	})
 	if err != nil {
 		ln.Close()
 		st.Close()
@@ -106,12 +124,20 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	if err := s.engine.AddHost("service", func(h actor.Host) error {
-		return service.Boot(h, service.Config{Store: st, Timing: cfg.Timing})
+		return service.Boot(h, service.Config{Store: st, Timing: cfg.Timing, AutoScaleMinInterval: cfg.AutoScaleMinInterval})
 	}); err != nil {
 		s.abort(ln)
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	api, err := rest.New(rest.Config{Runtime: s.engine, Store: st, Account: cfg.Account.Name, Keys: [][]byte{cfg.Account.Key}, Logger: log, Files: newLocalFiles(filepath.Join(cfg.DataDir, "nodes"))})
+	api, err := rest.New(rest.Config{
+		Runtime: s.engine,
+		Store:   st,
+		Account: cfg.Account.Name,
+		Keys:    [][]byte{cfg.Account.Key},
+		Logger:  log,
+		Files:   newLocalFiles(filepath.Join(cfg.DataDir, "nodes")),
+		Evict:   s.provider.Evict,
+	})
 	if err != nil {
 		s.abort(ln)
 		return nil, fmt.Errorf("server: %w", err)

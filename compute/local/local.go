@@ -16,9 +16,21 @@
 //
 // The provider persists nothing of its own, but nodes outlive the server, as VMs outlive the
 // service that asked for them: each node directory holds a node.pid file that names the agent
-// process (pid, start time, boot id), and [New] re-adopts the nodes whose process still runs. A
-// node whose agent exits by itself is forgotten (the rest of its session is killed, its directory
-// is kept for inspection), so a later ListVMs no longer lists it.
+// process (pid, start time, boot id, dedicated or low-priority), and [New] re-adopts the nodes
+// whose process still runs.
+//
+// Two events go out unasked, as the [compute] contract has them. [Provider.Evict] takes a
+// low-priority node back, as a spot eviction does: once its processes are gone and the node is
+// forgotten (its directory removed), the provider sends [compute.VMPreempted]. A node whose agent
+// exits by itself once the node is ready, and not because it is being deleted or evicted, is
+// forgotten too (the rest of its session is killed, its directory is kept for inspection), and
+// the provider sends [compute.VMLost] with a reason that describes the exit. Either event is sent
+// after the node has left ListVMs, so a CreateVM for the same node id that follows it starts a new
+// node. It goes to the ReplyTo of the CreateVM most recently answered VMCreated for the node and
+// names that request; for a node whose creator the provider does not know (adopted by [New], and
+// not asked for since) it goes to [Config.NotifyTo] with an empty CreateRequestID, or, if that is
+// nil, only to the log. A node evicted while it is still starting gets no VMPreempted: the
+// CreateVMs waiting for it are answered VMFailed, with a reason that says it was preempted.
 //
 // Requests are recognised by their request ids: the provider remembers the final answers to the
 // last few thousand requests (in memory only) and answers a repeated request as it answered the
@@ -67,12 +79,22 @@ type Config struct {
 	// FailureRate is the probability, 0 to 1, that a creation fails (after ProvisionDelay and
 	// without starting anything), to imitate allocation failures in development.
 	FailureRate float64
+	// NotifyTo names the recipient of VMPreempted and VMLost for a node of pool poolID whose
+	// creator the provider does not know: a node adopted by [New] for which no CreateVM has been
+	// answered since. Nil means such events are not sent (the provider logs them). It is called
+	// with the provider's lock held: it must return at once and not call the provider.
+	NotifyTo func(poolID string) actor.ID
 	// Logger receives the provider's reports. Nil means slog.Default().
 	Logger *slog.Logger
 }
 
-// ErrUnknownNode is returned by [Provider.Evict] for a node the provider does not have.
+// ErrUnknownNode is returned by [Provider.Evict] for a node the provider does not have, or that
+// is already going away (being deleted or evicted, or its agent exited).
 var ErrUnknownNode = errors.New("local: unknown node")
+
+// ErrDedicated is returned by [Provider.Evict] for a dedicated node: only low-priority nodes can
+// be preempted.
+var ErrDedicated = errors.New("local: node is dedicated; only low-priority nodes can be evicted")
 
 // errAdoptedExit describes the exit of an adopted agent, whose status the provider cannot learn.
 var errAdoptedExit = errors.New("exit status unknown: the process was adopted")
@@ -87,6 +109,7 @@ type Provider struct {
 	command     func(poolID, nodeID, dir string, dedicated bool) *exec.Cmd
 	delay       time.Duration
 	failureRate float64
+	notifyTo    func(poolID string) actor.ID
 	log         *slog.Logger
 	boot        string
 
@@ -136,6 +159,10 @@ type node struct {
 	exitErr     error
 	creates     []waiter // CreateVMs waiting for the node to be ready
 	deletes     []waiter // DeleteVMs waiting for it to be gone
+	creator     waiter   // the CreateVM last answered VMCreated; zero if unknown (adopted)
+	evicted     bool     // Evict took it: waiting CreateVMs fail as preempted
+	preempted   bool     // Evict took it once ready: VMPreempted is due once it is forgotten
+	lost        string   // its agent exited by itself once ready: VMLost, with this reason, is due
 }
 
 type waiter struct {
@@ -180,6 +207,7 @@ func New(cfg Config) (*Provider, error) {
 		command:     cfg.Command,
 		delay:       cfg.ProvisionDelay,
 		failureRate: cfg.FailureRate,
+		notifyTo:    cfg.NotifyTo,
 		log:         cfg.Logger,
 		boot:        bootID(),
 		closed:      make(chan struct{}),
@@ -391,6 +419,7 @@ func (p *Provider) create(c compute.CreateVM) []outbound {
 		n.creates = append(n.creates, waiter{c.RequestID, c.ReplyTo})
 		return nil
 	case ready:
+		n.creator = waiter{c.RequestID, c.ReplyTo}
 		return p.answerLocked(nil, c.RequestID, c.ReplyTo, compute.VMCreated{RequestID: c.RequestID, PoolID: c.PoolID, NodeID: c.NodeID, Address: n.dir})
 	case deleting:
 		return fail("node is being deleted")
@@ -498,15 +527,18 @@ func (p *Provider) run(n *node, adopted bool) {
 	case <-n.exited:
 	}
 	p.mu.Lock()
-	deleted := n.phase == deleting
-	if !deleted {
-		n.phase = ending
-	}
+	deleted, wasReady := n.phase == deleting, n.phase == ready
 	pid, start, exitErr := n.pid, n.start, n.exitErr
-	p.mu.Unlock()
 	reason := "node was deleted before it was ready"
 	if !deleted {
+		n.phase = ending
 		reason = fmt.Sprintf("node agent exited before it was ready (%v)", describeExit(exitErr))
+		if wasReady {
+			n.lost = fmt.Sprintf("node agent exited by itself (%v)", describeExit(exitErr))
+		}
+	}
+	p.mu.Unlock()
+	if !deleted {
 		p.log.Warn("local provider: node agent exited by itself; forgetting the node", "pool", n.pool, "node", n.id, "pid", pid, "exit", describeExit(exitErr))
 	}
 	slow := func() {
@@ -599,6 +631,7 @@ func (p *Provider) ready(n *node) {
 		n.phase = ready
 		for _, w := range n.creates {
 			outs = p.answerLocked(outs, w.requestID, w.replyTo, compute.VMCreated{RequestID: w.requestID, PoolID: n.pool, NodeID: n.id, Address: n.dir})
+			n.creator = w
 		}
 		n.creates = nil
 		p.log.Info("local provider: node ready", "pool", n.pool, "node", n.id)
@@ -608,8 +641,9 @@ func (p *Provider) ready(n *node) {
 }
 
 // finish forgets n, whose processes are gone: it removes the directory if deletion was asked,
-// otherwise only the pid file; then it answers the CreateVMs still waiting (VMFailed with reason)
-// and the DeleteVMs (VMDeleted).
+// otherwise only the pid file; then it sends the VMPreempted or VMLost that is due, and answers
+// the CreateVMs still waiting (VMFailed with reason, or a preemption reason if n was evicted) and
+// the DeleteVMs (VMDeleted).
 func (p *Provider) finish(n *node, reason string) {
 	p.mu.Lock()
 	deleted, pid, start := n.deleteAsked, n.pid, n.start
@@ -631,6 +665,16 @@ func (p *Provider) finish(n *node, reason string) {
 	if p.nodes[k] == n {
 		delete(p.nodes, k)
 	}
+	switch {
+	case n.preempted:
+		outs = p.tellLocked(outs, n, compute.VMPreempted{CreateRequestID: n.creator.requestID, PoolID: n.pool, NodeID: n.id})
+	case n.lost != "":
+		outs = p.tellLocked(outs, n, compute.VMLost{CreateRequestID: n.creator.requestID, PoolID: n.pool, NodeID: n.id, Reason: n.lost})
+	}
+	n.preempted, n.lost = false, ""
+	if n.evicted {
+		reason = "low-priority node was preempted while it was being created"
+	}
 	for _, w := range n.creates {
 		outs = p.answerLocked(outs, w.requestID, w.replyTo, compute.VMFailed{RequestID: w.requestID, PoolID: n.pool, NodeID: n.id, Reason: reason})
 	}
@@ -642,11 +686,30 @@ func (p *Provider) finish(n *node, reason string) {
 	p.send(outs)
 }
 
-// Evict takes a node away as a spot eviction would: it kills the node's processes and forgets
-// it, like a DeleteVM nobody asked for (a DeleteVM or CreateVM waiting on the node is answered as
-// deletion answers them). It returns once the kill is under way; the node leaves ListVMs once its
-// processes are gone. No event tells the pool manager: preemption events come with the autoscale
-// work, and until then the service learns of the loss from the node's agent going silent.
+// tellLocked adds ev, an event nobody asked for, addressed to n's creator, or to Config.NotifyTo
+// if the creator is unknown; without either it only logs ev. p.mu must be held.
+func (p *Provider) tellLocked(outs []outbound, n *node, ev actor.Event) []outbound {
+	to := n.creator.replyTo
+	if to == "" && p.notifyTo != nil {
+		to = p.notifyTo(n.pool)
+	}
+	if to == "" {
+		p.log.Warn("local provider: nobody to tell; event not sent", "pool", n.pool, "node", n.id, "event", actor.EventName(ev))
+		return outs
+	}
+	return append(outs, outbound{to, ev})
+}
+
+// Evict takes a low-priority node back as a spot eviction would: it kills the node's processes,
+// removes its directory and forgets it, like a DeleteVM nobody asked for. Once the node is gone
+// (it has left ListVMs), the provider sends [compute.VMPreempted] to the node's creator (see the
+// package documentation); DeleteVMs waiting on the node are answered VMDeleted after it. A node
+// evicted while it is still starting gets no VMPreempted: the CreateVMs waiting for it are
+// answered VMFailed, with a reason that says it was preempted.
+//
+// Evict returns once the kill is under way. It returns an error wrapping [ErrDedicated] for a
+// dedicated node (and does nothing), and one wrapping [ErrUnknownNode] for a node the provider
+// does not have or that is already going away, and after [Provider.Close].
 func (p *Provider) Evict(poolID, nodeID string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -654,7 +717,15 @@ func (p *Provider) Evict(poolID, nodeID string) error {
 	if n == nil || p.isClosed {
 		return fmt.Errorf("evict %s/%s: %w", poolID, nodeID, ErrUnknownNode)
 	}
-	p.log.Info("local provider: evicting node", "pool", poolID, "node", nodeID)
+	if n.dedicated {
+		return fmt.Errorf("evict %s/%s: %w", poolID, nodeID, ErrDedicated)
+	}
+	if n.phase != starting && n.phase != ready {
+		return fmt.Errorf("evict %s/%s: the node is already going away: %w", poolID, nodeID, ErrUnknownNode)
+	}
+	p.log.Info("local provider: evicting node", "pool", poolID, "node", nodeID, "ready", n.phase == ready)
+	n.evicted = true
+	n.preempted = n.phase == ready
 	p.beginDeleteLocked(n)
 	return nil
 }

@@ -66,6 +66,8 @@ func (r *requester) Define(m *actor.Machine) {
 		actor.On(func(_ *actor.Context, ev compute.VMFailed) { r.out <- ev }),
 		actor.On(func(_ *actor.Context, ev compute.VMDeleted) { r.out <- ev }),
 		actor.On(func(_ *actor.Context, ev compute.VMList) { r.out <- ev }),
+		actor.On(func(_ *actor.Context, ev compute.VMPreempted) { r.out <- ev }),
+		actor.On(func(_ *actor.Context, ev compute.VMLost) { r.out <- ev }),
 	)
 }
 
@@ -143,6 +145,8 @@ func (h *harness) delete(pool, node string) string {
 	return id
 }
 
+// requestID is the key under which the harness keeps an event: the request id of an answer;
+// "preempted/" or "lost/" followed by the CreateRequestID of an unsolicited event.
 func requestID(ev actor.Event) string {
 	switch e := ev.(type) {
 	case compute.VMCreated:
@@ -153,11 +157,43 @@ func requestID(ev actor.Event) string {
 		return e.RequestID
 	case compute.VMList:
 		return e.RequestID
+	case compute.VMPreempted:
+		return preempted(e.CreateRequestID)
+	case compute.VMLost:
+		return lost(e.CreateRequestID)
 	}
 	return ""
 }
 
-// await returns the next answer to request id.
+// preempted and lost are the keys of the VMPreempted and VMLost naming CreateVM createID.
+func preempted(createID string) string { return "preempted/" + createID }
+func lost(createID string) string      { return "lost/" + createID }
+
+// unsolicited takes the events that have arrived, without waiting, and returns the VMPreempted
+// and VMLost events among those kept and not yet awaited (they stay kept).
+func (h *harness) unsolicited() []actor.Event {
+	for {
+		select {
+		case ev := <-h.out:
+			h.got[requestID(ev)] = append(h.got[requestID(ev)], ev)
+			continue
+		default:
+		}
+		break
+	}
+	var out []actor.Event
+	for _, evs := range h.got {
+		for _, ev := range evs {
+			switch ev.(type) {
+			case compute.VMPreempted, compute.VMLost:
+				out = append(out, ev)
+			}
+		}
+	}
+	return out
+}
+
+// await returns the next answer to request id (or event under the key id; see requestID).
 func (h *harness) await(id string) actor.Event {
 	h.t.Helper()
 	timeout := time.After(deadline)
@@ -334,6 +370,9 @@ func TestCreateListDelete(t *testing.T) {
 	// Deleting a node that is gone succeeds.
 	awaitAs[compute.VMDeleted](h, h.delete("p1", "n1"))
 	awaitAs[compute.VMDeleted](h, h.delete("p9", "never"))
+	if got := h.unsolicited(); len(got) != 0 {
+		t.Errorf("unsolicited events = %+v, want none for a deleted node", got)
+	}
 }
 
 func TestDeleteKillsTasksInOtherProcessGroups(t *testing.T) {
@@ -519,16 +558,23 @@ func TestStalePidFilesNotAdopted(t *testing.T) {
 func TestAgentExitForgetsNode(t *testing.T) {
 	root := t.TempDir()
 	h := newHarness(t, root, Config{})
-	awaitAs[compute.VMCreated](h, h.create("p", "n"))
+	c := h.create("p", "n")
+	awaitAs[compute.VMCreated](h, c)
 	pid := nodePid(t, root, "p", "n")
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the node to leave the list", func() bool { return len(h.list("")) == 0 })
-	eventually(t, "the pid file of the exited node to go", func() bool {
-		_, err := os.Stat(filepath.Join(root, "p", "n", pidFileName))
-		return errors.Is(err, os.ErrNotExist)
-	})
+	l := awaitAs[compute.VMLost](h, lost(c))
+	if l.CreateRequestID != c || l.PoolID != "p" || l.NodeID != "n" || !strings.Contains(l.Reason, "signal: killed") {
+		t.Errorf("VMLost = %+v, want the creator's request %s and the exit in the reason", l, c)
+	}
+	// VMLost comes once the node is forgotten.
+	if got := h.list(""); len(got) != 0 {
+		t.Errorf("list after VMLost = %v, want empty", names(got))
+	}
+	if _, err := os.Stat(filepath.Join(root, "p", "n", pidFileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file after VMLost: %v, want it removed", err)
+	}
 	if _, err := os.Stat(filepath.Join(root, "p", "n")); err != nil {
 		t.Errorf("the directory of an exited node should stay: %v", err)
 	}
@@ -545,17 +591,21 @@ func TestAgentExitForgetsNode(t *testing.T) {
 func TestAgentExitDuringProvisioning(t *testing.T) {
 	h := newHarness(t, t.TempDir(), Config{
 		ProvisionDelay: time.Hour,
+		NotifyTo:       func(string) actor.ID { return requesterID }, // so that a wrong VMLost would reach the test
 		Command:        func(_, _, _ string, _ bool) *exec.Cmd { return exec.Command("sh", "-c", "exit 3") },
 	})
 	f := awaitAs[compute.VMFailed](h, h.create("p", "n"))
 	if !strings.Contains(f.Reason, "exit status 3") {
 		t.Errorf("reason %q, want the exit status", f.Reason)
 	}
+	if got := h.unsolicited(); len(got) != 0 {
+		t.Errorf("a node that never was ready: %+v, want no VMLost", got)
+	}
 }
 
 func TestDeleteDuringProvisioning(t *testing.T) {
 	root := t.TempDir()
-	h := newHarness(t, root, Config{ProvisionDelay: time.Hour})
+	h := newHarness(t, root, Config{ProvisionDelay: time.Hour, NotifyTo: func(string) actor.ID { return requesterID }})
 	c1 := h.create("p", "n")
 	c2 := h.create("p", "n") // joins the first
 	eventually(t, "the node process", func() bool {
@@ -572,6 +622,9 @@ func TestDeleteDuringProvisioning(t *testing.T) {
 	awaitAs[compute.VMDeleted](h, d)
 	if got := inSession(pid); len(got) != 0 {
 		t.Errorf("processes left: %v", got)
+	}
+	if got := h.unsolicited(); len(got) != 0 {
+		t.Errorf("a deleted node: %+v, want no VMLost", got)
 	}
 }
 
@@ -597,14 +650,187 @@ func TestRepeatedRequestID(t *testing.T) {
 func TestEvict(t *testing.T) {
 	root := t.TempDir()
 	h := newHarness(t, root, Config{})
+	c1, c2 := h.nextID(), h.nextID()
+	h.createWith(c1, "p", "n", false)
+	awaitAs[compute.VMCreated](h, c1)
+	h.createWith(c2, "p", "n", false) // the creator is the latest CreateVM answered VMCreated
+	awaitAs[compute.VMCreated](h, c2)
+	awaitAs[compute.VMCreated](h, h.create("p", "other"))
+	pid := nodePid(t, root, "p", "n")
+
+	if err := h.p.Evict("p", "n"); err != nil {
+		t.Fatalf("Evict: %v", err)
+	}
+	// A second eviction finds the node going away, or gone.
+	if err := h.p.Evict("p", "n"); !errors.Is(err, ErrUnknownNode) {
+		t.Errorf("second Evict: %v, want ErrUnknownNode", err)
+	}
+	d := h.delete("p", "n") // waits for the eviction, or finds the node gone
+	e := awaitAs[compute.VMPreempted](h, preempted(c2))
+	if want := (compute.VMPreempted{CreateRequestID: c2, PoolID: "p", NodeID: "n"}); e != want {
+		t.Errorf("VMPreempted = %+v, want %+v", e, want)
+	}
+	// VMPreempted comes once the node is gone.
+	if got := names(h.list("")); !slices.Equal(got, []string{"p/other"}) {
+		t.Errorf("list after VMPreempted = %v, want only p/other", got)
+	}
+	if got := inSession(pid); len(got) != 0 {
+		t.Errorf("processes left after VMPreempted: %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(root, "p", "n")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("node directory after eviction: %v, want it gone", err)
+	}
+	awaitAs[compute.VMDeleted](h, d)
+	if got := h.unsolicited(); len(got) != 0 {
+		t.Errorf("unsolicited events after the VMPreempted = %+v, want none", got)
+	}
+	if err := h.p.Evict("p", "n"); !errors.Is(err, ErrUnknownNode) {
+		t.Errorf("Evict of a gone node: %v, want ErrUnknownNode", err)
+	}
+	// The node can be created again.
 	awaitAs[compute.VMCreated](h, h.create("p", "n"))
+}
+
+func TestEvictDedicated(t *testing.T) {
+	root := t.TempDir()
+	h := newHarness(t, root, Config{})
+	awaitAs[compute.VMCreated](h, h.create("p", "n")) // dedicated
+	pid := nodePid(t, root, "p", "n")
+	err := h.p.Evict("p", "n")
+	if !errors.Is(err, ErrDedicated) || !strings.Contains(err.Error(), "dedicated") {
+		t.Errorf("Evict of a dedicated node: %v, want ErrDedicated", err)
+	}
+	if got := names(h.list("")); !slices.Equal(got, []string{"p/n"}) {
+		t.Errorf("list = %v, want p/n still", got)
+	}
+	if !running(pid) {
+		t.Error("the dedicated node's agent was killed")
+	}
+	if _, err := readPidFile(filepath.Join(root, "p", "n")); err != nil {
+		t.Errorf("pid file: %v", err)
+	}
+	if got := h.unsolicited(); len(got) != 0 {
+		t.Errorf("unsolicited events = %+v, want none", got)
+	}
+}
+
+func TestEvictDuringProvisioning(t *testing.T) {
+	root := t.TempDir()
+	// NotifyTo too, so that a VMPreempted, wrongly sent, would reach the test.
+	h := newHarness(t, root, Config{ProvisionDelay: time.Hour, NotifyTo: func(string) actor.ID { return requesterID }})
+	c1, c2 := h.nextID(), h.nextID()
+	h.createWith(c1, "p", "n", false)
+	h.createWith(c2, "p", "n", false) // joins the first
+	// The list answer also shows that the provider has taken both requests.
+	eventually(t, "the node process", func() bool { return slices.Equal(names(h.list("")), []string{"p/n"}) })
 	pid := nodePid(t, root, "p", "n")
 	if err := h.p.Evict("p", "n"); err != nil {
 		t.Fatalf("Evict: %v", err)
 	}
-	eventually(t, "the evicted node to go", func() bool { return len(h.list("")) == 0 && len(inSession(pid)) == 0 })
-	if err := h.p.Evict("p", "n"); !errors.Is(err, ErrUnknownNode) {
-		t.Errorf("Evict of a gone node: %v, want ErrUnknownNode", err)
+	for _, c := range []string{c1, c2} {
+		f := awaitAs[compute.VMFailed](h, c)
+		if !strings.Contains(f.Reason, "preempted") || f.PoolID != "p" || f.NodeID != "n" {
+			t.Errorf("VMFailed = %+v, want a preemption", f)
+		}
+	}
+	if got := inSession(pid); len(got) != 0 {
+		t.Errorf("processes left: %v", got)
+	}
+	if got := h.list(""); len(got) != 0 {
+		t.Errorf("list = %v, want empty", names(got))
+	}
+	// A VMPreempted would have been sent before the VMFailed answers.
+	if got := h.unsolicited(); len(got) != 0 {
+		t.Errorf("unsolicited events = %+v, want no VMPreempted for a node that never was ready", got)
+	}
+}
+
+// TestUnsolicitedForAdoptedNodes: for a node adopted after a restart the provider does not know
+// the creator, and tells Config.NotifyTo, until a CreateVM for the node is answered.
+func TestUnsolicitedForAdoptedNodes(t *testing.T) {
+	root := t.TempDir()
+	h1 := newHarness(t, root, Config{})
+	for _, n := range []string{"a", "b", "c"} {
+		id := h1.nextID()
+		h1.createWith(id, "p", n, false)
+		awaitAs[compute.VMCreated](h1, id)
+	}
+	pids := map[string]int{}
+	for _, n := range []string{"a", "b", "c"} {
+		pids[n] = nodePid(t, root, "p", n)
+	}
+	h1.p.Close() // the server stops; its nodes run on
+
+	notified := make(chan actor.Event, 10)
+	h2 := newHarness(t, root, Config{NotifyTo: func(pool string) actor.ID { return actor.ID("test.pool/" + pool) }})
+	if _, err := h2.eng.Create("test.pool/p", &requester{out: notified}); err != nil {
+		t.Fatal(err)
+	}
+	next := func() actor.Event {
+		t.Helper()
+		select {
+		case ev := <-notified:
+			return ev
+		case <-time.After(deadline):
+			t.Fatal("nothing sent to NotifyTo")
+			return nil
+		}
+	}
+
+	// a: evicted; nobody has asked for it since the restart.
+	if err := h2.p.Evict("p", "a"); err != nil {
+		t.Fatalf("Evict: %v", err)
+	}
+	if ev, want := next(), (compute.VMPreempted{PoolID: "p", NodeID: "a"}); ev != want {
+		t.Errorf("to NotifyTo: %#v, want %#v", ev, want)
+	}
+	if got := inSession(pids["a"]); len(got) != 0 {
+		t.Errorf("processes of the evicted adopted node left: %v", got)
+	}
+
+	// b: its agent exits by itself.
+	if err := syscall.Kill(pids["b"], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ev := next()
+	if l, ok := ev.(compute.VMLost); !ok || l.CreateRequestID != "" || l.PoolID != "p" || l.NodeID != "b" || !strings.Contains(l.Reason, "adopted") {
+		t.Errorf("to NotifyTo: %#v, want a VMLost for p/b saying its status is unknown", ev)
+	}
+
+	// c: asked for again, so its creator is known.
+	c := h2.nextID()
+	h2.createWith(c, "p", "c", false)
+	awaitAs[compute.VMCreated](h2, c)
+	if err := h2.p.Evict("p", "c"); err != nil {
+		t.Fatalf("Evict: %v", err)
+	}
+	awaitAs[compute.VMPreempted](h2, preempted(c))
+	select {
+	case ev := <-notified:
+		t.Errorf("to NotifyTo: %#v, want nothing more", ev)
+	default:
+	}
+	if got := h2.list(""); len(got) != 0 {
+		t.Errorf("list = %v, want empty", names(got))
+	}
+}
+
+func TestEvictAdoptedWithoutNotifyTo(t *testing.T) {
+	root := t.TempDir()
+	h1 := newHarness(t, root, Config{})
+	id := h1.nextID()
+	h1.createWith(id, "p", "n", false)
+	awaitAs[compute.VMCreated](h1, id)
+	pid := nodePid(t, root, "p", "n")
+	h1.p.Close()
+
+	h2 := newHarness(t, root, Config{})
+	if err := h2.p.Evict("p", "n"); err != nil {
+		t.Fatalf("Evict: %v", err)
+	}
+	eventually(t, "the evicted node to go", func() bool { return len(h2.list("")) == 0 && len(inSession(pid)) == 0 })
+	if got := h2.unsolicited(); len(got) != 0 {
+		t.Errorf("unsolicited events = %+v, want none (no NotifyTo)", got)
 	}
 }
 

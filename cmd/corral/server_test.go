@@ -1,0 +1,84 @@
+package main
+
+import (
+	"flag"
+	"strings"
+	"testing"
+	"time"
+
+	"corral/server"
+)
+
+func TestParseServer(t *testing.T) {
+	env := map[string]string{"CORRAL_DATA": "/d"}
+	defaults := serverOptions{Listen: server.DefaultListen, Data: "/d"}
+	with := func(edit func(*serverOptions)) *serverOptions {
+		o := defaults
+		edit(&o)
+		return &o
+	}
+	tests := []struct {
+		name string
+		args []string
+		want *serverOptions
+		err  string // as in checkParsed
+	}{
+		{name: "defaults", want: &defaults},
+		{name: "listen and data", args: []string{"--listen", ":9000", "--data", "/x"},
+			want: with(func(o *serverOptions) { o.Listen, o.Data = ":9000", "/x" })},
+		{name: "development flags", args: []string{"--autoscale-min-interval", "2s", "--provision-delay=1.5s", "--failure-rate", "0.25"},
+			want: with(func(o *serverOptions) {
+				o.AutoScaleMinInterval, o.ProvisionDelay, o.FailureRate = 2*time.Second, 1500*time.Millisecond, 0.25
+			})},
+		{name: "failure rate 1", args: []string{"--failure-rate", "1"}, want: with(func(o *serverOptions) { o.FailureRate = 1 })},
+		{name: "failure rate above 1", args: []string{"--failure-rate", "1.5"}, err: "usage: --failure-rate 1.5: want a probability from 0 to 1"},
+		{name: "failure rate below 0", args: []string{"--failure-rate", "-0.1"}, err: "usage: --failure-rate -0.1: want a probability from 0 to 1"},
+		{name: "failure rate NaN", args: []string{"--failure-rate", "NaN"}, err: "usage: --failure-rate NaN"},
+		{name: "failure rate not a number", args: []string{"--failure-rate", "often"}, err: "usage: invalid value"},
+		{name: "negative provision delay", args: []string{"--provision-delay", "-1s"}, err: "usage: --provision-delay -1s"},
+		{name: "negative autoscale interval", args: []string{"--autoscale-min-interval", "-2s"}, err: "usage: --autoscale-min-interval -2s"},
+		{name: "bad duration", args: []string{"--provision-delay", "5"}, err: "usage: invalid value"},
+		{name: "extra arguments", args: []string{"now"}, err: "usage: unexpected arguments: now"},
+		{name: "help", args: []string{"--help"}, err: flag.ErrHelp.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseServer(newFlagSet("server"), tt.args, func(k string) string { return env[k] })
+			var want any
+			if tt.want != nil {
+				want = tt.want
+			}
+			checkParsed(t, got, err, want, tt.err)
+		})
+	}
+}
+
+func TestServerUsage(t *testing.T) {
+	tests := []struct {
+		args     []string
+		code     int
+		stdoutIn []string
+		stderrIn string
+	}{
+		{args: []string{"server", "--help"}, code: 0,
+			stdoutIn: []string{"usage: corral server", "-autoscale-min-interval", "-provision-delay", "-failure-rate", "Azure's 5m"}},
+		{args: []string{"server", "--failure-rate", "2"}, code: 2,
+			stderrIn: "corral server: --failure-rate 2: want a probability from 0 to 1\nusage: corral server"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errOut strings.Builder
+			if code := run(tt.args, &out, &errOut); code != tt.code {
+				t.Errorf("exit code = %d, want %d (stderr %q)", code, tt.code, errOut.String())
+			}
+			for _, s := range tt.stdoutIn {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("stdout = %q, want it to contain %q", out.String(), s)
+				}
+			}
+			if !strings.Contains(errOut.String(), tt.stderrIn) {
+				t.Errorf("stderr = %q, want it to contain %q", errOut.String(), tt.stderrIn)
+			}
+		})
+	}
+}
