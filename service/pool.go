@@ -150,6 +150,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 			p.askAgain(ctx)
 			p.reconcile(ctx) // nodes whose record the store failed to write
 			p.settle(ctx)
+			p.sweep(ctx)
 		}),
 		actor.Targets("Deleting"),
 	)
@@ -965,4 +966,37 @@ func (p *poolManager) canRemove(r RemoveNodes) *batch.Error {
 		}
 	}
 	return nil
+}
+
+// sweep reports lost every attempt the store records on a node the pool no longer has. A
+// session that stops reports the attempts it knows of, but not one recorded after it stopped (a
+// placement made just before the node left, whose start found the session gone) nor one left by
+// a crash between a node's removal and its job manager recording the loss. Job managers ignore a
+// loss they recorded already.
+func (p *poolManager) sweep(ctx *actor.Context) {
+	var lost []attemptEnded
+	err := p.st.View(context.Background(), func(tx store.Tx) error {
+		rs, err := tx.List(tableAttempts, p.poolID+"/", "", 0)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			node, _, _ := strings.Cut(strings.TrimPrefix(r.Key, p.poolID+"/"), "/")
+			if _, ours := p.nodes[node]; ours {
+				continue
+			}
+			var a attemptRef
+			if err := json.Unmarshal(r.Value, &a); err != nil {
+				return err
+			}
+			lost = append(lost, attemptEnded{Ref: a, PoolID: p.poolID, NodeID: node, Lost: true})
+		}
+		return nil
+	})
+	if err != nil {
+		return // the next askAgain sweeps again
+	}
+	for _, e := range lost {
+		ctx.Send(jobActor(e.Ref.JobID), e)
+	}
 }

@@ -1,0 +1,120 @@
+package service
+
+import (
+	"testing"
+	"time"
+
+	"corral/actor"
+	"corral/actor/systest"
+	"corral/batch"
+	"corral/compute"
+	"corral/service/model"
+	"corral/store/memstore"
+)
+
+// The specifications of autoscale and preemption, beside those of resizing (pool_test.go) and of
+// running tasks (service_test.go).
+
+// noTaskFails asserts that every task completes successfully, in a program whose agents always
+// exit 0 and whose job allows no retries: a task whose node was preempted is requeued without
+// counting as a retry, so it never fails for it.
+type noTaskFails struct{}
+
+func (noTaskFails) Define(m *actor.Machine) {
+	m.State("Watching",
+		actor.On(func(ctx *actor.Context, e TaskCompleted) {
+			ctx.Assert(e.Satisfies, "task %s/%s completed as failed", e.JobID, e.TaskID)
+		}),
+		actor.On(func(ctx *actor.Context, e TaskRecovered) {
+			ctx.Assert(!e.Completed || e.Satisfies, "task %s/%s recovered as failed", e.JobID, e.TaskID)
+		}),
+		actor.Ignore[TaskAdded](), actor.Ignore[TaskStarted]())
+}
+
+// shrinksWhenDone is hot while every task added has completed and a pool still has nodes or is
+// not steady: an autoscale pool driven by its pending tasks goes back to zero nodes.
+type shrinksWhenDone struct {
+	open  map[string]bool // tasks not completed
+	pools map[string]PoolAllocation
+}
+
+func (s *shrinksWhenDone) init() {
+	if s.open == nil {
+		s.open, s.pools = map[string]bool{}, map[string]PoolAllocation{}
+	}
+}
+
+func (s *shrinksWhenDone) update(ctx *actor.Context) {
+	busy := len(s.open) == 0
+	if busy {
+		busy = false
+		for _, p := range s.pools {
+			if !p.Deleted && (p.Dedicated+p.LowPriority > 0 || p.State != batch.AllocationSteady) {
+				busy = true
+			}
+		}
+	}
+	if busy {
+		ctx.Goto("Shrinking")
+	} else {
+		ctx.Goto("Settled")
+	}
+}
+
+func (s *shrinksWhenDone) Define(m *actor.Machine) {
+	on := []actor.StateOption{
+		actor.On(func(ctx *actor.Context, e TaskAdded) { s.init(); s.open[e.JobID+"/"+e.TaskID] = true; s.update(ctx) }),
+		actor.On(func(ctx *actor.Context, e TaskRecovered) {
+			s.init()
+			s.open[e.JobID+"/"+e.TaskID] = !e.Completed
+			if e.Completed {
+				delete(s.open, e.JobID+"/"+e.TaskID)
+			}
+			s.update(ctx)
+		}),
+		actor.On(func(ctx *actor.Context, e TaskCompleted) { s.init(); delete(s.open, e.JobID+"/"+e.TaskID); s.update(ctx) }),
+		actor.On(func(ctx *actor.Context, e PoolAllocation) { s.init(); s.pools[e.PoolID] = e; s.update(ctx) }),
+		actor.Ignore[TaskStarted](), actor.Ignore[PoolNodes](),
+	}
+	m.State("Settled", append(on, actor.Temp(actor.Cold), actor.Targets("Shrinking"))...)
+	m.State("Shrinking", append(on, actor.Temp(actor.Hot), actor.Targets("Settled"))...)
+}
+
+// pendingFormula sizes a pool by its pending tasks: one dedicated node while there is work, and
+// up to two low-priority nodes more.
+const pendingFormula = `$tasks = max($PendingTasks.GetSample(1));
+$TargetDedicatedNodes = min(1, $tasks);
+$TargetLowPriorityNodes = min(2, max(0, $tasks - 1));
+$NodeDeallocationOption = requeue;`
+
+// autoscaleProgram runs a DAG on an autoscale pool whose provider is slow, fails, finishes
+// creations after their cancel and preempts low-priority nodes, with a crash of the service.
+func autoscaleProgram(s *systest.Sim) {
+	s.Monitor(&depsFirst{})
+	s.Monitor(&completedOnce{})
+	s.Monitor(&eventuallyDone{})
+	s.Monitor(noTaskFails{})
+	s.Monitor(&shrinksWhenDone{})
+	s.Monitor(&noLeak{})
+	s.Monitor(targetsRespected{})
+	st := memstore.New()
+	cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}, AutoScaleMinInterval: 10 * time.Second}
+	s.AddHost("cloud", func(h actor.Host) error {
+		_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID,
+			Failures: true, Slow: true, Stubborn: true, Preemptions: 2})
+		return err
+	})
+	s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+	yes, none, every := true, int32(0), batch.Duration(10*time.Second)
+	s.Create("client", newClient(
+		AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", EnableAutoScale: &yes, AutoScaleFormula: pendingFormula, AutoScaleEvaluationInterval: &every}},
+		AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
+			Constraints: &batch.JobConstraints{MaxTaskRetryCount: &none}}},
+		AddTasks{JobID: "j1", Tasks: diamond()},
+	))
+}
+
+func TestAutoscaleWithPreemption(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 6000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}}, autoscaleProgram)
+}
