@@ -178,7 +178,7 @@ func (a *account) startJob(ctx *actor.Context, j batch.Job) {
 		// scheduler with no nodes, which the pool takes over when it is added.
 		tryCreate(ctx, string(SchedulerID(j.PoolInfo.PoolID)), newScheduler(j.PoolInfo.PoolID, batch.FillSpread))
 	}
-	tryCreate(ctx, string(jobActor(j.ID)), newJobManager(j.ID, a.st))
+	tryCreate(ctx, string(jobActor(j.ID)), newJobManager(j.ID, a.st, a.minInterval))
 }
 
 // toPool forwards a request to the pool's manager, which answers it.
@@ -211,7 +211,7 @@ func (a *account) toJob(ctx *actor.Context, jobID string, req Request, ev actor.
 			reply(ctx, req, nil) // every task of a completed job is completed
 		case DeleteJob, DeleteTask:
 			delete(a.done, key)
-			ctx.Create(string(jobActor(id)), newJobManager(id, a.st))
+			ctx.Create(string(jobActor(id)), newJobManager(id, a.st, a.minInterval))
 			ctx.Send(jobActor(id), ev)
 		default:
 			reply(ctx, req, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})

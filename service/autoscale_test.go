@@ -72,7 +72,11 @@ func (s *shrinksWhenDone) Define(m *actor.Machine) {
 			}
 			s.update(ctx)
 		}),
-		actor.On(func(ctx *actor.Context, e TaskCompleted) { s.init(); delete(s.open, e.JobID+"/"+e.TaskID); s.update(ctx) }),
+		actor.On(func(ctx *actor.Context, e TaskCompleted) {
+			s.init()
+			delete(s.open, e.JobID+"/"+e.TaskID)
+			s.update(ctx)
+		}),
 		actor.On(func(ctx *actor.Context, e PoolAllocation) { s.init(); s.pools[e.PoolID] = e; s.update(ctx) }),
 		actor.Ignore[TaskStarted](), actor.Ignore[PoolNodes](),
 	}

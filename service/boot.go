@@ -96,7 +96,7 @@ func Boot(h actor.Host, cfg Config) error {
 		}
 	}
 	for _, id := range jobs {
-		if _, err := h.Create(string(jobActor(id)), newJobManager(id, cfg.Store)); err != nil {
+		if _, err := h.Create(string(jobActor(id)), newJobManager(id, cfg.Store, cfg.AutoScaleMinInterval)); err != nil {
 			return fmt.Errorf("boot job %s: %w", id, err)
 		}
 	}

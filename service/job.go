@@ -79,15 +79,22 @@ type jobManager struct {
 
 	batch *pendingBatch // changes written in memory, not yet in the store; nil if none
 
-	countsDue bool // a sendCounts timer is set: the task counts go to the scheduler when it fires
+	countsDue   bool          // a sendCounts timer is set: the task counts go to the scheduler when it fires
+	countsEvery time.Duration // see countsEvery
 }
 
 // sendCounts is the job manager's timer to send its task counts to the scheduler, at most once
 // per countsEvery: counting is a pass over the job's tasks, too much for every change.
 type sendCounts struct{}
 
-// countsEvery is how stale a pool's autoscale sample of a job's task counts may be.
-const countsEvery = time.Second
+// countsEvery is how stale a pool's autoscale sample of a job's task counts may be: a second, or
+// half the shortest evaluation interval the service allows if that is less.
+func countsEvery(minInterval time.Duration) time.Duration {
+	if minInterval <= 0 {
+		return time.Second
+	}
+	return min(time.Second, minInterval/2)
+}
 
 // pendingBatch is the job manager's group commit: the hot path (attempts starting and ending)
 // changes task records in memory at once, and writes them to the store together when the flush
@@ -109,8 +116,8 @@ type pendingBatch struct {
 // flushJob is the event a job manager sends itself to write its pending batch.
 type flushJob struct{}
 
-func newJobManager(jobID string, st store.Store) *jobManager {
-	return &jobManager{jobID: jobID, st: st}
+func newJobManager(jobID string, st store.Store, minInterval time.Duration) *jobManager {
+	return &jobManager{jobID: jobID, st: st, countsEvery: countsEvery(minInterval)}
 }
 
 func jobActor(jobID string) actor.ID { return actor.ID("job/" + jobID) }
@@ -257,11 +264,11 @@ func (j *jobManager) count() taskCounts {
 	return c
 }
 
-// countsChanged arranges for the task counts to reach the scheduler within countsEvery.
+// countsChanged arranges for the task counts to reach the scheduler within j.countsEvery.
 func (j *jobManager) countsChanged(ctx *actor.Context) {
 	if !j.countsDue {
 		j.countsDue = true
-		ctx.StartTimer(countsEvery, sendCounts{})
+		ctx.StartTimer(j.countsEvery, sendCounts{})
 	}
 }
 
