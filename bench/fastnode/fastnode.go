@@ -27,6 +27,9 @@ type Provider struct {
 	// (service.AgentID and service.NodeSessionID).
 	AgentID   func(nodeID string) actor.ID
 	SessionID func(poolID, nodeID string) actor.ID
+	// Hold, if set, picks creations the provider never answers (a provider slower than any run,
+	// for measuring how the service cancels them); a DeleteVM of such a node is answered at once.
+	Hold func(c compute.CreateVM) bool
 
 	created map[string]string // node id -> pool id
 }
@@ -37,6 +40,9 @@ func (p *Provider) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, c compute.CreateVM) {
 			if p.created == nil {
 				p.created = map[string]string{}
+			}
+			if p.Hold != nil && p.Hold(c) {
+				return
 			}
 			if _, ok := p.created[c.NodeID]; !ok {
 				ctx.Create(string(p.AgentID(c.NodeID)), &Agent{NodeID: c.NodeID, Session: p.SessionID(c.PoolID, c.NodeID)})
