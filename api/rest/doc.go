@@ -2,7 +2,8 @@
 // jobs and tasks, on top of the protocol plumbing of package api (Shared Key authentication,
 // Azure's error bodies, api-version, paging, conditional requests).
 //
-// A [Server] is an http.Handler. Writes (Pool - Add, Pool - Resize, Pool - Stop Resize,
+// A [Server] is an http.Handler. Writes (Pool - Add, Pool - Resize, Pool - Stop Resize, Pool -
+// Enable AutoScale, Pool - Disable AutoScale, Pool - Evaluate AutoScale, Pool - Remove Nodes,
 // Job - Add, Job - Terminate, Task - Add, Task - Add Collection, Task - Terminate, and the
 // deletes) become requests to the service's account actor
 // (service.AccountID), sent through the actor runtime; the answer comes back to one bridge actor
@@ -19,15 +20,43 @@
 //     entity's URL), ETag and Last-Modified.
 //   - Task - Add Collection: 200 OK with {"value": [TaskAddResult…]}, one result per task in the
 //     order given; status is "success", "clienterror" or "servererror".
-//   - Job - Terminate, Pool - Resize and Pool - Stop Resize: 202 Accepted; Task - Terminate:
-//     204 No Content; all with DataServiceId, ETag and Last-Modified, all honouring If-Match,
-//     If-None-Match, If-Modified-Since and If-Unmodified-Since (412 ConditionNotMet).
+//   - Job - Terminate, Pool - Resize, Pool - Stop Resize and Pool - Remove Nodes: 202 Accepted;
+//     Pool - Enable AutoScale: 200 OK; Task - Terminate: 204 No Content; all with DataServiceId,
+//     ETag and Last-Modified, all honouring If-Match, If-None-Match, If-Modified-Since and
+//     If-Unmodified-Since (412 ConditionNotMet).
+//   - Pool - Disable AutoScale: 200 OK with DataServiceId, ETag and Last-Modified; Azure gives it
+//     no conditional headers, and Corral ignores any sent.
+//   - Pool - Evaluate AutoScale: 200 OK with the AutoScaleRun (timestamp, results, error) and its
+//     odata.metadata, and the pool's DataServiceId, ETag and Last-Modified; the pool is not
+//     changed. Evaluating on a pool without autoscale is 409 (Azure: "The Pool must have auto
+//     scaling enabled in order to evaluate a formula").
+//   - Pool - Remove Nodes: nodeList is required and names 1 to 100 nodes; resizeTimeout (at
+//     least 5 minutes) and nodeDeallocationOption as in Pool - Resize. The pool must be steady
+//     (409 PoolBeingResized otherwise) and every node in it (404 NodeNotFound otherwise): those
+//     are the service's checks.
+//   - Account - List Pool Node Counts (GET /nodecounts): 200 with {"odata.metadata", "value":
+//     [PoolNodeCounts…], "odata.nextLink"}, one entry per pool in id order, counting dedicated and
+//     low-priority nodes per state; its maxresults is 1 to 10, default 10 (api-version
+//     2024-07-01.20.0; the later 2025-06-01 allows 1000).
+//   - A formula longer than 8192 characters is 400 AutoScaleFormulaTooLong, as in Pool - Add.
 //   - GET of one pool, job or task: 200 with ETag and Last-Modified, and 304 for a conditional
 //     GET whose condition is not met. GET of a list: {"odata.metadata", "value",
 //     "odata.nextLink"} with maxresults (1 to 1000, default 1000) and $skiptoken paging.
 //   - Every response carries request-id (a random UUID, also the id of the request sent to the
 //     service) and DataServiceVersion 3.0, and echoes client-request-id when
 //     return-client-request-id is true.
+//
+// Corral's extensions, paths Azure does not have (see extensions.go):
+//
+//   - GET /pools/{poolId}/history: {"value": [PoolEvent…]}, the pool's resize and autoscale
+//     history, oldest first (batch.PoolEvent; at most batch.MaxPoolHistory entries); 404
+//     PoolNotFound for a missing pool. Azure shows only the latest autoScaleRun and resizeErrors.
+//   - POST /pools/{poolId}/nodes/{nodeId}/evict, for development and tests: takes a
+//     low-priority node away as a spot eviction would, through Config.Evict; 202 Accepted with the
+//     node's DataServiceId. 501 NotImplemented when the server has no Config.Evict, 404
+//     PoolNotFound or NodeNotFound for what the store does not have, 409
+//     OperationInvalidForCurrentState for a dedicated node or when the provider refuses (its
+//     reason is the message).
 //
 // Where Corral departs from Azure, or Azure could not be confirmed:
 //
@@ -36,7 +65,27 @@
 //   - Unknown properties in a request body are ignored, as are read-only properties (url, eTag,
 //     state…) sent by the client: the service sets them. Pool - Resize is the exception: it
 //     rejects unknown properties (400 InvalidRequestBody), because there a target left out means
-//     0, and a misspelt one must not shrink the pool (see resizeRequest in resize.go).
+//     0, and a misspelt one must not shrink the pool (see resizeRequest in resize.go). So do
+//     Pool - Enable AutoScale, Pool - Evaluate AutoScale and Pool - Remove Nodes, whose bodies
+//     are as small and where a misspelt property would as silently be taken for one left out.
+//   - Pool - Enable AutoScale: an empty autoScaleFormula, and an autoScaleEvaluationInterval that
+//     is not positive, are 400 InvalidPropertyValue here (Corral reads a property left out as
+//     "keep the pool's", so an empty one must not read the same); the interval's bounds (5
+//     minutes to 168 hours, or the server's configured minimum) are checked by the service.
+//     Azure allows one Enable AutoScale per pool every 30 seconds; Corral any number.
+//   - Pool - Evaluate AutoScale on a pool without autoscale is 409 with the code
+//     AutoScaleNotEnabled (the service's); Azure's code for it could not be confirmed. The
+//     odata.metadata of its answer ends in "#Microsoft.WindowsAzure.Batch.Protocol.Entities.AutoScaleRun",
+//     as Azure's REST reference shows it (an old page); the current service's could not be
+//     confirmed, and clients do not read it.
+//   - Pool - Remove Nodes: a node named twice (ids compare case-insensitively) is removed once,
+//     and an entry of nodeList that cannot be a node id is 400 InvalidPropertyValue; Azure's
+//     answers to these were not confirmed.
+//   - Account - List Pool Node Counts: the counts are read from the store, so they are current
+//     (Azure warns that its own "may not always be up to date"). The deallocated and
+//     deallocating counts are always 0 (Corral's nodes have no such states), and a node in a
+//     state Corral does not know counts as unknown. The odata.metadata fragment
+//     ("poolnodecounts") was not confirmed against the live service.
 //   - Operations that Azure has and Corral does not implement yet (updates and patches, File -
 //     Delete From Task, and any other path under one of Azure's top-level collections)
 //     answer 501 Not Implemented with the error code "NotImplemented", a code Azure's own SDKs

@@ -7,6 +7,7 @@ import (
 
 	"corral/api"
 	"corral/batch"
+	"corral/batch/autoscale"
 )
 
 // CodeNotImplemented is the error code of an Azure Batch operation Corral does not implement yet
@@ -14,13 +15,22 @@ import (
 // Error Codes" page does not list it.
 const CodeNotImplemented = "NotImplemented"
 
-// batchStatus holds the HTTP status of the codes the service (package batch) returns that
-// api.NewError does not know. All are request errors: Azure answers them with 400.
+// codeAutoScaleNotEnabled is the service's answer to Pool - Evaluate AutoScale on a pool that does
+// not autoscale (Azure: "The Pool must have auto scaling enabled in order to evaluate a formula").
+const codeAutoScaleNotEnabled = "AutoScaleNotEnabled"
+
+// batchStatus holds the HTTP status of the codes the service (package batch, and the formula
+// errors of batch/autoscale) returns that api.NewError does not know. All but one are request
+// errors, which Azure answers with 400; evaluating a formula on a pool without autoscale is a
+// conflict with the pool's state, 409.
 var batchStatus = map[string]int{
-	batch.CodeInvalidConstraintValue:  http.StatusBadRequest,
-	batch.CodeOutOfRangePriority:      http.StatusBadRequest,
-	batch.CodeEmptyMetadataKey:        http.StatusBadRequest,
-	batch.CodeAutoScaleFormulaTooLong: http.StatusBadRequest,
+	batch.CodeInvalidConstraintValue:     http.StatusBadRequest,
+	batch.CodeOutOfRangePriority:         http.StatusBadRequest,
+	batch.CodeEmptyMetadataKey:           http.StatusBadRequest,
+	batch.CodeAutoScaleFormulaTooLong:    http.StatusBadRequest,
+	autoscale.CodeEvaluationError:        http.StatusBadRequest,
+	autoscale.CodeInsufficientSampleData: http.StatusBadRequest,
+	codeAutoScaleNotEnabled:              http.StatusConflict,
 }
 
 // asBatchError returns the *batch.Error err is or wraps, or nil.

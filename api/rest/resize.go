@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"corral/actor"
 	"corral/api"
@@ -58,12 +59,27 @@ func (s *Server) stopResizePool(c *call) *api.Error {
 // request build makes to the service, and answers 202 with the pool's DataServiceId, ETag and
 // Last-Modified after the change.
 func (s *Server) changePool(c *call, id string, build func(service.Request) actor.Event) *api.Error {
+	return s.changePoolWith(c, id, poolChange{status: http.StatusAccepted, conditional: true}, build)
+}
+
+// poolChange says how a write to a pool is answered.
+type poolChange struct {
+	status      int  // the status of success: 202 (resize, remove nodes) or 200 (autoscale)
+	conditional bool // the operation honours If-Match and the like (Azure's Disable AutoScale does not)
+}
+
+// changePoolWith is changePool with the answer's status, and conditions checked only when the
+// operation has them: a pool that is not in the store is 404 PoolNotFound before anything is
+// sent, and the answer carries the pool's DataServiceId, ETag and Last-Modified after the change.
+func (s *Server) changePoolWith(c *call, id string, how poolChange, build func(service.Request) actor.Event) *api.Error {
 	p, err := service.GetPool(c.ctx, s.st, id)
 	if err != nil {
 		return c.readError("get pool", err)
 	}
-	if e := api.CheckConditions(c.r, p.ETag, p.LastModified); e != nil {
-		return e
+	if how.conditional {
+		if e := api.CheckConditions(c.r, p.ETag, p.LastModified); e != nil {
+			return e
+		}
 	}
 	rep, e := c.send(build)
 	if e != nil {
@@ -72,14 +88,21 @@ func (s *Server) changePool(c *call, id string, build func(service.Request) acto
 	if rep.Err != nil {
 		return fromBatch(rep.Err)
 	}
+	changed := s.poolAfterChange(c, id)
+	c.writeHeaders(how.status, c.poolURL(id), changed.ETag, changed.LastModified)
+	return nil
+}
+
+// poolAfterChange reads pool id after the service changed it, for the headers of the answer; a
+// failed read is logged and gives a pool without ETag or Last-Modified (the change is made; only
+// the headers that describe it are missing).
+func (s *Server) poolAfterChange(c *call, id string) batch.Pool {
 	changed, err := service.GetPool(c.ctx, s.st, id)
 	if err != nil {
-		// The change is made; only the headers that describe it are missing.
 		c.s.log.Warn("rest: read pool after change", "request-id", c.id, "pool", id, "err", err)
-		changed = batch.Pool{}
+		return batch.Pool{}
 	}
-	c.writeHeaders(http.StatusAccepted, c.poolURL(id), changed.ETag, changed.LastModified)
-	return nil
+	return changed
 }
 
 // resizeRequest reads the body of Pool - Resize and returns the service's request for pool
@@ -118,27 +141,44 @@ func (c *call) resizeRequest(poolID string) (service.ResizePool, *api.Error) {
 	if req.TargetLowPriorityNodes, e = nodeTarget("targetLowPriorityNodes", p.TargetLowPriorityNodes); e != nil {
 		return service.ResizePool{}, e
 	}
-	if s := p.ResizeTimeout; s != nil {
-		d, err := batch.ParseDuration(*s)
-		if err != nil {
-			return service.ResizePool{}, api.InvalidProperty("resizeTimeout", *s,
-				"resizeTimeout must be an ISO 8601 duration such as PT15M")
-		}
-		if d < batch.MinResizeTimeout {
-			return service.ResizePool{}, api.InvalidProperty("resizeTimeout", *s,
-				"resizeTimeout must be at least 5 minutes")
-		}
-		req.ResizeTimeout = d
+	if req.ResizeTimeout, e = resizeTimeout(p.ResizeTimeout); e != nil {
+		return service.ResizePool{}, e
 	}
-	if s := p.NodeDeallocationOption; s != nil {
-		o := batch.NodeDeallocationOption(strings.ToLower(*s))
-		if !batch.ValidNodeDeallocationOption(o) {
-			return service.ResizePool{}, api.InvalidProperty("nodeDeallocationOption", *s,
-				"nodeDeallocationOption is requeue, terminate, taskcompletion or retaineddata")
-		}
-		req.NodeDeallocationOption = o
+	if req.NodeDeallocationOption, e = deallocationOption(p.NodeDeallocationOption); e != nil {
+		return service.ResizePool{}, e
 	}
 	return req, nil
+}
+
+// resizeTimeout reads the resizeTimeout of Pool - Resize or Pool - Remove Nodes: 0 (Azure's
+// default of 15 minutes) when it was left out, and an InvalidPropertyValue error when it is not
+// an ISO 8601 duration or is under 5 minutes.
+func resizeTimeout(s *string) (time.Duration, *api.Error) {
+	if s == nil {
+		return 0, nil
+	}
+	d, err := batch.ParseDuration(*s)
+	if err != nil {
+		return 0, api.InvalidProperty("resizeTimeout", *s, "resizeTimeout must be an ISO 8601 duration such as PT15M")
+	}
+	if d < batch.MinResizeTimeout {
+		return 0, api.InvalidProperty("resizeTimeout", *s, "resizeTimeout must be at least 5 minutes")
+	}
+	return d, nil
+}
+
+// deallocationOption reads a nodeDeallocationOption case-insensitively: "" (requeue) when it was
+// left out, and an InvalidPropertyValue error when it is not one of Azure's four values.
+func deallocationOption(s *string) (batch.NodeDeallocationOption, *api.Error) {
+	if s == nil {
+		return "", nil
+	}
+	o := batch.NodeDeallocationOption(strings.ToLower(*s))
+	if !batch.ValidNodeDeallocationOption(o) {
+		return "", api.InvalidProperty("nodeDeallocationOption", *s,
+			"nodeDeallocationOption is requeue, terminate, taskcompletion or retaineddata")
+	}
+	return o, nil
 }
 
 // nodeTarget returns a target node count given as property: 0 when it was left out, and an

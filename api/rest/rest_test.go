@@ -49,7 +49,8 @@ type env struct {
 
 type envOptions struct {
 	requestTimeout time.Duration
-	files          rest.FileSource // nil: the task file operations answer 501
+	files          rest.FileSource                   // nil: the task file operations answer 501
+	evict          func(poolID, nodeID string) error // nil: evict answers 501
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -89,6 +90,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	rs, err := rest.New(rest.Config{
 		Runtime: eng, Store: st, Account: account, Keys: [][]byte{primaryKey, secondaryKey},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequestTimeout: opts.requestTimeout, Files: opts.files,
+		Evict: opts.evict,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -719,7 +721,7 @@ func TestRequestErrors(t *testing.T) {
 		{"update task", signed("PUT", "/jobs/j1/tasks/t", nil, map[string]any{}), 501, rest.CodeNotImplemented, nil},
 		{"task files", signed("GET", "/jobs/j1/tasks/t/files", nil, nil), 501, rest.CodeNotImplemented, nil},
 		{"task file", signed("GET", "/jobs/j1/tasks/t/files/wd/stdout.txt", nil, nil), 501, rest.CodeNotImplemented, nil},
-		{"pool enable autoscale", signed("POST", "/pools/p1/enableautoscale", nil, map[string]string{"autoScaleFormula": "$TargetDedicatedNodes = 1;"}), 501, rest.CodeNotImplemented, nil},
+		{"pool update properties", signed("POST", "/pools/p1/updateproperties", nil, map[string]any{"metadata": []any{}}), 501, rest.CodeNotImplemented, nil},
 		{"job schedules", signed("GET", "/jobschedules", nil, nil), 501, rest.CodeNotImplemented, nil},
 		{"PUT on the pool list", signed("PUT", "/pools", nil, pool("p3", 0)), 405, api.CodeUnsupportedHTTPVerb, nil},
 	}

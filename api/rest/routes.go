@@ -30,8 +30,15 @@ func (s *Server) routes() {
 		{"/pools/{poolId}", map[string]handlerFunc{get: s.getPool, http.MethodDelete: s.deletePool}, []string{http.MethodPatch}},
 		{"/pools/{poolId}/resize", map[string]handlerFunc{post: s.resizePool}, nil},
 		{"/pools/{poolId}/stopresize", map[string]handlerFunc{post: s.stopResizePool}, nil},
+		{"/pools/{poolId}/enableautoscale", map[string]handlerFunc{post: s.enableAutoScale}, nil},
+		{"/pools/{poolId}/disableautoscale", map[string]handlerFunc{post: s.disableAutoScale}, nil},
+		{"/pools/{poolId}/evaluateautoscale", map[string]handlerFunc{post: s.evaluateAutoScale}, nil},
+		{"/pools/{poolId}/removenodes", map[string]handlerFunc{post: s.removeNodes}, nil},
+		{"/pools/{poolId}/history", map[string]handlerFunc{get: s.poolHistory}, nil}, // Corral's
 		{"/pools/{poolId}/nodes", map[string]handlerFunc{get: s.listNodes}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}", map[string]handlerFunc{get: s.getNode}, nil},
+		{"/pools/{poolId}/nodes/{nodeId}/evict", map[string]handlerFunc{post: s.evictNode}, nil}, // Corral's
+		{"/nodecounts", map[string]handlerFunc{get: s.listPoolNodeCounts}, nil},
 		{"/jobs", map[string]handlerFunc{get: s.listJobs, post: s.addJob}, nil},
 		{"/jobs/{jobId}", map[string]handlerFunc{get: s.getJob, http.MethodDelete: s.deleteJob}, []string{http.MethodPatch, http.MethodPut}},
 		{"/jobs/{jobId}/terminate", map[string]handlerFunc{post: s.terminateJob}, nil},

@@ -62,6 +62,7 @@ type Server struct {
 	now     func() time.Time
 	timeout time.Duration
 	files   FileSource
+	evict   func(poolID, nodeID string) error // nil: not supported
 
 	// waiting maps the id of each request sent to the service to the buffered channel (capacity
 	// 1) its handler waits on.
@@ -100,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 		now:     cfg.Now,
 		timeout: cfg.RequestTimeout,
 		files:   cfg.Files,
+		evict:   cfg.Evict,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
