@@ -7,6 +7,11 @@
 //	corral pool list | show ID
 //	corral pool resize ID [--dedicated N] [--low-priority M] [--timeout DUR] [--deallocation OPTION]
 //	corral pool stop-resize ID
+//	corral pool autoscale ID (--formula F | --formula-file PATH) [--interval DUR] | ID --disable
+//	corral pool evaluate ID (--formula F | --formula-file PATH)
+//	corral pool remove-nodes ID NODE... [--timeout DUR] [--deallocation OPTION]
+//	corral pool history ID | counts
+//	corral node evict POOL NODE
 //	corral job submit FILE [--pool ID] [--id ID]
 //	corral job watch ID | list | terminate ID
 //	corral task list JOB | show JOB TASK | output JOB TASK [--stderr] | explain JOB TASK
@@ -63,6 +68,8 @@ func dispatch(args []string, s *streams) int {
 		return jobGroup.run(args[1:], s)
 	case "task":
 		return taskGroup.run(args[1:], s)
+	case "node":
+		return nodeGroup.run(args[1:], s)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -78,11 +85,13 @@ func usage(w io.Writer) {
 
 commands:
   run       run a job file to the end (starting a server for it if none is running)
-  pool      create, list, show and resize pools
-            (create, list, show, resize, stop-resize)
+  pool      create, list, show, resize and autoscale pools
+            (create, list, show, resize, stop-resize, autoscale, evaluate,
+            remove-nodes, history, counts)
   job       submit, follow, list and terminate jobs (submit, watch, list, terminate)
   task      list a job's tasks, show one, print its output, explain why it waits
             (list, show, output, explain)
+  node      evict a low-priority node, as a spot eviction would (evict)
   server    run Corral: the REST API, the service, nodes as local processes
   agent     run a node agent (the local VM provider starts these)
   version   print Corral's version

@@ -35,6 +35,21 @@ var poolGroup = group{
 		{poolStopResizeSpec, func(args []string, s *streams) int {
 			return runVerb(poolStopResizeSpec, args, s, parsePoolStopResize, poolStopResizeRun)
 		}},
+		{poolAutoscaleSpec, func(args []string, s *streams) int {
+			return runVerb(poolAutoscaleSpec, args, s, parsePoolAutoscale, poolAutoscaleRun)
+		}},
+		{poolEvaluateSpec, func(args []string, s *streams) int {
+			return runVerb(poolEvaluateSpec, args, s, parsePoolEvaluate, poolEvaluateRun)
+		}},
+		{poolRemoveNodesSpec, func(args []string, s *streams) int {
+			return runVerb(poolRemoveNodesSpec, args, s, parsePoolRemoveNodes, poolRemoveNodesRun)
+		}},
+		{poolHistorySpec, func(args []string, s *streams) int {
+			return runVerb(poolHistorySpec, args, s, parsePoolHistory, poolHistoryRun)
+		}},
+		{poolCountsSpec, func(args []string, s *streams) int {
+			return runVerb(poolCountsSpec, args, s, parsePoolCounts, poolCountsRun)
+		}},
 	},
 }
 

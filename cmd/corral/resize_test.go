@@ -222,7 +222,7 @@ func TestPoolResizeHelp(t *testing.T) {
 	}{
 		{args: []string{"pool", "help"}, code: 0, stdout: "corral pool resize ID [--dedicated N] [--low-priority M] [--timeout DUR] [--deallocation OPTION]"},
 		{args: []string{"pool", "help"}, code: 0, stdout: "corral pool stop-resize ID\n"},
-		{args: []string{"help"}, code: 0, stdout: "(create, list, show, resize, stop-resize)"},
+		{args: []string{"help"}, code: 0, stdout: "(create, list, show, resize, stop-resize, autoscale, evaluate,\n            remove-nodes, history, counts)"},
 		{args: []string{"pool", "resize", "--help"}, code: 0, stdout: "taskcompletion  let them finish"},
 		{args: []string{"pool", "stop-resize", "--help"}, code: 0, stdout: "usage: corral pool stop-resize ID"},
 		{args: []string{"pool", "resize", "p1"}, code: 2,
