@@ -40,9 +40,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startServer(t *testing.T, bin, addr, data string, key []byte) *e2eServer {
+func startServer(t *testing.T, bin, addr, data string, key []byte, flags ...string) *e2eServer {
 	t.Helper()
-	cmd := exec.Command(bin, "server", "--listen", addr, "--data", data)
+	cmd := exec.Command(bin, append([]string{"server", "--listen", addr, "--data", data}, flags...)...)
 	cmd.Env = append(os.Environ(), "CORRAL_ACCOUNT_NAME=corral", "CORRAL_ACCOUNT_KEY="+base64.StdEncoding.EncodeToString(key))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
