@@ -515,25 +515,10 @@ var poolCountsSpec = verbSpec{
 	summary:  "Count every pool's nodes by kind (dedicated, low-priority) and state.",
 }
 
-// poolCountsOptions are the options of `corral pool counts`.
-type poolCountsOptions struct {
-	Conn connOptions
-	JSON bool
-}
+// poolCountsOptions are the options of a listing verb (see listOptions).
+type poolCountsOptions = listOptions
 
-func parsePoolCounts(fs *flag.FlagSet, args []string, getenv func(string) string) (*poolCountsOptions, error) {
-	o := &poolCountsOptions{}
-	o.Conn.register(fs)
-	fs.BoolVar(&o.JSON, "json", false, "print the counts as JSON (Azure's PoolNodeCounts shape)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	if len(pos) > 0 {
-		return nil, usagef("unexpected arguments: %v", pos)
-	}
-	return o, o.Conn.resolve(getenv)
-}
+var parsePoolCounts = parseList("print the counts as JSON (Azure's PoolNodeCounts shape)")
 
 func poolCountsRun(ctx context.Context, o *poolCountsOptions, s *streams) error {
 	c, err := newClient(o.Conn)

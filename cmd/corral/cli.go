@@ -262,3 +262,27 @@ func (e *envFlag) Set(s string) error {
 	*e = append(*e, envPair{name, value})
 	return nil
 }
+
+// listOptions are the options of a verb that lists entities: the connection, and --json.
+type listOptions struct {
+	Conn connOptions
+	JSON bool
+}
+
+// parseList returns the parser of a listing verb, which takes no argument; jsonHelp describes
+// its --json.
+func parseList(jsonHelp string) func(*flag.FlagSet, []string, func(string) string) (*listOptions, error) {
+	return func(fs *flag.FlagSet, args []string, getenv func(string) string) (*listOptions, error) {
+		o := &listOptions{}
+		o.Conn.register(fs)
+		fs.BoolVar(&o.JSON, "json", false, jsonHelp)
+		pos, err := parseArgs(fs, args)
+		if err != nil {
+			return nil, err
+		}
+		if len(pos) > 0 {
+			return nil, usagef("unexpected arguments: %v", pos)
+		}
+		return o, o.Conn.resolve(getenv)
+	}
+}

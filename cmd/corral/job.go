@@ -568,25 +568,10 @@ var jobListSpec = verbSpec{
 	summary:  "List the jobs.",
 }
 
-// jobListOptions are the options of `corral job list`.
-type jobListOptions struct {
-	Conn connOptions
-	JSON bool
-}
+// jobListOptions are the options of a listing verb (see listOptions).
+type jobListOptions = listOptions
 
-func parseJobList(fs *flag.FlagSet, args []string, getenv func(string) string) (*jobListOptions, error) {
-	o := &jobListOptions{}
-	o.Conn.register(fs)
-	fs.BoolVar(&o.JSON, "json", false, "print the jobs as JSON (Azure's CloudJob shape)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	if len(pos) > 0 {
-		return nil, usagef("unexpected arguments: %v", pos)
-	}
-	return o, o.Conn.resolve(getenv)
-}
+var parseJobList = parseList("print the jobs as JSON (Azure's CloudJob shape)")
 
 func jobListRun(ctx context.Context, o *jobListOptions, s *streams) error {
 	c, err := newClient(o.Conn)

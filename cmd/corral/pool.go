@@ -140,25 +140,10 @@ var poolListSpec = verbSpec{
 	summary:  "List the pools.",
 }
 
-// poolListOptions are the options of `corral pool list`.
-type poolListOptions struct {
-	Conn connOptions
-	JSON bool
-}
+// poolListOptions are the options of a listing verb (see listOptions).
+type poolListOptions = listOptions
 
-func parsePoolList(fs *flag.FlagSet, args []string, getenv func(string) string) (*poolListOptions, error) {
-	o := &poolListOptions{}
-	o.Conn.register(fs)
-	fs.BoolVar(&o.JSON, "json", false, "print the pools as JSON (Azure's CloudPool shape)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	if len(pos) > 0 {
-		return nil, usagef("unexpected arguments: %v", pos)
-	}
-	return o, o.Conn.resolve(getenv)
-}
+var parsePoolList = parseList("print the pools as JSON (Azure's CloudPool shape)")
 
 func poolListRun(ctx context.Context, o *poolListOptions, s *streams) error {
 	c, err := newClient(o.Conn)
