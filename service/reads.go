@@ -48,47 +48,36 @@ func notFound(code, what string) *batch.Error {
 	return &batch.Error{Code: code, Message: "The specified " + what + " does not exist."}
 }
 
-// PoolHistory reads a pool's resize and autoscale history, oldest first (a Corral extension).
-func PoolHistory(ctx context.Context, st store.Store, poolID string) ([]batch.PoolEvent, error) {
-	var h []batch.PoolEvent
+// readPool reads a pool's record, with the pool's ETag set; a missing pool is PoolNotFound.
+func readPool(ctx context.Context, st store.Store, poolID string) (poolRecord, error) {
+	var pr poolRecord
 	err := st.View(ctx, func(tx store.Tx) error {
 		r, err := tx.Get(tablePools, batch.IDKey(poolID))
 		if err != nil {
 			return err
 		}
-		var pr poolRecord
 		if err := json.Unmarshal(r.Value, &pr); err != nil {
 			return err
 		}
-		h = pr.History
+		pr.Pool.ETag = etag(r.Version)
 		return nil
 	})
 	if errors.Is(err, errNotFound) {
-		return nil, notFound("PoolNotFound", "pool")
+		return pr, notFound("PoolNotFound", "pool")
 	}
-	return h, err
+	return pr, err
+}
+
+// PoolHistory reads a pool's resize and autoscale history, oldest first (a Corral extension).
+func PoolHistory(ctx context.Context, st store.Store, poolID string) ([]batch.PoolEvent, error) {
+	pr, err := readPool(ctx, st, poolID)
+	return pr.History, err
 }
 
 // GetPool reads a pool.
 func GetPool(ctx context.Context, st store.Store, poolID string) (batch.Pool, error) {
-	var p batch.Pool
-	err := st.View(ctx, func(tx store.Tx) error {
-		r, err := tx.Get(tablePools, batch.IDKey(poolID))
-		if err != nil {
-			return err
-		}
-		var pr poolRecord
-		if err := json.Unmarshal(r.Value, &pr); err != nil {
-			return err
-		}
-		p = pr.Pool
-		p.ETag = etag(r.Version)
-		return nil
-	})
-	if errors.Is(err, errNotFound) {
-		return p, notFound("PoolNotFound", "pool")
-	}
-	return p, err
+	pr, err := readPool(ctx, st, poolID)
+	return pr.Pool, err
 }
 
 // ListPools lists pools in id order, at most limit (0: all) after the pool id after.
