@@ -21,7 +21,8 @@ import (
 // pool's autoScaleRun; if the formula sets new targets, the pool resizes to them: from steady it
 // goes to resizing, and a resize that a formula started takes new targets at once (nodes being
 // created that are no longer wanted are cancelled first). A resize the user stopped (stopping)
-// is left to end; the next evaluation tries again.
+// is left to end; the next evaluation tries again. Nodes the formula's targets remove leave by the
+// $NodeDeallocationOption of its latest run (requeue if it sets none; see poolManager).
 //
 // Departures from Azure Batch: samples are kept in memory, so a restart of the service starts
 // them over (formulas that ask for minutes of history fail with InsufficientSampleData until it
@@ -235,7 +236,12 @@ func (p *poolManager) autoScale(ctx *actor.Context) {
 			events = append(events, batch.PoolEvent{Kind: batch.PoolEventResize, Message: "the autoscale formula changed the targets of the resize under way"})
 		}
 	}
-	if !p.write(ctx, next, events...) {
+	dealloc := p.dealloc
+	if res != nil {
+		// The option of the formula's latest run governs the nodes its targets remove.
+		dealloc = batch.NodeDeallocationOption(res.NodeDeallocationOption)
+	}
+	if !p.writeWith(ctx, next, dealloc, events...) {
 		return // the next evaluation tries again
 	}
 	if next.AllocationState == batch.AllocationResizing && !p.timerSet {

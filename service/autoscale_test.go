@@ -1,6 +1,7 @@
 package service
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -93,7 +94,14 @@ $NodeDeallocationOption = requeue;`
 
 // autoscaleProgram runs a DAG on an autoscale pool whose provider is slow, fails, finishes
 // creations after their cancel and preempts low-priority nodes, with a crash of the service.
-func autoscaleProgram(s *systest.Sim) {
+func autoscaleProgram(s *systest.Sim) { autoscaleProgramWith(pendingFormula)(s) }
+
+// autoscaleProgramWith is autoscaleProgram with another formula.
+func autoscaleProgramWith(formula string) func(*systest.Sim) {
+	return func(s *systest.Sim) { autoscaleRun(s, formula) }
+}
+
+func autoscaleRun(s *systest.Sim, formula string) {
 	s.Monitor(&depsFirst{})
 	s.Monitor(&completedOnce{})
 	s.Monitor(&eventuallyDone{})
@@ -111,7 +119,7 @@ func autoscaleProgram(s *systest.Sim) {
 	s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
 	yes, none, every := true, int32(0), batch.Duration(10*time.Second)
 	s.Create("client", newClient(
-		AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", EnableAutoScale: &yes, AutoScaleFormula: pendingFormula, AutoScaleEvaluationInterval: &every}},
+		AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", EnableAutoScale: &yes, AutoScaleFormula: formula, AutoScaleEvaluationInterval: &every}},
 		AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
 			Constraints: &batch.JobConstraints{MaxTaskRetryCount: &none}}},
 		AddTasks{JobID: "j1", Tasks: diamond()},
@@ -121,4 +129,11 @@ func autoscaleProgram(s *systest.Sim) {
 func TestAutoscaleWithPreemption(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 6000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
 		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}}, autoscaleProgram)
+}
+
+// The formula removes nodes with taskcompletion: they drain before their VMs go.
+func TestAutoscaleTaskCompletion(t *testing.T) {
+	formula := strings.Replace(pendingFormula, "= requeue;", "= taskcompletion;", 1)
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 6000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}}, autoscaleProgramWith(formula))
 }

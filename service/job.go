@@ -495,6 +495,9 @@ func (j *jobManager) flush(ctx *actor.Context, _ flushJob) {
 	for _, f := range b.follow {
 		f(ctx)
 	}
+	// The follows change the graph (tasks become ready): counts sent since the batch opened may
+	// have counted them blocked.
+	j.countsChanged(ctx)
 }
 
 // recount recomputes the number of tasks not completed.
@@ -529,8 +532,9 @@ func maxWallClock(t batch.Task) time.Duration {
 }
 
 // ended records the end of an attempt: a retry or a requeue puts the task back in the queue; a
-// completion may make dependents ready and may end the job. The record goes into the pending
-// batch.
+// completion may make dependents ready and may end the job. An attempt lost with Terminate (its
+// node removed with nodeDeallocationOption terminate) completes the task as terminated, as Task -
+// Terminate does; it does not run again. The record goes into the pending batch.
 func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	r := j.tasks[batch.IDKey(e.Ref.TaskID)]
 	stale := r == nil || r.Attempt.AttemptID != e.Ref.AttemptID || r.NodeID != e.NodeID ||
@@ -562,9 +566,13 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	next := *r
 	var outcome batch.Outcome
 	var err error
-	if e.Lost {
+	requeue := e.Lost && !e.Terminate
+	switch {
+	case requeue:
 		next.Task, err = batch.RequeueTask(r.Task, now)
-	} else {
+	case e.Lost:
+		next.Task, outcome, err = batch.FinishTask(r.Task, batch.Exit{Condition: batch.ExitTerminated}, now)
+	default:
 		next.Task, outcome, err = batch.FinishTask(r.Task, exitFromResult(e.Result), now)
 	}
 	ctx.Assert(err == nil, "job %s task %s: %v", j.jobID, r.Task.ID, err)
@@ -587,7 +595,7 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 			ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
 		}
 	}, func(ctx *actor.Context) {
-		if e.Lost || outcome.Retry {
+		if requeue || outcome.Retry {
 			j.queue(ctx, []string{next.Task.ID})
 			return
 		}

@@ -29,13 +29,16 @@ type (
 	killAttempt struct{ AttemptID string }
 
 	// attemptEnded tells a job manager that an attempt is over: it finished (Result), or its node
-	// was lost (Lost) and the attempt must be requeued without counting as a retry.
+	// was lost (Lost) and the attempt must be requeued without counting as a retry, or, with
+	// Terminate as well, completed as terminated (its node was removed with nodeDeallocationOption
+	// terminate).
 	attemptEnded struct {
-		Ref    attemptRef
-		PoolID string
-		NodeID string
-		Result protocol.TaskResult
-		Lost   bool
+		Ref       attemptRef
+		PoolID    string
+		NodeID    string
+		Result    protocol.TaskResult
+		Lost      bool
+		Terminate bool
 	}
 
 	// resultRecorded tells a node session that the job manager has recorded an attempt's end, so
@@ -72,7 +75,20 @@ type (
 
 	// stopped is the last event a stopping session handles.
 	stopped struct{}
+
+	// drain tells the session of a node removed with nodeDeallocationOption taskcompletion (or
+	// retaineddata) to take no more work and let what runs finish; then it sends drained to its
+	// pool manager and stops.
+	drain struct{}
+
+	// drained tells a pool manager that the session of a node it removed has reported what the
+	// node ran (stopping), or that a draining node runs nothing any more: its VM may go.
+	drained struct{ NodeID string }
 )
+
+// AttemptNotRun is announced when a session reports lost an attempt it never had its agent start
+// (placed on the node before the scheduler knew the node was leaving): it is requeued.
+type AttemptNotRun struct{ JobID, TaskID, AttemptID, NodeID string }
 
 // NodeTiming sets how a node session judges its agent's health.
 type NodeTiming struct {
@@ -84,7 +100,11 @@ type NodeTiming struct {
 
 // nodeSession is the service's side of the conversation with one node's agent. It starts in
 // Connecting and waits for the agent's Hello; in Ready it runs attempts; in Lost it has given the
-// node up (every attempt it ran was reported lost) until the agent says Hello again.
+// node up (every attempt it ran was reported lost) until the agent says Hello again. A session
+// told to drain (its node leaves with nodeDeallocationOption taskcompletion) goes from Ready to
+// Draining, where it starts nothing new and waits for the attempts under way to end and their
+// results to be recorded; from Connecting or Lost, or when the node is lost while draining, it
+// drains at once (what still ran is reported lost, so requeued).
 type nodeSession struct {
 	poolID, nodeID string
 	slots          int // task slots per node
@@ -134,6 +154,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[aliveCheck](),
 		actor.On(func(ctx *actor.Context, _ retire) { ctx.Halt() }),
 		actor.On(n.stop),
+		actor.On(n.drainNow),
 		actor.On(func(ctx *actor.Context, _ vmLost) { ctx.Goto("Lost") }),
 		actor.Targets("Stopping", "Lost"),
 	)
@@ -151,8 +172,38 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.On(n.check),
 		actor.Ignore[retire](),
 		actor.On(n.stop),
+		actor.OnGoto[drain]("Draining", func(ctx *actor.Context, _ drain) {
+			ctx.Send(n.sched, nodeDown{NodeID: n.nodeID}) // after any nodeUp this session sent
+		}),
 		actor.On(func(ctx *actor.Context, _ vmLost) { ctx.Goto("Lost") }),
-		actor.Targets("Lost", "Stopping"),
+		actor.Targets("Lost", "Stopping", "Draining"),
+	)
+	m.State("Draining",
+		actor.OnEntry(n.drainedIfIdle),
+		actor.On(func(ctx *actor.Context, h protocol.Hello) {
+			n.reconcile(ctx, h)
+			n.drainedIfIdle(ctx)
+		}),
+		actor.On(func(ctx *actor.Context, s startAttempt) { n.notRun(ctx, s) }),
+		actor.On(func(ctx *actor.Context, k killAttempt) { ctx.Send(n.agent, protocol.KillTask(k)) }),
+		actor.On(func(ctx *actor.Context, r resultRecorded) {
+			delete(n.reported, r.AttemptID)
+			ctx.Send(n.agent, protocol.ResultAck(r))
+			n.drainedIfIdle(ctx)
+		}),
+		actor.On(n.heartbeat),
+		actor.On(func(ctx *actor.Context, s protocol.TaskStarted) { n.lastHeard = ctx.Now() }),
+		actor.On(n.result),
+		actor.On(func(ctx *actor.Context, _ aliveCheck) {
+			if ctx.Now().Sub(n.lastHeard) > n.timing.LostAfter {
+				n.drainNow(ctx, drain{})
+			}
+		}),
+		actor.On(func(ctx *actor.Context, _ vmLost) { n.drainNow(ctx, drain{}) }),
+		actor.On(n.stop),
+		actor.Ignore[retire](),
+		actor.Ignore[drain](),
+		actor.Targets("Stopping"),
 	)
 	m.State("Lost",
 		actor.OnEntry(n.lose),
@@ -163,11 +214,17 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[protocol.TaskStarted](),
 		actor.Ignore[protocol.TaskResult](),
 		actor.Ignore[aliveCheck](),
-		actor.Ignore[resultRecorded](),
+		// A result handed on before the loss is recorded: no need to hand it on again (and a
+		// draining session waits for no such result).
+		actor.On(func(ctx *actor.Context, r resultRecorded) {
+			delete(n.reported, r.AttemptID)
+			ctx.Send(n.agent, protocol.ResultAck(r))
+		}),
 		actor.Ignore[killAttempt](),
 		actor.Ignore[retire](),
 		actor.Ignore[vmLost](),
 		actor.On(n.stop),
+		actor.On(n.drainNow),
 		actor.Targets("Stopping"),
 		actor.On(func(ctx *actor.Context, s startAttempt) {
 			// Placed before the loss was known: report it lost at once so it is requeued.
@@ -175,9 +232,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		}),
 	)
 	m.State("Stopping",
-		actor.On(func(ctx *actor.Context, s startAttempt) {
-			ctx.Send(actor.ID("job/"+s.Ref.JobID), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
-		}),
+		actor.On(n.notRun),
 		actor.On(func(ctx *actor.Context, _ stopped) { ctx.Halt() }),
 		actor.OnAny(func(*actor.Context, actor.Event) {}),
 	)
@@ -186,6 +241,18 @@ func (n *nodeSession) Define(m *actor.Machine) {
 // hello reconciles what the agent reports with what the service expects, then offers the node's
 // free slots to the scheduler.
 func (n *nodeSession) hello(ctx *actor.Context, h protocol.Hello) {
+	n.reconcile(ctx, h)
+	used := 0
+	for _, r := range n.running {
+		used += r.Slots
+	}
+	ctx.Send(n.sched, nodeUp{NodeID: n.nodeID, Slots: n.slots - used, Total: n.slots})
+}
+
+// reconcile takes what an agent's Hello reports: results, attempts it runs (those the service
+// does not know are killed), and attempts the service thought ran that the agent does not have
+// (lost).
+func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 	n.lastHeard = ctx.Now()
 	known := func(id string) (attemptRef, bool) {
 		if r, ok := n.running[id]; ok {
@@ -232,11 +299,6 @@ func (n *nodeSession) hello(ctx *actor.Context, h protocol.Hello) {
 			ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
 		}
 	}
-	used := 0
-	for _, r := range n.running {
-		used += r.Slots
-	}
-	ctx.Send(n.sched, nodeUp{NodeID: n.nodeID, Slots: n.slots - used, Total: n.slots})
 }
 
 // heartbeatHello takes a heartbeat as a Hello without results: results are repeated on their own.
@@ -320,9 +382,43 @@ func (n *nodeSession) lose(ctx *actor.Context) {
 }
 
 // stop ends the session of a node that leaves its pool (removed, or the pool deleted): the
-// scheduler stops placing work on it, every attempt it knows of is lost, and
-// so is every attempt still waiting in its mailbox (Stopping reports those, then halts).
-func (n *nodeSession) stop(ctx *actor.Context, _ stop) {
+// scheduler stops placing work on it, every attempt it knows of is lost (with s.Terminate, to be
+// completed as terminated), and so is every attempt still waiting in its mailbox (Stopping
+// reports those, then halts: they never ran, so they are requeued whatever the option).
+func (n *nodeSession) stop(ctx *actor.Context, s stop) {
+	for _, m := range []map[string]attemptRef{n.running, n.expected} {
+		for _, id := range sortedKeys(m) {
+			r := m[id]
+			ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true, Terminate: s.Terminate})
+		}
+	}
+	n.running, n.expected = map[string]attemptRef{}, map[string]attemptRef{}
+	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID}) // after any nodeUp this session sent
+	// After the reports: the pool manager's sweep, which requeues what the store still records
+	// on the node, waits for this.
+	ctx.Send(PoolManagerID(n.poolID), drained{NodeID: n.nodeID})
+	ctx.Send(ctx.Self(), stopped{})
+	ctx.Goto("Stopping")
+}
+
+// notRun reports lost an attempt placed on a node that is leaving, before the scheduler knew: the
+// agent never started it, so it is requeued.
+func (n *nodeSession) notRun(ctx *actor.Context, s startAttempt) {
+	ctx.Announce(AttemptNotRun{JobID: s.Ref.JobID, TaskID: s.Ref.TaskID, AttemptID: s.Ref.AttemptID, NodeID: n.nodeID})
+	ctx.Send(actor.ID("job/"+s.Ref.JobID), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+}
+
+// drainedIfIdle ends a draining session once no attempt runs and every result it handed on is
+// recorded (so that the agent, which lives until the VM goes, need not repeat any).
+func (n *nodeSession) drainedIfIdle(ctx *actor.Context) {
+	if len(n.running) == 0 && len(n.expected) == 0 && len(n.reported) == 0 {
+		n.finishDrain(ctx)
+	}
+}
+
+// drainNow ends a draining session at once: its node is lost or not connected, so what it ran is
+// reported lost (requeued), as stop does.
+func (n *nodeSession) drainNow(ctx *actor.Context, _ drain) {
 	for _, m := range []map[string]attemptRef{n.running, n.expected} {
 		for _, id := range sortedKeys(m) {
 			r := m[id]
@@ -330,7 +426,14 @@ func (n *nodeSession) stop(ctx *actor.Context, _ stop) {
 		}
 	}
 	n.running, n.expected = map[string]attemptRef{}, map[string]attemptRef{}
-	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID}) // after any nodeUp this session sent
+	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID})
+	n.finishDrain(ctx)
+}
+
+// finishDrain tells the pool manager the node may go, and stops the session (Stopping reports
+// lost any attempt still waiting in its mailbox).
+func (n *nodeSession) finishDrain(ctx *actor.Context) {
+	ctx.Send(PoolManagerID(n.poolID), drained{NodeID: n.nodeID})
 	ctx.Send(ctx.Self(), stopped{})
 	ctx.Goto("Stopping")
 }

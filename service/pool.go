@@ -21,29 +21,55 @@ import (
 // asks the VM provider for the nodes the pool lacks and removes those it has too many of, kind by
 // kind (dedicated, low-priority), until the pool has its targets; then the pool is steady. A stop
 // resize cancels the creations under way; a resize timeout does the same and says so in
-// resizeErrors. A removed node leaves the pool at once (its session stops and its running tasks
-// are requeued, without counting as retries) and its record stays, in state leavingpool, until the
-// provider says the VM is gone. A VM the provider creates although the pool no longer wants it (a
-// creation that finished after its cancel) is deleted again: no VM is leaked.
+// resizeErrors. A VM the provider creates although the pool no longer wants it (a creation that
+// finished after its cancel) is deleted again: no VM is leaked.
 //
-// Departures from Azure Batch: every nodeDeallocationOption is carried out as requeue (terminate,
-// taskcompletion and retaineddata are accepted and recorded, not yet honoured), and nodes are
-// removed in the order: still being created, then the most recently numbered, not idle ones first.
+// A removed node leaves the pool at once (it no longer counts towards the pool's nodes) and its
+// record stays, in state leavingpool, until the provider says the VM is gone. What happens to its
+// running tasks is the nodeDeallocationOption of the resize that removed it (Pool - Resize, Pool
+// - Remove Nodes, or the autoscale formula's $NodeDeallocationOption; kept in the pool's record):
+//   - requeue (the default): its session stops and its running tasks are requeued, without
+//     counting as retries; the VM is deleted at once.
+//   - terminate: its session stops and its running tasks complete as terminated (as Task -
+//     Terminate does) and do not run again; the VM is deleted at once.
+//   - taskcompletion: its session drains: the scheduler places nothing more on it, its running
+//     tasks finish and their results are recorded; then the session says drained and only then
+//     is the VM deleted.
+//   - retaineddata: as taskcompletion. Azure then waits for the tasks' data retention time;
+//     Corral keeps no task data once a node is gone, so there is nothing to wait for.
+//
+// Whatever the option, a task placed on the node before the scheduler knew it was leaving, which
+// the node never started, is requeued; a node still being created, preempted or failed is
+// deleted at once (it runs nothing); and a node whose VM is lost while it drains stops draining
+// (its tasks are requeued).
+//
+// Departures from Azure Batch: a service restart forgets which leaving nodes were draining: their
+// VMs are deleted at once and the tasks they still ran are requeued (by sweep), as with requeue.
+// Nodes are removed in the order: still being created, then the most recently numbered, not idle
+// ones first.
 type poolManager struct {
 	poolID string
 	st     store.Store
 	timing NodeTiming
 
 	pool     batch.Pool
-	next     int                   // poolRecord.NextNode
-	nodes    map[string]batch.Node // the pool's nodes, being created or up (not leaving)
-	pending  map[string]string     // node id -> id of the creation request not yet answered
-	leaving  map[string]string     // node id -> id of the deletion request not yet answered
-	boot     int64                 // this incarnation (tableBoots)
-	asked    int                   // requests made by this incarnation
-	timer    actor.TimerID         // the resize timeout, while resizing
-	timerSet bool                  // timer is set
-	history  []batch.PoolEvent     // poolRecord.History
+	next     int                          // poolRecord.NextNode
+	nodes    map[string]batch.Node        // the pool's nodes, being created or up (not leaving)
+	pending  map[string]string            // node id -> id of the creation request not yet answered
+	leaving  map[string]string            // node id -> id of the deletion request not yet answered
+	boot     int64                        // this incarnation (tableBoots)
+	asked    int                          // requests made by this incarnation
+	timer    actor.TimerID                // the resize timeout, while resizing
+	timerSet bool                         // timer is set
+	history  []batch.PoolEvent            // poolRecord.History
+	dealloc  batch.NodeDeallocationOption // poolRecord.Deallocation: how removed nodes leave
+	// draining holds the nodes removed with taskcompletion or retaineddata whose sessions have
+	// not yet said drained: their VMs are released (and they join leaving) only then.
+	draining map[string]bool
+	// ending holds the removed nodes whose sessions have not yet said drained (they say it once
+	// they have reported what they ran, stopping or draining): sweep leaves their attempts to
+	// them, so that a task a terminate removal ends is not requeued by the sweep first.
+	ending map[string]bool
 
 	// restoring holds the preempted (or lost) nodes being created again: node id -> request id.
 	restoring map[string]string
@@ -117,6 +143,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.Ignore[sampleTick](),
 		actor.Ignore[taskSample](),
 		actor.Ignore[restoreNode](),
+		actor.Ignore[drained](), // from a session of before a restart: leaving nodes are released
 		actor.Targets("Managing", "Deleting"),
 	)
 	m.State("Managing",
@@ -131,6 +158,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.On(p.disableAutoScale),
 		actor.On(p.evaluateAutoScale),
 		actor.On(p.removeNodes),
+		actor.On(p.drained),
 		actor.On(func(ctx *actor.Context, e compute.VMPreempted) {
 			p.vmGone(ctx, e, e.NodeID, e.CreateRequestID, batch.NodePreempted, "the provider preempted the node")
 		}),
@@ -167,6 +195,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.Ignore[compute.VMFailed](),
 		actor.Ignore[compute.VMPreempted](),
 		actor.Ignore[compute.VMLost](),
+		actor.Ignore[drained](),
 		actor.On(func(ctx *actor.Context, _ askAgain) {
 			p.askAgain(ctx)
 			p.haltIfDone(ctx)
@@ -214,6 +243,7 @@ const defaultResizeTimeout = 15 * time.Minute
 func (p *poolManager) load(ctx *actor.Context) {
 	p.nodes, p.pending, p.leaving = map[string]batch.Node{}, map[string]string{}, map[string]string{}
 	p.restoring, p.madeBy = map[string]string{}, map[string]string{}
+	p.draining, p.ending = map[string]bool{}, map[string]bool{}
 	p.samples = map[autoscale.Metric][]autoscale.Sample{}
 	var leaving []string
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
@@ -225,7 +255,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 		if err := json.Unmarshal(r.Value, &pr); err != nil {
 			return err
 		}
-		p.pool, p.next, p.history = pr.Pool, pr.NextNode, pr.History
+		p.pool, p.next, p.history, p.dealloc = pr.Pool, pr.NextNode, pr.History, pr.Deallocation
 		var boots int64
 		b, err := tx.Get(tableBoots, batch.IDKey(p.poolID))
 		switch {
@@ -439,7 +469,7 @@ func (p *poolManager) grow(ctx *actor.Context, dedicated bool) bool {
 		if err := putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+id, n, store.AnyVersion); err != nil {
 			return err
 		}
-		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: p.pool, NextNode: next, History: p.history}, store.AnyVersion)
+		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: p.pool, NextNode: next, History: p.history, Deallocation: p.dealloc}, store.AnyVersion)
 	})
 	if err != nil {
 		p.next = next // the id may have been written: never use it again
@@ -453,25 +483,48 @@ func (p *poolManager) grow(ctx *actor.Context, dedicated bool) bool {
 	return true
 }
 
-// remove takes a node out of the pool: its record goes to leavingpool, its session stops (its
-// attempts are reported lost, so they are requeued), and the provider is asked to delete its VM,
-// which cancels a creation under way.
+// remove takes a node out of the pool: its record goes to leavingpool, and, by the pool's
+// nodeDeallocationOption (see poolManager), its session stops (its attempts are reported lost, to
+// be requeued or terminated) and the provider is asked to delete its VM, which cancels a creation
+// under way; or its session drains, and the VM is deleted once it has (drained).
 func (p *poolManager) remove(ctx *actor.Context, id string) bool {
-	n := batch.SetNodeState(p.nodes[id], batch.NodeLeavingPool, ctx.Now())
+	old := p.nodes[id]
+	n := batch.SetNodeState(old, batch.NodeLeavingPool, ctx.Now())
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
 		return putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+id, n, store.AnyVersion)
 	})
 	if err != nil {
 		return false
 	}
+	wait := (p.dealloc == batch.DeallocateTaskCompletion || p.dealloc == batch.DeallocateRetainedData) &&
+		p.pending[id] == "" && p.restoring[id] == "" &&
+		old.State != batch.NodeCreating && old.State != batch.NodePreempted && old.State != batch.NodeUnusable
 	delete(p.nodes, id)
 	delete(p.pending, id)
 	delete(p.restoring, id)
-	delete(p.madeBy, id)
-	ctx.Send(nodeActor(p.poolID, id), stop{})
-	p.release(ctx, id)
+	p.ending[id] = true
+	if wait {
+		p.draining[id] = true // madeBy stays: a preemption of the VM while it drains is recognised
+		ctx.Send(nodeActor(p.poolID, id), drain{})
+	} else {
+		delete(p.madeBy, id)
+		ctx.Send(nodeActor(p.poolID, id), stop{Terminate: p.dealloc == batch.DeallocateTerminate})
+		p.release(ctx, id)
+	}
 	p.announceNodes(ctx)
 	return true
+}
+
+// drained takes the word of a removed node's session that it has reported what it ran: the
+// sweep may look at the node's attempts, and a draining node's VM is released.
+func (p *poolManager) drained(ctx *actor.Context, d drained) {
+	delete(p.ending, d.NodeID)
+	if !p.draining[d.NodeID] {
+		return
+	}
+	delete(p.draining, d.NodeID)
+	delete(p.madeBy, d.NodeID)
+	p.release(ctx, d.NodeID)
 }
 
 // release asks the provider to delete a node's VM (again, if it is leaving already).
@@ -523,6 +576,11 @@ func (p *poolManager) settle(ctx *actor.Context) {
 // write records the pool (with its current node counts, and events added to its history) and
 // announces it.
 func (p *poolManager) write(ctx *actor.Context, next batch.Pool, events ...batch.PoolEvent) bool {
+	return p.writeWith(ctx, next, p.dealloc, events...)
+}
+
+// writeWith is write that also records the nodeDeallocationOption of the resize starting.
+func (p *poolManager) writeWith(ctx *actor.Context, next batch.Pool, dealloc batch.NodeDeallocationOption, events ...batch.PoolEvent) bool {
 	up := map[bool]int32{}
 	for _, n := range p.nodes {
 		if n.State != batch.NodeCreating {
@@ -545,12 +603,12 @@ func (p *poolManager) write(ctx *actor.Context, next batch.Pool, events ...batch
 		}
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, NextNode: p.next, History: history}, store.AnyVersion)
+		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, NextNode: p.next, History: history, Deallocation: dealloc}, store.AnyVersion)
 	})
 	if err != nil {
 		return false
 	}
-	p.pool, p.history = next, history
+	p.pool, p.history, p.dealloc = next, history, dealloc
 	p.announce(ctx)
 	return true
 }
@@ -610,7 +668,7 @@ func (p *poolManager) created(ctx *actor.Context, c compute.VMCreated) {
 		return
 	}
 	if p.pending[c.NodeID] != c.RequestID {
-		if _, ours := p.nodes[c.NodeID]; !ours {
+		if _, ours := p.nodes[c.NodeID]; !ours && !p.draining[c.NodeID] {
 			p.release(ctx, c.NodeID)
 		}
 		return // a repeated or stale answer
@@ -694,7 +752,7 @@ func (p *poolManager) resize(ctx *actor.Context, r ResizePool) {
 	d := batch.Duration(timeout)
 	next.ResizeTimeout = &d
 	next.ResizeErrors = nil
-	if !p.write(ctx, next, batch.PoolEvent{Kind: batch.PoolEventResize, Message: "Pool - Resize"}) {
+	if !p.writeWith(ctx, next, r.NodeDeallocationOption, batch.PoolEvent{Kind: batch.PoolEventResize, Message: "Pool - Resize"}) {
 		reply(ctx, r.Request, busy())
 		return
 	}
@@ -760,7 +818,7 @@ func (p *poolManager) delete(ctx *actor.Context, r DeletePool) {
 				return err
 			}
 		}
-		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, NextNode: p.next, History: p.history}, store.AnyVersion)
+		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, NextNode: p.next, History: p.history, Deallocation: p.dealloc}, store.AnyVersion)
 	})
 	if err != nil {
 		reply(ctx, r.Request, busy())
@@ -777,7 +835,12 @@ func (p *poolManager) startDeleting(ctx *actor.Context, nodes []string) {
 		ctx.Send(nodeActor(p.poolID, id), stop{})
 		p.release(ctx, id)
 	}
+	for _, id := range sortedKeys(p.draining) {
+		ctx.Send(nodeActor(p.poolID, id), stop{})
+		p.release(ctx, id)
+	}
 	p.nodes, p.pending, p.restoring = map[string]batch.Node{}, map[string]string{}, map[string]string{}
+	p.draining, p.ending = map[string]bool{}, map[string]bool{}
 	p.stopAutoScale(ctx)
 	ctx.Send(SchedulerID(p.poolID), stop{})
 	ctx.Announce(PoolAllocation{PoolID: p.poolID, Deleted: true})
@@ -846,6 +909,12 @@ func (p *poolManager) startSession(ctx *actor.Context, nodeID string) {
 // Azure restores lost low-priority capacity. A resize that shrinks the pool removes such nodes
 // first. If the store fails, the event is handled again a second later.
 func (p *poolManager) vmGone(ctx *actor.Context, ev actor.Event, nodeID, createReq string, state batch.NodeState, why string) {
+	if p.draining[nodeID] {
+		if createReq == "" || createReq == p.madeBy[nodeID] {
+			ctx.Send(nodeActor(p.poolID, nodeID), vmLost{}) // it drains at once
+		}
+		return
+	}
 	n, ok := p.nodes[nodeID]
 	if !ok || n.State == batch.NodeCreating || p.restoring[nodeID] != "" {
 		return // not the pool's (any more), not up yet (its creation answers for it), or known
@@ -937,7 +1006,7 @@ func (p *poolManager) removeNodes(ctx *actor.Context, r RemoveNodes) {
 	d := batch.Duration(timeout)
 	next.ResizeTimeout = &d
 	next.ResizeErrors = nil
-	if !p.write(ctx, next, batch.PoolEvent{Kind: batch.PoolEventRemoveNodes, NodeIDs: ids, Message: "Pool - Remove Nodes"}) {
+	if !p.writeWith(ctx, next, r.NodeDeallocationOption, batch.PoolEvent{Kind: batch.PoolEventRemoveNodes, NodeIDs: ids, Message: "Pool - Remove Nodes"}) {
 		reply(ctx, r.Request, busy())
 		return
 	}
@@ -968,7 +1037,8 @@ func (p *poolManager) canRemove(r RemoveNodes) *batch.Error {
 	return nil
 }
 
-// sweep reports lost every attempt the store records on a node the pool no longer has. A
+// sweep reports lost every attempt the store records on a node the pool no longer has (nodes
+// whose sessions have not yet said drained excepted). A
 // session that stops reports the attempts it knows of, but not one recorded after it stopped (a
 // placement made just before the node left, whose start found the session gone) nor one left by
 // a crash between a node's removal and its job manager recording the loss. Job managers ignore a
@@ -982,8 +1052,8 @@ func (p *poolManager) sweep(ctx *actor.Context) {
 		}
 		for _, r := range rs {
 			node, _, _ := strings.Cut(strings.TrimPrefix(r.Key, p.poolID+"/"), "/")
-			if _, ours := p.nodes[node]; ours {
-				continue
+			if _, ours := p.nodes[node]; ours || p.ending[node] {
+				continue // its session reports what it runs
 			}
 			var a attemptRef
 			if err := json.Unmarshal(r.Value, &a); err != nil {

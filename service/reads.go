@@ -33,6 +33,10 @@ type poolRecord struct {
 	// History is the pool's resize and autoscale history, oldest first, at most
 	// batch.MaxPoolHistory entries.
 	History []batch.PoolEvent `json:"history,omitempty"`
+	// Deallocation is the nodeDeallocationOption of the latest resize (Pool - Resize, Pool -
+	// Remove Nodes, or an autoscale formula's $NodeDeallocationOption): what happens to the
+	// running tasks of the nodes it removes. "" means requeue.
+	Deallocation batch.NodeDeallocationOption `json:"deallocation,omitempty"`
 }
 
 // errNotFound is the store's; reads turn it into a *batch.Error with Azure's code.

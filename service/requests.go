@@ -145,8 +145,11 @@ type jobGone struct{ JobID string }
 // poolGone tells the account that a pool was deleted.
 type poolGone struct{ PoolID string }
 
-// stop ends a pool's scheduler or node session when the pool is deleted.
-type stop struct{}
+// stop ends a pool's scheduler or node session when the pool is deleted, or a node's session
+// when its node is removed with nodeDeallocationOption requeue or terminate. With Terminate, the
+// attempts the session knows run are reported for termination (attemptEnded.Terminate) instead
+// of requeue.
+type stop struct{ Terminate bool }
 
 func reply(ctx *actor.Context, r Request, err *batch.Error) {
 	ctx.Send(r.ReplyTo, Reply{RequestID: r.ID, Err: err})

@@ -177,6 +177,9 @@ func newClient(reqs ...actor.Event) *client {
 		case StopResizePool:
 			r.Request = req
 			ev = r
+		case RemoveNodes:
+			r.Request = req
+			ev = r
 		default:
 			panic(fmt.Sprintf("newClient: no request id for %T", ev))
 		}

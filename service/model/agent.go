@@ -51,6 +51,11 @@ type Preempt struct{}
 type PowerOn struct{}
 type beat struct{}
 
+// AttemptRan is announced when an agent model starts an attempt's process (once per attempt id
+// and incarnation), so that monitors can tell an attempt that ran from one that never reached a
+// node.
+type AttemptRan struct{ NodeID, JobID, TaskID, AttemptID string }
+
 // Define declares the agent's single state.
 func (a *Agent) Define(m *actor.Machine) {
 	m.State("Running",
@@ -126,6 +131,7 @@ func (a *Agent) start(ctx *actor.Context, s protocol.StartTask) {
 		return
 	}
 	a.running[s.AttemptID] = s
+	ctx.Announce(AttemptRan{NodeID: a.NodeID, JobID: s.JobID, TaskID: s.TaskID, AttemptID: s.AttemptID})
 	ctx.Send(a.Session, protocol.TaskStarted{NodeID: a.NodeID, AttemptID: s.AttemptID, StartTime: ctx.Now()})
 	ticks := 1 + ctx.RandomInt(a.RunFor)
 	a.timers[s.AttemptID] = ctx.StartTimer(time.Duration(ticks)*a.Heartbeat/4, attemptDone{s.AttemptID})
