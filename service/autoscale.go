@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"corral/actor"
@@ -34,7 +35,7 @@ import (
 // Events of the pool manager's autoscale.
 type (
 	// evalTick is the pool manager's periodic timer to evaluate the formula.
-	evalTick struct{ Interval time.Duration }
+	evalTick struct{}
 	// sampleTick is the pool manager's periodic timer to sample the pool's tasks.
 	sampleTick struct{}
 )
@@ -51,21 +52,16 @@ func (p *poolManager) samplePeriod() time.Duration {
 // fresh sample is in).
 func (p *poolManager) startAutoScale(ctx *actor.Context) {
 	p.stopAutoScale(ctx)
-	f, err := autoscale.Parse(p.pool.AutoScaleFormula)
-	if err != nil {
-		// Checked when it was given; a formula that no longer parses (a newer Corral that is
-		// stricter) is reported in every run.
-		p.formula = nil
-	} else {
-		p.formula = f
-	}
+	// Checked when it was given; a formula that no longer parses (a newer Corral that is
+	// stricter) is reported in every run.
+	p.formula, p.formulaErr = autoscale.Parse(p.pool.AutoScaleFormula)
 	iv := batch.DefaultAutoScaleEvaluationInterval
 	if p.pool.AutoScaleEvaluationInterval != nil {
 		iv = p.pool.AutoScaleEvaluationInterval.Std()
 	}
 	period := p.samplePeriod()
 	p.sampleTimer = ctx.StartPeriodicTimer(period, period, sampleTick{})
-	p.evalTimer = ctx.StartPeriodicTimer(iv, iv, evalTick{Interval: iv})
+	p.evalTimer = ctx.StartPeriodicTimer(iv, iv, evalTick{})
 	p.autoscaling = true
 	p.evalDue = true
 	p.askSample(ctx)
@@ -144,12 +140,9 @@ func (p *poolManager) sampled(ctx *actor.Context, s taskSample) {
 // evaluate runs a formula against the pool as it is now, without changing anything.
 func (p *poolManager) evaluate(ctx *actor.Context, f *autoscale.Formula) (*autoscale.Result, *batch.AutoScaleRun) {
 	now := ctx.Now()
-	up := map[bool]int{}
+	ded, low := p.upCounts()
 	usable := 0
 	for _, n := range p.nodes {
-		if n.State != batch.NodeCreating {
-			up[n.IsDedicated]++
-		}
 		if n.State.AcceptsTasks() {
 			usable++
 		}
@@ -161,7 +154,7 @@ func (p *poolManager) evaluate(ctx *actor.Context, f *autoscale.Formula) (*autos
 	env := autoscale.Env{
 		Now:                  now,
 		TargetDedicatedNodes: intOf(p.pool.TargetDedicatedNodes), TargetLowPriorityNodes: intOf(p.pool.TargetLowPriorityNodes),
-		CurrentDedicatedNodes: up[true], CurrentLowPriorityNodes: up[false],
+		CurrentDedicatedNodes: ded, CurrentLowPriorityNodes: low,
 		UsableNodeCount: usable, TaskSlotsPerNode: slots,
 		Samples: p.samples, SamplePeriod: p.samplePeriod(),
 		Rand: func() float64 { return float64(ctx.RandomInt(1<<30)) / (1 << 30) },
@@ -169,11 +162,7 @@ func (p *poolManager) evaluate(ctx *actor.Context, f *autoscale.Formula) (*autos
 	run := &batch.AutoScaleRun{Timestamp: now}
 	res, err := f.Evaluate(env)
 	if err != nil {
-		e, ok := err.(*autoscale.Error)
-		if !ok {
-			e = &autoscale.Error{Code: autoscale.CodeEvaluationError, Line: 1, Col: 1, Msg: err.Error()}
-		}
-		run.Error = runError(e)
+		run.Error = runError(asFormulaError(err, autoscale.CodeEvaluationError))
 		if res != nil {
 			run.Results = res.Results
 		}
@@ -189,6 +178,15 @@ func (p *poolManager) evaluate(ctx *actor.Context, f *autoscale.Formula) (*autos
 	return res, run
 }
 
+// asFormulaError returns err as an *autoscale.Error; an error of another kind (the caller's, not
+// the formula's) gets code and position 1:1.
+func asFormulaError(err error, code string) *autoscale.Error {
+	if e, ok := err.(*autoscale.Error); ok {
+		return e
+	}
+	return &autoscale.Error{Code: code, Line: 1, Col: 1, Msg: err.Error()}
+}
+
 // runError is an autoscale error in Azure's AutoScaleRunError shape.
 func runError(e *autoscale.Error) *batch.AutoScaleRunError {
 	return &batch.AutoScaleRunError{Code: e.Code, Message: e.Msg, Values: []batch.NameValuePair{
@@ -202,13 +200,8 @@ func (p *poolManager) autoScale(ctx *actor.Context) {
 	}
 	var res *autoscale.Result
 	var run *batch.AutoScaleRun
-	if p.formula == nil {
-		_, err := autoscale.Parse(p.pool.AutoScaleFormula)
-		e, _ := err.(*autoscale.Error)
-		if e == nil {
-			e = &autoscale.Error{Code: autoscale.CodeSyntaxError, Line: 1, Col: 1, Msg: fmt.Sprint(err)}
-		}
-		run = &batch.AutoScaleRun{Timestamp: ctx.Now(), Error: runError(e)}
+	if p.formulaErr != nil {
+		run = &batch.AutoScaleRun{Timestamp: ctx.Now(), Error: runError(asFormulaError(p.formulaErr, autoscale.CodeSyntaxError))}
 	} else {
 		res, run = p.evaluate(ctx, p.formula)
 	}
@@ -218,7 +211,7 @@ func (p *poolManager) autoScale(ctx *actor.Context) {
 	prev := p.pool.AutoScaleRun
 	if prev == nil || prev.Results != run.Results || !sameRunError(prev.Error, run.Error) {
 		events = append(events, batch.PoolEvent{Kind: batch.PoolEventAutoScale, Results: run.Results, Error: run.Error,
-			Message: joinWarnings(run.Warnings)})
+			Message: strings.Join(run.Warnings, "; ")})
 	}
 	if res != nil && (res.TargetDedicatedNodes != intOf(p.pool.TargetDedicatedNodes) || res.TargetLowPriorityNodes != intOf(p.pool.TargetLowPriorityNodes)) {
 		switch p.pool.AllocationState {
@@ -263,23 +256,9 @@ func sameRunError(a, b *batch.AutoScaleRunError) bool {
 	return a.Code == b.Code && a.Message == b.Message
 }
 
-func joinWarnings(ws []string) string {
-	s := ""
-	for i, w := range ws {
-		if i > 0 {
-			s += "; "
-		}
-		s += w
-	}
-	return s
-}
-
 // formulaError turns a formula that does not parse into the error of the request that gave it.
 func formulaError(err error) *batch.Error {
-	e, ok := err.(*autoscale.Error)
-	if !ok {
-		return &batch.Error{Code: autoscale.CodeSyntaxError, Message: err.Error()}
-	}
+	e := asFormulaError(err, autoscale.CodeSyntaxError)
 	return &batch.Error{Code: e.Code, Message: "The autoscale formula is not valid: " + e.Error(), Values: []batch.KV{
 		{Key: batch.KeyPropertyName, Value: "autoScaleFormula"}, {Key: "Line", Value: fmt.Sprint(e.Line)}, {Key: "Column", Value: fmt.Sprint(e.Col)}}}
 }

@@ -67,9 +67,10 @@ func (s *shrinksWhenDone) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, e TaskAdded) { s.init(); s.open[e.JobID+"/"+e.TaskID] = true; s.update(ctx) }),
 		actor.On(func(ctx *actor.Context, e TaskRecovered) {
 			s.init()
-			s.open[e.JobID+"/"+e.TaskID] = !e.Completed
 			if e.Completed {
 				delete(s.open, e.JobID+"/"+e.TaskID)
+			} else {
+				s.open[e.JobID+"/"+e.TaskID] = true
 			}
 			s.update(ctx)
 		}),

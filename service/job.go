@@ -439,8 +439,7 @@ func (j *jobManager) change(ctx *actor.Context, r *taskRecord, next taskRecord, 
 func (j *jobManager) openBatch(ctx *actor.Context) *pendingBatch {
 	if j.batch == nil {
 		j.batch = &pendingBatch{before: map[string]taskRecord{}}
-		ctx.Send(ctx.Self(), flushJob{})
-		j.countsChanged(ctx)
+		ctx.Send(ctx.Self(), flushJob{}) // the flush sends the task counts on (countsChanged)
 	}
 	return j.batch
 }

@@ -395,10 +395,8 @@ func (n *nodeSession) stop(ctx *actor.Context, s stop) {
 	n.running, n.expected = map[string]attemptRef{}, map[string]attemptRef{}
 	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID}) // after any nodeUp this session sent
 	// After the reports: the pool manager's sweep, which requeues what the store still records
-	// on the node, waits for this.
-	ctx.Send(PoolManagerID(n.poolID), drained{NodeID: n.nodeID})
-	ctx.Send(ctx.Self(), stopped{})
-	ctx.Goto("Stopping")
+	// on the node, waits for drained.
+	n.finishDrain(ctx)
 }
 
 // notRun reports lost an attempt placed on a node that is leaving, before the scheduler knew: the
@@ -416,19 +414,9 @@ func (n *nodeSession) drainedIfIdle(ctx *actor.Context) {
 	}
 }
 
-// drainNow ends a draining session at once: its node is lost or not connected, so what it ran is
-// reported lost (requeued), as stop does.
-func (n *nodeSession) drainNow(ctx *actor.Context, _ drain) {
-	for _, m := range []map[string]attemptRef{n.running, n.expected} {
-		for _, id := range sortedKeys(m) {
-			r := m[id]
-			ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
-		}
-	}
-	n.running, n.expected = map[string]attemptRef{}, map[string]attemptRef{}
-	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID})
-	n.finishDrain(ctx)
-}
+// drainNow ends a draining session at once: its node is lost or not connected, so it stops as
+// with requeue (what it ran is reported lost).
+func (n *nodeSession) drainNow(ctx *actor.Context, _ drain) { n.stop(ctx, stop{}) }
 
 // finishDrain tells the pool manager the node may go, and stops the session (Stopping reports
 // lost any attempt still waiting in its mailbox).

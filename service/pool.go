@@ -86,7 +86,8 @@ type poolManager struct {
 
 	// Autoscale (see autoscale.go).
 	minInterval            time.Duration
-	formula                *autoscale.Formula
+	formula                *autoscale.Formula // nil if formulaErr: the pool's formula does not parse
+	formulaErr             error
 	samples                map[autoscale.Metric][]autoscale.Sample
 	lastCounts             taskCounts
 	evalTimer, sampleTimer actor.TimerID
@@ -329,6 +330,13 @@ func (p *poolManager) load(ctx *actor.Context) {
 	}
 }
 
+// putNode writes a node's record.
+func (p *poolManager) putNode(n batch.Node) error {
+	return p.st.Update(context.Background(), func(tx store.Tx) error {
+		return putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+n.ID, n, store.AnyVersion)
+	})
+}
+
 // nodeNumber returns n of a node id "<pool>-<n>".
 func nodeNumber(poolID, nodeID string) (int, bool) {
 	rest, ok := strings.CutPrefix(nodeID, poolID+"-")
@@ -344,6 +352,22 @@ func intOf(p *int32) int {
 		return 0
 	}
 	return int(*p)
+}
+
+// upCounts returns how many nodes of each kind the pool has that are no longer being created
+// (Azure's currentDedicatedNodes and currentLowPriorityNodes: preempted nodes count).
+func (p *poolManager) upCounts() (dedicated, lowPriority int) {
+	for _, n := range p.nodes {
+		if n.State == batch.NodeCreating {
+			continue
+		}
+		if n.IsDedicated {
+			dedicated++
+		} else {
+			lowPriority++
+		}
+	}
+	return dedicated, lowPriority
 }
 
 // counts returns how many nodes of each kind the pool has (up or being created).
@@ -490,9 +514,7 @@ func (p *poolManager) grow(ctx *actor.Context, dedicated bool) bool {
 func (p *poolManager) remove(ctx *actor.Context, id string) bool {
 	old := p.nodes[id]
 	n := batch.SetNodeState(old, batch.NodeLeavingPool, ctx.Now())
-	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		return putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+id, n, store.AnyVersion)
-	})
+	err := p.putNode(n)
 	if err != nil {
 		return false
 	}
@@ -581,13 +603,8 @@ func (p *poolManager) write(ctx *actor.Context, next batch.Pool, events ...batch
 
 // writeWith is write that also records the nodeDeallocationOption of the resize starting.
 func (p *poolManager) writeWith(ctx *actor.Context, next batch.Pool, dealloc batch.NodeDeallocationOption, events ...batch.PoolEvent) bool {
-	up := map[bool]int32{}
-	for _, n := range p.nodes {
-		if n.State != batch.NodeCreating {
-			up[n.IsDedicated]++
-		}
-	}
-	ded, low := up[true], up[false]
+	d, l := p.upCounts()
+	ded, low := int32(d), int32(l)
 	next.CurrentDedicatedNodes, next.CurrentLowPriorityNodes = &ded, &low
 	next.LastModified = ctx.Now()
 	history := p.history
@@ -676,9 +693,7 @@ func (p *poolManager) created(ctx *actor.Context, c compute.VMCreated) {
 	now := ctx.Now()
 	n := batch.SetNodeState(p.nodes[c.NodeID], batch.NodeIdle, now)
 	n.AllocationTime, n.LastBootTime = now, now
-	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		return putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+n.ID, n, store.AnyVersion)
-	})
+	err := p.putNode(n)
 	if err != nil {
 		return // askAgain asks again under the same request id, and the provider answers again
 	}
@@ -923,9 +938,7 @@ func (p *poolManager) vmGone(ctx *actor.Context, ev actor.Event, nodeID, createR
 		return // about an earlier VM of the node
 	}
 	next := batch.SetNodeState(n, state, ctx.Now())
-	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		return putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+nodeID, next, store.AnyVersion)
-	})
+	err := p.putNode(next)
 	if err != nil {
 		ctx.StartTimer(time.Second, ev)
 		return
@@ -963,9 +976,7 @@ func (p *poolManager) restored(ctx *actor.Context, c compute.VMCreated) {
 	now := ctx.Now()
 	n := batch.SetNodeState(p.nodes[c.NodeID], batch.NodeIdle, now)
 	n.LastBootTime = now
-	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		return putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+n.ID, n, store.AnyVersion)
-	})
+	err := p.putNode(n)
 	if err != nil {
 		return // askAgain asks again under the same request id, and the provider answers again
 	}

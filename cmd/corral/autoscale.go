@@ -429,26 +429,10 @@ var poolHistorySpec = verbSpec{
 (dedicated/low-priority), the nodes concerned, and a message, the formula's results or its error.`,
 }
 
-// poolHistoryOptions are the options of `corral pool history`.
-type poolHistoryOptions struct {
-	Conn connOptions
-	ID   string
-	JSON bool
-}
+// poolHistoryOptions are the options of `corral pool history` (see poolIDOptions).
+type poolHistoryOptions = poolIDOptions
 
-func parsePoolHistory(fs *flag.FlagSet, args []string, getenv func(string) string) (*poolHistoryOptions, error) {
-	o := &poolHistoryOptions{}
-	o.Conn.register(fs)
-	fs.BoolVar(&o.JSON, "json", false, "print the history as JSON")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	if o.ID, err = poolIDArg(pos); err != nil {
-		return nil, err
-	}
-	return o, o.Conn.resolve(getenv)
-}
+var parsePoolHistory = parsePoolID("print the history as JSON")
 
 func poolHistoryRun(ctx context.Context, o *poolHistoryOptions, s *streams) error {
 	c, err := newClient(o.Conn)

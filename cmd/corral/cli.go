@@ -286,3 +286,31 @@ func parseList(jsonHelp string) func(*flag.FlagSet, []string, func(string) strin
 		return o, o.Conn.resolve(getenv)
 	}
 }
+
+// poolIDOptions are the options of a verb about one pool, named by its only argument: the
+// connection, and --json if the verb has it.
+type poolIDOptions struct {
+	Conn connOptions
+	ID   string
+	JSON bool
+}
+
+// parsePoolID returns the parser of a verb about one pool; jsonHelp describes its --json, and
+// "" means it has none.
+func parsePoolID(jsonHelp string) func(*flag.FlagSet, []string, func(string) string) (*poolIDOptions, error) {
+	return func(fs *flag.FlagSet, args []string, getenv func(string) string) (*poolIDOptions, error) {
+		o := &poolIDOptions{}
+		o.Conn.register(fs)
+		if jsonHelp != "" {
+			fs.BoolVar(&o.JSON, "json", false, jsonHelp)
+		}
+		pos, err := parseArgs(fs, args)
+		if err != nil {
+			return nil, err
+		}
+		if o.ID, err = poolIDArg(pos); err != nil {
+			return nil, err
+		}
+		return o, o.Conn.resolve(getenv)
+	}
+}

@@ -180,23 +180,9 @@ resizing changes nothing.`,
 }
 
 // poolStopResizeOptions are the options of `corral pool stop-resize`.
-type poolStopResizeOptions struct {
-	Conn connOptions
-	ID   string
-}
+type poolStopResizeOptions = poolIDOptions
 
-func parsePoolStopResize(fs *flag.FlagSet, args []string, getenv func(string) string) (*poolStopResizeOptions, error) {
-	o := &poolStopResizeOptions{}
-	o.Conn.register(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	if o.ID, err = poolIDArg(pos); err != nil {
-		return nil, err
-	}
-	return o, o.Conn.resolve(getenv)
-}
+var parsePoolStopResize = parsePoolID("")
 
 func poolStopResizeRun(ctx context.Context, o *poolStopResizeOptions, s *streams) error {
 	c, err := newClient(o.Conn)
