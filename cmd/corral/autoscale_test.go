@@ -553,9 +553,23 @@ func TestAutoscaleAgainstServer(t *testing.T) {
 	}
 	gone := shown.Nodes[0].ID
 	ts.mustCLI(t, []string{"pool", "remove-nodes", "a", gone, "--deallocation", "terminate"}, "removing 1 node from pool a: "+gone)
-	out = until([]string{"pool", "show", "a"}, "allocation steady", "nodes:        1/1")
-	if strings.Contains(out, gone+" ") {
-		t.Errorf("node %s is still in the pool:\n%s", gone, out)
+	until([]string{"pool", "show", "a"}, "allocation steady", "nodes:        1/1")
+	// The removed node left the pool at once; its record stays, in leavingpool, until the
+	// provider says its VM is gone.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, out, _ = ts.cli(t, "pool", "show", "a")
+		line := ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, gone+" ") {
+				line = l
+			}
+		}
+		if line == "" {
+			break
+		}
+		if !strings.Contains(line, " leavingpool ") || time.Now().After(deadline) {
+			t.Fatalf("node %s is still in the pool, and not leaving it:\n%s", gone, out)
+		}
 	}
 	ts.mustCLI(t, []string{"pool", "history", "a"}, "removeNodes", gone)
 
