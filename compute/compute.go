@@ -77,8 +77,11 @@ type VMLost struct {
 	Reason          string
 }
 
-// ListVMs asks which nodes exist for a pool (all pools if PoolID is empty); the provider answers
-// with VMList. The service uses it after a restart to find orphans.
+// ListVMs asks which nodes exist for a pool (all pools if PoolID is empty), counting those being
+// created, as a cloud lists its VMs in state creating; the provider answers with VMList. The pool
+// manager uses it to find orphans: VMs its pool does not want, such as one a creation brought up
+// after the pool had given it up and a crash lost the VMCreated that would have said so. A
+// provider answers a ListVMs after every request the same sender sent before it.
 type ListVMs struct {
 	RequestID string
 	ReplyTo   actor.ID

@@ -71,6 +71,11 @@ type poolManager struct {
 	// them, so that a task a terminate removal ends is not requeued by the sweep first.
 	ending map[string]bool
 
+	// listing is the id of the ListVMs not yet answered, if any; clean says (while Deleting) that
+	// a listing answered since the last release showed no VM of the pool.
+	listing string
+	clean   bool
+
 	// restoring holds the preempted (or lost) nodes being created again: node id -> request id.
 	restoring map[string]string
 	// madeBy names, for each node that is up, the CreateVM whose VMCreated brought it up, so that
@@ -145,6 +150,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.Ignore[taskSample](),
 		actor.Ignore[restoreNode](),
 		actor.Ignore[drained](), // from a session of before a restart: leaving nodes are released
+		actor.Ignore[compute.VMList](), // asked for before a restart: load lists again
 		actor.Targets("Managing", "Deleting"),
 	)
 	m.State("Managing",
@@ -160,6 +166,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.On(p.evaluateAutoScale),
 		actor.On(p.removeNodes),
 		actor.On(p.drained),
+		actor.On(p.listed),
 		actor.On(func(ctx *actor.Context, e compute.VMPreempted) {
 			p.vmGone(ctx, e, e.NodeID, e.CreateRequestID, batch.NodePreempted, "the provider preempted the node")
 		}),
@@ -180,11 +187,13 @@ func (p *poolManager) Define(m *actor.Machine) {
 			p.reconcile(ctx) // nodes whose record the store failed to write
 			p.settle(ctx)
 			p.sweep(ctx)
+			p.list(ctx)
 		}),
 		actor.Targets("Deleting"),
 	)
 	// Deleting: the pool's records are gone; every VM is being deleted. The actor stops once the
-	// provider has confirmed each, deleting again any that a late creation brought up.
+	// provider has confirmed each and then lists no VM of the pool, deleting again any that a
+	// late creation brought up.
 	m.State("Deleting",
 		actor.On(func(ctx *actor.Context, c compute.VMCreated) { p.release(ctx, c.NodeID) }),
 		actor.On(func(ctx *actor.Context, d compute.VMDeleted) {
@@ -194,6 +203,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 			p.haltIfDone(ctx)
 		}),
 		actor.Ignore[compute.VMFailed](),
+		actor.On(p.listed),
 		actor.Ignore[compute.VMPreempted](),
 		actor.Ignore[compute.VMLost](),
 		actor.Ignore[drained](),
@@ -245,6 +255,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 	p.nodes, p.pending, p.leaving = map[string]batch.Node{}, map[string]string{}, map[string]string{}
 	p.restoring, p.madeBy = map[string]string{}, map[string]string{}
 	p.draining, p.ending = map[string]bool{}, map[string]bool{}
+	p.listing, p.clean = "", false
 	p.samples = map[autoscale.Metric][]autoscale.Sample{}
 	var leaving []string
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
@@ -304,6 +315,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 		return
 	}
 	ctx.Goto("Managing")
+	p.list(ctx)
 	for _, id := range sortedKeys(p.nodes) {
 		p.startSession(ctx, id)
 		switch p.nodes[id].State {
@@ -551,6 +563,7 @@ func (p *poolManager) drained(ctx *actor.Context, d drained) {
 
 // release asks the provider to delete a node's VM (again, if it is leaving already).
 func (p *poolManager) release(ctx *actor.Context, id string) {
+	p.clean = false
 	req, ok := p.leaving[id]
 	if !ok {
 		p.asked++
@@ -864,10 +877,15 @@ func (p *poolManager) startDeleting(ctx *actor.Context, nodes []string) {
 	p.haltIfDone(ctx)
 }
 
-// haltIfDone ends a deleted pool once no VM deletion is under way: its records go, the account
-// forgets it, and the manager stops. If the store fails, askAgain tries again.
+// haltIfDone ends a deleted pool once no VM deletion is under way and the provider lists no VM
+// of the pool: its records go, the account forgets it, and the manager stops. If the store
+// fails, askAgain tries again.
 func (p *poolManager) haltIfDone(ctx *actor.Context) {
 	if len(p.leaving) > 0 {
+		return
+	}
+	if !p.clean {
+		p.list(ctx)
 		return
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
@@ -890,6 +908,41 @@ func (p *poolManager) haltIfDone(ctx *actor.Context) {
 	}
 	ctx.Send(AccountID, poolGone{PoolID: p.poolID})
 	ctx.Halt()
+}
+
+// list asks the provider which VMs the pool has (again, under the same request id, if the
+// last listing is not answered yet).
+func (p *poolManager) list(ctx *actor.Context) {
+	if p.listing == "" {
+		p.asked++
+		p.listing = fmt.Sprintf("list/%d/%d", p.boot, p.asked)
+	}
+	ctx.Send(compute.ProviderID, compute.ListVMs{RequestID: p.listing, ReplyTo: ctx.Self(), PoolID: p.poolID})
+}
+
+// listed deletes the orphans a listing shows: VMs of nodes the pool no longer has (nor drains).
+// Node ids are never reused, so a node the pool does not have when the answer comes is not one
+// it will want again. While Deleting, every VM is an orphan, and a listing with none, answered
+// when no deletion is under way, lets the manager stop.
+func (p *poolManager) listed(ctx *actor.Context, l compute.VMList) {
+	if l.RequestID != p.listing {
+		return
+	}
+	p.listing = ""
+	for _, vm := range l.Nodes {
+		_, ours := p.nodes[vm.NodeID]
+		if vm.PoolID != p.poolID || ours || p.draining[vm.NodeID] {
+			continue
+		}
+		if _, leaving := p.leaving[vm.NodeID]; !leaving {
+			ctx.Log("deleting an orphan VM", "pool", p.poolID, "node", vm.NodeID)
+		}
+		p.release(ctx, vm.NodeID)
+	}
+	if ctx.State() == "Deleting" && len(p.leaving) == 0 {
+		p.clean = true
+		p.haltIfDone(ctx)
+	}
 }
 
 // startSession creates a node's session, expecting the attempts the store records on the node.

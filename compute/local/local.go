@@ -466,8 +466,8 @@ func (p *Provider) list(l compute.ListVMs) []outbound {
 		if l.PoolID != "" && k.pool != l.PoolID {
 			continue
 		}
-		if n.pid == 0 || n.phase == ending {
-			continue // no process yet, or it exited
+		if n.phase == ending {
+			continue // it failed or exited: it is being forgotten
 		}
 		vms = append(vms, compute.VM{PoolID: n.pool, NodeID: n.id, Dedicated: n.dedicated})
 	}

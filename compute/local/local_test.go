@@ -722,7 +722,10 @@ func TestEvictDuringProvisioning(t *testing.T) {
 	h.createWith(c1, "p", "n", false)
 	h.createWith(c2, "p", "n", false) // joins the first
 	// The list answer also shows that the provider has taken both requests.
-	eventually(t, "the node process", func() bool { return slices.Equal(names(h.list("")), []string{"p/n"}) })
+	eventually(t, "the node process", func() bool {
+		_, err := os.Stat(filepath.Join(root, "p", "n", pidFileName))
+		return slices.Equal(names(h.list("")), []string{"p/n"}) && err == nil
+	})
 	pid := nodePid(t, root, "p", "n")
 	if err := h.p.Evict("p", "n"); err != nil {
 		t.Fatalf("Evict: %v", err)

@@ -17,6 +17,8 @@ import (
 // the VM is up, VMCreated is sent, and the DeleteVM is answered only once a later DeleteVM has
 // really removed it. A DeleteVM is answered VMDeleted once the VM is gone.
 //
+// A ListVMs is answered with the VMs of the pool that are up, being created or preempted.
+//
 // The model announces VMUp and VMDown, so that monitors can check that no VM outlives its use.
 type Provider struct {
 	// AgentID and SessionID name the agent of a node and the session it talks to.
@@ -77,7 +79,21 @@ func (p *Provider) Define(m *actor.Machine) {
 		actor.On(p.delete),
 		actor.On(func(ctx *actor.Context, r vmReady) { p.ready(ctx, p.vms[r.Key]) }),
 		actor.On(p.preempt),
+		actor.On(p.list),
 	)
+}
+
+// list answers a ListVMs with the VMs that are up, being created, or preempted (off, their
+// record kept until a CreateVM or DeleteVM for them).
+func (p *Provider) list(ctx *actor.Context, l compute.ListVMs) {
+	vms := []compute.VM{}
+	for _, k := range sorted(p.vms) {
+		v := p.vms[k]
+		if (l.PoolID == "" || v.pool == l.PoolID) && (v.up || v.creating || v.off) {
+			vms = append(vms, compute.VM{PoolID: v.pool, NodeID: v.node, Dedicated: v.dedicated})
+		}
+	}
+	ctx.Send(l.ReplyTo, compute.VMList{RequestID: l.RequestID, PoolID: l.PoolID, Nodes: vms})
 }
 
 func (p *Provider) create(ctx *actor.Context, c compute.CreateVM) {
