@@ -213,7 +213,17 @@ func (p *poolManager) autoScale(ctx *actor.Context) {
 		events = append(events, batch.PoolEvent{Kind: batch.PoolEventAutoScale, Results: run.Results, Error: run.Error,
 			Message: strings.Join(run.Warnings, "; ")})
 	}
-	if res != nil && (res.TargetDedicatedNodes != intOf(p.pool.TargetDedicatedNodes) || res.TargetLowPriorityNodes != intOf(p.pool.TargetLowPriorityNodes)) {
+	changed := res != nil && (res.TargetDedicatedNodes != intOf(p.pool.TargetDedicatedNodes) || res.TargetLowPriorityNodes != intOf(p.pool.TargetLowPriorityNodes))
+	// A steady pool short of (or over) its targets, as after a resize that timed out, resizes
+	// again at each evaluation, as Azure keeps trying to reach a formula's targets.
+	ded, low := p.counts()
+	short := res != nil && p.pool.AllocationState == batch.AllocationSteady &&
+		(res.TargetDedicatedNodes != ded || res.TargetLowPriorityNodes != low)
+	if changed || short {
+		why := "the autoscale formula set new targets"
+		if !changed {
+			why = "the pool does not have the autoscale formula's targets"
+		}
 		switch p.pool.AllocationState {
 		case batch.AllocationSteady:
 			n, err := batch.TransitionAllocation(next, batch.AllocationResizing, ctx.Now())
@@ -223,7 +233,7 @@ func (p *poolManager) autoScale(ctx *actor.Context) {
 			next.ResizeTimeout = &d
 			next.ResizeErrors = nil
 			setTargets(&next, res)
-			events = append(events, batch.PoolEvent{Kind: batch.PoolEventResize, Message: "the autoscale formula set new targets"})
+			events = append(events, batch.PoolEvent{Kind: batch.PoolEventResize, Message: why})
 		case batch.AllocationResizing:
 			setTargets(&next, res)
 			events = append(events, batch.PoolEvent{Kind: batch.PoolEventResize, Message: "the autoscale formula changed the targets of the resize under way"})
