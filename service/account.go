@@ -255,7 +255,7 @@ func fillOf(p batch.Pool) batch.NodeFillType {
 }
 
 // SchedulerID is the actor of a pool's scheduler.
-func SchedulerID(poolID string) actor.ID { return actor.ID("sched/" + poolID) }
+func SchedulerID(poolID string) actor.ID { return actor.ID("sched/" + batch.IDKey(poolID)) }
 
 // PoolManagerID is the actor of a pool's manager.
-func PoolManagerID(poolID string) actor.ID { return actor.ID("pool/" + poolID) }
+func PoolManagerID(poolID string) actor.ID { return actor.ID("pool/" + batch.IDKey(poolID)) }

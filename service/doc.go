@@ -19,6 +19,9 @@
 //   - The pool manager of a pool ("pool/<id>") owns the pool's record and its nodes: it asks the
 //     VM provider (compute.ProviderID) for nodes and releases them.
 //
+// Pool ids in actor ids and record keys are in lower case, as Azure Batch ids are case-insensitive:
+// a job that names its pool in another case reaches the same scheduler, sessions and records.
+//
 // # Durability
 //
 // The store is the source of truth; actors hold caches. Every change the API acknowledges, and

@@ -200,7 +200,7 @@ func (j *jobManager) load(ctx *actor.Context) {
 	})
 	ctx.Assert(err == nil, "job %s: load: %v", j.jobID, err)
 	sortBySeq(recs)
-	j.sched = actor.ID("sched/" + j.rec.PoolID)
+	j.sched = SchedulerID(j.rec.PoolID)
 	j.tasks = make(map[string]*taskRecord, len(recs))
 	j.nextSeq, j.open = 0, 0
 	for _, r := range recs {
@@ -793,11 +793,18 @@ func (j *jobManager) taskKey(taskID string) string {
 	return batch.IDKey(j.jobID) + "/" + batch.IDKey(taskID)
 }
 
-func nodeActor(poolID, nodeID string) actor.ID { return actor.ID("node/" + poolID + "/" + nodeID) }
-
-func attemptKey(poolID, nodeID, attemptID string) string {
-	return poolID + "/" + nodeID + "/" + attemptID
+func nodeActor(poolID, nodeID string) actor.ID {
+	return actor.ID("node/" + batch.IDKey(poolID) + "/" + nodeID)
 }
+
+// attemptKey is the key of an attempt recorded running on a node: pool ids are
+// case-insensitive, so a job that names its pool in another case finds the same records.
+func attemptKey(poolID, nodeID, attemptID string) string {
+	return attemptsOf(poolID) + nodeID + "/" + attemptID
+}
+
+// attemptsOf is the key prefix of the attempts recorded running on a pool's nodes.
+func attemptsOf(poolID string) string { return batch.IDKey(poolID) + "/" }
 
 func putJSON(tx store.Tx, table, key string, v any, ifVersion int64) error {
 	b, err := json.Marshal(v)

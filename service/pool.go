@@ -949,7 +949,7 @@ func (p *poolManager) listed(ctx *actor.Context, l compute.VMList) {
 func (p *poolManager) startSession(ctx *actor.Context, nodeID string) {
 	var expected []attemptRef
 	err := p.st.View(context.Background(), func(tx store.Tx) error {
-		rs, err := tx.List(tableAttempts, p.poolID+"/"+nodeID+"/", "", 0)
+		rs, err := tx.List(tableAttempts, attemptsOf(p.poolID)+nodeID+"/", "", 0)
 		if err != nil {
 			return err
 		}
@@ -1110,12 +1110,12 @@ func (p *poolManager) canRemove(r RemoveNodes) *batch.Error {
 func (p *poolManager) sweep(ctx *actor.Context) {
 	var lost []attemptEnded
 	err := p.st.View(context.Background(), func(tx store.Tx) error {
-		rs, err := tx.List(tableAttempts, p.poolID+"/", "", 0)
+		rs, err := tx.List(tableAttempts, attemptsOf(p.poolID), "", 0)
 		if err != nil {
 			return err
 		}
 		for _, r := range rs {
-			node, _, _ := strings.Cut(strings.TrimPrefix(r.Key, p.poolID+"/"), "/")
+			node, _, _ := strings.Cut(strings.TrimPrefix(r.Key, attemptsOf(p.poolID)), "/")
 			if _, ours := p.nodes[node]; ours || p.ending[node] {
 				continue // its session reports what it runs
 			}

@@ -257,6 +257,11 @@ func serviceProgram(exitCodes []int, retries int32, more ...actor.Event) func(*s
 // serviceProgramStore is serviceProgram; with storeFails, the store fails when the tester says so
 // (Faults.ModelFailures).
 func serviceProgramStore(storeFails bool, exitCodes []int, retries int32, more ...actor.Event) func(*systest.Sim) {
+	return serviceProgramOn("p1", storeFails, exitCodes, retries, more...)
+}
+
+// serviceProgramOn is serviceProgramStore with the job naming its pool (p1) as jobPool.
+func serviceProgramOn(jobPool string, storeFails bool, exitCodes []int, retries int32, more ...actor.Event) func(*systest.Sim) {
 	return func(s *systest.Sim) {
 		s.Monitor(&depsFirst{})
 		s.Monitor(&completedOnce{})
@@ -276,7 +281,7 @@ func serviceProgramStore(storeFails bool, exitCodes []int, retries int32, more .
 		two, slots, yes := int32(2), int32(2), true
 		s.Create("client", newClient(append([]actor.Event{
 			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots, ResizeTimeout: &noTimeout}},
-			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
+			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: jobPool}, UsesTaskDependencies: &yes,
 				Constraints: &batch.JobConstraints{MaxTaskRetryCount: &retries}}},
 			AddTasks{JobID: "j1", Tasks: diamond()},
 		}, more...)...))
@@ -314,6 +319,13 @@ func TestServiceDeletes(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
 		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}},
 		serviceProgram([]int{0, 1}, 1, DeleteTask{JobID: "j1", TaskID: "t6"}, DeleteJob{JobID: "j1"}, DeletePool{PoolID: "p1"}))
+}
+
+// Pool ids are case-insensitive: a job that names pool p1 as P1 runs on it, and after a crash its
+// running attempts are found on their nodes.
+func TestServiceJobNamesPoolInAnotherCase(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}}, serviceProgramOn("P1", false, []int{0, 1}, 1))
 }
 
 // A job may name a pool that does not exist yet; its tasks wait, and run once the pool is added.
