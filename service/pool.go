@@ -149,7 +149,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.Ignore[sampleTick](),
 		actor.Ignore[taskSample](),
 		actor.Ignore[restoreNode](),
-		actor.Ignore[drained](), // from a session of before a restart: leaving nodes are released
+		actor.Ignore[drained](),        // from a session of before a restart: leaving nodes are released
 		actor.Ignore[compute.VMList](), // asked for before a restart: load lists again
 		actor.Targets("Managing", "Deleting"),
 	)
