@@ -77,7 +77,7 @@ $NodeDeallocationOption = requeue;`
 	}
 	evicted := 0
 	for _, nd := range nodes.Value {
-		if !nd.IsDedicated && nd.State == batch.NodeIdle && evicted < 2 {
+		if !nd.IsDedicated && nd.State.AcceptsTasks() && evicted < 2 {
 			if code := call(t, srv.base, key, "POST", "/pools/auto/nodes/"+nd.ID+"/evict", nil, nil); code != http.StatusAccepted {
 				t.Fatalf("evict %s: %d", nd.ID, code)
 			}

@@ -111,6 +111,7 @@ type pendingBatch struct {
 	follow []func(ctx *actor.Context)
 	failed []func(ctx *actor.Context)
 	before map[string]taskRecord // by IDKey(task): records as they were in the store
+	runs   map[string]nodeRuns   // by node: attempts that ended with a result, to count
 }
 
 // flushJob is the event a job manager sends itself to write its pending batch.
@@ -438,7 +439,7 @@ func (j *jobManager) change(ctx *actor.Context, r *taskRecord, next taskRecord, 
 // openBatch returns the pending batch, opening one (and sending the flush) if there is none.
 func (j *jobManager) openBatch(ctx *actor.Context) *pendingBatch {
 	if j.batch == nil {
-		j.batch = &pendingBatch{before: map[string]taskRecord{}}
+		j.batch = &pendingBatch{before: map[string]taskRecord{}, runs: map[string]nodeRuns{}}
 		ctx.Send(ctx.Self(), flushJob{}) // the flush sends the task counts on (countsChanged)
 	}
 	return j.batch
@@ -468,7 +469,7 @@ func (j *jobManager) flush(ctx *actor.Context, _ flushJob) {
 				return err
 			}
 		}
-		return nil
+		return countRuns(tx, j.rec.PoolID, b.runs)
 	})
 	if err != nil {
 		// Not recorded: restore the records. The agents repeat their results, a lost node's
@@ -606,6 +607,37 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 			ctx.StartTimer(lostRetry, e)
 		}
 	})
+	if !e.Lost {
+		c := j.batch.runs[e.NodeID]
+		c.Run++
+		if res := e.Result; !res.TimedOut && res.Error == "" && res.ExitCode == 0 {
+			c.Succeeded++
+		}
+		j.batch.runs[e.NodeID] = c
+	}
+}
+
+// countRuns adds to the task counters of a pool's nodes (tableNodeRuns).
+func countRuns(tx store.Tx, poolID string, runs map[string]nodeRuns) error {
+	for _, node := range sortedKeys(runs) {
+		key := batch.IDKey(poolID) + "/" + node
+		var c nodeRuns
+		r, err := tx.Get(tableNodeRuns, key)
+		switch {
+		case err == nil:
+			if err := json.Unmarshal(r.Value, &c); err != nil {
+				return fmt.Errorf("decode task counters %s: %w", key, err)
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		c.Run += runs[node].Run
+		c.Succeeded += runs[node].Succeeded
+		if err := putJSON(tx, tableNodeRuns, key, c, store.AnyVersion); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // lostRetry is how long a job manager waits before it records again the loss of an attempt that

@@ -24,17 +24,9 @@ func ListPoolNodeCounts(ctx context.Context, st store.Store, after string, limit
 			if err := json.Unmarshal(pr.Value, &rec); err != nil {
 				return fmt.Errorf("decode pool %s: %w", pr.Key, err)
 			}
-			rs, err := tx.List(tableNodes, batch.IDKey(rec.Pool.ID)+"/", "", 0)
+			nodes, err := readNodes(tx, rec.Pool.ID)
 			if err != nil {
-				return fmt.Errorf("list nodes of pool %s: %w", rec.Pool.ID, err)
-			}
-			nodes := make([]batch.Node, 0, len(rs))
-			for _, r := range rs {
-				var n batch.Node
-				if err := json.Unmarshal(r.Value, &n); err != nil {
-					return fmt.Errorf("decode node %s: %w", r.Key, err)
-				}
-				nodes = append(nodes, n)
+				return err
 			}
 			out = append(out, batch.CountNodes(rec.Pool.ID, nodes))
 		}

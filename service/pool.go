@@ -752,7 +752,11 @@ func (p *poolManager) deleted(ctx *actor.Context, d compute.VMDeleted) {
 		return
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		return tx.Delete(tableNodes, batch.IDKey(p.poolID)+"/"+d.NodeID, store.AnyVersion)
+		key := batch.IDKey(p.poolID) + "/" + d.NodeID
+		if err := tx.Delete(tableNodeRuns, key, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.Delete(tableNodes, key, store.AnyVersion)
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return // askAgain deletes it again
@@ -889,13 +893,15 @@ func (p *poolManager) haltIfDone(ctx *actor.Context) {
 		return
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		rs, err := tx.List(tableNodes, batch.IDKey(p.poolID)+"/", "", 0)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			if err := tx.Delete(tableNodes, r.Key, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+		for _, table := range []string{tableNodes, tableNodeRuns} {
+			rs, err := tx.List(table, batch.IDKey(p.poolID)+"/", "", 0)
+			if err != nil {
 				return err
+			}
+			for _, r := range rs {
+				if err := tx.Delete(table, r.Key, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
 			}
 		}
 		if err := tx.Delete(tableBoots, batch.IDKey(p.poolID), store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {

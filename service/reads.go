@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"corral/batch"
 	"corral/store"
@@ -23,7 +24,17 @@ const (
 	// the current one. It is a record of its own so that the pool's ETag changes only when the
 	// pool does.
 	tableBoots = "boots"
+	// tableNodeRuns counts the attempts that ended on each node with a result (key: IDKey(pool) +
+	// "/" + node): a nodeRuns, written by the job managers, deleted with the node's record.
+	tableNodeRuns = "noderuns"
 )
+
+// nodeRuns is a node's task counters: attempts that ended on it with a result (Azure's
+// totalTasksRun), and those that exited 0 (totalTasksSucceeded).
+type nodeRuns struct {
+	Run       int32 `json:"run"`
+	Succeeded int32 `json:"succeeded"`
+}
 
 // poolRecord is a pool as the store keeps it.
 type poolRecord struct {
@@ -105,30 +116,80 @@ func ListPools(ctx context.Context, st store.Store, after string, limit int) ([]
 	return out, err
 }
 
-// ListNodes lists a pool's nodes in id order.
+// ListNodes lists a pool's nodes in id order, as readNodes shows them.
 func ListNodes(ctx context.Context, st store.Store, poolID string) ([]batch.Node, error) {
 	var out []batch.Node
 	err := st.View(ctx, func(tx store.Tx) error {
 		if _, err := tx.Get(tablePools, batch.IDKey(poolID)); err != nil {
 			return err
 		}
-		rs, err := tx.List(tableNodes, batch.IDKey(poolID)+"/", "", 0)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			var n batch.Node
-			if err := json.Unmarshal(r.Value, &n); err != nil {
-				return err
-			}
-			out = append(out, n)
-		}
-		return nil
+		var err error
+		out, err = readNodes(tx, poolID)
+		return err
 	})
 	if errors.Is(err, errNotFound) {
 		return nil, notFound("PoolNotFound", "pool")
 	}
 	return out, err
+}
+
+// readNodes reads a pool's nodes in id order, as the API shows them: each node's record, with
+// what runs on it now, from the attempts recorded running on it (runningTasksCount,
+// runningTaskSlotsCount, recentTasks, and state running for an idle node that runs any), and
+// the attempts that ended on it (totalTasksRun, totalTasksSucceeded).
+func readNodes(tx store.Tx, poolID string) ([]batch.Node, error) {
+	rs, err := tx.List(tableNodes, batch.IDKey(poolID)+"/", "", 0)
+	if err != nil {
+		return nil, fmt.Errorf("list nodes of pool %s: %w", poolID, err)
+	}
+	nodes := make([]batch.Node, 0, len(rs))
+	byID := make(map[string]int, len(rs))
+	for _, r := range rs {
+		var n batch.Node
+		if err := json.Unmarshal(r.Value, &n); err != nil {
+			return nil, fmt.Errorf("decode node %s: %w", r.Key, err)
+		}
+		byID[n.ID] = len(nodes)
+		nodes = append(nodes, n)
+	}
+	attempts, err := tx.List(tableAttempts, attemptsOf(poolID), "", 0)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts on pool %s: %w", poolID, err)
+	}
+	for _, r := range attempts {
+		node, _, _ := strings.Cut(strings.TrimPrefix(r.Key, attemptsOf(poolID)), "/")
+		i, ok := byID[node]
+		if !ok {
+			continue // a node that has left the pool
+		}
+		var a attemptRef
+		if err := json.Unmarshal(r.Value, &a); err != nil {
+			return nil, fmt.Errorf("decode attempt %s: %w", r.Key, err)
+		}
+		n := &nodes[i]
+		n.RunningTasksCount++
+		n.RunningTaskSlotsCount += int32(a.Slots)
+		n.RecentTasks = append(n.RecentTasks, batch.TaskInformation{JobID: a.JobID, TaskID: a.TaskID, TaskState: batch.TaskRunning})
+		if n.State == batch.NodeIdle {
+			n.State = batch.NodeRunning
+		}
+	}
+	runs, err := tx.List(tableNodeRuns, batch.IDKey(poolID)+"/", "", 0)
+	if err != nil {
+		return nil, fmt.Errorf("list task counters of pool %s: %w", poolID, err)
+	}
+	for _, r := range runs {
+		i, ok := byID[strings.TrimPrefix(r.Key, batch.IDKey(poolID)+"/")]
+		if !ok {
+			continue
+		}
+		var c nodeRuns
+		if err := json.Unmarshal(r.Value, &c); err != nil {
+			return nil, fmt.Errorf("decode task counters %s: %w", r.Key, err)
+		}
+		nodes[i].TotalTasksRun, nodes[i].TotalTasksSucceeded = c.Run, c.Succeeded
+	}
+	return nodes, nil
 }
 
 // GetJob reads a job.

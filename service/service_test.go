@@ -267,6 +267,11 @@ func serviceProgramOn(jobPool string, storeFails bool, exitCodes []int, retries 
 		s.Monitor(&completedOnce{})
 		s.Monitor(&eventuallyDone{})
 		st := memstore.New()
+		if !storeFails {
+			// A write reported failed may have committed: the starts the monitor counts would
+			// not be all the attempts recorded.
+			s.Monitor(&nodesShowWork{st: st, pool: "p1", whole: len(more) == 0})
+		}
 		if storeFails {
 			// Writes fail; reads do not: a failed read at boot stops the server (Boot returns the
 			// error), which is what an operator should see, not something to recover from.

@@ -96,6 +96,13 @@
 //     a path does not have in Azure answers 405 UnsupportedHttpVerb.
 //   - Compute nodes carry no ETag or Last-Modified (the service keeps no version for them), so
 //     Compute Node - Get ignores conditional headers.
+//   - A node's runningTasksCount, runningTaskSlotsCount and state running (for a node that would
+//     otherwise be idle) come from the attempts the service records as running on it, and its
+//     recentTasks lists those tasks only (Azure also lists tasks that completed recently). Its
+//     stateTransitionTime is that of its last recorded state, not of its going running.
+//     totalTasksRun counts the attempts that ended on it with a result (a retried task counts
+//     each attempt; one requeued from a lost or removed node does not), totalTasksSucceeded
+//     those that exited 0.
 //   - More than 100 tasks in one Add Collection is answered 413 RequestBodyTooLarge (the answer
 //     clients already handle by sending fewer tasks); Azure documents the limit, not its error.
 //   - The TaskAddResult status values are lower case, as api-version 2024-07-01.20.0 (and the Go

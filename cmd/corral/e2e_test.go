@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -407,6 +408,27 @@ func TestCLIAgainstServer(t *testing.T) {
 		t.Errorf("job watch after SIGINT: %v, want exit code %d", err, exitInterrupted)
 	}
 	ts.mustCLI(t, []string{"task", "explain", "slow", "nap"}, "task nap of job slow is running on node")
+	// The nodes show it: one runs nap; together they have run a, b and bad, two of them
+	// successfully.
+	_, out, _ = ts.cli(t, "pool", "show", "p1", "--json")
+	var shown struct {
+		Nodes []batch.Node `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(out), &shown); err != nil {
+		t.Fatalf("pool show p1 --json: %v\n%s", err, out)
+	}
+	var running, run, succeeded int32
+	for _, n := range shown.Nodes {
+		if n.State == batch.NodeRunning && n.RunningTasksCount == 1 && n.RunningTaskSlotsCount == 1 &&
+			len(n.RecentTasks) == 1 && n.RecentTasks[0].TaskID == "nap" && strings.HasSuffix(n.RecentTasks[0].TaskURL, "/jobs/slow/tasks/nap") {
+			running++
+		}
+		run += n.TotalTasksRun
+		succeeded += n.TotalTasksSucceeded
+	}
+	if running != 1 || run != 3 || succeeded != 2 {
+		t.Errorf("nodes show %d running nap, %d tasks run, %d succeeded; want 1, 3, 2:\n%s", running, run, succeeded, out)
+	}
 	ts.mustCLI(t, []string{"job", "terminate", "slow"}, "terminating job slow")
 }
 
