@@ -532,7 +532,7 @@ func TestAutoscaleAgainstServer(t *testing.T) {
 	}
 	ts.mustCLI(t, []string{"pool", "autoscale", "a", "--formula", "$TargetDedicatedNodes=2;", "--interval", "5m"},
 		"pool a autoscales: its formula is evaluated every 5m")
-	until([]string{"pool", "show", "a"}, "allocation steady", "nodes:        2/2")
+	until([]string{"pool", "show", "a"}, "allocation steady", "nodes:        2/2", "autoscale:    every 5m0s (its runs: corral pool history a)")
 	ts.mustCLI(t, []string{"pool", "evaluate", "a", "--formula", "n = 3;\n$TargetDedicatedNodes = n;"}, "$TargetDedicatedNodes=3\n", "n=3\n")
 	if code, _, errOut := ts.cli(t, "pool", "resize", "a", "--dedicated", "1"); code != 1 || !strings.Contains(errOut, "OperationInvalidForCurrentState") {
 		t.Errorf("resize of an autoscale pool: exit %d, stderr %q", code, errOut)
@@ -576,6 +576,7 @@ func TestAutoscaleAgainstServer(t *testing.T) {
 	// A low-priority node, evicted.
 	ts.mustCLI(t, []string{"pool", "resize", "a", "--low-priority", "1"}, "resizing pool a to 1 dedicated and 1 low-priority node")
 	until([]string{"pool", "counts"}, "a     low-priority  1      idle=1")
+	until([]string{"pool", "show", "a"}, "nodes:        1/1 dedicated + 1/1 low-priority")
 	_, out, _ = ts.cli(t, "pool", "show", "a", "--json")
 	shown.Nodes = nil
 	if err := json.Unmarshal([]byte(out), &shown); err != nil {

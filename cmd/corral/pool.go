@@ -171,7 +171,11 @@ func poolListRun(ctx context.Context, o *poolListOptions, s *streams) error {
 
 // nodeCount is "current/target" dedicated nodes.
 func nodeCount(p batch.Pool) string {
-	return fmt.Sprintf("%d/%d", deref(p.CurrentDedicatedNodes), deref(p.TargetDedicatedNodes))
+	ded := fmt.Sprintf("%d/%d", deref(p.CurrentDedicatedNodes), deref(p.TargetDedicatedNodes))
+	if deref(p.CurrentLowPriorityNodes) == 0 && deref(p.TargetLowPriorityNodes) == 0 {
+		return ded
+	}
+	return fmt.Sprintf("%s dedicated + %d/%d low-priority", ded, deref(p.CurrentLowPriorityNodes), deref(p.TargetLowPriorityNodes))
 }
 
 var poolShowSpec = verbSpec{
@@ -238,6 +242,16 @@ func writePool(w io.Writer, p batch.Pool, nodes []batch.Node) {
 	}
 	for _, e := range p.ResizeErrors {
 		fmt.Fprintf(w, "  resize error: %s: %s\n", e.Code, e.Message)
+	}
+	if p.AutoScale() {
+		every := batch.DefaultAutoScaleEvaluationInterval
+		if p.AutoScaleEvaluationInterval != nil {
+			every = p.AutoScaleEvaluationInterval.Std()
+		}
+		fmt.Fprintf(w, "  autoscale:    every %s (its runs: corral pool history %s)\n", every, p.ID)
+		if r := p.AutoScaleRun; r != nil && r.Error != nil {
+			fmt.Fprintf(w, "  autoscale error: %s: %s\n", r.Error.Code, r.Error.Message)
+		}
 	}
 	if len(nodes) == 0 {
 		fmt.Fprintln(w, "\nno nodes yet")
