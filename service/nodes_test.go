@@ -15,14 +15,17 @@ import (
 //     its recentTasks and its running tasks;
 //   - a node never counts more attempts (ended, with totalTasksRun, or running) than were started
 //     on it, nor more successes than runs;
-//   - with whole, the pool keeps its nodes and every completion is by a result: the nodes'
-//     totalTasksRun add up to at least the tasks completed.
+//   - with whole (every completion is by a result, none by a terminate), a node counts in
+//     totalTasksRun at least the tasks whose last attempt it ran and that completed;
+//   - with allSucceed (every attempt exits 0), every attempt a node ran succeeded.
 type nodesShowWork struct {
-	st      store.Store
-	pool    string
-	whole   bool
-	started map[string]map[string]bool // node -> attempt ids started on it
-	done    int
+	st          store.Store
+	pool        string
+	whole       bool
+	allSucceed  bool
+	started     map[string]map[string]bool // node -> attempt ids started on it
+	lastNode    map[string]string          // task -> node of its latest attempt
+	completedOn map[string]int32           // node -> tasks completed by an attempt on it
 }
 
 func (w *nodesShowWork) Define(m *actor.Machine) {
@@ -35,6 +38,10 @@ func (w *nodesShowWork) Define(m *actor.Machine) {
 				w.started[e.NodeID] = map[string]bool{}
 			}
 			w.started[e.NodeID][e.AttemptID] = true
+			if w.lastNode == nil {
+				w.lastNode = map[string]string{}
+			}
+			w.lastNode[e.JobID+"/"+e.TaskID] = e.NodeID
 			// The other starts of the same write are announced next: the counts wait for a
 			// completion.
 			nodes, err := ListNodes(context.Background(), w.st, w.pool)
@@ -55,16 +62,17 @@ func (w *nodesShowWork) Define(m *actor.Machine) {
 				n.ID, e.JobID, e.TaskID, n.RunningTasksCount, n.RunningTaskSlotsCount, n.RecentTasks)
 		}),
 		actor.On(func(ctx *actor.Context, e TaskCompleted) {
-			w.done++
-			nodes := w.check(ctx)
-			if !w.whole {
-				return
+			if w.completedOn == nil {
+				w.completedOn = map[string]int32{}
 			}
-			var run int32
-			for _, n := range nodes {
-				run += n.TotalTasksRun
+			on := w.lastNode[e.JobID+"/"+e.TaskID]
+			w.completedOn[on]++
+			for _, n := range w.check(ctx) {
+				if w.whole && n.ID == on {
+					ctx.Assert(n.TotalTasksRun >= w.completedOn[on], "%d tasks completed on node %s, which shows %d run",
+						w.completedOn[on], on, n.TotalTasksRun)
+				}
 			}
-			ctx.Assert(int(run) >= w.done, "%d tasks completed, the nodes show %d run", w.done, run)
 		}),
 		actor.Ignore[TaskAdded](), actor.Ignore[TaskRecovered](),
 	)
@@ -79,6 +87,8 @@ func (w *nodesShowWork) check(ctx *actor.Context) []batch.Node {
 	}
 	for _, n := range nodes {
 		ctx.Assert(n.TotalTasksSucceeded <= n.TotalTasksRun, "node %s: %d succeeded of %d run", n.ID, n.TotalTasksSucceeded, n.TotalTasksRun)
+		ctx.Assert(!w.allSucceed || n.TotalTasksSucceeded == n.TotalTasksRun, "node %s: %d succeeded of %d run, all of which exited 0",
+			n.ID, n.TotalTasksSucceeded, n.TotalTasksRun)
 		ctx.Assert(int(n.TotalTasksRun+n.RunningTasksCount) <= len(w.started[n.ID]),
 			"node %s: %d run and %d running, of %d attempts started on it", n.ID, n.TotalTasksRun, n.RunningTasksCount, len(w.started[n.ID]))
 	}

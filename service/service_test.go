@@ -270,7 +270,7 @@ func serviceProgramOn(jobPool string, storeFails bool, exitCodes []int, retries 
 		if !storeFails {
 			// A write reported failed may have committed: the starts the monitor counts would
 			// not be all the attempts recorded.
-			s.Monitor(&nodesShowWork{st: st, pool: "p1", whole: len(more) == 0})
+			s.Monitor(&nodesShowWork{st: st, pool: "p1", whole: len(more) == 0, allSucceed: len(exitCodes) == 0})
 		}
 		if storeFails {
 			// Writes fail; reads do not: a failed read at boot stops the server (Boot returns the
