@@ -174,6 +174,13 @@ type groupVerb struct {
 	run  func(args []string, s *streams) int
 }
 
+// verb makes a group's verb that runVerb runs with parse and do.
+func verb[O any](spec verbSpec,
+	parse func(fs *flag.FlagSet, args []string, getenv func(string) string) (O, error),
+	do func(ctx context.Context, opts O, s *streams) error) groupVerb {
+	return groupVerb{spec, func(args []string, s *streams) int { return runVerb(spec, args, s, parse, do) }}
+}
+
 func (g group) run(args []string, s *streams) int {
 	if len(args) == 0 {
 		g.usage(s.Err)

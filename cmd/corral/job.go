@@ -20,18 +20,10 @@ var jobGroup = group{
 	name:    "job",
 	summary: "A job is a set of tasks, with the dependencies between them, that run on one pool.",
 	verbs: []groupVerb{
-		{jobSubmitSpec, func(args []string, s *streams) int {
-			return runVerb(jobSubmitSpec, args, s, parseJobSubmit, jobSubmitRun)
-		}},
-		{jobWatchSpec, func(args []string, s *streams) int {
-			return runVerb(jobWatchSpec, args, s, parseJobWatch, jobWatchRun)
-		}},
-		{jobListSpec, func(args []string, s *streams) int {
-			return runVerb(jobListSpec, args, s, parseJobList, jobListRun)
-		}},
-		{jobTerminateSpec, func(args []string, s *streams) int {
-			return runVerb(jobTerminateSpec, args, s, parseJobTerminate, jobTerminateRun)
-		}},
+		verb(jobSubmitSpec, parseJobSubmit, jobSubmitRun),
+		verb(jobWatchSpec, parseJobWatch, jobWatchRun),
+		verb(jobListSpec, parseJobList, jobListRun),
+		verb(jobTerminateSpec, parseJobTerminate, jobTerminateRun),
 	},
 }
 

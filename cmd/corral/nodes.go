@@ -13,9 +13,7 @@ var nodeGroup = group{
 	name:    "node",
 	summary: "A node is one machine of a pool (with `corral server`, a node-agent process); see a\npool's nodes with: corral pool show ID",
 	verbs: []groupVerb{
-		{nodeEvictSpec, func(args []string, s *streams) int {
-			return runVerb(nodeEvictSpec, args, s, parseNodeEvict, nodeEvictRun)
-		}},
+		verb(nodeEvictSpec, parseNodeEvict, nodeEvictRun),
 	},
 }
 

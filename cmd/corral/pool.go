@@ -20,36 +20,16 @@ var poolGroup = group{
 	name:    "pool",
 	summary: "Pools are the nodes that run tasks; with `corral server`'s local provider a node is a\nnode-agent process on the server's machine.",
 	verbs: []groupVerb{
-		{poolCreateSpec, func(args []string, s *streams) int {
-			return runVerb(poolCreateSpec, args, s, parsePoolCreate, poolCreateRun)
-		}},
-		{poolListSpec, func(args []string, s *streams) int {
-			return runVerb(poolListSpec, args, s, parsePoolList, poolListRun)
-		}},
-		{poolShowSpec, func(args []string, s *streams) int {
-			return runVerb(poolShowSpec, args, s, parsePoolShow, poolShowRun)
-		}},
-		{poolResizeSpec, func(args []string, s *streams) int {
-			return runVerb(poolResizeSpec, args, s, parsePoolResize, poolResizeRun)
-		}},
-		{poolStopResizeSpec, func(args []string, s *streams) int {
-			return runVerb(poolStopResizeSpec, args, s, parsePoolStopResize, poolStopResizeRun)
-		}},
-		{poolAutoscaleSpec, func(args []string, s *streams) int {
-			return runVerb(poolAutoscaleSpec, args, s, parsePoolAutoscale, poolAutoscaleRun)
-		}},
-		{poolEvaluateSpec, func(args []string, s *streams) int {
-			return runVerb(poolEvaluateSpec, args, s, parsePoolEvaluate, poolEvaluateRun)
-		}},
-		{poolRemoveNodesSpec, func(args []string, s *streams) int {
-			return runVerb(poolRemoveNodesSpec, args, s, parsePoolRemoveNodes, poolRemoveNodesRun)
-		}},
-		{poolHistorySpec, func(args []string, s *streams) int {
-			return runVerb(poolHistorySpec, args, s, parsePoolHistory, poolHistoryRun)
-		}},
-		{poolCountsSpec, func(args []string, s *streams) int {
-			return runVerb(poolCountsSpec, args, s, parsePoolCounts, poolCountsRun)
-		}},
+		verb(poolCreateSpec, parsePoolCreate, poolCreateRun),
+		verb(poolListSpec, parsePoolList, poolListRun),
+		verb(poolShowSpec, parsePoolShow, poolShowRun),
+		verb(poolResizeSpec, parsePoolResize, poolResizeRun),
+		verb(poolStopResizeSpec, parsePoolStopResize, poolStopResizeRun),
+		verb(poolAutoscaleSpec, parsePoolAutoscale, poolAutoscaleRun),
+		verb(poolEvaluateSpec, parsePoolEvaluate, poolEvaluateRun),
+		verb(poolRemoveNodesSpec, parsePoolRemoveNodes, poolRemoveNodesRun),
+		verb(poolHistorySpec, parsePoolHistory, poolHistoryRun),
+		verb(poolCountsSpec, parsePoolCounts, poolCountsRun),
 	},
 }
 

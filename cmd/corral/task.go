@@ -19,18 +19,10 @@ var taskGroup = group{
 	name:    "task",
 	summary: "A task is one command of a job, run on one node of the job's pool.",
 	verbs: []groupVerb{
-		{taskListSpec, func(args []string, s *streams) int {
-			return runVerb(taskListSpec, args, s, parseTaskList, taskListRun)
-		}},
-		{taskShowSpec, func(args []string, s *streams) int {
-			return runVerb(taskShowSpec, args, s, parseTaskShow, taskShowRun)
-		}},
-		{taskOutputSpec, func(args []string, s *streams) int {
-			return runVerb(taskOutputSpec, args, s, parseTaskOutput, taskOutputRun)
-		}},
-		{taskExplainSpec, func(args []string, s *streams) int {
-			return runVerb(taskExplainSpec, args, s, parseTaskExplain, taskExplainRun)
-		}},
+		verb(taskListSpec, parseTaskList, taskListRun),
+		verb(taskShowSpec, parseTaskShow, taskShowRun),
+		verb(taskOutputSpec, parseTaskOutput, taskOutputRun),
+		verb(taskExplainSpec, parseTaskExplain, taskExplainRun),
 	},
 }
 
