@@ -457,12 +457,7 @@ func TestNodeEvictRun(t *testing.T) {
 // TestAutoscaleHelp: the verbs are listed and described, and a usage mistake says how to call
 // them.
 func TestAutoscaleHelp(t *testing.T) {
-	tests := []struct {
-		args     []string
-		code     int
-		stdout   string
-		stderrIn string
-	}{
+	tests := []runCase{
 		{args: []string{"pool", "help"}, stdout: "corral pool autoscale ID (--formula F | --formula-file PATH) [--interval DUR] | ID --disable\n"},
 		{args: []string{"pool", "help"}, stdout: "corral pool evaluate ID (--formula F | --formula-file PATH)\n"},
 		{args: []string{"pool", "help"}, stdout: "corral pool remove-nodes ID NODE... [--timeout DUR] [--deallocation OPTION]\n"},
@@ -478,21 +473,7 @@ func TestAutoscaleHelp(t *testing.T) {
 		{args: []string{"node"}, code: 2, stderrIn: "usage: corral node <command>"},
 		{args: []string{"node", "evict", "p1"}, code: 2, stderrIn: "corral node evict: missing the node id"},
 	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var out, errOut strings.Builder
-			code := run(tt.args, &out, &errOut)
-			if code != tt.code {
-				t.Errorf("exit code = %d, want %d (stderr %q)", code, tt.code, errOut.String())
-			}
-			if !strings.Contains(out.String(), tt.stdout) {
-				t.Errorf("stdout = %q, want it to contain %q", out.String(), tt.stdout)
-			}
-			if !strings.Contains(errOut.String(), tt.stderrIn) {
-				t.Errorf("stderr = %q, want it to contain %q", errOut.String(), tt.stderrIn)
-			}
-		})
-	}
+	checkRuns(t, tests)
 }
 
 // TestAutoscaleAgainstServer drives the verbs against a real server whose nodes are local agent
@@ -503,41 +484,18 @@ func TestAutoscaleAgainstServer(t *testing.T) {
 	ts := startTestServer(t)
 	ts.mustCLI(t, []string{"pool", "create", "a", "--nodes", "0"}, "created pool a")
 
-	// until runs a verb until its output has every want.
-	until := func(args []string, wants ...string) string {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_, out, _ := ts.cli(t, args...)
-			missing := ""
-			for _, w := range wants {
-				if !strings.Contains(out, w) {
-					missing = w
-					break
-				}
-			}
-			if missing == "" {
-				return out
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("corral %s never had %q:\n%s", strings.Join(args, " "), missing, out)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-
 	if code, _, errOut := ts.cli(t, "pool", "evaluate", "a", "--formula", "$TargetDedicatedNodes=1;"); code != 1 ||
 		!strings.Contains(errOut, "pool a does not autoscale") {
 		t.Errorf("evaluate on a manual pool: exit %d, stderr %q", code, errOut)
 	}
 	ts.mustCLI(t, []string{"pool", "autoscale", "a", "--formula", "$TargetDedicatedNodes=2;", "--interval", "5m"},
 		"pool a autoscales: its formula is evaluated every 5m")
-	until([]string{"pool", "show", "a"}, "allocation steady", "nodes:        2/2", "autoscale:    every 5m0s (its runs: corral pool history a)")
+	ts.until(t, []string{"pool", "show", "a"}, "allocation steady", "nodes:        2/2", "autoscale:    every 5m0s (its runs: corral pool history a)")
 	ts.mustCLI(t, []string{"pool", "evaluate", "a", "--formula", "n = 3;\n$TargetDedicatedNodes = n;"}, "$TargetDedicatedNodes=3\n", "n=3\n")
 	if code, _, errOut := ts.cli(t, "pool", "resize", "a", "--dedicated", "1"); code != 1 || !strings.Contains(errOut, "OperationInvalidForCurrentState") {
 		t.Errorf("resize of an autoscale pool: exit %d, stderr %q", code, errOut)
 	}
-	until([]string{"pool", "counts"}, "a     dedicated  2      idle=2")
+	ts.until(t, []string{"pool", "counts"}, "a     dedicated  2      idle=2")
 	ts.mustCLI(t, []string{"pool", "history", "a"}, "autoScaleEnabled", "2/0")
 
 	ts.mustCLI(t, []string{"pool", "autoscale", "a", "--disable"}, "pool a no longer autoscales")
@@ -553,7 +511,7 @@ func TestAutoscaleAgainstServer(t *testing.T) {
 	}
 	gone := shown.Nodes[0].ID
 	ts.mustCLI(t, []string{"pool", "remove-nodes", "a", gone, "--deallocation", "terminate"}, "removing 1 node from pool a: "+gone)
-	until([]string{"pool", "show", "a"}, "allocation steady", "nodes:        1/1")
+	ts.until(t, []string{"pool", "show", "a"}, "allocation steady", "nodes:        1/1")
 	// The removed node left the pool at once; its record stays, in leavingpool, until the
 	// provider says its VM is gone.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -575,8 +533,8 @@ func TestAutoscaleAgainstServer(t *testing.T) {
 
 	// A low-priority node, evicted.
 	ts.mustCLI(t, []string{"pool", "resize", "a", "--low-priority", "1"}, "resizing pool a to 1 dedicated and 1 low-priority node")
-	until([]string{"pool", "counts"}, "a     low-priority  1      idle=1")
-	until([]string{"pool", "show", "a"}, "nodes:        1/1 dedicated + 1/1 low-priority")
+	ts.until(t, []string{"pool", "counts"}, "a     low-priority  1      idle=1")
+	ts.until(t, []string{"pool", "show", "a"}, "nodes:        1/1 dedicated + 1/1 low-priority")
 	_, out, _ = ts.cli(t, "pool", "show", "a", "--json")
 	shown.Nodes = nil
 	if err := json.Unmarshal([]byte(out), &shown); err != nil {
@@ -597,7 +555,7 @@ func TestAutoscaleAgainstServer(t *testing.T) {
 		t.Errorf("evict a dedicated node: exit %d, stderr %q", code, errOut)
 	}
 	ts.mustCLI(t, []string{"node", "evict", "a", low}, "evicted node "+low+" of pool a")
-	until([]string{"pool", "history", "a"}, "preempted", low)
+	ts.until(t, []string{"pool", "history", "a"}, "preempted", low)
 	if code, _, errOut := ts.cli(t, "node", "evict", "a", "a-999"); code != 1 || !strings.Contains(errOut, "pool a has no node a-999") {
 		t.Errorf("evict a missing node: exit %d, stderr %q", code, errOut)
 	}

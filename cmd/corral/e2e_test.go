@@ -281,6 +281,30 @@ func (ts *testServer) mustCLI(t *testing.T, args []string, wants ...string) stri
 	return out
 }
 
+// until runs a CLI verb until its stdout has every want, for at most 30 seconds, and returns
+// that stdout.
+func (ts *testServer) until(t *testing.T, args []string, wants ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, out, _ := ts.cli(t, args...)
+		missing := ""
+		for _, w := range wants {
+			if !strings.Contains(out, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("corral %s never had %q:\n%s", strings.Join(args, " "), missing, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // processEnv is the environment of a corral process that talks to the server.
 func (ts *testServer) processEnv() []string {
 	var extra []string

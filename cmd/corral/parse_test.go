@@ -188,12 +188,7 @@ func TestDefaultDataDir(t *testing.T) {
 }
 
 func TestGroups(t *testing.T) {
-	tests := []struct {
-		args     []string
-		code     int
-		stdout   string
-		stderrIn string
-	}{
+	tests := []runCase{
 		{args: []string{"pool"}, code: 2, stderrIn: "usage: corral pool <command>"},
 		{args: []string{"job", "help"}, code: 0, stdout: "corral job submit FILE"},
 		{args: []string{"task", "frob"}, code: 2, stderrIn: `corral task: unknown command "frob"`},
@@ -203,19 +198,5 @@ func TestGroups(t *testing.T) {
 		{args: []string{"pool", "create"}, code: 2, stderrIn: "corral pool create: missing the pool id\nusage: corral pool create ID"},
 		{args: []string{"run", "/nonexistent/job.yaml", "--embedded"}, code: 1, stderrIn: "read the job file"},
 	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var out, errOut strings.Builder
-			code := run(tt.args, &out, &errOut)
-			if code != tt.code {
-				t.Errorf("exit code = %d, want %d (stderr %q)", code, tt.code, errOut.String())
-			}
-			if !strings.Contains(out.String(), tt.stdout) {
-				t.Errorf("stdout = %q, want it to contain %q", out.String(), tt.stdout)
-			}
-			if !strings.Contains(errOut.String(), tt.stderrIn) {
-				t.Errorf("stderr = %q, want it to contain %q", errOut.String(), tt.stderrIn)
-			}
-		})
-	}
+	checkRuns(t, tests)
 }

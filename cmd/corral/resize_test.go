@@ -214,12 +214,7 @@ func TestPoolStopResizeRun(t *testing.T) {
 // TestPoolResizeHelp: the verbs are listed and described, and a usage mistake says how to call
 // them.
 func TestPoolResizeHelp(t *testing.T) {
-	tests := []struct {
-		args     []string
-		code     int
-		stdout   string
-		stderrIn string
-	}{
+	tests := []runCase{
 		{args: []string{"pool", "help"}, code: 0, stdout: "corral pool resize ID [--dedicated N] [--low-priority M] [--timeout DUR] [--deallocation OPTION]"},
 		{args: []string{"pool", "help"}, code: 0, stdout: "corral pool stop-resize ID\n"},
 		{args: []string{"help"}, code: 0, stdout: "(create, list, show, resize, stop-resize, autoscale, evaluate,\n            remove-nodes, history, counts)"},
@@ -229,21 +224,7 @@ func TestPoolResizeHelp(t *testing.T) {
 			stderrIn: "corral pool resize: give --dedicated N, --low-priority M or both\nusage: corral pool resize ID"},
 		{args: []string{"pool", "stop-resize"}, code: 2, stderrIn: "corral pool stop-resize: missing the pool id"},
 	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var out, errOut strings.Builder
-			code := run(tt.args, &out, &errOut)
-			if code != tt.code {
-				t.Errorf("exit code = %d, want %d (stderr %q)", code, tt.code, errOut.String())
-			}
-			if !strings.Contains(out.String(), tt.stdout) {
-				t.Errorf("stdout = %q, want it to contain %q", out.String(), tt.stdout)
-			}
-			if !strings.Contains(errOut.String(), tt.stderrIn) {
-				t.Errorf("stderr = %q, want it to contain %q", errOut.String(), tt.stderrIn)
-			}
-		})
-	}
+	checkRuns(t, tests)
 }
 
 // TestPoolResizeAgainstServer drives `pool resize` and `pool stop-resize` against a real server
@@ -252,36 +233,13 @@ func TestPoolResizeAgainstServer(t *testing.T) {
 	ts := startTestServer(t)
 	ts.mustCLI(t, []string{"pool", "create", "r", "--nodes", "0"}, "created pool r: 0 nodes")
 
-	// until runs `corral pool show r` until its output has every want.
-	until := func(wants ...string) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_, out, _ := ts.cli(t, "pool", "show", "r")
-			missing := ""
-			for _, w := range wants {
-				if !strings.Contains(out, w) {
-					missing = w
-					break
-				}
-			}
-			if missing == "" {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("pool show r never had %q:\n%s", missing, out)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-
 	ts.mustCLI(t, []string{"pool", "resize", "r", "--dedicated", "2", "--timeout", "10m"},
 		"resizing pool r to 2 dedicated and 0 low-priority nodes")
-	until("allocation steady", "nodes:        2/2")
+	ts.until(t, []string{"pool", "show", "r"}, "allocation steady", "nodes:        2/2")
 	ts.mustCLI(t, []string{"pool", "stop-resize", "r"}, "stopping the resize of pool r")
 	ts.mustCLI(t, []string{"pool", "resize", "r", "--dedicated", "0", "--deallocation", "terminate"},
 		"resizing pool r to 0 dedicated and 0 low-priority nodes")
-	until("allocation steady", "nodes:        0/0")
+	ts.until(t, []string{"pool", "show", "r"}, "allocation steady", "nodes:        0/0")
 
 	if code, _, errOut := ts.cli(t, "pool", "resize", "nope", "--dedicated", "1"); code != 1 || !strings.Contains(errOut, "PoolNotFound") {
 		t.Errorf("resize of a missing pool: exit %d, stderr %q", code, errOut)
