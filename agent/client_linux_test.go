@@ -3,46 +3,19 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"corral/agent/protocol"
+	"corral/internal/testlog"
 )
-
-// testLogger collects a test's log lines and prints them only if the test fails; it may be
-// written to after the test ends (it never calls t.Log then).
-func testLogger(t *testing.T) *slog.Logger {
-	var (
-		mu  sync.Mutex
-		buf bytes.Buffer
-	)
-	t.Cleanup(func() {
-		if t.Failed() {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Logf("log:\n%s", buf.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.Write(p)
-	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func TestClientGivesUpWithoutServer(t *testing.T) {
 	// A loopback port nobody listens on.
@@ -57,7 +30,7 @@ func TestClientGivesUpWithoutServer(t *testing.T) {
 		ServerURL: "http://" + addr, NodeID: "n1", PoolID: "p1", Key: []byte("k"),
 		Runner:   Config{Root: t.TempDir()},
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
-		GiveUpAfter: 300 * time.Millisecond, Logger: testLogger(t),
+		GiveUpAfter: 300 * time.Millisecond, Logger: testlog.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +158,7 @@ func TestClientAgainstScriptedServer(t *testing.T) {
 		ServerURL: srv.URL + "/", NodeID: "n1", PoolID: "p1", Key: key,
 		Runner:         Config{Root: t.TempDir()},
 		HeartbeatEvery: time.Hour, PollWait: 5 * time.Second,
-		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, Logger: testLogger(t),
+		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, Logger: testlog.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,48 +6,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"corral/actor"
 	"corral/agent/protocol"
 	"corral/agentlink"
+	"corral/internal/testlog"
 )
 
 // deadline bounds every wait in these tests; it only keeps a broken test from hanging.
 const deadline = 10 * time.Second
 
 var testKey = []byte("account-key")
-
-// testLogger collects a test's log lines and prints them only if the test fails; it may be
-// written to after the test ends.
-func testLogger(t *testing.T) *slog.Logger {
-	var (
-		mu  sync.Mutex
-		buf bytes.Buffer
-	)
-	t.Cleanup(func() {
-		if t.Failed() {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Logf("log:\n%s", buf.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.Write(p)
-	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func sessionID(poolID, nodeID string) actor.ID { return actor.ID("node/" + poolID + "/" + nodeID) }
 
@@ -95,7 +69,7 @@ type server struct {
 func newServer(t *testing.T, opts agentlink.HubOptions) *server {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
+		opts.Logger = testlog.New(t)
 	}
 	s := &server{engine: actor.NewEngine(actor.Options{Logger: opts.Logger})}
 	s.hub = agentlink.NewHub(s.engine, testKey, sessionID, opts)
@@ -263,8 +237,8 @@ func TestHubRefusesBadRequests(t *testing.T) {
 }
 
 func TestHubEmptyKeyRefusesEverything(t *testing.T) {
-	engine := actor.NewEngine(actor.Options{Logger: testLogger(t)})
-	hub := agentlink.NewHub(engine, nil, sessionID, agentlink.HubOptions{Logger: testLogger(t)})
+	engine := actor.NewEngine(actor.Options{Logger: testlog.New(t)})
+	hub := agentlink.NewHub(engine, nil, sessionID, agentlink.HubOptions{Logger: testlog.New(t)})
 	srv := httptest.NewServer(hub)
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"reports":[]}`))

@@ -18,6 +18,7 @@ import (
 	"corral/agent"
 	"corral/agent/protocol"
 	"corral/agentlink"
+	"corral/internal/testlog"
 )
 
 // runClient starts an agent Client for node n1 of pool p1 against url; stop cancels it and
@@ -29,7 +30,7 @@ func runClient(t *testing.T, url, root string, change func(*agent.ClientConfig))
 		Runner:         agent.Config{Root: root},
 		HeartbeatEvery: time.Hour, PollWait: 5 * time.Second,
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
-		Logger: testLogger(t),
+		Logger: testlog.New(t),
 	}
 	if change != nil {
 		change(&cfg)
@@ -305,7 +306,7 @@ func TestWrongKeyAgent(t *testing.T) {
 		ServerURL: s.srv.URL, NodeID: "n1", PoolID: "p1", Key: []byte("wrong"),
 		Runner:   agent.Config{Root: t.TempDir()},
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, GiveUpAfter: 200 * time.Millisecond,
-		Logger: testLogger(t),
+		Logger: testlog.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)
