@@ -1,10 +1,6 @@
 package rest
 
 import (
-	"bytes"
-	"net/http"
-	"net/http/httptest"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -21,15 +17,7 @@ func TestResizeRequest(t *testing.T) {
 		return &service.ResizePool{PoolID: "p1", TargetDedicatedNodes: td, TargetLowPriorityNodes: tlp,
 			ResizeTimeout: timeout, NodeDeallocationOption: opt}
 	}
-	tests := []struct {
-		name        string
-		body        string
-		contentType string // "" sends none
-		want        *service.ResizePool
-		status      int
-		code        string
-		values      map[string]string
-	}{
+	tests := []bodyCase[service.ResizePool]{
 		// What is read.
 		{name: "dedicated only", body: `{"targetDedicatedNodes": 3}`, want: ok(3, 0, 0, "")},
 		{name: "low-priority only", body: `{"targetLowPriorityNodes": 4}`, want: ok(0, 4, 0, "")},
@@ -95,39 +83,7 @@ func TestResizeRequest(t *testing.T) {
 		{name: "empty option", body: `{"nodeDeallocationOption": ""}`, status: 400, code: api.CodeInvalidPropertyValue,
 			values: map[string]string{"PropertyName": "nodeDeallocationOption"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodPost, "/pools/p1/resize", bytes.NewReader([]byte(tt.body)))
-			if tt.contentType != "" {
-				r.Header.Set("Content-Type", tt.contentType)
-			}
-			c := &call{r: r}
-			got, e := c.resizeRequest("p1")
-			if tt.want != nil {
-				if e != nil {
-					t.Fatalf("error %v, want %+v", e, *tt.want)
-				}
-				if !reflect.DeepEqual(got, *tt.want) {
-					t.Fatalf("got  %+v\nwant %+v", got, *tt.want)
-				}
-				return
-			}
-			if e == nil {
-				t.Fatalf("got %+v, want %d %s", got, tt.status, tt.code)
-			}
-			if e.Status != tt.status || e.Code != tt.code {
-				t.Fatalf("error %v, want %d %s", e, tt.status, tt.code)
-			}
-			for k, v := range tt.values {
-				if got := valueOf(e, k); got != v {
-					t.Errorf("value %s = %q, want %q (error %v)", k, got, v, e)
-				}
-			}
-			if !reflect.DeepEqual(got, service.ResizePool{}) {
-				t.Errorf("request %+v returned with the error", got)
-			}
-		})
-	}
+	runBodyCases(t, "/pools/p1/resize", tests, func(c *call) (service.ResizePool, *api.Error) { return c.resizeRequest("p1") })
 }
 
 // valueOf returns the detail key of e, or "".
