@@ -376,17 +376,8 @@ func parsePoolRemoveNodes(fs *flag.FlagSet, args []string, getenv func(string) s
 		}
 	}
 	o.Nodes = pos[1:]
-	if *timeout != "" {
-		if o.Timeout, err = parseResizeTimeout(*timeout); err != nil {
-			return nil, err
-		}
-	}
-	if *dealloc != "" {
-		d := batch.NodeDeallocationOption(strings.ToLower(*dealloc))
-		if !batch.ValidNodeDeallocationOption(d) {
-			return nil, usagef("--deallocation %q: want requeue, terminate, taskcompletion or retaineddata", *dealloc)
-		}
-		o.Deallocation = d
+	if o.Timeout, o.Deallocation, err = parseShrinkFlags(*timeout, *dealloc); err != nil {
+		return nil, err
 	}
 	return o, o.Conn.resolve(getenv)
 }

@@ -72,19 +72,27 @@ func parsePoolResize(fs *flag.FlagSet, args []string, getenv func(string) string
 			return nil, err
 		}
 	}
-	if *timeout != "" {
-		if o.Timeout, err = parseResizeTimeout(*timeout); err != nil {
-			return nil, err
-		}
-	}
-	if *dealloc != "" {
-		d := batch.NodeDeallocationOption(strings.ToLower(*dealloc))
-		if !batch.ValidNodeDeallocationOption(d) {
-			return nil, usagef("--deallocation %q: want requeue, terminate, taskcompletion or retaineddata", *dealloc)
-		}
-		o.Deallocation = d
+	if o.Timeout, o.Deallocation, err = parseShrinkFlags(*timeout, *dealloc); err != nil {
+		return nil, err
 	}
 	return o, o.Conn.resolve(getenv)
+}
+
+// parseShrinkFlags reads --timeout and --deallocation, as pool resize and pool remove-nodes take
+// them; an empty flag reads as the zero value (the service's default).
+func parseShrinkFlags(timeout, dealloc string) (time.Duration, batch.NodeDeallocationOption, error) {
+	var d time.Duration
+	if timeout != "" {
+		var err error
+		if d, err = parseResizeTimeout(timeout); err != nil {
+			return 0, "", err
+		}
+	}
+	opt := batch.NodeDeallocationOption(strings.ToLower(dealloc))
+	if dealloc != "" && !batch.ValidNodeDeallocationOption(opt) {
+		return 0, "", usagef("--deallocation %q: want requeue, terminate, taskcompletion or retaineddata", dealloc)
+	}
+	return d, opt, nil
 }
 
 // poolIDArg returns the pool id a verb takes as its only argument, checked: it goes into the
