@@ -111,7 +111,7 @@ func Start(cfg Config) (*Server, error) {
 		ProvisionDelay: cfg.ProvisionDelay,
 		FailureRate:    cfg.FailureRate,
 		// Preemptions and losses of nodes adopted after a restart go to their pool's manager.
-		NotifyTo: service.PoolManagerID,
+		NotifyTo: service.PoolNoticesID,
 		Logger:   log,
 	})
 	if err != nil {

@@ -4,25 +4,55 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"corral/actor"
 	"corral/batch"
 	"corral/batch/autoscale"
+	"corral/compute"
 	"corral/store"
 )
 
-// account takes the API's requests. It knows which pools and jobs exist, creates the actors that
-// own new ones, and forwards requests about a job to its job manager (which answers them).
+// account takes the API's requests. It knows which pools and jobs exist, and which life of each
+// (its incarnation), creates the actors that own new ones, and forwards requests about a job to
+// its job manager (which answers them). When it loads, it starts the actors of what the store
+// holds: a scheduler and a manager per pool, a manager per job that is not completed.
 type account struct {
 	st          store.Store
 	timing      NodeTiming
-	minInterval time.Duration     // the shortest autoScaleEvaluationInterval (Config.AutoScaleMinInterval)
-	pools       map[string]bool   // IDKey(pool)
-	jobs        map[string]string // IDKey(job) -> job id as given
-	// done holds the jobs that were completed when the account loaded: Boot starts no job
-	// manager for them, so the account answers for them itself.
+	minInterval time.Duration      // the shortest autoScaleEvaluationInterval (Config.AutoScaleMinInterval)
+	pools       map[string]int64   // IDKey(pool) -> incarnation
+	jobs        map[string]jobLife // IDKey(job) -> the job's id as given, and its incarnation
+	lastInc     int64              // the highest incarnation drawn or seen
+	loadDelay   time.Duration      // the wait before the next load, after the store failed
+	// done holds the jobs that were completed when the account loaded: no job manager is started
+	// for them, so the account answers for them itself.
 	done map[string]bool
+}
+
+// jobLife is one life of a job: its id as given and its incarnation.
+type jobLife struct {
+	ID  string
+	Inc int64
+}
+
+// retryAccountLoad is the account's timer to load again after the store failed.
+type retryAccountLoad struct{}
+
+// loadRetryFirst and loadRetryMax bound the backoff of loads the store failed: the first retry
+// comes after loadRetryFirst, each later one after twice the wait before it, at most loadRetryMax.
+const (
+	loadRetryFirst = 100 * time.Millisecond
+	loadRetryMax   = 10 * time.Second
+)
+
+// nextLoadDelay doubles a load's backoff, from loadRetryFirst up to loadRetryMax.
+func nextLoadDelay(d time.Duration) time.Duration {
+	if d <= 0 {
+		return loadRetryFirst
+	}
+	return min(2*d, loadRetryMax)
 }
 
 func newAccount(st store.Store, timing NodeTiming, minInterval time.Duration) *account {
@@ -32,10 +62,33 @@ func newAccount(st store.Store, timing NodeTiming, minInterval time.Duration) *a
 	return &account{st: st, timing: timing, minInterval: minInterval}
 }
 
-// Define declares the account's single state.
+// Define declares the account's states: Loading (reading what exists, retried while the store
+// fails; requests wait), then Serving.
 func (a *account) Define(m *actor.Machine) {
-	m.State("Serving",
+	m.State("Loading",
 		actor.OnEntry(a.load),
+		actor.On(func(ctx *actor.Context, _ retryAccountLoad) { a.load(ctx) }),
+		actor.Defer[AddPool](),
+		actor.Defer[AddJob](),
+		actor.Defer[AddTasks](),
+		actor.Defer[TerminateJob](),
+		actor.Defer[TerminateTask](),
+		actor.Defer[DeleteJob](),
+		actor.Defer[DeleteTask](),
+		actor.Defer[DeletePool](),
+		actor.Defer[ResizePool](),
+		actor.Defer[StopResizePool](),
+		actor.Defer[EnableAutoScale](),
+		actor.Defer[DisableAutoScale](),
+		actor.Defer[EvaluateAutoScale](),
+		actor.Defer[RemoveNodes](),
+		actor.Defer[poolGone](),
+		actor.Defer[jobGone](),
+		actor.Defer[compute.VMPreempted](),
+		actor.Defer[compute.VMLost](),
+		actor.Targets("Serving"),
+	)
+	m.State("Serving",
 		actor.On(a.addPool),
 		actor.On(a.addJob),
 		actor.On(func(ctx *actor.Context, r AddTasks) { a.toJob(ctx, r.JobID, r.Request, r) }),
@@ -43,42 +96,68 @@ func (a *account) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r TerminateTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r DeleteJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r DeleteTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
-		actor.On(func(ctx *actor.Context, r DeletePool) {
-			if !a.pools[batch.IDKey(r.PoolID)] {
-				reply(ctx, r.Request, notFound("PoolNotFound", "pool"))
-				return
-			}
-			pool, err := GetPool(context.Background(), a.st, r.PoolID)
-			if err != nil {
-				reply(ctx, r.Request, busy())
-				return
-			}
-			ctx.Send(PoolManagerID(pool.ID), r)
-		}),
+		actor.On(func(ctx *actor.Context, r DeletePool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r ResizePool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r StopResizePool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r EnableAutoScale) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r DisableAutoScale) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r EvaluateAutoScale) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r RemoveNodes) { a.toPool(ctx, r.PoolID, r.Request, r) }),
-		actor.On(func(ctx *actor.Context, g poolGone) { delete(a.pools, batch.IDKey(g.PoolID)) }),
-		actor.On(func(ctx *actor.Context, g jobGone) {
-			delete(a.jobs, batch.IDKey(g.JobID))
-			delete(a.done, batch.IDKey(g.JobID))
+		actor.On(func(ctx *actor.Context, g poolGone) {
+			// Only the life that is gone: a pool of the same id may have been added since.
+			if inc, ok := a.pools[batch.IDKey(g.PoolID)]; ok && inc == g.Inc {
+				delete(a.pools, batch.IDKey(g.PoolID))
+			}
 		}),
+		actor.On(func(ctx *actor.Context, g jobGone) {
+			if l, ok := a.jobs[batch.IDKey(g.JobID)]; ok && l.Inc == g.Inc {
+				delete(a.jobs, batch.IDKey(g.JobID))
+				delete(a.done, batch.IDKey(g.JobID))
+			}
+		}),
+		actor.On(func(ctx *actor.Context, e compute.VMPreempted) { a.notice(ctx, e.PoolID, e) }),
+		actor.On(func(ctx *actor.Context, e compute.VMLost) { a.notice(ctx, e.PoolID, e) }),
+		actor.Ignore[retryAccountLoad](),
 	)
 }
 
-// load learns the pools and jobs that exist (their actors are created by Boot).
+// PoolNoticesID is where a VM provider sends what it tells a pool unasked (VMPreempted, VMLost)
+// about a node whose creator it does not know (one it adopted after a restart): the account,
+// which hands it to the manager of the pool's current life.
+func PoolNoticesID(poolID string) actor.ID { return AccountID }
+
+// notice hands a provider's notice about a pool's node to the pool's manager; a notice about a
+// pool that no longer exists changes nothing.
+func (a *account) notice(ctx *actor.Context, poolID string, ev actor.Event) {
+	inc, ok := a.pools[batch.IDKey(poolID)]
+	if !ok {
+		ctx.Log("account: notice about a pool that does not exist dropped", "pool", poolID, "event", actor.EventName(ev))
+		return
+	}
+	ctx.Send(poolActor(poolID, inc), ev)
+}
+
+// load learns the pools and jobs that exist and starts their actors. If the store fails, it
+// logs and tries again after a backoff; requests wait meanwhile.
 func (a *account) load(ctx *actor.Context) {
-	a.pools, a.jobs, a.done = map[string]bool{}, map[string]string{}, map[string]bool{}
+	pools := map[string]poolRecord{}
+	var jobs []jobRecord
+	var lastInc int64
 	err := a.st.View(context.Background(), func(tx store.Tx) error {
+		var err error
+		if lastInc, err = getInt(tx, tableSeq, seqIncarnation); err != nil {
+			return err
+		}
 		ps, err := tx.List(tablePools, "", "", 0)
 		if err != nil {
 			return err
 		}
 		for _, r := range ps {
-			a.pools[r.Key] = true
+			var pr poolRecord
+			if err := json.Unmarshal(r.Value, &pr); err != nil {
+				return fmt.Errorf("decode pool %s: %w", r.Key, err)
+			}
+			pools[r.Key] = pr
 		}
 		js, err := tx.List(tableJobs, "", "", 0)
 		if err != nil {
@@ -87,16 +166,39 @@ func (a *account) load(ctx *actor.Context) {
 		for _, r := range js {
 			var jr jobRecord
 			if err := json.Unmarshal(r.Value, &jr); err != nil {
-				return err
+				return fmt.Errorf("decode job %s: %w", r.Key, err)
 			}
-			a.jobs[r.Key] = jr.Job.ID
-			if jr.Job.State == batch.JobCompleted {
-				a.done[r.Key] = true
-			}
+			jobs = append(jobs, jr)
 		}
 		return nil
 	})
-	ctx.Assert(err == nil, "account: load: %v", err)
+	if err != nil {
+		a.loadDelay = nextLoadDelay(a.loadDelay)
+		ctx.Log("account: reading the store failed; retrying", "after", a.loadDelay, "err", err)
+		ctx.StartTimer(a.loadDelay, retryAccountLoad{})
+		return
+	}
+	a.loadDelay = 0
+	a.pools, a.jobs, a.done = map[string]int64{}, map[string]jobLife{}, map[string]bool{}
+	a.lastInc = lastInc
+	for _, key := range sortedKeys(pools) {
+		pr := pools[key]
+		a.pools[key] = pr.Incarnation
+		a.lastInc = max(a.lastInc, pr.Incarnation)
+		a.startPool(ctx, pr.Pool, pr.Incarnation)
+	}
+	// Jobs may name pools that do not exist (yet): a scheduler without nodes holds their tasks.
+	for _, jr := range jobs {
+		key := batch.IDKey(jr.Job.ID)
+		a.jobs[key] = jobLife{ID: jr.Job.ID, Inc: jr.Incarnation}
+		a.lastInc = max(a.lastInc, jr.Incarnation)
+		if jr.Job.State == batch.JobCompleted {
+			a.done[key] = true
+			continue
+		}
+		a.startJob(ctx, jr.Job, jr.Incarnation)
+	}
+	ctx.Goto("Serving")
 }
 
 func (a *account) addPool(ctx *actor.Context, r AddPool) {
@@ -111,35 +213,63 @@ func (a *account) addPool(ctx *actor.Context, r AddPool) {
 		}
 	}
 	key := batch.IDKey(r.Pool.ID)
-	if a.pools[key] {
-		reply(ctx, r.Request, &batch.Error{Code: "PoolExists", Message: "The specified pool already exists."})
+	if _, ok := a.pools[key]; ok {
+		reply(ctx, r.Request, a.poolExists(r.Pool.ID))
 		return
 	}
 	p := batch.NewPool(r.Pool, ctx.Now())
 	p.LastModified = p.CreationTime
+	rec := poolRecord{Pool: p}
 	err := a.st.Update(context.Background(), func(tx store.Tx) error {
-		return putJSON(tx, tablePools, key, poolRecord{Pool: p}, 0)
+		inc, err := nextIncarnation(tx, a.lastInc)
+		if err != nil {
+			return err
+		}
+		rec.Incarnation = inc
+		// A pool of this id deleted before numbered nodes up to its tomb's number: go on from it.
+		if rec.NextNode, err = getNextNode(tx, key); err != nil {
+			return err
+		}
+		return putJSON(tx, tablePools, key, rec, 0)
 	})
+	a.lastInc = max(a.lastInc, rec.Incarnation) // drawn even if the commit failed: never drawn again
 	if err != nil {
 		if errors.Is(err, store.ErrExists) {
 			// In the store but unknown here: an earlier add committed although the store said
 			// it failed (its acknowledgement was lost). The pool exists: start its actors.
-			a.pools[key] = true
-			tryCreate(ctx, string(SchedulerID(p.ID)), newScheduler(p.ID, fillOf(p)))
-			tryCreate(ctx, string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing, a.minInterval))
+			if pr, gerr := readPoolRecord(a.st, r.Pool.ID); gerr == nil {
+				a.pools[key] = pr.Incarnation
+				a.startPool(ctx, pr.Pool, pr.Incarnation)
+			}
 		}
 		reply(ctx, r.Request, storeError(err, "PoolExists", "pool"))
 		return
 	}
-	a.pools[key] = true
-	// A pool deleted a moment ago may still have actors finishing their last step under these
-	// ids. Then the new pool's actors are not started: its record is in the store, and Boot
-	// starts them when the service restarts. (Known gap: actor ids need an incarnation, so that
-	// a new pool never waits for the old one's actors.)
-	// The scheduler may exist already, holding the tasks of jobs added before their pool.
-	tryCreate(ctx, string(SchedulerID(p.ID)), newScheduler(p.ID, fillOf(p)))
-	tryCreate(ctx, string(PoolManagerID(p.ID)), newPoolManager(p.ID, a.st, a.timing, a.minInterval))
+	a.pools[key] = rec.Incarnation
+	a.startPool(ctx, p, rec.Incarnation)
 	reply(ctx, r.Request, nil)
+}
+
+// poolExists answers the add of a pool whose id the account knows: PoolBeingDeleted while the
+// pool of that id is being deleted (its record says deleting, or is gone already), PoolExists
+// otherwise.
+func (a *account) poolExists(id string) *batch.Error {
+	pr, err := readPoolRecord(a.st, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && pr.Pool.State == batch.PoolDeleting:
+		return poolBeingDeleted(id)
+	case err != nil:
+		return busy()
+	}
+	return &batch.Error{Code: "PoolExists", Message: "The specified pool already exists."}
+}
+
+// startPool starts the actors of one life of a pool: its manager, and its scheduler unless one
+// runs already (the scheduler of a pool id outlives the pool's lives: it holds the tasks of the
+// jobs on that pool id while no pool of it exists).
+func (a *account) startPool(ctx *actor.Context, p batch.Pool, inc int64) {
+	tryCreate(ctx, string(SchedulerID(p.ID)), newScheduler(p.ID, fillOf(p)))
+	ctx.Create(string(poolActor(p.ID, inc)), newPoolManager(p.ID, inc, a.st, a.timing, a.minInterval))
 }
 
 func (a *account) addJob(ctx *actor.Context, r AddJob) {
@@ -148,76 +278,97 @@ func (a *account) addJob(ctx *actor.Context, r AddJob) {
 		return
 	}
 	key := batch.IDKey(r.Job.ID)
-	if _, dup := a.jobs[key]; dup {
-		reply(ctx, r.Request, &batch.Error{Code: "JobExists", Message: "The specified job already exists."})
+	if l, dup := a.jobs[key]; dup {
+		reply(ctx, r.Request, a.jobExists(l))
 		return
 	}
 	j := batch.NewJob(r.Job, ctx.Now())
 	j.LastModified = j.CreationTime
+	rec := jobRecord{PoolID: j.PoolInfo.PoolID, Job: j}
 	err := a.st.Update(context.Background(), func(tx store.Tx) error {
-		return putJSON(tx, tableJobs, key, jobRecord{PoolID: j.PoolInfo.PoolID, Job: j}, 0)
+		inc, err := nextIncarnation(tx, a.lastInc)
+		if err != nil {
+			return err
+		}
+		rec.Incarnation = inc
+		return putJSON(tx, tableJobs, key, rec, 0)
 	})
+	a.lastInc = max(a.lastInc, rec.Incarnation)
 	if err != nil {
 		if errors.Is(err, store.ErrExists) {
 			// As for pools: an earlier add that committed unacknowledged. Start its manager.
-			a.jobs[key] = j.ID
-			a.startJob(ctx, j)
+			if jr, gerr := readJobRecord(a.st, r.Job.ID); gerr == nil {
+				a.jobs[key] = jobLife{ID: jr.Job.ID, Inc: jr.Incarnation}
+				a.startJob(ctx, jr.Job, jr.Incarnation)
+			}
 		}
 		reply(ctx, r.Request, storeError(err, "JobExists", "job"))
 		return
 	}
-	a.jobs[key] = j.ID
-	a.startJob(ctx, j)
+	a.jobs[key] = jobLife{ID: j.ID, Inc: rec.Incarnation}
+	a.startJob(ctx, j, rec.Incarnation)
 	reply(ctx, r.Request, nil)
 }
 
-// startJob starts a new job's manager (and the scheduler of its pool, if the pool does not exist).
-func (a *account) startJob(ctx *actor.Context, j batch.Job) {
-	if !a.pools[batch.IDKey(j.PoolInfo.PoolID)] {
+// jobExists answers the add of a job whose id the account knows: JobBeingDeleted while that job
+// is being deleted (its manager has removed its record and not yet said jobGone), JobExists
+// otherwise.
+func (a *account) jobExists(l jobLife) *batch.Error {
+	jr, err := readJobRecord(a.st, l.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && (jr.Incarnation != l.Inc || jr.Job.State == batch.JobDeleting):
+		return &batch.Error{Code: batch.CodeJobBeingDeleted, Message: "The specified job " + l.ID + " is being deleted."}
+	case err != nil:
+		return busy()
+	}
+	return &batch.Error{Code: "JobExists", Message: "The specified job already exists."}
+}
+
+// startJob starts one life of a job's manager (and the scheduler of its pool, if the pool does
+// not exist).
+func (a *account) startJob(ctx *actor.Context, j batch.Job, inc int64) {
+	if _, ok := a.pools[batch.IDKey(j.PoolInfo.PoolID)]; !ok {
 		// As in Azure, a job may name a pool that does not exist yet: its tasks wait in a
 		// scheduler with no nodes, which the pool takes over when it is added.
 		tryCreate(ctx, string(SchedulerID(j.PoolInfo.PoolID)), newScheduler(j.PoolInfo.PoolID, batch.FillSpread))
 	}
-	tryCreate(ctx, string(jobActor(j.ID)), newJobManager(j.ID, a.st, a.minInterval))
+	ctx.Create(string(jobActor(j.ID, inc)), newJobManager(j.ID, inc, a.st, a.minInterval))
 }
 
-// toPool forwards a request to the pool's manager, which answers it.
+// toPool forwards a request to the manager of the pool's current life, which answers it.
 func (a *account) toPool(ctx *actor.Context, poolID string, req Request, ev actor.Event) {
-	if !a.pools[batch.IDKey(poolID)] {
+	inc, ok := a.pools[batch.IDKey(poolID)]
+	if !ok {
 		reply(ctx, req, notFound("PoolNotFound", "pool"))
 		return
 	}
-	pool, err := GetPool(context.Background(), a.st, poolID)
-	if err != nil {
-		reply(ctx, req, busy())
-		return
-	}
-	ctx.Send(PoolManagerID(pool.ID), ev)
+	ctx.Send(poolActor(poolID, inc), ev)
 }
 
-// toJob forwards a request to the job's manager, which answers it. A job completed before the
-// service started has no manager: the account answers as a completed job's manager would.
+// toJob forwards a request to the manager of the job's current life, which answers it. A job
+// completed before the service started has no manager: the account answers as a completed job's
+// manager would.
 func (a *account) toJob(ctx *actor.Context, jobID string, req Request, ev actor.Event) {
 	key := batch.IDKey(jobID)
-	id, ok := a.jobs[key]
+	l, ok := a.jobs[key]
 	switch {
 	case !ok:
 		reply(ctx, req, notFound("JobNotFound", "job"))
 	case a.done[key]:
-		// Boot starts no manager for a job completed before the service started; one is started
-		// now for what needs one (deletes), and the rest is answered here.
+		// No manager was started for a job completed before the service started; one is
+		// started now for what needs one (deletes), and the rest is answered here.
 		switch ev.(type) {
 		case TerminateTask:
 			reply(ctx, req, nil) // every task of a completed job is completed
 		case DeleteJob, DeleteTask:
 			delete(a.done, key)
-			ctx.Create(string(jobActor(id)), newJobManager(id, a.st, a.minInterval))
-			ctx.Send(jobActor(id), ev)
+			ctx.Create(string(jobActor(l.ID, l.Inc)), newJobManager(l.ID, l.Inc, a.st, a.minInterval))
+			ctx.Send(jobActor(l.ID, l.Inc), ev)
 		default:
 			reply(ctx, req, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
 		}
 	default:
-		ctx.Send(jobActor(id), ev)
+		ctx.Send(jobActor(l.ID, l.Inc), ev)
 	}
 }
 
@@ -256,6 +407,3 @@ func fillOf(p batch.Pool) batch.NodeFillType {
 
 // SchedulerID is the actor of a pool's scheduler.
 func SchedulerID(poolID string) actor.ID { return actor.ID("sched/" + batch.IDKey(poolID)) }
-
-// PoolManagerID is the actor of a pool's manager.
-func PoolManagerID(poolID string) actor.ID { return actor.ID("pool/" + batch.IDKey(poolID)) }

@@ -36,29 +36,53 @@ type taskRecord struct {
 type jobRecord struct {
 	PoolID string    `json:"poolId"`
 	Job    batch.Job `json:"job"`
+	// Incarnation is the job's life (see incarnation.go); 0 for jobs added before lives were
+	// counted.
+	Incarnation int64 `json:"incarnation,omitempty"`
+	// NextSeq is the Seq of the last task added (drawn in the same write as the tasks): a task
+	// added after another was deleted never gets its Seq, even after a restart.
+	NextSeq int64 `json:"nextSeq,omitempty"`
 }
 
 // Events announced for the service's monitors.
 type (
-	// TaskAdded is announced when a task is in the store.
+	// TaskAdded is announced when a task is in the store. Every announcement about a task
+	// names its life: the job's incarnation (JobInc) and the task's Seq in it.
 	TaskAdded struct {
 		JobID, TaskID string
+		JobInc, Seq   int64
 		DependsOn     []string // task ids (ranges are expanded by the monitor's own rule: none here)
 	}
 	// TaskStarted is announced when an attempt is recorded and sent to a node.
 	TaskStarted struct {
 		JobID, TaskID, AttemptID, NodeID string
+		JobInc, Seq                      int64
+		Slots                            int
 	}
 	// TaskCompleted is announced when a task is recorded completed.
 	TaskCompleted struct {
 		JobID, TaskID string
+		JobInc, Seq   int64
 		Satisfies     bool // its dependents may run (dependencyAction satisfy)
+	}
+	// JobDeleted is announced when a life of a job is deleted: none of its tasks runs again.
+	JobDeleted struct {
+		JobID  string
+		JobInc int64
+	}
+	// AttemptRecorded is announced when the end of an attempt is recorded from its node's
+	// result: ResultAttempt is the attempt the result was about.
+	AttemptRecorded struct {
+		JobID, TaskID, AttemptID, ResultAttempt string
+		JobInc, Seq                             int64
+		ExitCode                                int
 	}
 	// TaskRecovered is announced for every task a job manager loads from the store: the task as
 	// recorded, which a monitor may not have seen all of (a write the store reported failed may
 	// have committed).
 	TaskRecovered struct {
 		JobID, TaskID string
+		JobInc, Seq   int64
 		DependsOn     []string
 		Completed     bool
 		Satisfies     bool // completed, and its dependents may run
@@ -68,14 +92,15 @@ type (
 // jobManager owns one job and its tasks. See the package documentation.
 type jobManager struct {
 	jobID string
+	inc   int64 // the job's incarnation: this manager's life
 	st    store.Store
 
-	rec     jobRecord
-	nextSeq int64                  // the Seq of the last task added (rebuilt from the tasks)
-	open    int                    // tasks not completed (so that checking for the job's end is O(1))
-	tasks   map[string]*taskRecord // by IDKey(task)
-	graph   *batch.Graph
-	sched   actor.ID
+	rec       jobRecord // rec.NextSeq: the Seq of the last task added
+	loadDelay time.Duration
+	open      int                    // tasks not completed (so that checking for the job's end is O(1))
+	tasks     map[string]*taskRecord // by IDKey(task)
+	graph     *batch.Graph
+	sched     actor.ID
 
 	batch *pendingBatch // changes written in memory, not yet in the store; nil if none
 
@@ -117,16 +142,18 @@ type pendingBatch struct {
 // flushJob is the event a job manager sends itself to write its pending batch.
 type flushJob struct{}
 
-func newJobManager(jobID string, st store.Store, minInterval time.Duration) *jobManager {
-	return &jobManager{jobID: jobID, st: st, countsEvery: countsEvery(minInterval)}
+func newJobManager(jobID string, inc int64, st store.Store, minInterval time.Duration) *jobManager {
+	return &jobManager{jobID: jobID, inc: inc, st: st, countsEvery: countsEvery(minInterval)}
 }
 
-func jobActor(jobID string) actor.ID { return actor.ID("job/" + jobID) }
+// retryJobLoad is the job manager's timer to load again after the store failed.
+type retryJobLoad struct{}
 
 // Define declares the job manager's states: Loading (rebuilding from the store), then Active.
 func (j *jobManager) Define(m *actor.Machine) {
 	m.State("Loading",
 		actor.OnEntry(j.load),
+		actor.On(func(ctx *actor.Context, _ retryJobLoad) { j.load(ctx) }),
 		actor.Defer[AddTasks](),
 		actor.Defer[TerminateJob](),
 		actor.Defer[TerminateTask](),
@@ -148,8 +175,9 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(flushFirst(j, j.deleteTask)),
 		actor.On(func(ctx *actor.Context, _ sendCounts) {
 			j.countsDue = false
-			ctx.Send(j.sched, jobCounts{JobID: j.jobID, Counts: j.count()})
+			ctx.Send(j.sched, jobCounts{JobID: j.jobID, JobInc: j.inc, Counts: j.count()})
 		}),
+		actor.Ignore[retryJobLoad](),
 		actor.Targets("Done", "Loading"),
 	)
 	// Done: the job is completed. Late reports only need acknowledging.
@@ -165,11 +193,14 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(j.deleteTask),
 		actor.On(j.flush),          // a batch is never pending here: this is the flush of one written already
 		actor.Ignore[sendCounts](), // the scheduler forgot the job's counts with its withdraw
+		actor.Ignore[retryJobLoad](),
 		actor.On(func(ctx *actor.Context, p propose) { ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID}) }),
 		actor.On(func(ctx *actor.Context, e attemptEnded) {
 			if !e.Lost {
 				ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
+				return
 			}
+			j.forget(ctx, e)
 		}),
 	)
 }
@@ -178,13 +209,13 @@ func (j *jobManager) Define(m *actor.Machine) {
 // the dependency graph; then it queues the tasks that are ready and active again.
 func (j *jobManager) load(ctx *actor.Context) {
 	var recs []*taskRecord
+	var rec jobRecord
 	err := j.st.View(context.Background(), func(tx store.Tx) error {
-		r, err := tx.Get(tableJobs, batch.IDKey(j.jobID))
-		if err != nil {
+		if err := getJSON(tx, tableJobs, batch.IDKey(j.jobID), &rec); err != nil {
 			return err
 		}
-		if err := json.Unmarshal(r.Value, &j.rec); err != nil {
-			return err
+		if rec.Incarnation != j.inc {
+			return fmt.Errorf("the store has life %d of the job: %w", rec.Incarnation, store.ErrNotFound)
 		}
 		rs, err := tx.List(tableTasks, batch.IDKey(j.jobID)+"/", "", 0)
 		if err != nil {
@@ -199,21 +230,35 @@ func (j *jobManager) load(ctx *actor.Context) {
 		}
 		return nil
 	})
-	ctx.Assert(err == nil, "job %s: load: %v", j.jobID, err)
+	if errors.Is(err, store.ErrNotFound) {
+		// This life of the job is deleted: a manager was started for it after its end (a
+		// request raced with the delete). Nothing is left to do.
+		ctx.Log("job manager: the job is gone", "job", j.jobID, "incarnation", j.inc, "err", err)
+		ctx.Halt()
+		return
+	}
+	if err != nil {
+		j.loadDelay = nextLoadDelay(j.loadDelay)
+		ctx.Log("job manager: reading the store failed; retrying", "job", j.jobID, "after", j.loadDelay, "err", err)
+		ctx.StartTimer(j.loadDelay, retryJobLoad{})
+		return
+	}
+	j.loadDelay = 0
+	j.rec = rec
 	sortBySeq(recs)
 	j.sched = SchedulerID(j.rec.PoolID)
 	j.tasks = make(map[string]*taskRecord, len(recs))
-	j.nextSeq, j.open = 0, 0
+	j.open = 0
 	for _, r := range recs {
 		j.tasks[batch.IDKey(r.Task.ID)] = r
 		// For the monitors, which may not have seen a change that the store reported failed
 		// although it committed (the add, a completion): what the store holds is what happened.
-		rec := TaskRecovered{JobID: j.jobID, TaskID: r.Task.ID, DependsOn: dependsOn(r.Task), Completed: r.Task.State == batch.TaskCompleted}
+		rec := TaskRecovered{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, DependsOn: dependsOn(r.Task), Completed: r.Task.State == batch.TaskCompleted}
 		if rec.Completed {
 			rec.Satisfies = batch.EffectiveExitOptions(r.Task.ExitConditions, exitOf(r.Task)).DependencyAction != batch.DependencyBlock
 		}
 		ctx.Announce(rec)
-		j.nextSeq = max(j.nextSeq, r.Seq)
+		j.rec.NextSeq = max(j.rec.NextSeq, r.Seq)
 		if r.Task.State != batch.TaskCompleted {
 			j.open++
 		}
@@ -222,7 +267,7 @@ func (j *jobManager) load(ctx *actor.Context) {
 	var ready []readyTask
 	for _, r := range recs {
 		if r.Task.State == batch.TaskActive && j.graph.Ready(r.Task.ID) {
-			ready = append(ready, readyTask{JobID: j.jobID, TaskID: r.Task.ID, Slots: r.Task.Slots()})
+			ready = append(ready, j.ready(r))
 		}
 	}
 	if len(ready) > 0 {
@@ -233,7 +278,7 @@ func (j *jobManager) load(ctx *actor.Context) {
 		return
 	}
 	ctx.Goto("Active")
-	ctx.Send(j.sched, jobCounts{JobID: j.jobID, Counts: j.count()})
+	ctx.Send(j.sched, jobCounts{JobID: j.jobID, JobInc: j.inc, Counts: j.count()})
 	j.checkDone(ctx)
 }
 
@@ -317,10 +362,10 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 			continue
 		}
 		seen[key] = true
-		j.nextSeq++
+		j.rec.NextSeq++ // drawn even if the write fails: a Seq is never given twice
 		nt := batch.NewTask(t, j.rec.Job, now)
 		nt.LastModified = now
-		recs = append(recs, &taskRecord{Seq: j.nextSeq, Task: nt})
+		recs = append(recs, &taskRecord{Seq: j.rec.NextSeq, Task: nt})
 	}
 	if len(recs) > 0 {
 		err := j.st.Update(context.Background(), func(tx store.Tx) error {
@@ -329,10 +374,9 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 					return err
 				}
 			}
-			return nil
+			return putJSON(tx, tableJobs, batch.IDKey(j.jobID), j.rec, store.AnyVersion)
 		})
 		if err != nil {
-			j.nextSeq -= int64(len(recs))
 			if errors.Is(err, store.ErrExists) {
 				// The store has tasks this actor does not: an earlier add committed although
 				// the store reported it failed. Load the job again; the retry finds them.
@@ -352,7 +396,7 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 	for i, r := range recs {
 		j.tasks[batch.IDKey(r.Task.ID)] = r
 		tasks[i] = r.Task
-		ctx.Announce(TaskAdded{JobID: j.jobID, TaskID: r.Task.ID, DependsOn: dependsOn(r.Task)})
+		ctx.Announce(TaskAdded{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, DependsOn: dependsOn(r.Task)})
 	}
 	j.open += len(recs)
 	ctx.Send(req.ReplyTo, Reply{RequestID: req.ID, Tasks: results})
@@ -369,7 +413,7 @@ func (j *jobManager) queue(ctx *actor.Context, ids []string) {
 	var ready []readyTask
 	for _, id := range ids {
 		if r := j.tasks[batch.IDKey(id)]; r != nil && r.Task.State == batch.TaskActive {
-			ready = append(ready, readyTask{JobID: j.jobID, TaskID: r.Task.ID, Slots: r.Task.Slots()})
+			ready = append(ready, j.ready(r))
 		}
 	}
 	if len(ready) > 0 {
@@ -377,17 +421,22 @@ func (j *jobManager) queue(ctx *actor.Context, ids []string) {
 	}
 }
 
+// ready is a task as the scheduler queues it.
+func (j *jobManager) ready(r *taskRecord) readyTask {
+	return readyTask{JobID: j.jobID, JobInc: j.inc, TaskID: r.Task.ID, Seq: r.Seq, Slots: r.Task.Slots()}
+}
+
 // propose takes a placement: it records the attempt (the task runs on the node, attempt A) and
 // only then tells the node to start it. The record goes into the pending batch.
 func (j *jobManager) propose(ctx *actor.Context, p propose) {
 	r := j.tasks[batch.IDKey(p.Task.TaskID)]
-	if r == nil || r.Task.State != batch.TaskActive || !j.graph.Ready(r.Task.ID) {
+	if r == nil || r.Task.State != batch.TaskActive || !j.graph.Ready(r.Task.ID) || p.Task.JobInc != j.inc || p.Task.Seq != r.Seq {
 		j.later(ctx, func(ctx *actor.Context) { ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID}) })
 		return
 	}
 	next := *r
 	next.Attempts++
-	next.Attempt = attemptRef{AttemptID: fmt.Sprintf("%s/%s/%d", j.jobID, r.Task.ID, next.Attempts), JobID: j.jobID, TaskID: r.Task.ID, Slots: r.Task.Slots()}
+	next.Attempt = attemptRef{AttemptID: attemptID(j.jobID, j.inc, r.Task.ID, r.Seq, next.Attempts), JobID: j.jobID, JobInc: j.inc, TaskID: r.Task.ID, Slots: r.Task.Slots()}
 	next.NodeID = p.NodeID
 	t, err := batch.RunTask(r.Task, batch.NodeInfo{PoolID: j.rec.PoolID, NodeID: p.NodeID}, ctx.Now())
 	ctx.Assert(err == nil, "job %s task %s: run: %v", j.jobID, r.Task.ID, err)
@@ -400,7 +449,7 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 		return putJSON(tx, tableAttempts, attemptKey(j.rec.PoolID, p.NodeID, attempt.AttemptID), attempt, store.AnyVersion)
 	}, func(ctx *actor.Context) {
 		ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID, Accepted: true})
-		ctx.Announce(TaskStarted{JobID: j.jobID, TaskID: t.ID, AttemptID: attempt.AttemptID, NodeID: p.NodeID})
+		ctx.Announce(TaskStarted{JobID: j.jobID, TaskID: t.ID, AttemptID: attempt.AttemptID, NodeID: p.NodeID, JobInc: j.inc, Seq: next.Seq, Slots: attempt.Slots})
 		ctx.Send(nodeActor(j.rec.PoolID, p.NodeID), startAttempt{Ref: attempt, Start: protocol.StartTask{
 			AttemptID:    attempt.AttemptID,
 			JobID:        j.jobID,
@@ -548,17 +597,8 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 			})
 			return
 		}
-		if r != nil && (r.Attempt.AttemptID != e.Ref.AttemptID || r.NodeID != e.NodeID) {
-			// The loss of an attempt that is not the task's: one recorded by a write whose
-			// acknowledgement was lost, and never started. Its record goes.
-			b := j.openBatch(ctx)
-			b.writes = append(b.writes, func(tx store.Tx) error {
-				err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, e.NodeID, e.Ref.AttemptID), store.AnyVersion)
-				if errors.Is(err, store.ErrNotFound) {
-					err = nil
-				}
-				return err
-			})
+		if r == nil || r.Attempt.AttemptID != e.Ref.AttemptID || r.NodeID != e.NodeID {
+			j.forget(ctx, e)
 		}
 		return
 	}
@@ -592,6 +632,8 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		return err
 	}, func(ctx *actor.Context) {
 		if !e.Lost {
+			ctx.Announce(AttemptRecorded{JobID: j.jobID, TaskID: next.Task.ID, AttemptID: prevAttempt, ResultAttempt: e.Result.AttemptID,
+				JobInc: j.inc, Seq: next.Seq, ExitCode: e.Result.ExitCode})
 			ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
 		}
 	}, func(ctx *actor.Context) {
@@ -615,6 +657,20 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		}
 		j.batch.runs[e.NodeID] = c
 	}
+}
+
+// forget deletes the record of an attempt reported lost that is not its task's current one: one
+// recorded by a write whose acknowledgement was lost, and never started, or one of a task that is
+// gone. (A deleted pool waits for its attempts' records to go.)
+func (j *jobManager) forget(ctx *actor.Context, e attemptEnded) {
+	b := j.openBatch(ctx)
+	b.writes = append(b.writes, func(tx store.Tx) error {
+		err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, e.NodeID, e.Ref.AttemptID), store.AnyVersion)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return err
+	})
 }
 
 // countRuns adds to the task counters of a pool's nodes (tableNodeRuns).
@@ -647,7 +703,7 @@ const lostRetry = time.Second
 // completed applies a task's completion: dependents may become ready, the job may react to a
 // failure (onTaskFailure) or finish (onAllTasksComplete).
 func (j *jobManager) completed(ctx *actor.Context, taskID string, opts batch.ExitOptions) {
-	ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: taskID, Satisfies: opts.DependencyAction != batch.DependencyBlock})
+	ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: taskID, JobInc: j.inc, Seq: j.seqOf(taskID), Satisfies: opts.DependencyAction != batch.DependencyBlock})
 	change, err := j.graph.Complete(taskID, opts.DependencyAction)
 	ctx.Assert(err == nil, "job %s: graph: %v", j.jobID, err)
 	if r := batch.ReactToTaskCompletion(j.rec.Job, opts); r.Action == batch.JobActionTerminate {
@@ -711,7 +767,7 @@ func (j *jobManager) terminate(ctx *actor.Context, r *taskRecord) (batch.ExitOpt
 	if r.NodeID != "" {
 		ctx.Send(nodeActor(j.rec.PoolID, r.NodeID), killAttempt{AttemptID: r.Attempt.AttemptID})
 	} else {
-		ctx.Send(j.sched, withdraw{JobID: j.jobID, TaskIDs: []string{r.Task.ID}})
+		ctx.Send(j.sched, withdraw{JobID: j.jobID, JobInc: j.inc, TaskID: r.Task.ID, Seq: r.Seq})
 	}
 	*r = next
 	j.open--
@@ -738,11 +794,11 @@ func (j *jobManager) finishJob(ctx *actor.Context, reason string) bool {
 	for _, key := range sortedKeys(j.tasks) {
 		if r := j.tasks[key]; r.Task.State != batch.TaskCompleted {
 			if _, ok := j.terminate(ctx, r); ok {
-				ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID})
+				ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq})
 			}
 		}
 	}
-	ctx.Send(j.sched, withdraw{JobID: j.jobID})
+	ctx.Send(j.sched, withdraw{JobID: j.jobID, JobInc: j.inc})
 	job, err = batch.CompleteJob(job, now)
 	ctx.Assert(err == nil, "job %s: complete: %v", j.jobID, err)
 	job.LastModified = now
@@ -777,8 +833,9 @@ func (j *jobManager) deleteJob(ctx *actor.Context, req DeleteJob) {
 		reply(ctx, req.Request, busy())
 		return
 	}
+	ctx.Announce(JobDeleted{JobID: j.jobID, JobInc: j.inc})
 	// The account first: a client that adds the job again after this answer finds the id free.
-	ctx.Send(AccountID, jobGone{JobID: j.jobID})
+	ctx.Send(AccountID, jobGone{JobID: j.jobID, Inc: j.inc})
 	reply(ctx, req.Request, nil)
 	ctx.Halt()
 }
@@ -798,7 +855,7 @@ func (j *jobManager) deleteTask(ctx *actor.Context, req DeleteTask) {
 			reply(ctx, req.Request, busy())
 			return
 		}
-		ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID})
+		ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq})
 	}
 	err := j.st.Update(context.Background(), func(tx store.Tx) error {
 		return tx.Delete(tableTasks, j.taskKey(r.Task.ID), store.AnyVersion)
@@ -819,6 +876,14 @@ func (j *jobManager) deleteTask(ctx *actor.Context, req DeleteTask) {
 
 func busy() *batch.Error {
 	return &batch.Error{Code: "ServerBusy", Message: "The server is currently unable to receive requests. Please retry your request."}
+}
+
+// seqOf is the Seq of a task of the job (0 if it has none).
+func (j *jobManager) seqOf(taskID string) int64 {
+	if r := j.tasks[batch.IDKey(taskID)]; r != nil {
+		return r.Seq
+	}
+	return 0
 }
 
 func (j *jobManager) taskKey(taskID string) string {

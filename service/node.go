@@ -14,6 +14,7 @@ type (
 	attemptRef struct {
 		AttemptID string
 		JobID     string
+		JobInc    int64 // the life of the job (its manager is jobActor(JobID, JobInc))
 		TaskID    string
 		Slots     int
 	}
@@ -25,7 +26,9 @@ type (
 		Start protocol.StartTask
 	}
 
-	// killAttempt asks a node session to have its agent kill an attempt.
+	// killAttempt asks a node session to have its agent kill an attempt. The job manager sends it
+	// once the attempt's end is recorded (the task terminated, the job deleted): the attempt's
+	// result changes nothing any more.
 	killAttempt struct{ AttemptID string }
 
 	// attemptEnded tells a job manager that an attempt is over: it finished (Result), or its node
@@ -110,6 +113,7 @@ type nodeSession struct {
 	slots          int // task slots per node
 	agent          actor.ID
 	sched          actor.ID
+	pool           actor.ID // the manager of the pool's life the node belongs to
 	timing         NodeTiming
 
 	// expected holds, after a restart of the service, the attempts the store says run on this
@@ -120,15 +124,24 @@ type nodeSession struct {
 	// reported holds the attempts whose result went to their job manager and is not recorded yet
 	// (no resultRecorded): a repeated result goes to the job manager again, since the first may
 	// not have been recorded (the store failed), and only resultRecorded lets the agent forget it.
-	reported  map[string]attemptRef
+	reported map[string]attemptRef
+	// killed holds the attempts in running whose end their job manager has recorded already
+	// (killAttempt): they hold their slots until the agent reports them ended, and then their
+	// result is acknowledged here and goes to no job manager (the job may be deleted, and a job
+	// of the same id added since).
+	killed    map[string]bool
 	lastHeard time.Time
-	timer     actor.TimerID
+	// agentInc is the incarnation of the agent's latest Hello, and offered says that the
+	// scheduler has the node up (a nodeUp was sent since the latest nodeDown).
+	agentInc string
+	offered  bool
+	timer    actor.TimerID
 }
 
-func newNodeSession(poolID, nodeID string, slots int, agent, sched actor.ID, timing NodeTiming, expected []attemptRef) *nodeSession {
-	n := &nodeSession{poolID: poolID, nodeID: nodeID, slots: slots, agent: agent, sched: sched, timing: timing,
+func newNodeSession(poolID, nodeID string, slots int, agent, sched, pool actor.ID, timing NodeTiming, expected []attemptRef) *nodeSession {
+	n := &nodeSession{poolID: poolID, nodeID: nodeID, slots: slots, agent: agent, sched: sched, pool: pool, timing: timing,
 		expected: map[string]attemptRef{}, running: map[string]attemptRef{}, starts: map[string]protocol.StartTask{},
-		reported: map[string]attemptRef{}}
+		reported: map[string]attemptRef{}, killed: map[string]bool{}}
 	for _, r := range expected {
 		n.expected[r.AttemptID] = r
 	}
@@ -161,7 +174,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 	m.State("Ready",
 		actor.On(n.hello),
 		actor.On(n.start),
-		actor.On(func(ctx *actor.Context, k killAttempt) { ctx.Send(n.agent, protocol.KillTask(k)) }),
+		actor.On(n.kill),
 		actor.On(func(ctx *actor.Context, r resultRecorded) {
 			delete(n.reported, r.AttemptID)
 			ctx.Send(n.agent, protocol.ResultAck(r))
@@ -173,6 +186,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[retire](),
 		actor.On(n.stop),
 		actor.OnGoto[drain]("Draining", func(ctx *actor.Context, _ drain) {
+			n.offered = false
 			ctx.Send(n.sched, nodeDown{NodeID: n.nodeID}) // after any nodeUp this session sent
 		}),
 		actor.On(func(ctx *actor.Context, _ vmLost) { ctx.Goto("Lost") }),
@@ -185,7 +199,10 @@ func (n *nodeSession) Define(m *actor.Machine) {
 			n.drainedIfIdle(ctx)
 		}),
 		actor.On(func(ctx *actor.Context, s startAttempt) { n.notRun(ctx, s) }),
-		actor.On(func(ctx *actor.Context, k killAttempt) { ctx.Send(n.agent, protocol.KillTask(k)) }),
+		actor.On(func(ctx *actor.Context, k killAttempt) {
+			n.kill(ctx, k)
+			n.drainedIfIdle(ctx)
+		}),
 		actor.On(func(ctx *actor.Context, r resultRecorded) {
 			delete(n.reported, r.AttemptID)
 			ctx.Send(n.agent, protocol.ResultAck(r))
@@ -228,7 +245,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Targets("Stopping"),
 		actor.On(func(ctx *actor.Context, s startAttempt) {
 			// Placed before the loss was known: report it lost at once so it is requeued.
-			ctx.Send(actor.ID("job/"+s.Ref.JobID), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+			ctx.Send(jobActor(s.Ref.JobID, s.Ref.JobInc), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
 		}),
 	)
 	m.State("Stopping",
@@ -240,13 +257,33 @@ func (n *nodeSession) Define(m *actor.Machine) {
 
 // hello reconciles what the agent reports with what the service expects, then offers the node's
 // free slots to the scheduler.
+//
+// A Hello repeated by the same agent process (a duplicate, or a reconnect) while the scheduler has
+// the node up offers nothing: the scheduler's count of free slots includes placements that the
+// session has not yet seen, which an offer made from the session's count would undo.
 func (n *nodeSession) hello(ctx *actor.Context, h protocol.Hello) {
 	n.reconcile(ctx, h)
+	repeated := ctx.State() == "Ready" && n.offered && h.Incarnation != "" && h.Incarnation == n.agentInc
+	n.agentInc = h.Incarnation
+	if repeated {
+		return
+	}
+	n.offer(ctx)
+}
+
+// offer tells the scheduler the node is up, with the slots the session counts as free.
+func (n *nodeSession) offer(ctx *actor.Context) {
+	n.offered = true
+	ctx.Send(n.sched, nodeUp{NodeID: n.nodeID, Slots: n.slots - n.used(), Total: n.slots})
+}
+
+// used is the number of slots the attempts the node runs take.
+func (n *nodeSession) used() int {
 	used := 0
 	for _, r := range n.running {
 		used += r.Slots
 	}
-	ctx.Send(n.sched, nodeUp{NodeID: n.nodeID, Slots: n.slots - used, Total: n.slots})
+	return used
 }
 
 // reconcile takes what an agent's Hello reports: results, attempts it runs (those the service
@@ -266,7 +303,7 @@ func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 		if r, ok := known(res.AttemptID); ok {
 			n.finish(ctx, r, res)
 		} else if r, ok := n.reported[res.AttemptID]; ok {
-			ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
+			ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
 		} else {
 			// A result the service does not know (recorded already, or never ours): nothing to do
 			// but let the agent forget it.
@@ -289,14 +326,11 @@ func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 	for _, id := range sortedKeys(n.expected) {
 		r := n.expected[id]
 		delete(n.expected, id)
-		ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+		ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
 	}
 	for _, id := range sortedKeys(n.running) {
 		if !agentHas[id] {
-			r := n.running[id]
-			delete(n.running, id)
-			delete(n.starts, id)
-			ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+			n.lost(ctx, n.running[id], false)
 		}
 	}
 }
@@ -306,8 +340,45 @@ func (n *nodeSession) heartbeatHello(ctx *actor.Context, h protocol.Heartbeat) {
 	n.hello(ctx, protocol.Hello{NodeID: h.NodeID, Running: h.Running})
 }
 
+// kill has the agent kill an attempt whose end its job manager has recorded. One still running
+// keeps its slots until the agent reports it ended (see killed); one whose result is on its way
+// to the job manager needs no recording any more, so the agent may forget it now.
+func (n *nodeSession) kill(ctx *actor.Context, k killAttempt) {
+	if _, ok := n.running[k.AttemptID]; ok {
+		n.killed[k.AttemptID] = true
+	}
+	if _, ok := n.reported[k.AttemptID]; ok {
+		delete(n.reported, k.AttemptID)
+		ctx.Send(n.agent, protocol.ResultAck(k))
+		return
+	}
+	ctx.Send(n.agent, protocol.KillTask(k))
+}
+
+// lost forgets an attempt the node no longer runs, and reports it lost to its job manager unless
+// the job manager has recorded its end already (killed). With terminate, it is to be completed
+// as terminated rather than requeued.
+func (n *nodeSession) lost(ctx *actor.Context, r attemptRef, terminate bool) {
+	delete(n.running, r.AttemptID)
+	delete(n.starts, r.AttemptID)
+	if n.killed[r.AttemptID] {
+		delete(n.killed, r.AttemptID)
+		return
+	}
+	ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true, Terminate: terminate})
+}
+
 func (n *nodeSession) start(ctx *actor.Context, s startAttempt) {
 	if _, dup := n.running[s.Ref.AttemptID]; dup {
+		return
+	}
+	if n.used()+s.Ref.Slots > n.slots {
+		// Placed on slots that are taken: the scheduler counted them from an offer made before
+		// the placement's start reached the session (the node was lost and came back meanwhile).
+		// The node never runs more than its slots: the attempt is not started but requeued, and
+		// the scheduler hears the node's count again.
+		n.notRun(ctx, s)
+		n.offer(ctx)
 		return
 	}
 	n.running[s.Ref.AttemptID] = s.Ref
@@ -330,6 +401,11 @@ func (n *nodeSession) heartbeat(ctx *actor.Context, h protocol.Heartbeat) {
 			if st, ok := n.starts[id]; ok {
 				ctx.Send(n.agent, st)
 			}
+			if n.killed[id] {
+				// Its slots stay taken until the agent reports it ended: started now, it is
+				// killed at once, and a result comes either way.
+				ctx.Send(n.agent, protocol.KillTask{AttemptID: id})
+			}
 		}
 	}
 }
@@ -339,7 +415,7 @@ func (n *nodeSession) result(ctx *actor.Context, res protocol.TaskResult) {
 	if r, ok := n.reported[res.AttemptID]; ok {
 		// Repeated before the job manager recorded it: maybe it never will (the store failed),
 		// so it hears of it again (a repeat of a recorded result changes nothing there).
-		ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
+		ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
 		return
 	}
 	r, ok := n.running[res.AttemptID]
@@ -357,8 +433,14 @@ func (n *nodeSession) finish(ctx *actor.Context, r attemptRef, res protocol.Task
 	delete(n.running, r.AttemptID)
 	delete(n.starts, r.AttemptID)
 	delete(n.expected, r.AttemptID)
-	n.reported[r.AttemptID] = r
-	ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
+	if n.killed[r.AttemptID] {
+		// Its end is recorded: the result changes nothing, and the agent may forget it.
+		delete(n.killed, r.AttemptID)
+		ctx.Send(n.agent, protocol.ResultAck{AttemptID: r.AttemptID})
+	} else {
+		n.reported[r.AttemptID] = r
+		ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
+	}
 	ctx.Send(n.sched, slotsFreed{NodeID: n.nodeID, Slots: r.Slots})
 }
 
@@ -371,12 +453,10 @@ func (n *nodeSession) check(ctx *actor.Context, _ aliveCheck) {
 // lose gives the node up: the scheduler stops placing work on it and every attempt on it is
 // reported lost, so its job manager requeues it.
 func (n *nodeSession) lose(ctx *actor.Context) {
+	n.offered = false
 	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID})
 	for _, id := range sortedKeys(n.running) {
-		r := n.running[id]
-		delete(n.running, id)
-		delete(n.starts, id)
-		ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+		n.lost(ctx, n.running[id], false)
 	}
 	ctx.Log("node lost", "pool", n.poolID, "node", n.nodeID)
 }
@@ -386,13 +466,15 @@ func (n *nodeSession) lose(ctx *actor.Context) {
 // completed as terminated), and so is every attempt still waiting in its mailbox (Stopping
 // reports those, then halts: they never ran, so they are requeued whatever the option).
 func (n *nodeSession) stop(ctx *actor.Context, s stop) {
-	for _, m := range []map[string]attemptRef{n.running, n.expected} {
-		for _, id := range sortedKeys(m) {
-			r := m[id]
-			ctx.Send(actor.ID("job/"+r.JobID), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true, Terminate: s.Terminate})
-		}
+	for _, id := range sortedKeys(n.running) {
+		n.lost(ctx, n.running[id], s.Terminate)
 	}
-	n.running, n.expected = map[string]attemptRef{}, map[string]attemptRef{}
+	for _, id := range sortedKeys(n.expected) {
+		r := n.expected[id]
+		ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true, Terminate: s.Terminate})
+	}
+	n.expected = map[string]attemptRef{}
+	n.offered = false
 	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID}) // after any nodeUp this session sent
 	// After the reports: the pool manager's sweep, which requeues what the store still records
 	// on the node, waits for drained.
@@ -403,7 +485,7 @@ func (n *nodeSession) stop(ctx *actor.Context, s stop) {
 // agent never started it, so it is requeued.
 func (n *nodeSession) notRun(ctx *actor.Context, s startAttempt) {
 	ctx.Announce(AttemptNotRun{JobID: s.Ref.JobID, TaskID: s.Ref.TaskID, AttemptID: s.Ref.AttemptID, NodeID: n.nodeID})
-	ctx.Send(actor.ID("job/"+s.Ref.JobID), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+	ctx.Send(jobActor(s.Ref.JobID, s.Ref.JobInc), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
 }
 
 // drainedIfIdle ends a draining session once no attempt runs and every result it handed on is
@@ -421,7 +503,7 @@ func (n *nodeSession) drainNow(ctx *actor.Context, _ drain) { n.stop(ctx, stop{}
 // finishDrain tells the pool manager the node may go, and stops the session (Stopping reports
 // lost any attempt still waiting in its mailbox).
 func (n *nodeSession) finishDrain(ctx *actor.Context) {
-	ctx.Send(PoolManagerID(n.poolID), drained{NodeID: n.nodeID})
+	ctx.Send(n.pool, drained{NodeID: n.nodeID})
 	ctx.Send(ctx.Self(), stopped{})
 	ctx.Goto("Stopping")
 }

@@ -82,7 +82,7 @@ func nodeProgram(attempts int) func(*systest.Sim) {
 	return func(s *systest.Sim) {
 		s.Monitor(&endsOnce{want: attempts})
 		s.Create("sched/p1", stubSched{})
-		s.Create("node/p1/n1", newNodeSession("p1", "n1", 4, "agent/n1", "sched/p1",
+		s.Create("node/p1/n1", newNodeSession("p1", "n1", 4, "agent/n1", "sched/p1", "pool/p1",
 			NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}, nil))
 		s.AddHost("n1", func(h actor.Host) error {
 			_, err := h.Create("agent/n1", &model.Agent{NodeID: "n1", Session: "node/p1/n1", ExitCodes: []int{0, 1}})

@@ -49,6 +49,7 @@ import (
 // ones first.
 type poolManager struct {
 	poolID string
+	inc    int64 // the pool's incarnation: this manager's life
 	st     store.Store
 	timing NodeTiming
 
@@ -57,7 +58,7 @@ type poolManager struct {
 	nodes    map[string]batch.Node        // the pool's nodes, being created or up (not leaving)
 	pending  map[string]string            // node id -> id of the creation request not yet answered
 	leaving  map[string]string            // node id -> id of the deletion request not yet answered
-	boot     int64                        // this incarnation (tableBoots)
+	boot     int64                        // this boot of the pool id's managers (tableBoots)
 	asked    int                          // requests made by this incarnation
 	timer    actor.TimerID                // the resize timeout, while resizing
 	timerSet bool                         // timer is set
@@ -75,6 +76,10 @@ type poolManager struct {
 	// a listing answered since the last release showed no VM of the pool.
 	listing string
 	clean   bool
+
+	loadDelay time.Duration // the wait before the next load, after the store failed
+	// sweeps counts the periodic sweeps of a deleted pool that found attempts on its nodes.
+	sweeps int
 
 	// restoring holds the preempted (or lost) nodes being created again: node id -> request id.
 	restoring map[string]string
@@ -118,11 +123,11 @@ type (
 	}
 )
 
-func newPoolManager(poolID string, st store.Store, timing NodeTiming, minInterval time.Duration) *poolManager {
+func newPoolManager(poolID string, inc int64, st store.Store, timing NodeTiming, minInterval time.Duration) *poolManager {
 	if minInterval <= 0 {
 		minInterval = batch.MinAutoScaleEvaluationInterval
 	}
-	return &poolManager{poolID: poolID, st: st, timing: timing, minInterval: minInterval}
+	return &poolManager{poolID: poolID, inc: inc, st: st, timing: timing, minInterval: minInterval}
 }
 
 // Define declares the pool manager's states: Loading (reading the pool, retried while the store
@@ -209,6 +214,9 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.Ignore[drained](),
 		actor.On(func(ctx *actor.Context, _ askAgain) {
 			p.askAgain(ctx)
+			if p.sweep(ctx) > 0 {
+				p.sweeps++
+			}
 			p.haltIfDone(ctx)
 		}),
 		actor.Ignore[resizeTimedOut](),
@@ -258,14 +266,14 @@ func (p *poolManager) load(ctx *actor.Context) {
 	p.listing, p.clean = "", false
 	p.samples = map[autoscale.Metric][]autoscale.Sample{}
 	var leaving []string
+	expected := map[string][]attemptRef{} // by node: the attempts the store records on it
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		r, err := tx.Get(tablePools, batch.IDKey(p.poolID))
-		if err != nil {
+		var pr poolRecord
+		if err := getJSON(tx, tablePools, batch.IDKey(p.poolID), &pr); err != nil {
 			return err
 		}
-		var pr poolRecord
-		if err := json.Unmarshal(r.Value, &pr); err != nil {
-			return err
+		if pr.Incarnation != p.inc {
+			return fmt.Errorf("the store has life %d of the pool: %w", pr.Incarnation, store.ErrNotFound)
 		}
 		p.pool, p.next, p.history, p.dealloc = pr.Pool, pr.NextNode, pr.History, pr.Deallocation
 		var boots int64
@@ -301,13 +309,34 @@ func (p *poolManager) load(ctx *actor.Context) {
 			}
 			p.nodes[n.ID] = n
 		}
+		as, err := tx.List(tableAttempts, attemptsOf(p.poolID), "", 0)
+		if err != nil {
+			return err
+		}
+		for _, r := range as {
+			node, _, _ := strings.Cut(strings.TrimPrefix(r.Key, attemptsOf(p.poolID)), "/")
+			var a attemptRef
+			if err := json.Unmarshal(r.Value, &a); err != nil {
+				return fmt.Errorf("decode attempt %s: %w", r.Key, err)
+			}
+			expected[node] = append(expected[node], a)
+		}
 		return nil
 	})
-	if err != nil {
-		ctx.Log("pool load failed; retrying", "pool", p.poolID, "err", err)
-		ctx.StartTimer(time.Second, retryLoad{})
+	if errors.Is(err, store.ErrNotFound) {
+		// This life of the pool is gone (a manager started for it after its end): nothing to do.
+		ctx.Log("pool manager: the pool is gone", "pool", p.poolID, "incarnation", p.inc, "err", err)
+		ctx.Halt()
 		return
 	}
+	if err != nil {
+		p.loadDelay = nextLoadDelay(p.loadDelay)
+		ctx.Log("pool manager: reading the store failed; retrying", "pool", p.poolID, "after", p.loadDelay, "err", err)
+		ctx.StartTimer(p.loadDelay, retryLoad{})
+		return
+	}
+	p.loadDelay = 0
+	ctx.Send(SchedulerID(p.poolID), poolFill{Fill: fillOf(p.pool)})
 	ctx.StartPeriodicTimer(askAgainEvery, askAgainEvery, askAgain{})
 	slices.Sort(leaving)
 	if p.pool.State == batch.PoolDeleting {
@@ -317,7 +346,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 	ctx.Goto("Managing")
 	p.list(ctx)
 	for _, id := range sortedKeys(p.nodes) {
-		p.startSession(ctx, id)
+		p.startSession(ctx, id, expected[id])
 		switch p.nodes[id].State {
 		case batch.NodeCreating:
 			p.request(ctx, id)
@@ -505,7 +534,7 @@ func (p *poolManager) grow(ctx *actor.Context, dedicated bool) bool {
 		if err := putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+id, n, store.AnyVersion); err != nil {
 			return err
 		}
-		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: p.pool, NextNode: next, History: p.history, Deallocation: p.dealloc}, store.AnyVersion)
+		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: p.pool, Incarnation: p.inc, NextNode: next, History: p.history, Deallocation: p.dealloc}, store.AnyVersion)
 	})
 	if err != nil {
 		p.next = next // the id may have been written: never use it again
@@ -513,7 +542,7 @@ func (p *poolManager) grow(ctx *actor.Context, dedicated bool) bool {
 	}
 	p.next = next
 	p.nodes[id] = n
-	p.startSession(ctx, id)
+	p.startSession(ctx, id, nil)
 	p.request(ctx, id)
 	p.announceNodes(ctx)
 	return true
@@ -633,7 +662,7 @@ func (p *poolManager) writeWith(ctx *actor.Context, next batch.Pool, dealloc bat
 		}
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, NextNode: p.next, History: history, Deallocation: dealloc}, store.AnyVersion)
+		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, Incarnation: p.inc, NextNode: p.next, History: history, Deallocation: dealloc}, store.AnyVersion)
 	})
 	if err != nil {
 		return false
@@ -850,7 +879,7 @@ func (p *poolManager) delete(ctx *actor.Context, r DeletePool) {
 				return err
 			}
 		}
-		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, NextNode: p.next, History: p.history, Deallocation: p.dealloc}, store.AnyVersion)
+		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, Incarnation: p.inc, NextNode: p.next, History: p.history, Deallocation: p.dealloc}, store.AnyVersion)
 	})
 	if err != nil {
 		reply(ctx, r.Request, busy())
@@ -874,7 +903,6 @@ func (p *poolManager) startDeleting(ctx *actor.Context, nodes []string) {
 	p.nodes, p.pending, p.restoring = map[string]batch.Node{}, map[string]string{}, map[string]string{}
 	p.draining, p.ending = map[string]bool{}, map[string]bool{}
 	p.stopAutoScale(ctx)
-	ctx.Send(SchedulerID(p.poolID), stop{})
 	ctx.Announce(PoolAllocation{PoolID: p.poolID, Deleted: true})
 	p.announceNodes(ctx)
 	ctx.Goto("Deleting")
@@ -892,8 +920,11 @@ func (p *poolManager) haltIfDone(ctx *actor.Context) {
 		p.list(ctx)
 		return
 	}
+	if p.sweep(ctx) > 0 && p.sweeps < sweepsBeforeForget {
+		return // the job managers have yet to record their attempts on the pool's nodes lost
+	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		for _, table := range []string{tableNodes, tableNodeRuns} {
+		for _, table := range []string{tableNodes, tableNodeRuns, tableAttempts} {
 			rs, err := tx.List(table, batch.IDKey(p.poolID)+"/", "", 0)
 			if err != nil {
 				return err
@@ -904,7 +935,9 @@ func (p *poolManager) haltIfDone(ctx *actor.Context) {
 				}
 			}
 		}
-		if err := tx.Delete(tableBoots, batch.IDKey(p.poolID), store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The next pool of this id numbers its nodes on from here, and its managers' boots too
+		// (tableBoots stays), so that no node id and no request id to the provider is used twice.
+		if err := putJSON(tx, tablePoolTombs, batch.IDKey(p.poolID), p.next, store.AnyVersion); err != nil {
 			return err
 		}
 		return tx.Delete(tablePools, batch.IDKey(p.poolID), store.AnyVersion)
@@ -912,7 +945,7 @@ func (p *poolManager) haltIfDone(ctx *actor.Context) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return
 	}
-	ctx.Send(AccountID, poolGone{PoolID: p.poolID})
+	ctx.Send(AccountID, poolGone{PoolID: p.poolID, Inc: p.inc})
 	ctx.Halt()
 }
 
@@ -952,28 +985,12 @@ func (p *poolManager) listed(ctx *actor.Context, l compute.VMList) {
 }
 
 // startSession creates a node's session, expecting the attempts the store records on the node.
-func (p *poolManager) startSession(ctx *actor.Context, nodeID string) {
-	var expected []attemptRef
-	err := p.st.View(context.Background(), func(tx store.Tx) error {
-		rs, err := tx.List(tableAttempts, attemptsOf(p.poolID)+nodeID+"/", "", 0)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			var a attemptRef
-			if err := json.Unmarshal(r.Value, &a); err != nil {
-				return err
-			}
-			expected = append(expected, a)
-		}
-		return nil
-	})
-	ctx.Assert(err == nil, "pool %s: node %s: %v", p.poolID, nodeID, err)
+func (p *poolManager) startSession(ctx *actor.Context, nodeID string, expected []attemptRef) {
 	slots := 1
 	if p.pool.TaskSlotsPerNode != nil {
 		slots = int(*p.pool.TaskSlotsPerNode)
 	}
-	ctx.Create(string(nodeActor(p.poolID, nodeID)), newNodeSession(p.poolID, nodeID, slots, AgentID(nodeID), SchedulerID(p.poolID), p.timing, expected))
+	ctx.Create(string(nodeActor(p.poolID, nodeID)), newNodeSession(p.poolID, nodeID, slots, AgentID(nodeID), SchedulerID(p.poolID), ctx.Self(), p.timing, expected))
 }
 
 // vmGone records a node whose VM the provider lost: preempted (a spot eviction), or failed by
@@ -1107,13 +1124,18 @@ func (p *poolManager) canRemove(r RemoveNodes) *batch.Error {
 	return nil
 }
 
+// sweepsBeforeForget is how many sweeps of a deleted pool report attempts lost before the pool's
+// records go all the same: an attempt whose job manager never records its loss (one recorded by a
+// write whose acknowledgement was lost, of a job completed since) must not keep the pool for ever.
+const sweepsBeforeForget = 3
+
 // sweep reports lost every attempt the store records on a node the pool no longer has (nodes
 // whose sessions have not yet said drained excepted). A
 // session that stops reports the attempts it knows of, but not one recorded after it stopped (a
 // placement made just before the node left, whose start found the session gone) nor one left by
 // a crash between a node's removal and its job manager recording the loss. Job managers ignore a
-// loss they recorded already.
-func (p *poolManager) sweep(ctx *actor.Context) {
+// loss they recorded already. It returns how many it reported (1 if the store failed).
+func (p *poolManager) sweep(ctx *actor.Context) int {
 	var lost []attemptEnded
 	err := p.st.View(context.Background(), func(tx store.Tx) error {
 		rs, err := tx.List(tableAttempts, attemptsOf(p.poolID), "", 0)
@@ -1134,9 +1156,10 @@ func (p *poolManager) sweep(ctx *actor.Context) {
 		return nil
 	})
 	if err != nil {
-		return // the next askAgain sweeps again
+		return 1 // the next askAgain sweeps again
 	}
 	for _, e := range lost {
-		ctx.Send(jobActor(e.Ref.JobID), e)
+		ctx.Send(jobActor(e.Ref.JobID, e.Ref.JobInc), e)
 	}
+	return len(lost)
 }

@@ -39,6 +39,9 @@ type nodeRuns struct {
 // poolRecord is a pool as the store keeps it.
 type poolRecord struct {
 	Pool batch.Pool `json:"pool"`
+	// Incarnation is the pool's life (see incarnation.go); 0 for pools added before lives were
+	// counted.
+	Incarnation int64 `json:"incarnation,omitempty"`
 	// NextNode numbers the pool's next node ("<pool>-<n>"), so that a node id is never used twice.
 	NextNode int `json:"nextNode,omitempty"`
 	// History is the pool's resize and autoscale history, oldest first, at most

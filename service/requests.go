@@ -140,10 +140,16 @@ type TaskAddResult struct {
 }
 
 // jobGone tells the account that a job was deleted.
-type jobGone struct{ JobID string }
+type jobGone struct {
+	JobID string
+	Inc   int64
+}
 
 // poolGone tells the account that a pool was deleted.
-type poolGone struct{ PoolID string }
+type poolGone struct {
+	PoolID string
+	Inc    int64
+}
 
 // stop ends a pool's scheduler or node session when the pool is deleted, or a node's session
 // when its node is removed with nodeDeallocationOption requeue or terminate. With Terminate, the

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"slices"
 
 	"corral/actor"
@@ -12,7 +13,9 @@ type (
 	// readyTask is a task whose dependencies are satisfied and that waits for slots.
 	readyTask struct {
 		JobID  string
+		JobInc int64 // the job's life
 		TaskID string
+		Seq    int64 // the task's life in the job's
 		Slots  int
 	}
 
@@ -21,8 +24,10 @@ type (
 
 	// withdraw takes tasks back from the scheduler's queue (terminated or deleted).
 	withdraw struct {
-		JobID   string
-		TaskIDs []string // empty: every task of the job
+		JobID  string
+		JobInc int64
+		TaskID string // "": every task of the job
+		Seq    int64
 	}
 
 	// propose asks a job manager to run a task on a node whose slots the scheduler has reserved.
@@ -36,8 +41,12 @@ type (
 	// the job (the job completed) forgets them.
 	jobCounts struct {
 		JobID  string
+		JobInc int64
 		Counts taskCounts
 	}
+
+	// poolFill tells the scheduler the node fill type of the pool's current life.
+	poolFill struct{ Fill batch.NodeFillType }
 
 	// sampleTasks asks the scheduler for the pool's task counts (a taskSample to ReplyTo).
 	sampleTasks struct{ ReplyTo actor.ID }
@@ -59,8 +68,22 @@ type (
 	}
 )
 
+// NodeSlots is announced, for the monitors, whenever the scheduler's count of a node's free slots
+// changes: Up is false once the node takes no more work.
+type NodeSlots struct {
+	PoolID, NodeID string
+	Up             bool
+	Free, Total    int
+}
+
+// SchedulerStarted is announced, for the monitors, when a pool's scheduler starts (again, after a
+// crash): it knows no node until their sessions say they are up.
+type SchedulerStarted struct{ PoolID string }
+
 // scheduler places the ready tasks of every job on a pool onto the pool's nodes. It owns the free
-// slot count of every node it knows is up; a job manager owns everything else about a task.
+// slot count of every node it knows is up; a job manager owns everything else about a task. A
+// pool id's scheduler outlives the pool's lives: while no pool of its id exists it has no nodes
+// and holds the tasks of the jobs on the pool id, and the next pool's nodes take them.
 type scheduler struct {
 	poolID string
 	fill   batch.NodeFillType
@@ -70,7 +93,7 @@ type scheduler struct {
 	total map[string]int // node id -> task slots
 	nodes []string       // the keys of free, sorted
 
-	counts map[string]taskCounts // by job id: the latest jobCounts
+	counts map[string]taskCounts // by jobKey: the latest jobCounts
 }
 
 // taskCounts counts a job's (or a pool's) tasks for autoscale: active tasks whose dependencies
@@ -101,19 +124,21 @@ func newScheduler(poolID string, fill batch.NodeFillType) *scheduler {
 // Define declares the scheduler's single state.
 func (s *scheduler) Define(m *actor.Machine) {
 	m.State("Scheduling",
+		actor.OnEntry(func(ctx *actor.Context) { ctx.Announce(SchedulerStarted{PoolID: s.poolID}) }),
 		actor.On(func(ctx *actor.Context, e enqueue) {
 			s.queue = append(s.queue, e.Tasks...)
 			s.dispatch(ctx)
 		}),
 		actor.On(func(ctx *actor.Context, w withdraw) {
 			s.queue = slices.DeleteFunc(s.queue, func(t readyTask) bool {
-				return t.JobID == w.JobID && (len(w.TaskIDs) == 0 || slices.Contains(w.TaskIDs, t.TaskID))
+				return t.JobID == w.JobID && t.JobInc == w.JobInc && (w.TaskID == "" || t.TaskID == w.TaskID && t.Seq == w.Seq)
 			})
-			if len(w.TaskIDs) == 0 {
-				delete(s.counts, w.JobID)
+			if w.TaskID == "" {
+				delete(s.counts, jobKey(w.JobID, w.JobInc))
 			}
 		}),
-		actor.On(func(ctx *actor.Context, c jobCounts) { s.counts[c.JobID] = c.Counts }),
+		actor.On(func(ctx *actor.Context, c jobCounts) { s.counts[jobKey(c.JobID, c.JobInc)] = c.Counts }),
+		actor.On(func(ctx *actor.Context, f poolFill) { s.fill = f.Fill }),
 		actor.On(s.sample),
 		actor.On(func(ctx *actor.Context, u nodeUp) {
 			if i, found := slices.BinarySearch(s.nodes, u.NodeID); !found {
@@ -121,6 +146,7 @@ func (s *scheduler) Define(m *actor.Machine) {
 			}
 			s.free[u.NodeID] = u.Slots
 			s.total[u.NodeID] = u.Total
+			s.announce(ctx, u.NodeID)
 			s.dispatch(ctx)
 		}),
 		actor.On(func(ctx *actor.Context, d nodeDown) {
@@ -129,20 +155,22 @@ func (s *scheduler) Define(m *actor.Machine) {
 			}
 			delete(s.free, d.NodeID)
 			delete(s.total, d.NodeID)
+			s.announce(ctx, d.NodeID)
 		}),
 		actor.On(func(ctx *actor.Context, f slotsFreed) {
 			if _, up := s.free[f.NodeID]; up {
-				s.free[f.NodeID] += f.Slots
+				s.release(f.NodeID, f.Slots)
+				s.announce(ctx, f.NodeID)
 				s.dispatch(ctx)
 			}
 		}),
-		actor.On(func(ctx *actor.Context, _ stop) { ctx.Halt() }),
 		actor.On(func(ctx *actor.Context, a proposalAnswer) {
 			if a.Accepted {
 				return
 			}
 			if _, up := s.free[a.NodeID]; up {
-				s.free[a.NodeID] += a.Task.Slots
+				s.release(a.NodeID, a.Task.Slots)
+				s.announce(ctx, a.NodeID)
 				s.dispatch(ctx)
 			}
 		}),
@@ -176,7 +204,7 @@ func (s *scheduler) dispatch(ctx *actor.Context) {
 	}
 	byKey := make(map[string]readyTask, len(s.queue))
 	for i, t := range s.queue {
-		key := t.JobID + "\x00" + t.TaskID // task ids are unique only within their job
+		key := t.key() // task ids are unique only within their job's life
 		req.Queue[i] = batch.QueuedTask{ID: key, Job: t.JobID, RequiredSlots: t.Slots}
 		byKey[key] = t
 	}
@@ -189,7 +217,30 @@ func (s *scheduler) dispatch(ctx *actor.Context) {
 		t := byKey[a.TaskID]
 		taken[a.TaskID] = true
 		s.free[a.NodeID] -= t.Slots
-		ctx.Send(actor.ID("job/"+t.JobID), propose{Task: t, NodeID: a.NodeID})
+		s.announce(ctx, a.NodeID)
+		ctx.Send(jobActor(t.JobID, t.JobInc), propose{Task: t, NodeID: a.NodeID})
 	}
-	s.queue = slices.DeleteFunc(s.queue, func(t readyTask) bool { return taken[t.JobID+"\x00"+t.TaskID] })
+	s.queue = slices.DeleteFunc(s.queue, func(t readyTask) bool { return taken[t.key()] })
 }
+
+// release counts slots of a node free again. A node's session may have offered its slots since
+// they were taken (the node was lost and came back, and its offer counted them free already): a
+// node never has more free slots than it has. (The session refuses a start that finds its slots
+// taken, so a count too high only costs a placement made again.)
+func (s *scheduler) release(node string, slots int) {
+	s.free[node] = min(s.free[node]+slots, s.total[node])
+}
+
+// announce tells the monitors a node's free slots as the scheduler counts them.
+func (s *scheduler) announce(ctx *actor.Context, node string) {
+	free, up := s.free[node]
+	ctx.Announce(NodeSlots{PoolID: s.poolID, NodeID: node, Up: up, Free: free, Total: s.total[node]})
+}
+
+// key names a queued task: its job's life, its id and its life.
+func (t readyTask) key() string {
+	return fmt.Sprintf("%s\x00%s\x00%d", jobKey(t.JobID, t.JobInc), t.TaskID, t.Seq)
+}
+
+// jobKey names a job's life.
+func jobKey(jobID string, inc int64) string { return fmt.Sprintf("%s#%d", jobID, inc) }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,16 @@ import (
 )
 
 // The specifications of the service, as monitors over what the job managers announce.
+
+// jobTask names a task within one life of its job: tasks depend on tasks of the same life.
+func jobTask(jobID string, inc int64, taskID string) string {
+	return fmt.Sprintf("%s#%d/%s", jobID, inc, taskID)
+}
+
+// taskLife names one life of a task: a task deleted and added again under its id is another.
+func taskLife(jobID string, inc int64, taskID string, seq int64) string {
+	return fmt.Sprintf("%s#%d", jobTask(jobID, inc, taskID), seq)
+}
 
 // depsFirst asserts that no task starts before every task it depends on has completed with
 // dependencyAction satisfy.
@@ -28,20 +39,20 @@ func (d *depsFirst) Define(m *actor.Machine) {
 			if d.deps == nil {
 				d.deps, d.done = map[string][]string{}, map[string]bool{}
 			}
-			d.deps[e.JobID+"/"+e.TaskID] = e.DependsOn
+			d.deps[jobTask(e.JobID, e.JobInc, e.TaskID)] = e.DependsOn
 		}),
 		actor.On(func(ctx *actor.Context, e TaskRecovered) {
 			if d.deps == nil {
 				d.deps, d.done = map[string][]string{}, map[string]bool{}
 			}
-			d.deps[e.JobID+"/"+e.TaskID] = e.DependsOn
+			d.deps[jobTask(e.JobID, e.JobInc, e.TaskID)] = e.DependsOn
 			if e.Satisfies {
-				d.done[e.JobID+"/"+e.TaskID] = true
+				d.done[jobTask(e.JobID, e.JobInc, e.TaskID)] = true
 			}
 		}),
 		actor.On(func(ctx *actor.Context, e TaskStarted) {
-			for _, dep := range d.deps[e.JobID+"/"+e.TaskID] {
-				ctx.Assert(d.done[e.JobID+"/"+dep], "task %s started (attempt %s) before its dependency %s completed", e.TaskID, e.AttemptID, dep)
+			for _, dep := range d.deps[jobTask(e.JobID, e.JobInc, e.TaskID)] {
+				ctx.Assert(d.done[jobTask(e.JobID, e.JobInc, dep)], "task %s started (attempt %s) before its dependency %s completed", e.TaskID, e.AttemptID, dep)
 			}
 		}),
 		actor.On(func(ctx *actor.Context, e TaskCompleted) {
@@ -49,7 +60,7 @@ func (d *depsFirst) Define(m *actor.Machine) {
 				d.deps, d.done = map[string][]string{}, map[string]bool{}
 			}
 			if e.Satisfies {
-				d.done[e.JobID+"/"+e.TaskID] = true
+				d.done[jobTask(e.JobID, e.JobInc, e.TaskID)] = true
 			}
 		}))
 }
@@ -62,7 +73,7 @@ func (c *completedOnce) Define(m *actor.Machine) {
 		if c.seen == nil {
 			c.seen = map[string]bool{}
 		}
-		k := e.JobID + "/" + e.TaskID
+		k := taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)
 		ctx.Assert(!c.seen[k], "task %s completed twice", k)
 		c.seen[k] = true
 	}), actor.On(func(ctx *actor.Context, e TaskRecovered) {
@@ -70,7 +81,7 @@ func (c *completedOnce) Define(m *actor.Machine) {
 			c.seen = map[string]bool{}
 		}
 		if e.Completed {
-			c.seen[e.JobID+"/"+e.TaskID] = true
+			c.seen[taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)] = true
 		}
 	}), actor.Ignore[TaskAdded](), actor.Ignore[TaskStarted]())
 }
@@ -86,15 +97,26 @@ type eventuallyDone struct {
 
 func (e *eventuallyDone) Define(m *actor.Machine) {
 	m.State("Idle", actor.Temp(actor.Cold),
-		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.Ignore[TaskStarted](), actor.Targets("Pending"))
+		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.On(e.deleted), actor.Ignore[TaskStarted](), actor.Targets("Pending"))
 	m.State("Pending", actor.Temp(actor.Hot),
-		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.Ignore[TaskStarted](), actor.Targets("Idle"))
+		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.On(e.deleted), actor.Ignore[TaskStarted](), actor.Targets("Idle"))
+}
+
+// deleted forgets the tasks of a deleted life of a job: they need not complete.
+func (e *eventuallyDone) deleted(ctx *actor.Context, d JobDeleted) {
+	prefix := jobTask(d.JobID, d.JobInc, "")
+	for k := range e.deps {
+		if strings.HasPrefix(k, prefix) {
+			delete(e.deps, k)
+		}
+	}
+	e.update(ctx)
 }
 
 func (e *eventuallyDone) recovered(ctx *actor.Context, r TaskRecovered) {
-	e.added(ctx, TaskAdded{JobID: r.JobID, TaskID: r.TaskID, DependsOn: r.DependsOn})
+	e.added(ctx, TaskAdded{JobID: r.JobID, TaskID: r.TaskID, JobInc: r.JobInc, Seq: r.Seq, DependsOn: r.DependsOn})
 	if r.Completed {
-		e.completedTask(ctx, TaskCompleted{JobID: r.JobID, TaskID: r.TaskID, Satisfies: r.Satisfies})
+		e.completedTask(ctx, TaskCompleted{JobID: r.JobID, TaskID: r.TaskID, JobInc: r.JobInc, Seq: r.Seq, Satisfies: r.Satisfies})
 	}
 }
 
@@ -102,7 +124,12 @@ func (e *eventuallyDone) added(ctx *actor.Context, a TaskAdded) {
 	if e.deps == nil {
 		e.deps, e.completed, e.blocking = map[string][]string{}, map[string]bool{}, map[string]bool{}
 	}
-	e.deps[a.TaskID] = a.DependsOn
+	k := jobTask(a.JobID, a.JobInc, a.TaskID)
+	e.deps[k] = nil
+	for _, d := range a.DependsOn {
+		e.deps[k] = append(e.deps[k], jobTask(a.JobID, a.JobInc, d))
+	}
+	e.completed[k], e.blocking[k] = false, false // a task added again under its id runs again
 	e.update(ctx)
 }
 
@@ -110,8 +137,8 @@ func (e *eventuallyDone) completedTask(ctx *actor.Context, c TaskCompleted) {
 	if e.deps == nil {
 		e.deps, e.completed, e.blocking = map[string][]string{}, map[string]bool{}, map[string]bool{}
 	}
-	e.completed[c.TaskID] = true
-	e.blocking[c.TaskID] = !c.Satisfies
+	e.completed[jobTask(c.JobID, c.JobInc, c.TaskID)] = true
+	e.blocking[jobTask(c.JobID, c.JobInc, c.TaskID)] = !c.Satisfies
 	e.update(ctx)
 }
 
@@ -147,6 +174,16 @@ type client struct {
 
 type resend struct{}
 
+// pause makes a client wait a random time, less than Max, before its next request (so that
+// the next request finds attempts under way). It is not a request.
+type pause struct{ Max time.Duration }
+
+// pauseOver is the client's timer for a pause.
+type pauseOver struct{}
+
+// clientDone is announced when a client has had every request answered.
+type clientDone struct{}
+
 // newClient makes a client that sends reqs in order, each under its index as request id.
 func newClient(reqs ...actor.Event) *client {
 	c := &client{}
@@ -180,6 +217,7 @@ func newClient(reqs ...actor.Event) *client {
 		case RemoveNodes:
 			r.Request = req
 			ev = r
+		case pause:
 		default:
 			panic(fmt.Sprintf("newClient: no request id for %T", ev))
 		}
@@ -188,8 +226,26 @@ func newClient(reqs ...actor.Event) *client {
 	return c
 }
 
+// send sends the current request, or waits out the current pause.
 func (c *client) send(ctx *actor.Context) {
+	if p, ok := c.reqs[c.next].(pause); ok {
+		ticks := int(p.Max / (100 * time.Millisecond))
+		ctx.StartTimer(time.Duration(ctx.RandomInt(max(ticks, 1)))*100*time.Millisecond, pauseOver{})
+		return
+	}
 	ctx.Send(AccountID, c.reqs[c.next])
+}
+
+// advance goes on to the next request, or ends.
+func (c *client) advance(ctx *actor.Context) {
+	c.next++
+	if c.next == len(c.reqs) {
+		ctx.CancelTimer(c.retry)
+		ctx.Announce(clientDone{})
+		ctx.Goto("Done")
+		return
+	}
+	c.send(ctx)
 }
 
 func (c *client) Define(m *actor.Machine) {
@@ -198,7 +254,12 @@ func (c *client) Define(m *actor.Machine) {
 			c.send(ctx)
 			c.retry = ctx.StartPeriodicTimer(5*time.Second, 5*time.Second, resend{})
 		}),
-		actor.On(func(ctx *actor.Context, _ resend) { c.send(ctx) }),
+		actor.On(func(ctx *actor.Context, _ resend) {
+			if _, ok := c.reqs[c.next].(pause); !ok {
+				c.send(ctx)
+			}
+		}),
+		actor.On(func(ctx *actor.Context, _ pauseOver) { c.advance(ctx) }),
 		actor.On(func(ctx *actor.Context, r Reply) {
 			if r.RequestID != fmt.Sprint(c.next) {
 				return // an answer to a repeat of an earlier request
@@ -207,7 +268,8 @@ func (c *client) Define(m *actor.Machine) {
 			// a delete finds it gone.
 			ok := r.Err == nil || r.Err.Code == "PoolExists" || r.Err.Code == "JobExists" ||
 				r.Err.Code == "JobNotFound" || r.Err.Code == "TaskNotFound" || r.Err.Code == "PoolNotFound"
-			busy := r.Err != nil && (r.Err.Code == "ServerBusy" || r.Err.Code == batch.CodePoolBeingResized)
+			busy := r.Err != nil && (r.Err.Code == "ServerBusy" || r.Err.Code == batch.CodePoolBeingResized ||
+				r.Err.Code == batch.CodeJobBeingDeleted || r.Err.Code == batch.CodePoolBeingDeleted)
 			for _, t := range r.Tasks {
 				ok = ok && (t.Err == nil || t.Err.Code == "TaskExists")
 				busy = busy || (t.Err != nil && t.Err.Code == "ServerBusy")
@@ -216,16 +278,10 @@ func (c *client) Define(m *actor.Machine) {
 			if !ok {
 				return
 			}
-			c.next++
-			if c.next == len(c.reqs) {
-				ctx.CancelTimer(c.retry)
-				ctx.Goto("Done")
-				return
-			}
-			c.send(ctx)
+			c.advance(ctx)
 		}),
 		actor.Targets("Done"))
-	m.State("Done", actor.Ignore[Reply](), actor.Ignore[resend]())
+	m.State("Done", actor.Ignore[Reply](), actor.Ignore[resend](), actor.Ignore[pauseOver]())
 }
 
 // noTimeout is a resize timeout no run reaches: the monitor eventuallyDone expects the pool to get

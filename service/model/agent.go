@@ -56,6 +56,10 @@ type beat struct{}
 // node.
 type AttemptRan struct{ NodeID, JobID, TaskID, AttemptID string }
 
+// AttemptStopped is announced when an attempt's process ends on an agent model: it exits, is
+// killed, or its VM is taken away.
+type AttemptStopped struct{ NodeID, AttemptID string }
+
 // Define declares the agent's single state.
 func (a *Agent) Define(m *actor.Machine) {
 	m.State("Running",
@@ -75,12 +79,20 @@ func (a *Agent) Define(m *actor.Machine) {
 			a.beatTimer = ctx.StartPeriodicTimer(a.Heartbeat, a.Heartbeat, beat{})
 		}),
 		actor.On(a.start),
-		// The node's VM is gone: so is its agent.
-		actor.On(func(ctx *actor.Context, _ PowerOff) { ctx.Halt() }),
+		// The node's VM is gone: so is its agent, and what it ran.
+		actor.On(func(ctx *actor.Context, _ PowerOff) {
+			for _, id := range sorted(a.running) {
+				ctx.Announce(AttemptStopped{NodeID: a.NodeID, AttemptID: id})
+			}
+			ctx.Halt()
+		}),
 		actor.On(func(ctx *actor.Context, _ Preempt) {
 			ctx.CancelTimer(a.beatTimer)
 			for _, id := range sorted(a.timers) {
 				ctx.CancelTimer(a.timers[id])
+			}
+			for _, id := range sorted(a.running) {
+				ctx.Announce(AttemptStopped{NodeID: a.NodeID, AttemptID: id})
 			}
 			ctx.Goto("Off")
 		}),
@@ -140,6 +152,7 @@ func (a *Agent) start(ctx *actor.Context, s protocol.StartTask) {
 func (a *Agent) end(ctx *actor.Context, id string, code int, killed bool) {
 	delete(a.running, id)
 	delete(a.timers, id)
+	ctx.Announce(AttemptStopped{NodeID: a.NodeID, AttemptID: id})
 	res := protocol.TaskResult{NodeID: a.NodeID, AttemptID: id, ExitCode: code, EndTime: ctx.Now(), Killed: killed}
 	a.finished[id] = res
 	ctx.Send(a.Session, res)
