@@ -125,3 +125,27 @@ func getJSON(tx store.Tx, table, key string, v any) error {
 	}
 	return nil
 }
+
+// attemptIsCurrent reports whether an attempt record is its task's current attempt: the job's
+// life and the task's name it. The job manager writes the task and the attempt record together,
+// so an attempt record that is not current is stale.
+func attemptIsCurrent(tx store.Tx, a attemptRef) (bool, error) {
+	var jr jobRecord
+	switch err := getJSON(tx, tableJobs, batch.IDKey(a.JobID), &jr); {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	if jr.Incarnation != a.JobInc {
+		return false, nil
+	}
+	var tr taskRecord
+	switch err := getJSON(tx, tableTasks, batch.IDKey(a.JobID)+"/"+batch.IDKey(a.TaskID), &tr); {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return tr.Attempt.AttemptID == a.AttemptID, nil
+}

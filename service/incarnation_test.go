@@ -43,12 +43,15 @@ func (a *attemptsOwnLife) Define(m *actor.Machine) {
 }
 
 // slotsHeld asserts that the processes running on a node never need more slots than it has
-// (attempts of every life counted: a killed attempt holds its slots until its process ends), and
+// (attempts of every life counted: a killed attempt holds its slots until its process ends; an
+// attempt whose loss the service has recorded is not counted: its session kills it when its node
+// reports it, as a start that reached the agent after the node was given up may run), and
 // is hot while no task is left to run but the scheduler counts slots of an up node as taken: slots
 // must come back once the work is done.
 type slotsHeld struct {
 	nodeSlots int
 	slots     map[string]int            // attempt id -> slots
+	lost      map[string]bool           // attempts whose loss is recorded
 	running   map[string]map[string]int // node -> attempt id -> slots, from the agents
 	open      map[string]bool           // task lives added and not completed
 	sched     map[string]NodeSlots      // node -> the scheduler's latest count
@@ -58,14 +61,17 @@ func (h *slotsHeld) Define(m *actor.Machine) {
 	handlers := func() []actor.StateOption {
 		return []actor.StateOption{
 			actor.On(func(ctx *actor.Context, e TaskStarted) { h.slots[e.AttemptID] = e.Slots }),
+			actor.On(func(ctx *actor.Context, e AttemptLost) { h.lost[e.AttemptID] = true }),
 			actor.On(func(ctx *actor.Context, e model.AttemptRan) {
 				if h.running[e.NodeID] == nil {
 					h.running[e.NodeID] = map[string]int{}
 				}
 				h.running[e.NodeID][e.AttemptID] = h.slots[e.AttemptID]
 				used := 0
-				for _, s := range h.running[e.NodeID] {
-					used += s
+				for id, s := range h.running[e.NodeID] {
+					if !h.lost[id] {
+						used += s
+					}
 				}
 				ctx.Assert(used <= h.nodeSlots, "node %s runs attempts needing %d slots; it has %d", e.NodeID, used, h.nodeSlots)
 			}),
@@ -104,7 +110,7 @@ func (h *slotsHeld) Define(m *actor.Machine) {
 		}
 	}
 	m.State("Init", actor.OnEntry(func(ctx *actor.Context) {
-		h.slots, h.running, h.open, h.sched = map[string]int{}, map[string]map[string]int{}, map[string]bool{}, map[string]NodeSlots{}
+		h.slots, h.lost, h.running, h.open, h.sched = map[string]int{}, map[string]bool{}, map[string]map[string]int{}, map[string]bool{}, map[string]NodeSlots{}
 		ctx.Goto("Settled")
 	}), actor.Targets("Settled"))
 	m.State("Settled", append(handlers(), actor.Temp(actor.Cold), actor.Targets("Leaking"))...)

@@ -70,6 +70,12 @@ type (
 		JobID  string
 		JobInc int64
 	}
+	// AttemptLost is announced when the loss of an attempt is recorded: its node was lost or
+	// left, and the task is requeued (or terminated). If the node still runs it, its session
+	// kills it when the node reports it.
+	AttemptLost struct {
+		JobID, TaskID, AttemptID, NodeID string
+	}
 	// AttemptRecorded is announced when the end of an attempt is recorded from its node's
 	// result: ResultAttempt is the attempt the result was about.
 	AttemptRecorded struct {
@@ -133,6 +139,9 @@ func countsEvery(minInterval time.Duration) time.Duration {
 type pendingBatch struct {
 	writes []func(tx store.Tx) error
 	sends  []func(ctx *actor.Context)
+	// later holds the sends that wait for the batch only to keep their order (see later): they go
+	// out whether the write succeeds or fails.
+	later  map[int]bool // indexes into sends
 	follow []func(ctx *actor.Context)
 	failed []func(ctx *actor.Context)
 	before map[string]taskRecord // by IDKey(task): records as they were in the store
@@ -495,12 +504,17 @@ func (j *jobManager) openBatch(ctx *actor.Context) *pendingBatch {
 }
 
 // later sends what f sends once what is pending is in the store: now if nothing is, else with
-// the batch's sends.
+// the batch's sends, in order. What f sends does not depend on the batch: if its write fails, f
+// runs all the same.
 func (j *jobManager) later(ctx *actor.Context, f func(ctx *actor.Context)) {
 	if j.batch == nil {
 		f(ctx)
 		return
 	}
+	if j.batch.later == nil {
+		j.batch.later = map[int]bool{}
+	}
+	j.batch.later[len(j.batch.sends)] = true
 	j.batch.sends = append(j.batch.sends, f)
 }
 
@@ -533,6 +547,11 @@ func (j *jobManager) flush(ctx *actor.Context, _ flushJob) {
 			}
 		}
 		j.recount()
+		for i, f := range b.sends {
+			if b.later[i] {
+				f(ctx) // an answer that depends on nothing in the batch (a proposal not taken)
+			}
+		}
 		for _, f := range b.failed {
 			f(ctx)
 		}
@@ -631,6 +650,9 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		}
 		return err
 	}, func(ctx *actor.Context) {
+		if e.Lost {
+			ctx.Announce(AttemptLost{JobID: j.jobID, TaskID: next.Task.ID, AttemptID: prevAttempt, NodeID: e.NodeID})
+		}
 		if !e.Lost {
 			ctx.Announce(AttemptRecorded{JobID: j.jobID, TaskID: next.Task.ID, AttemptID: prevAttempt, ResultAttempt: e.Result.AttemptID,
 				JobInc: j.inc, Seq: next.Seq, ExitCode: e.Result.ExitCode})
@@ -643,11 +665,10 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		}
 		j.completed(ctx, next.Task.ID, outcome.ExitOptions)
 	}, func(ctx *actor.Context) {
-		// A result is repeated by its node until it is recorded; a loss is not, so it comes
-		// back by timer.
-		if e.Lost {
-			ctx.StartTimer(lostRetry, e)
-		}
+		// Not recorded: it comes back by timer. A loss is reported once; a result is repeated
+		// by its agent until it is recorded, but not when the node has left meanwhile (its
+		// session stopped). A second record of the same end is stale and changes nothing.
+		ctx.StartTimer(lostRetry, e)
 	})
 	if !e.Lost {
 		c := j.batch.runs[e.NodeID]
@@ -696,7 +717,7 @@ func countRuns(tx store.Tx, poolID string, runs map[string]nodeRuns) error {
 	return nil
 }
 
-// lostRetry is how long a job manager waits before it records again the loss of an attempt that
+// lostRetry is how long a job manager waits before it records again the end of an attempt that
 // the store failed to record.
 const lostRetry = time.Second
 

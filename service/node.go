@@ -395,6 +395,11 @@ func (n *nodeSession) heartbeat(ctx *actor.Context, h protocol.Heartbeat) {
 	has := make(map[string]bool, len(h.Running))
 	for _, id := range h.Running {
 		has[id] = true
+		if _, ok := n.running[id]; !ok {
+			// Not the session's: reported lost when the agent did not list it (its start came
+			// late), or never ours. Nobody waits for it.
+			ctx.Send(n.agent, protocol.KillTask{AttemptID: id})
+		}
 	}
 	for _, id := range sortedKeys(n.running) {
 		if !has[id] {

@@ -78,8 +78,6 @@ type poolManager struct {
 	clean   bool
 
 	loadDelay time.Duration // the wait before the next load, after the store failed
-	// sweeps counts the periodic sweeps of a deleted pool that found attempts on its nodes.
-	sweeps int
 
 	// restoring holds the preempted (or lost) nodes being created again: node id -> request id.
 	restoring map[string]string
@@ -214,10 +212,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.Ignore[drained](),
 		actor.On(func(ctx *actor.Context, _ askAgain) {
 			p.askAgain(ctx)
-			if p.sweep(ctx) > 0 {
-				p.sweeps++
-			}
-			p.haltIfDone(ctx)
+			p.haltIfDone(ctx) // it sweeps
 		}),
 		actor.Ignore[resizeTimedOut](),
 		actor.Ignore[evalTick](),
@@ -340,7 +335,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 	ctx.StartPeriodicTimer(askAgainEvery, askAgainEvery, askAgain{})
 	slices.Sort(leaving)
 	if p.pool.State == batch.PoolDeleting {
-		p.startDeleting(ctx, append(leaving, sortedKeys(p.nodes)...))
+		p.startDeleting(ctx, append(leaving, sortedKeys(p.nodes)...), false) // no session was started
 		return
 	}
 	ctx.Goto("Managing")
@@ -887,17 +882,16 @@ func (p *poolManager) delete(ctx *actor.Context, r DeletePool) {
 	}
 	p.pool = next
 	reply(ctx, r.Request, nil)
-	p.startDeleting(ctx, sortedKeys(p.nodes))
+	p.startDeleting(ctx, sortedKeys(p.nodes), true)
 }
 
-// startDeleting stops the pool's sessions and scheduler, releases its nodes, and waits for them.
-func (p *poolManager) startDeleting(ctx *actor.Context, nodes []string) {
-	for _, id := range nodes {
-		ctx.Send(nodeActor(p.poolID, id), stop{})
-		p.release(ctx, id)
-	}
-	for _, id := range sortedKeys(p.draining) {
-		ctx.Send(nodeActor(p.poolID, id), stop{})
+// startDeleting stops the pool's sessions (if it has started them), releases its nodes, and
+// waits for them.
+func (p *poolManager) startDeleting(ctx *actor.Context, nodes []string, sessions bool) {
+	for _, id := range append(nodes, sortedKeys(p.draining)...) {
+		if sessions {
+			ctx.Send(nodeActor(p.poolID, id), stop{})
+		}
 		p.release(ctx, id)
 	}
 	p.nodes, p.pending, p.restoring = map[string]batch.Node{}, map[string]string{}, map[string]string{}
@@ -920,11 +914,11 @@ func (p *poolManager) haltIfDone(ctx *actor.Context) {
 		p.list(ctx)
 		return
 	}
-	if p.sweep(ctx) > 0 && p.sweeps < sweepsBeforeForget {
+	if p.sweep(ctx) > 0 {
 		return // the job managers have yet to record their attempts on the pool's nodes lost
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		for _, table := range []string{tableNodes, tableNodeRuns, tableAttempts} {
+		for _, table := range []string{tableNodes, tableNodeRuns} {
 			rs, err := tx.List(table, batch.IDKey(p.poolID)+"/", "", 0)
 			if err != nil {
 				return err
@@ -1124,19 +1118,17 @@ func (p *poolManager) canRemove(r RemoveNodes) *batch.Error {
 	return nil
 }
 
-// sweepsBeforeForget is how many sweeps of a deleted pool report attempts lost before the pool's
-// records go all the same: an attempt whose job manager never records its loss (one recorded by a
-// write whose acknowledgement was lost, of a job completed since) must not keep the pool for ever.
-const sweepsBeforeForget = 3
-
 // sweep reports lost every attempt the store records on a node the pool no longer has (nodes
-// whose sessions have not yet said drained excepted). A
-// session that stops reports the attempts it knows of, but not one recorded after it stopped (a
-// placement made just before the node left, whose start found the session gone) nor one left by
-// a crash between a node's removal and its job manager recording the loss. Job managers ignore a
-// loss they recorded already. It returns how many it reported (1 if the store failed).
+// whose sessions have not yet said drained excepted). A session that stops reports the attempts it
+// knows of, but not one recorded after it stopped (a placement made just before the node left,
+// whose start found the session gone) nor one left by a crash between a node's removal and its job
+// manager recording the loss. Job managers ignore a loss they recorded already. An attempt record
+// whose task no longer names it (a write reported failed that committed, a job or task of another
+// life) is stale: nobody would ever record its loss, so the sweep deletes it. It returns how many
+// live attempts it reported (1 if the store failed), so that a deleted pool waits for them.
 func (p *poolManager) sweep(ctx *actor.Context) int {
 	var lost []attemptEnded
+	var stale []string
 	err := p.st.View(context.Background(), func(tx store.Tx) error {
 		rs, err := tx.List(tableAttempts, attemptsOf(p.poolID), "", 0)
 		if err != nil {
@@ -1151,12 +1143,33 @@ func (p *poolManager) sweep(ctx *actor.Context) int {
 			if err := json.Unmarshal(r.Value, &a); err != nil {
 				return err
 			}
+			live, err := attemptIsCurrent(tx, a)
+			if err != nil {
+				return err
+			}
+			if !live {
+				stale = append(stale, r.Key)
+				continue
+			}
 			lost = append(lost, attemptEnded{Ref: a, PoolID: p.poolID, NodeID: node, Lost: true})
 		}
 		return nil
 	})
 	if err != nil {
 		return 1 // the next askAgain sweeps again
+	}
+	if len(stale) > 0 {
+		err := p.st.Update(context.Background(), func(tx store.Tx) error {
+			for _, key := range stale {
+				if err := tx.Delete(tableAttempts, key, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 1
+		}
 	}
 	for _, e := range lost {
 		ctx.Send(jobActor(e.Ref.JobID, e.Ref.JobInc), e)
