@@ -37,13 +37,16 @@ func TestJobAddedAgainRunsItsOwnTask(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			code := call(t, srv.base, key, "POST", "/jobs", batch.Job{ID: id, PoolInfo: batch.PoolInformation{PoolID: "p1"}}, nil)
+			var answer struct {
+				Code string `json:"code"`
+			}
+			code := call(t, srv.base, key, "POST", "/jobs", batch.Job{ID: id, PoolInfo: batch.PoolInformation{PoolID: "p1"}}, &answer)
 			if code == http.StatusCreated {
 				return
 			}
-			// 409 JobBeingDeleted until the old job is gone.
-			if code != http.StatusConflict || time.Now().After(deadline) {
-				t.Fatalf("add job %s: %d", id, code)
+			// 409 JobBeingDeleted until the old job is gone, never JobExists.
+			if code != http.StatusConflict || answer.Code != "JobBeingDeleted" || time.Now().After(deadline) {
+				t.Fatalf("add job %s: %d %s", id, code, answer.Code)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

@@ -94,9 +94,21 @@ func (a *account) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r AddTasks) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r TerminateJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r TerminateTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
-		actor.On(func(ctx *actor.Context, r DeleteJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r DeleteJob) {
+			if l, ok := a.jobs[batch.IDKey(r.JobID)]; ok && r.Inc != 0 && r.Inc != l.Inc {
+				reply(ctx, r.Request, notFound("JobNotFound", "job")) // that life is gone
+				return
+			}
+			a.toJob(ctx, r.JobID, r.Request, r)
+		}),
 		actor.On(func(ctx *actor.Context, r DeleteTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
-		actor.On(func(ctx *actor.Context, r DeletePool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r DeletePool) {
+			if inc, ok := a.pools[batch.IDKey(r.PoolID)]; ok && r.Inc != 0 && r.Inc != inc {
+				reply(ctx, r.Request, notFound("PoolNotFound", "pool")) // that life is gone
+				return
+			}
+			a.toPool(ctx, r.PoolID, r.Request, r)
+		}),
 		actor.On(func(ctx *actor.Context, r ResizePool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r StopResizePool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r EnableAutoScale) { a.toPool(ctx, r.PoolID, r.Request, r) }),

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"corral/batch"
 	"corral/compute"
 	"corral/service/model"
+	"corral/store"
 	"corral/store/memstore"
 )
 
@@ -177,7 +179,7 @@ func lives(storeFails bool) func(*systest.Sim) {
 			}
 			return t
 		}
-		s.Create("client", newClient(
+		c := newClient(
 			pool,
 			job,
 			AddTasks{JobID: "j1", Tasks: []batch.Task{task("a", "old-a", 2), task("b", "old-b", 3), task("c", "old-c", 1, "a")}},
@@ -191,7 +193,18 @@ func lives(storeFails bool) func(*systest.Sim) {
 			pause{Max: time.Second},
 			DeleteTask{JobID: "j1", TaskID: "d"},
 			AddTasks{JobID: "j1", Tasks: []batch.Task{task("d", "newer-d", 3)}},
-		))
+		)
+		c.lifeOf = func(table, id string) (int64, bool) {
+			var inc int64
+			err := st.View(context.Background(), func(tx store.Tx) error {
+				var rec struct{ Incarnation int64 }
+				err := getJSON(tx, table, batch.IDKey(id), &rec)
+				inc = rec.Incarnation
+				return err
+			})
+			return inc, err == nil && inc != 0
+		}
+		s.Create("client", c)
 	}
 }
 

@@ -273,6 +273,10 @@ func (j *jobManager) load(ctx *actor.Context) {
 		}
 	}
 	j.rebuildGraph(ctx, recs)
+	if j.rec.Job.State == batch.JobCompleted {
+		ctx.Goto("Done")
+		return
+	}
 	var ready []readyTask
 	for _, r := range recs {
 		if r.Task.State == batch.TaskActive && j.graph.Ready(r.Task.ID) {
@@ -281,10 +285,6 @@ func (j *jobManager) load(ctx *actor.Context) {
 	}
 	if len(ready) > 0 {
 		ctx.Send(j.sched, enqueue{Tasks: ready})
-	}
-	if j.rec.Job.State == batch.JobCompleted {
-		ctx.Goto("Done")
-		return
 	}
 	ctx.Goto("Active")
 	ctx.Send(j.sched, jobCounts{JobID: j.jobID, JobInc: j.inc, Counts: j.count()})
@@ -814,9 +814,10 @@ func (j *jobManager) finishJob(ctx *actor.Context, reason string) bool {
 	}
 	for _, key := range sortedKeys(j.tasks) {
 		if r := j.tasks[key]; r.Task.State != batch.TaskCompleted {
-			if _, ok := j.terminate(ctx, r); ok {
-				ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq})
+			if _, ok := j.terminate(ctx, r); !ok {
+				return false // still active in the store; the caller answers busy, or a later event tries again
 			}
+			ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq})
 		}
 	}
 	ctx.Send(j.sched, withdraw{JobID: j.jobID, JobInc: j.inc})

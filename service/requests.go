@@ -30,6 +30,10 @@ type (
 	DeletePool struct {
 		Request
 		PoolID string
+		// Inc, if not 0, is the life of the pool to delete: a delete meant for a life that is
+		// gone (a request delayed on its way) finds no pool, rather than deleting a pool added
+		// since under the same id.
+		Inc int64
 	}
 	// AddJob is Job - Add.
 	AddJob struct {
@@ -46,6 +50,7 @@ type (
 	DeleteJob struct {
 		Request
 		JobID string
+		Inc   int64 // as DeletePool.Inc
 	}
 	// AddTasks is Task - Add (one task) and Task - Add Collection (up to 100).
 	AddTasks struct {

@@ -170,6 +170,10 @@ type client struct {
 	reqs  []actor.Event
 	next  int
 	retry actor.TimerID
+	// lifeOf, if set, names the life a delete is for, as a careful client does with If-Match:
+	// a delete delayed on its way must not delete what was added since under the same id. It
+	// reports false if it cannot tell now (the store failed).
+	lifeOf func(table, id string) (int64, bool)
 }
 
 type resend struct{}
@@ -233,7 +237,27 @@ func (c *client) send(ctx *actor.Context) {
 		ctx.StartTimer(time.Duration(ctx.RandomInt(max(ticks, 1)))*100*time.Millisecond, pauseOver{})
 		return
 	}
-	ctx.Send(AccountID, c.reqs[c.next])
+	ev := c.reqs[c.next]
+	if c.lifeOf != nil {
+		ok := true
+		switch r := ev.(type) {
+		case DeletePool:
+			if r.Inc == 0 {
+				r.Inc, ok = c.lifeOf(tablePools, r.PoolID)
+				c.reqs[c.next] = r
+			}
+		case DeleteJob:
+			if r.Inc == 0 {
+				r.Inc, ok = c.lifeOf(tableJobs, r.JobID)
+				c.reqs[c.next] = r
+			}
+		}
+		if !ok {
+			return // the resend timer tries again
+		}
+		ev = c.reqs[c.next]
+	}
+	ctx.Send(AccountID, ev)
 }
 
 // advance goes on to the next request, or ends.
@@ -329,9 +353,7 @@ func serviceProgramOn(jobPool string, storeFails bool, exitCodes []int, retries 
 			s.Monitor(&nodesShowWork{st: st, pool: "p1", whole: len(more) == 0, allSucceed: len(exitCodes) == 0})
 		}
 		if storeFails {
-			// Writes fail; reads do not: a failed read at boot stops the server (Boot returns the
-			// error), which is what an operator should see, not something to recover from.
-			st.Fail = func(op string) bool { return op != memstore.OpView && s.Fail(op) }
+			st.Fail = s.Fail // reads too: what the actors load is retried
 		}
 		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
 		s.AddHost("cloud", func(h actor.Host) error {
