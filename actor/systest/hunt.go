@@ -30,6 +30,7 @@ type Bug struct {
 	Strategy  string // the strategy of that iteration
 	Seed      uint64 // that iteration's seed
 	HuntSeed  uint64 // the hunt's seed
+	Package   string // import path of the test's package, for the replay command ("" outside a test)
 
 	ShrunkFrom  int    // steps before shrinking, 0 if not shrunk
 	Trace       *Trace // the (shrunk) run
@@ -58,16 +59,30 @@ func (b *Bug) signature() string {
 
 var digits = regexp.MustCompile(`[0-9]+`)
 
-// Report is the outcome of a hunt.
+// Report is the outcome of a hunt. The hunt proper (Iterations, Steps, Elapsed) is counted apart
+// from the work done on a bug it found (shrinking and the replay check: FinishSteps,
+// FinishElapsed), so that StepsPerSecond measures the search alone.
 type Report struct {
 	Bug        *Bug // nil if none was found
 	Iterations int
-	Steps      int64
-	Elapsed    time.Duration
-	Strategy   string
-	Seed       uint64
-	Exhausted  bool      // a DFS hunt explored every choice within the step bound
-	Coverage   *Coverage // nil with Config.NoCoverage
+	Steps      int64         // steps of the hunt's iterations
+	Elapsed    time.Duration // wall-clock time of the hunt's iterations
+	// FinishSteps and FinishElapsed are what shrinking the bug, checking that its trace replays
+	// and writing the trace cost; zero when no bug was found.
+	FinishSteps   int64
+	FinishElapsed time.Duration
+	Strategy      string
+	Seed          uint64
+	Exhausted     bool      // a DFS hunt explored every choice within the step bound
+	Coverage      *Coverage // nil with Config.NoCoverage
+	// LivenessThreshold is the number of fair steps a monitor could stay hot before it counted
+	// as a liveness bug (Config.LivenessThreshold, by default MaxSteps/2).
+	LivenessThreshold int
+}
+
+// StepsPerSecond is the hunt's throughput: Steps over Elapsed, without shrinking and replay.
+func (r *Report) StepsPerSecond() float64 {
+	return float64(r.Steps) / max(r.Elapsed.Seconds(), 1e-9)
 }
 
 // Text is the full report of a bug: what, where, how to replay, and the last steps.
@@ -87,11 +102,13 @@ func (b *Bug) Text() string {
 	}
 	if b.TracePath != "" {
 		fmt.Fprintf(&s, "  trace:   %s\n", b.TracePath)
-		fmt.Fprintf(&s, "  diagram: %s (Mermaid)\n", b.DiagramPath)
+		if b.DiagramPath != "" {
+			fmt.Fprintf(&s, "  diagram: %s (Mermaid)\n", b.DiagramPath)
+		}
 		if b.Trace != nil && b.Trace.Test == runName {
 			s.WriteString("  replay:  systest.Replay(cfg, trace, setup) with the trace from systest.ReadTraceFile (recorded by systest.Run, outside a test)\n")
 		} else {
-			fmt.Fprintf(&s, "  replay:  SYSTEST_REPLAY=%s go test -run '^%s$' .\n", b.TracePath, testRunPattern(b))
+			fmt.Fprintf(&s, "  replay:  %s\n", b.ReplayCommand())
 		}
 	}
 	if b.Trace != nil && len(b.Trace.account) > 0 {
@@ -106,6 +123,16 @@ func (b *Bug) Text() string {
 		fmt.Fprintf(&s, "  stack:\n%s\n", b.Stack)
 	}
 	return s.String()
+}
+
+// ReplayCommand is the shell command that replays the bug's trace under its test. It names the
+// test's package by import path, so it works from any directory of the module.
+func (b *Bug) ReplayCommand() string {
+	pkg := b.Package
+	if pkg == "" {
+		pkg = "."
+	}
+	return fmt.Sprintf("SYSTEST_REPLAY=%s go test -run '^%s$' %s", b.TracePath, testRunPattern(b), pkg)
 }
 
 func testRunPattern(b *Bug) string {
@@ -182,6 +209,9 @@ func Test(t testing.TB, cfg Config, setup func(*Sim)) *Report {
 			t.Skipf("systest: replaying %s, recorded by %s", path, tr.Test)
 		}
 		rep := Replay(cfg, tr, setup)
+		if rep.Bug != nil {
+			rep.Bug.Package, rep.Bug.TracePath = testPackage(), path
+		}
 		if rep.Bug == nil {
 			t.Fatalf("systest: replay of %s finished %d steps without the bug it recorded (%s)", path, rep.Steps, tr.Bug)
 		}
@@ -193,11 +223,12 @@ func Test(t testing.TB, cfg Config, setup func(*Sim)) *Report {
 		t.Fatal(err)
 	}
 	if rep.Bug != nil {
+		rep.Bug.Package = testPackage()
 		t.Fatal(rep.Bug.Text())
 		return rep
 	}
-	rate := float64(rep.Steps) / max(rep.Elapsed.Seconds(), 1e-9)
-	t.Logf("systest: %s, seed %d: %d iterations, %d steps, no bug (%.0f steps/s)%s", rep.Strategy, rep.Seed, rep.Iterations, rep.Steps, rate, exhaustedNote(rep))
+	t.Logf("systest: %s, seed %d: %d iterations, %d steps, no bug (%.0f steps/s; liveness threshold %d fair steps)%s",
+		rep.Strategy, rep.Seed, rep.Iterations, rep.Steps, rep.StepsPerSecond(), rep.LivenessThreshold, exhaustedNote(rep))
 	if rep.Coverage != nil {
 		t.Logf("systest: %s", rep.Coverage)
 		if *Flags.Coverage || envBool("SYSTEST_COVERAGE") {
@@ -255,7 +286,7 @@ func hunt(cfg *Config, test string, setup func(*Sim), w *watch) *Report {
 	if err != nil {
 		return &Report{Bug: &Bug{Kind: "setup", Message: err.Error()}}
 	}
-	rep := &Report{Strategy: cfg.Strategy, Seed: cfg.Seed}
+	rep := &Report{Strategy: cfg.Strategy, Seed: cfg.Seed, LivenessThreshold: cfg.LivenessThreshold}
 	var cov *coverage
 	if !cfg.NoCoverage {
 		cov = newCoverage()
@@ -282,24 +313,35 @@ func hunt(cfg *Config, test string, setup func(*Sim), w *watch) *Report {
 			fmt.Fprintf(os.Stderr, "systest: %s iteration %d (%s): %d steps\n", test, i, strat.name(), sim.step)
 		}
 		if sim.bug != nil {
-			rep.Bug = finish(cfg, test, setup, sim, i, seed, w)
+			rep.Elapsed = time.Since(start)
+			fin := &finishCost{start: time.Now()}
+			rep.Bug = finish(cfg, test, setup, sim, i, seed, w, fin)
+			rep.FinishSteps, rep.FinishElapsed = fin.steps, time.Since(fin.start)
 			break
 		}
 	}
-	rep.Elapsed = time.Since(start)
+	if rep.Bug == nil {
+		rep.Elapsed = time.Since(start)
+	}
 	if cov != nil {
 		rep.Coverage = cov.report()
 	}
 	return rep
 }
 
+// finishCost counts what finishing a bug costs, apart from the hunt.
+type finishCost struct {
+	start time.Time
+	steps int64
+}
+
 // finish shrinks a failing run, checks that its trace replays, and writes the trace and diagram.
-func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed uint64, w *watch) *Bug {
+func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed uint64, w *watch, cost *finishCost) *Bug {
 	bug := sim.bug
 	bug.Iteration, bug.Seed, bug.HuntSeed, bug.Strategy = iter, seed, cfg.Seed, sim.strat.name()
 	original := sim.step
 	if !cfg.NoShrink && shrinkable(bug) {
-		if smaller := shrink(cfg, setup, sim, w); smaller != nil {
+		if smaller := shrink(cfg, setup, sim, w, cost); smaller != nil {
 			sim = smaller
 		}
 	}
@@ -316,6 +358,7 @@ func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed
 	// Replay the trace we are about to hand out: it must reproduce the bug step for step.
 	if final.Kind != "nondeterminism" {
 		check := Replay(*cfg, tr, setup)
+		cost.steps += check.Steps
 		switch {
 		case check.Bug == nil:
 			final.Replay = "replaying the trace did not reproduce the bug: the program is not deterministic under the tester"
@@ -326,7 +369,7 @@ func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed
 		}
 	}
 	if err := os.MkdirAll(cfg.TraceDir, 0o755); err == nil {
-		base := filepath.Join(cfg.TraceDir, fmt.Sprintf("%s-%d-%d", sanitize(test), cfg.Seed, iter))
+		base := filepath.Join(cfg.TraceDir, fmt.Sprintf("%s-%s-%d-%d", sanitize(test), sanitize(cfg.Strategy), cfg.Seed, iter))
 		if tr.WriteFile(base+".trace") == nil {
 			final.TracePath = base + ".trace"
 		}

@@ -5,7 +5,7 @@ package systest
 // strategy, which follows the choices it can and takes the first option where it cannot; it is
 // kept if it ends with the same bug and fewer faults, or as many faults and fewer steps. It
 // returns the smallest run found, or nil if none beat the original.
-func shrink(cfg *Config, setup func(*Sim), orig *Sim, w *watch) *Sim {
+func shrink(cfg *Config, setup func(*Sim), orig *Sim, w *watch, cost *finishCost) *Sim {
 	sig := orig.bug.signature()
 	budget := cfg.ShrinkBudget
 	var best *Sim
@@ -19,6 +19,7 @@ func shrink(cfg *Config, setup func(*Sim), orig *Sim, w *watch) *Sim {
 		g.begin(0, 0)
 		sim := newSim(cfg, g, w, nil)
 		sim.run(setup)
+		cost.steps += int64(sim.step)
 		if sim.bug == nil || sim.bug.signature() != sig || !smaller(sim, cur) {
 			return false
 		}

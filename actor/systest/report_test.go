@@ -1,0 +1,124 @@
+package systest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFuncPackage(t *testing.T) {
+	for _, tt := range []struct{ fn, want string }{
+		{"corral/examples/raft.TestFixedPasses", "corral/examples/raft"},
+		{"corral/examples/raft.TestFixedPasses.func1", "corral/examples/raft"},
+		{"corral/service.(*poolManager).timedOut", "corral/service"},
+		{"corral/service_test.TestX", "corral/service_test"},
+		{"example.com/a.b/c.TestY", "example.com/a.b/c"},
+		{"main.TestZ", "main"},
+		{"nodot", ""},
+	} {
+		if got := funcPackage(tt.fn); got != tt.want {
+			t.Errorf("funcPackage(%q) = %q, want %q", tt.fn, got, tt.want)
+		}
+	}
+}
+
+func TestDirImportPath(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("// a module\nmodule example.com/m\n\ngo 1.22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(root, "cmd", "tool")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ dir, want string }{
+		{root, "example.com/m"},
+		{sub, "example.com/m/cmd/tool"},
+		{"relative/dir", ""},
+	} {
+		if got := dirImportPath(tt.dir); got != tt.want {
+			t.Errorf("dirImportPath(%q) = %q, want %q", tt.dir, got, tt.want)
+		}
+	}
+}
+
+// fakeT is a testing.TB that records instead of failing, so that a test can look at what Test
+// reports. Its Fatal does not stop the caller; Test returns right after calling it.
+type fakeT struct {
+	testing.TB
+	name  string
+	fatal string
+	logs  []string
+}
+
+func (f *fakeT) Helper()                           {}
+func (f *fakeT) Name() string                      { return f.name }
+func (f *fakeT) Fatal(args ...any)                 { f.fatal += fmt.Sprint(args...) }
+func (f *fakeT) Fatalf(format string, args ...any) { f.fatal += fmt.Sprintf(format, args...) }
+func (f *fakeT) Logf(format string, args ...any) {
+	f.logs = append(f.logs, fmt.Sprintf(format, args...))
+}
+func (f *fakeT) Skipf(format string, args ...any) { f.fatal += "SKIP " + fmt.Sprintf(format, args...) }
+
+// The replay command names the test's package by import path, so that it runs from any directory
+// of the module, and the trace file's name holds the strategy, so that hunts with different
+// strategies keep their traces apart.
+func TestReplayCommandAndTraceNames(t *testing.T) {
+	dir := t.TempDir()
+	names := map[string]bool{}
+	for _, strat := range []string{"random", "pct:3", "fair"} {
+		ft := &fakeT{TB: t, name: "TestRacers"}
+		rep := Test(ft, Config{Iterations: 200, MaxSteps: 100, Strategy: strat, Seed: 7, TraceDir: dir}, racers)
+		if rep.Bug == nil {
+			t.Fatalf("%s: no bug", strat)
+		}
+		want := "SYSTEST_REPLAY=" + rep.Bug.TracePath + " go test -run '^TestRacers$' corral/actor/systest"
+		if got := rep.Bug.ReplayCommand(); got != want {
+			t.Errorf("%s: replay command %q, want %q", strat, got, want)
+		}
+		if !strings.Contains(ft.fatal, want) {
+			t.Errorf("%s: report does not print the replay command:\n%s", strat, ft.fatal)
+		}
+		base := filepath.Base(rep.Bug.TracePath)
+		if !strings.Contains(base, sanitize(strat)) {
+			t.Errorf("%s: trace %s does not name the strategy", strat, base)
+		}
+		names[base] = true
+	}
+	if len(names) != 3 {
+		t.Errorf("three hunts with the same seed wrote %d trace files: %v", len(names), names)
+	}
+}
+
+// Report.Steps and Report.Elapsed count the hunt alone; shrinking and the replay check are
+// counted apart.
+func TestReportCountsFinishingApart(t *testing.T) {
+	rep, err := Run(Config{Iterations: 200, MaxSteps: 100, Seed: 7, TraceDir: t.TempDir()}, racers)
+	if err != nil || rep.Bug == nil {
+		t.Fatalf("err=%v bug=%v", err, rep.Bug)
+	}
+	if rep.Bug.ShrunkFrom == 0 {
+		t.Fatal("the bug was not shrunk; the test needs a shrinking run")
+	}
+	// The hunt's steps are those of the iterations it ran, the last of which found the bug.
+	if rep.Steps < int64(rep.Bug.ShrunkFrom) || rep.Steps > int64(rep.Iterations)*100 {
+		t.Errorf("Steps = %d for %d iterations ending in a run of %d steps", rep.Steps, rep.Iterations, rep.Bug.ShrunkFrom)
+	}
+	// Shrinking ran candidates and the replay check ran the final trace once more.
+	if rep.FinishSteps < int64(rep.Bug.Step) {
+		t.Errorf("FinishSteps = %d, want at least the replay's %d", rep.FinishSteps, rep.Bug.Step)
+	}
+	if rep.FinishElapsed <= 0 || rep.Elapsed <= 0 {
+		t.Errorf("Elapsed %v, FinishElapsed %v: want both positive", rep.Elapsed, rep.FinishElapsed)
+	}
+	if got, want := rep.StepsPerSecond(), float64(rep.Steps)/rep.Elapsed.Seconds(); got != want {
+		t.Errorf("StepsPerSecond = %v, want %v", got, want)
+	}
+	// Without a bug nothing is finished.
+	rep, _ = Run(Config{Iterations: 3, MaxSteps: 100, Seed: 7}, func(s *Sim) { s.Create("a", &racer{}) })
+	if rep.Bug != nil || rep.FinishSteps != 0 || rep.FinishElapsed != 0 {
+		t.Errorf("no bug, yet FinishSteps %d, FinishElapsed %v", rep.FinishSteps, rep.FinishElapsed)
+	}
+}
