@@ -122,3 +122,39 @@ func TestReportCountsFinishingApart(t *testing.T) {
 		t.Errorf("no bug, yet FinishSteps %d, FinishElapsed %v", rep.FinishSteps, rep.FinishElapsed)
 	}
 }
+
+// Every step of a trace shows its virtual time, and the diagram shows every timer: set, and
+// fired at the time it expired.
+func TestTraceAndDiagramShowVirtualTime(t *testing.T) {
+	program := func(s *Sim) {
+		s.Create("server", replier{})
+		s.Create("client", impatient{})
+	}
+	rep, err := Run(Config{Iterations: 10, Seed: 1, ClockProbability: 1, TraceDir: t.TempDir()}, program)
+	if err != nil || rep.Bug == nil {
+		t.Fatalf("err=%v bug=%v", err, rep.Bug)
+	}
+	account := rep.Bug.Trace.Account()
+	for i, line := range account {
+		if want := fmt.Sprintf("step %d [+", i); !strings.HasPrefix(line, want) {
+			t.Errorf("step %d has no virtual time: %q", i, line)
+		}
+	}
+	diagram, err := os.ReadFile(rep.Bug.DiagramPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace := strings.Join(account, "\n")
+	for _, tt := range []struct{ where, text, want string }{
+		{"trace", trace, "timer: client sets timer systest.timedOut, due +1s (in 1s)"},
+		{"trace", trace, "[+1s]: clock: time advances 1s, timer fires systest.timedOut for client"},
+		{"trace", trace, "[+1s]: client (impatient) in Wait handles systest.timedOut (timer)"},
+		{"diagram", string(diagram), "Note over p2: 2 +0s sets timer systest.timedOut, due +1s (in 1s)"},
+		{"diagram", string(diagram), "+1s timer systest.timedOut fires"},
+		{"diagram", string(diagram), "Note over p2: 4 +1s timer systest.timedOut\n"},
+	} {
+		if !strings.Contains(tt.text, tt.want) {
+			t.Errorf("%s lacks %q:\n%s", tt.where, tt.want, tt.text)
+		}
+	}
+}

@@ -153,18 +153,23 @@ type stepRec struct {
 	timer   bool
 	result  actor.StepKind
 	halted  bool
-	dropped bool   // for clock steps: a periodic tick dropped because the last one is unhandled
-	what    string // for setup steps: the Runtime call
+	dropped bool          // for clock steps: a periodic tick dropped because the last one is unhandled
+	what    string        // for setup steps: the Runtime call
+	at      time.Duration // virtual time after the step, since the start of the run
+	advance time.Duration // for clock steps: how far virtual time moved
 }
 
-// note is something that happened inside a step: a fault, a log line, an announcement.
+// note is something that happened inside a step: a fault, a log line, an announcement, a timer
+// started or cancelled.
 type note struct {
 	step int
-	kind string // "fault", "log", "announce", "drop"
+	kind string // "fault", "log", "announce", "drop", "timer", "cancel"
 	who  actor.ID
 	text string
 	args []any
 	ev   actor.Event
+	// For timers: when it is due and its period, as virtual time since the start of the run.
+	due, period time.Duration
 }
 
 // reuse takes the record buffers of a finished run that is no longer needed, so that a hunt does
@@ -511,6 +516,7 @@ func (s *Sim) exec(o op) {
 		rec.what = s.sr.next
 		s.setupStep()
 	}
+	rec.at = s.now.Sub(epoch)
 	s.steps = append(s.steps, rec)
 	if s.expect != nil && s.bug == nil && s.diverged == "" {
 		s.checkDeterminism(len(s.steps) - 1)
@@ -674,6 +680,7 @@ func (s *Sim) linkFault(fromHost, toHost string, to actor.ID, env actor.Envelope
 func (s *Sim) fireTimer(rec *stepRec) {
 	t := heap.Pop(&s.timers).(*simTimer)
 	if t.at.After(s.now) {
+		rec.advance = t.at.Sub(s.now)
 		s.now = t.at
 	}
 	in := t.ref.in
@@ -784,12 +791,14 @@ func (e simEnv) StartTimer(in *actor.Instance, id actor.TimerID, after, period t
 	t := &simTimer{ref: timerRef{in, id}, at: s.now.Add(after), period: period, ev: ev, seq: s.nextTimerSeq()}
 	s.tmrs[t.ref] = t
 	heap.Push(&s.timers, t)
+	s.notes = append(s.notes, note{step: s.step, kind: "timer", who: in.ID(), ev: ev, due: t.at.Sub(epoch), period: period})
 }
 
 func (e simEnv) StopTimer(in *actor.Instance, id actor.TimerID) {
 	s := e.s
 	ref := timerRef{in, id}
 	if t, ok := s.tmrs[ref]; ok {
+		s.notes = append(s.notes, note{step: s.step, kind: "cancel", who: in.ID(), ev: t.ev, due: t.at.Sub(epoch), period: t.period})
 		delete(s.tmrs, ref)
 		if t.idx >= 0 {
 			heap.Remove(&s.timers, t.idx)
