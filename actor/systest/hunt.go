@@ -20,6 +20,7 @@ type Bug struct {
 	Kind    string   // an actor.Fail* kind, or "nondeterminism" or "setup"
 	Message string   // what went wrong
 	Actor   actor.ID // where, when an actor failed
+	Monitor string   // where, when a monitor failed: the monitor's name (see MonitorNamer)
 	Type    string   // the actor's or monitor's type
 	State   string
 	Event   string
@@ -45,6 +46,8 @@ func (b *Bug) Summary() string {
 	switch {
 	case b.Actor != "":
 		where = fmt.Sprintf(" in actor %s (%s), state %s, handling %s", b.Actor, b.Type, b.State, b.Event)
+	case b.Monitor != "" && b.Monitor != b.Type:
+		where = fmt.Sprintf(" in monitor %s (%s), state %s", b.Monitor, b.Type, b.State)
 	case b.Type != "":
 		where = fmt.Sprintf(" in monitor %s, state %s", b.Type, b.State)
 	}
@@ -54,7 +57,7 @@ func (b *Bug) Summary() string {
 // signature identifies "the same bug" when shrinking: kind, where, and the message with its
 // numbers blurred (a smaller run may find the same bug in term 2 instead of term 5).
 func (b *Bug) signature() string {
-	return b.Kind + "|" + b.Type + "|" + digits.ReplaceAllString(b.Message, "#")
+	return b.Kind + "|" + b.Type + "|" + b.Monitor + "|" + digits.ReplaceAllString(b.Message, "#")
 }
 
 var digits = regexp.MustCompile(`[0-9]+`)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"corral/actor"
 )
 
 func TestFuncPackage(t *testing.T) {
@@ -156,5 +158,94 @@ func TestTraceAndDiagramShowVirtualTime(t *testing.T) {
 		if !strings.Contains(tt.text, tt.want) {
 			t.Errorf("%s lacks %q:\n%s", tt.where, tt.want, tt.text)
 		}
+	}
+}
+
+type counted struct{}
+
+// counter announces three counted events.
+type counter struct{}
+
+func (counter) Define(m *actor.Machine) {
+	m.State("Count", actor.OnEntry(func(ctx *actor.Context) {
+		for range 3 {
+			ctx.Announce(counted{})
+		}
+	}))
+}
+
+// atMost asserts that it sees at most max counted events; it is hot until it has seen want.
+type atMost struct {
+	name      string
+	max, want int
+	n         int
+}
+
+func (a *atMost) MonitorName() string { return a.name }
+
+func (a *atMost) Define(m *actor.Machine) {
+	m.State("Counting", actor.Temp(actor.Hot), actor.On(func(ctx *actor.Context, _ counted) {
+		a.n++
+		ctx.Assert(a.n <= a.max, "%d counted, at most %d allowed", a.n, a.max)
+		if a.n == a.want {
+			ctx.Goto("Enough")
+		}
+	}), actor.Targets("Enough"))
+	m.State("Enough", actor.Temp(actor.Cold), actor.On(func(ctx *actor.Context, _ counted) {
+		a.n++
+		ctx.Assert(a.n <= a.max, "%d counted, at most %d allowed", a.n, a.max)
+	}))
+}
+
+// Two instances of one monitor type report under their own names; unnamed ones are numbered.
+func TestNamedMonitors(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		monitors []*atMost
+		summary  string // in the bug's summary; "" for no bug
+	}{
+		{"named safety", []*atMost{{name: "loose", max: 10, want: 3}, {name: "tight", max: 2, want: 1}},
+			"in monitor tight (atMost), state Enough: 3 counted, at most 2 allowed"},
+		{"named liveness", []*atMost{{name: "short", max: 10, want: 3}, {name: "long", max: 10, want: 4}},
+			"in monitor long (atMost), state Counting: monitor long is in hot state Counting at the end of the run"},
+		{"unnamed numbered", []*atMost{{max: 10, want: 3}, {max: 2, want: 1}},
+			"in monitor atMost(2) (atMost), state Enough"},
+		{"unnamed first", []*atMost{{max: 2, want: 1}, {max: 10, want: 3}},
+			"in monitor atMost, state Enough"},
+		{"all pass", []*atMost{{name: "a", max: 3, want: 3}, {name: "b", max: 3, want: 2}}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := Run(Config{Iterations: 3, Seed: 1, TraceDir: t.TempDir()}, func(s *Sim) {
+				for _, m := range tt.monitors {
+					m := *m
+					if err := s.Monitor(&m); err != nil {
+						t.Error(err)
+					}
+				}
+				s.Create("counter", counter{})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.summary == "" {
+				if rep.Bug != nil {
+					t.Fatalf("unexpected bug: %s", rep.Bug.Summary())
+				}
+				return
+			}
+			if rep.Bug == nil || !strings.Contains(rep.Bug.Summary(), tt.summary) {
+				t.Fatalf("bug %v, want one with %q", rep.Bug, tt.summary)
+			}
+		})
+	}
+	// Two monitors may not share a name.
+	rep, _ := Run(Config{Iterations: 1, Seed: 1}, func(s *Sim) {
+		s.Monitor(&atMost{name: "x"})
+		if err := s.Monitor(&atMost{name: "x"}); err == nil || !strings.Contains(err.Error(), "a monitor named x already exists") {
+			t.Errorf("second monitor named x: err = %v", err)
+		}
+	})
+	if rep.Bug == nil || !strings.Contains(rep.Bug.Summary(), "in monitor x (atMost)") {
+		t.Fatalf("want the first monitor x left hot, got %v", rep.Bug)
 	}
 }

@@ -255,10 +255,47 @@ func (s *Sim) Halt(id actor.ID) error {
 	return nil
 }
 
-// Monitor implements [actor.Runtime].
+// MonitorNamer is implemented by a monitor whose instances have names of their own: a program
+// that watches two chains with one monitor type each gives each instance its name, and reports,
+// traces and liveness checks then tell them apart. An empty name counts as none.
+type MonitorNamer interface {
+	MonitorName() string
+}
+
+// monitorName is what a monitor instance is called: its own name (see [MonitorNamer]), else its
+// type; the second and later unnamed instances of a type are numbered, "inOrder(2)".
+func (s *Sim) monitorName(m actor.Actor) (actor.ID, error) {
+	taken := func(id actor.ID) bool {
+		for _, in := range s.monitors {
+			if in.ID() == id {
+				return true
+			}
+		}
+		return false
+	}
+	if n, ok := m.(MonitorNamer); ok && n.MonitorName() != "" {
+		id := actor.ID(n.MonitorName())
+		if taken(id) {
+			return "", &actor.Failure{Kind: actor.FailDuplicate, Message: fmt.Sprintf("a monitor named %s already exists", id)}
+		}
+		return id, nil
+	}
+	id := actor.ID(actor.TypeOf(m))
+	for n := 2; taken(id); n++ {
+		id = actor.ID(actor.TypeOf(m) + "(" + strconv.Itoa(n) + ")")
+	}
+	return id, nil
+}
+
+// Monitor implements [actor.Runtime]. A monitor is named by its type, or by its MonitorName
+// method if it has one (see [MonitorNamer]).
 func (s *Sim) Monitor(m actor.Actor) error {
 	s.setupPoint("Monitor " + actor.TypeOf(m))
-	in, err := actor.NewInstance(monitorEnv{s}, actor.ID(actor.TypeOf(m)), "", m)
+	id, err := s.monitorName(m)
+	if err != nil {
+		return err
+	}
+	in, err := actor.NewInstance(monitorEnv{s}, id, "", m)
 	if err != nil {
 		return &actor.Failure{Kind: actor.FailDefinition, Message: err.Error()}
 	}
@@ -720,7 +757,7 @@ func (s *Sim) failMonitor(f *actor.Failure, from *actor.Instance) {
 	if from != nil {
 		msg = fmt.Sprintf("%s (on %s announced by %s)", msg, f.Event, from.ID())
 	}
-	s.bug = &Bug{Kind: f.Kind, Message: msg, Type: f.Type, State: f.State, Stack: f.Stack}
+	s.bug = &Bug{Kind: f.Kind, Message: msg, Monitor: string(f.Actor), Type: f.Type, State: f.State, Stack: f.Stack}
 }
 
 func (s *Sim) bugDiverged() {
@@ -739,8 +776,8 @@ func (s *Sim) checkLiveness() {
 		}
 		s.hot[i]++
 		if s.hot[i] > s.cfg.LivenessThreshold {
-			s.bug = &Bug{Kind: actor.FailLiveness, Type: m.Type(), State: m.State(),
-				Message: fmt.Sprintf("monitor %s stayed in hot state %s for more than %d fair steps", m.Type(), m.State(), s.cfg.LivenessThreshold)}
+			s.bug = &Bug{Kind: actor.FailLiveness, Monitor: string(m.ID()), Type: m.Type(), State: m.State(),
+				Message: fmt.Sprintf("monitor %s stayed in hot state %s for more than %d fair steps", m.ID(), m.State(), s.cfg.LivenessThreshold)}
 			return
 		}
 	}
@@ -750,8 +787,8 @@ func (s *Sim) checkLiveness() {
 func (s *Sim) checkEnd() {
 	for _, m := range s.monitors {
 		if !m.Halted() && m.CurrentState().Temperature() == actor.Hot {
-			s.bug = &Bug{Kind: actor.FailLiveness, Type: m.Type(), State: m.State(),
-				Message: fmt.Sprintf("monitor %s is in hot state %s at the end of the run (nothing else can happen)", m.Type(), m.State())}
+			s.bug = &Bug{Kind: actor.FailLiveness, Monitor: string(m.ID()), Type: m.Type(), State: m.State(),
+				Message: fmt.Sprintf("monitor %s is in hot state %s at the end of the run (nothing else can happen)", m.ID(), m.State())}
 			return
 		}
 	}
