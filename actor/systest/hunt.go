@@ -26,6 +26,16 @@ type Bug struct {
 	Event   string
 	Stack   string // for panics
 
+	// HotStep is, for a liveness bug, the step at which the monitor entered the hot state it
+	// never left: where to look for the cause.
+	HotStep int
+	// LivenessThreshold is how many fair steps a monitor could stay hot before that counted as a
+	// liveness bug (Config.LivenessThreshold, by default MaxSteps/2).
+	LivenessThreshold int
+	// LivenessPrefix is, for a liveness bug shrunk by prefix, how many steps of the failing run
+	// the shrunk trace keeps: after them, fair continuations of the run never left the hot state.
+	LivenessPrefix int
+
 	Step      int    // the step at which it happened (after shrinking)
 	Iteration int    // the iteration that found it
 	Strategy  string // the strategy of that iteration
@@ -100,6 +110,9 @@ func (b *Bug) Text() string {
 		}
 		s.WriteString("\n")
 	}
+	if b.LivenessPrefix > 0 {
+		fmt.Fprintf(&s, "  the first %d steps of the failing run decide it: random fair continuations after them never leave the hot state\n", b.LivenessPrefix)
+	}
 	if b.Replay != "" {
 		fmt.Fprintf(&s, "  WARNING: %s\n", b.Replay)
 	}
@@ -113,6 +126,16 @@ func (b *Bug) Text() string {
 		} else {
 			fmt.Fprintf(&s, "  replay:  %s\n", b.ReplayCommand())
 		}
+	}
+	if b.Kind == actor.FailLiveness {
+		if b.fairSteps() {
+			fmt.Fprintf(&s, "  liveness threshold: %d fair steps (%s); a property that may take longer to hold needs a larger one\n", b.LivenessThreshold, thresholdOrigin)
+		}
+		fmt.Fprintf(&s, "  the monitor went hot at step %d", b.HotStep)
+		if b.Trace != nil && b.HotStep >= 0 && b.HotStep < len(b.Trace.account) {
+			fmt.Fprintf(&s, ":\n    %s", strings.ReplaceAll(b.Trace.account[b.HotStep], "\n", "\n    "))
+		}
+		s.WriteString("\n")
 	}
 	if b.Trace != nil && len(b.Trace.account) > 0 {
 		acc := b.Trace.account
@@ -343,14 +366,21 @@ func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed
 	bug := sim.bug
 	bug.Iteration, bug.Seed, bug.HuntSeed, bug.Strategy = iter, seed, cfg.Seed, sim.strat.name()
 	original := sim.step
-	if !cfg.NoShrink && shrinkable(bug) {
+	prefix := 0
+	switch {
+	case cfg.NoShrink:
+	case bug.fairSteps():
+		if smaller, k := shrinkLiveness(cfg, setup, sim, seed, w, cost); smaller != nil {
+			sim, prefix = smaller, k
+		}
+	case shrinkable(bug):
 		if smaller := shrink(cfg, setup, sim, w, cost); smaller != nil {
 			sim = smaller
 		}
 	}
 	final := sim.bug
 	final.Iteration, final.Seed, final.HuntSeed, final.Strategy = iter, seed, cfg.Seed, bug.Strategy
-	final.Step = sim.step
+	final.Step, final.LivenessThreshold, final.LivenessPrefix = sim.step, cfg.LivenessThreshold, prefix
 	if sim.step < original {
 		final.ShrunkFrom = original
 	}
@@ -383,19 +413,25 @@ func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed
 	return final
 }
 
-// shrinkable reports whether a bug can be shrunk. A candidate run follows the failing run's choices
-// where it can and takes the first enabled operation where it cannot: a legal run, but not a fair
-// one, so a liveness bug judged by the fair-step threshold could appear in it only because the
-// candidate starved someone. Those are reported as found. A monitor left hot when nothing more can
-// happen is a bug in any legal run, so those shrink.
+// shrinkable reports whether a bug can be shrunk by [shrink]. A candidate run follows the failing
+// run's choices where it can and takes the first enabled operation where it cannot: a legal run,
+// but not a fair one, so a liveness bug judged by the fair-step threshold could appear in it only
+// because the candidate starved someone. Those are shrunk by [shrinkLiveness] instead. A monitor
+// left hot when nothing more can happen is a bug in any legal run, so those shrink here.
 func shrinkable(b *Bug) bool {
 	switch {
 	case b.Kind == "nondeterminism", b.Kind == "setup", b.Kind == actor.FailBlocked:
 		return false
-	case b.Kind == actor.FailLiveness && strings.Contains(b.Message, "fair steps"):
+	case b.fairSteps():
 		return false
 	}
 	return true
+}
+
+// fairSteps reports whether b is a liveness bug judged by the threshold of fair steps (rather
+// than a monitor left hot when nothing more could happen).
+func (b *Bug) fairSteps() bool {
+	return b.Kind == actor.FailLiveness && strings.Contains(b.Message, "fair steps")
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)

@@ -31,6 +31,7 @@ type Sim struct {
 	hostOrder []*simHost
 	monitors  []*actor.Instance
 	hot       []int // fair steps each monitor has spent in a hot state
+	hotAt     []int // the step after which each monitor was last seen entering a hot state; -1: not hot
 
 	now    time.Time
 	timers timerHeap
@@ -305,6 +306,7 @@ func (s *Sim) Monitor(m actor.Actor) error {
 	}
 	s.monitors = append(s.monitors, in)
 	s.hot = append(s.hot, 0)
+	s.hotAt = append(s.hotAt, -1)
 	if _, f := in.Observe(nil); f != nil {
 		s.failMonitor(f, nil)
 	}
@@ -768,26 +770,32 @@ func (s *Sim) checkLiveness() {
 	fair := s.step >= s.strat.unfairSteps()
 	for i, m := range s.monitors {
 		if m.Halted() || m.CurrentState().Temperature() != actor.Hot {
-			s.hot[i] = 0
+			s.hot[i], s.hotAt[i] = 0, -1
 			continue
+		}
+		if s.hotAt[i] < 0 {
+			s.hotAt[i] = s.step
 		}
 		if !fair {
 			continue
 		}
 		s.hot[i]++
 		if s.hot[i] > s.cfg.LivenessThreshold {
-			s.bug = &Bug{Kind: actor.FailLiveness, Monitor: string(m.ID()), Type: m.Type(), State: m.State(),
-				Message: fmt.Sprintf("monitor %s stayed in hot state %s for more than %d fair steps", m.ID(), m.State(), s.cfg.LivenessThreshold)}
+			s.bug = &Bug{Kind: actor.FailLiveness, Monitor: string(m.ID()), Type: m.Type(), State: m.State(), HotStep: s.hotAt[i],
+				Message: fmt.Sprintf("monitor %s stayed in hot state %s for more than %d fair steps (%s)", m.ID(), m.State(), s.cfg.LivenessThreshold, thresholdOrigin)}
 			return
 		}
 	}
 }
 
+// thresholdOrigin says in a liveness report where its threshold comes from.
+const thresholdOrigin = "Config.LivenessThreshold, by default MaxSteps/2"
+
 // checkEnd reports monitors left hot when nothing more can happen.
 func (s *Sim) checkEnd() {
-	for _, m := range s.monitors {
+	for i, m := range s.monitors {
 		if !m.Halted() && m.CurrentState().Temperature() == actor.Hot {
-			s.bug = &Bug{Kind: actor.FailLiveness, Monitor: string(m.ID()), Type: m.Type(), State: m.State(),
+			s.bug = &Bug{Kind: actor.FailLiveness, Monitor: string(m.ID()), Type: m.Type(), State: m.State(), HotStep: s.hotAt[i],
 				Message: fmt.Sprintf("monitor %s is in hot state %s at the end of the run (nothing else can happen)", m.ID(), m.State())}
 			return
 		}

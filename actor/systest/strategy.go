@@ -410,6 +410,53 @@ func (s *guidedStrategy) choose(kind byte, n int) int {
 	return 0
 }
 
+// prefixStrategy follows a list of choices, the prefix of a failing run, and then schedules at
+// random and fairly, injecting no faults: shrinking a liveness bug uses it to ask whether the
+// prefix alone decides the bug.
+type prefixStrategy struct {
+	randomChoices
+	want   []choice
+	pos    int
+	unfair int
+}
+
+func (s *prefixStrategy) name() string { return "shrink" }
+func (s *prefixStrategy) begin(_ int, seed uint64) bool {
+	s.pos = 0
+	s.r = newRNG(seed)
+	return true
+}
+func (s *prefixStrategy) unfairSteps() int { return s.unfair }
+
+func (s *prefixStrategy) schedule(_ int, ops []op) int {
+	if s.pos < len(s.want) {
+		c := s.want[s.pos]
+		s.pos++
+		for i, o := range ops {
+			if c.kind == choiceSchedule && o.key == c.key {
+				return i
+			}
+		}
+		s.pos = len(s.want) // the prefix cannot be followed: continue at random
+	}
+	return s.pick(ops)
+}
+
+func (s *prefixStrategy) choose(kind byte, n int) int {
+	if s.pos < len(s.want) {
+		c := s.want[s.pos]
+		s.pos++
+		if c.kind == kind && c.v < n {
+			return c.v
+		}
+		s.pos = len(s.want)
+	}
+	if kind == choiceFault {
+		return 0
+	}
+	return s.r.intn(n)
+}
+
 func kindName(k byte) string {
 	switch k {
 	case choiceSchedule:
