@@ -131,6 +131,9 @@ type op struct {
 	host *simHost
 	msg  int // index in net
 	pair [2]string
+	// advances is set on the clock when its next timer is not due yet: taking it moves virtual
+	// time forward, which strategies weigh (Config.ClockProbability).
+	advances bool
 }
 
 // choice is one recorded decision.
@@ -464,7 +467,7 @@ func (s *Sim) enabled() []op {
 		ops = append(ops, op{kind: opSetup, key: "setup"})
 	}
 	if len(s.timers) > 0 {
-		ops = append(ops, op{kind: opClock, key: "clock"})
+		ops = append(ops, op{kind: opClock, key: "clock", advances: s.timers[0].at.After(s.now)})
 	}
 	for i, m := range s.net {
 		ops = append(ops, op{kind: opNet, key: m.key, msg: i})
