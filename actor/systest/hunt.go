@@ -447,6 +447,9 @@ func Replay(cfg Config, tr *Trace, setup func(*Sim)) *Report {
 		return &Report{Bug: &Bug{Kind: "setup", Message: err.Error()}}
 	}
 	cfg.MaxSteps = max(cfg.MaxSteps, tr.Steps+1)
+	if tr.LivenessThreshold > 0 {
+		cfg.LivenessThreshold = tr.LivenessThreshold
+	}
 	strat := &replayStrategy{label: tr.Strategy, unfair: tr.Unfair, choices: tr.choices}
 	strat.begin(0, 0)
 	sim := newSim(&cfg, strat, nil, nil)
@@ -455,10 +458,11 @@ func Replay(cfg Config, tr *Trace, setup func(*Sim)) *Report {
 		sim.expect = []string{}
 	}
 	sim.run(setup)
-	rep := &Report{Iterations: 1, Steps: int64(sim.step), Strategy: tr.Strategy, Seed: tr.HuntSeed}
+	rep := &Report{Iterations: 1, Steps: int64(sim.step), Strategy: tr.Strategy, Seed: tr.HuntSeed, LivenessThreshold: cfg.LivenessThreshold}
 	if sim.bug != nil {
 		b := sim.bug
 		b.Step, b.Iteration, b.Seed, b.HuntSeed, b.Strategy = sim.step, tr.Iteration, tr.Seed, tr.HuntSeed, tr.Strategy
+		b.LivenessThreshold = cfg.LivenessThreshold
 		b.Trace = sim.trace(tr.Test, tr.Iteration, tr.Seed, tr.HuntSeed)
 		rep.Bug = b
 	}

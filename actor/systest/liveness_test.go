@@ -138,3 +138,27 @@ func TestLivenessThresholdIsReported(t *testing.T) {
 		}
 	}
 }
+
+// A trace records the liveness threshold it was judged by, and a replay judges by it whatever its
+// own configuration says.
+func TestReplayKeepsLivenessThreshold(t *testing.T) {
+	program := func(s *Sim) {
+		s.Monitor(stuck{})
+		s.Create("f", forever{})
+	}
+	rep, err := Run(Config{Iterations: 1, MaxSteps: 400, LivenessThreshold: 100, Seed: 1, TraceDir: t.TempDir()}, program)
+	if err != nil || rep.Bug == nil {
+		t.Fatalf("err=%v bug=%v", err, rep.Bug)
+	}
+	tr, err := ReadTraceFile(rep.Bug.TracePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.LivenessThreshold != 100 {
+		t.Fatalf("trace records threshold %d, want 100", tr.LivenessThreshold)
+	}
+	again := Replay(Config{}, tr, program)
+	if again.Bug == nil || again.Bug.Step != rep.Bug.Step || again.Bug.LivenessThreshold != 100 {
+		t.Fatalf("replay with the default configuration: %+v, want the bug at step %d judged by 100 fair steps", again.Bug, rep.Bug.Step)
+	}
+}

@@ -39,6 +39,9 @@ type Trace struct {
 	Steps     int    // steps taken
 	Shrunk    int    // steps before shrinking (0 if not shrunk)
 	Unfair    int    // steps at the start not fairly scheduled (liveness is judged after them)
+	// LivenessThreshold is the threshold of fair steps the run was judged by (0: not recorded,
+	// as in traces written before it was); a replay judges by it too.
+	LivenessThreshold int
 
 	choices []choice
 	expect  []string // per step: what it did (for the determinism check)
@@ -72,6 +75,9 @@ func (t *Trace) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(&b, "steps %d\n", t.Steps)
 	fmt.Fprintf(&b, "shrunk-from %d\n", t.Shrunk)
 	fmt.Fprintf(&b, "unfair-steps %d\n", t.Unfair)
+	if t.LivenessThreshold > 0 {
+		fmt.Fprintf(&b, "liveness-threshold %d\n", t.LivenessThreshold)
+	}
 	fmt.Fprintf(&b, "choices %d\n", len(t.choices))
 	step := 0
 	for _, c := range t.choices {
@@ -206,6 +212,8 @@ func (t *Trace) parseLine(line string, want *int, seen map[string]bool) error {
 		t.Shrunk, err = parseCount(rest, 1<<31)
 	case "unfair-steps":
 		t.Unfair, err = parseCount(rest, math.MaxInt)
+	case "liveness-threshold":
+		t.LivenessThreshold, err = parseCount(rest, math.MaxInt)
 	case "choices":
 		*want, err = parseCount(rest, maxTraceChoices)
 		if err == nil {
@@ -424,7 +432,8 @@ func timerText(n note, now time.Duration) string {
 // trace builds the Trace of the run just finished.
 func (s *Sim) trace(test string, iter int, seed, huntSeed uint64) *Trace {
 	t := &Trace{Test: test, Strategy: s.strat.name(), Seed: seed, HuntSeed: huntSeed, Iteration: iter,
-		Steps: len(s.steps), Unfair: s.strat.unfairSteps(), choices: append([]choice(nil), s.choices...)}
+		Steps: len(s.steps), Unfair: s.strat.unfairSteps(), LivenessThreshold: s.cfg.LivenessThreshold,
+		choices: append([]choice(nil), s.choices...)}
 	if s.bug != nil {
 		t.Bug = s.bug.Summary()
 	}
