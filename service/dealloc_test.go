@@ -91,12 +91,12 @@ func deallocProgram(opt batch.NodeDeallocationOption, removeNodes, crashes bool)
 		})
 		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
 		three, one, none, yes := int32(3), int32(1), int32(0), true
-		var shrink actor.Event = ResizePool{PoolID: "p1", TargetDedicatedNodes: 1, ResizeTimeout: noTimeout.Std(), NodeDeallocationOption: opt}
+		var shrink actor.Event = ResizePool{PoolID: "p1", TargetDedicatedNodes: 1, NodeDeallocationOption: opt}
 		if removeNodes {
-			shrink = RemoveNodes{PoolID: "p1", NodeIDs: []string{"p1-0", "p1-1"}, ResizeTimeout: noTimeout.Std(), NodeDeallocationOption: opt}
+			shrink = RemoveNodes{PoolID: "p1", NodeIDs: []string{"p1-0", "p1-1"}, NodeDeallocationOption: opt}
 		}
 		s.Create("client", newClient(
-			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &three, TaskSlotsPerNode: &one, ResizeTimeout: &noTimeout}},
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &three, TaskSlotsPerNode: &one}},
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
 				Constraints: &batch.JobConstraints{MaxTaskRetryCount: &none}}},
 			AddTasks{JobID: "j1", Tasks: diamond()},

@@ -169,7 +169,7 @@ func lives(storeFails bool) func(*systest.Sim) {
 		})
 		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
 		two, slots, yes, retries := int32(2), int32(nodeSlots), true, int32(1)
-		pool := AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots, ResizeTimeout: &noTimeout}}
+		pool := AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots}}
 		job := AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
 			Constraints: &batch.JobConstraints{MaxTaskRetryCount: &retries}}}
 		task := func(id, cmd string, slots int32, deps ...string) batch.Task {

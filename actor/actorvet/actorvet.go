@@ -33,9 +33,14 @@ func Check(dir string) ([]Finding, error) {
 	if err != nil {
 		return nil, err
 	}
+	asts := make([]*ast.File, len(files))
+	for i, f := range files {
+		asts[i] = f.ast
+	}
+	info := typeCheck(fset, dir, asts)
 	var findings []Finding
 	for _, f := range files {
-		findings = append(findings, checkFile(fset, f)...)
+		findings = append(findings, checkFile(fset, f, info)...)
 	}
 	sortFindings(findings)
 	return findings, nil

@@ -72,6 +72,17 @@ func TestCheck(t *testing.T) {
 			"allow.go:21 clock",
 		}},
 		{dir: "skiptest", want: nil},
+		{dir: "maporder", want: []string{
+			"maporder.go:32 map-order", // sends
+			"maporder.go:35 map-order", // a helper given the context
+			"maporder.go:48 map-order", // returns the first key
+			"maporder.go:56 map-order", // the last key wins
+			"maporder.go:64 map-order", // appends, never sorts
+			"maporder.go:72 map-order", // concatenates strings
+			"maporder.go:80 map-order", // keeps the first two, then sorts
+			"maporder.go:91 map-order", // a type parameter constrained to maps
+			"maporder.go:98 map-order", // the tester's choices
+		}},
 		{dir: "multifile", want: []string{
 			"a.go:6 go-statement",
 			"a.go:6 clock",

@@ -20,7 +20,38 @@
 //   - sync: importing sync or sync/atomic.
 //   - channel: channel send statements, receive expressions and select statements. A select is
 //     reported once; the send or receive that heads each of its cases is covered by that finding.
+//   - map-order: a range over a map whose body depends on the order of iteration, which Go
+//     randomizes behind the tester's back (see below).
 //   - allow-without-reason: an escape-hatch comment without a reason (see below).
+//
+// # Ranging over maps
+//
+// A range over a map is reported unless its body is order-independent: every statement in it,
+// through if, switch, nested loops and blocks, is one of
+//
+//   - a definition, or an assignment to a variable declared inside the loop (the key and value
+//     included), or to what such a variable points to or holds (r.done = true for a record r);
+//   - a write to a map element (m[k] = v, m[k] += v) or a delete;
+//   - a commutative accumulation into a number: +=, -=, *=, |=, &=, ^=, &^=, ++ and --
+//     (floating-point sums may differ in their last bits; strings do not commute and are reported);
+//   - x = min(x, ...) or x = max(x, ...), or the assignment of a constant or nil (found = true);
+//   - s = append(s, ...) where the enclosing function sorts s after the loop with sort.Strings,
+//     sort.Ints, sort.Float64s, sort.Sort, sort.Stable, sort.Slice, sort.SliceStable,
+//     slices.Sort, slices.SortFunc or slices.SortStableFunc (sort.Sort(byName(s)) counts);
+//   - continue; break and return of constants only (an "any" or "all" check), and only when the
+//     body accumulates nothing, since what it kept before leaving would depend on the order;
+//   - a call, unless it reaches the actor runtime: a method of an actor.Context (a send, an
+//     announcement, a timer, a random choice, a log line, a transition), or any call handed a
+//     Context, or a method of the tester's systest.Sim. Those effects are what the tester records
+//     and replays in order.
+//
+// Anything else (a return of a value, an assignment of a non-constant to an outer variable, an
+// append to a slice that is not sorted, a send on a channel) is reported. To keep an
+// order-dependent range that is harmless (every peer gets the same event, and the receivers do
+// not interact), mark it with the escape hatch and say why:
+//
+//	//actorvet:allow every peer gets the same event and no receiver hears from another
+//	for id := range n.peers {
 //
 // # Escape hatch
 //
@@ -47,8 +78,9 @@
 //
 // # Limitations
 //
-// actorvet works on syntax alone, without type information, which keeps it fast and free of
-// dependencies but makes it approximate:
+// actorvet works on syntax alone, without type information, for every rule but map-order, which
+// keeps it fast and free of dependencies (the standard library's go/types is all it uses) but
+// makes it approximate:
 //
 //   - A selector such as time.Now is flagged when its left-hand identifier is a name under which
 //     the file imports "time". Scopes are not tracked, so a local variable or parameter that
@@ -57,6 +89,13 @@
 //     imports "time" under another name, or does not import it) is never flagged.
 //   - Ranging over a channel is not flagged, because a range over a channel looks the same as a
 //     range over a slice or map without types.
+//   - The map-order rule is the one rule that uses types. The package is type-checked with the
+//     packages of its own module, read from source; every other import (the standard library
+//     included) stands in as an empty package, and type errors are ignored. A range is judged
+//     only when its expression is known to be a map: one whose type comes from outside the module
+//     (url.Values, http.Header) is not checked. Calls are assumed not to depend on the order
+//     unless they reach the actor runtime as above; a helper that appends to shared state without
+//     a Context is not seen.
 //   - Calls through a dot-import of "time" cannot be attributed, so the import itself is flagged.
 //   - Nondeterminism reached through other packages (a helper that starts a goroutine, say) is
 //     only found by checking those packages too.

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"go/ast"
 	"go/token"
+	"go/types"
 	"strconv"
+	"strings"
 )
 
 // Rule ids, as they appear in Finding.Rule.
@@ -52,15 +54,23 @@ type fileChecker struct {
 	// selectComms are the send and receive operations that head select cases. The enclosing
 	// select is already reported, and one finding per construct keeps the output readable.
 	selectComms map[ast.Node]bool
-	findings    []Finding
+	// info is what type checking learnt of the package (see typeCheck); importPaths maps the
+	// names under which the file imports packages to their paths.
+	info        *types.Info
+	importPaths map[string]string
+	// stack holds the nodes from the file down to the one being visited.
+	stack    []ast.Node
+	findings []Finding
 }
 
 // checkFile applies every rule to one file and then the escape hatch.
-func checkFile(fset *token.FileSet, f sourceFile) []Finding {
+func checkFile(fset *token.FileSet, f sourceFile, info *types.Info) []Finding {
 	c := &fileChecker{
 		fset:        fset,
 		timeNames:   map[string]bool{},
 		selectComms: map[ast.Node]bool{},
+		info:        info,
+		importPaths: map[string]string{},
 	}
 	c.checkImports(f.ast)
 	ast.Inspect(f.ast, c.visit)
@@ -80,6 +90,11 @@ func (c *fileChecker) checkImports(f *ast.File) {
 		if err != nil {
 			continue // the parser accepted it, so this cannot happen; skip rather than guess
 		}
+		name := path[strings.LastIndex(path, "/")+1:]
+		if spec.Name != nil {
+			name = spec.Name.Name
+		}
+		c.importPaths[name] = path
 		if bad, ok := forbiddenImports[path]; ok {
 			c.report(spec.Pos(), bad.rule, fmt.Sprintf("import %q: %s", path, bad.advice))
 		}
@@ -104,7 +119,14 @@ func (c *fileChecker) recordTimeImport(spec *ast.ImportSpec) {
 
 // visit is the ast.Inspect callback for the statement and expression rules.
 func (c *fileChecker) visit(n ast.Node) bool {
+	if n == nil {
+		c.stack = c.stack[:len(c.stack)-1]
+		return true
+	}
+	c.stack = append(c.stack, n)
 	switch n := n.(type) {
+	case *ast.RangeStmt:
+		c.checkMapRange(n, c.enclosingFunc())
 	case *ast.GoStmt:
 		c.report(n.Pos(), ruleGo, "go statement: actors must not start goroutines; use ctx.Create or ctx.Send")
 	case *ast.SelectorExpr:
@@ -122,6 +144,19 @@ func (c *fileChecker) visit(n ast.Node) bool {
 		}
 	}
 	return true
+}
+
+// enclosingFunc returns the body of the innermost function around the node being visited.
+func (c *fileChecker) enclosingFunc() *ast.BlockStmt {
+	for i := len(c.stack) - 1; i >= 0; i-- {
+		switch f := c.stack[i].(type) {
+		case *ast.FuncDecl:
+			return f.Body
+		case *ast.FuncLit:
+			return f.Body
+		}
+	}
+	return nil
 }
 
 // checkClockRef flags time.Now and friends, whether called or used as a function value.

@@ -21,7 +21,10 @@ type Config struct {
 	// (at random), so liveness can be checked (default MaxSteps/10).
 	UnfairSteps int
 	// LivenessThreshold is how many fair steps a monitor may stay in a hot state before that is
-	// reported as a liveness bug (default MaxSteps/2).
+	// reported as a liveness bug (default MaxSteps/2, so it moves with MaxSteps: a test that
+	// lowers MaxSteps for speed also shortens the time its properties have to hold, and a slow
+	// but correct retry loop can then look like a liveness bug; set it explicitly). Reports state
+	// the threshold they judged by (Report.LivenessThreshold, Bug.LivenessThreshold).
 	LivenessThreshold int
 	// Strategy is "random" (default), "pct" or "pct:D" (depth D, default 3), "fair", "dfs", or
 	// "portfolio" (iterations cycle through random, pct:3, pct:10 and fair).
@@ -31,12 +34,19 @@ type Config struct {
 	Seed uint64
 	// Timeout bounds the hunt in wall-clock time (0: none). The hunt stops between iterations.
 	Timeout time.Duration
-	// ClockProbability is the probability that random scheduling (random, fair, and PCT after its
-	// prefix) advances virtual time at a step where other operations are enabled too. Zero, the
-	// default, makes the clock one more enabled operation, chosen as often as any actor: timeouts
-	// then race freely with message deliveries, which finds timing bugs. A small value (0.02)
-	// models timeouts that are long next to message delays, which liveness properties of
-	// timing-based protocols (a leader is eventually elected) need.
+	// ClockProbability weighs virtual time against everything else: it is the probability that a
+	// strategy (random, fair, and PCT both in its priority-driven prefix and after it) advances
+	// virtual time at a step where other operations are enabled too. Under PCT a weighed clock has
+	// no priority of its own: when it does not run, the highest-priority other operation does. A
+	// timer that is already due (several fall due at one instant) fires without moving time and
+	// is not weighed. Zero, the default, makes the clock one more enabled operation, chosen as
+	// often as any actor and, under PCT, an owner with a priority: timeouts then race freely with
+	// message deliveries, which finds timing bugs, but an always-enabled periodic timer lets time
+	// run far ahead of the messages. A small value (0.02 to 0.05) models timeouts that are long
+	// next to message delays, which liveness properties of timing-based protocols (a leader is
+	// eventually elected) and realistic timeouts (Azure's 15-minute resize timeout) need. The
+	// weight is per clock step, and a clock step goes to the next timer: a program whose only
+	// timer is far ahead moves there in one step.
 	ClockProbability float64
 	// Faults lists the failures the tester may inject. None by default.
 	Faults Faults

@@ -6,9 +6,36 @@
 // A run is fully determined by its seed: no wall clock, no OS scheduling and no Go map order enter
 // it. Every choice (scheduling, Context.RandomBool and RandomInt, every fault) is taken through a
 // strategy and recorded, so a failing run becomes a trace file that replays step for step. Before
-// it is reported, a failing run is shrunk to fewer faults and fewer steps; the replay of the final
-// trace is checked to reproduce the same steps, which catches programs that are not deterministic
-// under the tester.
+// it is reported, a failing run is shrunk; the replay of the final trace is checked to reproduce
+// the same steps, which catches programs that are not deterministic under the tester.
+//
+// # Reports
+//
+// A bug's report ([Bug.Text]) gives the seed, strategy, iteration and step, the trace file and a
+// Mermaid diagram of the run, and the command that replays it under its test, naming the test's
+// package by import path so that it runs from anywhere in the module ([Bug.ReplayCommand]). Trace
+// files are named by test, strategy, hunt seed and iteration. Every step of a trace shows its
+// virtual time, and the diagram shows every timer set, cancelled and fired.
+//
+// A safety bug (a failed assertion, an unhandled event, a panic) is shrunk to fewer faults, then
+// fewer steps. A liveness bug reports the step at which its monitor went hot ([Bug.HotStep]) and
+// the threshold it was judged by. Judged by the threshold, it is shrunk to the shortest prefix of
+// the failing run after which random, fair, fault-free continuations never leave the hot state
+// ([Bug.LivenessPrefix]); a monitor left hot when nothing more can happen is shrunk like a safety
+// bug.
+//
+// A monitor is named by its type, or by its MonitorName method ([MonitorNamer]), so that two
+// instances of one type report apart.
+//
+// [Report.Steps] and [Report.Elapsed] count the hunt's iterations; shrinking and the replay check
+// are counted apart, in [Report.FinishSteps] and [Report.FinishElapsed].
+//
+// # Liveness
+//
+// A monitor that stays in a hot state for more than [Config.LivenessThreshold] fair steps is a
+// liveness bug; the threshold is MaxSteps/2 unless set, so a test that lowers MaxSteps should set
+// it to what its properties need. Steps of PCT's priority-driven prefix are not fair and do not
+// count.
 //
 // # Strategies
 //
@@ -18,6 +45,10 @@
 //   - fair: random, but nothing stays enabled for more than 64 steps without running.
 //   - dfs: bounded exhaustive depth-first search over every choice; for small programs.
 //   - portfolio: iterations cycle through random, pct:3, pct:10 and fair.
+//
+// Config.ClockProbability weighs a step of virtual time against the other enabled operations in
+// every strategy but dfs, PCT's prefix included: with a small weight, always-enabled periodic
+// timers cannot run virtual time ahead of the messages, and tests can keep realistic timeouts.
 //
 // # Faults
 //

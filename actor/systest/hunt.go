@@ -20,16 +20,28 @@ type Bug struct {
 	Kind    string   // an actor.Fail* kind, or "nondeterminism" or "setup"
 	Message string   // what went wrong
 	Actor   actor.ID // where, when an actor failed
+	Monitor string   // where, when a monitor failed: the monitor's name (see MonitorNamer)
 	Type    string   // the actor's or monitor's type
 	State   string
 	Event   string
 	Stack   string // for panics
+
+	// HotStep is, for a liveness bug, the step at which the monitor entered the hot state it
+	// never left: where to look for the cause.
+	HotStep int
+	// LivenessThreshold is how many fair steps a monitor could stay hot before that counted as a
+	// liveness bug (Config.LivenessThreshold, by default MaxSteps/2).
+	LivenessThreshold int
+	// LivenessPrefix is, for a liveness bug shrunk by prefix, how many steps of the failing run
+	// the shrunk trace keeps: after them, fair continuations of the run never left the hot state.
+	LivenessPrefix int
 
 	Step      int    // the step at which it happened (after shrinking)
 	Iteration int    // the iteration that found it
 	Strategy  string // the strategy of that iteration
 	Seed      uint64 // that iteration's seed
 	HuntSeed  uint64 // the hunt's seed
+	Package   string // import path of the test's package, for the replay command ("" outside a test)
 
 	ShrunkFrom  int    // steps before shrinking, 0 if not shrunk
 	Trace       *Trace // the (shrunk) run
@@ -44,6 +56,8 @@ func (b *Bug) Summary() string {
 	switch {
 	case b.Actor != "":
 		where = fmt.Sprintf(" in actor %s (%s), state %s, handling %s", b.Actor, b.Type, b.State, b.Event)
+	case b.Monitor != "" && b.Monitor != b.Type:
+		where = fmt.Sprintf(" in monitor %s (%s), state %s", b.Monitor, b.Type, b.State)
 	case b.Type != "":
 		where = fmt.Sprintf(" in monitor %s, state %s", b.Type, b.State)
 	}
@@ -53,21 +67,35 @@ func (b *Bug) Summary() string {
 // signature identifies "the same bug" when shrinking: kind, where, and the message with its
 // numbers blurred (a smaller run may find the same bug in term 2 instead of term 5).
 func (b *Bug) signature() string {
-	return b.Kind + "|" + b.Type + "|" + digits.ReplaceAllString(b.Message, "#")
+	return b.Kind + "|" + b.Type + "|" + b.Monitor + "|" + digits.ReplaceAllString(b.Message, "#")
 }
 
 var digits = regexp.MustCompile(`[0-9]+`)
 
-// Report is the outcome of a hunt.
+// Report is the outcome of a hunt. The hunt proper (Iterations, Steps, Elapsed) is counted apart
+// from the work done on a bug it found (shrinking and the replay check: FinishSteps,
+// FinishElapsed), so that StepsPerSecond measures the search alone.
 type Report struct {
 	Bug        *Bug // nil if none was found
 	Iterations int
-	Steps      int64
-	Elapsed    time.Duration
-	Strategy   string
-	Seed       uint64
-	Exhausted  bool      // a DFS hunt explored every choice within the step bound
-	Coverage   *Coverage // nil with Config.NoCoverage
+	Steps      int64         // steps of the hunt's iterations
+	Elapsed    time.Duration // wall-clock time of the hunt's iterations
+	// FinishSteps and FinishElapsed are what shrinking the bug, checking that its trace replays
+	// and writing the trace cost; zero when no bug was found.
+	FinishSteps   int64
+	FinishElapsed time.Duration
+	Strategy      string
+	Seed          uint64
+	Exhausted     bool      // a DFS hunt explored every choice within the step bound
+	Coverage      *Coverage // nil with Config.NoCoverage
+	// LivenessThreshold is the number of fair steps a monitor could stay hot before it counted
+	// as a liveness bug (Config.LivenessThreshold, by default MaxSteps/2).
+	LivenessThreshold int
+}
+
+// StepsPerSecond is the hunt's throughput: Steps over Elapsed, without shrinking and replay.
+func (r *Report) StepsPerSecond() float64 {
+	return float64(r.Steps) / max(r.Elapsed.Seconds(), 1e-9)
 }
 
 // Text is the full report of a bug: what, where, how to replay, and the last steps.
@@ -82,17 +110,32 @@ func (b *Bug) Text() string {
 		}
 		s.WriteString("\n")
 	}
+	if b.LivenessPrefix > 0 {
+		fmt.Fprintf(&s, "  the first %d steps of the failing run decide it: random fair continuations after them never leave the hot state\n", b.LivenessPrefix)
+	}
 	if b.Replay != "" {
 		fmt.Fprintf(&s, "  WARNING: %s\n", b.Replay)
 	}
 	if b.TracePath != "" {
 		fmt.Fprintf(&s, "  trace:   %s\n", b.TracePath)
-		fmt.Fprintf(&s, "  diagram: %s (Mermaid)\n", b.DiagramPath)
+		if b.DiagramPath != "" {
+			fmt.Fprintf(&s, "  diagram: %s (Mermaid)\n", b.DiagramPath)
+		}
 		if b.Trace != nil && b.Trace.Test == runName {
 			s.WriteString("  replay:  systest.Replay(cfg, trace, setup) with the trace from systest.ReadTraceFile (recorded by systest.Run, outside a test)\n")
 		} else {
-			fmt.Fprintf(&s, "  replay:  SYSTEST_REPLAY=%s go test -run '^%s$' .\n", b.TracePath, testRunPattern(b))
+			fmt.Fprintf(&s, "  replay:  %s\n", b.ReplayCommand())
 		}
+	}
+	if b.Kind == actor.FailLiveness {
+		if b.fairSteps() {
+			fmt.Fprintf(&s, "  liveness threshold: %d fair steps (%s); a property that may take longer to hold needs a larger one\n", b.LivenessThreshold, thresholdOrigin)
+		}
+		fmt.Fprintf(&s, "  the monitor went hot at step %d", b.HotStep)
+		if b.Trace != nil && b.HotStep >= 0 && b.HotStep < len(b.Trace.account) {
+			fmt.Fprintf(&s, ":\n    %s", strings.ReplaceAll(b.Trace.account[b.HotStep], "\n", "\n    "))
+		}
+		s.WriteString("\n")
 	}
 	if b.Trace != nil && len(b.Trace.account) > 0 {
 		acc := b.Trace.account
@@ -106,6 +149,16 @@ func (b *Bug) Text() string {
 		fmt.Fprintf(&s, "  stack:\n%s\n", b.Stack)
 	}
 	return s.String()
+}
+
+// ReplayCommand is the shell command that replays the bug's trace under its test. It names the
+// test's package by import path, so it works from any directory of the module.
+func (b *Bug) ReplayCommand() string {
+	pkg := b.Package
+	if pkg == "" {
+		pkg = "."
+	}
+	return fmt.Sprintf("SYSTEST_REPLAY=%s go test -run '^%s$' %s", b.TracePath, testRunPattern(b), pkg)
 }
 
 func testRunPattern(b *Bug) string {
@@ -182,6 +235,9 @@ func Test(t testing.TB, cfg Config, setup func(*Sim)) *Report {
 			t.Skipf("systest: replaying %s, recorded by %s", path, tr.Test)
 		}
 		rep := Replay(cfg, tr, setup)
+		if rep.Bug != nil {
+			rep.Bug.Package, rep.Bug.TracePath = testPackage(), path
+		}
 		if rep.Bug == nil {
 			t.Fatalf("systest: replay of %s finished %d steps without the bug it recorded (%s)", path, rep.Steps, tr.Bug)
 		}
@@ -193,11 +249,12 @@ func Test(t testing.TB, cfg Config, setup func(*Sim)) *Report {
 		t.Fatal(err)
 	}
 	if rep.Bug != nil {
+		rep.Bug.Package = testPackage()
 		t.Fatal(rep.Bug.Text())
 		return rep
 	}
-	rate := float64(rep.Steps) / max(rep.Elapsed.Seconds(), 1e-9)
-	t.Logf("systest: %s, seed %d: %d iterations, %d steps, no bug (%.0f steps/s)%s", rep.Strategy, rep.Seed, rep.Iterations, rep.Steps, rate, exhaustedNote(rep))
+	t.Logf("systest: %s, seed %d: %d iterations, %d steps, no bug (%.0f steps/s; liveness threshold %d fair steps)%s",
+		rep.Strategy, rep.Seed, rep.Iterations, rep.Steps, rep.StepsPerSecond(), rep.LivenessThreshold, exhaustedNote(rep))
 	if rep.Coverage != nil {
 		t.Logf("systest: %s", rep.Coverage)
 		if *Flags.Coverage || envBool("SYSTEST_COVERAGE") {
@@ -255,7 +312,7 @@ func hunt(cfg *Config, test string, setup func(*Sim), w *watch) *Report {
 	if err != nil {
 		return &Report{Bug: &Bug{Kind: "setup", Message: err.Error()}}
 	}
-	rep := &Report{Strategy: cfg.Strategy, Seed: cfg.Seed}
+	rep := &Report{Strategy: cfg.Strategy, Seed: cfg.Seed, LivenessThreshold: cfg.LivenessThreshold}
 	var cov *coverage
 	if !cfg.NoCoverage {
 		cov = newCoverage()
@@ -282,30 +339,48 @@ func hunt(cfg *Config, test string, setup func(*Sim), w *watch) *Report {
 			fmt.Fprintf(os.Stderr, "systest: %s iteration %d (%s): %d steps\n", test, i, strat.name(), sim.step)
 		}
 		if sim.bug != nil {
-			rep.Bug = finish(cfg, test, setup, sim, i, seed, w)
+			rep.Elapsed = time.Since(start)
+			fin := &finishCost{start: time.Now()}
+			rep.Bug = finish(cfg, test, setup, sim, i, seed, w, fin)
+			rep.FinishSteps, rep.FinishElapsed = fin.steps, time.Since(fin.start)
 			break
 		}
 	}
-	rep.Elapsed = time.Since(start)
+	if rep.Bug == nil {
+		rep.Elapsed = time.Since(start)
+	}
 	if cov != nil {
 		rep.Coverage = cov.report()
 	}
 	return rep
 }
 
+// finishCost counts what finishing a bug costs, apart from the hunt.
+type finishCost struct {
+	start time.Time
+	steps int64
+}
+
 // finish shrinks a failing run, checks that its trace replays, and writes the trace and diagram.
-func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed uint64, w *watch) *Bug {
+func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed uint64, w *watch, cost *finishCost) *Bug {
 	bug := sim.bug
 	bug.Iteration, bug.Seed, bug.HuntSeed, bug.Strategy = iter, seed, cfg.Seed, sim.strat.name()
 	original := sim.step
-	if !cfg.NoShrink && shrinkable(bug) {
-		if smaller := shrink(cfg, setup, sim, w); smaller != nil {
+	prefix := 0
+	switch {
+	case cfg.NoShrink:
+	case bug.fairSteps():
+		if smaller, k := shrinkLiveness(cfg, setup, sim, seed, w, cost); smaller != nil {
+			sim, prefix = smaller, k
+		}
+	case shrinkable(bug):
+		if smaller := shrink(cfg, setup, sim, w, cost); smaller != nil {
 			sim = smaller
 		}
 	}
 	final := sim.bug
 	final.Iteration, final.Seed, final.HuntSeed, final.Strategy = iter, seed, cfg.Seed, bug.Strategy
-	final.Step = sim.step
+	final.Step, final.LivenessThreshold, final.LivenessPrefix = sim.step, cfg.LivenessThreshold, prefix
 	if sim.step < original {
 		final.ShrunkFrom = original
 	}
@@ -316,6 +391,7 @@ func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed
 	// Replay the trace we are about to hand out: it must reproduce the bug step for step.
 	if final.Kind != "nondeterminism" {
 		check := Replay(*cfg, tr, setup)
+		cost.steps += check.Steps
 		switch {
 		case check.Bug == nil:
 			final.Replay = "replaying the trace did not reproduce the bug: the program is not deterministic under the tester"
@@ -326,7 +402,7 @@ func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed
 		}
 	}
 	if err := os.MkdirAll(cfg.TraceDir, 0o755); err == nil {
-		base := filepath.Join(cfg.TraceDir, fmt.Sprintf("%s-%d-%d", sanitize(test), cfg.Seed, iter))
+		base := filepath.Join(cfg.TraceDir, fmt.Sprintf("%s-%s-%d-%d", sanitize(test), sanitize(cfg.Strategy), cfg.Seed, iter))
 		if tr.WriteFile(base+".trace") == nil {
 			final.TracePath = base + ".trace"
 		}
@@ -337,19 +413,25 @@ func finish(cfg *Config, test string, setup func(*Sim), sim *Sim, iter int, seed
 	return final
 }
 
-// shrinkable reports whether a bug can be shrunk. A candidate run follows the failing run's choices
-// where it can and takes the first enabled operation where it cannot: a legal run, but not a fair
-// one, so a liveness bug judged by the fair-step threshold could appear in it only because the
-// candidate starved someone. Those are reported as found. A monitor left hot when nothing more can
-// happen is a bug in any legal run, so those shrink.
+// shrinkable reports whether a bug can be shrunk by [shrink]. A candidate run follows the failing
+// run's choices where it can and takes the first enabled operation where it cannot: a legal run,
+// but not a fair one, so a liveness bug judged by the fair-step threshold could appear in it only
+// because the candidate starved someone. Those are shrunk by [shrinkLiveness] instead. A monitor
+// left hot when nothing more can happen is a bug in any legal run, so those shrink here.
 func shrinkable(b *Bug) bool {
 	switch {
 	case b.Kind == "nondeterminism", b.Kind == "setup", b.Kind == actor.FailBlocked:
 		return false
-	case b.Kind == actor.FailLiveness && strings.Contains(b.Message, "fair steps"):
+	case b.fairSteps():
 		return false
 	}
 	return true
+}
+
+// fairSteps reports whether b is a liveness bug judged by the threshold of fair steps (rather
+// than a monitor left hot when nothing more could happen).
+func (b *Bug) fairSteps() bool {
+	return b.Kind == actor.FailLiveness && strings.Contains(b.Message, "fair steps")
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
@@ -365,6 +447,9 @@ func Replay(cfg Config, tr *Trace, setup func(*Sim)) *Report {
 		return &Report{Bug: &Bug{Kind: "setup", Message: err.Error()}}
 	}
 	cfg.MaxSteps = max(cfg.MaxSteps, tr.Steps+1)
+	if tr.LivenessThreshold > 0 {
+		cfg.LivenessThreshold = tr.LivenessThreshold
+	}
 	strat := &replayStrategy{label: tr.Strategy, unfair: tr.Unfair, choices: tr.choices}
 	strat.begin(0, 0)
 	sim := newSim(&cfg, strat, nil, nil)
@@ -373,10 +458,11 @@ func Replay(cfg Config, tr *Trace, setup func(*Sim)) *Report {
 		sim.expect = []string{}
 	}
 	sim.run(setup)
-	rep := &Report{Iterations: 1, Steps: int64(sim.step), Strategy: tr.Strategy, Seed: tr.HuntSeed}
+	rep := &Report{Iterations: 1, Steps: int64(sim.step), Strategy: tr.Strategy, Seed: tr.HuntSeed, LivenessThreshold: cfg.LivenessThreshold}
 	if sim.bug != nil {
 		b := sim.bug
 		b.Step, b.Iteration, b.Seed, b.HuntSeed, b.Strategy = sim.step, tr.Iteration, tr.Seed, tr.HuntSeed, tr.Strategy
+		b.LivenessThreshold = cfg.LivenessThreshold
 		b.Trace = sim.trace(tr.Test, tr.Iteration, tr.Seed, tr.HuntSeed)
 		rep.Bug = b
 	}

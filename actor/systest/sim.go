@@ -31,6 +31,7 @@ type Sim struct {
 	hostOrder []*simHost
 	monitors  []*actor.Instance
 	hot       []int // fair steps each monitor has spent in a hot state
+	hotAt     []int // the step after which each monitor was last seen entering a hot state; -1: not hot
 
 	now    time.Time
 	timers timerHeap
@@ -130,6 +131,9 @@ type op struct {
 	host *simHost
 	msg  int // index in net
 	pair [2]string
+	// advances is set on the clock when its next timer is not due yet: taking it moves virtual
+	// time forward, which strategies weigh (Config.ClockProbability).
+	advances bool
 }
 
 // choice is one recorded decision.
@@ -153,18 +157,23 @@ type stepRec struct {
 	timer   bool
 	result  actor.StepKind
 	halted  bool
-	dropped bool   // for clock steps: a periodic tick dropped because the last one is unhandled
-	what    string // for setup steps: the Runtime call
+	dropped bool          // for clock steps: a periodic tick dropped because the last one is unhandled
+	what    string        // for setup steps: the Runtime call
+	at      time.Duration // virtual time after the step, since the start of the run
+	advance time.Duration // for clock steps: how far virtual time moved
 }
 
-// note is something that happened inside a step: a fault, a log line, an announcement.
+// note is something that happened inside a step: a fault, a log line, an announcement, a timer
+// started or cancelled.
 type note struct {
 	step int
-	kind string // "fault", "log", "announce", "drop"
+	kind string // "fault", "log", "announce", "drop", "timer", "cancel"
 	who  actor.ID
 	text string
 	args []any
 	ev   actor.Event
+	// For timers: when it is due and its period, as virtual time since the start of the run.
+	due, period time.Duration
 }
 
 // reuse takes the record buffers of a finished run that is no longer needed, so that a hunt does
@@ -250,10 +259,47 @@ func (s *Sim) Halt(id actor.ID) error {
 	return nil
 }
 
-// Monitor implements [actor.Runtime].
+// MonitorNamer is implemented by a monitor whose instances have names of their own: a program
+// that watches two chains with one monitor type each gives each instance its name, and reports,
+// traces and liveness checks then tell them apart. An empty name counts as none.
+type MonitorNamer interface {
+	MonitorName() string
+}
+
+// monitorName is what a monitor instance is called: its own name (see [MonitorNamer]), else its
+// type; the second and later unnamed instances of a type are numbered, "inOrder(2)".
+func (s *Sim) monitorName(m actor.Actor) (actor.ID, error) {
+	taken := func(id actor.ID) bool {
+		for _, in := range s.monitors {
+			if in.ID() == id {
+				return true
+			}
+		}
+		return false
+	}
+	if n, ok := m.(MonitorNamer); ok && n.MonitorName() != "" {
+		id := actor.ID(n.MonitorName())
+		if taken(id) {
+			return "", &actor.Failure{Kind: actor.FailDuplicate, Message: fmt.Sprintf("a monitor named %s already exists", id)}
+		}
+		return id, nil
+	}
+	id := actor.ID(actor.TypeOf(m))
+	for n := 2; taken(id); n++ {
+		id = actor.ID(actor.TypeOf(m) + "(" + strconv.Itoa(n) + ")")
+	}
+	return id, nil
+}
+
+// Monitor implements [actor.Runtime]. A monitor is named by its type, or by its MonitorName
+// method if it has one (see [MonitorNamer]).
 func (s *Sim) Monitor(m actor.Actor) error {
 	s.setupPoint("Monitor " + actor.TypeOf(m))
-	in, err := actor.NewInstance(monitorEnv{s}, actor.ID(actor.TypeOf(m)), "", m)
+	id, err := s.monitorName(m)
+	if err != nil {
+		return err
+	}
+	in, err := actor.NewInstance(monitorEnv{s}, id, "", m)
 	if err != nil {
 		return &actor.Failure{Kind: actor.FailDefinition, Message: err.Error()}
 	}
@@ -263,6 +309,7 @@ func (s *Sim) Monitor(m actor.Actor) error {
 	}
 	s.monitors = append(s.monitors, in)
 	s.hot = append(s.hot, 0)
+	s.hotAt = append(s.hotAt, -1)
 	if _, f := in.Observe(nil); f != nil {
 		s.failMonitor(f, nil)
 	}
@@ -420,7 +467,7 @@ func (s *Sim) enabled() []op {
 		ops = append(ops, op{kind: opSetup, key: "setup"})
 	}
 	if len(s.timers) > 0 {
-		ops = append(ops, op{kind: opClock, key: "clock"})
+		ops = append(ops, op{kind: opClock, key: "clock", advances: s.timers[0].at.After(s.now)})
 	}
 	for i, m := range s.net {
 		ops = append(ops, op{kind: opNet, key: m.key, msg: i})
@@ -511,6 +558,7 @@ func (s *Sim) exec(o op) {
 		rec.what = s.sr.next
 		s.setupStep()
 	}
+	rec.at = s.now.Sub(epoch)
 	s.steps = append(s.steps, rec)
 	if s.expect != nil && s.bug == nil && s.diverged == "" {
 		s.checkDeterminism(len(s.steps) - 1)
@@ -674,6 +722,7 @@ func (s *Sim) linkFault(fromHost, toHost string, to actor.ID, env actor.Envelope
 func (s *Sim) fireTimer(rec *stepRec) {
 	t := heap.Pop(&s.timers).(*simTimer)
 	if t.at.After(s.now) {
+		rec.advance = t.at.Sub(s.now)
 		s.now = t.at
 	}
 	in := t.ref.in
@@ -713,7 +762,7 @@ func (s *Sim) failMonitor(f *actor.Failure, from *actor.Instance) {
 	if from != nil {
 		msg = fmt.Sprintf("%s (on %s announced by %s)", msg, f.Event, from.ID())
 	}
-	s.bug = &Bug{Kind: f.Kind, Message: msg, Type: f.Type, State: f.State, Stack: f.Stack}
+	s.bug = &Bug{Kind: f.Kind, Message: msg, Monitor: string(f.Actor), Type: f.Type, State: f.State, Stack: f.Stack}
 }
 
 func (s *Sim) bugDiverged() {
@@ -724,27 +773,33 @@ func (s *Sim) checkLiveness() {
 	fair := s.step >= s.strat.unfairSteps()
 	for i, m := range s.monitors {
 		if m.Halted() || m.CurrentState().Temperature() != actor.Hot {
-			s.hot[i] = 0
+			s.hot[i], s.hotAt[i] = 0, -1
 			continue
+		}
+		if s.hotAt[i] < 0 {
+			s.hotAt[i] = s.step
 		}
 		if !fair {
 			continue
 		}
 		s.hot[i]++
 		if s.hot[i] > s.cfg.LivenessThreshold {
-			s.bug = &Bug{Kind: actor.FailLiveness, Type: m.Type(), State: m.State(),
-				Message: fmt.Sprintf("monitor %s stayed in hot state %s for more than %d fair steps", m.Type(), m.State(), s.cfg.LivenessThreshold)}
+			s.bug = &Bug{Kind: actor.FailLiveness, Monitor: string(m.ID()), Type: m.Type(), State: m.State(), HotStep: s.hotAt[i],
+				Message: fmt.Sprintf("monitor %s stayed in hot state %s for more than %d fair steps (%s)", m.ID(), m.State(), s.cfg.LivenessThreshold, thresholdOrigin)}
 			return
 		}
 	}
 }
 
+// thresholdOrigin says in a liveness report where its threshold comes from.
+const thresholdOrigin = "Config.LivenessThreshold, by default MaxSteps/2"
+
 // checkEnd reports monitors left hot when nothing more can happen.
 func (s *Sim) checkEnd() {
-	for _, m := range s.monitors {
+	for i, m := range s.monitors {
 		if !m.Halted() && m.CurrentState().Temperature() == actor.Hot {
-			s.bug = &Bug{Kind: actor.FailLiveness, Type: m.Type(), State: m.State(),
-				Message: fmt.Sprintf("monitor %s is in hot state %s at the end of the run (nothing else can happen)", m.Type(), m.State())}
+			s.bug = &Bug{Kind: actor.FailLiveness, Monitor: string(m.ID()), Type: m.Type(), State: m.State(), HotStep: s.hotAt[i],
+				Message: fmt.Sprintf("monitor %s is in hot state %s at the end of the run (nothing else can happen)", m.ID(), m.State())}
 			return
 		}
 	}
@@ -784,12 +839,14 @@ func (e simEnv) StartTimer(in *actor.Instance, id actor.TimerID, after, period t
 	t := &simTimer{ref: timerRef{in, id}, at: s.now.Add(after), period: period, ev: ev, seq: s.nextTimerSeq()}
 	s.tmrs[t.ref] = t
 	heap.Push(&s.timers, t)
+	s.notes = append(s.notes, note{step: s.step, kind: "timer", who: in.ID(), ev: ev, due: t.at.Sub(epoch), period: period})
 }
 
 func (e simEnv) StopTimer(in *actor.Instance, id actor.TimerID) {
 	s := e.s
 	ref := timerRef{in, id}
 	if t, ok := s.tmrs[ref]; ok {
+		s.notes = append(s.notes, note{step: s.step, kind: "cancel", who: in.ID(), ev: t.ev, due: t.at.Sub(epoch), period: t.period})
 		delete(s.tmrs, ref)
 		if t.idx >= 0 {
 			heap.Remove(&s.timers, t.idx)

@@ -80,24 +80,42 @@ type randomChoices struct {
 }
 
 // pick chooses an operation at random: uniformly, or, with Config.ClockProbability set, the
-// clock with that probability when other operations are enabled too.
+// clock with that probability when it would advance virtual time and other operations are
+// enabled too (see weighClock).
 func (rc *randomChoices) pick(ops []op) int {
-	if rc.clock > 0 && len(ops) > 1 {
-		for ci := range ops {
-			if ops[ci].kind != opClock {
-				continue
+	ci, clock := rc.weighClock(ops)
+	switch {
+	case ci < 0:
+		return rc.r.intn(len(ops))
+	case clock:
+		return ci
+	}
+	j := rc.r.intn(len(ops) - 1)
+	if j >= ci {
+		j++
+	}
+	return j
+}
+
+// weighClock is how every random-based strategy, PCT included, weighs a step of virtual time
+// against the other enabled operations. With Config.ClockProbability set, and the clock enabled
+// beside other operations with a timer that is not due yet, it returns the clock's index and
+// whether to take it (with that probability); otherwise -1, and the clock, if enabled, is an
+// operation like any other. A timer already due (several fall due at one instant) fires without
+// moving time, so it races with deliveries as they do.
+func (rc *randomChoices) weighClock(ops []op) (ci int, take bool) {
+	if rc.clock <= 0 || len(ops) < 2 {
+		return -1, false
+	}
+	for i := range ops {
+		if ops[i].kind == opClock {
+			if !ops[i].advances {
+				return -1, false
 			}
-			if rc.r.float() < rc.clock {
-				return ci
-			}
-			j := rc.r.intn(len(ops) - 1)
-			if j >= ci {
-				j++
-			}
-			return j
+			return i, rc.r.float() < rc.clock
 		}
 	}
-	return rc.r.intn(len(ops))
+	return -1, false
 }
 
 func (rc *randomChoices) reset(seed uint64) {
@@ -171,19 +189,30 @@ func (s *pctStrategy) schedule(step int, ops []op) int {
 	if step+1 > s.longest {
 		s.longest = step + 1
 	}
-	best := s.highest(ops)
+	// A weighed clock takes no part in the priorities: it runs with its probability, and
+	// otherwise the highest-priority other operation does. Without the weight, an always-enabled
+	// periodic timer of high priority would race virtual time ahead of every delivery.
+	skip, clock := s.weighClock(ops)
+	if clock {
+		return skip
+	}
+	best := s.highest(ops, skip)
 	if s.changes[step] {
 		s.lowered--
 		s.rank[ops[best].key] = s.lowered
-		best = s.highest(ops)
+		best = s.highest(ops, skip)
 	}
 	return best
 }
 
-func (s *pctStrategy) highest(ops []op) int {
-	best, bestP := 0, s.priority(ops[0].key)
-	for i := 1; i < len(ops); i++ {
-		if p := s.priority(ops[i].key); p > bestP {
+// highest returns the index of the enabled operation of highest priority, leaving out ops[skip].
+func (s *pctStrategy) highest(ops []op, skip int) int {
+	best, bestP := -1, 0.0
+	for i := range ops {
+		if i == skip {
+			continue
+		}
+		if p := s.priority(ops[i].key); best < 0 || p > bestP {
 			best, bestP = i, p
 		}
 	}
@@ -408,6 +437,53 @@ func (s *guidedStrategy) choose(kind byte, n int) int {
 		}
 	}
 	return 0
+}
+
+// prefixStrategy follows a list of choices, the prefix of a failing run, and then schedules at
+// random and fairly, injecting no faults: shrinking a liveness bug uses it to ask whether the
+// prefix alone decides the bug.
+type prefixStrategy struct {
+	randomChoices
+	want   []choice
+	pos    int
+	unfair int
+}
+
+func (s *prefixStrategy) name() string { return "shrink" }
+func (s *prefixStrategy) begin(_ int, seed uint64) bool {
+	s.pos = 0
+	s.r = newRNG(seed)
+	return true
+}
+func (s *prefixStrategy) unfairSteps() int { return s.unfair }
+
+func (s *prefixStrategy) schedule(_ int, ops []op) int {
+	if s.pos < len(s.want) {
+		c := s.want[s.pos]
+		s.pos++
+		for i, o := range ops {
+			if c.kind == choiceSchedule && o.key == c.key {
+				return i
+			}
+		}
+		s.pos = len(s.want) // the prefix cannot be followed: continue at random
+	}
+	return s.pick(ops)
+}
+
+func (s *prefixStrategy) choose(kind byte, n int) int {
+	if s.pos < len(s.want) {
+		c := s.want[s.pos]
+		s.pos++
+		if c.kind == kind && c.v < n {
+			return c.v
+		}
+		s.pos = len(s.want)
+	}
+	if kind == choiceFault {
+		return 0
+	}
+	return s.r.intn(n)
 }
 
 func kindName(k byte) string {

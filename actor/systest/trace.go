@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"corral/actor"
 )
@@ -38,6 +39,9 @@ type Trace struct {
 	Steps     int    // steps taken
 	Shrunk    int    // steps before shrinking (0 if not shrunk)
 	Unfair    int    // steps at the start not fairly scheduled (liveness is judged after them)
+	// LivenessThreshold is the threshold of fair steps the run was judged by (0: not recorded,
+	// as in traces written before it was); a replay judges by it too.
+	LivenessThreshold int
 
 	choices []choice
 	expect  []string // per step: what it did (for the determinism check)
@@ -71,6 +75,9 @@ func (t *Trace) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(&b, "steps %d\n", t.Steps)
 	fmt.Fprintf(&b, "shrunk-from %d\n", t.Shrunk)
 	fmt.Fprintf(&b, "unfair-steps %d\n", t.Unfair)
+	if t.LivenessThreshold > 0 {
+		fmt.Fprintf(&b, "liveness-threshold %d\n", t.LivenessThreshold)
+	}
 	fmt.Fprintf(&b, "choices %d\n", len(t.choices))
 	step := 0
 	for _, c := range t.choices {
@@ -205,6 +212,8 @@ func (t *Trace) parseLine(line string, want *int, seen map[string]bool) error {
 		t.Shrunk, err = parseCount(rest, 1<<31)
 	case "unfair-steps":
 		t.Unfair, err = parseCount(rest, math.MaxInt)
+	case "liveness-threshold":
+		t.LivenessThreshold, err = parseCount(rest, math.MaxInt)
 	case "choices":
 		*want, err = parseCount(rest, maxTraceChoices)
 		if err == nil {
@@ -337,7 +346,7 @@ func (s *Sim) checkDeterminism(i int) {
 func (s *Sim) describe(i int, notes []note) string {
 	r := &s.steps[i]
 	var b strings.Builder
-	fmt.Fprintf(&b, "step %d: ", i)
+	fmt.Fprintf(&b, "step %d [%s]: ", i, vtime(r.at))
 	switch r.kind {
 	case opDeliver:
 		fmt.Fprintf(&b, "%s (%s) in %s ", r.actor, r.typ, r.state)
@@ -368,7 +377,11 @@ func (s *Sim) describe(i int, notes []note) string {
 			b.WriteString(" -> halted")
 		}
 	case opClock:
-		fmt.Fprintf(&b, "clock: timer fires %s for %s", actor.TypeName(r.ev), r.actor)
+		if r.advance > 0 {
+			fmt.Fprintf(&b, "clock: time advances %v, timer fires %s for %s", r.advance, actor.TypeName(r.ev), r.actor)
+		} else {
+			fmt.Fprintf(&b, "clock: timer fires %s for %s (it was due)", actor.TypeName(r.ev), r.actor)
+		}
 		if r.dropped {
 			b.WriteString(" (dropped: the last tick is not handled yet)")
 		}
@@ -391,6 +404,8 @@ func (s *Sim) describe(i int, notes []note) string {
 			}
 		case "announce":
 			fmt.Fprintf(&b, "%s announces %s %+v", n.who, actor.EventName(n.ev), n.ev)
+		case "timer", "cancel":
+			fmt.Fprintf(&b, "timer: %s %s", n.who, timerText(n, r.at))
 		default:
 			fmt.Fprintf(&b, "%s: %s", n.kind, n.text)
 		}
@@ -398,10 +413,27 @@ func (s *Sim) describe(i int, notes []note) string {
 	return b.String()
 }
 
+// vtime formats virtual time since the start of the run, as traces and diagrams show it.
+func vtime(d time.Duration) string { return "+" + d.String() }
+
+// timerText describes a timer started or cancelled at virtual time now.
+func timerText(n note, now time.Duration) string {
+	verb := "sets"
+	if n.kind == "cancel" {
+		verb = "cancels"
+	}
+	text := fmt.Sprintf("%s timer %s, due %s (in %v)", verb, actor.EventName(n.ev), vtime(n.due), n.due-now)
+	if n.period > 0 {
+		text += fmt.Sprintf(", every %v", n.period)
+	}
+	return text
+}
+
 // trace builds the Trace of the run just finished.
 func (s *Sim) trace(test string, iter int, seed, huntSeed uint64) *Trace {
 	t := &Trace{Test: test, Strategy: s.strat.name(), Seed: seed, HuntSeed: huntSeed, Iteration: iter,
-		Steps: len(s.steps), Unfair: s.strat.unfairSteps(), choices: append([]choice(nil), s.choices...)}
+		Steps: len(s.steps), Unfair: s.strat.unfairSteps(), LivenessThreshold: s.cfg.LivenessThreshold,
+		choices: append([]choice(nil), s.choices...)}
 	if s.bug != nil {
 		t.Bug = s.bug.Summary()
 	}
@@ -423,7 +455,8 @@ func (s *Sim) trace(test string, iter int, seed, huntSeed uint64) *Trace {
 func (t *Trace) Account() []string { return t.account }
 
 // Mermaid renders the run as a Mermaid sequence diagram: one arrow per delivered event, notes for
-// state changes, faults and restarts.
+// state changes, timers set, cancelled and fired, faults and restarts. Every arrow and note of a
+// step starts with the step's number and its virtual time.
 func (s *Sim) mermaid() string {
 	var b strings.Builder
 	b.WriteString("sequenceDiagram\n")
@@ -447,8 +480,9 @@ func (s *Sim) mermaid() string {
 			to := name(r.actor)
 			switch {
 			case r.result == actor.StepStart:
-				fmt.Fprintf(&body, "  Note over %s: start in %s\n", to, r.state)
-			case r.result == actor.StepHandled || r.result == actor.StepIgnored:
+				fmt.Fprintf(&body, "  Note over %s: %d %s start in %s\n", to, i, vtime(r.at), r.state)
+			case r.result == actor.StepHandled || r.result == actor.StepIgnored || (r.result == actor.StepIdle && r.ev != nil):
+				// StepIdle with an event: the handler failed, which is the bug.
 				from := "env"
 				if r.timer {
 					from = "timer"
@@ -456,29 +490,38 @@ func (s *Sim) mermaid() string {
 					from = name(r.from)
 				}
 				if from == "env" || from == "timer" {
-					fmt.Fprintf(&body, "  Note over %s: %s %s\n", to, from, mermaidText(actor.TypeName(r.ev)))
+					fmt.Fprintf(&body, "  Note over %s: %d %s %s %s\n", to, i, vtime(r.at), from, mermaidText(actor.TypeName(r.ev)))
 				} else {
-					fmt.Fprintf(&body, "  %s->>%s: %d %s\n", from, to, i, mermaidText(actor.TypeName(r.ev)))
+					fmt.Fprintf(&body, "  %s->>%s: %d %s %s\n", from, to, i, vtime(r.at), mermaidText(actor.TypeName(r.ev)))
 				}
 			case r.result == actor.StepHalt:
-				fmt.Fprintf(&body, "  Note over %s: halt\n", to)
+				fmt.Fprintf(&body, "  Note over %s: %d %s halt\n", to, i, vtime(r.at))
 			}
 			if r.after != r.state && !r.halted {
 				fmt.Fprintf(&body, "  Note over %s: %s -> %s\n", to, r.state, r.after)
 			}
+		case opClock:
+			what := "fires"
+			if r.dropped {
+				what = "ticks, dropped (last tick unhandled)"
+			}
+			fmt.Fprintf(&body, "  Note over %s: %d %s timer %s %s\n", name(r.actor), i, vtime(r.at), mermaidText(actor.TypeName(r.ev)), what)
 		case opRestart, opHeal:
-			fmt.Fprintf(&body, "  Note over %s: %s\n", name("env"), mermaidText(r.key))
+			fmt.Fprintf(&body, "  Note over %s: %d %s %s\n", name("env"), i, vtime(r.at), mermaidText(r.key))
 		case opSetup:
-			fmt.Fprintf(&body, "  Note over %s: setup %s\n", name("env"), mermaidText(r.what))
+			fmt.Fprintf(&body, "  Note over %s: %d %s setup %s\n", name("env"), i, vtime(r.at), mermaidText(r.what))
 		}
 		for ; ni < len(s.notes) && s.notes[ni].step <= i; ni++ {
 			n := s.notes[ni]
-			if n.kind == "fault" {
+			switch n.kind {
+			case "fault":
 				who := "env"
 				if n.who != "" {
 					who = string(n.who)
 				}
 				fmt.Fprintf(&body, "  Note over %s: FAULT %s\n", name(actor.ID(who)), mermaidText(n.text))
+			case "timer", "cancel":
+				fmt.Fprintf(&body, "  Note over %s: %d %s %s\n", name(n.who), i, vtime(r.at), mermaidText(timerText(n, r.at)))
 			}
 		}
 	}
