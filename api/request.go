@@ -259,28 +259,24 @@ func MaxResults(r *http.Request, limit int) (int, *Error) {
 	return queryInt(r, "maxresults", limit, 1, limit)
 }
 
-// Select returns the properties named by $select, in order, or nil when $select is absent.
-// Empty entries are an InvalidQueryParameterValue error. Which names are valid is the handler's
-// business.
-func Select(r *http.Request) ([]string, *Error) {
-	s, ok := QueryValue(r, "$select")
-	if !ok {
-		return nil, nil
-	}
-	var out []string
-	for f := range strings.SplitSeq(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			return nil, queryError(CodeInvalidQueryParameterValue, "$select", s, "The list of properties has an empty entry.")
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
+// UnsupportedQueryOptions are the OData query options of Azure's list and get operations that
+// Corral does not act on yet: $filter (which entities), $select (which properties) and $expand
+// (which related entities). Paging (maxresults, $skiptoken) works.
+var UnsupportedQueryOptions = []string{"$filter", "$select", "$expand"}
 
-// Filter returns the $filter query parameter (decoded), or "" when absent. Parsing it is left to
-// the handlers (a later issue).
-func Filter(r *http.Request) string {
-	s, _ := QueryValue(r, "$filter")
-	return s
+// RefuseUnsupportedQuery returns nil when the request carries none of UnsupportedQueryOptions
+// with a value, and otherwise 400 UnsupportedQueryParameter ("One of the query parameters
+// specified in the request URI is not supported") naming the first one, with its value and the
+// reason: answering 200 with every entity, or every property, would tell a client that filtered
+// something untrue. An option given empty ("$filter=") asks for nothing and is accepted.
+func RefuseUnsupportedQuery(r *http.Request) *Error {
+	for _, name := range UnsupportedQueryOptions {
+		for _, v := range QueryValues(r, name) {
+			if strings.TrimSpace(v) != "" {
+				return queryError(CodeUnsupportedQueryParameter, name, v,
+					"Corral does not implement "+name+" yet; leave it out and select on the client.")
+			}
+		}
+	}
+	return nil
 }

@@ -60,8 +60,10 @@
 //
 // Where Corral departs from Azure, or Azure could not be confirmed:
 //
-//   - $filter and $select are accepted and ignored: every list returns every entity, every
-//     property ($select must still be a well-formed list). A later issue implements them.
+//   - $filter, $select and $expand are not implemented: a request that carries one of them with
+//     a value, on any operation, is answered 400 UnsupportedQueryParameter with
+//     QueryParameterName, QueryParameterValue and Reason, rather than 200 with every entity or
+//     property (see docs/compatibility.md). maxresults and $skiptoken paging work.
 //   - Unknown properties in a request body are ignored, as are read-only properties (url, eTag,
 //     state…) sent by the client: the service sets them. Pool - Resize is the exception: it
 //     rejects unknown properties (400 InvalidRequestBody), because there a target left out means

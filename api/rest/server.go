@@ -135,8 +135,9 @@ type callKey struct{}
 // errGone marks a request whose client went away: nothing is written.
 var errGone = &api.Error{Status: 499, Code: "ClientClosedRequest"}
 
-// ServeHTTP implements http.Handler: it authenticates the request, checks its api-version and
-// timeout, and hands it to the route's handler.
+// ServeHTTP implements http.Handler: it authenticates the request, checks its api-version, the
+// query options Corral does not act on ($filter, $select, $expand: 400) and its timeout, and
+// hands it to the route's handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{s: s, w: w, r: r, id: api.NewRequestID(), now: s.now(), base: s.base}
 	if c.base == "" {
@@ -147,6 +148,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, e := api.APIVersion(r); e != nil {
+		c.fail(e)
+		return
+	}
+	if e := api.RefuseUnsupportedQuery(r); e != nil {
 		c.fail(e)
 		return
 	}
