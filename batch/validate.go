@@ -2,6 +2,7 @@ package batch
 
 import (
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -52,14 +53,39 @@ func checkMetadata(items []MetadataItem) *Error {
 	return nil
 }
 
-// checkEnvironment checks that every environment setting has a name.
+// checkEnvironment checks that every environment setting can be set in a process's
+// environment: a name that is not empty and holds no '=' or NUL (the name ends at the first '='
+// of NAME=value, and the environment block at a NUL), and a value without NUL. Such a setting
+// would otherwise be accepted and then fail every attempt on the node.
 func checkEnvironment(property string, env []EnvironmentSetting) *Error {
 	for i, e := range env {
-		if e.Name == "" {
-			return missing(property + "[" + strconv.Itoa(i) + "].name")
+		p := property + "[" + strconv.Itoa(i) + "]"
+		switch {
+		case e.Name == "":
+			return missing(p + ".name")
+		case strings.ContainsRune(e.Name, '='):
+			return invalid(p+".name", e.Name, "an environment variable name cannot contain '='")
+		case strings.ContainsRune(e.Name, 0):
+			return invalid(p+".name", strconv.Quote(e.Name), "an environment variable name cannot contain a NUL character")
+		case strings.ContainsRune(e.Value, 0):
+			return invalid(p+".value", strconv.Quote(e.Value), "an environment variable value cannot contain a NUL character")
 		}
 	}
 	return nil
+}
+
+// TaskEnvironment returns the environment settings a task of job j runs with: the job's
+// commonEnvironmentSettings, then the task's environmentSettings. A name set in both takes the
+// task's value, as Azure documents ("Individual Tasks can override an environment setting
+// specified here by specifying the same setting name with a different value"); the node agent
+// applies the list in order, a later setting of a name replacing an earlier one.
+func TaskEnvironment(j Job, t Task) []EnvironmentSetting {
+	if len(j.CommonEnvironmentSettings) == 0 {
+		return t.EnvironmentSettings
+	}
+	out := make([]EnvironmentSetting, 0, len(j.CommonEnvironmentSettings)+len(t.EnvironmentSettings))
+	out = append(out, j.CommonEnvironmentSettings...)
+	return append(out, t.EnvironmentSettings...)
 }
 
 // minutes writes a duration for people: "5 minutes", or "2s" if it is not whole minutes.

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -233,6 +234,12 @@ func TestValidateJob(t *testing.T) {
 		{"env without name", func(j *Job) {
 			j.CommonEnvironmentSettings = []EnvironmentSetting{{Value: "x"}}
 		}, CodeMissingRequiredProperty, "commonEnvironmentSettings[0].name"},
+		{"common env name with =", func(j *Job) {
+			j.CommonEnvironmentSettings = []EnvironmentSetting{{Name: "A=B", Value: "x"}}
+		}, CodeInvalidPropertyValue, "commonEnvironmentSettings[0].name"},
+		{"common env value with NUL", func(j *Job) {
+			j.CommonEnvironmentSettings = []EnvironmentSetting{{Name: "A", Value: "x"}, {Name: "B", Value: "x\x00y"}}
+		}, CodeInvalidPropertyValue, "commonEnvironmentSettings[1].value"},
 		{"empty metadata name", func(j *Job) { j.Metadata = []MetadataItem{{Value: "v"}} },
 			CodeEmptyMetadataKey, "metadata[0].name"},
 	}
@@ -289,6 +296,21 @@ func TestValidateTask(t *testing.T) {
 		{"env without name", plainJob, pool, func(t *Task) {
 			t.EnvironmentSettings = []EnvironmentSetting{{Name: "A", Value: "1"}, {Value: "2"}}
 		}, CodeMissingRequiredProperty, "environmentSettings[1].name"},
+		{"env name with =", plainJob, pool, func(t *Task) {
+			t.EnvironmentSettings = []EnvironmentSetting{{Name: "A=1", Value: "1"}}
+		}, CodeInvalidPropertyValue, "environmentSettings[0].name"},
+		{"env name that is only =", plainJob, pool, func(t *Task) {
+			t.EnvironmentSettings = []EnvironmentSetting{{Name: "=", Value: "1"}}
+		}, CodeInvalidPropertyValue, "environmentSettings[0].name"},
+		{"env name with NUL", plainJob, pool, func(t *Task) {
+			t.EnvironmentSettings = []EnvironmentSetting{{Name: "A", Value: "1"}, {Name: "B\x00C", Value: "1"}}
+		}, CodeInvalidPropertyValue, "environmentSettings[1].name"},
+		{"env value with NUL", plainJob, pool, func(t *Task) {
+			t.EnvironmentSettings = []EnvironmentSetting{{Name: "A", Value: "1\x002"}}
+		}, CodeInvalidPropertyValue, "environmentSettings[0].value"},
+		{"env value with = and odd characters", plainJob, pool, func(t *Task) {
+			t.EnvironmentSettings = []EnvironmentSetting{{Name: "A.b-c d", Value: "x=y; \"z\"\n\u00e9"}, {Name: "E", Value: ""}}
+		}, "", ""},
 		{"depends on job without dependencies", plainJob, pool, func(t *Task) {
 			t.DependsOn = &TaskDependencies{TaskIDs: []string{"a"}}
 		}, CodeTaskDependenciesNotSpecifiedOnJob, "dependsOn"},
@@ -361,5 +383,34 @@ func TestErrorString(t *testing.T) {
 	}
 	if CodeOf(nil) != "" {
 		t.Error("CodeOf(nil) is not empty")
+	}
+}
+
+func TestTaskEnvironment(t *testing.T) {
+	env := func(kv ...string) []EnvironmentSetting {
+		var out []EnvironmentSetting
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, EnvironmentSetting{Name: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name      string
+		job, task []EnvironmentSetting
+		want      []EnvironmentSetting
+	}{
+		{"none", nil, nil, nil},
+		{"task only", nil, env("A", "1"), env("A", "1")},
+		{"job only", env("A", "1", "B", "2"), nil, env("A", "1", "B", "2")},
+		// The task's setting comes later, so it wins where the agent applies them in order.
+		{"task overrides job", env("A", "1", "B", "2"), env("B", "3", "C", "4"), env("A", "1", "B", "2", "B", "3", "C", "4")},
+	} {
+		j, tk := Job{CommonEnvironmentSettings: tt.job}, Task{EnvironmentSettings: tt.task}
+		if got := TaskEnvironment(j, tk); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: TaskEnvironment = %+v, want %+v", tt.name, got, tt.want)
+		}
+		if len(tt.job) > 0 && len(tt.task) > 0 && &TaskEnvironment(j, tk)[0] == &j.CommonEnvironmentSettings[0] {
+			t.Errorf("%s: TaskEnvironment shares the job's slice", tt.name)
+		}
 	}
 }

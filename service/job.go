@@ -465,7 +465,7 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 			TaskID:       t.ID,
 			PoolID:       j.rec.PoolID,
 			CommandLine:  t.CommandLine,
-			Env:          envOf(t),
+			Env:          envOf(j.rec.Job, t),
 			MaxWallClock: maxWallClock(t),
 		}})
 	}, nil, func(ctx *actor.Context) {
@@ -948,9 +948,11 @@ func dependsOn(t batch.Task) []string {
 	return t.DependsOn.TaskIDs
 }
 
-func envOf(t batch.Task) []protocol.EnvSetting {
-	env := make([]protocol.EnvSetting, len(t.EnvironmentSettings))
-	for i, e := range t.EnvironmentSettings {
+// envOf is the environment task t of job j runs with: the job's common settings, then the task's.
+func envOf(j batch.Job, t batch.Task) []protocol.EnvSetting {
+	settings := batch.TaskEnvironment(j, t)
+	env := make([]protocol.EnvSetting, len(settings))
+	for i, e := range settings {
 		env[i] = protocol.EnvSetting{Name: e.Name, Value: e.Value}
 	}
 	return env
