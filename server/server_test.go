@@ -111,6 +111,10 @@ func TestRealAgentsRunDAG(t *testing.T) {
 		}
 		tasks = append(tasks, tk)
 	}
+	// A task over its maxWallClockTime is killed and records the exit code Azure documents for
+	// it, on Linux too.
+	tasks = append(tasks, batch.Task{ID: "slow", CommandLine: "sleep 60",
+		Constraints: &batch.TaskConstraints{MaxWallClockTime: batch.Ptr(batch.Duration(time.Second))}})
 	r := ask(t, srv.Runtime(), replies, service.AddTasks{Request: req("3"), JobID: "j1", Tasks: tasks})
 	if r.Err != nil || len(r.Tasks) != len(tasks) {
 		t.Fatalf("add tasks: %+v", r)
@@ -141,8 +145,17 @@ func TestRealAgentsRunDAG(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tk := range ts {
-		if tk.State != batch.TaskCompleted || tk.ExecutionInfo == nil || tk.ExecutionInfo.Result != batch.ResultSuccess {
-			t.Fatalf("task %s: %s %+v", tk.ID, tk.State, tk.ExecutionInfo)
+		x := tk.ExecutionInfo
+		if tk.ID == "slow" {
+			if x == nil || x.Result != batch.ResultFailure || x.ExitCode == nil || *x.ExitCode != -1073741510 ||
+				x.FailureInfo == nil || x.FailureInfo.Code != "TaskEnded" || x.FailureInfo.Category != batch.ServerError ||
+				x.EndTime.Sub(x.StartTime) > 20*time.Second {
+				t.Errorf("task slow, killed for its maxWallClockTime: %s %+v", tk.State, x)
+			}
+			continue
+		}
+		if tk.State != batch.TaskCompleted || x == nil || x.Result != batch.ResultSuccess {
+			t.Fatalf("task %s: %s %+v", tk.ID, tk.State, x)
 		}
 	}
 	b, err := os.ReadFile(log)
