@@ -32,7 +32,8 @@ type Config struct {
 	// Listen is the address of the HTTP server (REST API and agent endpoint).
 	Listen string
 	// DataDir holds the store (corral.db), the account key (unless in the environment) and
-	// the nodes' directories (nodes/).
+	// the nodes' directories (nodes/). Start makes it readable by its owner only (see
+	// secureDataDir), tightening the modes of an existing directory and its files.
 	DataDir string
 	// Account signs and checks requests; LoadAccount finds it.
 	Account Account
@@ -85,10 +86,10 @@ func Start(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("server: data directory: %w", err)
+	if err := secureDataDir(cfg.DataDir, log); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
-	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "corral.db"))
+	st, err := sqlite.Open(filepath.Join(cfg.DataDir, dbFile))
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -106,7 +107,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.provider, err = local.New(local.Config{
 		Runtime:        s.engine,
-		Root:           filepath.Join(cfg.DataDir, "nodes"),
+		Root:           filepath.Join(cfg.DataDir, nodesDir),
 		Command:        command,
 		ProvisionDelay: cfg.ProvisionDelay,
 		FailureRate:    cfg.FailureRate,
@@ -135,7 +136,7 @@ func Start(cfg Config) (*Server, error) {
 		Account: cfg.Account.Name,
 		Keys:    [][]byte{cfg.Account.Key},
 		Logger:  log,
-		Files:   newLocalFiles(filepath.Join(cfg.DataDir, "nodes")),
+		Files:   newLocalFiles(filepath.Join(cfg.DataDir, nodesDir)),
 		Evict:   s.provider.Evict,
 	})
 	if err != nil {
