@@ -52,6 +52,10 @@ type Config struct {
 	FailureRate float64
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// HeaderTimeout bounds how long a request's headers may take to arrive, and BodyTimeout how
+	// long its body may take after them (see withBodyDeadline); zero means DefaultHeaderTimeout
+	// and DefaultBodyTimeout.
+	HeaderTimeout, BodyTimeout time.Duration
 }
 
 // Server is a running Corral server.
@@ -81,6 +85,12 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.Timing.CheckEvery == 0 {
 		cfg.Timing = service.NodeTiming{CheckEvery: 5 * time.Second, LostAfter: 60 * time.Second}
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -146,7 +156,7 @@ func Start(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle(protocol.SyncPath, s.hub)
 	mux.Handle("/", api)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = newHTTPServer(mux, cfg.HeaderTimeout, cfg.BodyTimeout)
 	go func() { s.done <- s.http.Serve(ln) }()
 	return s, nil
 }
