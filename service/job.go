@@ -355,6 +355,7 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 	results := make([]TaskAddResult, len(req.Tasks))
 	var recs []*taskRecord
 	seen := map[string]bool{}
+	cycles := j.graph.NewCycleCheck()
 	for i, t := range req.Tasks {
 		results[i].TaskID = t.ID
 		if j.rec.Job.State != batch.JobActive {
@@ -368,6 +369,10 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 		key := batch.IDKey(t.ID)
 		if _, dup := j.tasks[key]; dup || seen[key] {
 			results[i].Err = &batch.Error{Code: "TaskExists", Message: "The specified task already exists."}
+			continue
+		}
+		if cycle := cycles.Add(t); cycle != nil {
+			results[i].Err = batch.CycleError(cycle)
 			continue
 		}
 		seen[key] = true

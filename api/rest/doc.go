@@ -105,6 +105,10 @@
 //     totalTasksRun counts the attempts that ended on it with a result (a retried task counts
 //     each attempt; one requeued from a lost or removed node does not), totalTasksSucceeded
 //     those that exited 0.
+//   - A task whose dependencies would close a cycle with the job's tasks, or with the tasks
+//     before it in its collection, is refused with 400 InvalidPropertyValue on dependsOn, whose
+//     PropertyValue names the cycle ("a -> c -> b -> a"): tasks on a cycle would wait for ever
+//     (Azure accepts them, and they do).
 //   - More than 100 tasks in one Add Collection is answered 413 RequestBodyTooLarge (the answer
 //     clients already handle by sending fewer tasks); Azure documents the limit, not its error.
 //   - The TaskAddResult status values are lower case, as api-version 2024-07-01.20.0 (and the Go

@@ -951,3 +951,42 @@ func TestDeletes(t *testing.T) {
 	want(t, e.do("DELETE", "/pools/p1", nil, nil), http.StatusNotFound, api.CodePoolNotFound)
 	created(t, e.do("POST", "/pools", nil, pool("p1", 1)), http.StatusCreated, e.base+"/pools/p1")
 }
+
+// TestDependencyCycleRefused: a task that would close a dependency cycle with the job's tasks,
+// or with tasks before it in its collection, is refused when it arrives, naming the cycle.
+func TestDependencyCycleRefused(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	created(t, e.do("POST", "/pools", nil, pool("cyc", 0)), http.StatusCreated, e.base+"/pools/cyc")
+	created(t, e.do("POST", "/jobs", nil, job("j", "cyc", true)), http.StatusCreated, e.base+"/jobs/j")
+
+	// b waits for a, which does not exist yet: fine. c waits for b.
+	created(t, e.do("POST", "/jobs/j/tasks", nil, task("b", "a")), http.StatusCreated, e.base+"/jobs/j/tasks/b")
+	created(t, e.do("POST", "/jobs/j/tasks", nil, task("c", "b")), http.StatusCreated, e.base+"/jobs/j/tasks/c")
+	// a waiting for c closes a -> c -> b -> a.
+	eb := want(t, e.do("POST", "/jobs/j/tasks", nil, task("a", "c")), http.StatusBadRequest, api.CodeInvalidPropertyValue)
+	if value(eb, "PropertyName") != "dependsOn" || value(eb, "PropertyValue") != "a -> c -> b -> a" || value(eb, "Reason") == "" {
+		t.Errorf("error values = %+v", eb.Values)
+	}
+	want(t, e.do("GET", "/jobs/j/tasks/a", nil, nil), http.StatusNotFound, api.CodeTaskNotFound)
+	// An a that waits for nothing is fine.
+	created(t, e.do("POST", "/jobs/j/tasks", nil, task("a")), http.StatusCreated, e.base+"/jobs/j/tasks/a")
+
+	// Within one collection: y closes x -> y -> x and is refused; x and z are added.
+	r := e.do("POST", "/jobs/j/addtaskcollection", nil, map[string]any{"value": []batch.Task{task("x", "y"), task("y", "x"), task("z", "x")}})
+	want(t, r, http.StatusOK, "")
+	var res struct {
+		Value []rest.TaskAddResult `json:"value"`
+	}
+	r.decode(t, &res)
+	if len(res.Value) != 3 {
+		t.Fatalf("results = %s", r.body)
+	}
+	for i, wantStatus := range []string{rest.TaskAddSuccess, rest.TaskAddClientError, rest.TaskAddSuccess} {
+		if res.Value[i].Status != wantStatus {
+			t.Errorf("result %d = %+v", i, res.Value[i])
+		}
+	}
+	if be := res.Value[1].Error; be == nil || be.Code != api.CodeInvalidPropertyValue || len(be.Values) < 2 || be.Values[1].Value != "y -> x -> y" {
+		t.Errorf("error of y = %+v", be)
+	}
+}
