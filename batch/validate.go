@@ -108,7 +108,9 @@ func itoa(v int32) string { return strconv.FormatInt(int64(v), 10) }
 //     node counts must not be given, and autoScaleEvaluationInterval is 5 minutes..168 hours;
 //   - without it, at least one target node count is required and autoScaleFormula and
 //     autoScaleEvaluationInterval must not be given;
-//   - resizeTimeout is at least 5 minutes; metadata items have names.
+//   - resizeTimeout is at least 5 minutes; metadata items have names;
+//   - nothing Corral does not implement is asked for (UnsupportedProperty, see
+//     [UnsupportedPoolProperties]).
 func ValidatePool(p Pool) error { return ValidatePoolWith(p, MinAutoScaleEvaluationInterval) }
 
 // ValidatePoolWith is ValidatePool with another lower bound for autoScaleEvaluationInterval
@@ -122,6 +124,9 @@ func ValidatePoolWith(p Pool, minEvaluationInterval time.Duration) error {
 	}
 	if p.VMSize == "" {
 		return missing("vmSize")
+	}
+	if err := checkPoolSupported(p); err != nil {
+		return err
 	}
 	if s := p.TaskSlotsPerNode; s != nil && (*s < 1 || *s > MaxTaskSlotsPerNode) {
 		return invalid("taskSlotsPerNode", itoa(*s), "taskSlotsPerNode must be between 1 and 256")
@@ -195,9 +200,9 @@ func ValidatePoolWith(p Pool, minEvaluationInterval time.Duration) error {
 // as an *Error: a valid id; displayName length; priority -1000..1000 (OutOfRangePriority);
 // maxParallelTasks -1 or > 0; constraints (maxTaskRetryCount >= -1, maxWallClockTime > 0:
 // InvalidConstraintValue); poolInfo.poolId required and valid; onAllTasksComplete and
-// onTaskFailure known values; metadata and environment names. Corral-specific: an
-// autoPoolSpecification, jobManagerTask, jobPreparationTask or jobReleaseTask is rejected with
-// UnsupportedProperty.
+// onTaskFailure known values; metadata and environment settings. What Corral does not implement
+// (an autoPoolSpecification, a jobManagerTask, a priority…: see [UnsupportedJobProperties]) is
+// refused with UnsupportedProperty.
 func ValidateJob(j Job) error {
 	if err := validateID("id", j.ID); err != nil {
 		return err
@@ -222,24 +227,11 @@ func ValidateJob(j Job) error {
 				"maxWallClockTime must be positive")
 		}
 	}
-	if len(j.PoolInfo.AutoPoolSpecification) > 0 && string(j.PoolInfo.AutoPoolSpecification) != "null" {
-		return unsupported("poolInfo.autoPoolSpecification",
-			"auto pools are not supported; create a pool and give its poolId")
+	if err := checkJobSupported(j); err != nil {
+		return err
 	}
 	if err := validateID("poolInfo.poolId", j.PoolInfo.PoolID); err != nil {
 		return err
-	}
-	for _, f := range []struct {
-		name string
-		raw  []byte
-	}{
-		{"jobManagerTask", j.JobManagerTask},
-		{"jobPreparationTask", j.JobPreparationTask},
-		{"jobReleaseTask", j.JobReleaseTask},
-	} {
-		if len(f.raw) > 0 && string(f.raw) != "null" {
-			return unsupported(f.name, f.name+" is not supported yet; add the tasks to the job")
-		}
 	}
 	if v := j.OnAllTasksComplete; v != "" && !v.Valid() {
 		return invalid("onAllTasksComplete", string(v),
@@ -263,7 +255,8 @@ func ValidateJob(j Job) error {
 // the first problem as an *Error:
 //
 //   - a valid id; commandLine given; displayName length; environment setting names;
-//   - multiInstanceSettings is rejected (UnsupportedProperty: not supported by Corral);
+//   - what Corral does not implement (resourceFiles, multiInstanceSettings…: see
+//     [UnsupportedTaskProperties]) is refused with UnsupportedProperty;
 //   - requiredSlots >= 1 and at most the pool's taskSlotsPerNode;
 //   - constraints: maxTaskRetryCount >= -1, maxWallClockTime > 0, retentionTime >= 0
 //     (InvalidConstraintValue);
@@ -286,8 +279,8 @@ func ValidateTask(t Task, j Job, pool *Pool) error {
 	if t.CommandLine == "" {
 		return missing("commandLine")
 	}
-	if len(t.MultiInstanceSettings) > 0 && string(t.MultiInstanceSettings) != "null" {
-		return unsupported("multiInstanceSettings", "multi-instance (MPI) tasks are not supported")
+	if err := checkTaskSupported(t); err != nil {
+		return err
 	}
 	if s := t.RequiredSlots; s != nil {
 		if *s < 1 {
