@@ -338,3 +338,43 @@ func TestMaxTasksPerCollection(t *testing.T) {
 		t.Fatalf("DecodeJSON = %v (%d tasks)", e, len(v.Value))
 	}
 }
+
+func TestDecodeJSONValueModel(t *testing.T) {
+	type inner struct {
+		A int `json:"a"`
+	}
+	type thing struct {
+		ID    string `json:"id"`
+		State string `json:"state"` // read-only: declared by the type, not by the model
+		In    *inner `json:"in"`
+	}
+	model := api.RequestModel{Name: "ThingAddParameter", Properties: []string{"id", "in"}}
+	opts := api.DecodeOptions{RejectUnknownFields: true, Model: model}
+	for _, tc := range []struct {
+		body     string
+		property string // "" when accepted
+	}{
+		{`{"id":"x","in":{"a":1}}`, ""},
+		{`{}`, ""},
+		{`{"id":"x","state":"done"}`, "state"},
+		{`{"id":"x","ID":"y"}`, "ID"}, // names compare exactly, though encoding/json would fold
+		{`{"zz":1,"id":"x","aa":2}`, "aa"},
+		{`{"id":"x","in":{"a":1,"b":2}}`, "b"},
+	} {
+		var v thing
+		e := api.DecodeJSONValue([]byte(tc.body), &v, opts)
+		if tc.property == "" {
+			if e != nil {
+				t.Errorf("%s: %v", tc.body, e)
+			}
+			continue
+		}
+		if e == nil || e.Code != api.CodeInvalidRequestBody || value(e, "PropertyName") != tc.property {
+			t.Errorf("%s: %v, want InvalidRequestBody naming %s", tc.body, e, tc.property)
+		}
+	}
+	var v thing
+	if e := api.DecodeJSONValue([]byte(`[1]`), &v, opts); e == nil || e.Code != api.CodeInvalidRequestBody {
+		t.Errorf("an array: %v", e)
+	}
+}

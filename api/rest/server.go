@@ -217,13 +217,16 @@ func (c *call) readError(what string, err error) *api.Error {
 	return c.internal(what, err)
 }
 
-// decode reads the request's JSON body into dst, ignoring properties dst does not declare. A
-// body over the limit is drained (up to a bound) before the 413 is written, so that the client,
-// still sending, reads the answer.
-func (c *call) decode(dst any) *api.Error { return c.decodeWith(dst, api.DecodeOptions{}) }
+// decode reads the request's JSON body into dst, refusing (400 InvalidRequestBody) a property
+// dst does not declare, at any depth, and at the top a property outside model when it has
+// properties: Corral does not accept a property and then ignore it. A body over the limit is
+// drained (up to a bound) before the 413 is written, so that the client, still sending, reads
+// the answer.
+func (c *call) decode(dst any, model api.RequestModel) *api.Error {
+	return c.decodeWith(dst, api.DecodeOptions{RejectUnknownFields: true, Model: model})
+}
 
-// decodeWith is decode with opts (a handler that must not ignore unknown properties sets
-// RejectUnknownFields).
+// decodeWith is decode with opts.
 func (c *call) decodeWith(dst any, opts api.DecodeOptions) *api.Error {
 	e := api.DecodeJSON(c.r, dst, opts)
 	if e != nil && e.Code == api.CodeRequestBodyTooLarge && c.r.Body != nil {
