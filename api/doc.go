@@ -3,8 +3,9 @@
 // common response headers, Shared Key authentication of incoming requests ([Authenticate], built on
 // package api/sharedkey), reading JSON bodies with Azure's size limit ([DecodeJSON]), the
 // api-version check ([APIVersion]), conditional requests ([CheckConditions]), the common query
-// parameters (timeout, maxresults, $select, $filter) and OData paging ([Page], [NextLink]), and a
-// tiny signing client for tests and the CLI ([NewRequest]).
+// parameters (timeout, maxresults; [RefuseUnsupportedQuery] for $filter, $select and $expand)
+// and OData paging ([Page], [NextLink]), and a tiny signing client for tests and the CLI
+// ([NewRequest]).
 //
 // Nothing here reads the clock or draws random numbers except [NewRequestID]: times are arguments,
 // so handlers stay deterministic under test.

@@ -34,6 +34,18 @@ type DecodeOptions struct {
 	// against the live service, so it is a choice left to each handler. With it false, unknown
 	// properties are ignored.
 	RejectUnknownFields bool
+	// Model, when it has Properties, is the request model the body's top-level object must fit:
+	// a property it does not list (a read-only property of the resource such as state or url,
+	// a misspelt one, one of another api-version) is an InvalidRequestBody error naming it, as
+	// RejectUnknownFields makes one dst does not declare. Names are compared exactly.
+	Model RequestModel
+}
+
+// RequestModel is one of Azure's request models: its name (PoolAddParameter) and the names of
+// its properties.
+type RequestModel struct {
+	Name       string
+	Properties []string
 }
 
 // DecodeJSON reads r's JSON body into dst and returns nil or Azure's error:
@@ -44,7 +56,8 @@ type DecodeOptions struct {
 //   - 400 InvalidRequestBody when the body is empty, is not JSON, has trailing data, has a value of
 //     the wrong type (with a PropertyName value giving the JSON path, e.g. "constraints.maxTaskRetryCount",
 //     as Azure does for "Cannot convert a primitive value to the expected type"), or names an
-//     unknown property while RejectUnknownFields is set; the reason is in a "Reason" value.
+//     unknown property while RejectUnknownFields is set or a property outside Model; the
+//     reason is in a "Reason" value.
 //
 // An *Error returned by a json.Unmarshaler of dst is passed through unchanged.
 func DecodeJSON(r *http.Request, dst any, opts DecodeOptions) *Error {
@@ -75,8 +88,31 @@ func DecodeJSON(r *http.Request, dst any, opts DecodeOptions) *Error {
 	if int64(len(body)) > limit {
 		return NewError(CodeRequestBodyTooLarge)
 	}
+	return DecodeJSONValue(body, dst, opts)
+}
+
+// DecodeJSONValue decodes one JSON value (a request body, or an entry of a collection in one)
+// into dst with opts, returning nil or Azure's InvalidRequestBody error as DecodeJSON does; the
+// size and Content-Type checks are DecodeJSON's.
+func DecodeJSONValue(body []byte, dst any, opts DecodeOptions) *Error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return bodyError("The request body is empty.")
+	}
+	if m := opts.Model; len(m.Properties) > 0 {
+		var props map[string]json.RawMessage
+		if json.Unmarshal(body, &props) == nil { // not an object: the decoding below says why
+			names := make([]string, 0, len(props))
+			for name := range props {
+				names = append(names, name)
+			}
+			slices.Sort(names)
+			for _, name := range names {
+				if !slices.Contains(m.Properties, name) {
+					return NewError(CodeInvalidRequestBody, ErrorValue{"PropertyName", name},
+						ErrorValue{"Reason", fmt.Sprintf("The property '%s' is not a property of %s.", name, m.Name)})
+				}
+			}
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if opts.RejectUnknownFields {
@@ -259,28 +295,24 @@ func MaxResults(r *http.Request, limit int) (int, *Error) {
 	return queryInt(r, "maxresults", limit, 1, limit)
 }
 
-// Select returns the properties named by $select, in order, or nil when $select is absent.
-// Empty entries are an InvalidQueryParameterValue error. Which names are valid is the handler's
-// business.
-func Select(r *http.Request) ([]string, *Error) {
-	s, ok := QueryValue(r, "$select")
-	if !ok {
-		return nil, nil
-	}
-	var out []string
-	for f := range strings.SplitSeq(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			return nil, queryError(CodeInvalidQueryParameterValue, "$select", s, "The list of properties has an empty entry.")
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
+// UnsupportedQueryOptions are the OData query options of Azure's list and get operations that
+// Corral does not act on yet: $filter (which entities), $select (which properties) and $expand
+// (which related entities). Paging (maxresults, $skiptoken) works.
+var UnsupportedQueryOptions = []string{"$filter", "$select", "$expand"}
 
-// Filter returns the $filter query parameter (decoded), or "" when absent. Parsing it is left to
-// the handlers (a later issue).
-func Filter(r *http.Request) string {
-	s, _ := QueryValue(r, "$filter")
-	return s
+// RefuseUnsupportedQuery returns nil when the request carries none of UnsupportedQueryOptions
+// with a value, and otherwise 400 UnsupportedQueryParameter ("One of the query parameters
+// specified in the request URI is not supported") naming the first one, with its value and the
+// reason: answering 200 with every entity, or every property, would tell a client that filtered
+// something untrue. An option given empty ("$filter=") asks for nothing and is accepted.
+func RefuseUnsupportedQuery(r *http.Request) *Error {
+	for _, name := range UnsupportedQueryOptions {
+		for _, v := range QueryValues(r, name) {
+			if strings.TrimSpace(v) != "" {
+				return queryError(CodeUnsupportedQueryParameter, name, v,
+					"Corral does not implement "+name+" yet; leave it out and select on the client.")
+			}
+		}
+	}
+	return nil
 }

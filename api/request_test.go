@@ -286,22 +286,40 @@ func code(e *api.Error) string {
 	return e.Code
 }
 
-func TestSelectAndFilter(t *testing.T) {
-	r := httptest.NewRequest("GET", "/jobs?%24select=id,%20state&%24filter=state%20eq%20%27active%27", nil)
-	sel, e := api.Select(r)
-	if e != nil || strings.Join(sel, "|") != "id|state" {
-		t.Errorf("Select = %q, %v", sel, e)
-	}
-	if f := api.Filter(r); f != "state eq 'active'" {
-		t.Errorf("Filter = %q", f)
-	}
-	r = httptest.NewRequest("GET", "/jobs?$select=id,,state", nil)
-	if _, e := api.Select(r); code(e) != api.CodeInvalidQueryParameterValue {
-		t.Errorf("Select with an empty entry = %v", e)
-	}
-	r = httptest.NewRequest("GET", "/jobs", nil)
-	if sel, e := api.Select(r); sel != nil || e != nil || api.Filter(r) != "" {
-		t.Errorf("absent $select/$filter = %q, %v, %q", sel, e, api.Filter(r))
+func TestRefuseUnsupportedQuery(t *testing.T) {
+	for _, tc := range []struct {
+		target string
+		option string // "" when accepted
+		value  string
+	}{
+		{"/jobs", "", ""},
+		{"/jobs?maxresults=10&%24skiptoken=abc&timeout=5", "", ""},
+		{"/jobs?%24filter=", "", ""},
+		{"/jobs?%24select=%20", "", ""},
+		{"/jobs/j/tasks?%24filter=state%20eq%20%27completed%27", "$filter", "state eq 'completed'"},
+		{"/jobs/j/tasks?%24filter=state%20eq", "$filter", "state eq"},
+		{"/pools?$select=id,state", "$select", "id,state"},
+		{"/pools/p?$expand=stats", "$expand", "stats"},
+		{"/pools?%24FILTER=x", "$filter", "x"},
+		{"/pools?%24filter=&%24filter=x", "$filter", "x"},
+		{"/pools?%24expand=stats&%24select=id", "$select", "id"},
+	} {
+		r := httptest.NewRequest("GET", tc.target, nil)
+		e := api.RefuseUnsupportedQuery(r)
+		if tc.option == "" {
+			if e != nil {
+				t.Errorf("%s: refused: %v", tc.target, e)
+			}
+			continue
+		}
+		if e == nil {
+			t.Errorf("%s: accepted", tc.target)
+			continue
+		}
+		if e.Status != http.StatusBadRequest || e.Code != api.CodeUnsupportedQueryParameter ||
+			value(e, "QueryParameterName") != tc.option || value(e, "QueryParameterValue") != tc.value || value(e, "Reason") == "" {
+			t.Errorf("%s: %v", tc.target, e)
+		}
 	}
 }
 
@@ -318,5 +336,45 @@ func TestMaxTasksPerCollection(t *testing.T) {
 	}
 	if e := api.DecodeJSON(r, &v, api.DecodeOptions{}); e != nil || len(v.Value) != 100 || api.DefaultMaxBodyBytes != 1<<20 {
 		t.Fatalf("DecodeJSON = %v (%d tasks)", e, len(v.Value))
+	}
+}
+
+func TestDecodeJSONValueModel(t *testing.T) {
+	type inner struct {
+		A int `json:"a"`
+	}
+	type thing struct {
+		ID    string `json:"id"`
+		State string `json:"state"` // read-only: declared by the type, not by the model
+		In    *inner `json:"in"`
+	}
+	model := api.RequestModel{Name: "ThingAddParameter", Properties: []string{"id", "in"}}
+	opts := api.DecodeOptions{RejectUnknownFields: true, Model: model}
+	for _, tc := range []struct {
+		body     string
+		property string // "" when accepted
+	}{
+		{`{"id":"x","in":{"a":1}}`, ""},
+		{`{}`, ""},
+		{`{"id":"x","state":"done"}`, "state"},
+		{`{"id":"x","ID":"y"}`, "ID"}, // names compare exactly, though encoding/json would fold
+		{`{"zz":1,"id":"x","aa":2}`, "aa"},
+		{`{"id":"x","in":{"a":1,"b":2}}`, "b"},
+	} {
+		var v thing
+		e := api.DecodeJSONValue([]byte(tc.body), &v, opts)
+		if tc.property == "" {
+			if e != nil {
+				t.Errorf("%s: %v", tc.body, e)
+			}
+			continue
+		}
+		if e == nil || e.Code != api.CodeInvalidRequestBody || value(e, "PropertyName") != tc.property {
+			t.Errorf("%s: %v, want InvalidRequestBody naming %s", tc.body, e, tc.property)
+		}
+	}
+	var v thing
+	if e := api.DecodeJSONValue([]byte(`[1]`), &v, opts); e == nil || e.Code != api.CodeInvalidRequestBody {
+		t.Errorf("an array: %v", e)
 	}
 }

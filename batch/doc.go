@@ -72,9 +72,18 @@
 //
 // # Departures from Azure
 //
-//   - Not supported, rejected with a clear error: multi-instance tasks, auto pools, job manager,
-//     preparation and release tasks. Accepted and kept but not enforced: a pool's VM
-//     configuration, start task, network configuration, user accounts, mounts and packages.
+//   - What Corral does not implement is refused with UnsupportedProperty, naming the property
+//     (support.go: [UnsupportedPoolProperties], [UnsupportedJobProperties],
+//     [UnsupportedTaskProperties]): start tasks, resource and output files, job priorities and
+//     maxParallelTasks, a job's maxWallClockTime, multi-instance tasks, auto pools, job manager,
+//     preparation and release tasks, containers, certificates, packages, mounts, networks…
+//     Kept and returned because they only matter on Azure itself: vmSize, a pool's VM
+//     configuration (but for containers), and the like. docs/compatibility.md has the table.
+//   - Environment variable names with '=' or NUL, and values with NUL, are refused
+//     (InvalidPropertyValue): no process could be given them.
+//   - A job's commonEnvironmentSettings reach its tasks through [TaskEnvironment].
+//   - A task that would close a dependency cycle is refused ([Graph.NewCycleCheck],
+//     [CycleError]); Azure accepts it and its tasks wait for ever.
 //   - requeueCount counts every requeue, including after a node was lost or preempted (Azure
 //     counts only requeues a user asked for); see [RequeueTask].
 //   - In a task ID range, "4" and "04" are separate dependencies (Azure: the first to complete

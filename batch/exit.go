@@ -63,9 +63,12 @@ const (
 )
 
 // WallClockExitCode is the exit code Azure Batch records for a task killed because it exceeded its
-// maxWallClockTime: 0xC000013A (STATUS_CONTROL_C_EXIT) as a signed 32-bit integer, -1073741510
-// ("Error handling and detection in Azure Batch", constraint errors). Corral records the same code
-// on every platform, so that exit conditions written for Azure keep working.
+// maxWallClockTime: 0xC000013A (STATUS_CONTROL_C_EXIT) as a signed 32-bit integer, -1073741510.
+// Azure's "Error handling and detection in Azure Batch" (constraint errors) gives this code for
+// the case without distinguishing Windows and Linux nodes, so Corral, whose nodes are Linux,
+// records it although the node agent ends the task's process group with SIGKILL (a process that
+// a signal ends otherwise reports 128+signal), and exit conditions written for Azure keep
+// working.
 const WallClockExitCode int32 = -1073741510
 
 // WallClockExit returns the Exit with which [FinishTask] completes a task whose attempt exceeded

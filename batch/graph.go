@@ -42,8 +42,10 @@ import (
 // does not finish. A blocked task that is terminated and completes with satisfy unblocks its
 // dependents.
 //
-// The graph does not detect cycles, which only forward references and late range members can
-// form: tasks on a cycle wait forever, and [Graph.Cycle] finds the cycle for an explanation. Tasks
+// Add does not refuse cycles, which only forward references and late range members can form:
+// tasks on a cycle wait forever. [Graph.NewCycleCheck] finds the cycle a task about to be added
+// would close, so that the caller can refuse it, and [Graph.Cycle] finds one already there (in a
+// graph rebuilt from tasks added before such checks) for an explanation. Tasks
 // cannot be removed from a graph; the job manager rebuilds it when tasks are deleted.
 //
 // A Graph is not safe for concurrent use; like all of package batch it starts no goroutine.

@@ -3,6 +3,7 @@ package batch
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -47,8 +48,19 @@ func roundTrip[T any](t *testing.T, file string) T {
 }
 
 func TestJSONRoundTrip(t *testing.T) {
+	// The add samples hold properties Corral refuses (see support.go); without them they are valid.
+	refused := func(file string, err error, property string) {
+		t.Helper()
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeUnsupportedProperty || e.Value(KeyPropertyName) != property {
+			t.Errorf("%s: %v, want UnsupportedProperty %s", file, err, property)
+		}
+	}
 	pool := roundTrip[Pool](t, "pool_add.json")
-	if err := ValidatePool(pool); err != nil {
+	refused("pool_add.json", ValidatePool(pool), "startTask")
+	valid := pool
+	valid.StartTask = nil
+	if err := ValidatePool(valid); err != nil {
 		t.Errorf("pool_add.json: %v", err)
 	}
 	if pool.FillType() != FillPack || pool.SlotsPerNode() != 4 || pool.ResizeTimeout.Std() != 15*time.Minute {
@@ -61,7 +73,12 @@ func TestJSONRoundTrip(t *testing.T) {
 	}
 
 	job := roundTrip[Job](t, "job_add.json")
-	if err := ValidateJob(job); err != nil {
+	refused("job_add.json", ValidateJob(job), "priority")
+	vj := job
+	vj.Priority, vj.MaxParallelTasks = nil, nil
+	refused("job_add.json", ValidateJob(vj), "constraints.maxWallClockTime")
+	vj.Constraints = &JobConstraints{MaxTaskRetryCount: job.Constraints.MaxTaskRetryCount}
+	if err := ValidateJob(vj); err != nil {
 		t.Errorf("job_add.json: %v", err)
 	}
 	jg := roundTrip[Job](t, "job_get.json")
@@ -70,7 +87,10 @@ func TestJSONRoundTrip(t *testing.T) {
 	}
 
 	task := roundTrip[Task](t, "task_add.json")
-	if err := ValidateTask(task, job, &pool); err != nil {
+	refused("task_add.json", ValidateTask(task, job, &pool), "resourceFiles")
+	vt := task
+	vt.ResourceFiles, vt.OutputFiles = nil, nil
+	if err := ValidateTask(vt, job, &pool); err != nil {
 		t.Errorf("task_add.json: %v", err)
 	}
 	tg := roundTrip[Task](t, "task_get.json")

@@ -66,11 +66,14 @@ type AutoScaleRun struct {
 
 // Pool is a pool of compute nodes: Azure's PoolAddParameter and CloudPool in one type.
 //
-// Corral keeps but does not enforce virtualMachineConfiguration (there are no VM images: nodes
-// are whatever the compute provider gives), startTask, networkConfiguration, userAccounts,
-// applicationPackageReferences, mountConfiguration and enableInterNodeCommunication. Azure requires
-// virtualMachineConfiguration; Corral does not. The limit of taskSlotsPerNode to four times the
-// VM size's cores is not checked (Corral does not know the cores of a VM size); 256 is.
+// Properties that only matter on Azure itself are kept and returned, not acted on:
+// virtualMachineConfiguration (there are no VM images: nodes are whatever the compute provider
+// gives) but for its containerConfiguration, cloudServiceConfiguration,
+// enableInterNodeCommunication, targetNodeCommunicationMode, resourceTags and upgradePolicy.
+// Azure requires virtualMachineConfiguration; Corral does not. Properties Corral does not
+// implement are refused by [ValidatePool] (see [UnsupportedPoolProperties]). The limit of
+// taskSlotsPerNode to four times the VM size's cores is not checked (Corral does not know the
+// cores of a VM size); 256 is.
 type Pool struct {
 	ID                            string                `json:"id,omitempty"`
 	DisplayName                   string                `json:"displayName,omitempty"`
@@ -103,6 +106,12 @@ type Pool struct {
 	UserAccounts                  json.RawMessage       `json:"userAccounts,omitempty"`
 	Metadata                      []MetadataItem        `json:"metadata,omitempty"`
 	MountConfiguration            json.RawMessage       `json:"mountConfiguration,omitempty"`
+	CertificateReferences         json.RawMessage       `json:"certificateReferences,omitempty"`
+	ApplicationLicenses           json.RawMessage       `json:"applicationLicenses,omitempty"`
+	CloudServiceConfiguration     json.RawMessage       `json:"cloudServiceConfiguration,omitempty"`
+	TargetNodeCommunicationMode   string                `json:"targetNodeCommunicationMode,omitempty"`
+	ResourceTags                  json.RawMessage       `json:"resourceTags,omitempty"`
+	UpgradePolicy                 json.RawMessage       `json:"upgradePolicy,omitempty"`
 }
 
 // SlotsPerNode returns the pool's taskSlotsPerNode, or Azure's default of 1.
@@ -209,11 +218,8 @@ type JobExecutionInfo struct {
 	TerminateReason string `json:"terminateReason,omitempty"`
 }
 
-// Job is a job: Azure's JobAddParameter and CloudJob in one type.
-//
-// Corral rejects jobManagerTask, jobPreparationTask and jobReleaseTask (not supported yet) and
-// autoPoolSpecification; it keeps commonEnvironmentSettings, allowTaskPreemption and
-// networkConfiguration.
+// Job is a job: Azure's JobAddParameter and CloudJob in one type. [ValidateJob] refuses the
+// properties Corral does not implement (see [UnsupportedJobProperties]).
 type Job struct {
 	ID                          string               `json:"id,omitempty"`
 	DisplayName                 string               `json:"displayName,omitempty"`
@@ -366,11 +372,8 @@ type NodeInfo struct {
 	TaskRootDirectoryURL string `json:"taskRootDirectoryUrl,omitempty"`
 }
 
-// Task is a task: Azure's TaskAddParameter and CloudTask in one type.
-//
-// Corral keeps resourceFiles, outputFiles, userIdentity, containerSettings,
-// applicationPackageReferences and authenticationTokenSettings as given (the agent may act on some
-// of them); it rejects multiInstanceSettings.
+// Task is a task: Azure's TaskAddParameter and CloudTask in one type. [ValidateTask] refuses the
+// properties Corral does not implement (see [UnsupportedTaskProperties]).
 type Task struct {
 	ID                           string               `json:"id,omitempty"`
 	DisplayName                  string               `json:"displayName,omitempty"`

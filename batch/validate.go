@@ -2,6 +2,7 @@ package batch
 
 import (
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -52,14 +53,39 @@ func checkMetadata(items []MetadataItem) *Error {
 	return nil
 }
 
-// checkEnvironment checks that every environment setting has a name.
+// checkEnvironment checks that every environment setting can be set in a process's
+// environment: a name that is not empty and holds no '=' or NUL (the name ends at the first '='
+// of NAME=value, and the environment block at a NUL), and a value without NUL. Such a setting
+// would otherwise be accepted and then fail every attempt on the node.
 func checkEnvironment(property string, env []EnvironmentSetting) *Error {
 	for i, e := range env {
-		if e.Name == "" {
-			return missing(property + "[" + strconv.Itoa(i) + "].name")
+		p := property + "[" + strconv.Itoa(i) + "]"
+		switch {
+		case e.Name == "":
+			return missing(p + ".name")
+		case strings.ContainsRune(e.Name, '='):
+			return invalid(p+".name", e.Name, "an environment variable name cannot contain '='")
+		case strings.ContainsRune(e.Name, 0):
+			return invalid(p+".name", strconv.Quote(e.Name), "an environment variable name cannot contain a NUL character")
+		case strings.ContainsRune(e.Value, 0):
+			return invalid(p+".value", strconv.Quote(e.Value), "an environment variable value cannot contain a NUL character")
 		}
 	}
 	return nil
+}
+
+// TaskEnvironment returns the environment settings a task of job j runs with: the job's
+// commonEnvironmentSettings, then the task's environmentSettings. A name set in both takes the
+// task's value, as Azure documents ("Individual Tasks can override an environment setting
+// specified here by specifying the same setting name with a different value"); the node agent
+// applies the list in order, a later setting of a name replacing an earlier one.
+func TaskEnvironment(j Job, t Task) []EnvironmentSetting {
+	if len(j.CommonEnvironmentSettings) == 0 {
+		return t.EnvironmentSettings
+	}
+	out := make([]EnvironmentSetting, 0, len(j.CommonEnvironmentSettings)+len(t.EnvironmentSettings))
+	out = append(out, j.CommonEnvironmentSettings...)
+	return append(out, t.EnvironmentSettings...)
 }
 
 // minutes writes a duration for people: "5 minutes", or "2s" if it is not whole minutes.
@@ -82,7 +108,9 @@ func itoa(v int32) string { return strconv.FormatInt(int64(v), 10) }
 //     node counts must not be given, and autoScaleEvaluationInterval is 5 minutes..168 hours;
 //   - without it, at least one target node count is required and autoScaleFormula and
 //     autoScaleEvaluationInterval must not be given;
-//   - resizeTimeout is at least 5 minutes; metadata items have names.
+//   - resizeTimeout is at least 5 minutes; metadata items have names;
+//   - nothing Corral does not implement is asked for (UnsupportedProperty, see
+//     [UnsupportedPoolProperties]).
 func ValidatePool(p Pool) error { return ValidatePoolWith(p, MinAutoScaleEvaluationInterval) }
 
 // ValidatePoolWith is ValidatePool with another lower bound for autoScaleEvaluationInterval
@@ -96,6 +124,9 @@ func ValidatePoolWith(p Pool, minEvaluationInterval time.Duration) error {
 	}
 	if p.VMSize == "" {
 		return missing("vmSize")
+	}
+	if err := checkPoolSupported(p); err != nil {
+		return err
 	}
 	if s := p.TaskSlotsPerNode; s != nil && (*s < 1 || *s > MaxTaskSlotsPerNode) {
 		return invalid("taskSlotsPerNode", itoa(*s), "taskSlotsPerNode must be between 1 and 256")
@@ -169,9 +200,9 @@ func ValidatePoolWith(p Pool, minEvaluationInterval time.Duration) error {
 // as an *Error: a valid id; displayName length; priority -1000..1000 (OutOfRangePriority);
 // maxParallelTasks -1 or > 0; constraints (maxTaskRetryCount >= -1, maxWallClockTime > 0:
 // InvalidConstraintValue); poolInfo.poolId required and valid; onAllTasksComplete and
-// onTaskFailure known values; metadata and environment names. Corral-specific: an
-// autoPoolSpecification, jobManagerTask, jobPreparationTask or jobReleaseTask is rejected with
-// UnsupportedProperty.
+// onTaskFailure known values; metadata and environment settings. What Corral does not implement
+// (an autoPoolSpecification, a jobManagerTask, a priority…: see [UnsupportedJobProperties]) is
+// refused with UnsupportedProperty.
 func ValidateJob(j Job) error {
 	if err := validateID("id", j.ID); err != nil {
 		return err
@@ -196,24 +227,11 @@ func ValidateJob(j Job) error {
 				"maxWallClockTime must be positive")
 		}
 	}
-	if len(j.PoolInfo.AutoPoolSpecification) > 0 && string(j.PoolInfo.AutoPoolSpecification) != "null" {
-		return unsupported("poolInfo.autoPoolSpecification",
-			"auto pools are not supported; create a pool and give its poolId")
+	if err := checkJobSupported(j); err != nil {
+		return err
 	}
 	if err := validateID("poolInfo.poolId", j.PoolInfo.PoolID); err != nil {
 		return err
-	}
-	for _, f := range []struct {
-		name string
-		raw  []byte
-	}{
-		{"jobManagerTask", j.JobManagerTask},
-		{"jobPreparationTask", j.JobPreparationTask},
-		{"jobReleaseTask", j.JobReleaseTask},
-	} {
-		if len(f.raw) > 0 && string(f.raw) != "null" {
-			return unsupported(f.name, f.name+" is not supported yet; add the tasks to the job")
-		}
 	}
 	if v := j.OnAllTasksComplete; v != "" && !v.Valid() {
 		return invalid("onAllTasksComplete", string(v),
@@ -237,7 +255,8 @@ func ValidateJob(j Job) error {
 // the first problem as an *Error:
 //
 //   - a valid id; commandLine given; displayName length; environment setting names;
-//   - multiInstanceSettings is rejected (UnsupportedProperty: not supported by Corral);
+//   - what Corral does not implement (resourceFiles, multiInstanceSettings…: see
+//     [UnsupportedTaskProperties]) is refused with UnsupportedProperty;
 //   - requiredSlots >= 1 and at most the pool's taskSlotsPerNode;
 //   - constraints: maxTaskRetryCount >= -1, maxWallClockTime > 0, retentionTime >= 0
 //     (InvalidConstraintValue);
@@ -260,8 +279,8 @@ func ValidateTask(t Task, j Job, pool *Pool) error {
 	if t.CommandLine == "" {
 		return missing("commandLine")
 	}
-	if len(t.MultiInstanceSettings) > 0 && string(t.MultiInstanceSettings) != "null" {
-		return unsupported("multiInstanceSettings", "multi-instance (MPI) tasks are not supported")
+	if err := checkTaskSupported(t); err != nil {
+		return err
 	}
 	if s := t.RequiredSlots; s != nil {
 		if *s < 1 {

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,38 @@ func TestValidatePool(t *testing.T) {
 		{"long display name", func(p *Pool) { p.DisplayName = strings.Repeat("ü", 1025) },
 			CodeInvalidPropertyValue, "displayName"},
 		{"missing vmSize", func(p *Pool) { p.VMSize = "" }, CodeMissingRequiredProperty, "vmSize"},
+		{"kept: only matters on Azure", func(p *Pool) {
+			p.VirtualMachineConfiguration = json.RawMessage(`{"imageReference":{"publisher":"canonical"},"nodeAgentSKUId":"batch.node.ubuntu 22.04"}`)
+			p.CloudServiceConfiguration = json.RawMessage(`{"osFamily":"6"}`)
+			p.EnableInterNodeCommunication = Ptr(true)
+			p.TargetNodeCommunicationMode = "simplified"
+			p.ResourceTags = json.RawMessage(`{"team":"graphics"}`)
+			p.UpgradePolicy = json.RawMessage(`{"mode":"manual"}`)
+		}, "", ""},
+		{"null and empty ask for nothing", func(p *Pool) {
+			p.StartTask, p.UserAccounts, p.MountConfiguration = json.RawMessage(`null`), json.RawMessage(`[]`), json.RawMessage(`[ ]`)
+			p.NetworkConfiguration = json.RawMessage(`{}`)
+			p.VirtualMachineConfiguration = json.RawMessage(`{"containerConfiguration":null}`)
+		}, "", ""},
+		{"start task", func(p *Pool) { p.StartTask = json.RawMessage(`{"commandLine":"x"}`) },
+			CodeUnsupportedProperty, "startTask"},
+		{"network", func(p *Pool) { p.NetworkConfiguration = json.RawMessage(`{"subnetId":"x"}`) },
+			CodeUnsupportedProperty, "networkConfiguration"},
+		{"certificates", func(p *Pool) { p.CertificateReferences = json.RawMessage(`[{"thumbprint":"ab"}]`) },
+			CodeUnsupportedProperty, "certificateReferences"},
+		{"packages", func(p *Pool) { p.ApplicationPackageReferences = json.RawMessage(`[{"applicationId":"a"}]`) },
+			CodeUnsupportedProperty, "applicationPackageReferences"},
+		{"licenses", func(p *Pool) { p.ApplicationLicenses = json.RawMessage(`["maya"]`) },
+			CodeUnsupportedProperty, "applicationLicenses"},
+		{"user accounts", func(p *Pool) { p.UserAccounts = json.RawMessage(`[{"name":"u","password":"p"}]`) },
+			CodeUnsupportedProperty, "userAccounts"},
+		{"mounts", func(p *Pool) { p.MountConfiguration = json.RawMessage(`[{"nfsMountConfiguration":{}}]`) },
+			CodeUnsupportedProperty, "mountConfiguration"},
+		{"containers", func(p *Pool) {
+			p.VirtualMachineConfiguration = json.RawMessage(`{"nodeAgentSKUId":"x","containerConfiguration":{"type":"dockerCompatible"}}`)
+		}, CodeUnsupportedProperty, "virtualMachineConfiguration.containerConfiguration"},
+		{"vm configuration not an object", func(p *Pool) { p.VirtualMachineConfiguration = json.RawMessage(`"ubuntu"`) },
+			CodeInvalidPropertyValue, "virtualMachineConfiguration"},
 		{"slots 0", func(p *Pool) { p.TaskSlotsPerNode = Ptr(int32(0)) },
 			CodeInvalidPropertyValue, "taskSlotsPerNode"},
 		{"slots 256", func(p *Pool) { p.TaskSlotsPerNode = Ptr(int32(256)) }, "", ""},
@@ -200,18 +233,32 @@ func TestValidateJob(t *testing.T) {
 		}, CodeUnsupportedProperty, "poolInfo.autoPoolSpecification"},
 		{"job manager task", func(j *Job) { j.JobManagerTask = json.RawMessage(`{"id":"jm"}`) },
 			CodeUnsupportedProperty, "jobManagerTask"},
-		{"job preparation task", func(j *Job) { j.JobPreparationTask = json.RawMessage(`{}`) },
+		{"job preparation task", func(j *Job) { j.JobPreparationTask = json.RawMessage(`{"commandLine":"x"}`) },
 			CodeUnsupportedProperty, "jobPreparationTask"},
-		{"job release task", func(j *Job) { j.JobReleaseTask = json.RawMessage(`{}`) },
+		{"job release task", func(j *Job) { j.JobReleaseTask = json.RawMessage(`{"commandLine":"x"}`) },
 			CodeUnsupportedProperty, "jobReleaseTask"},
-		{"priority 1000", func(j *Job) { j.Priority = Ptr(int32(1000)) }, "", ""},
-		{"priority -1000", func(j *Job) { j.Priority = Ptr(int32(-1000)) }, "", ""},
+		{"null or empty is nothing", func(j *Job) {
+			j.JobPreparationTask, j.NetworkConfiguration = json.RawMessage(`null`), json.RawMessage(` {} `)
+		}, "", ""},
+		{"priority 0", func(j *Job) { j.Priority = Ptr(int32(0)) }, "", ""},
+		{"priority 1000", func(j *Job) { j.Priority = Ptr(int32(1000)) }, CodeUnsupportedProperty, "priority"},
+		{"priority -1000", func(j *Job) { j.Priority = Ptr(int32(-1000)) }, CodeUnsupportedProperty, "priority"},
+		{"allowTaskPreemption false", func(j *Job) { j.AllowTaskPreemption = Ptr(false) }, "", ""},
+		{"allowTaskPreemption true", func(j *Job) { j.AllowTaskPreemption = Ptr(true) },
+			CodeUnsupportedProperty, "allowTaskPreemption"},
+		{"job wall clock", func(j *Job) { j.Constraints = &JobConstraints{MaxWallClockTime: Ptr(Duration(time.Hour))} },
+			CodeUnsupportedProperty, "constraints.maxWallClockTime"},
+		{"job wall clock unlimited", func(j *Job) { j.Constraints = &JobConstraints{MaxWallClockTime: Ptr(Duration(Infinite))} },
+			"", ""},
+		{"job network", func(j *Job) { j.NetworkConfiguration = json.RawMessage(`{"subnetId":"/subscriptions/x"}`) },
+			CodeUnsupportedProperty, "networkConfiguration"},
 		{"priority 1001", func(j *Job) { j.Priority = Ptr(int32(1001)) },
 			CodeOutOfRangePriority, "priority"},
 		{"priority -1001", func(j *Job) { j.Priority = Ptr(int32(-1001)) },
 			CodeOutOfRangePriority, "priority"},
 		{"maxParallelTasks -1", func(j *Job) { j.MaxParallelTasks = Ptr(int32(-1)) }, "", ""},
-		{"maxParallelTasks 4", func(j *Job) { j.MaxParallelTasks = Ptr(int32(4)) }, "", ""},
+		{"maxParallelTasks 4", func(j *Job) { j.MaxParallelTasks = Ptr(int32(4)) },
+			CodeUnsupportedProperty, "maxParallelTasks"},
 		{"maxParallelTasks 0", func(j *Job) { j.MaxParallelTasks = Ptr(int32(0)) },
 			CodeInvalidPropertyValue, "maxParallelTasks"},
 		{"maxParallelTasks -2", func(j *Job) { j.MaxParallelTasks = Ptr(int32(-2)) },
@@ -233,6 +280,12 @@ func TestValidateJob(t *testing.T) {
 		{"env without name", func(j *Job) {
 			j.CommonEnvironmentSettings = []EnvironmentSetting{{Value: "x"}}
 		}, CodeMissingRequiredProperty, "commonEnvironmentSettings[0].name"},
+		{"common env name with =", func(j *Job) {
+			j.CommonEnvironmentSettings = []EnvironmentSetting{{Name: "A=B", Value: "x"}}
+		}, CodeInvalidPropertyValue, "commonEnvironmentSettings[0].name"},
+		{"common env value with NUL", func(j *Job) {
+			j.CommonEnvironmentSettings = []EnvironmentSetting{{Name: "A", Value: "x"}, {Name: "B", Value: "x\x00y"}}
+		}, CodeInvalidPropertyValue, "commonEnvironmentSettings[1].value"},
 		{"empty metadata name", func(j *Job) { j.Metadata = []MetadataItem{{Value: "v"}} },
 			CodeEmptyMetadataKey, "metadata[0].name"},
 	}
@@ -265,6 +318,36 @@ func TestValidateTask(t *testing.T) {
 		{"multi-instance", plainJob, pool, func(t *Task) {
 			t.MultiInstanceSettings = json.RawMessage(`{"numberOfInstances":2}`)
 		}, CodeUnsupportedProperty, "multiInstanceSettings"},
+		{"null and empty ask for nothing", plainJob, pool, func(t *Task) {
+			t.ResourceFiles, t.OutputFiles, t.ContainerSettings = json.RawMessage(`null`), json.RawMessage(`[]`), json.RawMessage(`{}`)
+		}, "", ""},
+		{"resource files", plainJob, pool, func(t *Task) { t.ResourceFiles = json.RawMessage(`[{"httpUrl":"https://x/y"}]`) },
+			CodeUnsupportedProperty, "resourceFiles"},
+		{"output files", plainJob, pool, func(t *Task) { t.OutputFiles = json.RawMessage(`[{"filePattern":"*"}]`) },
+			CodeUnsupportedProperty, "outputFiles"},
+		{"affinity", plainJob, pool, func(t *Task) { t.AffinityInfo = &AffinityInfo{AffinityID: "n1"} },
+			CodeUnsupportedProperty, "affinityInfo"},
+		{"packages", plainJob, pool, func(t *Task) { t.ApplicationPackageReferences = json.RawMessage(`[{"applicationId":"a"}]`) },
+			CodeUnsupportedProperty, "applicationPackageReferences"},
+		{"token", plainJob, pool, func(t *Task) { t.AuthenticationTokenSettings = json.RawMessage(`{"access":["job"]}`) },
+			CodeUnsupportedProperty, "authenticationTokenSettings"},
+		{"container", plainJob, pool, func(t *Task) { t.ContainerSettings = json.RawMessage(`{"imageName":"ubuntu"}`) },
+			CodeUnsupportedProperty, "containerSettings"},
+		{"auto user, non-admin", plainJob, pool, func(t *Task) {
+			t.UserIdentity = json.RawMessage(`{"autoUser":{"scope":"task","elevationLevel":"nonAdmin"}}`)
+		}, "", ""},
+		{"auto user, pool scope", plainJob, pool, func(t *Task) { t.UserIdentity = json.RawMessage(`{"autoUser":{"scope":"pool"}}`) },
+			"", ""},
+		{"admin", plainJob, pool, func(t *Task) { t.UserIdentity = json.RawMessage(`{"autoUser":{"elevationLevel":"admin"}}`) },
+			CodeUnsupportedProperty, "userIdentity.autoUser.elevationLevel"},
+		{"named user", plainJob, pool, func(t *Task) { t.UserIdentity = json.RawMessage(`{"userName":"render"}`) },
+			CodeUnsupportedProperty, "userIdentity.userName"},
+		{"bad elevation", plainJob, pool, func(t *Task) { t.UserIdentity = json.RawMessage(`{"autoUser":{"elevationLevel":"root"}}`) },
+			CodeInvalidPropertyValue, "userIdentity.autoUser.elevationLevel"},
+		{"bad scope", plainJob, pool, func(t *Task) { t.UserIdentity = json.RawMessage(`{"autoUser":{"scope":"node"}}`) },
+			CodeInvalidPropertyValue, "userIdentity.autoUser.scope"},
+		{"unknown user identity property", plainJob, pool, func(t *Task) { t.UserIdentity = json.RawMessage(`{"uid":0}`) },
+			CodeInvalidPropertyValue, "userIdentity"},
 		{"slots 4 of 4", plainJob, pool, func(t *Task) { t.RequiredSlots = Ptr(int32(4)) }, "", ""},
 		{"slots 5 of 4", plainJob, pool, func(t *Task) { t.RequiredSlots = Ptr(int32(5)) },
 			CodeInvalidPropertyValue, "requiredSlots"},
@@ -289,6 +372,21 @@ func TestValidateTask(t *testing.T) {
 		{"env without name", plainJob, pool, func(t *Task) {
 			t.EnvironmentSettings = []EnvironmentSetting{{Name: "A", Value: "1"}, {Value: "2"}}
 		}, CodeMissingRequiredProperty, "environmentSettings[1].name"},
+		{"env name with =", plainJob, pool, func(t *Task) {
+			t.EnvironmentSettings = []EnvironmentSetting{{Name: "A=1", Value: "1"}}
+		}, CodeInvalidPropertyValue, "environmentSettings[0].name"},
+		{"env name that is only =", plainJob, pool, func(t *Task) {
+			t.EnvironmentSettings = []EnvironmentSetting{{Name: "=", Value: "1"}}
+		}, CodeInvalidPropertyValue, "environmentSettings[0].name"},
+		{"env name with NUL", plainJob, pool, func(t *Task) {
+			t.EnvironmentSettings = []EnvironmentSetting{{Name: "A", Value: "1"}, {Name: "B\x00C", Value: "1"}}
+		}, CodeInvalidPropertyValue, "environmentSettings[1].name"},
+		{"env value with NUL", plainJob, pool, func(t *Task) {
+			t.EnvironmentSettings = []EnvironmentSetting{{Name: "A", Value: "1\x002"}}
+		}, CodeInvalidPropertyValue, "environmentSettings[0].value"},
+		{"env value with = and odd characters", plainJob, pool, func(t *Task) {
+			t.EnvironmentSettings = []EnvironmentSetting{{Name: "A.b-c d", Value: "x=y; \"z\"\n\u00e9"}, {Name: "E", Value: ""}}
+		}, "", ""},
 		{"depends on job without dependencies", plainJob, pool, func(t *Task) {
 			t.DependsOn = &TaskDependencies{TaskIDs: []string{"a"}}
 		}, CodeTaskDependenciesNotSpecifiedOnJob, "dependsOn"},
@@ -361,5 +459,34 @@ func TestErrorString(t *testing.T) {
 	}
 	if CodeOf(nil) != "" {
 		t.Error("CodeOf(nil) is not empty")
+	}
+}
+
+func TestTaskEnvironment(t *testing.T) {
+	env := func(kv ...string) []EnvironmentSetting {
+		var out []EnvironmentSetting
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, EnvironmentSetting{Name: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name      string
+		job, task []EnvironmentSetting
+		want      []EnvironmentSetting
+	}{
+		{"none", nil, nil, nil},
+		{"task only", nil, env("A", "1"), env("A", "1")},
+		{"job only", env("A", "1", "B", "2"), nil, env("A", "1", "B", "2")},
+		// The task's setting comes later, so it wins where the agent applies them in order.
+		{"task overrides job", env("A", "1", "B", "2"), env("B", "3", "C", "4"), env("A", "1", "B", "2", "B", "3", "C", "4")},
+	} {
+		j, tk := Job{CommonEnvironmentSettings: tt.job}, Task{EnvironmentSettings: tt.task}
+		if got := TaskEnvironment(j, tk); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: TaskEnvironment = %+v, want %+v", tt.name, got, tt.want)
+		}
+		if len(tt.job) > 0 && len(tt.task) > 0 && &TaskEnvironment(j, tk)[0] == &j.CommonEnvironmentSettings[0] {
+			t.Errorf("%s: TaskEnvironment shares the job's slice", tt.name)
+		}
 	}
 }

@@ -32,7 +32,8 @@ type Config struct {
 	// Listen is the address of the HTTP server (REST API and agent endpoint).
 	Listen string
 	// DataDir holds the store (corral.db), the account key (unless in the environment) and
-	// the nodes' directories (nodes/).
+	// the nodes' directories (nodes/). Start makes it readable by its owner only (see
+	// secureDataDir), tightening the modes of an existing directory and its files.
 	DataDir string
 	// Account signs and checks requests; LoadAccount finds it.
 	Account Account
@@ -51,6 +52,10 @@ type Config struct {
 	FailureRate float64
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// HeaderTimeout bounds how long a request's headers may take to arrive, and BodyTimeout how
+	// long its body may take after them (see withBodyDeadline); zero means DefaultHeaderTimeout
+	// and DefaultBodyTimeout.
+	HeaderTimeout, BodyTimeout time.Duration
 }
 
 // Server is a running Corral server.
@@ -81,14 +86,20 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Timing.CheckEvery == 0 {
 		cfg.Timing = service.NodeTiming{CheckEvery: 5 * time.Second, LostAfter: 60 * time.Second}
 	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("server: data directory: %w", err)
+	if err := secureDataDir(cfg.DataDir, log); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
-	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "corral.db"))
+	st, err := sqlite.Open(filepath.Join(cfg.DataDir, dbFile))
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -106,7 +117,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.provider, err = local.New(local.Config{
 		Runtime:        s.engine,
-		Root:           filepath.Join(cfg.DataDir, "nodes"),
+		Root:           filepath.Join(cfg.DataDir, nodesDir),
 		Command:        command,
 		ProvisionDelay: cfg.ProvisionDelay,
 		FailureRate:    cfg.FailureRate,
@@ -135,7 +146,7 @@ func Start(cfg Config) (*Server, error) {
 		Account: cfg.Account.Name,
 		Keys:    [][]byte{cfg.Account.Key},
 		Logger:  log,
-		Files:   newLocalFiles(filepath.Join(cfg.DataDir, "nodes")),
+		Files:   newLocalFiles(filepath.Join(cfg.DataDir, nodesDir)),
 		Evict:   s.provider.Evict,
 	})
 	if err != nil {
@@ -145,7 +156,7 @@ func Start(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle(protocol.SyncPath, s.hub)
 	mux.Handle("/", api)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = newHTTPServer(mux, cfg.HeaderTimeout, cfg.BodyTimeout)
 	go func() { s.done <- s.http.Serve(ln) }()
 	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,20 +92,29 @@ func TestRealAgentsRunDAG(t *testing.T) {
 	}
 	// onAllTasksComplete stays noaction: as Azure documents, a job with no tasks yet has all its
 	// tasks complete, so terminatejob on a job added before its tasks ends it at once.
+	// The job's common environment reaches every task; a task's own setting of a name wins.
 	if r := ask(t, srv.Runtime(), replies, service.AddJob{Request: req("2"), Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"},
-		UsesTaskDependencies: &yes}}); r.Err != nil {
+		UsesTaskDependencies: &yes, CommonEnvironmentSettings: []batch.EnvironmentSetting{{Name: "SHAPE", Value: "circle"}, {Name: "COLOUR", Value: "red"}}}}); r.Err != nil {
 		t.Fatalf("add job: %+v", r.Err)
 	}
 	log := filepath.Join(t.TempDir(), "order.log")
+	envLog := filepath.Join(t.TempDir(), "env.log")
 	deps := map[string][]string{"b": {"a"}, "c": {"a"}, "d": {"b", "c"}}
 	var tasks []batch.Task
 	for _, id := range []string{"a", "b", "c", "d"} {
-		tk := batch.Task{ID: id, CommandLine: fmt.Sprintf(`/bin/sh -c "echo $AZ_BATCH_TASK_ID >> %s"`, log)}
+		tk := batch.Task{ID: id, CommandLine: fmt.Sprintf(`/bin/sh -c "echo $AZ_BATCH_TASK_ID >> %s; echo $AZ_BATCH_TASK_ID=$SHAPE/$COLOUR >> %s"`, log, envLog)}
 		if d := deps[id]; d != nil {
 			tk.DependsOn = &batch.TaskDependencies{TaskIDs: d}
 		}
+		if id == "d" {
+			tk.EnvironmentSettings = []batch.EnvironmentSetting{{Name: "COLOUR", Value: "blue"}}
+		}
 		tasks = append(tasks, tk)
 	}
+	// A task over its maxWallClockTime is killed and records the exit code Azure documents for
+	// it, on Linux too.
+	tasks = append(tasks, batch.Task{ID: "slow", CommandLine: "sleep 60",
+		Constraints: &batch.TaskConstraints{MaxWallClockTime: batch.Ptr(batch.Duration(time.Second))}})
 	r := ask(t, srv.Runtime(), replies, service.AddTasks{Request: req("3"), JobID: "j1", Tasks: tasks})
 	if r.Err != nil || len(r.Tasks) != len(tasks) {
 		t.Fatalf("add tasks: %+v", r)
@@ -135,8 +145,17 @@ func TestRealAgentsRunDAG(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tk := range ts {
-		if tk.State != batch.TaskCompleted || tk.ExecutionInfo == nil || tk.ExecutionInfo.Result != batch.ResultSuccess {
-			t.Fatalf("task %s: %s %+v", tk.ID, tk.State, tk.ExecutionInfo)
+		x := tk.ExecutionInfo
+		if tk.ID == "slow" {
+			if x == nil || x.Result != batch.ResultFailure || x.ExitCode == nil || *x.ExitCode != -1073741510 ||
+				x.FailureInfo == nil || x.FailureInfo.Code != "TaskEnded" || x.FailureInfo.Category != batch.ServerError ||
+				x.EndTime.Sub(x.StartTime) > 20*time.Second {
+				t.Errorf("task slow, killed for its maxWallClockTime: %s %+v", tk.State, x)
+			}
+			continue
+		}
+		if tk.State != batch.TaskCompleted || x == nil || x.Result != batch.ResultSuccess {
+			t.Fatalf("task %s: %s %+v", tk.ID, tk.State, x)
 		}
 	}
 	b, err := os.ReadFile(log)
@@ -154,6 +173,15 @@ func TestRealAgentsRunDAG(t *testing.T) {
 	}
 	if len(order) != 4 || pos["a"] > pos["b"] || pos["a"] > pos["c"] || pos["b"] > pos["d"] || pos["c"] > pos["d"] {
 		t.Fatalf("tasks ran out of dependency order: %v", order)
+	}
+	b, err = os.ReadFile(envLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := strings.Fields(string(b))
+	slices.Sort(envs)
+	if want := []string{"a=circle/red", "b=circle/red", "c=circle/red", "d=circle/blue"}; !slices.Equal(envs, want) {
+		t.Errorf("task environments = %v, want %v", envs, want)
 	}
 }
 

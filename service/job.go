@@ -355,6 +355,7 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 	results := make([]TaskAddResult, len(req.Tasks))
 	var recs []*taskRecord
 	seen := map[string]bool{}
+	cycles := j.graph.NewCycleCheck()
 	for i, t := range req.Tasks {
 		results[i].TaskID = t.ID
 		if j.rec.Job.State != batch.JobActive {
@@ -368,6 +369,10 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 		key := batch.IDKey(t.ID)
 		if _, dup := j.tasks[key]; dup || seen[key] {
 			results[i].Err = &batch.Error{Code: "TaskExists", Message: "The specified task already exists."}
+			continue
+		}
+		if cycle := cycles.Add(t); cycle != nil {
+			results[i].Err = batch.CycleError(cycle)
 			continue
 		}
 		seen[key] = true
@@ -465,7 +470,7 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 			TaskID:       t.ID,
 			PoolID:       j.rec.PoolID,
 			CommandLine:  t.CommandLine,
-			Env:          envOf(t),
+			Env:          envOf(j.rec.Job, t),
 			MaxWallClock: maxWallClock(t),
 		}})
 	}, nil, func(ctx *actor.Context) {
@@ -949,9 +954,11 @@ func dependsOn(t batch.Task) []string {
 	return t.DependsOn.TaskIDs
 }
 
-func envOf(t batch.Task) []protocol.EnvSetting {
-	env := make([]protocol.EnvSetting, len(t.EnvironmentSettings))
-	for i, e := range t.EnvironmentSettings {
+// envOf is the environment task t of job j runs with: the job's common settings, then the task's.
+func envOf(j batch.Job, t batch.Task) []protocol.EnvSetting {
+	settings := batch.TaskEnvironment(j, t)
+	env := make([]protocol.EnvSetting, len(settings))
+	for i, e := range settings {
 		env[i] = protocol.EnvSetting{Name: e.Name, Value: e.Value}
 	}
 	return env

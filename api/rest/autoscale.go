@@ -124,7 +124,7 @@ func (s *Server) evaluateAutoScale(c *call) *api.Error {
 // an interval left out is 0 (keep the pool's, or Azure's default of 15 minutes).
 func (c *call) enableAutoScaleRequest(poolID string) (service.EnableAutoScale, *api.Error) {
 	var p *enableAutoScaleParameter
-	if e := c.decodeWith(&p, api.DecodeOptions{RejectUnknownFields: true}); e != nil {
+	if e := c.decode(&p, api.RequestModel{}); e != nil {
 		return service.EnableAutoScale{}, e
 	}
 	if p == nil {
@@ -159,7 +159,7 @@ func (c *call) enableAutoScaleRequest(poolID string) (service.EnableAutoScale, *
 // AutoScaleFormulaTooLong beyond 8192 characters.
 func (c *call) evaluateAutoScaleFormula() (string, *api.Error) {
 	var p *evaluateAutoScaleParameter
-	if e := c.decodeWith(&p, api.DecodeOptions{RejectUnknownFields: true}); e != nil {
+	if e := c.decode(&p, api.RequestModel{}); e != nil {
 		return "", e
 	}
 	if p == nil {

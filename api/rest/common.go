@@ -37,8 +37,8 @@ func (c *call) pathID(name, code string) (string, *api.Error) {
 }
 
 // paging reads a list request's paging parameters: the id the page starts after ($skiptoken,
-// "" for the first page) and the page size (maxresults, 1 to 1000, default 1000). $select is
-// checked for form and otherwise ignored, as is $filter (see the package documentation).
+// "" for the first page) and the page size (maxresults, 1 to 1000, default 1000). $filter and
+// $select never reach a handler (see Server.ServeHTTP).
 func (c *call) paging() (after string, limit int, e *api.Error) {
 	return c.pagingUpTo(api.MaxResultsLimit)
 }
@@ -47,9 +47,6 @@ func (c *call) paging() (after string, limit int, e *api.Error) {
 // List Pool Node Counts: 10).
 func (c *call) pagingUpTo(max int) (after string, limit int, e *api.Error) {
 	if limit, e = api.MaxResults(c.r, max); e != nil {
-		return "", 0, e
-	}
-	if _, e = api.Select(c.r); e != nil {
 		return "", 0, e
 	}
 	tok := api.SkipToken(c.r)

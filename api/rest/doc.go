@@ -60,14 +60,20 @@
 //
 // Where Corral departs from Azure, or Azure could not be confirmed:
 //
-//   - $filter and $select are accepted and ignored: every list returns every entity, every
-//     property ($select must still be a well-formed list). A later issue implements them.
-//   - Unknown properties in a request body are ignored, as are read-only properties (url, eTag,
-//     state…) sent by the client: the service sets them. Pool - Resize is the exception: it
-//     rejects unknown properties (400 InvalidRequestBody), because there a target left out means
-//     0, and a misspelt one must not shrink the pool (see resizeRequest in resize.go). So do
-//     Pool - Enable AutoScale, Pool - Evaluate AutoScale and Pool - Remove Nodes, whose bodies
-//     are as small and where a misspelt property would as silently be taken for one left out.
+//   - $filter, $select and $expand are not implemented: a request that carries one of them with
+//     a value, on any operation, is answered 400 UnsupportedQueryParameter with
+//     QueryParameterName, QueryParameterValue and Reason, rather than 200 with every entity or
+//     property (see docs/compatibility.md). maxresults and $skiptoken paging work.
+//   - A request body is refused (400 InvalidRequestBody, naming the property) when it holds a
+//     property that its type does not declare, at any depth, or, for Pool - Add, Job - Add and
+//     Task - Add (each task of Add Collection too), a top-level property outside Azure's request
+//     model (models.go): a read-only property of the resource (url, eTag, state…), a misspelt
+//     or unknown one. Azure parses bodies with OData, which refuses such properties too; its
+//     exact answer could not be confirmed. Properties of the models that Corral does not
+//     implement (a pool's startTask, a task's resourceFiles, a job's priority…) are refused with
+//     400 UnsupportedProperty by the service's validation (package batch); those that only
+//     matter on Azure (vmSize, the VM image…) are kept. docs/compatibility.md lists every
+//     property and query option.
 //   - Pool - Enable AutoScale: an empty autoScaleFormula, and an autoScaleEvaluationInterval that
 //     is not positive, are 400 InvalidPropertyValue here (Corral reads a property left out as
 //     "keep the pool's", so an empty one must not read the same); the interval's bounds (5
@@ -103,6 +109,10 @@
 //     totalTasksRun counts the attempts that ended on it with a result (a retried task counts
 //     each attempt; one requeued from a lost or removed node does not), totalTasksSucceeded
 //     those that exited 0.
+//   - A task whose dependencies would close a cycle with the job's tasks, or with the tasks
+//     before it in its collection, is refused with 400 InvalidPropertyValue on dependsOn, whose
+//     PropertyValue names the cycle ("a -> c -> b -> a"): tasks on a cycle would wait for ever
+//     (Azure accepts them, and they do).
 //   - More than 100 tasks in one Add Collection is answered 413 RequestBodyTooLarge (the answer
 //     clients already handle by sending fewer tasks); Azure documents the limit, not its error.
 //   - The TaskAddResult status values are lower case, as api-version 2024-07-01.20.0 (and the Go

@@ -67,7 +67,7 @@ import (
 //     spell them ("0644", "04755"); Azure documents only "the file mode attribute in octal
 //     format", returned for Linux nodes. creationTime, which Azure does not return for Linux
 //     nodes either, is returned only when the FileSource knows it.
-//   - $filter is accepted and ignored, as for every other list.
+//   - $filter is refused (400 UnsupportedQueryParameter), as for every other operation.
 
 // FileSource reads the files of tasks on the nodes that run or ran them. Paths are relative to
 // the task directory, with '/' separators. A FileSource must never read anything outside the

@@ -14,10 +14,9 @@ import (
 // addJob is Job - Add: POST /jobs → 201.
 func (s *Server) addJob(c *call) *api.Error {
 	var j batch.Job
-	if e := c.decode(&j); e != nil {
+	if e := c.decode(&j, jobAddModel); e != nil {
 		return e
 	}
-	j.URL, j.ETag = "", "" // read-only; the service sets the rest
 	rep, e := c.send(func(req service.Request) actor.Event { return service.AddJob{Request: req, Job: j} })
 	if e != nil {
 		return e
@@ -74,8 +73,9 @@ type terminateParameter struct {
 }
 
 // terminateJob is Job - Terminate: POST /jobs/{jobId}/terminate → 202. The body
-// ({"terminateReason": "…"}) is optional; the force parameter (for job release tasks, which
-// Corral does not run) is ignored. The request's conditions are checked against the job as the
+// ({"terminateReason": "…"}) is optional. The force parameter asks Azure not to wait for the
+// job's release tasks; Corral refuses jobs with release tasks, so there is nothing to wait for
+// and force changes nothing. The request's conditions are checked against the job as the
 // store has it when the request arrives.
 func (s *Server) terminateJob(c *call) *api.Error {
 	id, e := c.pathID("jobId", api.CodeJobNotFound)
@@ -86,7 +86,7 @@ func (s *Server) terminateJob(c *call) *api.Error {
 	if present, e := c.optionalBody(); e != nil {
 		return e
 	} else if present {
-		if e := c.decode(&p); e != nil {
+		if e := c.decode(&p, api.RequestModel{}); e != nil {
 			return e
 		}
 	}

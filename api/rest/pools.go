@@ -14,10 +14,9 @@ import (
 // addPool is Pool - Add: POST /pools → 201.
 func (s *Server) addPool(c *call) *api.Error {
 	var p batch.Pool
-	if e := c.decode(&p); e != nil {
+	if e := c.decode(&p, poolAddModel); e != nil {
 		return e
 	}
-	p.URL, p.ETag = "", "" // read-only; the service sets the rest
 	rep, e := c.send(func(req service.Request) actor.Event { return service.AddPool{Request: req, Pool: p} })
 	if e != nil {
 		return e

@@ -52,7 +52,7 @@ func (s *Server) removeNodes(c *call) *api.Error {
 // the pool is the service's to say.
 func (c *call) removeNodesRequest(poolID string) (service.RemoveNodes, *api.Error) {
 	var p *removeNodesParameter
-	if e := c.decodeWith(&p, api.DecodeOptions{RejectUnknownFields: true}); e != nil {
+	if e := c.decode(&p, api.RequestModel{}); e != nil {
 		return service.RemoveNodes{}, e
 	}
 	if p == nil {

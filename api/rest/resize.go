@@ -110,9 +110,9 @@ func (s *Server) poolAfterChange(c *call, id string) batch.Pool {
 //
 //   - InvalidRequestBody: the body is empty, null, not a JSON object, not JSON, has a property of
 //     the wrong type (PropertyName names it) or a property PoolResizeParameter does not have.
-//     Elsewhere Corral ignores unknown properties; here it rejects them, because a misspelt
-//     target (or the targetDedicated of older api-versions) would otherwise read as a target
-//     left out, which is 0, and shrink the pool to nothing.
+//     Corral rejects unknown properties in every body; here it matters most, because a
+//     misspelt target (or the targetDedicated of older api-versions) would otherwise read as a
+//     target left out, which is 0, and shrink the pool to nothing.
 //   - InvalidPropertyValue (PropertyName, PropertyValue, Reason): a negative target, a
 //     resizeTimeout that is not an ISO 8601 duration or is under 5 minutes (Azure: "If you
 //     specify a value less than 5 minutes, the Batch service returns an error; if you are calling
@@ -126,7 +126,7 @@ func (s *Server) poolAfterChange(c *call, id string) batch.Pool {
 // nodeDeallocationOption left out is requeue (NodeDeallocationOption "").
 func (c *call) resizeRequest(poolID string) (service.ResizePool, *api.Error) {
 	var p *resizeParameter
-	if e := c.decodeWith(&p, api.DecodeOptions{RejectUnknownFields: true}); e != nil {
+	if e := c.decode(&p, api.RequestModel{}); e != nil {
 		return service.ResizePool{}, e
 	}
 	if p == nil {

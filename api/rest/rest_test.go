@@ -348,7 +348,7 @@ func TestPools(t *testing.T) {
 	}
 
 	// The oldest api-version is served too, and a list holds the pool.
-	r = e.do("GET", "/pools", url.Values{"api-version": {api.OldestAPIVersion}, "$filter": {"state eq 'active'"}, "$select": {"id,state"}}, nil)
+	r = e.do("GET", "/pools", url.Values{"api-version": {api.OldestAPIVersion}}, nil)
 	want(t, r, http.StatusOK, "")
 	var list api.Page[batch.Pool]
 	r.decode(t, &list)
@@ -695,7 +695,22 @@ func TestRequestErrors(t *testing.T) {
 		{"bad skiptoken", signed("GET", "/pools", url.Values{"$skiptoken": {"!!"}}, nil), 400, api.CodeInvalidQueryParameterValue, nil},
 		{"skiptoken not an id", signed("GET", "/pools", url.Values{"$skiptoken": {api.EncodeSkipToken("a/b")}}, nil), 400, api.CodeInvalidQueryParameterValue, nil},
 		{"bad timeout", signed("GET", "/pools", url.Values{"timeout": {"0"}}, nil), 400, api.CodeOutOfRangeQueryParameterValue, nil},
-		{"empty $select entry", signed("GET", "/pools", url.Values{"$select": {"id,,state"}}, nil), 400, api.CodeInvalidQueryParameterValue, nil},
+		{"$select on a list", signed("GET", "/pools", url.Values{"$select": {"id,state"}}, nil), 400, api.CodeUnsupportedQueryParameter,
+			map[string]string{"QueryParameterName": "$select", "QueryParameterValue": "id,state"}},
+		{"$filter on a list", signed("GET", "/jobs/j1/tasks", url.Values{"$filter": {"state eq 'completed'"}}, nil), 400, api.CodeUnsupportedQueryParameter,
+			map[string]string{"QueryParameterName": "$filter", "QueryParameterValue": "state eq 'completed'"}},
+		{"malformed $filter", signed("GET", "/jobs", url.Values{"$filter": {"state eq"}}, nil), 400, api.CodeUnsupportedQueryParameter,
+			map[string]string{"QueryParameterName": "$filter"}},
+		{"$filter on nodes", signed("GET", "/pools/p1/nodes", url.Values{"$filter": {"state eq 'idle'"}}, nil), 400, api.CodeUnsupportedQueryParameter,
+			map[string]string{"QueryParameterName": "$filter"}},
+		{"$filter on node counts", signed("GET", "/nodecounts", url.Values{"$filter": {"poolId eq 'p1'"}}, nil), 400, api.CodeUnsupportedQueryParameter,
+			map[string]string{"QueryParameterName": "$filter"}},
+		{"$select on a get", signed("GET", "/jobs/j1", url.Values{"$select": {"id"}}, nil), 400, api.CodeUnsupportedQueryParameter,
+			map[string]string{"QueryParameterName": "$select"}},
+		{"$expand on a get", signed("GET", "/jobs/j1/tasks/t", url.Values{"$expand": {"stats"}}, nil), 400, api.CodeUnsupportedQueryParameter,
+			map[string]string{"QueryParameterName": "$expand"}},
+		{"$filter on task files", signed("GET", "/jobs/j1/tasks/t/files", url.Values{"$filter": {"name eq 'stdout.txt'"}}, nil), 400, api.CodeUnsupportedQueryParameter,
+			map[string]string{"QueryParameterName": "$filter"}},
 		{"missing pool", signed("GET", "/pools/nope", nil, nil), 404, api.CodePoolNotFound, nil},
 		{"path id that cannot exist", signed("GET", "/pools/no pool", nil, nil), 404, api.CodePoolNotFound, nil},
 		{"missing job", signed("GET", "/jobs/nope", nil, nil), 404, api.CodeJobNotFound, nil},
@@ -715,6 +730,32 @@ func TestRequestErrors(t *testing.T) {
 		{"empty collection", signed("POST", "/jobs/j1/addtaskcollection", nil, map[string]any{"value": []batch.Task{}}), 400, api.CodeInvalidPropertyValue, nil},
 		{"101 tasks", signed("POST", "/jobs/j1/addtaskcollection", nil, map[string]any{"value": manyTasks(101)}), 413, api.CodeRequestBodyTooLarge, nil},
 		{"terminate body of the wrong type", signed("POST", "/jobs/j1/terminate", nil, `{"terminateReason": 7}`), 400, api.CodeInvalidRequestBody, nil},
+		{"terminate body with an unknown property", signed("POST", "/jobs/j1/terminate", nil, `{"terminateReason": "x", "force": true}`),
+			400, api.CodeInvalidRequestBody, map[string]string{"PropertyName": "force"}},
+		// Properties outside Azure's request models, at the top or nested, are refused by name.
+		{"pool with an unknown property", signed("POST", "/pools", nil, `{"id":"p9","vmSize":"local","targetDedicatedNodes":0,"vmsize":"x"}`),
+			400, api.CodeInvalidRequestBody, map[string]string{"PropertyName": "vmsize"}},
+		{"pool with a read-only property", signed("POST", "/pools", nil, `{"id":"p9","vmSize":"local","targetDedicatedNodes":0,"currentDedicatedNodes":3}`),
+			400, api.CodeInvalidRequestBody, map[string]string{"PropertyName": "currentDedicatedNodes"}},
+		{"job with a read-only property", signed("POST", "/jobs", nil, `{"id":"j9","poolInfo":{"poolId":"p1"},"state":"completed"}`),
+			400, api.CodeInvalidRequestBody, map[string]string{"PropertyName": "state"}},
+		{"job with an unknown nested property", signed("POST", "/jobs", nil, `{"id":"j9","poolInfo":{"poolId":"p1","keepAlive":true}}`),
+			400, api.CodeInvalidRequestBody, map[string]string{"PropertyName": "keepAlive"}},
+		{"task with a read-only property", signed("POST", "/jobs/j1/tasks", nil, `{"id":"t9","commandLine":"x","executionInfo":{"exitCode":0}}`),
+			400, api.CodeInvalidRequestBody, map[string]string{"PropertyName": "executionInfo"}},
+		{"collection entry with an unknown property", signed("POST", "/jobs/j1/addtaskcollection", nil,
+			`{"value":[{"id":"t8","commandLine":"x"},{"id":"t9","commandLine":"x","priority":3}]}`),
+			400, api.CodeInvalidRequestBody, map[string]string{"PropertyName": "value[1].priority"}},
+		// Properties of Azure's models that Corral does not implement are refused by name.
+		{"pool with a start task", signed("POST", "/pools", nil, `{"id":"p9","vmSize":"local","targetDedicatedNodes":0,"startTask":{"commandLine":"x"}}`),
+			400, api.CodeUnsupportedProperty, map[string]string{"PropertyName": "startTask"}},
+		{"job with common environment and a priority", signed("POST", "/jobs", nil,
+			`{"id":"j9","poolInfo":{"poolId":"p1"},"commonEnvironmentSettings":[{"name":"A","value":"1"}],"priority":5}`),
+			400, api.CodeUnsupportedProperty, map[string]string{"PropertyName": "priority"}},
+		{"task with resource files", signed("POST", "/jobs/j1/tasks", nil, `{"id":"t9","commandLine":"x","resourceFiles":[{"httpUrl":"https://x/y","filePath":"y"}]}`),
+			400, api.CodeUnsupportedProperty, map[string]string{"PropertyName": "resourceFiles"}},
+		{"task env name with =", signed("POST", "/jobs/j1/tasks", nil, `{"id":"t9","commandLine":"x","environmentSettings":[{"name":"A=B","value":"1"}]}`),
+			400, api.CodeInvalidPropertyValue, map[string]string{"PropertyName": "environmentSettings[0].name"}},
 		{"unknown path", signed("GET", "/nothing/here", nil, nil), 400, api.CodeInvalidURI, nil},
 		{"patch pool", signed("PATCH", "/pools/p1", nil, map[string]any{}), 501, rest.CodeNotImplemented, nil},
 		{"update job", signed("PUT", "/jobs/j1", nil, map[string]any{}), 501, rest.CodeNotImplemented, nil},
@@ -935,4 +976,43 @@ func TestDeletes(t *testing.T) {
 	}
 	want(t, e.do("DELETE", "/pools/p1", nil, nil), http.StatusNotFound, api.CodePoolNotFound)
 	created(t, e.do("POST", "/pools", nil, pool("p1", 1)), http.StatusCreated, e.base+"/pools/p1")
+}
+
+// TestDependencyCycleRefused: a task that would close a dependency cycle with the job's tasks,
+// or with tasks before it in its collection, is refused when it arrives, naming the cycle.
+func TestDependencyCycleRefused(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	created(t, e.do("POST", "/pools", nil, pool("cyc", 0)), http.StatusCreated, e.base+"/pools/cyc")
+	created(t, e.do("POST", "/jobs", nil, job("j", "cyc", true)), http.StatusCreated, e.base+"/jobs/j")
+
+	// b waits for a, which does not exist yet: fine. c waits for b.
+	created(t, e.do("POST", "/jobs/j/tasks", nil, task("b", "a")), http.StatusCreated, e.base+"/jobs/j/tasks/b")
+	created(t, e.do("POST", "/jobs/j/tasks", nil, task("c", "b")), http.StatusCreated, e.base+"/jobs/j/tasks/c")
+	// a waiting for c closes a -> c -> b -> a.
+	eb := want(t, e.do("POST", "/jobs/j/tasks", nil, task("a", "c")), http.StatusBadRequest, api.CodeInvalidPropertyValue)
+	if value(eb, "PropertyName") != "dependsOn" || value(eb, "PropertyValue") != "a -> c -> b -> a" || value(eb, "Reason") == "" {
+		t.Errorf("error values = %+v", eb.Values)
+	}
+	want(t, e.do("GET", "/jobs/j/tasks/a", nil, nil), http.StatusNotFound, api.CodeTaskNotFound)
+	// An a that waits for nothing is fine.
+	created(t, e.do("POST", "/jobs/j/tasks", nil, task("a")), http.StatusCreated, e.base+"/jobs/j/tasks/a")
+
+	// Within one collection: y closes x -> y -> x and is refused; x and z are added.
+	r := e.do("POST", "/jobs/j/addtaskcollection", nil, map[string]any{"value": []batch.Task{task("x", "y"), task("y", "x"), task("z", "x")}})
+	want(t, r, http.StatusOK, "")
+	var res struct {
+		Value []rest.TaskAddResult `json:"value"`
+	}
+	r.decode(t, &res)
+	if len(res.Value) != 3 {
+		t.Fatalf("results = %s", r.body)
+	}
+	for i, wantStatus := range []string{rest.TaskAddSuccess, rest.TaskAddClientError, rest.TaskAddSuccess} {
+		if res.Value[i].Status != wantStatus {
+			t.Errorf("result %d = %+v", i, res.Value[i])
+		}
+	}
+	if be := res.Value[1].Error; be == nil || be.Code != api.CodeInvalidPropertyValue || len(be.Values) < 2 || be.Values[1].Value != "y -> x -> y" {
+		t.Errorf("error of y = %+v", be)
+	}
 }

@@ -135,8 +135,9 @@ type callKey struct{}
 // errGone marks a request whose client went away: nothing is written.
 var errGone = &api.Error{Status: 499, Code: "ClientClosedRequest"}
 
-// ServeHTTP implements http.Handler: it authenticates the request, checks its api-version and
-// timeout, and hands it to the route's handler.
+// ServeHTTP implements http.Handler: it authenticates the request, checks its api-version, the
+// query options Corral does not act on ($filter, $select, $expand: 400) and its timeout, and
+// hands it to the route's handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{s: s, w: w, r: r, id: api.NewRequestID(), now: s.now(), base: s.base}
 	if c.base == "" {
@@ -147,6 +148,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, e := api.APIVersion(r); e != nil {
+		c.fail(e)
+		return
+	}
+	if e := api.RefuseUnsupportedQuery(r); e != nil {
 		c.fail(e)
 		return
 	}
@@ -212,13 +217,16 @@ func (c *call) readError(what string, err error) *api.Error {
 	return c.internal(what, err)
 }
 
-// decode reads the request's JSON body into dst, ignoring properties dst does not declare. A
-// body over the limit is drained (up to a bound) before the 413 is written, so that the client,
-// still sending, reads the answer.
-func (c *call) decode(dst any) *api.Error { return c.decodeWith(dst, api.DecodeOptions{}) }
+// decode reads the request's JSON body into dst, refusing (400 InvalidRequestBody) a property
+// dst does not declare, at any depth, and at the top a property outside model when it has
+// properties: Corral does not accept a property and then ignore it. A body over the limit is
+// drained (up to a bound) before the 413 is written, so that the client, still sending, reads
+// the answer.
+func (c *call) decode(dst any, model api.RequestModel) *api.Error {
+	return c.decodeWith(dst, api.DecodeOptions{RejectUnknownFields: true, Model: model})
+}
 
-// decodeWith is decode with opts (a handler that must not ignore unknown properties sets
-// RejectUnknownFields).
+// decodeWith is decode with opts.
 func (c *call) decodeWith(dst any, opts api.DecodeOptions) *api.Error {
 	e := api.DecodeJSON(c.r, dst, opts)
 	if e != nil && e.Code == api.CodeRequestBodyTooLarge && c.r.Body != nil {

@@ -1,7 +1,9 @@
 package rest
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -31,6 +33,22 @@ type TaskAddResult struct {
 	Error        *BatchError `json:"error,omitempty"`
 }
 
+// inCollection puts the index of the collection's entry in front of the PropertyName of e, or
+// adds one: "value[3].state".
+func inCollection(e *api.Error, i int) *api.Error {
+	c := *e
+	c.Values = slices.Clone(e.Values)
+	prefix := "value[" + strconv.Itoa(i) + "]"
+	for k, v := range c.Values {
+		if v.Key == "PropertyName" {
+			c.Values[k].Value = prefix + "." + v.Value
+			return &c
+		}
+	}
+	c.Values = append([]api.ErrorValue{{Key: "PropertyName", Value: prefix}}, c.Values...)
+	return &c
+}
+
 // taskAddCollection is the body of Add Collection ({"value": [...]}) and of its answer.
 type taskAddCollection[T any] struct {
 	Metadata string `json:"odata.metadata,omitempty"`
@@ -44,10 +62,9 @@ func (s *Server) addTask(c *call) *api.Error {
 		return e
 	}
 	var t batch.Task
-	if e := c.decode(&t); e != nil {
+	if e := c.decode(&t, taskAddModel); e != nil {
 		return e
 	}
-	t.URL, t.ETag = "", ""
 	if e := c.activeJob(jobID); e != nil {
 		return e
 	}
@@ -82,9 +99,13 @@ func (s *Server) addTaskCollection(c *call) *api.Error {
 	if e != nil {
 		return e
 	}
-	var body taskAddCollection[batch.Task]
-	if e := c.decode(&body); e != nil {
+	var raw taskAddCollection[json.RawMessage]
+	if e := c.decode(&raw, taskAddCollectionModel); e != nil {
 		return e
+	}
+	body := taskAddCollection[batch.Task]{Value: make([]batch.Task, len(raw.Value))}
+	if raw.Value == nil {
+		body.Value = nil
 	}
 	switch n := len(body.Value); {
 	case body.Value == nil:
@@ -95,8 +116,12 @@ func (s *Server) addTaskCollection(c *call) *api.Error {
 		return api.NewError(api.CodeRequestBodyTooLarge, api.ErrorValue{Key: "Reason",
 			Value: "The collection holds " + strconv.Itoa(n) + " tasks; the maximum is " + strconv.Itoa(api.MaxTasksPerCollection) + "."})
 	}
-	for i := range body.Value {
-		body.Value[i].URL, body.Value[i].ETag = "", ""
+	// Each task fits TaskAddParameter, or the request fails as a whole, as one body that does
+	// not parse does.
+	for i, r := range raw.Value {
+		if e := api.DecodeJSONValue(r, &body.Value[i], api.DecodeOptions{RejectUnknownFields: true, Model: taskAddModel}); e != nil {
+			return inCollection(e, i)
+		}
 	}
 	if e := c.activeJob(jobID); e != nil {
 		return e

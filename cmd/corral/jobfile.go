@@ -32,8 +32,6 @@ const jobFileHelp = `A job file is YAML (.yaml, .yml) or JSON (.json):
     LANG: C.UTF-8
   maxRetries: 1          # default for every task: retries after a failed attempt (a
                          # non-zero exit code); 0: none (the default), -1: no limit
-  maxWallClock: 2h       # the job is terminated when it has run this long
-  maxParallelTasks: 4    # at most this many of its tasks run at once
   tasks:
     - id: split
       shell: |           # a script, run by /bin/sh -c
@@ -678,6 +676,18 @@ func checkJob(name string, f jobFile, pos positions, now time.Time) (*parsedJob,
 		jv.PoolInfo.PoolID = "pool"
 	}
 	if err := batch.ValidateJob(jv); err != nil {
+		// A job's maxWallClock and maxParallelTasks are Azure's; the service does not enforce
+		// them yet, so it refuses them, and so does the file, at their line.
+		var be *batch.Error
+		if errors.As(err, &be) && be.Code == batch.CodeUnsupportedProperty {
+			for _, k := range []struct{ property, key string }{
+				{"constraints.maxWallClockTime", "maxWallClock"}, {"maxParallelTasks", "maxParallelTasks"},
+			} {
+				if be.Value(batch.KeyPropertyName) == k.property {
+					return nil, errAt(pos.top[k.key], "%s: not supported: %s", k.key, be.Value(batch.KeyReason))
+				}
+			}
+		}
 		return nil, errAt(0, "%s", batchMessage(err))
 	}
 	for i, t := range f.Tasks {

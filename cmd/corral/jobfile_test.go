@@ -44,8 +44,6 @@ id: j1
 pool: p1
 env: {A: "1", B: 2}
 maxRetries: 1
-maxWallClock: 2h
-maxParallelTasks: 3
 tasks:
   - id: first
     command: [echo, "hello world"]
@@ -64,8 +62,6 @@ tasks:
 	"pool": "p1",
 	"env": {"A": "1", "B": "2"},
 	"maxRetries": 1,
-	"maxWallClock": "2h",
-	"maxParallelTasks": 3,
 	"tasks": [
 		{"id": "first", "command": ["echo", "hello world"], "maxWallClock": "PT10M"},
 		{"id": "second", "displayName": "the second", "command": "echo two", "dependsOn": "first",
@@ -77,8 +73,7 @@ tasks:
 		IDFromFile: true,
 		Job: batch.Job{
 			ID: "j1", UsesTaskDependencies: batch.Ptr(true), PoolInfo: batch.PoolInformation{PoolID: "p1"},
-			MaxParallelTasks: batch.Ptr(int32(3)),
-			Constraints:      &batch.JobConstraints{MaxTaskRetryCount: batch.Ptr(int32(1)), MaxWallClockTime: batch.Ptr(batch.Duration(2 * time.Hour))},
+			Constraints: &batch.JobConstraints{MaxTaskRetryCount: batch.Ptr(int32(1))},
 		},
 		Tasks: []batch.Task{
 			{ID: "first", CommandLine: "echo 'hello world'",
@@ -150,6 +145,9 @@ func TestJobFileErrors(t *testing.T) {
 			"cycle.yaml:2: the dependencies form a cycle: a -> c -> b -> a"},
 		{"slots.yaml", "tasks:\n  - id: a\n    command: x\n    requiredSlots: 0\n", `slots.yaml:4: task "a": requiredSlots must be at least 1`},
 		{"retries.yaml", "tasks:\n  - id: a\n    command: x\n    maxRetries: -2\n", `retries.yaml:4: task "a": maxTaskRetryCount must be -1 (no limit) or greater`},
+		// The service does not enforce a job's maxWallClockTime or maxParallelTasks: refused.
+		{"jobclock.yaml", "id: a\nmaxWallClock: 2h\ntasks:\n  - {id: x, command: x}\n", "jobclock.yaml:2: maxWallClock: not supported: a job's maxWallClockTime is not enforced yet"},
+		{"parallel.yaml", "id: a\nmaxParallelTasks: 3\ntasks:\n  - {id: x, command: x}\n", "parallel.yaml:2: maxParallelTasks: not supported: maxParallelTasks is not enforced yet"},
 
 		// JSON
 		{"empty.json", "  ", "empty.json: the file is empty"},
