@@ -4,11 +4,11 @@
 //
 // # Actors and who owns what
 //
-//   - The job manager of a job (one actor per job, "job/<id>") owns the job's record and its
+//   - The job manager of a job (one actor per life of a job, "job/<id>#<incarnation>") owns the job's record and its
 //     tasks' records: it adds tasks, keeps the dependency graph (batch.Graph), decides retries,
 //     requeues and exit-condition actions, and completes or terminates the job. Nothing else
 //     writes a task.
-//   - The scheduler of a pool ("sched/<pool>") owns placement: the queue of ready tasks of every
+//   - The scheduler of a pool id ("sched/<pool>", outliving the pool's lives) owns placement: the queue of ready tasks of every
 //     job on the pool and the free slots of every node. It proposes a placement to the task's job
 //     manager, which records the attempt (task running on node N, attempt A) before the node is
 //     told to start it.
@@ -16,11 +16,15 @@
 //     agent (package agent/protocol): it sends StartTask and KillTask, takes reports, acknowledges
 //     results once the job manager has recorded them, and declares the node lost when it stops
 //     hearing from it.
-//   - The pool manager of a pool ("pool/<id>") owns the pool's record and its nodes: it asks the
+//   - The pool manager of a pool ("pool/<id>#<incarnation>") owns the pool's record and its nodes: it asks the
 //     VM provider (compute.ProviderID) for nodes and releases them.
 //
 // Pool ids in actor ids and record keys are in lower case, as Azure Batch ids are case-insensitive:
 // a job that names its pool in another case reaches the same scheduler, sessions and records.
+//
+// Ids users give can be deleted and used again; incarnations keep the lives apart (see
+// incarnation.go): attempt ids, attempt records, agent commands and results name the life of the
+// job and task they belong to, and node ids are never used twice.
 //
 // # Durability
 //
