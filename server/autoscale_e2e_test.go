@@ -22,15 +22,8 @@ func TestAutoscaleOnLocalNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	bin := buildCorral(t)
-	data := t.TempDir()
-	addr := freeAddr(t)
-	key := []byte("e2e-key-0123456789abcdef")
-	srv := startServer(t, bin, addr, data, key, "--autoscale-min-interval", "1s", "--provision-delay", "500ms")
-	t.Cleanup(func() {
-		srv.kill()
-		killNodes(t, data)
-	})
+	e := newE2E(t, "--autoscale-min-interval", "1s", "--provision-delay", "500ms")
+	srv, key := e.srv, e.key
 
 	// One dedicated node while there is work, and a low-priority node per 20 pending tasks, at most 3.
 	formula := `$pending = max($PendingTasks.GetSample(1));

@@ -40,6 +40,34 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// e2eEnv is a `corral server` process (the real binary) on a data directory of its own, killed
+// with the node agents it leaves behind when the test ends.
+type e2eEnv struct {
+	bin, data, addr string
+	key             []byte
+	flags           []string
+	srv             *e2eServer
+}
+
+// newE2E builds corral and starts a server on a free loopback port with the given flags.
+func newE2E(t *testing.T, flags ...string) *e2eEnv {
+	t.Helper()
+	e := &e2eEnv{bin: buildCorral(t), data: t.TempDir(), addr: freeAddr(t), key: []byte("e2e-key-0123456789abcdef"), flags: flags}
+	e.srv = startServer(t, e.bin, e.addr, e.data, e.key, flags...)
+	t.Cleanup(func() {
+		e.srv.kill()
+		killNodes(t, e.data)
+	})
+	return e
+}
+
+// restart kills the server with SIGKILL and starts it again on the same address and data.
+func (e *e2eEnv) restart(t *testing.T) {
+	t.Helper()
+	e.srv.kill()
+	e.srv = startServer(t, e.bin, e.addr, e.data, e.key, e.flags...)
+}
+
 func startServer(t *testing.T, bin, addr, data string, key []byte, flags ...string) *e2eServer {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"server", "--listen", addr, "--data", data}, flags...)...)
@@ -115,15 +143,8 @@ func TestKillServerMidRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	bin := buildCorral(t)
-	data := t.TempDir()
-	addr := freeAddr(t)
-	key := []byte("e2e-key-0123456789abcdef")
-	srv := startServer(t, bin, addr, data, key)
-	t.Cleanup(func() {
-		srv.kill()
-		killNodes(t, data)
-	})
+	e := newE2E(t)
+	srv, key := e.srv, e.key
 
 	two, slots := int32(2), int32(2)
 	if code := call(t, srv.base, key, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots}, nil); code != http.StatusCreated {
@@ -173,8 +194,8 @@ func TestKillServerMidRun(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	srv.kill()
-	srv = startServer(t, bin, addr, data, key)
+	e.restart(t)
+	srv = e.srv
 
 	deadline = time.Now().Add(90 * time.Second)
 	for {

@@ -19,15 +19,8 @@ func TestJobAddedAgainRunsItsOwnTask(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	bin := buildCorral(t)
-	data := t.TempDir()
-	addr := freeAddr(t)
-	key := []byte("e2e-key-0123456789abcdef")
-	srv := startServer(t, bin, addr, data, key)
-	t.Cleanup(func() {
-		srv.kill()
-		killNodes(t, data)
-	})
+	e := newE2E(t)
+	srv, key := e.srv, e.key
 
 	one := int32(1)
 	if code := call(t, srv.base, key, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &one, TaskSlotsPerNode: &one}, nil); code != http.StatusCreated {

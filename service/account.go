@@ -65,7 +65,7 @@ func newAccount(st store.Store, timing NodeTiming, minInterval time.Duration) *a
 // Define declares the account's states: Loading (reading what exists, retried while the store
 // fails; requests wait), then Serving.
 func (a *account) Define(m *actor.Machine) {
-	m.State("Loading",
+	m.State("Loading", append([]actor.StateOption{
 		actor.OnEntry(a.load),
 		actor.On(func(ctx *actor.Context, _ retryAccountLoad) { a.load(ctx) }),
 		actor.Defer[AddPool](),
@@ -75,19 +75,10 @@ func (a *account) Define(m *actor.Machine) {
 		actor.Defer[TerminateTask](),
 		actor.Defer[DeleteJob](),
 		actor.Defer[DeleteTask](),
-		actor.Defer[DeletePool](),
-		actor.Defer[ResizePool](),
-		actor.Defer[StopResizePool](),
-		actor.Defer[EnableAutoScale](),
-		actor.Defer[DisableAutoScale](),
-		actor.Defer[EvaluateAutoScale](),
-		actor.Defer[RemoveNodes](),
 		actor.Defer[poolGone](),
 		actor.Defer[jobGone](),
-		actor.Defer[compute.VMPreempted](),
-		actor.Defer[compute.VMLost](),
 		actor.Targets("Serving"),
-	)
+	}, deferPoolEvents()...)...)
 	m.State("Serving",
 		actor.On(a.addPool),
 		actor.On(a.addJob),
@@ -131,6 +122,22 @@ func (a *account) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, e compute.VMLost) { a.notice(ctx, e.PoolID, e) }),
 		actor.Ignore[retryAccountLoad](),
 	)
+}
+
+// deferPoolEvents defers what a pool's manager takes while it loads: the API's requests about the
+// pool, and the provider's notices.
+func deferPoolEvents() []actor.StateOption {
+	return []actor.StateOption{
+		actor.Defer[DeletePool](),
+		actor.Defer[ResizePool](),
+		actor.Defer[StopResizePool](),
+		actor.Defer[EnableAutoScale](),
+		actor.Defer[DisableAutoScale](),
+		actor.Defer[EvaluateAutoScale](),
+		actor.Defer[RemoveNodes](),
+		actor.Defer[compute.VMPreempted](),
+		actor.Defer[compute.VMLost](),
+	}
 }
 
 // PoolNoticesID is where a VM provider sends what it tells a pool unasked (VMPreempted, VMLost)

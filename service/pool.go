@@ -131,21 +131,12 @@ func newPoolManager(poolID string, inc int64, st store.Store, timing NodeTiming,
 // Define declares the pool manager's states: Loading (reading the pool, retried while the store
 // fails), Managing, and Deleting (waiting for the provider to delete every VM).
 func (p *poolManager) Define(m *actor.Machine) {
-	m.State("Loading",
+	m.State("Loading", append(deferPoolEvents(),
 		actor.OnEntry(p.load),
 		actor.On(func(ctx *actor.Context, _ retryLoad) { p.load(ctx) }),
 		actor.Defer[compute.VMCreated](),
 		actor.Defer[compute.VMFailed](),
 		actor.Defer[compute.VMDeleted](),
-		actor.Defer[DeletePool](),
-		actor.Defer[ResizePool](),
-		actor.Defer[StopResizePool](),
-		actor.Defer[EnableAutoScale](),
-		actor.Defer[DisableAutoScale](),
-		actor.Defer[EvaluateAutoScale](),
-		actor.Defer[RemoveNodes](),
-		actor.Defer[compute.VMPreempted](),
-		actor.Defer[compute.VMLost](),
 		actor.Ignore[askAgain](),
 		actor.Ignore[resizeTimedOut](),
 		actor.Ignore[evalTick](),
@@ -155,7 +146,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.Ignore[drained](),        // from a session of before a restart: leaving nodes are released
 		actor.Ignore[compute.VMList](), // asked for before a restart: load lists again
 		actor.Targets("Managing", "Deleting"),
-	)
+	)...)
 	m.State("Managing",
 		actor.On(p.created),
 		actor.On(p.failed),
