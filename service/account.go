@@ -256,10 +256,13 @@ func (a *account) addPool(ctx *actor.Context, r AddPool) {
 		if errors.Is(err, store.ErrExists) {
 			// In the store but unknown here: an earlier add committed although the store said
 			// it failed (its acknowledgement was lost). The pool exists: start its actors.
-			if pr, gerr := readPoolRecord(a.st, r.Pool.ID); gerr == nil {
-				a.pools[key] = pr.Incarnation
-				a.startPool(ctx, pr.Pool, pr.Incarnation)
+			pr, gerr := readPoolRecord(a.st, r.Pool.ID)
+			if gerr != nil {
+				reply(ctx, r.Request, busy()) // the retry finds it
+				return
 			}
+			a.pools[key] = pr.Incarnation
+			a.startPool(ctx, pr.Pool, pr.Incarnation)
 		}
 		reply(ctx, r.Request, storeError(err, "PoolExists", "pool"))
 		return
@@ -316,10 +319,13 @@ func (a *account) addJob(ctx *actor.Context, r AddJob) {
 	if err != nil {
 		if errors.Is(err, store.ErrExists) {
 			// As for pools: an earlier add that committed unacknowledged. Start its manager.
-			if jr, gerr := readJobRecord(a.st, r.Job.ID); gerr == nil {
-				a.jobs[key] = jobLife{ID: jr.Job.ID, Inc: jr.Incarnation}
-				a.startJob(ctx, jr.Job, jr.Incarnation)
+			jr, gerr := readJobRecord(a.st, r.Job.ID)
+			if gerr != nil {
+				reply(ctx, r.Request, busy()) // the retry finds it
+				return
 			}
+			a.jobs[key] = jobLife{ID: jr.Job.ID, Inc: jr.Incarnation}
+			a.startJob(ctx, jr.Job, jr.Incarnation)
 		}
 		reply(ctx, r.Request, storeError(err, "JobExists", "job"))
 		return

@@ -45,15 +45,21 @@ func (a *attemptsOwnLife) Define(m *actor.Machine) {
 }
 
 // slotsHeld asserts that the processes running on a node never need more slots than it has
-// (attempts of every life counted: a killed attempt holds its slots until its process ends; an
-// attempt whose loss the service has recorded is not counted: its session kills it when its node
-// reports it, as a start that reached the agent after the node was given up may run), and
-// is hot while no task is left to run but the scheduler counts slots of an up node as taken: slots
+// (attempts of every life counted: a killed attempt holds its slots until its process ends).
+// Attempts the service has given up on are not counted: one its node's session reported lost (the
+// node did not list it, or went silent), and one that starts only after the service recorded its
+// end. A start
+// delayed on its way (sent before a crash) may reach the agent after a report that did not list
+// it; the node's session kills such an attempt when the agent next reports it, so it runs beside
+// others for at most a heartbeat. (The agent link carries one exchange at a time, commands before
+// the next report, which keeps this to a crash of the service.) It is
+// hot while no task is left to run but the scheduler counts slots of an up node as taken: slots
 // must come back once the work is done.
 type slotsHeld struct {
 	nodeSlots int
 	slots     map[string]int            // attempt id -> slots
-	lost      map[string]bool           // attempts whose loss is recorded
+	ended     map[string]bool           // attempts whose end the service recorded
+	current   map[string]string         // task life -> its latest attempt
 	running   map[string]map[string]int // node -> attempt id -> slots, from the agents
 	open      map[string]bool           // task lives added and not completed
 	sched     map[string]NodeSlots      // node -> the scheduler's latest count
@@ -62,18 +68,26 @@ type slotsHeld struct {
 func (h *slotsHeld) Define(m *actor.Machine) {
 	handlers := func() []actor.StateOption {
 		return []actor.StateOption{
-			actor.On(func(ctx *actor.Context, e TaskStarted) { h.slots[e.AttemptID] = e.Slots }),
-			actor.On(func(ctx *actor.Context, e AttemptLost) { h.lost[e.AttemptID] = true }),
+			actor.On(func(ctx *actor.Context, e TaskStarted) {
+				h.slots[e.AttemptID] = e.Slots
+				h.current[taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)] = e.AttemptID
+			}),
+			actor.On(func(ctx *actor.Context, e AttemptGivenUp) {
+				h.ended[e.AttemptID] = true
+				delete(h.running[e.NodeID], e.AttemptID)
+			}),
+			actor.On(func(ctx *actor.Context, e AttemptRecorded) { h.ended[e.AttemptID] = true }),
 			actor.On(func(ctx *actor.Context, e model.AttemptRan) {
 				if h.running[e.NodeID] == nil {
 					h.running[e.NodeID] = map[string]int{}
 				}
+				if h.ended[e.AttemptID] {
+					return // started after the service gave it up: see above
+				}
 				h.running[e.NodeID][e.AttemptID] = h.slots[e.AttemptID]
 				used := 0
-				for id, s := range h.running[e.NodeID] {
-					if !h.lost[id] {
-						used += s
-					}
+				for _, s := range h.running[e.NodeID] {
+					used += s
 				}
 				ctx.Assert(used <= h.nodeSlots, "node %s runs attempts needing %d slots; it has %d", e.NodeID, used, h.nodeSlots)
 			}),
@@ -89,6 +103,7 @@ func (h *slotsHeld) Define(m *actor.Machine) {
 				h.update(ctx)
 			}),
 			actor.On(func(ctx *actor.Context, e TaskCompleted) {
+				h.ended[h.current[taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)]] = true
 				h.open[taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)] = false
 				h.update(ctx)
 			}),
@@ -112,7 +127,8 @@ func (h *slotsHeld) Define(m *actor.Machine) {
 		}
 	}
 	m.State("Init", actor.OnEntry(func(ctx *actor.Context) {
-		h.slots, h.lost, h.running, h.open, h.sched = map[string]int{}, map[string]bool{}, map[string]map[string]int{}, map[string]bool{}, map[string]NodeSlots{}
+		h.slots, h.ended, h.current = map[string]int{}, map[string]bool{}, map[string]string{}
+		h.running, h.open, h.sched = map[string]map[string]int{}, map[string]bool{}, map[string]NodeSlots{}
 		ctx.Goto("Settled")
 	}), actor.Targets("Settled"))
 	m.State("Settled", append(handlers(), actor.Temp(actor.Cold), actor.Targets("Leaking"))...)

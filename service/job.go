@@ -70,12 +70,6 @@ type (
 		JobID  string
 		JobInc int64
 	}
-	// AttemptLost is announced when the loss of an attempt is recorded: its node was lost or
-	// left, and the task is requeued (or terminated). If the node still runs it, its session
-	// kills it when the node reports it.
-	AttemptLost struct {
-		JobID, TaskID, AttemptID, NodeID string
-	}
 	// AttemptRecorded is announced when the end of an attempt is recorded from its node's
 	// result: ResultAttempt is the attempt the result was about.
 	AttemptRecorded struct {
@@ -655,9 +649,6 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		}
 		return err
 	}, func(ctx *actor.Context) {
-		if e.Lost {
-			ctx.Announce(AttemptLost{JobID: j.jobID, TaskID: next.Task.ID, AttemptID: prevAttempt, NodeID: e.NodeID})
-		}
 		if !e.Lost {
 			ctx.Announce(AttemptRecorded{JobID: j.jobID, TaskID: next.Task.ID, AttemptID: prevAttempt, ResultAttempt: e.Result.AttemptID,
 				JobInc: j.inc, Seq: next.Seq, ExitCode: e.Result.ExitCode})
@@ -688,14 +679,22 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 // forget deletes the record of an attempt reported lost that is not its task's current one: one
 // recorded by a write whose acknowledgement was lost, and never started, or one of a task that is
 // gone. (A deleted pool waits for its attempts' records to go.)
+//
+// The task's record is written again as the job manager holds it: a write reported failed that
+// committed all the same may have left it naming this attempt, which never started (its start is
+// sent only after a write that succeeds), and a restart would wait for it for ever.
 func (j *jobManager) forget(ctx *actor.Context, e attemptEnded) {
 	b := j.openBatch(ctx)
+	key := batch.IDKey(e.Ref.TaskID)
 	b.writes = append(b.writes, func(tx store.Tx) error {
 		err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, e.NodeID, e.Ref.AttemptID), store.AnyVersion)
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
-		return err
+		if r := j.tasks[key]; r != nil {
+			return putJSON(tx, tableTasks, j.taskKey(r.Task.ID), *r, store.AnyVersion)
+		}
+		return nil
 	})
 }
 

@@ -89,6 +89,18 @@ type (
 	drained struct{ NodeID string }
 )
 
+// AttemptGivenUp is announced when a node session reports an attempt lost to its job manager: the
+// session no longer counts it on the node (the node went silent, did not list it, or left), and
+// kills it if the node reports it running again.
+type AttemptGivenUp struct{ NodeID, AttemptID string }
+
+// giveUp reports an attempt lost to its job manager (to be completed as terminated, with
+// terminate; requeued otherwise).
+func (n *nodeSession) giveUp(ctx *actor.Context, r attemptRef, terminate bool) {
+	ctx.Announce(AttemptGivenUp{NodeID: n.nodeID, AttemptID: r.AttemptID})
+	ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true, Terminate: terminate})
+}
+
 // AttemptNotRun is announced when a session reports lost an attempt it never had its agent start
 // (placed on the node before the scheduler knew the node was leaving): it is requeued.
 type AttemptNotRun struct{ JobID, TaskID, AttemptID, NodeID string }
@@ -245,7 +257,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Targets("Stopping"),
 		actor.On(func(ctx *actor.Context, s startAttempt) {
 			// Placed before the loss was known: report it lost at once so it is requeued.
-			ctx.Send(jobActor(s.Ref.JobID, s.Ref.JobInc), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+			n.giveUp(ctx, s.Ref, false)
 		}),
 	)
 	m.State("Stopping",
@@ -326,7 +338,7 @@ func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 	for _, id := range sortedKeys(n.expected) {
 		r := n.expected[id]
 		delete(n.expected, id)
-		ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+		n.giveUp(ctx, r, false)
 	}
 	for _, id := range sortedKeys(n.running) {
 		if !agentHas[id] {
@@ -365,7 +377,7 @@ func (n *nodeSession) lost(ctx *actor.Context, r attemptRef, terminate bool) {
 		delete(n.killed, r.AttemptID)
 		return
 	}
-	ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true, Terminate: terminate})
+	n.giveUp(ctx, r, terminate)
 }
 
 func (n *nodeSession) start(ctx *actor.Context, s startAttempt) {
@@ -476,7 +488,7 @@ func (n *nodeSession) stop(ctx *actor.Context, s stop) {
 	}
 	for _, id := range sortedKeys(n.expected) {
 		r := n.expected[id]
-		ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true, Terminate: s.Terminate})
+		n.giveUp(ctx, r, s.Terminate)
 	}
 	n.expected = map[string]attemptRef{}
 	n.offered = false
@@ -490,7 +502,7 @@ func (n *nodeSession) stop(ctx *actor.Context, s stop) {
 // agent never started it, so it is requeued.
 func (n *nodeSession) notRun(ctx *actor.Context, s startAttempt) {
 	ctx.Announce(AttemptNotRun{JobID: s.Ref.JobID, TaskID: s.Ref.TaskID, AttemptID: s.Ref.AttemptID, NodeID: n.nodeID})
-	ctx.Send(jobActor(s.Ref.JobID, s.Ref.JobInc), attemptEnded{Ref: s.Ref, PoolID: n.poolID, NodeID: n.nodeID, Lost: true})
+	n.giveUp(ctx, s.Ref, false)
 }
 
 // drainedIfIdle ends a draining session once no attempt runs and every result it handed on is
