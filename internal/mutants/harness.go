@@ -308,8 +308,8 @@ type runner struct {
 }
 
 // run applies m to the scratch copy, runs its tests, and puts the file back.
-func (r *runner) run(m Mutant) Result {
-	res := Result{Mutant: m}
+func (r *runner) run(m Mutant) (res Result) {
+	res.Mutant = m
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
 	path := filepath.Join(r.scratch, filepath.FromSlash(m.File))
@@ -359,7 +359,7 @@ func writeResult(w io.Writer, r Result) {
 	if r.Detail != "" {
 		by = strings.TrimPrefix(by+"; "+r.Detail, "; ")
 	}
-	fmt.Fprintf(w, "%-7s %-34s %6.1fs  %s\n", r.Status, r.Mutant.Name, r.Duration.Seconds(), by)
+	fmt.Fprintf(w, "%-7s %-38s %6.1fs  %s\n", r.Status, r.Mutant.Name, r.Duration.Seconds(), by)
 }
 
 // report writes one line per result and the score; it returns the number missed and broken.
