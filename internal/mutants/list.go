@@ -134,9 +134,9 @@ var Mutants = []Mutant{
 	{
 		Name:        "agent-restarts-ended-attempt",
 		File:        "agent/runner.go",
-		Original:    "\tif seen {\n\t\treturn nil\n\t}\n",
-		Replacement: "",
-		Description: "a repeated StartTask for an attempt that has ended runs the task again",
+		Original:    "seen, err := attemptSeen(dir, spec.AttemptID)",
+		Replacement: "seen, err := attemptSeen(wd, spec.AttemptID)",
+		Description: "the runner looks for the attempts a task has run in the wrong directory, so a repeated StartTask runs an ended attempt again",
 		Packages:    []string{"./agent"},
 		Run:         "^TestStartIsIdempotent$",
 	},
