@@ -386,3 +386,45 @@ func TestAutoscaleShrinkTaskCompletion(t *testing.T) {
 func TestAutoscaleShrinkRetainedData(t *testing.T) {
 	systest.Test(t, autoscaleShrinkConfig(), autoscaleShrinkProgram(batch.DeallocateRetainedData))
 }
+
+// strayCreator asks the provider, once, for a VM of pool p1 that the pool has no record of, as
+// a service of an earlier life might have (its answers and the VM's agent go unheard).
+type strayCreator struct{ nodeID string }
+
+func (c strayCreator) Define(m *actor.Machine) {
+	m.State("Asking",
+		actor.OnEntry(func(ctx *actor.Context) {
+			ctx.Send(compute.ProviderID, compute.CreateVM{RequestID: "stray", ReplyTo: ctx.Self(), PoolID: "p1", NodeID: c.nodeID, VMSize: "local", Dedicated: true})
+		}),
+		actor.OnAny(func(*actor.Context, actor.Event) {}))
+}
+
+// deaf stands for an actor that hears nothing: the session of a node of an earlier life.
+type deaf struct{}
+
+func (deaf) Define(m *actor.Machine) {
+	m.State("Deaf", actor.OnAny(func(*actor.Context, actor.Event) {}))
+}
+
+// A VM of the pool that the pool has no record of (left by an earlier life of the service) is
+// found by the pool manager's listing of the provider's VMs and deleted (noLeak), crash or not.
+func TestOrphanVMFromAnEarlierLifeDeleted(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}}, func(s *systest.Sim) {
+		s.Monitor(&noLeak{})
+		s.Monitor(&resizeEnds{})
+		st := memstore.New()
+		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
+		s.AddHost("cloud", func(h actor.Host) error {
+			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID, Slow: true})
+			return err
+		})
+		s.Create(string(NodeSessionID("p1", "p1-old")), deaf{})
+		s.Create("stray", strayCreator{nodeID: "p1-old"})
+		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+		one := int32(1)
+		s.Create("client", newClient(
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &one, ResizeTimeout: &noTimeout}},
+		))
+	})
+}
