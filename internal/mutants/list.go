@@ -304,6 +304,34 @@ var Mutants = []Mutant{
 		Run:         "^TestAutoscaleShrink",
 	},
 
+	{
+		Name:        "drain-ignores-running-attempts",
+		File:        "service/node.go",
+		Original:    "if len(n.running) == 0 && len(n.expected) == 0 && len(n.reported) == 0 {",
+		Replacement: "if len(n.expected) == 0 && len(n.reported) == 0 {",
+		Description: "a draining node (taskcompletion, retaineddata) says drained while attempts still run on it, so its VM goes under them",
+		Packages:    []string{"./service"},
+		Run:         "^TestAutoscaleShrinkTaskCompletion$|^TestDeallocateTaskCompletion",
+	},
+	{
+		Name:        "provider-lists-only-ready-vms",
+		File:        "compute/local/local.go",
+		Original:    "\t\tif n.phase == ending {",
+		Replacement: "\t\tif n.phase != ready {",
+		Description: "the local provider leaves VMs still being created out of ListVMs, so a pool manager that restarts cannot find them as orphans",
+		Packages:    []string{"./compute/local"},
+		Run:         ".",
+	},
+	{
+		Name:        "agent-ack-not-recorded",
+		File:        "agent/client.go",
+		Original:    "\tif !p.local {",
+		Replacement: "\tif p.local {",
+		Description: "the agent forgets an acknowledged result in memory but keeps its outcome file, so a restarted agent reports it again",
+		Packages:    []string{"./agent"},
+		Run:         "^TestClient",
+	},
+
 	// Incarnations: attempt ids, attempt records, agent commands, results and timers carry the
 	// job's, task's, pool's and node's incarnation, so that a report about an attempt of a
 	// deleted job (or pool, task, node) with the same id changes nothing. Their mutants go here
