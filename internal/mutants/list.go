@@ -192,8 +192,8 @@ var Mutants = []Mutant{
 	{
 		Name:        "restart-forgets-running-attempts",
 		File:        "service/pool.go",
-		Original:    "SchedulerID(p.poolID), p.timing, expected))",
-		Replacement: "SchedulerID(p.poolID), p.timing, nil))",
+		Original:    "SchedulerID(p.poolID), ctx.Self(), p.timing, expected))",
+		Replacement: "SchedulerID(p.poolID), ctx.Self(), p.timing, nil))",
 		Description: "after a restart, node sessions do not expect the attempts the store records running on their nodes",
 		Packages:    []string{"./service"},
 		Run:         "^TestServiceSurvivesCrashes$",
@@ -241,8 +241,8 @@ var Mutants = []Mutant{
 	{
 		Name:        "preempted-tasks-terminated",
 		File:        "service/node.go",
-		Original:    "NodeID: n.nodeID, Lost: true})\n\t}\n\tctx.Log(\"node lost\"",
-		Replacement: "NodeID: n.nodeID, Lost: true, Terminate: true})\n\t}\n\tctx.Log(\"node lost\"",
+		Original:    "\t\tn.lost(ctx, n.running[id], false)\n\t}\n\tctx.Log(\"node lost\"",
+		Replacement: "\t\tn.lost(ctx, n.running[id], true)\n\t}\n\tctx.Log(\"node lost\"",
 		Description: "the tasks of a lost or preempted node complete as terminated instead of being requeued",
 		Packages:    []string{"./service"},
 		Run:         "^TestAutoscaleWithPreemption$",
@@ -332,10 +332,52 @@ var Mutants = []Mutant{
 		Run:         "^TestClient",
 	},
 
-	// Incarnations: attempt ids, attempt records, agent commands, results and timers carry the
-	// job's, task's, pool's and node's incarnation, so that a report about an attempt of a
-	// deleted job (or pool, task, node) with the same id changes nothing. Their mutants go here
-	// once the service carries incarnations: a report of another incarnation taken as the
-	// current one's, an attempt id without the job's incarnation, a timer of a deleted task
-	// acting on its successor.
+	// Incarnations: a job, task or pool deleted and added again under its id is another life, and
+	// nothing of one life reaches another (attempt ids, attempt records, actor ids and node ids
+	// carry the life).
+	{
+		Name:        "incarnation-attempt-id-without-life",
+		File:        "service/incarnation.go",
+		Original:    "return fmt.Sprintf(\"%s/%s/%d@%d.%d\", jobID, taskID, n, inc, seq)",
+		Replacement: "return fmt.Sprintf(\"%s/%s/%d\", jobID, taskID, n)",
+		Description: "attempt ids leave out the job's life and the task's sequence number, so a job added again reuses its predecessor's attempt ids",
+		Packages:    []string{"./service"},
+		Run:         "^TestServiceLives",
+	},
+	{
+		Name:        "incarnation-job-actor-without-life",
+		File:        "service/incarnation.go",
+		Original:    "return actor.ID(fmt.Sprintf(\"job/%s#%d\", jobID, inc))",
+		Replacement: "return actor.ID(\"job/\" + jobID)",
+		Description: "a job manager's actor id leaves out the job's life, so reports and timers of a deleted job reach its successor's manager",
+		Packages:    []string{"./service"},
+		Run:         "^TestServiceLives",
+	},
+	{
+		Name:        "incarnation-placement-of-earlier-task",
+		File:        "service/job.go",
+		Original:    " || p.Task.JobInc != j.inc || p.Task.Seq != r.Seq {",
+		Replacement: " || p.Task.JobInc != j.inc {",
+		Description: "the job manager takes a placement made for a deleted task as one for the task added again under its id",
+		Packages:    []string{"./service"},
+		Run:         "^TestServiceLives",
+	},
+	{
+		Name:        "incarnation-attempt-record-of-earlier-job",
+		File:        "service/incarnation.go",
+		Original:    "\tif jr.Incarnation != a.JobInc {\n\t\treturn false, nil\n\t}\n",
+		Replacement: "",
+		Description: "an attempt record of a deleted job is taken as current when a job of its id exists again",
+		Packages:    []string{"./service"},
+		Run:         "^TestServiceLives",
+	},
+	{
+		Name:        "incarnation-pool-renumbers-nodes",
+		File:        "service/account.go",
+		Original:    "\t\tif rec.NextNode, err = getNextNode(tx, key); err != nil {\n\t\t\treturn err\n\t\t}\n",
+		Replacement: "",
+		Description: "a pool added again under a deleted pool's id numbers its nodes from 0, reusing the node ids of the earlier life",
+		Packages:    []string{"./service"},
+		Run:         "^TestServiceLives",
+	},
 }
