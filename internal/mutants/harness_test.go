@@ -160,3 +160,39 @@ func TestList(t *testing.T) {
 		}
 	}
 }
+
+// The scratch copy holds the files listed, with their contents and modes, in their directories.
+func TestCopyTree(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	files := map[string]os.FileMode{"go.mod": 0o644, "a/b/c.go": 0o644, "run.sh": 0o755}
+	for f, mode := range files {
+		p := filepath.Join(src, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("content of "+f), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var names []string
+	for f := range files {
+		names = append(names, f)
+	}
+	if err := copyTree(src, dst, names); err != nil {
+		t.Fatal(err)
+	}
+	for f, mode := range files {
+		p := filepath.Join(dst, filepath.FromSlash(f))
+		b, err := os.ReadFile(p)
+		if err != nil || string(b) != "content of "+f {
+			t.Errorf("%s: %q, %v", f, b, err)
+			continue
+		}
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v, want %v", f, fi.Mode().Perm(), mode)
+		}
+	}
+	if root, err := moduleRoot(filepath.Join(dst, "a", "b")); err != nil || root != dst {
+		t.Errorf("moduleRoot = %q, %v; want %q", root, err, dst)
+	}
+}
