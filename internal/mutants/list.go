@@ -161,13 +161,13 @@ var Mutants = []Mutant{
 
 	// Acknowledgement before commit.
 	{
-		Name:        "result-acked-before-recorded",
-		File:        "service/node.go",
-		Original:    "\tn.reported[r.AttemptID] = r\n",
-		Replacement: "\tn.reported[r.AttemptID] = r\n\tctx.Send(n.agent, protocol.ResultAck{AttemptID: r.AttemptID})\n",
-		Description: "a node session tells the agent to forget a result before the job manager has recorded it",
+		Name:        "add-tasks-answered-before-write",
+		File:        "service/job.go",
+		Original:    "\tif len(recs) > 0 {\n\t\terr := j.st.Update(",
+		Replacement: "\tctx.Send(req.ReplyTo, Reply{RequestID: req.ID, Tasks: slices.Clone(results)})\n\tif len(recs) > 0 {\n\t\terr := j.st.Update(",
+		Description: "Add Task Collection answers the client before its tasks are written",
 		Packages:    []string{"./service"},
-		Run:         "^TestServiceStoreFailures$",
+		Run:         "^TestServiceAckedAdds",
 	},
 	{
 		Name:        "add-tasks-acked-when-write-failed",
