@@ -368,7 +368,7 @@ func autoscaleShrinkProgram(opt batch.NodeDeallocationOption) func(*systest.Sim)
 }
 
 func autoscaleShrinkConfig() systest.Config {
-	return systest.Config{Iterations: 100, MaxSteps: 6000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05}
+	return systest.Config{Iterations: 60, MaxSteps: 6000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05}
 }
 
 func TestAutoscaleShrinkRequeue(t *testing.T) {
