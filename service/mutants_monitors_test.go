@@ -132,7 +132,7 @@ func TestServiceAckedAddsAreStored(t *testing.T) {
 		two, yes := int32(2), true
 		more := []batch.Task{{ID: "t7", CommandLine: "/bin/true"}, {ID: "t8", CommandLine: "/bin/true"}}
 		c := newClient(
-			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, ResizeTimeout: &noTimeout}},
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two}},
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
 			AddTasks{JobID: "j1", Tasks: diamond()},
 			AddTasks{JobID: "j1", Tasks: more},
@@ -195,7 +195,7 @@ func TestServiceAttemptsWithinRetries(t *testing.T) {
 				s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
 				two, yes := int32(2), true
 				s.Create("client", newClient(
-					AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, ResizeTimeout: &noTimeout}},
+					AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two}},
 					AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
 						Constraints: &batch.JobConstraints{MaxTaskRetryCount: &retries}}},
 					AddTasks{JobID: "j1", Tasks: diamond()},
@@ -226,7 +226,7 @@ func TestServiceRequiredSlots(t *testing.T) {
 			tasks[i].RequiredSlots = batch.Ptr(int32(2 + i%2))
 		}
 		s.Create("client", newClient(
-			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &three, ResizeTimeout: &noTimeout}},
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &three}},
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
 			AddTasks{JobID: "j1", Tasks: tasks},
 		))
@@ -424,7 +424,7 @@ func TestOrphanVMFromAnEarlierLifeDeleted(t *testing.T) {
 		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
 		one := int32(1)
 		s.Create("client", newClient(
-			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &one, ResizeTimeout: &noTimeout}},
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &one}},
 		))
 	})
 }
