@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -334,7 +333,13 @@ func TestOrphanVMsDeletedPromptly(t *testing.T) {
 //   - taskcompletion and retaineddata: a running task is never ended: none fails and none runs
 //     twice.
 func autoscaleShrinkProgram(opt batch.NodeDeallocationOption) func(*systest.Sim) {
-	formula := strings.Replace(pendingFormula, "= requeue;", "= "+string(opt)+";", 1)
+	// Low-priority nodes follow the tasks waiting for a slot, which drop as soon as they are
+	// placed: the formula shrinks the pool while those tasks run on the nodes it removes.
+	formula := `$tasks = max($PendingTasks.GetSample(1));
+$waiting = max($ActiveTasks.GetSample(1));
+$TargetDedicatedNodes = min(1, $tasks);
+$TargetLowPriorityNodes = min(2, $waiting);
+$NodeDeallocationOption = ` + string(opt) + ";"
 	return func(s *systest.Sim) {
 		s.Monitor(&depsFirst{})
 		s.Monitor(&completedOnce{})
@@ -350,14 +355,14 @@ func autoscaleShrinkProgram(opt batch.NodeDeallocationOption) func(*systest.Sim)
 			s.Monitor(&runsOnce{})
 		}
 		st := memstore.New()
-		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 1000 * time.Hour}, AutoScaleMinInterval: 10 * time.Second}
+		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 1000 * time.Hour}, AutoScaleMinInterval: time.Second}
 		s.AddHost("cloud", func(h actor.Host) error {
 			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID,
 				Failures: true, Slow: true, Stubborn: true})
 			return err
 		})
 		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
-		yes, none, every := true, int32(0), batch.Duration(10*time.Second)
+		yes, none, every := true, int32(0), batch.Duration(time.Second)
 		s.Create("client", newClient(
 			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", EnableAutoScale: &yes, AutoScaleFormula: formula, AutoScaleEvaluationInterval: &every}},
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,

@@ -356,6 +356,9 @@ func (r *runner) run(m Mutant) (res Result) {
 // or why it is broken.
 func writeResult(w io.Writer, r Result) {
 	by := strings.Join(r.By, ", ")
+	if len(r.Mutant.Env) > 0 {
+		by = strings.TrimPrefix(by+" ("+strings.Join(r.Mutant.Env, " ")+")", " ")
+	}
 	if r.Detail != "" {
 		by = strings.TrimPrefix(by+"; "+r.Detail, "; ")
 	}

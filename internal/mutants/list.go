@@ -352,6 +352,9 @@ var Mutants = []Mutant{
 		Description: "the attempts of a deleted job give their slots back when they are killed, before their processes end",
 		Packages:    []string{"./service"},
 		Run:         "^TestServiceLives",
+		// The lives programs reach a kill of a running attempt of a deleted job next to a
+		// start that needs its slots rarely: a longer hunt.
+		Env: []string{"SYSTEST_ITERATIONS=1000"},
 	},
 	{
 		Name:        "incarnation-pool-renumbers-nodes",

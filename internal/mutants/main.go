@@ -55,7 +55,11 @@ func run(list bool, only string, verbose bool, timeout time.Duration, iterations
 	}
 	if list {
 		for _, m := range ms {
-			fmt.Printf("%-34s %s\n%-34s %s: go test -run '%s' %s\n", m.Name, m.Description, "", m.File, m.Run, strings.Join(m.Packages, " "))
+			env := strings.Join(m.Env, " ")
+			if env != "" {
+				env += " "
+			}
+			fmt.Printf("%-38s %s\n%-38s %s: %sgo test -run '%s' %s\n", m.Name, m.Description, "", m.File, env, m.Run, strings.Join(m.Packages, " "))
 		}
 		return nil
 	}
