@@ -98,6 +98,13 @@ func GetPool(ctx context.Context, st store.Store, poolID string) (batch.Pool, er
 	return pr.Pool, err
 }
 
+// GetPoolLife reads a pool and its life (incarnation), for a request that must act on the life
+// whose record it checked (DeletePool.Inc): a pool added again since under the id is another.
+func GetPoolLife(ctx context.Context, st store.Store, poolID string) (batch.Pool, int64, error) {
+	pr, err := readPool(ctx, st, poolID)
+	return pr.Pool, pr.Incarnation, err
+}
+
 // ListPools lists pools in id order, at most limit (0: all) after the pool id after.
 func ListPools(ctx context.Context, st store.Store, after string, limit int) ([]batch.Pool, error) {
 	var out []batch.Pool
@@ -197,7 +204,14 @@ func readNodes(tx store.Tx, poolID string) ([]batch.Node, error) {
 
 // GetJob reads a job.
 func GetJob(ctx context.Context, st store.Store, jobID string) (batch.Job, error) {
+	j, _, err := GetJobLife(ctx, st, jobID)
+	return j, err
+}
+
+// GetJobLife reads a job and its life (incarnation), as GetPoolLife does for pools.
+func GetJobLife(ctx context.Context, st store.Store, jobID string) (batch.Job, int64, error) {
 	var j batch.Job
+	var inc int64
 	err := st.View(ctx, func(tx store.Tx) error {
 		r, err := tx.Get(tableJobs, batch.IDKey(jobID))
 		if err != nil {
@@ -207,14 +221,14 @@ func GetJob(ctx context.Context, st store.Store, jobID string) (batch.Job, error
 		if err := json.Unmarshal(r.Value, &jr); err != nil {
 			return err
 		}
-		j = jr.Job
+		j, inc = jr.Job, jr.Incarnation
 		j.ETag = etag(r.Version)
 		return nil
 	})
 	if errors.Is(err, errNotFound) {
-		return j, notFound("JobNotFound", "job")
+		return j, 0, notFound("JobNotFound", "job")
 	}
-	return j, err
+	return j, inc, err
 }
 
 // ListJobs lists jobs in id order, at most limit (0: all) after the job id after.

@@ -19,14 +19,18 @@ func (s *Server) deletePool(c *call) *api.Error {
 	if e != nil {
 		return e
 	}
-	p, err := service.GetPool(c.ctx, s.st, id)
+	p, life, err := service.GetPoolLife(c.ctx, s.st, id)
 	if err != nil {
 		return c.readError("get pool", err)
 	}
 	if e := api.CheckConditions(c.r, p.ETag, p.LastModified); e != nil {
 		return e
 	}
-	return c.accepted(c.poolURL(id), func(req service.Request) actor.Event { return service.DeletePool{Request: req, PoolID: id} })
+	// The delete is for the pool whose record was checked: one added again under the id since
+	// is another life, and the service answers PoolNotFound for this one.
+	return c.accepted(c.poolURL(id), func(req service.Request) actor.Event {
+		return service.DeletePool{Request: req, PoolID: id, Inc: life}
+	})
 }
 
 // deleteJob is Job - Delete: DELETE /jobs/{jobId}.
@@ -35,14 +39,16 @@ func (s *Server) deleteJob(c *call) *api.Error {
 	if e != nil {
 		return e
 	}
-	j, err := service.GetJob(c.ctx, s.st, id)
+	j, life, err := service.GetJobLife(c.ctx, s.st, id)
 	if err != nil {
 		return c.readError("get job", err)
 	}
 	if e := api.CheckConditions(c.r, j.ETag, j.LastModified); e != nil {
 		return e
 	}
-	return c.accepted(c.jobURL(id), func(req service.Request) actor.Event { return service.DeleteJob{Request: req, JobID: id} })
+	return c.accepted(c.jobURL(id), func(req service.Request) actor.Event {
+		return service.DeleteJob{Request: req, JobID: id, Inc: life} // as for pools
+	})
 }
 
 // deleteTask is Task - Delete: DELETE /jobs/{jobId}/tasks/{taskId}. Azure answers 200.
