@@ -8,7 +8,6 @@ import (
 	"corral/actor"
 	"corral/actor/systest"
 	"corral/batch"
-	"corral/compute"
 	"corral/service/model"
 	"corral/store/memstore"
 )
@@ -112,12 +111,7 @@ func autoscaleRun(s *systest.Sim, formula string) {
 	s.Monitor(targetsRespected{})
 	st := memstore.New()
 	cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}, AutoScaleMinInterval: 10 * time.Second}
-	s.AddHost("cloud", func(h actor.Host) error {
-		_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID,
-			Failures: true, Slow: true, Stubborn: true, Preemptions: 2})
-		return err
-	})
-	s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+	runService(s, cfg, model.Provider{Failures: true, Slow: true, Stubborn: true, Preemptions: 2})
 	yes, none, every := true, int32(0), batch.Duration(10*time.Second)
 	s.Create("client", newClient(
 		AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", EnableAutoScale: &yes, AutoScaleFormula: formula, AutoScaleEvaluationInterval: &every}},

@@ -7,7 +7,6 @@ import (
 	"corral/actor"
 	"corral/actor/systest"
 	"corral/batch"
-	"corral/compute"
 	"corral/service/model"
 	"corral/store/memstore"
 )
@@ -84,12 +83,7 @@ func deallocProgram(opt batch.NodeDeallocationOption, removeNodes, crashes bool)
 		st := memstore.New()
 		// A node is never judged lost: runsOnce needs its tasks to run where they started.
 		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 1000 * time.Hour}}
-		s.AddHost("cloud", func(h actor.Host) error {
-			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID,
-				Failures: !removeNodes, Slow: true, Stubborn: true})
-			return err
-		})
-		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+		runService(s, cfg, model.Provider{Failures: !removeNodes, Slow: true, Stubborn: true})
 		three, one, none, yes := int32(3), int32(1), int32(0), true
 		var shrink actor.Event = ResizePool{PoolID: "p1", TargetDedicatedNodes: 1, NodeDeallocationOption: opt}
 		if removeNodes {

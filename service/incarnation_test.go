@@ -9,7 +9,6 @@ import (
 	"corral/actor"
 	"corral/actor/systest"
 	"corral/batch"
-	"corral/compute"
 	"corral/service/model"
 	"corral/store"
 	"corral/store/memstore"
@@ -179,11 +178,7 @@ func lives(storeFails bool) func(*systest.Sim) {
 			st.Fail = s.Fail // reads too: the service's actors retry what they load
 		}
 		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-		s.AddHost("cloud", func(h actor.Host) error {
-			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID, ExitCodes: []int{0, 1}})
-			return err
-		})
-		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+		runService(s, cfg, model.Provider{ExitCodes: []int{0, 1}})
 		two, slots, yes, retries := int32(2), int32(nodeSlots), true, int32(1)
 		pool := AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots}}
 		job := AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,

@@ -123,11 +123,7 @@ func TestServiceAckedAddsAreStored(t *testing.T) {
 		s.Monitor(&eventuallyDone{})
 		st.Fail = func(op string) bool { return op != memstore.OpView && s.Fail(op) }
 		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-		s.AddHost("cloud", func(h actor.Host) error {
-			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID})
-			return err
-		})
-		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+		runService(s, cfg, model.Provider{})
 		two, yes := int32(2), true
 		more := []batch.Task{{ID: "t7", CommandLine: "/bin/true"}, {ID: "t8", CommandLine: "/bin/true"}}
 		c := newClient(
@@ -187,11 +183,7 @@ func TestServiceAttemptsWithinRetries(t *testing.T) {
 				s.Monitor(&completedOnce{})
 				s.Monitor(&eventuallyDone{})
 				cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-				s.AddHost("cloud", func(h actor.Host) error {
-					_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID, ExitCodes: []int{1, 1, 0}})
-					return err
-				})
-				s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+				runService(s, cfg, model.Provider{ExitCodes: []int{1, 1, 0}})
 				two, yes := int32(2), true
 				s.Create("client", newClient(
 					AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two}},
@@ -214,11 +206,7 @@ func TestServiceRequiredSlots(t *testing.T) {
 		s.Monitor(&eventuallyDone{})
 		st := memstore.New()
 		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-		s.AddHost("cloud", func(h actor.Host) error {
-			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID})
-			return err
-		})
-		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+		runService(s, cfg, model.Provider{})
 		two, three, yes := int32(2), int32(3), true
 		tasks := diamond()
 		for i := range tasks {
@@ -308,12 +296,7 @@ func TestOrphanVMsDeletedPromptly(t *testing.T) {
 			s.Monitor(targetsRespected{})
 			st := memstore.New()
 			cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-			s.AddHost("cloud", func(h actor.Host) error {
-				_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID,
-					Failures: true, Slow: true, Stubborn: true})
-				return err
-			})
-			s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+			runService(s, cfg, model.Provider{Failures: true, Slow: true, Stubborn: true})
 			two, one, timeout := int32(2), int32(1), batch.Duration(10*time.Minute)
 			s.Create("client", newClient(
 				AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TargetLowPriorityNodes: &one, ResizeTimeout: &timeout}},
@@ -356,12 +339,7 @@ $NodeDeallocationOption = ` + string(opt) + ";"
 		}
 		st := memstore.New()
 		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 1000 * time.Hour}, AutoScaleMinInterval: time.Second}
-		s.AddHost("cloud", func(h actor.Host) error {
-			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID,
-				Failures: true, Slow: true, Stubborn: true})
-			return err
-		})
-		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+		runService(s, cfg, model.Provider{Failures: true, Slow: true, Stubborn: true})
 		yes, none, every := true, int32(0), batch.Duration(time.Second)
 		s.Create("client", newClient(
 			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", EnableAutoScale: &yes, AutoScaleFormula: formula, AutoScaleEvaluationInterval: &every}},

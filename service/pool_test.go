@@ -7,7 +7,6 @@ import (
 	"corral/actor"
 	"corral/actor/systest"
 	"corral/batch"
-	"corral/compute"
 	"corral/service/model"
 	"corral/store/memstore"
 )
@@ -104,12 +103,7 @@ func resizeProgram(s *systest.Sim) {
 	s.Monitor(targetsRespected{})
 	st := memstore.New()
 	cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-	s.AddHost("cloud", func(h actor.Host) error {
-		_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID,
-			Failures: true, Slow: true, Stubborn: true})
-		return err
-	})
-	s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+	runService(s, cfg, model.Provider{Failures: true, Slow: true, Stubborn: true})
 	two, one, timeout := int32(2), int32(1), batch.Duration(10*time.Minute)
 	s.Create("client", newClient(
 		AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TargetLowPriorityNodes: &one, ResizeTimeout: &timeout}},

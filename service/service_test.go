@@ -358,11 +358,7 @@ func serviceProgramOn(jobPool string, storeFails bool, exitCodes []int, retries 
 			st.Fail = s.Fail // reads too: what the actors load is retried
 		}
 		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-		s.AddHost("cloud", func(h actor.Host) error {
-			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID, ExitCodes: exitCodes, Failures: true})
-			return err
-		})
-		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+		runService(s, cfg, model.Provider{ExitCodes: exitCodes, Failures: true})
 		two, slots, yes := int32(2), int32(2), true
 		s.Create("client", newClient(append([]actor.Event{
 			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots}},
@@ -422,11 +418,7 @@ func TestServiceJobBeforePool(t *testing.T) {
 		s.Monitor(&eventuallyDone{})
 		st := memstore.New()
 		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-		s.AddHost("cloud", func(h actor.Host) error {
-			_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: AgentID, SessionID: NodeSessionID})
-			return err
-		})
-		s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+		runService(s, cfg, model.Provider{})
 		two, yes := int32(2), true
 		s.Create("client", newClient([]actor.Event{
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
@@ -434,4 +426,16 @@ func TestServiceJobBeforePool(t *testing.T) {
 			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two}},
 		}...))
 	})
+}
+
+// runService puts a provider model on host "cloud" (a fresh copy of p, with the service's agent
+// and session ids, at every boot of the host) and the service on host "service".
+func runService(s *systest.Sim, cfg Config, p model.Provider) {
+	p.AgentID, p.SessionID = AgentID, NodeSessionID
+	s.AddHost("cloud", func(h actor.Host) error {
+		prov := p
+		_, err := h.Create(string(compute.ProviderID), &prov)
+		return err
+	})
+	s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
 }
