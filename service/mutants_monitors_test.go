@@ -201,12 +201,7 @@ func TestServiceAttemptsWithinRetries(t *testing.T) {
 func TestServiceRequiredSlots(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
 		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}}, func(s *systest.Sim) {
-		s.Monitor(&depsFirst{})
-		s.Monitor(&completedOnce{})
-		s.Monitor(&eventuallyDone{})
-		st := memstore.New()
-		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-		runService(s, cfg, model.Provider{})
+		dagService(s, model.Provider{})
 		two, three, yes := int32(2), int32(3), true
 		tasks := diamond()
 		for i := range tasks {
@@ -291,19 +286,7 @@ func TestOrphanVMsDeletedPromptly(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 300, MaxSteps: 3000, Strategy: "random", Seed: 1, ClockProbability: 0.002},
 		func(s *systest.Sim) {
 			s.Monitor(&orphansGoPromptly{})
-			s.Monitor(&noLeak{})
-			s.Monitor(&resizeEnds{})
-			s.Monitor(targetsRespected{})
-			st := memstore.New()
-			cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-			runService(s, cfg, model.Provider{Failures: true, Slow: true, Stubborn: true})
-			two, one, timeout := int32(2), int32(1), batch.Duration(10*time.Minute)
-			s.Create("client", newClient(
-				AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TargetLowPriorityNodes: &one, ResizeTimeout: &timeout}},
-				ResizePool{PoolID: "p1", TargetDedicatedNodes: 4},
-				StopResizePool{PoolID: "p1"},
-				ResizePool{PoolID: "p1", TargetDedicatedNodes: 1, TargetLowPriorityNodes: 1},
-			))
+			resizeThen(s)
 		})
 }
 

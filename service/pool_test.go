@@ -97,7 +97,10 @@ func (targetsRespected) Define(m *actor.Machine) {
 
 // resizeProgram adds a pool, resizes it up, stops the resize, resizes it down, and deletes it,
 // against a provider that is slow, fails, and finishes creations after their cancel.
-func resizeProgram(s *systest.Sim) {
+func resizeProgram(s *systest.Sim) { resizeThen(s, DeletePool{PoolID: "p1"}) }
+
+// resizeThen is resizeProgram, with more requests after the resizes in place of the delete.
+func resizeThen(s *systest.Sim, more ...actor.Event) {
 	s.Monitor(&noLeak{})
 	s.Monitor(&resizeEnds{})
 	s.Monitor(targetsRespected{})
@@ -105,13 +108,12 @@ func resizeProgram(s *systest.Sim) {
 	cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
 	runService(s, cfg, model.Provider{Failures: true, Slow: true, Stubborn: true})
 	two, one, timeout := int32(2), int32(1), batch.Duration(10*time.Minute)
-	s.Create("client", newClient(
+	s.Create("client", newClient(append([]actor.Event{
 		AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TargetLowPriorityNodes: &one, ResizeTimeout: &timeout}},
 		ResizePool{PoolID: "p1", TargetDedicatedNodes: 4},
 		StopResizePool{PoolID: "p1"},
 		ResizePool{PoolID: "p1", TargetDedicatedNodes: 1, TargetLowPriorityNodes: 1},
-		DeletePool{PoolID: "p1"},
-	))
+	}, more...)...))
 }
 
 func TestPoolResize(t *testing.T) {

@@ -413,12 +413,7 @@ func TestServiceJobNamesPoolInAnotherCase(t *testing.T) {
 func TestServiceJobBeforePool(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
 		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}}}, func(s *systest.Sim) {
-		s.Monitor(&depsFirst{})
-		s.Monitor(&completedOnce{})
-		s.Monitor(&eventuallyDone{})
-		st := memstore.New()
-		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-		runService(s, cfg, model.Provider{})
+		dagService(s, model.Provider{})
 		two, yes := int32(2), true
 		s.Create("client", newClient([]actor.Event{
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
@@ -438,4 +433,13 @@ func runService(s *systest.Sim, cfg Config, p model.Provider) {
 		return err
 	})
 	s.AddHost("service", func(h actor.Host) error { return Boot(h, cfg) })
+}
+
+// dagService watches a run with the monitors of every DAG program (depsFirst, completedOnce,
+// eventuallyDone) and runs the service over a new in-memory store with the provider model p.
+func dagService(s *systest.Sim, p model.Provider) {
+	s.Monitor(&depsFirst{})
+	s.Monitor(&completedOnce{})
+	s.Monitor(&eventuallyDone{})
+	runService(s, Config{Store: memstore.New(), Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}, p)
 }
