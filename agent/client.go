@@ -50,11 +50,11 @@ type ClientConfig struct {
 	// requests go to ServerURL + protocol.SyncPath. The node's credential travels in every
 	// request: use https unless the network between agent and server is trusted.
 	ServerURL string
-	// NodeID and PoolID name the node; Key is the account key its credential is made from
-	// (protocol.AuthorizationHeader). All required; a pool id may not contain '/'.
-	NodeID string
-	PoolID string
-	Key    []byte
+	// NodeID and PoolID name the node; Credential is the node's own secret, issued by the
+	// server (protocol.AuthorizationHeader). All required; a pool id may not contain '/'.
+	NodeID     string
+	PoolID     string
+	Credential string
 	// Runner configures the Runner the Client creates. Its OnDone must be nil (the Client sets
 	// it); NodeID and PoolID default to the Client's and, if set, must equal them.
 	Runner Config
@@ -79,7 +79,7 @@ type ClientConfig struct {
 	// settings. Its Timeout, if set, must exceed PollWait.
 	HTTPClient *http.Client
 	// Logger receives the Client's reports; nil means Runner.Logger, or slog.Default(). It never
-	// receives the key or the credential.
+	// receives the credential.
 	Logger *slog.Logger
 }
 
@@ -168,8 +168,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if strings.Contains(cfg.PoolID, "/") {
 		return nil, fmt.Errorf("agent: pool id %q contains '/'", cfg.PoolID)
 	}
-	if len(cfg.Key) == 0 {
-		return nil, errors.New("agent: ClientConfig.Key is required")
+	if cfg.Credential == "" || strings.ContainsAny(cfg.Credential, ": \t\r\n") {
+		return nil, errors.New("agent: ClientConfig.Credential is required, without ':' or spaces")
 	}
 	u, err := url.Parse(cfg.ServerURL)
 	if err != nil {
@@ -211,7 +211,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	c := &Client{
 		cfg:         cfg,
 		url:         strings.TrimRight(cfg.ServerURL, "/") + protocol.SyncPath,
-		auth:        protocol.AuthorizationHeader(cfg.Key, cfg.PoolID, cfg.NodeID),
+		auth:        protocol.AuthorizationHeader(cfg.PoolID, cfg.NodeID, cfg.Credential),
 		http:        cfg.HTTPClient,
 		log:         cfg.Logger,
 		incarnation: newIncarnation(),

@@ -27,7 +27,7 @@ func TestClientGivesUpWithoutServer(t *testing.T) {
 	l.Close()
 
 	c, err := NewClient(ClientConfig{
-		ServerURL: "http://" + addr, NodeID: "n1", PoolID: "p1", Key: []byte("k"),
+		ServerURL: "http://" + addr, NodeID: "n1", PoolID: "p1", Credential: "k",
 		Runner:   Config{Root: t.TempDir()},
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
 		GiveUpAfter: 300 * time.Millisecond, Logger: testlog.New(t),
@@ -153,9 +153,9 @@ func reportOf[T any](r fakeRequest) T {
 // run, and commands it cannot decode.
 func TestClientAgainstScriptedServer(t *testing.T) {
 	f, srv := newFakeServer(t)
-	key := []byte("account-key")
+	const cred = "node-secret"
 	c, err := NewClient(ClientConfig{
-		ServerURL: srv.URL + "/", NodeID: "n1", PoolID: "p1", Key: key,
+		ServerURL: srv.URL + "/", NodeID: "n1", PoolID: "p1", Credential: cred,
 		Runner:         Config{Root: t.TempDir()},
 		HeartbeatEvery: time.Hour, PollWait: 5 * time.Second,
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, Logger: testlog.New(t),
@@ -176,7 +176,7 @@ func TestClientAgainstScriptedServer(t *testing.T) {
 	}()
 
 	first := f.next(ctx, func(fakeRequest) bool { return true })
-	if want := protocol.AuthorizationHeader(key, "p1", "n1"); first.auth != want {
+	if want := protocol.AuthorizationHeader("p1", "n1", cred); first.auth != want {
 		t.Errorf("Authorization = %q, want %q", first.auth, want)
 	}
 	if len(first.body.Reports) != 1 {

@@ -40,7 +40,7 @@ func TestTaskResultOf(t *testing.T) {
 
 func TestNewClientRejectsBadConfig(t *testing.T) {
 	good := func() ClientConfig {
-		return ClientConfig{ServerURL: "http://127.0.0.1:1", NodeID: "n1", PoolID: "p1", Key: []byte("k"),
+		return ClientConfig{ServerURL: "http://127.0.0.1:1", NodeID: "n1", PoolID: "p1", Credential: "k",
 			Runner: Config{Root: t.TempDir()}}
 	}
 	tests := []struct {
@@ -51,7 +51,8 @@ func TestNewClientRejectsBadConfig(t *testing.T) {
 		{"no node", func(c *ClientConfig) { c.NodeID = "" }, "required"},
 		{"no pool", func(c *ClientConfig) { c.PoolID = "" }, "required"},
 		{"slash in pool", func(c *ClientConfig) { c.PoolID = "a/b" }, "contains '/'"},
-		{"no key", func(c *ClientConfig) { c.Key = nil }, "Key is required"},
+		{"no credential", func(c *ClientConfig) { c.Credential = "" }, "Credential is required"},
+		{"credential with a colon", func(c *ClientConfig) { c.Credential = "a:b" }, "Credential is required"},
 		{"bad URL", func(c *ClientConfig) { c.ServerURL = "ftp://x" }, "not an http"},
 		{"no host", func(c *ClientConfig) { c.ServerURL = "http://" }, "not an http"},
 		{"OnDone set", func(c *ClientConfig) { c.Runner.OnDone = func(Result) {} }, "OnDone must be nil"},

@@ -16,25 +16,24 @@
 // The package imports only the actor runtime and the protocol, so the program that wires the
 // server (cmd/corral) hands the Hub the mapping from a node to its session's actor id:
 //
-//	hub := agentlink.NewHub(engine, accountKey, service.NodeSessionID, agentlink.HubOptions{})
+//	hub := agentlink.NewHub(engine, credentials, service.NodeSessionID, agentlink.HubOptions{})
 //	mux.Handle(protocol.SyncPath, hub)
 //	// for every node, next to its session (in the service host's boot):
 //	h.Create(string(service.AgentID(nodeID)), hub.Proxy(nodeID))
 //
 // # Authentication
 //
-// Every request carries the node's credential (protocol.AuthorizationHeader): an HMAC-SHA256
-// of its node and pool ids under the account key, checked in constant time before the body is
-// read. The key never travels, and a credential is good for one node only; but a credential
-// does not expire and is not bound to the request, so whoever reads one off the network can
-// act as that node until the key changes. Across a network that is not trusted, serve the Hub
-// over TLS. Neither the key nor credentials are ever logged.
+// Every request carries the node's credential (protocol.AuthorizationHeader), which the Hub
+// checks with its Credentials (package nodeauth keeps them as hashes) before it reads the
+// body. A credential is good for one node of one pool, and the Hub hands on only reports about
+// that node, to that node's session; the session acts only on attempts it placed on the node.
+// Revoking a node's credential refuses its next request. The account key is not involved, and
+// neither credentials nor keys are ever logged. Across a network that is not trusted, serve
+// the Hub over TLS: a credential read off the network acts as its node until revoked.
 package agentlink
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -97,7 +96,7 @@ func (o HubOptions) withDefaults() HubOptions {
 // an http.Handler, meant to be mounted at protocol.SyncPath; it is safe for concurrent use.
 type Hub struct {
 	rt      actor.Runtime
-	key     []byte
+	creds   Credentials
 	session func(poolID, nodeID string) actor.ID
 	opts    HubOptions
 	log     *slog.Logger
@@ -126,23 +125,28 @@ type pendingCmd struct {
 	raw json.RawMessage
 }
 
+// Credentials checks agents' credentials; nodeauth.Registry is one. Check must be safe for
+// concurrent use, fast (it runs on every request), and compare in constant time.
+type Credentials interface {
+	Check(poolID, nodeID, credential string) bool
+}
+
 // NewHub returns a Hub that delivers reports through rt, which must be safe for use from any
-// goroutine (actor.Engine is), to the actor session(poolID, nodeID) names. key is the account
-// key that agents' credentials are made with (protocol.NodeToken); an empty key makes the Hub
-// refuse every request.
-func NewHub(rt actor.Runtime, key []byte, session func(poolID, nodeID string) actor.ID, opts HubOptions) *Hub {
+// goroutine (actor.Engine is), to the actor session(poolID, nodeID) names. creds checks the
+// agents' credentials; nil makes the Hub refuse every request.
+func NewHub(rt actor.Runtime, creds Credentials, session func(poolID, nodeID string) actor.ID, opts HubOptions) *Hub {
 	opts = opts.withDefaults()
 	h := &Hub{
 		rt:      rt,
-		key:     append([]byte(nil), key...),
+		creds:   creds,
 		session: session,
 		opts:    opts,
 		log:     opts.Logger,
 		epoch:   newEpoch(),
 		nodes:   make(map[string]*outbox),
 	}
-	if len(h.key) == 0 {
-		h.log.Error("agentlink: no account key: every agent request will be refused")
+	if creds == nil {
+		h.log.Error("agentlink: no credentials: every agent request will be refused")
 	}
 	return h
 }
@@ -287,11 +291,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if (req.NodeID != "" && req.NodeID != nodeID) || (req.PoolID != "" && req.PoolID != poolID) {
+		h.log.Warn("agentlink: request refused: the body names another node than the credential", "pool", poolID, "node", nodeID, "remote", r.RemoteAddr)
 		httpError(w, http.StatusBadRequest, "the body names another node than the credential")
 		return
 	}
 	reports, err := checkReports(nodeID, req.Reports)
 	if err != nil {
+		h.log.Warn("agentlink: reports refused", "pool", poolID, "node", nodeID, "remote", r.RemoteAddr, "err", err)
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -346,17 +352,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// authenticate checks the request's credential in constant time.
+// authenticate checks the request's credential.
 func (h *Hub) authenticate(r *http.Request) (poolID, nodeID string, ok bool) {
-	if len(h.key) == 0 {
+	if h.creds == nil {
 		return "", "", false
 	}
 	poolID, nodeID, token, err := protocol.ParseAuthorization(r.Header.Get("Authorization"))
 	if err != nil {
 		return "", "", false
 	}
-	got, err := base64.StdEncoding.DecodeString(token)
-	if err != nil || !hmac.Equal(got, protocol.NodeMAC(h.key, poolID, nodeID)) {
+	if !h.creds.Check(poolID, nodeID, token) {
 		h.log.Warn("agentlink: wrong node credential", "pool", poolID, "node", nodeID, "remote", r.RemoteAddr)
 		return "", "", false
 	}

@@ -21,7 +21,13 @@ import (
 // deadline bounds every wait in these tests; it only keeps a broken test from hanging.
 const deadline = 10 * time.Second
 
-var testKey = []byte("account-key")
+// testCred is the credential of a node that the test Hub accepts.
+func testCred(pool, node string) string { return "secret-" + pool + "-" + node }
+
+// testCreds accepts testCred's credentials.
+type testCreds struct{}
+
+func (testCreds) Check(pool, node, cred string) bool { return cred == testCred(pool, node) }
 
 func sessionID(poolID, nodeID string) actor.ID { return actor.ID("node/" + poolID + "/" + nodeID) }
 
@@ -72,7 +78,7 @@ func newServer(t *testing.T, opts agentlink.HubOptions) *server {
 		opts.Logger = testlog.New(t)
 	}
 	s := &server{engine: actor.NewEngine(actor.Options{Logger: opts.Logger})}
-	s.hub = agentlink.NewHub(s.engine, testKey, sessionID, opts)
+	s.hub = agentlink.NewHub(s.engine, testCreds{}, sessionID, opts)
 	s.stub = &stubSession{events: make(chan any, 10000), agent: agentID("n1")}
 	if _, err := s.engine.Create(string(agentID("n1")), s.hub.Proxy("n1")); err != nil {
 		t.Fatal(err)
@@ -90,8 +96,8 @@ func newServer(t *testing.T, opts agentlink.HubOptions) *server {
 	return s
 }
 
-// post sends a sync request as node/pool with key and returns the status and decoded answer.
-func (s *server) post(t *testing.T, ctx context.Context, key []byte, pool, node string, body any) (int, protocol.SyncResponse, string) {
+// post sends a sync request as node/pool with credential cred ("": none) and returns the status and decoded answer.
+func (s *server) post(t *testing.T, ctx context.Context, key string, pool, node string, body any) (int, protocol.SyncResponse, string) {
 	t.Helper()
 	code, sr, raw, err := s.tryPost(ctx, key, pool, node, body)
 	if err != nil {
@@ -101,7 +107,7 @@ func (s *server) post(t *testing.T, ctx context.Context, key []byte, pool, node 
 }
 
 // tryPost is post for goroutines other than the test's.
-func (s *server) tryPost(ctx context.Context, key []byte, pool, node string, body any) (int, protocol.SyncResponse, string, error) {
+func (s *server) tryPost(ctx context.Context, key string, pool, node string, body any) (int, protocol.SyncResponse, string, error) {
 	var data []byte
 	switch b := body.(type) {
 	case string:
@@ -116,8 +122,8 @@ func (s *server) tryPost(ctx context.Context, key []byte, pool, node string, bod
 	if err != nil {
 		return 0, protocol.SyncResponse{}, "", err
 	}
-	if key != nil {
-		req.Header.Set("Authorization", protocol.AuthorizationHeader(key, pool, node))
+	if key != "" {
+		req.Header.Set("Authorization", protocol.AuthorizationHeader(pool, node, key))
 	}
 	resp, err := s.srv.Client().Do(req)
 	if err != nil {
@@ -172,25 +178,25 @@ func TestHubRefusesBadRequests(t *testing.T) {
 
 	tests := []struct {
 		name       string
-		key        []byte
+		cred       string
 		pool, node string
 		body       any
 		want       int
 	}{
-		{"wrong key", []byte("not-the-key"), "p1", "n1", hello("n1"), http.StatusUnauthorized},
-		{"no credential", nil, "p1", "n1", hello("n1"), http.StatusUnauthorized},
-		{"credential of another pool", testKey, "p2", "n1", hello("n1"), http.StatusBadRequest},
-		{"body over the limit", testKey, "p1", "n1", `{"reports":[],"pad":"` + strings.Repeat("x", 5000) + `"}`, http.StatusRequestEntityTooLarge},
-		{"not JSON", testKey, "p1", "n1", `{"reports":`, http.StatusBadRequest},
-		{"report of another node", testKey, "p1", "n1",
+		{"wrong credential", "not-the-credential", "p1", "n1", hello("n1"), http.StatusUnauthorized},
+		{"no credential", "", "p1", "n1", hello("n1"), http.StatusUnauthorized},
+		{"credential of another pool", testCred("p2", "n1"), "p2", "n1", hello("n1"), http.StatusBadRequest},
+		{"body over the limit", testCred("p1", "n1"), "p1", "n1", `{"reports":[],"pad":"` + strings.Repeat("x", 5000) + `"}`, http.StatusRequestEntityTooLarge},
+		{"not JSON", testCred("p1", "n1"), "p1", "n1", `{"reports":`, http.StatusBadRequest},
+		{"report of another node", testCred("p1", "n1"), "p1", "n1",
 			protocol.SyncRequest{Reports: []protocol.Message{{Body: protocol.Heartbeat{NodeID: "n2"}}}}, http.StatusBadRequest},
-		{"a command as a report", testKey, "p1", "n1",
+		{"a command as a report", testCred("p1", "n1"), "p1", "n1",
 			protocol.SyncRequest{Reports: []protocol.Message{{Body: protocol.Hello{}}, {Body: protocol.KillTask{AttemptID: "a"}}}}, http.StatusBadRequest},
-		{"node without a session", testKey, "p1", "n9", hello("n9"), http.StatusNotFound},
+		{"node without a session", testCred("p1", "n9"), "p1", "n9", hello("n9"), http.StatusNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, body := s.post(t, ctx, tt.key, tt.pool, tt.node, tt.body)
+			code, _, body := s.post(t, ctx, tt.cred, tt.pool, tt.node, tt.body)
 			if code != tt.want {
 				t.Errorf("status %d (%s), want %d", code, strings.TrimSpace(body), tt.want)
 			}
@@ -200,7 +206,7 @@ func TestHubRefusesBadRequests(t *testing.T) {
 
 	// A credential made for pool p1 presented for pool p2.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.srv.URL+protocol.SyncPath, strings.NewReader(`{"reports":[]}`))
-	req.Header.Set("Authorization", "CorralNode p2/n1:"+protocol.NodeToken(testKey, "p1", "n1"))
+	req.Header.Set("Authorization", "CorralNode p2/n1:"+testCred("p1", "n1"))
 	if resp, err := s.srv.Client().Do(req); err != nil {
 		t.Fatal(err)
 	} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
@@ -209,7 +215,7 @@ func TestHubRefusesBadRequests(t *testing.T) {
 
 	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
 		req, _ := http.NewRequestWithContext(ctx, method, s.srv.URL+protocol.SyncPath, nil)
-		req.Header.Set("Authorization", protocol.AuthorizationHeader(testKey, "p1", "n1"))
+		req.Header.Set("Authorization", protocol.AuthorizationHeader("p1", "n1", testCred("p1", "n1")))
 		resp, err := s.srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -225,7 +231,7 @@ func TestHubRefusesBadRequests(t *testing.T) {
 	// filled in.
 	req2 := hello("n1")
 	req2.Reports = append(req2.Reports, protocol.Message{Body: protocol.Heartbeat{Running: []string{"a"}}})
-	if code, _, body := s.post(t, ctx, testKey, "p1", "n1", req2); code != http.StatusOK {
+	if code, _, body := s.post(t, ctx, testCred("p1", "n1"), "p1", "n1", req2); code != http.StatusOK {
 		t.Fatalf("right credential: status %d (%s)", code, body)
 	}
 	if ev := <-s.stub.events; ev.(protocol.Hello).Incarnation != "i1" {
@@ -236,13 +242,13 @@ func TestHubRefusesBadRequests(t *testing.T) {
 	}
 }
 
-func TestHubEmptyKeyRefusesEverything(t *testing.T) {
+func TestHubWithoutCredentialsRefusesEverything(t *testing.T) {
 	engine := actor.NewEngine(actor.Options{Logger: testlog.New(t)})
 	hub := agentlink.NewHub(engine, nil, sessionID, agentlink.HubOptions{Logger: testlog.New(t)})
 	srv := httptest.NewServer(hub)
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"reports":[]}`))
-	req.Header.Set("Authorization", protocol.AuthorizationHeader(nil, "p1", "n1"))
+	req.Header.Set("Authorization", protocol.AuthorizationHeader("p1", "n1", testCred("p1", "n1")))
 	resp, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +301,7 @@ func TestHubOutbox(t *testing.T) {
 	}
 	poll := func(epoch string, ack uint64, wait time.Duration) protocol.SyncResponse {
 		t.Helper()
-		code, sr, body := s.post(t, ctx, testKey, "p1", "n1", request(epoch, ack, wait))
+		code, sr, body := s.post(t, ctx, testCred("p1", "n1"), "p1", "n1", request(epoch, ack, wait))
 		if code != http.StatusOK {
 			t.Fatalf("status %d (%s)", code, body)
 		}
@@ -306,7 +312,7 @@ func TestHubOutbox(t *testing.T) {
 		t.Helper()
 		c := make(chan answer, 1)
 		go func() {
-			code, sr, _, err := s.tryPost(ctx, testKey, "p1", "n1", request(epoch, ack, time.Hour))
+			code, sr, _, err := s.tryPost(ctx, testCred("p1", "n1"), "p1", "n1", request(epoch, ack, time.Hour))
 			c <- answer{code, sr, err}
 		}()
 		waitFor(t, ctx, "the long poll waits", func() bool { return s.hub.Waiting("n1") })
@@ -384,7 +390,7 @@ func TestHubOutbox(t *testing.T) {
 	first := longPoll(epoch, 4)
 	second := make(chan answer, 1)
 	go func() {
-		code, sr, _, err := s.tryPost(ctx, testKey, "p1", "n1", request(epoch, 4, time.Hour))
+		code, sr, _, err := s.tryPost(ctx, testCred("p1", "n1"), "p1", "n1", request(epoch, 4, time.Hour))
 		second <- answer{code, sr, err}
 	}()
 	if sr := receive(first, "superseded poll"); len(sr.Commands) != 0 {
@@ -402,7 +408,7 @@ func TestHubOutbox(t *testing.T) {
 	if sr := receive(c, "poll waiting at Close"); len(sr.Commands) != 0 {
 		t.Errorf("poll waiting at Close answered %v", commandIDs(t, sr))
 	}
-	if code, _, _ := s.post(t, ctx, testKey, "p1", "n1", request(epoch, 5, 0)); code != http.StatusServiceUnavailable {
+	if code, _, _ := s.post(t, ctx, testCred("p1", "n1"), "p1", "n1", request(epoch, 5, 0)); code != http.StatusServiceUnavailable {
 		t.Errorf("after Close: status %d, want 503", code)
 	}
 }
@@ -423,7 +429,7 @@ func TestHubResponseSizeLimit(t *testing.T) {
 	var epoch string
 	var ack uint64
 	for range 3 {
-		code, sr, body := s.post(t, ctx, testKey, "p1", "n1", protocol.SyncRequest{Epoch: epoch, Ack: ack})
+		code, sr, body := s.post(t, ctx, testCred("p1", "n1"), "p1", "n1", protocol.SyncRequest{Epoch: epoch, Ack: ack})
 		if code != http.StatusOK {
 			t.Fatalf("status %d (%s)", code, body)
 		}
@@ -453,7 +459,7 @@ func TestHubRemove(t *testing.T) {
 	}
 	send("a1")
 	send("a2")
-	_, sr, _ := s.post(t, ctx, testKey, "p1", "n1", protocol.SyncRequest{})
+	_, sr, _ := s.post(t, ctx, testCred("p1", "n1"), "p1", "n1", protocol.SyncRequest{})
 	epoch, ack := sr.Epoch, sr.Seq
 	s.hub.Remove("n1")
 	if n := s.hub.Pending("n1"); n != 0 {
@@ -462,7 +468,7 @@ func TestHubRemove(t *testing.T) {
 	// The node comes back: its agent's acknowledgement, of commands numbered before Remove,
 	// does not cover the new ones.
 	send("a3")
-	_, sr, _ = s.post(t, ctx, testKey, "p1", "n1", protocol.SyncRequest{Epoch: epoch, Ack: ack})
+	_, sr, _ = s.post(t, ctx, testCred("p1", "n1"), "p1", "n1", protocol.SyncRequest{Epoch: epoch, Ack: ack})
 	if ids := commandIDs(t, sr); len(ids) != 1 || ids[0] != "kill:a3" {
 		t.Errorf("after Remove: %v, want [kill:a3]", ids)
 	}

@@ -26,7 +26,7 @@ import (
 func runClient(t *testing.T, url, root string, change func(*agent.ClientConfig)) (c *agent.Client, stop func() error) {
 	t.Helper()
 	cfg := agent.ClientConfig{
-		ServerURL: url, NodeID: "n1", PoolID: "p1", Key: testKey,
+		ServerURL: url, NodeID: "n1", PoolID: "p1", Credential: testCred("p1", "n1"),
 		Runner:         agent.Config{Root: root},
 		HeartbeatEvery: time.Hour, PollWait: 5 * time.Second,
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
@@ -297,13 +297,13 @@ func TestStoppedAgentForgetsKilledAttempts(t *testing.T) {
 	}
 }
 
-// TestWrongKeyAgent: an agent with the wrong key reaches nobody and gives up.
-func TestWrongKeyAgent(t *testing.T) {
+// TestWrongCredentialAgent: an agent with the wrong credential reaches nobody and gives up.
+func TestWrongCredentialAgent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	s := newServer(t, agentlink.HubOptions{})
 	c, err := agent.NewClient(agent.ClientConfig{
-		ServerURL: s.srv.URL, NodeID: "n1", PoolID: "p1", Key: []byte("wrong"),
+		ServerURL: s.srv.URL, NodeID: "n1", PoolID: "p1", Credential: "wrong",
 		Runner:   agent.Config{Root: t.TempDir()},
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, GiveUpAfter: 200 * time.Millisecond,
 		Logger: testlog.New(t),
@@ -315,5 +315,5 @@ func TestWrongKeyAgent(t *testing.T) {
 	if !errors.Is(err, agent.ErrNoServer) || !strings.Contains(err.Error(), "401") {
 		t.Errorf("Run = %v, want ErrNoServer after 401s", err)
 	}
-	s.quiet(t, ctx, "agent with the wrong key")
+	s.quiet(t, ctx, "agent with the wrong credential")
 }

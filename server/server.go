@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,11 +13,12 @@ import (
 	"time"
 
 	"corral/actor"
+	"corral/agent"
 	"corral/agent/protocol"
 	"corral/agentlink"
 	"corral/api/rest"
-	"corral/compute"
 	"corral/compute/local"
+	"corral/nodeauth"
 	"corral/service"
 	"corral/store/sqlite"
 )
@@ -37,7 +37,9 @@ type Config struct {
 	DataDir string
 	// Account signs and checks requests; LoadAccount finds it.
 	Account Account
-	// AgentCommand starts a node's agent process; nil runs this executable's `agent` verb.
+	// AgentCommand starts a node's agent process; nil runs this executable's `agent` verb. The
+	// node's identity (server URL and credential) is in its directory when it is called, for
+	// `corral agent --root DIR` to read.
 	AgentCommand func(poolID, nodeID, dir string, dedicated bool) *exec.Cmd
 	// Timing sets how node sessions judge their agents; default: check every 5s, lost after 60s.
 	Timing service.NodeTiming
@@ -66,6 +68,7 @@ type Server struct {
 	cfg      Config
 	engine   *actor.Engine
 	store    *sqlite.Store
+	creds    *nodeauth.Registry
 	hub      *agentlink.Hub
 	provider *local.Provider
 	http     *http.Server
@@ -108,9 +111,15 @@ func Start(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("server: listen: %w", err)
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), cfg: cfg, store: st, done: make(chan error, 1)}
+	creds, err := nodeauth.Open(context.Background(), st, nil, log)
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{URL: "http://" + ln.Addr().String(), cfg: cfg, store: st, creds: creds, done: make(chan error, 1)}
 	s.engine = actor.NewEngine(actor.Options{Logger: log})
-	s.hub = agentlink.NewHub(s.engine, cfg.Account.Key, service.NodeSessionID, agentlink.HubOptions{Logger: log, ProxyID: service.AgentID})
+	s.hub = agentlink.NewHub(s.engine, creds, service.NodeSessionID, agentlink.HubOptions{Logger: log, ProxyID: service.AgentID})
 	command := cfg.AgentCommand
 	if command == nil {
 		command = s.agentCommand
@@ -118,7 +127,7 @@ func Start(cfg Config) (*Server, error) {
 	s.provider, err = local.New(local.Config{
 		Runtime:        s.engine,
 		Root:           filepath.Join(cfg.DataDir, nodesDir),
-		Command:        command,
+		Command:        s.withIdentity(command),
 		ProvisionDelay: cfg.ProvisionDelay,
 		FailureRate:    cfg.FailureRate,
 		// Preemptions and losses of nodes adopted after a restart go to their pool's manager.
@@ -130,7 +139,7 @@ func Start(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	if _, err := s.engine.Create(string(compute.ProviderID), s.provider.Actor()); err != nil {
+	if err := s.createProvider(s.provider.Actor()); err != nil {
 		s.abort(ln)
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -155,6 +164,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(protocol.SyncPath, s.hub)
+	mux.Handle(protocol.JoinPath, nodeauth.JoinHandler(creds, nil, nil, log))
 	mux.Handle("/", api)
 	s.http = newHTTPServer(mux, cfg.HeaderTimeout, cfg.BodyTimeout)
 	go func() { s.done <- s.http.Serve(ln) }()
@@ -167,22 +177,47 @@ func (s *Server) abort(ln net.Listener) {
 	s.store.Close()
 }
 
-// agentCommand runs this executable's `agent` verb for a node: it reaches the server at its URL
-// and finds the account key in its environment, never on its command line.
+// withIdentity wraps a node's agent command: before the command is made, it issues the node's
+// credential and writes it, with the server's URL, to the node's CredentialFile, where the
+// agent reads it (`corral agent --root DIR`). Neither the credential nor the account key is on
+// an agent's command line or in its environment. If the credential cannot be made, the
+// command is nil (and the log says why), so the node is not created.
+func (s *Server) withIdentity(command func(poolID, nodeID, dir string, dedicated bool) *exec.Cmd) func(poolID, nodeID, dir string, dedicated bool) *exec.Cmd {
+	return func(poolID, nodeID, dir string, dedicated bool) *exec.Cmd {
+		cred, err := s.creds.IssueNode(context.Background(), poolID, nodeID)
+		if err == nil {
+			err = agent.SaveIdentity(dir, agent.Identity{ServerURL: s.URL, PoolID: poolID, NodeID: nodeID, Credential: cred})
+		}
+		if err != nil {
+			s.log().Error("node agent not started", "pool", poolID, "node", nodeID, "err", err)
+			return nil
+		}
+		return command(poolID, nodeID, dir, dedicated)
+	}
+}
+
+// agentCommand runs this executable's `agent` verb for a node, in the node's directory.
 func (s *Server) agentCommand(poolID, nodeID, dir string, dedicated bool) *exec.Cmd {
 	exe, err := os.Executable()
 	if err != nil {
+		s.log().Error("node agent not started", "pool", poolID, "node", nodeID, "err", err)
 		return nil
 	}
-	cmd := exec.Command(exe, "agent", "--server", s.URL, "--pool", poolID, "--node", nodeID, "--root", dir)
+	cmd := exec.Command(exe, "agent", "--root", dir)
 	cmd.Dir = dir
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
-		"CORRAL_ACCOUNT_KEY=" + base64.StdEncoding.EncodeToString(s.cfg.Account.Key),
 		"CORRAL_ACCOUNT_NAME=" + s.cfg.Account.Name,
 	}
 	return cmd
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.cfg.Logger != nil {
+		return s.cfg.Logger
+	}
+	return slog.Default()
 }
 
 // Store returns the server's store.

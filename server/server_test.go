@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -66,16 +65,14 @@ func TestRealAgentsRunDAG(t *testing.T) {
 		Account: acct,
 		Timing:  service.NodeTiming{CheckEvery: 200 * time.Millisecond, LostAfter: 10 * time.Second},
 		AgentCommand: func(poolID, nodeID, nodeDir string, dedicated bool) *exec.Cmd {
-			cmd := exec.Command(bin, "agent", "--server", "http://"+listenAddr(t, dir), "--pool", poolID, "--node", nodeID,
-				"--root", nodeDir, "--heartbeat", "200ms", "--give-up", "30s")
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CORRAL_ACCOUNT_KEY=" + base64.StdEncoding.EncodeToString(key)}
+			cmd := exec.Command(bin, "agent", "--root", nodeDir, "--heartbeat", "200ms", "--give-up", "30s")
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 			return cmd
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeListenAddr(t, dir, srv.URL)
 	t.Cleanup(func() {
 		srv.Provider().KillAll()
 		srv.Close()
@@ -182,22 +179,5 @@ func TestRealAgentsRunDAG(t *testing.T) {
 	slices.Sort(envs)
 	if want := []string{"a=circle/red", "b=circle/red", "c=circle/red", "d=circle/blue"}; !slices.Equal(envs, want) {
 		t.Errorf("task environments = %v, want %v", envs, want)
-	}
-}
-
-// The agent command is built before the server knows its port; it reads the address from a
-// file the test writes once the server listens.
-func listenAddr(t *testing.T, dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "test-listen"))
-	if err != nil {
-		t.Errorf("listen address: %v", err)
-		return ""
-	}
-	return string(b)
-}
-
-func writeListenAddr(t *testing.T, dir, url string) {
-	if err := os.WriteFile(filepath.Join(dir, "test-listen"), []byte(strings.TrimPrefix(url, "http://")), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }

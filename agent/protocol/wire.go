@@ -2,9 +2,6 @@ package protocol
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -195,29 +192,16 @@ func decodeAs[T any](data []byte) (T, error) {
 	return v, err
 }
 
-// NodeToken is the credential of one node: the base64 (standard encoding) of
-// HMAC-SHA256(key, nodeID + "\n" + poolID), where key is the account key shared by the server
-// and its agents. The key itself never travels.
-func NodeToken(key []byte, poolID, nodeID string) string {
-	return base64.StdEncoding.EncodeToString(NodeMAC(key, poolID, nodeID))
-}
-
-// NodeMAC is the HMAC of NodeToken, before base64.
-func NodeMAC(key []byte, poolID, nodeID string) []byte {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(nodeID + "\n" + poolID))
-	return mac.Sum(nil)
-}
-
 // AuthorizationHeader returns the Authorization header of an agent's requests:
 //
-//	CorralNode <poolId>/<nodeId>:<NodeToken>
+//	CorralNode <poolId>/<nodeId>:<credential>
 //
-// The pool id comes first so that the server can check the credential before it reads the
-// request body; pool ids cannot contain '/' (Azure Batch's id rule), and the token, in
-// base64, cannot contain ':'.
-func AuthorizationHeader(key []byte, poolID, nodeID string) string {
-	return AuthScheme + " " + poolID + "/" + nodeID + ":" + NodeToken(key, poolID, nodeID)
+// where credential is the node's own secret, issued by the server (package nodeauth) when the
+// node was created or joined. The pool id comes first so that the server can check the
+// credential before it reads the request body; pool ids cannot contain '/' (Azure Batch's id
+// rule), and credentials, in base64url, cannot contain ':'.
+func AuthorizationHeader(poolID, nodeID, credential string) string {
+	return AuthScheme + " " + poolID + "/" + nodeID + ":" + credential
 }
 
 // ParseAuthorization splits an Authorization header made by AuthorizationHeader. It checks

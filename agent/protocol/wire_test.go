@@ -66,13 +66,8 @@ func TestMessageDecodeErrors(t *testing.T) {
 }
 
 func TestAuthorization(t *testing.T) {
-	key := []byte("secret-key")
-	// HMAC-SHA256("secret-key", "node-1\npool-1"), computed independently.
-	const want = "8DfU0dbTzeiTKBQJNqNZUctls1w4c4xIOvd2+ZZZ2jo="
-	if got := NodeToken(key, "pool-1", "node-1"); got != want {
-		t.Errorf("NodeToken = %s, want %s", got, want)
-	}
-	h := AuthorizationHeader(key, "pool-1", "node-1")
+	const want = "c2VjcmV0"
+	h := AuthorizationHeader("pool-1", "node-1", want)
 	if h != "CorralNode pool-1/node-1:"+want {
 		t.Errorf("AuthorizationHeader = %q", h)
 	}
@@ -82,13 +77,39 @@ func TestAuthorization(t *testing.T) {
 	}
 	// A node id may hold ':' and '/': the token is after the last ':', the pool before the
 	// first '/'.
-	pool, node, _, err = ParseAuthorization(AuthorizationHeader(key, "p", "n:1/x"))
+	pool, node, _, err = ParseAuthorization(AuthorizationHeader("p", "n:1/x", want))
 	if err != nil || pool != "p" || node != "n:1/x" {
 		t.Errorf("odd node id: %q, %q, %v", pool, node, err)
 	}
 	for _, bad := range []string{"", "Basic abc", "CorralNode p/n", "CorralNode p/n:", "CorralNode /n:x", "CorralNode p/:x", "CorralNode pn:x", "corralnode p/n:x"} {
 		if _, _, _, err := ParseAuthorization(bad); err == nil {
 			t.Errorf("ParseAuthorization(%q): no error", bad)
+		}
+	}
+}
+
+func TestJoinToken(t *testing.T) {
+	fp := "sha256:" + strings.Repeat("ab", 32)
+	tests := []struct {
+		text             string
+		id, secret, want string
+		ok               bool
+	}{
+		{FormatJoinToken("id1", "s3cret", fp), "id1", "s3cret", fp, true},
+		{FormatJoinToken("id1", "s3cret", ""), "id1", "s3cret", "", true},
+		{" " + FormatJoinToken("id1", "s", fp) + "\n", "id1", "s", fp, true},
+		{"corral2.id1.s", "", "", "", false},
+		{"corral1.id1", "", "", "", false},
+		{"corral1..s", "", "", "", false},
+		{"corral1.id1.", "", "", "", false},
+		{"corral1.id1.s.md5:abc", "", "", "", false},
+		{"corral1.id1.s.sha256:abc", "", "", "", false},
+		{"corral1.id1.s." + fp + ".x", "", "", "", false},
+	}
+	for _, tt := range tests {
+		id, secret, got, err := ParseJoinToken(tt.text)
+		if (err == nil) != tt.ok || id != tt.id || secret != tt.secret || got != tt.want {
+			t.Errorf("ParseJoinToken(%q) = %q, %q, %q, %v", tt.text, id, secret, got, err)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"corral/server"
@@ -53,7 +51,6 @@ func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, erro
 	}
 	cl.add(func() { os.RemoveAll(dir) }) // at the end: deleting now would slow the next runs (see main)
 	key := []byte("bench-key-0123456789abcdef")
-	var url atomic.Value // the server's URL, known once it listens; agents start after that
 	srv, err := server.Start(server.Config{
 		Listen:  "127.0.0.1:0",
 		DataDir: filepath.Join(dir, "data"),
@@ -61,16 +58,14 @@ func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, erro
 		Timing:  service.NodeTiming{CheckEvery: time.Second, LostAfter: 60 * time.Second},
 		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		AgentCommand: func(poolID, nodeID, nodeDir string, dedicated bool) *exec.Cmd {
-			cmd := exec.Command(bin, "agent", "--server", url.Load().(string), "--pool", poolID, "--node", nodeID,
-				"--root", nodeDir, "--heartbeat", "5s", "--give-up", "30s")
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CORRAL_ACCOUNT_KEY=" + base64.StdEncoding.EncodeToString(key)}
+			cmd := exec.Command(bin, "agent", "--root", nodeDir, "--heartbeat", "5s", "--give-up", "30s")
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 			return cmd
 		},
 	})
 	if err != nil {
 		return res, err
 	}
-	url.Store(srv.URL)
 	stop := cl.add(func() {
 		srv.Provider().KillAll()
 		srv.Close()

@@ -2,61 +2,83 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"corral/agent"
+	"corral/agent/protocol"
 )
 
-// runAgent is `corral agent`: a node agent. The local VM provider starts one per node; on other
-// machines an operator starts it. The account key comes from CORRAL_ACCOUNT_KEY (base64), never
-// from the command line, where other users could read it.
+// runAgent is `corral agent`: a node agent. The local VM provider starts one per node, having
+// written the node's identity (server URL, pool, node, credential) to the node's root
+// directory. On another machine an operator, or a provider's create program, starts it with a
+// join token (CORRAL_JOIN_TOKEN, or --join), which it exchanges for the node's identity once
+// and keeps in the root directory. The account key is never needed.
 func runAgent(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", "", "the server's base URL")
-	node := fs.String("node", "", "this node's id")
-	pool := fs.String("pool", "", "the pool this node belongs to")
-	root := fs.String("root", ".", "the node's root directory (tasks' files live under it)")
+	server := fs.String("server", "", "the server's base URL (needed to join; else the one the node's credential file names)")
+	join := fs.String("join", "", "join token (prefer CORRAL_JOIN_TOKEN: a command line is visible to other users)")
+	root := fs.String("root", ".", "the node's root directory (its credential and tasks' files live under it)")
 	giveUp := fs.Duration("give-up", 10*time.Minute, "exit when no server has answered for this long (0: never)")
 	heartbeat := fs.Duration("heartbeat", 5*time.Second, "how often to report to the server")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *server == "" || *node == "" || *pool == "" {
-		fmt.Fprintln(stderr, "corral agent: --server, --node and --pool are required")
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "corral agent: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
 		return 2
 	}
-	key, err := base64.StdEncoding.DecodeString(os.Getenv("CORRAL_ACCOUNT_KEY"))
-	if err != nil || len(key) == 0 {
-		fmt.Fprintln(stderr, "corral agent: CORRAL_ACCOUNT_KEY must hold the account key (base64)")
+	token := *join
+	if token == "" {
+		token = os.Getenv("CORRAL_JOIN_TOKEN")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	id, err := agentIdentity(ctx, *root, *server, token, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "corral agent: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil)).With("node", *node)
+	if *server != "" {
+		id.ServerURL = *server
+	}
+	hc, err := agentHTTPClient(id.CACert, "")
+	if err != nil {
+		fmt.Fprintf(stderr, "corral agent: %v\n", err)
+		return 2
+	}
+	log = log.With("node", id.NodeID)
 	c, err := agent.NewClient(agent.ClientConfig{
-		ServerURL:      *server,
-		NodeID:         *node,
-		PoolID:         *pool,
-		Key:            key,
+		ServerURL:      id.ServerURL,
+		NodeID:         id.NodeID,
+		PoolID:         id.PoolID,
+		Credential:     id.Credential,
 		Runner:         agent.Config{Root: *root, AccountName: os.Getenv("CORRAL_ACCOUNT_NAME"), Logger: log},
 		HeartbeatEvery: *heartbeat,
 		GiveUpAfter:    *giveUp,
+		HTTPClient:     hc,
 		Logger:         log,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "corral agent: %v\n", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := c.Run(ctx); err != nil {
 		if errors.Is(err, agent.ErrNoServer) {
 			fmt.Fprintf(stderr, "corral agent: %v\n", err)
@@ -66,4 +88,98 @@ func runAgent(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// agentIdentity returns the node's identity: the one kept in root, or, if there is none, the
+// one a join with token gives (then kept in root).
+func agentIdentity(ctx context.Context, root, server, token string, log *slog.Logger) (agent.Identity, error) {
+	id, err := agent.LoadIdentity(root)
+	if err == nil {
+		if token != "" {
+			log.Info("already joined: using the node's credential file, not the join token", "pool", id.PoolID, "node", id.NodeID)
+		}
+		return id, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return agent.Identity{}, err
+	}
+	if token == "" || server == "" {
+		return agent.Identity{}, fmt.Errorf("no credential in %s: to join a pool, give --server and a join token (CORRAL_JOIN_TOKEN or --join)", root)
+	}
+	_, _, fingerprint, err := protocol.ParseJoinToken(token)
+	if err != nil {
+		return agent.Identity{}, err
+	}
+	hc, err := joinHTTPClient(server, fingerprint)
+	if err != nil {
+		return agent.Identity{}, err
+	}
+	host, _ := os.Hostname()
+	jctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	id, err = agent.Join(jctx, hc, server, token, host)
+	if err != nil {
+		return agent.Identity{}, err
+	}
+	if err := agent.SaveIdentity(root, id); err != nil {
+		return agent.Identity{}, err
+	}
+	log.Info("joined", "pool", id.PoolID, "node", id.NodeID, "server", server)
+	return id, nil
+}
+
+// joinHTTPClient is the client of the first contact: over https it trusts only the CA whose
+// fingerprint the token carries. Plain http is accepted only to a loopback address.
+func joinHTTPClient(server, fingerprint string) (*http.Client, error) {
+	switch {
+	case strings.HasPrefix(server, "https://"):
+		if fingerprint == "" {
+			return nil, errors.New("the join token carries no CA fingerprint, so the server cannot be trusted on first contact")
+		}
+		return nil, errors.New("joining over https is not supported yet")
+	case strings.HasPrefix(server, "http://"):
+		if !isLoopbackURL(server) {
+			return nil, fmt.Errorf("refusing to send a join token over plain http to %s: use https", server)
+		}
+		return &http.Client{Timeout: time.Minute}, nil
+	default:
+		return nil, fmt.Errorf("server URL %q is not an http or https URL", server)
+	}
+}
+
+// agentHTTPClient is the agent's client once joined: it trusts caPEM if given, else caFile if
+// given, else the system's roots; nil means the default client.
+func agentHTTPClient(caPEM, caFile string) (*http.Client, error) {
+	if caPEM == "" && caFile == "" {
+		return nil, nil
+	}
+	pem := []byte(caPEM)
+	if caPEM == "" {
+		b, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the CA certificate: %w", err)
+		}
+		pem = b
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("the CA certificate is not PEM")
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}, nil
+}
+
+// isLoopbackURL reports whether a URL's host is a loopback address or "localhost".
+func isLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -233,15 +233,14 @@ func startTestServer(t *testing.T) *testServer {
 	key := []byte("cli-test-key-0123456789")
 	b64 := base64.StdEncoding.EncodeToString(key)
 	addr := freeAddr(t)
-	url := "http://" + addr
 	srv, err := server.Start(server.Config{
 		Listen:  addr,
 		DataDir: t.TempDir(),
 		Account: server.Account{Name: "corral", Key: key},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AgentCommand: func(pool, node, dir string, _ bool) *exec.Cmd {
-			cmd := exec.Command(bin, "agent", "--server", url, "--pool", pool, "--node", node, "--root", dir)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CORRAL_ACCOUNT_KEY=" + b64, "CORRAL_ACCOUNT_NAME=corral"}
+			cmd := exec.Command(bin, "agent", "--root", dir)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CORRAL_ACCOUNT_NAME=corral"}
 			return cmd
 		},
 	})
