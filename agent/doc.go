@@ -31,16 +31,72 @@
 // workitems/<scheduleId>/<jobId> for a job created by a job schedule; Corral uses job-1 for
 // every job. Job and task ids are checked by ValidateID (Azure's rule: 1 to 64 letters, digits,
 // '-' and '_') before they become path components. The ".corral-" files are Corral's
-// bookkeeping: ListFiles hides them and OpenFile refuses them. Tasks run as the agent's user,
-// so a task could tamper with them; Corral, unlike Azure, has no separate task user.
+// bookkeeping: ListFiles hides them and OpenFile refuses them. Who may read and write what is
+// described under "Task users".
+//
+// # Task users
+//
+// Azure Batch runs a task as an auto-user, non-admin unless the task's userIdentity asks for
+// elevationLevel admin. A Runner that runs as root does the same: each attempt runs under a
+// user and group id of its own (no supplementary groups), with HOME set to its working
+// directory. The ids come from Config.TaskUIDs (DefaultTaskUIDs: 2000000000 to 2099999999, a
+// part of the id space that neither distributions nor systemd's conventions use) and need not
+// exist in /etc/passwd. Azure's auto-user has pool scope (shared by the pool's tasks) or task
+// scope; Corral has no pool-scope sharing to offer, so it always uses task scope, and narrows it
+// to one attempt. An elevated task (TaskSpec.ElevationAdmin) runs as root.
+//
+// Every attempt gets a fresh id, and an id is handed out again only once the whole range has
+// been (it then wraps around): so the files an earlier attempt left behind, in the shared
+// directory or /tmp, never belong to a later one, and a process that escaped an attempt's
+// process group has no access to the files of the next. The Runner records in
+// <root>/.corral-task-uids, synced, the first id after each block of 1024 it hands out, and a
+// restarted agent starts there: ids are not reused after a restart or a crash, and a restart
+// skips what is left of its block. A new attempt of a task keeps the working directory of
+// earlier ones: Start first gives all of it to the new id (symbolic links are changed
+// themselves, never followed).
+//
+// Under a root agent the node's files are:
+//
+//	<root>/                           root, 0711: tasks pass through it, and list nothing
+//	  .corral-task-uids               root, 0600, as the node's credential must be
+//	  shared/                         root, 1777, like /tmp: tasks remove only their own files
+//	  startup/                        root, 0755
+//	  workitems/<jobId>/job-1/        root, 0711 each
+//	    <taskId>/                     root, 0755
+//	      stdout.txt, stderr.txt      the attempt's, 0600
+//	      wd/                         the attempt's, 0700, and all below it
+//	      .corral-*                   root, 0600
+//
+// NewRunner gives these owners and modes to the node's directories, and the modes to task
+// directories that exist already (made by an agent that did not run tasks as users of their
+// own); Start gives them to the directories and files of each task it starts.
+//
+// So a task cannot read the node's credential, the agent's environment (/proc/<pid>/environ of
+// another user), or another task's files and outputs, nor signal another task's processes;
+// the agent reads everything, for the file API and results, and kills any task. Unlike on
+// Azure, a task cannot create files in its task directory, only in its working directory: the
+// task directory holds Corral's bookkeeping. A task could reach, through the file API, a file
+// that it cannot read but hard-links into its working directory, if the kernel let it make the
+// link: fs.protected_hardlinks, 1 by default on current distributions, forbids that.
+//
+// A task's user must be able to reach its working directory: every directory above the root
+// must be searchable by other users (o+x). Where one is not (a root under /root, or under a
+// directory of mode 0700), NewRunner logs a warning that names it and tasks run as root.
+//
+// An agent that is not root cannot change users: its tasks run as the agent's user, and can
+// read and change all that the agent can, including the node's files, every other task's
+// files, the node's credential and, through /proc, the agent's environment. An elevated task
+// fails there without starting (code InvalidTaskRequest). The agent's directories are then
+// 0755, and the outputs and bookkeeping files it creates 0600.
 //
 // # Environment
 //
 // A task's environment is, from first to last (a later one wins for a name set twice):
-// PATH and HOME from the agent's environment (a standard PATH if the agent has none; nothing
-// else of the agent's environment reaches tasks), then the task's environment settings, then
-// these variables of Azure Batch's "runtime environment variables", which a task cannot
-// override:
+// PATH and HOME from the agent's environment (a standard PATH if the agent has none; HOME is
+// the working directory where tasks run as users of their own; nothing else of the agent's
+// environment, such as CORRAL_ACCOUNT_KEY, reaches tasks), then the task's environment
+// settings, then these variables of Azure Batch's "runtime environment variables", which a
+// task cannot override:
 //
 //	AZ_BATCH_ACCOUNT_NAME       Config.AccountName (only if set)
 //	AZ_BATCH_ACCOUNT_URL        Config.AccountURL (only if set)
@@ -67,9 +123,10 @@
 // # Processes
 //
 // Each attempt runs in a process group of its own. Kill, the MaxWallClock timeout and Close
-// send SIGKILL to the whole group; when the main process exits, the rest of its group is killed
-// too. A process killed by a signal has ExitCode 128+signal (137 for SIGKILL), as a shell would
-// report it; Azure does not document the exit code of a task it terminates on Linux.
+// send SIGKILL to the whole group, whatever user it runs as; when the main process exits, the
+// rest of its group is killed too. A process killed by a signal has ExitCode 128+signal (137
+// for SIGKILL), as a shell would report it; Azure does not document the exit code of a task it
+// terminates on Linux.
 //
 // # Outcomes and restarts
 //

@@ -55,13 +55,17 @@ func (b *envBuilder) get(name string) string {
 }
 
 // taskEnv builds a task's environment, in this order (a later source wins for a name set twice):
-//  1. PATH and HOME from the agent's environment (nothing else of it);
+//  1. PATH and HOME from the agent's environment (nothing else of it); HOME is the working
+//     directory instead when the task runs as a user of its own (or as root, elevated, on
+//     an agent that isolates tasks);
 //  2. the task's environment settings, in order;
 //  3. the AZ_BATCH_* variables, which a task cannot override.
 func (r *Runner) taskEnv(spec TaskSpec, dir, wd string) *envBuilder {
 	b := &envBuilder{}
 	b.set("PATH", r.path)
-	if r.home != "" {
+	if r.isolate {
+		b.set("HOME", wd)
+	} else if r.home != "" {
 		b.set("HOME", r.home)
 	}
 	for _, e := range spec.Env {

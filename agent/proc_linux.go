@@ -14,9 +14,15 @@ var platformErr error
 // sysProcAttr puts the task in a process group of its own (so that the whole group can be
 // killed) and asks the kernel to SIGKILL the task's main process if the thread that started it
 // dies (the Runner starts processes from one locked OS thread that lives as long as the Runner,
-// so in effect: if the agent dies).
-func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+// so in effect: if the agent dies). A task with a user of its own (u.own) runs under u's user and
+// group ids with no supplementary groups; the kernel would clear the parent-death signal on that
+// change of ids, but the child sets it after the change.
+func sysProcAttr(u taskUser) *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if u.own {
+		attr.Credential = &syscall.Credential{Uid: u.uid, Gid: u.uid, Groups: []uint32{}}
+	}
+	return attr
 }
 
 // killGroup sends SIGKILL to every process of the process group pgid. A group that no longer

@@ -11,7 +11,7 @@ import (
 // signal, waitid). Layout, SplitCommandLine and the file access work everywhere.
 var platformErr = errors.New("agent: running tasks is supported on Linux only")
 
-func sysProcAttr() *syscall.SysProcAttr { return nil }
+func sysProcAttr(taskUser) *syscall.SysProcAttr { return nil }
 
 func killGroup(pgid int) error { return platformErr }
 

@@ -41,6 +41,10 @@ type TaskSpec struct {
 	// process; 0 means no limit. When it elapses, the task's whole process group is killed
 	// and the result has TimedOut set.
 	MaxWallClock time.Duration
+	// ElevationAdmin is Azure's elevationLevel "admin": the task runs as root rather than as a
+	// user of its own. A Runner that does not run as root cannot elevate: such an attempt
+	// fails without starting (see "Task users" in the package documentation).
+	ElevationAdmin bool
 }
 
 // Config configures a Runner.
@@ -56,6 +60,10 @@ type Config struct {
 	AccountURL  string
 	// LowPriority marks a spot/low-priority node: AZ_BATCH_NODE_IS_DEDICATED is "false".
 	LowPriority bool
+	// TaskUIDs is the range of user ids that a Runner running as root gives to tasks, a fresh
+	// one for every attempt (see "Task users" in the package documentation); zero means
+	// DefaultTaskUIDs.
+	TaskUIDs UIDRange
 	// OnDone is called once for every attempt that Start accepted and that ended (exited,
 	// was killed, timed out, or could not be started), after its outcome file is written. It
 	// is called from a goroutine of the Runner, never from inside Start, possibly for several
@@ -76,6 +84,10 @@ type Config struct {
 // example, escapes this). If the agent process dies, the kernel kills each task's main process
 // (parent-death signal); other members of its group are not reached.
 //
+// A Runner that runs as root runs every attempt as a user of its own, which cannot read the
+// node's files, the agent's environment or other tasks' files (see "Task users" in the package
+// documentation); otherwise tasks run as the agent's user.
+//
 // The Runner embeds the node's Layout, so ListFiles, OpenFile and ReadResult are available on
 // it. It runs on Linux only: elsewhere NewRunner returns an error.
 type Runner struct {
@@ -85,7 +97,13 @@ type Runner struct {
 	log  *slog.Logger
 	path string   // PATH given to tasks
 	null *os.File // /dev/null, every task's standard input (os/exec would open it per task)
-	home string   // HOME given to tasks, if the agent has one
+	home string   // HOME given to tasks, if the agent has one and tasks run as the agent
+
+	// superuser: the agent runs as root. isolate: tasks run as users of their own, from uids
+	// (the agent is root, and other users can reach the node's root).
+	superuser bool
+	isolate   bool
+	uids      *uidAllocator
 
 	// spawnc carries process starts to the goroutine locked to the OS thread that is the parent
 	// of every task (see sysProcAttr: the parent-death signal follows the creating thread).
@@ -115,7 +133,12 @@ type attempt struct {
 }
 
 // NewRunner creates the node's directories (root, shared, startup, workitems) and returns a
-// Runner. Tasks get the agent's PATH (or a standard one if it has none) and HOME, read now.
+// Runner. Tasks get the agent's PATH (or a standard one if it has none), read now, and HOME:
+// the agent's, or their working directory if they run as users of their own.
+//
+// Running as root, NewRunner decides whether tasks run as users of their own: they do unless a
+// directory above the node's root is closed to other users (no o+x), in which case it logs a
+// warning that says which, and tasks run as root.
 func NewRunner(cfg Config) (*Runner, error) {
 	if platformErr != nil {
 		return nil, platformErr
@@ -123,21 +146,17 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if cfg.OnDone == nil {
 		return nil, errors.New("agent: Config.OnDone is required")
 	}
+	if cfg.TaskUIDs == (UIDRange{}) {
+		cfg.TaskUIDs = DefaultTaskUIDs
+	}
+	if err := cfg.TaskUIDs.Validate(); err != nil {
+		return nil, err
+	}
 	layout, err := NewLayout(cfg.Root)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{layout.Root(), layout.SharedDir(), layout.StartupDir(), filepath.Join(layout.Root(), workitemsDir)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("agent: creating node directory: %w", err)
-		}
-	}
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil, fmt.Errorf("agent: opening %s: %w", os.DevNull, err)
-	}
 	r := &Runner{
-		null:      null,
 		Layout:    layout,
 		cfg:       cfg,
 		log:       cfg.Logger,
@@ -153,6 +172,13 @@ func NewRunner(cfg Config) (*Runner, error) {
 	}
 	if r.path == "" {
 		r.path = defaultPath
+	}
+	if err := r.prepareNode(); err != nil {
+		return nil, err
+	}
+	r.null, err = os.Open(os.DevNull)
+	if err != nil {
+		return nil, fmt.Errorf("agent: opening %s: %w", os.DevNull, err)
 	}
 	go r.spawnLoop()
 	return r, nil
@@ -186,13 +212,14 @@ func now() time.Time { return time.Now().UTC().Round(0) }
 // agent process on the same root), Start does nothing and returns nil. Use Running and
 // ReadResult to learn its state.
 //
-// A command line that cannot be split or is empty, a program that cannot be found, and an
-// exec that fails are not errors of Start: the attempt ends at once with Started false and a
-// Failure (codes CommandProgramNotFound or CommandLaunchFailed, as in Azure Batch), reported
-// through OnDone like any other end. Start returns an error, and records nothing, for an
-// invalid request (a bad id or environment setting: ErrInvalidID), another attempt of the
-// same task still running (ErrTaskBusy), a closed Runner (ErrClosed), or a node problem
-// (the task directory or output files cannot be created).
+// A command line that cannot be split or is empty, a program that cannot be found, an exec
+// that fails, and an elevated task on a Runner that is not root are not errors of Start: the
+// attempt ends at once with Started false and a Failure (codes CommandProgramNotFound or
+// CommandLaunchFailed, as in Azure Batch, or InvalidTaskRequest), reported through OnDone like
+// any other end. Start returns an error, and records nothing, for an invalid request (a bad
+// id or environment setting: ErrInvalidID), another attempt of the same task still running
+// (ErrTaskBusy), a closed Runner (ErrClosed), or a node problem (the task directory or output
+// files cannot be created or given to the task's user, no user id can be recorded).
 //
 // A new attempt of a task truncates stdout.txt and stderr.txt and removes the previous
 // attempt's outcome file; the working directory and its contents are kept.
@@ -228,7 +255,7 @@ func (r *Runner) Start(spec TaskSpec) error {
 	}
 
 	wd := filepath.Join(dir, WorkingDirName)
-	if err := os.MkdirAll(wd, 0o755); err != nil {
+	if err := r.makeTaskDirs(dir); err != nil {
 		return fmt.Errorf("agent: start %s: creating task directory: %w", spec.AttemptID, err)
 	}
 	seen, err := attemptSeen(dir, spec.AttemptID)
@@ -238,12 +265,22 @@ func (r *Runner) Start(spec TaskSpec) error {
 	if seen {
 		return nil
 	}
-	stdout, err := os.OpenFile(filepath.Join(dir, StdoutFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	user, failure, err := r.userFor(spec)
+	if err != nil {
+		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
+	}
+	if r.isolate {
+		// The working directory is kept from earlier attempts, which ran under other ids.
+		if err := chownTree(wd, int(user.uid), int(user.uid)); err != nil {
+			return fmt.Errorf("agent: start %s: giving the working directory to the task's user: %w", spec.AttemptID, err)
+		}
+	}
+	stdout, err := r.openOutput(filepath.Join(dir, StdoutFile), user)
 	if err != nil {
 		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
 	}
 	defer stdout.Close() // the child has its own descriptor
-	stderr, err := os.OpenFile(filepath.Join(dir, StderrFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	stderr, err := r.openOutput(filepath.Join(dir, StderrFile), user)
 	if err != nil {
 		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
 	}
@@ -260,10 +297,13 @@ func (r *Runner) Start(spec TaskSpec) error {
 
 	env := r.taskEnv(spec, dir, wd)
 	start := now()
-	cmd, failure := prepare(spec.CommandLine, env, wd)
+	var cmd *exec.Cmd
+	if failure == nil {
+		cmd, failure = prepare(spec.CommandLine, env, wd)
+	}
 	if failure == nil {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = r.null, stdout, stderr
-		cmd.SysProcAttr = sysProcAttr()
+		cmd.SysProcAttr = sysProcAttr(user)
 		if err := r.spawn(cmd); err != nil {
 			failure = launchFailure(err)
 		}
@@ -502,7 +542,7 @@ func attemptSeen(dir, attemptID string) (bool, error) {
 // recordAttempt appends attemptID to the task directory's attempts file (not fsynced: see
 // "Outcomes and restarts" in the package documentation).
 func recordAttempt(dir, attemptID string) error {
-	f, err := os.OpenFile(filepath.Join(dir, attemptsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, attemptsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("recording attempt: %w", err)
 	}

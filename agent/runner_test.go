@@ -29,12 +29,25 @@ type harness struct {
 	results chan Result
 }
 
-// newHarness starts a Runner on a fresh root; the Runner is closed when the test ends, which
-// kills and reaps every task the test started.
+// nodeRoot returns a fresh node root that other users can reach, so that a Runner running as
+// root runs tasks as users of their own (t.TempDir makes its directories 0700).
+func nodeRoot(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "node")
+}
+
+// newHarness starts a Runner on root, or on a fresh nodeRoot if root is empty; the Runner is
+// closed when the test ends, which kills and reaps every task the test started.
 func newHarness(t *testing.T, root string) *harness {
 	t.Helper()
 	if root == "" {
-		root = t.TempDir()
+		root = nodeRoot(t)
 	}
 	h := &harness{t: t, results: make(chan Result, 100)}
 	r, err := NewRunner(Config{
@@ -274,7 +287,9 @@ func TestEnvironment(t *testing.T) {
 		"AZ_BATCH_TASK_DIR":          taskDir,
 		"AZ_BATCH_TASK_WORKING_DIR":  filepath.Join(taskDir, "wd"),
 	}
-	if home := os.Getenv("HOME"); home != "" {
+	if h.r.isolate {
+		want["HOME"] = want["AZ_BATCH_TASK_WORKING_DIR"]
+	} else if home := os.Getenv("HOME"); home != "" {
 		want["HOME"] = home
 	}
 	if want["PATH"] == "" {
@@ -290,7 +305,7 @@ func TestEnvironment(t *testing.T) {
 	}
 
 	// A per-task pool id and a low-priority node.
-	h2, err := NewRunner(Config{Root: t.TempDir(), NodeID: "n2", PoolID: "p2", LowPriority: true,
+	h2, err := NewRunner(Config{Root: nodeRoot(t), NodeID: "n2", PoolID: "p2", LowPriority: true,
 		OnDone: func(res Result) { h.results <- res }})
 	if err != nil {
 		t.Fatal(err)
@@ -500,10 +515,10 @@ func TestLeftoversKilledWhenTaskExits(t *testing.T) {
 }
 
 func TestStartIsIdempotent(t *testing.T) {
-	root := t.TempDir()
+	root := nodeRoot(t)
 	h := newHarness(t, root)
 	spec := TaskSpec{JobID: "job1", TaskID: "t-idem", AttemptID: "a1",
-		CommandLine: `/bin/sh -c "echo run >> ../count; echo started; exec sleep 100"`}
+		CommandLine: `/bin/sh -c "echo run >> count; echo started; exec sleep 100"`}
 	h.start(spec)
 	h.start(spec) // a retried request
 	if got := h.r.Running(); !slices.Equal(got, []string{"a1"}) {
@@ -534,7 +549,7 @@ func TestStartIsIdempotent(t *testing.T) {
 	if got := h.r.Running(); len(got) != 0 {
 		t.Fatalf("Running() = %q after re-starting an ended attempt", got)
 	}
-	if got := h.taskFile("t-idem", "count"); got != "run\n" {
+	if got := h.taskFile("t-idem", "wd/count"); got != "run\n" {
 		t.Errorf("the task ran %d times, want once", strings.Count(got, "run"))
 	}
 
@@ -548,11 +563,11 @@ func TestStartIsIdempotent(t *testing.T) {
 
 	// A new attempt runs: output files are truncated, the working directory is kept.
 	h2.start(TaskSpec{JobID: "job1", TaskID: "t-idem", AttemptID: "a3",
-		CommandLine: `/bin/sh -c "echo run >> ../count; echo second"`})
+		CommandLine: `/bin/sh -c "echo run >> count; echo second"`})
 	if r := h2.result("a3"); r.ExitCode != 0 {
 		t.Fatalf("a3: %+v", r)
 	}
-	if got := h2.taskFile("t-idem", "count"); got != "run\nrun\n" {
+	if got := h2.taskFile("t-idem", "wd/count"); got != "run\nrun\n" {
 		t.Errorf("count = %q after the second attempt", got)
 	}
 	if got := h2.taskFile("t-idem", "stdout.txt"); got != "second\n" {
@@ -564,7 +579,7 @@ func TestStartIsIdempotent(t *testing.T) {
 }
 
 func TestOutcomeWrittenBeforeOnDone(t *testing.T) {
-	root := t.TempDir()
+	root := nodeRoot(t)
 	var (
 		r        *Runner
 		ready    = make(chan struct{})
@@ -685,7 +700,7 @@ func TestStartRejectsInvalidRequests(t *testing.T) {
 // too.
 func TestAgentDeathKillsTasks(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAgent$", "-test.v=false")
-	cmd.Env = append(os.Environ(), "CORRAL_AGENT_HELPER_ROOT="+t.TempDir())
+	cmd.Env = append(os.Environ(), "CORRAL_AGENT_HELPER_ROOT="+nodeRoot(t))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
