@@ -651,7 +651,7 @@ func (c *Client) execute(cmds []json.RawMessage) {
 func (c *Client) start(s protocol.StartTask) {
 	spec := TaskSpec{
 		JobID: s.JobID, TaskID: s.TaskID, PoolID: s.PoolID, AttemptID: s.AttemptID,
-		CommandLine: s.CommandLine, MaxWallClock: s.MaxWallClock,
+		CommandLine: s.CommandLine, MaxWallClock: s.MaxWallClock, ElevationAdmin: s.ElevationAdmin,
 	}
 	for _, e := range s.Env {
 		spec.Env = append(spec.Env, EnvSetting{Name: e.Name, Value: e.Value})

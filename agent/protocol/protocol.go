@@ -24,6 +24,9 @@ type StartTask struct {
 	Env          []EnvSetting      `json:"environmentSettings,omitempty"`
 	MaxWallClock time.Duration     `json:"maxWallClock,omitempty"` // 0: none
 	Labels       map[string]string `json:"labels,omitempty"`       // extra AZ_BATCH_* context
+	// ElevationAdmin is Azure's userIdentity with elevationLevel "admin": the task runs as root
+	// instead of as a user of its own. An agent that is not root fails such a task.
+	ElevationAdmin bool `json:"elevationAdmin,omitempty"`
 }
 
 // EnvSetting is one environment variable of a task, in the order the user gave them.

@@ -19,7 +19,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		{TaskStarted{NodeID: "n1", AttemptID: "a1", StartTime: t0}, TypeTaskStarted},
 		{TaskResult{NodeID: "n1", AttemptID: "a1", ExitCode: 137, Killed: true, Error: "x"}, TypeTaskResult},
 		{StartTask{AttemptID: "a1", JobID: "j", TaskID: "t", PoolID: "p", CommandLine: `/bin/sh -c "echo hi"`,
-			Env: []EnvSetting{{Name: "A", Value: "1"}}, MaxWallClock: time.Minute, Labels: map[string]string{"k": "v"}}, TypeStartTask},
+			Env: []EnvSetting{{Name: "A", Value: "1"}}, MaxWallClock: time.Minute, Labels: map[string]string{"k": "v"}, ElevationAdmin: true}, TypeStartTask},
 		{KillTask{AttemptID: "a1"}, TypeKillTask},
 		{ResultAck{AttemptID: "a1"}, TypeResultAck},
 		{ResultAck{}, TypeResultAck},
