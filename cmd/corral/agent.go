@@ -36,6 +36,8 @@ func runAgent(args []string, stderr io.Writer) int {
 	root := fs.String("root", ".", "the node's root directory (its credential and tasks' files live under it)")
 	giveUp := fs.Duration("give-up", 10*time.Minute, "exit when no server has answered for this long (0: never)")
 	heartbeat := fs.Duration("heartbeat", 5*time.Second, "how often to report to the server")
+	taskUIDs := agent.DefaultTaskUIDs
+	fs.Var(&taskUIDs, "task-uids", "when the agent runs as root: the user ids `first-last` that tasks run as, a fresh one per attempt; nothing else may use them")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -69,7 +71,7 @@ func runAgent(args []string, stderr io.Writer) int {
 		NodeID:         id.NodeID,
 		PoolID:         id.PoolID,
 		Credential:     id.Credential,
-		Runner:         agent.Config{Root: *root, AccountName: os.Getenv("CORRAL_ACCOUNT_NAME"), Logger: log},
+		Runner:         agent.Config{Root: *root, AccountName: os.Getenv("CORRAL_ACCOUNT_NAME"), TaskUIDs: taskUIDs, Logger: log},
 		HeartbeatEvery: *heartbeat,
 		GiveUpAfter:    *giveUp,
 		HTTPClient:     hc,
