@@ -26,6 +26,15 @@ import (
 // ClientConfig.GiveUpAfter.
 var ErrNoServer = errors.New("no server answered")
 
+// ErrRevoked is wrapped by the error Client.Run returns when the server refused the node's
+// credential revokedAfter times in a row: the node was deleted (removed from its pool, or its
+// pool deleted), or its credential revoked. The agent's tasks are killed, as when Run gives up.
+var ErrRevoked = errors.New("the server refused the node's credential")
+
+// revokedAfter is how many refusals in a row (401) end Run: more than one, so that a single
+// refusal by a server that is still starting does not end a node.
+const revokedAfter = 3
+
 // codeInvalidTaskRequest is the failure code of the result an agent reports for a StartTask it
 // can never run (an invalid job, task or attempt id, environment setting or wall-clock limit).
 // Azure Batch has no such code: its API rejects such tasks before they reach a node.
@@ -260,8 +269,10 @@ func (c *Client) Incarnation() string { return c.incarnation }
 // Run returned, does nothing.
 func (c *Client) Close() { c.shutdown() }
 
-// Run talks to the server until ctx is done, when it returns nil, or until no exchange has
-// succeeded for GiveUpAfter, when it returns an error wrapping ErrNoServer. Either way it
+// Run talks to the server until ctx is done, when it returns nil, until no exchange has
+// succeeded for GiveUpAfter, when it returns an error wrapping ErrNoServer, or until the server
+// has refused the node's credential a few times in a row, when it returns an error wrapping
+// ErrRevoked. Either way it
 // closes the Runner before it returns (see Client). Run may be called once.
 func (c *Client) Run(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
@@ -285,6 +296,7 @@ func (c *Client) signal() {
 func (c *Client) loop(ctx context.Context) error {
 	lastOK := time.Now()
 	failures := 0
+	refused := 0 // 401s in a row
 	pause := c.cfg.RetryMin
 	nextBeat := time.Now().Add(c.cfg.HeartbeatEvery)
 	for {
@@ -325,8 +337,14 @@ func (c *Client) loop(ctx context.Context) error {
 				c.log.Debug("agent: exchange with the server failed", "failures", failures, "err", err)
 			}
 			var se *statusError
-			if errors.As(err, &se) && se.code == http.StatusUnauthorized && failures == 1 {
-				c.log.Error("agent: the server refused the node's credential: check the account key", "node", c.cfg.NodeID, "pool", c.cfg.PoolID)
+			if errors.As(err, &se) && se.code == http.StatusUnauthorized {
+				refused++
+				if refused >= revokedAfter {
+					return fmt.Errorf("agent: %w (%s, node %s of pool %s): it was deleted or revoked",
+						ErrRevoked, c.url, c.cfg.NodeID, c.cfg.PoolID)
+				}
+			} else {
+				refused = 0
 			}
 			since := time.Since(lastOK)
 			if c.cfg.GiveUpAfter > 0 && since >= c.cfg.GiveUpAfter {
@@ -350,7 +368,7 @@ func (c *Client) loop(ctx context.Context) error {
 		if failures > 0 {
 			c.log.Info("agent: connected to the server again", "failedExchanges", failures)
 		}
-		failures, pause, lastOK = 0, c.cfg.RetryMin, time.Now()
+		failures, refused, pause, lastOK = 0, 0, c.cfg.RetryMin, time.Now()
 		if resp.Epoch != c.epoch {
 			if !hello {
 				c.needHello = true // the server restarted since the last Hello

@@ -86,6 +86,10 @@ func runAgent(args []string, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "corral agent: %v\n", err)
 			return 3
 		}
+		if errors.Is(err, agent.ErrRevoked) {
+			fmt.Fprintf(stderr, "corral agent: %v\n", err)
+			return 4
+		}
 		fmt.Fprintf(stderr, "corral agent: %v\n", err)
 		return 1
 	}
