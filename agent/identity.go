@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"corral/agent/protocol"
 )
@@ -25,8 +26,12 @@ const CredentialFile = "credential"
 type Identity struct {
 	ServerURL  string `json:"serverUrl"`
 	PoolID     string `json:"poolId"`
-	NodeID     string `json:"nodeId"`
-	Credential string `json:"credential"`
+	NodeID     string `json:"nodeId,omitempty"`
+	Credential string `json:"credential,omitempty"`
+	// MachineID and MachineCredential are set for a machine of a static pool: it is lent to a
+	// node at a time (NodeID and Credential, empty while it waits for one; see Await).
+	MachineID         string `json:"machineId,omitempty"`
+	MachineCredential string `json:"machineCredential,omitempty"`
 	// CACert is the PEM of the CA that the server's certificate must chain to; empty when the
 	// agent trusts the system's roots, or the server serves plain HTTP on loopback.
 	CACert string `json:"caCert,omitempty"`
@@ -34,11 +39,19 @@ type Identity struct {
 
 // check returns an error if the identity lacks something an agent needs.
 func (id Identity) check() error {
-	if id.ServerURL == "" || id.PoolID == "" || id.NodeID == "" || id.Credential == "" {
-		return errors.New("agent: the identity lacks the server URL, pool, node or credential")
+	switch {
+	case id.ServerURL == "" || id.PoolID == "":
+		return errors.New("agent: the identity lacks the server URL or pool")
+	case (id.NodeID == "") != (id.Credential == ""):
+		return errors.New("agent: the identity has a node without a credential, or a credential without a node")
+	case id.NodeID == "" && (id.MachineID == "" || id.MachineCredential == ""):
+		return errors.New("agent: the identity names neither a node nor a machine")
 	}
 	return nil
 }
+
+// IsMachine reports whether the identity is that of a machine of a static pool.
+func (id Identity) IsMachine() bool { return id.MachineID != "" }
 
 // LoadIdentity reads the node's identity from root's CredentialFile. It returns an error
 // wrapping fs.ErrNotExist when there is none.
@@ -99,7 +112,7 @@ func SaveIdentity(root string, id Identity) error {
 // maxJoinResponse bounds the join answer the agent reads.
 const maxJoinResponse = 1 << 20
 
-// Join exchanges a join token for a node's identity: it POSTs the token to the server's
+// Join exchanges a join token for a node's (or a static pool machine's) identity: it POSTs the token to the server's
 // protocol.JoinPath with client, which must already trust the server (for a first contact over
 // TLS, a client that pins the CA fingerprint the token carries). hostname is sent for the
 // server's log. A refusal (a stale, revoked or unknown token) is an error that says so.
@@ -133,9 +146,55 @@ func Join(ctx context.Context, client *http.Client, serverURL, token, hostname s
 	if err := json.Unmarshal(raw, &jr); err != nil {
 		return Identity{}, fmt.Errorf("agent: join %s: bad answer: %w", serverURL, err)
 	}
-	id := Identity{ServerURL: serverURL, PoolID: jr.PoolID, NodeID: jr.NodeID, Credential: jr.Credential, CACert: jr.CACert}
+	id := Identity{ServerURL: serverURL, PoolID: jr.PoolID, NodeID: jr.NodeID, Credential: jr.Credential,
+		MachineID: jr.MachineID, MachineCredential: jr.MachineCredential, CACert: jr.CACert}
 	if err := id.check(); err != nil {
 		return Identity{}, fmt.Errorf("agent: join %s: %w", serverURL, err)
 	}
+	return id, nil
+}
+
+// ErrMachineRefused is wrapped by the error Await returns when the server refuses the
+// machine's credential: the machine was removed from its pool.
+var ErrMachineRefused = errors.New("the server refused the machine's credential")
+
+// Await asks the server, for a machine of a static pool, which node it is to be: it long polls
+// protocol.AssignPath for up to wait and returns id with NodeID and Credential filled in, or
+// unchanged (NodeID empty) if the machine is still free.
+func Await(ctx context.Context, client *http.Client, id Identity, wait time.Duration) (Identity, error) {
+	body, err := json.Marshal(protocol.AssignmentRequest{WaitMillis: wait.Milliseconds()})
+	if err != nil {
+		return id, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(id.ServerURL, "/")+protocol.AssignPath, bytes.NewReader(body))
+	if err != nil {
+		return id, fmt.Errorf("agent: await a node: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", protocol.MachineAuthorizationHeader(id.PoolID, id.MachineID, id.MachineCredential))
+	resp, err := client.Do(req)
+	if err != nil {
+		return id, fmt.Errorf("agent: await a node: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxJoinResponse))
+	if err != nil {
+		return id, fmt.Errorf("agent: await a node: %w", err)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		return id, fmt.Errorf("agent: %w (machine %s of pool %s): it was removed from the pool", ErrMachineRefused, id.MachineID, id.PoolID)
+	default:
+		return id, fmt.Errorf("agent: await a node: %s: %s", resp.Status, strings.TrimSpace(string(raw)))
+	}
+	var ar protocol.AssignmentResponse
+	if err := json.Unmarshal(raw, &ar); err != nil {
+		return id, fmt.Errorf("agent: await a node: bad answer: %w", err)
+	}
+	if (ar.NodeID == "") != (ar.Credential == "") {
+		return id, errors.New("agent: await a node: an answer with a node but no credential, or the reverse")
+	}
+	id.NodeID, id.Credential = ar.NodeID, ar.Credential
 	return id, nil
 }

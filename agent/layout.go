@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -125,4 +126,16 @@ func (l Layout) WorkingDir(jobID, taskID string) (string, error) {
 func isBookkeeping(rel string) bool {
 	first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
 	return strings.HasPrefix(first, bookkeepingPrefix)
+}
+
+// ClearNodeFiles removes the node's task directories and its shared and startup directories
+// from root, for a machine that goes on as another node. The node's credential file and the
+// agent's own records (such as the task user ids it gave out) stay.
+func ClearNodeFiles(root string) error {
+	for _, d := range []string{workitemsDir, sharedDir, startupDir} {
+		if err := os.RemoveAll(filepath.Join(root, d)); err != nil {
+			return fmt.Errorf("agent: clear the node's files: %w", err)
+		}
+	}
+	return nil
 }

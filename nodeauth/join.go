@@ -13,18 +13,21 @@ import (
 // maxJoinBody bounds a join request's body.
 const maxJoinBody = 16 << 10
 
-// Assigner decides which node a machine that redeemed an open (pool-wide) join token becomes.
-// It returns an error when the pool cannot take it. Nil: open tokens are refused.
-type Assigner func(poolID, hostname string) (nodeID string, err error)
+// Machines takes the machines that redeem open (pool-wide) join tokens into a pool's
+// inventory (compute/static does): Join returns the machine's id and its secret.
+type Machines interface {
+	Join(poolID, hostname string) (machineID, secret string, err error)
+}
 
-// JoinHandler serves protocol.JoinPath: it redeems a join token and answers with the
-// credential of the node the agent is to be (protocol.JoinResponse), issued at that moment.
-// A token bound to a node gives that node; an open one gives the node assign picks. caCert
-// returns the PEM of the server's CA for the agent's later connections ("" without TLS).
+// JoinHandler serves protocol.JoinPath: it redeems a join token and answers
+// (protocol.JoinResponse) with the credential of the node a bound token names, issued at that
+// moment, or, for an open token, with the id and credential of a machine that machines took
+// into the pool's inventory (nil machines: open tokens are refused with 409). caCert returns
+// the PEM of the server's CA for the agent's later connections ("" without TLS).
 //
 // Every refusal is a 401 with the same short text, whatever the reason (the log says which),
 // so that the endpoint tells a prober nothing about which tokens exist.
-func JoinHandler(reg *Registry, assign Assigner, caCert func() string, log *slog.Logger) http.Handler {
+func JoinHandler(reg *Registry, machines Machines, caCert func() string, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -45,31 +48,34 @@ func JoinHandler(reg *Registry, assign Assigner, caCert func() string, log *slog
 			http.Error(w, "join token refused: unknown, expired or revoked", http.StatusUnauthorized)
 			return
 		}
-		nodeID := tok.NodeID
-		if nodeID == "" {
-			if assign == nil {
+		var resp protocol.JoinResponse
+		if tok.NodeID == "" {
+			if machines == nil {
 				log.Warn("join refused: the pool's nodes are not made by joining", "pool", tok.PoolID, "token", tok.ID, "remote", r.RemoteAddr)
 				http.Error(w, fmt.Sprintf("pool %s does not take machines that join by themselves", tok.PoolID), http.StatusConflict)
 				return
 			}
-			nodeID, err = assign(tok.PoolID, req.Hostname)
+			id, secret, err := machines.Join(tok.PoolID, req.Hostname)
 			if err != nil {
 				log.Warn("join refused", "pool", tok.PoolID, "token", tok.ID, "remote", r.RemoteAddr, "err", err)
 				http.Error(w, err.Error(), http.StatusConflict)
 				return
 			}
+			resp = protocol.JoinResponse{PoolID: tok.PoolID, MachineID: id, MachineCredential: secret}
+			log.Info("machine joined", "pool", tok.PoolID, "machine", id, "token", tok.ID, "hostname", req.Hostname, "remote", r.RemoteAddr)
+		} else {
+			cred, err := reg.IssueNode(r.Context(), tok.PoolID, tok.NodeID)
+			if err != nil {
+				log.Error("join failed", "pool", tok.PoolID, "node", tok.NodeID, "err", err)
+				http.Error(w, "the server could not issue a credential; try again", http.StatusServiceUnavailable)
+				return
+			}
+			resp = protocol.JoinResponse{PoolID: tok.PoolID, NodeID: tok.NodeID, Credential: cred}
+			log.Info("node joined", "pool", tok.PoolID, "node", tok.NodeID, "token", tok.ID, "hostname", req.Hostname, "remote", r.RemoteAddr)
 		}
-		cred, err := reg.IssueNode(r.Context(), tok.PoolID, nodeID)
-		if err != nil {
-			log.Error("join failed", "pool", tok.PoolID, "node", nodeID, "err", err)
-			http.Error(w, "the server could not issue a credential; try again", http.StatusServiceUnavailable)
-			return
-		}
-		resp := protocol.JoinResponse{PoolID: tok.PoolID, NodeID: nodeID, Credential: cred}
 		if caCert != nil {
 			resp.CACert = caCert()
 		}
-		log.Info("node joined", "pool", tok.PoolID, "node", nodeID, "token", tok.ID, "hostname", req.Hostname, "remote", r.RemoteAddr)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		_ = json.NewEncoder(w).Encode(resp)

@@ -3,6 +3,7 @@ package nodeauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -201,15 +202,8 @@ func TestJoinHandler(t *testing.T) {
 	st := memstore.New()
 	c := &clock{time.Now()}
 	r := open(t, st, c)
-	assigned := 0
-	assign := func(pool, host string) (string, error) {
-		if pool == "full" {
-			return "", errors.New("pool full has no node free")
-		}
-		assigned++
-		return "m" + string(rune('0'+assigned)), nil
-	}
-	srv := httptest.NewServer(nodeauth.JoinHandler(r, assign, func() string { return "PEM" }, testlog.New(t)))
+	machines := &fakeMachines{}
+	srv := httptest.NewServer(nodeauth.JoinHandler(r, machines, func() string { return "PEM" }, testlog.New(t)))
 	defer srv.Close()
 
 	bound, _, _ := r.CreateJoinToken(ctx, "p1", "n1", time.Hour, "")
@@ -230,8 +224,8 @@ func TestJoinHandler(t *testing.T) {
 	}
 
 	open1, _, _ := r.CreateJoinToken(ctx, "p1", "", time.Hour, "")
-	if id, err := agent.Join(ctx, srv.Client(), srv.URL, open1, "host-b"); err != nil || id.NodeID != "m1" {
-		t.Errorf("open token: %+v, %v; want node m1", id, err)
+	if id, err := agent.Join(ctx, srv.Client(), srv.URL, open1, "host-b"); err != nil || id.NodeID != "" || id.MachineID != "m1" || id.MachineCredential != "secret-m1" {
+		t.Errorf("open token: %+v, %v; want machine m1 and its secret", id, err)
 	}
 	full, _, _ := r.CreateJoinToken(ctx, "full", "", time.Hour, "")
 	if _, err := agent.Join(ctx, srv.Client(), srv.URL, full, "host-c"); err == nil || !strings.Contains(err.Error(), "no node free") {
@@ -253,4 +247,16 @@ func TestJoinHandler(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET: %d, want 405", resp.StatusCode)
 	}
+}
+
+// fakeMachines takes machines into pools, except into pool "full".
+type fakeMachines struct{ n int }
+
+func (f *fakeMachines) Join(pool, host string) (string, string, error) {
+	if pool == "full" {
+		return "", "", errors.New("pool full has no node free")
+	}
+	f.n++
+	id := fmt.Sprintf("m%d", f.n)
+	return id, "secret-" + id, nil
 }

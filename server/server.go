@@ -18,6 +18,7 @@ import (
 	"corral/agentlink"
 	"corral/api/rest"
 	"corral/compute/local"
+	"corral/compute/static"
 	"corral/nodeauth"
 	"corral/service"
 	"corral/store/sqlite"
@@ -41,6 +42,9 @@ type Config struct {
 	// node's identity (server URL and credential) is in its directory when it is called, for
 	// `corral agent --root DIR` to read.
 	AgentCommand func(poolID, nodeID, dir string, dedicated bool) *exec.Cmd
+	// Provider names where nodes come from: ProviderLocal (the default: agent processes on this
+	// machine) or ProviderStatic (machines that join pools with join tokens).
+	Provider string
 	// Timing sets how node sessions judge their agents; default: check every 5s, lost after 60s.
 	Timing service.NodeTiming
 	// AutoScaleMinInterval is the shortest autoscale evaluation interval a pool may have; 0 means
@@ -70,7 +74,8 @@ type Server struct {
 	store    *sqlite.Store
 	creds    *nodeauth.Registry
 	hub      *agentlink.Hub
-	provider *local.Provider
+	provider *local.Provider // nil unless the provider is local
+	static   *static.Provider // nil unless the provider is static
 	http     *http.Server
 	done     chan error
 }
@@ -120,26 +125,40 @@ func Start(cfg Config) (*Server, error) {
 	s := &Server{URL: "http://" + ln.Addr().String(), cfg: cfg, store: st, creds: creds, done: make(chan error, 1)}
 	s.engine = actor.NewEngine(actor.Options{Logger: log})
 	s.hub = agentlink.NewHub(s.engine, creds, service.NodeSessionID, agentlink.HubOptions{Logger: log, ProxyID: service.AgentID})
-	command := cfg.AgentCommand
-	if command == nil {
-		command = s.agentCommand
+	var impl actor.Actor
+	var evict func(poolID, nodeID string) error
+	switch cfg.Provider {
+	case "", ProviderLocal:
+		command := cfg.AgentCommand
+		if command == nil {
+			command = s.agentCommand
+		}
+		s.provider, err = local.New(local.Config{
+			Runtime:        s.engine,
+			Root:           filepath.Join(cfg.DataDir, nodesDir),
+			Command:        s.withIdentity(command),
+			ProvisionDelay: cfg.ProvisionDelay,
+			FailureRate:    cfg.FailureRate,
+			// Preemptions and losses of nodes adopted after a restart go to their pool's manager.
+			NotifyTo: service.PoolNoticesID,
+			Logger:   log,
+		})
+		if err == nil {
+			impl, evict = s.provider.Actor(), s.provider.Evict
+		}
+	case ProviderStatic:
+		s.static, err = static.New(static.Config{Runtime: s.engine, Store: st, Credentials: creds, NotifyTo: service.AccountID, Logger: log})
+		if err == nil {
+			impl = s.static.Actor()
+		}
+	default:
+		err = fmt.Errorf("unknown provider %q: want %s or %s", cfg.Provider, ProviderLocal, ProviderStatic)
 	}
-	s.provider, err = local.New(local.Config{
-		Runtime:        s.engine,
-		Root:           filepath.Join(cfg.DataDir, nodesDir),
-		Command:        s.withIdentity(command),
-		ProvisionDelay: cfg.ProvisionDelay,
-		FailureRate:    cfg.FailureRate,
-		// Preemptions and losses of nodes adopted after a restart go to their pool's manager.
-		NotifyTo: service.PoolNoticesID,
-		Logger:   log,
-	})
 	if err != nil {
-		ln.Close()
-		st.Close()
+		s.abort(ln)
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	if err := s.createProvider(s.provider.Actor()); err != nil {
+	if err := s.createProvider(impl); err != nil {
 		s.abort(ln)
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -156,7 +175,8 @@ func Start(cfg Config) (*Server, error) {
 		Keys:    [][]byte{cfg.Account.Key},
 		Logger:  log,
 		Files:   newLocalFiles(filepath.Join(cfg.DataDir, nodesDir)),
-		Evict:   s.provider.Evict,
+		Evict:   evict,
+		Joins:   s.joins(),
 	})
 	if err != nil {
 		s.abort(ln)
@@ -164,7 +184,12 @@ func Start(cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(protocol.SyncPath, s.hub)
-	mux.Handle(protocol.JoinPath, nodeauth.JoinHandler(creds, nil, nil, log))
+	var machines nodeauth.Machines
+	if s.static != nil {
+		machines = s.static
+		mux.Handle(protocol.AssignPath, s.static.Handler())
+	}
+	mux.Handle(protocol.JoinPath, nodeauth.JoinHandler(creds, machines, nil, log))
 	mux.Handle("/", api)
 	s.http = newHTTPServer(mux, cfg.HeaderTimeout, cfg.BodyTimeout)
 	go func() { s.done <- s.http.Serve(ln) }()
@@ -173,7 +198,9 @@ func Start(cfg Config) (*Server, error) {
 
 func (s *Server) abort(ln net.Listener) {
 	ln.Close()
-	s.provider.Close()
+	if s.provider != nil {
+		s.provider.Close()
+	}
 	s.store.Close()
 }
 
@@ -227,7 +254,7 @@ func (s *Server) Store() *sqlite.Store { return s.store }
 func (s *Server) Runtime() *actor.Engine { return s.engine }
 
 // Provider returns the local VM provider (for `corral run` to remove its nodes at the end, and
-// for evictions).
+// for evictions); nil when the server's provider is another.
 func (s *Server) Provider() *local.Provider { return s.provider }
 
 // Close stops serving and closes the store. Node agents keep running: they outlive the server
@@ -241,7 +268,9 @@ func (s *Server) Close() error {
 	if cerr := s.engine.CrashHost("service"); err == nil {
 		err = cerr
 	}
-	s.provider.Close()
+	if s.provider != nil {
+		s.provider.Close()
+	}
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}

@@ -24,12 +24,16 @@ type JoinRequest struct {
 	Hostname string `json:"hostname,omitempty"`
 }
 
-// JoinResponse is the server's answer to a JoinRequest: the node the agent now is, and its
-// credential (AuthorizationHeader), which the agent keeps in a file only it can read.
+// JoinResponse is the server's answer to a JoinRequest, which the agent keeps in a file only it
+// can read. A token bound to a node gives that node and its credential (AuthorizationHeader).
+// An open token makes the agent's machine one of the pool's machines (MachineID and
+// MachineCredential): it waits for the node it is to be at AssignPath.
 type JoinResponse struct {
-	PoolID     string `json:"poolId"`
-	NodeID     string `json:"nodeId"`
-	Credential string `json:"credential"`
+	PoolID            string `json:"poolId"`
+	NodeID            string `json:"nodeId,omitempty"`
+	Credential        string `json:"credential,omitempty"`
+	MachineID         string `json:"machineId,omitempty"`
+	MachineCredential string `json:"machineCredential,omitempty"`
 	// CACert is the server's CA certificate (PEM), for the agent's later connections; empty
 	// when the server does not serve TLS.
 	CACert string `json:"caCert,omitempty"`
@@ -63,4 +67,40 @@ func ParseJoinToken(s string) (id, secret, caFingerprint string, err error) {
 		}
 	}
 	return parts[1], parts[2], caFingerprint, nil
+}
+
+// AssignPath is where a machine of a static pool waits for the node it is to be: it POSTs an
+// AssignmentRequest, with the Authorization header MachineAuthorizationHeader makes, and the
+// server answers an AssignmentResponse, at once when the machine is lent to a node, else when
+// WaitMillis have passed (with NodeID empty).
+const AssignPath = "/corral/agent/v1/assignment"
+
+// MachineAuthScheme is the scheme of the Authorization header of assignment requests.
+const MachineAuthScheme = "CorralMachine"
+
+// AssignmentRequest is the body of an assignment request.
+type AssignmentRequest struct {
+	WaitMillis int64 `json:"waitMs,omitempty"`
+}
+
+// AssignmentResponse names the node a machine is lent to, with a credential of the node issued
+// for this answer; NodeID is empty while the machine is free.
+type AssignmentResponse struct {
+	NodeID     string `json:"nodeId,omitempty"`
+	Credential string `json:"credential,omitempty"`
+}
+
+// MachineAuthorizationHeader returns the Authorization header of a machine's assignment
+// requests: "CorralMachine <poolId>/<machineId>:<machineCredential>".
+func MachineAuthorizationHeader(poolID, machineID, credential string) string {
+	return MachineAuthScheme + " " + poolID + "/" + machineID + ":" + credential
+}
+
+// ParseMachineAuthorization splits a header made by MachineAuthorizationHeader.
+func ParseMachineAuthorization(header string) (poolID, machineID, credential string, err error) {
+	rest, ok := strings.CutPrefix(header, MachineAuthScheme+" ")
+	if !ok {
+		return "", "", "", errors.New("protocol: authorization scheme is not " + MachineAuthScheme)
+	}
+	return splitCredential(rest)
 }

@@ -211,14 +211,20 @@ func ParseAuthorization(header string) (poolID, nodeID, token string, err error)
 	if !ok {
 		return "", "", "", fmt.Errorf("protocol: authorization scheme is not %s", AuthScheme)
 	}
+	return splitCredential(rest)
+}
+
+// splitCredential splits "<poolId>/<id>:<credential>": the credential is after the last ':',
+// the pool before the first '/'.
+func splitCredential(rest string) (poolID, id, credential string, err error) {
 	i := strings.LastIndexByte(rest, ':')
 	if i < 0 {
 		return "", "", "", errors.New("protocol: authorization has no token")
 	}
-	ids, token := rest[:i], rest[i+1:]
-	poolID, nodeID, ok = strings.Cut(ids, "/")
-	if !ok || poolID == "" || nodeID == "" || token == "" {
-		return "", "", "", errors.New("protocol: authorization is not <poolId>/<nodeId>:<token>")
+	ids, credential := rest[:i], rest[i+1:]
+	poolID, id, ok := strings.Cut(ids, "/")
+	if !ok || poolID == "" || id == "" || credential == "" {
+		return "", "", "", errors.New("protocol: authorization is not <poolId>/<id>:<token>")
 	}
-	return poolID, nodeID, token, nil
+	return poolID, id, credential, nil
 }

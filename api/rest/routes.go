@@ -37,7 +37,11 @@ func (s *Server) routes() {
 		{"/pools/{poolId}/history", map[string]handlerFunc{get: s.poolHistory}, nil}, // Corral's
 		{"/pools/{poolId}/nodes", map[string]handlerFunc{get: s.listNodes}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}", map[string]handlerFunc{get: s.getNode}, nil},
-		{"/pools/{poolId}/nodes/{nodeId}/evict", map[string]handlerFunc{post: s.evictNode}, nil}, // Corral's
+		{"/pools/{poolId}/nodes/{nodeId}/evict", map[string]handlerFunc{post: s.evictNode}, nil},                    // Corral's
+		{"/pools/{poolId}/jointokens", map[string]handlerFunc{get: s.listJoinTokens, post: s.createJoinToken}, nil}, // Corral's
+		{"/pools/{poolId}/jointokens/{tokenId}", map[string]handlerFunc{http.MethodDelete: s.revokeJoinToken}, nil}, // Corral's
+		{"/pools/{poolId}/machines", map[string]handlerFunc{get: s.listMachines}, nil},                              // Corral's
+		{"/pools/{poolId}/machines/{machineId}", map[string]handlerFunc{http.MethodDelete: s.forgetMachine}, nil},   // Corral's
 		{"/nodecounts", map[string]handlerFunc{get: s.listPoolNodeCounts}, nil},
 		{"/jobs", map[string]handlerFunc{get: s.listJobs, post: s.addJob}, nil},
 		{"/jobs/{jobId}", map[string]handlerFunc{get: s.getJob, http.MethodDelete: s.deleteJob}, []string{http.MethodPatch, http.MethodPut}},

@@ -45,6 +45,9 @@ type Config struct {
 	// /pools/{poolId}/nodes/{nodeId}/evict, a Corral extension for development and tests). Nil
 	// means the operation answers 501 NotImplemented.
 	Evict func(poolID, nodeID string) error
+	// Joins serves join tokens and the machines that joined pools (Corral's extensions, for
+	// the static provider). Nil means those operations answer 501 NotImplemented.
+	Joins Joins
 }
 
 // BridgeID is the actor through which a Server receives the service's answers.
@@ -63,6 +66,7 @@ type Server struct {
 	timeout time.Duration
 	files   FileSource
 	evict   func(poolID, nodeID string) error // nil: not supported
+	joins   Joins                             // nil: not supported
 
 	// waiting maps the id of each request sent to the service to the buffered channel (capacity
 	// 1) its handler waits on.
@@ -102,6 +106,7 @@ func New(cfg Config) (*Server, error) {
 		timeout: cfg.RequestTimeout,
 		files:   cfg.Files,
 		evict:   cfg.Evict,
+		joins:   cfg.Joins,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -65,35 +65,109 @@ func runAgent(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "corral agent: %v\n", err)
 		return 2
 	}
-	log = log.With("node", id.NodeID)
-	c, err := agent.NewClient(agent.ClientConfig{
-		ServerURL:      id.ServerURL,
-		NodeID:         id.NodeID,
-		PoolID:         id.PoolID,
-		Credential:     id.Credential,
-		Runner:         agent.Config{Root: *root, AccountName: os.Getenv("CORRAL_ACCOUNT_NAME"), TaskUIDs: taskUIDs, Logger: log},
-		HeartbeatEvery: *heartbeat,
-		GiveUpAfter:    *giveUp,
-		HTTPClient:     hc,
-		Logger:         log,
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "corral agent: %v\n", err)
-		return 1
-	}
-	if err := c.Run(ctx); err != nil {
-		if errors.Is(err, agent.ErrNoServer) {
+	base := log
+	for {
+		if id.IsMachine() && id.NodeID == "" {
+			if id, err = awaitNode(ctx, hc, *root, id, *giveUp, base); err != nil {
+				if ctx.Err() != nil {
+					return 0
+				}
+				fmt.Fprintf(stderr, "corral agent: %v\n", err)
+				if errors.Is(err, agent.ErrMachineRefused) {
+					return 4
+				}
+				return 3
+			}
+		}
+		log := base.With("node", id.NodeID)
+		c, err := agent.NewClient(agent.ClientConfig{
+			ServerURL:      id.ServerURL,
+			NodeID:         id.NodeID,
+			PoolID:         id.PoolID,
+			Credential:     id.Credential,
+			Runner:         agent.Config{Root: *root, AccountName: os.Getenv("CORRAL_ACCOUNT_NAME"), TaskUIDs: taskUIDs, Logger: log},
+			HeartbeatEvery: *heartbeat,
+			GiveUpAfter:    *giveUp,
+			HTTPClient:     hc,
+			Logger:         log,
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "corral agent: %v\n", err)
+			return 1
+		}
+		err = c.Run(ctx)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, agent.ErrRevoked) && id.IsMachine():
+			// The node was given back: the machine forgets it, as a new VM has a new disk,
+			// and waits to be lent again.
+			log.Info("node given back; waiting for the next one", "err", err)
+			if id, err = forgetNode(*root, id); err != nil {
+				fmt.Fprintf(stderr, "corral agent: %v\n", err)
+				return 1
+			}
+			continue
+		case errors.Is(err, agent.ErrNoServer):
 			fmt.Fprintf(stderr, "corral agent: %v\n", err)
 			return 3
-		}
-		if errors.Is(err, agent.ErrRevoked) {
+		case errors.Is(err, agent.ErrRevoked):
 			fmt.Fprintf(stderr, "corral agent: %v\n", err)
 			return 4
+		default:
+			fmt.Fprintf(stderr, "corral agent: %v\n", err)
+			return 1
 		}
-		fmt.Fprintf(stderr, "corral agent: %v\n", err)
-		return 1
 	}
-	return 0
+}
+
+// awaitNode waits until the server lends the machine to a node, and keeps the node's identity
+// in root. It gives up when no server has answered for giveUp (0: never).
+func awaitNode(ctx context.Context, hc *http.Client, root string, id agent.Identity, giveUp time.Duration, log *slog.Logger) (agent.Identity, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	log.Info("waiting to be lent to a node", "pool", id.PoolID, "machine", id.MachineID)
+	lastOK, pause := time.Now(), 500*time.Millisecond
+	for {
+		got, err := agent.Await(ctx, hc, id, 20*time.Second)
+		switch {
+		case err == nil && got.NodeID != "":
+			if err := agent.SaveIdentity(root, got); err != nil {
+				return id, err
+			}
+			log.Info("lent to a node", "pool", got.PoolID, "machine", got.MachineID, "node", got.NodeID)
+			return got, nil
+		case err == nil:
+			lastOK, pause = time.Now(), 500*time.Millisecond
+			continue
+		case errors.Is(err, agent.ErrMachineRefused) || ctx.Err() != nil:
+			return id, err
+		}
+		if giveUp > 0 && time.Since(lastOK) > giveUp {
+			return id, fmt.Errorf("%w: %v", agent.ErrNoServer, err)
+		}
+		log.Warn("waiting for a node: the server did not answer; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return id, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 15*time.Second)
+	}
+}
+
+// forgetNode drops the node a machine was lent to: its credential, and its tasks' files and
+// shared directories (a node that comes next starts empty, as a new VM does).
+func forgetNode(root string, id agent.Identity) (agent.Identity, error) {
+	id.NodeID, id.Credential = "", ""
+	if err := agent.SaveIdentity(root, id); err != nil {
+		return id, err
+	}
+	if err := agent.ClearNodeFiles(root); err != nil {
+		return id, err
+	}
+	return id, nil
 }
 
 // agentIdentity returns the node's identity: the one kept in root, or, if there is none, the

@@ -30,6 +30,8 @@ var poolGroup = group{
 		verb(poolRemoveNodesSpec, parsePoolRemoveNodes, poolRemoveNodesRun),
 		verb(poolHistorySpec, parsePoolHistory, poolHistoryRun),
 		verb(poolCountsSpec, parsePoolCounts, poolCountsRun),
+		verb(poolJoinTokenSpec, parsePoolJoinToken, poolJoinTokenRun),
+		verb(poolMachinesSpec, parsePoolMachines, poolMachinesRun),
 	},
 }
 

@@ -56,6 +56,7 @@ type serverOptions struct {
 	AutoScaleMinInterval time.Duration
 	ProvisionDelay       time.Duration
 	FailureRate          float64
+	Provider             string
 }
 
 // parseServer fills serverOptions from the command line; getenv finds the default data directory.
@@ -69,6 +70,8 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 		"how long a new node takes to be ready after its agent starts, to imitate a VM's boot (e.g. 5s)")
 	fs.Float64Var(&o.FailureRate, "failure-rate", 0,
 		"probability, 0 to 1, that creating a node fails, to imitate allocation failures (e.g. 0.1)")
+	fs.StringVar(&o.Provider, "provider", server.ProviderLocal,
+		"where nodes come from: local (agent processes on this machine) or static (machines that join pools with join tokens)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -77,6 +80,9 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	}
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if o.Provider != server.ProviderLocal && o.Provider != server.ProviderStatic {
+		return nil, usagef("--provider %q: want local or static", o.Provider)
 	}
 	if o.AutoScaleMinInterval < 0 {
 		return nil, usagef("--autoscale-min-interval %v: want 0 (Azure's 5m) or a positive duration", o.AutoScaleMinInterval)
@@ -117,6 +123,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		AutoScaleMinInterval: o.AutoScaleMinInterval,
 		ProvisionDelay:       o.ProvisionDelay,
 		FailureRate:          o.FailureRate,
+		Provider:             o.Provider,
 		Logger:               log,
 	})
 	if err != nil {

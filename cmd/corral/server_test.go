@@ -11,7 +11,7 @@ import (
 
 func TestParseServer(t *testing.T) {
 	env := map[string]string{"CORRAL_DATA": "/d"}
-	defaults := serverOptions{Listen: server.DefaultListen, Data: "/d"}
+	defaults := serverOptions{Listen: server.DefaultListen, Data: "/d", Provider: server.ProviderLocal}
 	with := func(edit func(*serverOptions)) *serverOptions {
 		o := defaults
 		edit(&o)
@@ -38,6 +38,8 @@ func TestParseServer(t *testing.T) {
 		{name: "negative provision delay", args: []string{"--provision-delay", "-1s"}, err: "usage: --provision-delay -1s"},
 		{name: "negative autoscale interval", args: []string{"--autoscale-min-interval", "-2s"}, err: "usage: --autoscale-min-interval -2s"},
 		{name: "bad duration", args: []string{"--provision-delay", "5"}, err: "usage: invalid value"},
+		{name: "static provider", args: []string{"--provider", "static"}, want: with(func(o *serverOptions) { o.Provider = server.ProviderStatic })},
+		{name: "unknown provider", args: []string{"--provider", "cloud"}, err: `usage: --provider "cloud": want local or static`},
 		{name: "extra arguments", args: []string{"now"}, err: "usage: unexpected arguments: now"},
 		{name: "help", args: []string{"--help"}, err: flag.ErrHelp.Error()},
 	}
