@@ -74,7 +74,7 @@ type Server struct {
 	store    *sqlite.Store
 	creds    *nodeauth.Registry
 	hub      *agentlink.Hub
-	provider *local.Provider // nil unless the provider is local
+	provider *local.Provider  // nil unless the provider is local
 	static   *static.Provider // nil unless the provider is static
 	http     *http.Server
 	done     chan error
