@@ -19,9 +19,20 @@ func ClientConfigFromFile(caFile string) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: CA file: %w", err)
 	}
-	certs, err := parseCerts(b, caFile)
+	return clientConfig(b, caFile)
+}
+
+// ClientConfigFromPEM is ClientConfigFromFile for the file's contents.
+func ClientConfigFromPEM(caPEM []byte) (*tls.Config, error) {
+	return clientConfig(caPEM, "the CA certificate")
+}
+
+// clientConfig returns a configuration that trusts the certificates of caPEM; name says where
+// they came from, for errors.
+func clientConfig(caPEM []byte, name string) (*tls.Config, error) {
+	certs, err := parseCerts(caPEM, name)
 	if err != nil {
-		return nil, fmt.Errorf("pki: CA file: %w", err)
+		return nil, fmt.Errorf("pki: %w", err)
 	}
 	pool := x509.NewCertPool()
 	for _, c := range certs {

@@ -386,6 +386,8 @@ func TestClientConfigs(t *testing.T) {
 		{name: "md5", config: pinned("md5:"+strings.Repeat("0", 64), "127.0.0.1"), err: "want sha256:"},
 		{name: "no server name", config: pinned(ca.Fingerprint(), ""), err: "needs the server's name"},
 		{name: "CA file", config: fromFile(ca.CertFile), url: good},
+		{name: "CA PEM", config: func() (*tls.Config, error) { return ClientConfigFromPEM(encodeCerts(ca.Cert)) }, url: good},
+		{name: "not a PEM", config: func() (*tls.Config, error) { return ClientConfigFromPEM([]byte("x")) }, err: "no PEM certificate"},
 		{name: "another CA's file", config: fromFile(other.CertFile), url: good, err: "unknown authority"},
 		{name: "CA file, expired certificate", config: fromFile(oldCA.CertFile), url: stale, err: "expired"},
 		{name: "no CA file", config: fromFile(filepath.Join(t.TempDir(), "none.crt")), err: "no such file"},

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,6 +34,8 @@ func runAgent(args []string, stderr io.Writer) int {
 	root := fs.String("root", ".", "the node's root directory (its credential and tasks' files live under it)")
 	giveUp := fs.Duration("give-up", 10*time.Minute, "exit when no server has answered for this long (0: never)")
 	heartbeat := fs.Duration("heartbeat", 5*time.Second, "how often to report to the server")
+	caFile := fs.String("ca", "", "PEM file of the CA the server's TLS certificate chains to (default: the CA in the node's credential file, else the system's roots)")
+	tlsName := fs.String("tls-server-name", "", "the name the server's TLS certificate must cover, when not the server URL's host")
 	taskUIDs := agent.DefaultTaskUIDs
 	fs.Var(&taskUIDs, "task-uids", "when the agent runs as root: the user ids `first-last` that tasks run as, a fresh one per attempt; nothing else may use them")
 	if err := fs.Parse(args); err != nil {
@@ -60,7 +60,7 @@ func runAgent(args []string, stderr io.Writer) int {
 	if *server != "" {
 		id.ServerURL = *server
 	}
-	hc, err := agentHTTPClient(id.CACert, "")
+	hc, err := agentHTTPClient(id.CACert, *caFile, *tlsName)
 	if err != nil {
 		fmt.Fprintf(stderr, "corral agent: %v\n", err)
 		return 2
@@ -227,26 +227,26 @@ func joinHTTPClient(server, fingerprint string) (*http.Client, error) {
 	}
 }
 
-// agentHTTPClient is the agent's client once joined: it trusts caPEM if given, else caFile if
-// given, else the system's roots; nil means the default client.
-func agentHTTPClient(caPEM, caFile string) (*http.Client, error) {
-	if caPEM == "" && caFile == "" {
-		return nil, nil
-	}
-	pem := []byte(caPEM)
-	if caPEM == "" {
+// agentHTTPClient is the agent's client once joined: it trusts caFile (--ca) if given, else
+// caPEM (the CA in the node's credential file) if given, else the system's roots, and checks
+// the server's certificate against serverName (--tls-server-name) when given; nil means the
+// default client.
+func agentHTTPClient(caPEM, caFile, serverName string) (*http.Client, error) {
+	var pem []byte
+	switch {
+	case caFile != "":
 		b, err := os.ReadFile(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("read the CA certificate: %w", err)
 		}
 		pem = b
+	case caPEM != "":
+		pem = []byte(caPEM)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, errors.New("the CA certificate is not PEM")
+	tr, err := tlsTransport(pem, serverName)
+	if tr == nil || err != nil {
+		return nil, err
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return &http.Client{Transport: tr}, nil
 }
 
