@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"corral/api"
 	"corral/batch"
 	"corral/compute/local"
+	"corral/pki"
 )
 
 // e2eServer is a `corral server` process.
@@ -80,30 +82,59 @@ func startServer(t *testing.T, bin, addr, data string, key []byte, flags ...stri
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &e2eServer{cmd: cmd, base: "http://" + addr}
-	ready := make(chan bool, 1)
+	s := &e2eServer{cmd: cmd}
+	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
-		ok := false
+		base := ""
 		for sc.Scan() {
-			if !ok && strings.Contains(sc.Text(), "serving") {
-				ok = true
-				ready <- true
+			// corral server: serving URL (account ...), ...
+			if _, rest, ok := strings.Cut(sc.Text(), "serving "); ok && base == "" {
+				base, _, _ = strings.Cut(rest, " ")
+				ready <- base
 			}
 		}
-		if !ok {
-			ready <- false
+		if base == "" {
+			ready <- ""
 		}
 	}()
 	select {
-	case ok := <-ready:
-		if !ok {
+	case s.base = <-ready:
+		if s.base == "" {
 			t.Fatal("corral server exited before serving")
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("corral server did not start")
 	}
+	if strings.HasPrefix(s.base, "https://") {
+		trustCA(t, s.base, filepath.Join(data, tlsDir, pki.CACertFile))
+	}
 	return s
+}
+
+// e2eClients are the clients that call uses for https:// servers, by base URL: each trusts its
+// server's CA.
+var e2eClients sync.Map
+
+// trustCA has call reach the server at base with a client that trusts the CA in caFile.
+func trustCA(t *testing.T, base, caFile string) {
+	t.Helper()
+	cfg, err := pki.ClientConfigFromFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = cfg
+	e2eClients.Store(base, &http.Client{Transport: tr})
+	t.Cleanup(func() { e2eClients.Delete(base); tr.CloseIdleConnections() })
+}
+
+// httpClient is the client for a server's base URL.
+func httpClient(base string) *http.Client {
+	if c, ok := e2eClients.Load(base); ok {
+		return c.(*http.Client)
+	}
+	return http.DefaultClient
 }
 
 func (s *e2eServer) kill() {
@@ -118,7 +149,7 @@ func call(t *testing.T, base string, key []byte, method, path string, body, out 
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient(base).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

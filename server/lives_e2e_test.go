@@ -96,7 +96,7 @@ func fileText(t *testing.T, base string, key []byte, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient(base).Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,8 +31,27 @@ const DefaultListen = "127.0.0.1:8765"
 
 // Config configures a server. Zero values get defaults.
 type Config struct {
-	// Listen is the address of the HTTP server (REST API and agent endpoint).
+	// Listen is the address of the HTTP server (REST API and agent endpoint). Whether it serves
+	// TLS follows from it and the fields below (see ServesTLS): on a loopback address, plain
+	// HTTP unless TLS is asked for; anywhere else, TLS.
 	Listen string
+	// TLS asks for TLS on a loopback address too (elsewhere it is the default).
+	TLS bool
+	// TLSCert and TLSKey are the operator's PEM files: the server's certificate, optionally
+	// followed by the rest of its chain, and its private key. Without them a TLS server uses a
+	// CA of its own and a certificate it issues, both kept in the data directory's tls/
+	// directory (see package pki). Giving them asks for TLS.
+	TLSCert, TLSKey string
+	// TLSNames are DNS names or IP addresses that the server's own certificate covers besides
+	// localhost, the loopback addresses, the host name and the interfaces' addresses (a name
+	// that reaches it through a proxy or NAT). Giving them asks for TLS.
+	TLSNames []string
+	// PlainHTTP asks for plain HTTP, which is the default on a loopback address; on any other
+	// address it is refused unless AllowInsecure is set too.
+	PlainHTTP bool
+	// AllowInsecure allows PlainHTTP on an address that is not a loopback address, where
+	// requests and their signatures cross the network unencrypted.
+	AllowInsecure bool
 	// DataDir holds the store (corral.db), the account key (unless in the environment) and
 	// the nodes' directories (nodes/). Start makes it readable by its owner only (see
 	// secureDataDir), tightening the modes of an existing directory and its files.
@@ -66,18 +86,21 @@ type Config struct {
 
 // Server is a running Corral server.
 type Server struct {
-	// URL is the server's base URL.
+	// URL is the server's base URL as this machine reaches it: https:// when it serves TLS, and
+	// 127.0.0.1 when it listens on every address (":8765", "0.0.0.0:8765"). The local nodes'
+	// agents use it.
 	URL string
 
-	cfg      Config
-	engine   *actor.Engine
-	store    *sqlite.Store
-	creds    *nodeauth.Registry
-	hub      *agentlink.Hub
-	provider *local.Provider  // nil unless the provider is local
-	static   *static.Provider // nil unless the provider is static
-	http     *http.Server
-	done     chan error
+	cfg       Config
+	transport *transport // nil for plain HTTP
+	engine    *actor.Engine
+	store     *sqlite.Store
+	creds     *nodeauth.Registry
+	hub       *agentlink.Hub
+	provider  *local.Provider  // nil unless the provider is local
+	static    *static.Provider // nil unless the provider is static
+	http      *http.Server
+	done      chan error
 }
 
 // Start opens the store, boots the service, and serves HTTP until Close.
@@ -104,8 +127,18 @@ func Start(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	useTLS, err := cfg.ServesTLS()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	if err := secureDataDir(cfg.DataDir, log); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
+	}
+	var tr *transport
+	if useTLS {
+		if tr, err = newTransport(cfg, log); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
 	}
 	st, err := sqlite.Open(filepath.Join(cfg.DataDir, dbFile))
 	if err != nil {
@@ -122,7 +155,7 @@ func Start(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), cfg: cfg, store: st, creds: creds, done: make(chan error, 1)}
+	s := &Server{URL: baseURL(ln.Addr(), tr != nil), cfg: cfg, transport: tr, store: st, creds: creds, done: make(chan error, 1)}
 	s.engine = actor.NewEngine(actor.Options{Logger: log})
 	s.hub = agentlink.NewHub(s.engine, creds, service.NodeSessionID, agentlink.HubOptions{Logger: log, ProxyID: service.AgentID})
 	var impl actor.Actor
@@ -189,11 +222,67 @@ func Start(cfg Config) (*Server, error) {
 		machines = s.static
 		mux.Handle(protocol.AssignPath, s.static.Handler())
 	}
-	mux.Handle(protocol.JoinPath, nodeauth.JoinHandler(creds, machines, nil, log))
+	mux.Handle(protocol.JoinPath, nodeauth.JoinHandler(creds, machines, s.caPEM, log))
 	mux.Handle("/", api)
 	s.http = newHTTPServer(mux, cfg.HeaderTimeout, cfg.BodyTimeout)
-	go func() { s.done <- s.http.Serve(ln) }()
+	// Failed TLS handshakes (a client that does not trust the CA, a scanner) and the like.
+	s.http.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelInfo)
+	if tr == nil {
+		log.Info("server: serving plain HTTP", "url", s.URL)
+		go func() { s.done <- s.http.Serve(ln) }()
+		return s, nil
+	}
+	s.http.TLSConfig = tr.config
+	log.Info("server: serving TLS", "url", s.URL, "ca", tr.caFile, "fingerprint", tr.fingerprint)
+	go func() { s.done <- s.http.ServeTLS(ln, "", "") }()
 	return s, nil
+}
+
+// baseURL is the URL of a server listening at addr. A listener on every address (0.0.0.0 or ::,
+// which Go's "tcp" listeners make dual-stack) is reached at 127.0.0.1.
+func baseURL(addr net.Addr, useTLS bool) string {
+	scheme := "http://"
+	if useTLS {
+		scheme = "https://"
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return scheme + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return scheme + net.JoinHostPort(host, port)
+}
+
+// CAFingerprint is the fingerprint (pki.Fingerprint) of the CA of the certificate the server
+// serves: its own CA's, or with an operator's certificate (TLSCert) the last certificate of the
+// operator's chain file. It is "" for plain HTTP. Join tokens carry it.
+func (s *Server) CAFingerprint() string {
+	if s.transport == nil {
+		return ""
+	}
+	return s.transport.fingerprint
+}
+
+// CACertFile is the PEM file that clients trust to reach the server: its own CA's certificate
+// (tls/ca.crt in the data directory), or with an operator's certificate the operator's chain
+// file when that chain ends with its self-signed CA. It is "" for plain HTTP, and for an
+// operator's chain without its root (clients trust that root already, as with a public CA).
+func (s *Server) CACertFile() string {
+	if s.transport == nil {
+		return ""
+	}
+	return s.transport.caFile
+}
+
+// caPEM is the PEM of the CA certificate that agents trust (in their credential file, and in
+// the answer to a join): "" when CACertFile is.
+func (s *Server) caPEM() string {
+	if s.transport == nil {
+		return ""
+	}
+	return s.transport.caPEM
 }
 
 func (s *Server) abort(ln net.Listener) {
@@ -213,7 +302,7 @@ func (s *Server) withIdentity(command func(poolID, nodeID, dir string, dedicated
 	return func(poolID, nodeID, dir string, dedicated bool) *exec.Cmd {
 		cred, err := s.creds.IssueNode(context.Background(), poolID, nodeID)
 		if err == nil {
-			err = agent.SaveIdentity(dir, agent.Identity{ServerURL: s.URL, PoolID: poolID, NodeID: nodeID, Credential: cred})
+			err = agent.SaveIdentity(dir, agent.Identity{ServerURL: s.URL, PoolID: poolID, NodeID: nodeID, Credential: cred, CACert: s.caPEM()})
 		}
 		if err != nil {
 			s.log().Error("node agent not started", "pool", poolID, "node", nodeID, "err", err)
@@ -223,14 +312,23 @@ func (s *Server) withIdentity(command func(poolID, nodeID, dir string, dedicated
 	}
 }
 
-// agentCommand runs this executable's `agent` verb for a node, in the node's directory.
+// agentCommand runs this executable's `agent` verb for a node, in the node's directory. Over
+// TLS, the agent trusts the CA in its credential file (see withIdentity), and checks the
+// server's certificate against the name agentServerName chooses when the certificate does not
+// cover the host of the server's URL.
 func (s *Server) agentCommand(poolID, nodeID, dir string, dedicated bool) *exec.Cmd {
 	exe, err := os.Executable()
 	if err != nil {
 		s.log().Error("node agent not started", "pool", poolID, "node", nodeID, "err", err)
 		return nil
 	}
-	cmd := exec.Command(exe, "agent", "--root", dir)
+	args := []string{"agent", "--root", dir}
+	if u, err := url.Parse(s.URL); err == nil && s.transport != nil {
+		if name := agentServerName(s.transport.leaf, u.Hostname()); name != "" {
+			args = append(args, "--tls-server-name", name)
+		}
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Dir = dir
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),

@@ -74,7 +74,3 @@ func (j staticJoins) ForgetMachine(poolID, id string) error {
 	}
 	return err
 }
-
-// CAFingerprint returns the fingerprint of the CA that join tokens carry; empty while the
-// server serves plain HTTP.
-func (s *Server) CAFingerprint() string { return "" }
