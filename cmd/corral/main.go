@@ -15,8 +15,8 @@
 //	corral job submit FILE [--pool ID] [--id ID]
 //	corral job watch ID | list | terminate ID
 //	corral task list JOB | show JOB TASK | output JOB TASK [--stderr] | explain JOB TASK
-//	corral server [--listen ADDR] [--data DIR]
-//	corral agent --server URL --pool ID --node ID [--root DIR]
+//	corral server [--listen ADDR] [--data DIR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http]
+//	corral agent --server URL --pool ID --node ID [--root DIR] [--ca FILE]
 //	corral version
 //
 // The CLI verbs reach a server at --url (default $CORRAL_URL, else http://127.0.0.1:8765) and

@@ -38,11 +38,19 @@ func defaultDataDirFrom(getenv func(string) string) string {
 // serverSpec describes `corral server` for its help text.
 var serverSpec = verbSpec{
 	name:     "server",
-	synopsis: "[--listen ADDR] [--data DIR] [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F]",
+	synopsis: "[--listen ADDR] [--data DIR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http] [--tls-name NAME]... [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F]",
 	summary:  "Run Corral: the REST API, the service, and nodes as local agent processes.",
 	help: `The server keeps its store, account key and nodes' directories in the data directory
 ($CORRAL_DATA, else $XDG_DATA_HOME/corral, else ~/.local/share/corral) and serves until
 Ctrl-C or SIGTERM. Node agents outlive it and are adopted again when it comes back.
+
+Transport: on a loopback address (127.0.0.1, ::1, localhost; the default) the server serves
+plain HTTP unless --tls, --tls-cert or --tls-name asks for TLS. On any other address, including
+":8765" and "0.0.0.0:8765" (every interface), it serves TLS, and --plain-http there is refused
+unless --insecure-allow-plain-http is given too. For TLS without --tls-cert, the server makes a
+CA of its own and a certificate for localhost, the loopback and interface addresses, the host
+name and every --tls-name, in DIR/tls/ (ca.crt is the file clients trust), and prints the CA's
+fingerprint. See docs/security.md for how clients trust it.
 
 For development, --autoscale-min-interval lets pools evaluate their autoscale formulas more
 often than Azure's 5 minutes, and --provision-delay and --failure-rate make nodes behave more
@@ -51,8 +59,18 @@ like VMs: slow to boot, and sometimes not allocated at all.`,
 
 // serverOptions are the options of `corral server`.
 type serverOptions struct {
-	Listen               string
-	Data                 string
+	Listen string
+	Data   string
+	// TLS, TLSCert, TLSKey, TLSNames, PlainHTTP and InsecurePlainHTTP are the transport's flags
+	// (server.Config's TLS, TLSCert, TLSKey, TLSNames, PlainHTTP and AllowInsecure); ServesTLS is
+	// what they and Listen decide.
+	TLS               bool
+	TLSCert, TLSKey   string
+	TLSNames          namesFlag
+	PlainHTTP         bool
+	InsecurePlainHTTP bool
+	ServesTLS         bool
+
 	AutoScaleMinInterval time.Duration
 	ProvisionDelay       time.Duration
 	FailureRate          float64
@@ -64,6 +82,13 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	o := &serverOptions{}
 	fs.StringVar(&o.Listen, "listen", server.DefaultListen, "address to serve the REST API and the agent endpoint on")
 	fs.StringVar(&o.Data, "data", defaultDataDirFrom(getenv), "data directory (store, account key, nodes)")
+	fs.BoolVar(&o.TLS, "tls", false, "serve TLS on a loopback address too (elsewhere TLS is the default)")
+	fs.StringVar(&o.TLSCert, "tls-cert", "", "PEM file of the server's certificate (and its chain), instead of one from a CA of the server's own; needs --tls-key")
+	fs.StringVar(&o.TLSKey, "tls-key", "", "PEM file of the --tls-cert certificate's private key")
+	fs.Var(&o.TLSNames, "tls-name", "a DNS name or IP address for the server's own certificate to cover besides the machine's (repeatable, or a comma-separated list)")
+	fs.BoolVar(&o.PlainHTTP, "plain-http", false, "serve plain HTTP: the default on a loopback address, refused on any other without --insecure-allow-plain-http")
+	fs.BoolVar(&o.InsecurePlainHTTP, "insecure-allow-plain-http", false,
+		"with --plain-http, serve plain HTTP on an address that is not loopback: requests and their signatures cross the network unencrypted")
 	fs.DurationVar(&o.AutoScaleMinInterval, "autoscale-min-interval", 0,
 		"shortest autoscale evaluation interval a pool may have; 0 means Azure's 5m (e.g. 2s for development)")
 	fs.DurationVar(&o.ProvisionDelay, "provision-delay", 0,
@@ -93,7 +118,69 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	if !(o.FailureRate >= 0 && o.FailureRate <= 1) { // also rejects NaN
 		return nil, usagef("--failure-rate %v: want a probability from 0 to 1", o.FailureRate)
 	}
+	if err := o.checkTransport(); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// checkTransport checks the transport's flags and sets o.ServesTLS, by server.Config.ServesTLS
+// (its rule) after checks that name the flags.
+func (o *serverOptions) checkTransport() error {
+	switch {
+	case (o.TLSCert == "") != (o.TLSKey == ""):
+		return usagef("--tls-cert and --tls-key go together")
+	case o.PlainHTTP && (o.TLS || o.TLSCert != "" || len(o.TLSNames) > 0):
+		return usagef("--plain-http and TLS (--tls, --tls-cert, --tls-name): choose one")
+	case o.TLSCert != "" && len(o.TLSNames) > 0:
+		return usagef("--tls-name names the certificate the server makes for itself; with --tls-cert, the certificate's names are its own")
+	case o.InsecurePlainHTTP && !o.PlainHTTP:
+		return usagef("--insecure-allow-plain-http only qualifies --plain-http")
+	}
+	var err error
+	o.ServesTLS, err = o.config().ServesTLS()
+	switch {
+	case errors.Is(err, server.ErrPlainHTTPNotLoopback):
+		return usagef("--plain-http on %s: Corral serves plain HTTP only on a loopback address (127.0.0.1, ::1, localhost), "+
+			"since requests and the account's signatures would cross the network unencrypted; serve TLS, "+
+			"or add --insecure-allow-plain-http to serve plain HTTP there anyway", o.Listen)
+	case err != nil:
+		return &usageError{err.Error()}
+	}
+	return nil
+}
+
+// config is the server's configuration for o, but for the account and logger.
+func (o *serverOptions) config() server.Config {
+	return server.Config{
+		Listen:               o.Listen,
+		DataDir:              o.Data,
+		TLS:                  o.TLS,
+		TLSCert:              o.TLSCert,
+		TLSKey:               o.TLSKey,
+		TLSNames:             o.TLSNames,
+		PlainHTTP:            o.PlainHTTP,
+		AllowInsecure:        o.InsecurePlainHTTP,
+		AutoScaleMinInterval: o.AutoScaleMinInterval,
+		ProvisionDelay:       o.ProvisionDelay,
+		FailureRate:          o.FailureRate,
+		Provider:             o.Provider,
+	}
+}
+
+// namesFlag is a repeatable flag of names, each occurrence a name or a comma-separated list.
+type namesFlag []string
+
+func (n *namesFlag) String() string { return strings.Join(*n, ",") }
+
+func (n *namesFlag) Set(s string) error {
+	for _, name := range strings.Split(s, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			return errors.New("an empty name")
+		}
+		*n = append(*n, name)
+	}
+	return nil
 }
 
 // runServer is `corral server`: the whole service in one process, with the embedded defaults
@@ -116,21 +203,21 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	srv, err := server.Start(server.Config{
-		Listen:               o.Listen,
-		DataDir:              o.Data,
-		Account:              acct,
-		AutoScaleMinInterval: o.AutoScaleMinInterval,
-		ProvisionDelay:       o.ProvisionDelay,
-		FailureRate:          o.FailureRate,
-		Provider:             o.Provider,
-		Logger:               log,
-	})
+	cfg := o.config()
+	cfg.Account, cfg.Logger = acct, log
+	srv, err := server.Start(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "corral server: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "corral server: serving %s (account %q), data in %s\n", srv.URL, acct.Name, o.Data)
+	switch {
+	case !o.ServesTLS:
+	case srv.CACertFile() != "":
+		fmt.Fprintf(stdout, "corral server: TLS; clients trust the CA in %s (--ca or CORRAL_CA_CERT), fingerprint %s\n", srv.CACertFile(), srv.CAFingerprint())
+	default:
+		fmt.Fprintf(stdout, "corral server: TLS with the certificate of %s (its chain's last certificate has fingerprint %s)\n", o.TLSCert, srv.CAFingerprint())
+	}
 	switch {
 	case acct.KeyPath == "":
 		fmt.Fprintln(stdout, "corral server: account key from CORRAL_ACCOUNT_KEY")

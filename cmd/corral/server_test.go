@@ -24,8 +24,41 @@ func TestParseServer(t *testing.T) {
 		err  string // as in checkParsed
 	}{
 		{name: "defaults", want: &defaults},
-		{name: "listen and data", args: []string{"--listen", ":9000", "--data", "/x"},
-			want: with(func(o *serverOptions) { o.Listen, o.Data = ":9000", "/x" })},
+		{name: "listen and data", args: []string{"--listen", "127.0.0.2:9000", "--data", "/x"},
+			want: with(func(o *serverOptions) { o.Listen, o.Data = "127.0.0.2:9000", "/x" })},
+
+		// transport
+		{name: "every address: TLS", args: []string{"--listen", ":9000"},
+			want: with(func(o *serverOptions) { o.Listen, o.ServesTLS = ":9000", true })},
+		{name: "0.0.0.0: TLS", args: []string{"--listen", "0.0.0.0:9000"},
+			want: with(func(o *serverOptions) { o.Listen, o.ServesTLS = "0.0.0.0:9000", true })},
+		{name: "a host name: TLS", args: []string{"--listen", "batch.example:9000"},
+			want: with(func(o *serverOptions) { o.Listen, o.ServesTLS = "batch.example:9000", true })},
+		{name: "localhost: plain", args: []string{"--listen", "localhost:9000"},
+			want: with(func(o *serverOptions) { o.Listen = "localhost:9000" })},
+		{name: "::1: plain", args: []string{"--listen", "[::1]:9000"},
+			want: with(func(o *serverOptions) { o.Listen = "[::1]:9000" })},
+		{name: "--tls on loopback", args: []string{"--tls"}, want: with(func(o *serverOptions) { o.TLS, o.ServesTLS = true, true })},
+		{name: "--tls-name asks for TLS, repeatable and comma lists", args: []string{"--tls-name", "a.example,10.0.0.1", "--tls-name=b.example"},
+			want: with(func(o *serverOptions) {
+				o.TLSNames, o.ServesTLS = namesFlag{"a.example", "10.0.0.1", "b.example"}, true
+			})},
+		{name: "operator's certificate", args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"},
+			want: with(func(o *serverOptions) { o.TLSCert, o.TLSKey, o.ServesTLS = "c.pem", "k.pem", true })},
+		{name: "--plain-http on loopback", args: []string{"--plain-http"}, want: with(func(o *serverOptions) { o.PlainHTTP = true })},
+		{name: "--plain-http elsewhere refused", args: []string{"--listen", ":9000", "--plain-http"},
+			err: "usage: --plain-http on :9000: Corral serves plain HTTP only on a loopback address"},
+		{name: "--plain-http elsewhere allowed explicitly", args: []string{"--listen", "10.0.0.1:9000", "--plain-http", "--insecure-allow-plain-http"},
+			want: with(func(o *serverOptions) { o.Listen, o.PlainHTTP, o.InsecurePlainHTTP = "10.0.0.1:9000", true, true })},
+		{name: "insecure alone", args: []string{"--listen", ":9000", "--insecure-allow-plain-http"}, err: "usage: --insecure-allow-plain-http only qualifies --plain-http"},
+		{name: "certificate without key", args: []string{"--tls-cert", "c.pem"}, err: "usage: --tls-cert and --tls-key go together"},
+		{name: "key without certificate", args: []string{"--tls-key", "k.pem"}, err: "usage: --tls-cert and --tls-key go together"},
+		{name: "plain and TLS", args: []string{"--plain-http", "--tls"}, err: "usage: --plain-http and TLS"},
+		{name: "plain and names", args: []string{"--plain-http", "--tls-name", "a.example"}, err: "usage: --plain-http and TLS"},
+		{name: "names with a certificate", args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-name", "a.example"},
+			err: "usage: --tls-name names the certificate the server makes"},
+		{name: "empty name", args: []string{"--tls-name", "a.example,"}, err: "usage: invalid value"},
+
 		{name: "development flags", args: []string{"--autoscale-min-interval", "2s", "--provision-delay=1.5s", "--failure-rate", "0.25"},
 			want: with(func(o *serverOptions) {
 				o.AutoScaleMinInterval, o.ProvisionDelay, o.FailureRate = 2*time.Second, 1500*time.Millisecond, 0.25
@@ -63,7 +96,10 @@ func TestServerUsage(t *testing.T) {
 		stderrIn string
 	}{
 		{args: []string{"server", "--help"}, code: 0,
-			stdoutIn: []string{"usage: corral server", "-autoscale-min-interval", "-provision-delay", "-failure-rate", "Azure's 5m"}},
+			stdoutIn: []string{"usage: corral server", "-autoscale-min-interval", "-provision-delay", "-failure-rate", "Azure's 5m",
+				"-tls-cert", "-insecure-allow-plain-http", "loopback address", "docs/security.md"}},
+		{args: []string{"server", "--listen", "0.0.0.0:1", "--plain-http"}, code: 2,
+			stderrIn: "corral server: --plain-http on 0.0.0.0:1: Corral serves plain HTTP only on a loopback address"},
 		{args: []string{"server", "--failure-rate", "2"}, code: 2,
 			stderrIn: "corral server: --failure-rate 2: want a probability from 0 to 1\nusage: corral server"},
 	}
