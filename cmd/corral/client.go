@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -38,11 +40,16 @@ type connOptions struct {
 	Key []byte
 	// KeyErr says why there is no Key; it is reported only when a request needs the key.
 	KeyErr error
+	// CAFile is the PEM file of the CA that an https:// server's certificate chains to: --ca,
+	// else $CORRAL_CA_CERT, else for an https:// URL the default data directory's tls/ca.crt
+	// when it exists (the CA `corral server` made on this machine); "" means the system's roots.
+	CAFile string
 }
 
-// register adds --url to fs; resolve fills in the rest after parsing.
+// register adds --url and --ca to fs; resolve fills in the rest after parsing.
 func (c *connOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.URL, "url", "", "the server's URL (default $CORRAL_URL, else "+defaultURL+")")
+	fs.StringVar(&c.CAFile, "ca", "", "PEM file of the CA to trust for an https:// server (default $CORRAL_CA_CERT, else the data directory's tls/ca.crt if any, else the system's roots)")
 }
 
 // resolve completes c after fs was parsed: the URL's default, the account name and key.
@@ -60,6 +67,14 @@ func (c *connOptions) resolve(getenv func(string) string) error {
 		return usagef("--url %q: want an http:// or https:// URL such as %s", c.URL, defaultURL)
 	}
 	c.URL = strings.TrimSuffix(c.URL, "/")
+	if c.CAFile == "" {
+		c.CAFile = getenv("CORRAL_CA_CERT")
+	}
+	if c.CAFile == "" && u.Scheme == "https" {
+		if path := filepath.Join(defaultDataDirFrom(getenv), "tls", "ca.crt"); fileExists(path) {
+			c.CAFile = path
+		}
+	}
 	c.Account = getenv("CORRAL_ACCOUNT_NAME")
 	if c.Account == "" {
 		c.Account = "corral"
@@ -99,6 +114,12 @@ type client struct {
 	http    *http.Client
 }
 
+// fileExists reports whether path names a file (or anything but a missing one).
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 // newClient returns a client for c, or c.KeyErr when there is no key.
 func newClient(c connOptions) (*client, error) {
 	if c.Key == nil {
@@ -107,7 +128,22 @@ func newClient(c connOptions) (*client, error) {
 		}
 		return nil, errors.New("no account key")
 	}
-	return &client{base: c.URL, account: c.Account, key: c.Key, http: &http.Client{Timeout: 60 * time.Second}}, nil
+	hc := &http.Client{Timeout: 60 * time.Second}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("the CA to trust: %w", err)
+		}
+		tr, err := tlsTransport(pem, "")
+		if err == nil && tr == nil {
+			err = errors.New("an empty file")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the CA to trust, %s: %w", c.CAFile, err)
+		}
+		hc.Transport = tr
+	}
+	return &client{base: c.URL, account: c.Account, key: c.Key, http: hc}, nil
 }
 
 // apiError is an error answer of the server, in Azure's error shape.
@@ -150,6 +186,14 @@ func unreachable(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &ne) && ne.Op == "dial")
 }
 
+// untrusted reports whether err says that the server's TLS certificate was not verified.
+func untrusted(err error) bool {
+	var ve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	return errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &hn)
+}
+
 // send sends a signed request and returns the response when its status is 2xx; any other status
 // is returned as an *apiError (the body read and closed).
 func (c *client) send(ctx context.Context, method, path string, query url.Values, body any) (*http.Response, error) {
@@ -164,6 +208,9 @@ func (c *client) send(ctx context.Context, method, path string, query url.Values
 		}
 		if unreachable(err) {
 			return nil, fmt.Errorf("cannot reach Corral at %s (is `corral server` running? `corral run` starts one for a job)", c.base)
+		}
+		if untrusted(err) {
+			return nil, fmt.Errorf("%s %s: %w (trust the server's CA with --ca FILE or CORRAL_CA_CERT: a server's own CA is tls/ca.crt in its data directory)", method, path, err)
 		}
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}

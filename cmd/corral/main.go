@@ -21,7 +21,9 @@
 //
 // The CLI verbs reach a server at --url (default $CORRAL_URL, else http://127.0.0.1:8765) and
 // sign their requests with the account key from CORRAL_ACCOUNT_NAME and CORRAL_ACCOUNT_KEY, else
-// the key `corral server` keeps in its default data directory.
+// the key `corral server` keeps in its default data directory. An https:// server's certificate
+// must chain to the CA of --ca (default $CORRAL_CA_CERT, else the default data directory's
+// tls/ca.crt when it exists, else the system's roots).
 package main
 
 import (
