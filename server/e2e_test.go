@@ -177,14 +177,7 @@ func TestKillServerMidRun(t *testing.T) {
 	e := newE2E(t)
 	srv, key := e.srv, e.key
 
-	two, slots := int32(2), int32(2)
-	if code := call(t, srv.base, key, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &slots}, nil); code != http.StatusCreated {
-		t.Fatalf("add pool: %d", code)
-	}
-	yes := true
-	if code := call(t, srv.base, key, "POST", "/jobs", batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}, nil); code != http.StatusCreated {
-		t.Fatalf("add job: %d", code)
-	}
+	addPoolAndDAGJob(t, srv.base, key, "p1", "j1", 2, 2)
 	// Three layers of four tasks; each task of a layer depends on two of the layer before. Each
 	// appends its id to a log and sleeps a little, so that the kill lands while tasks run.
 	log := filepath.Join(t.TempDir(), "ran.log")
@@ -256,6 +249,18 @@ func TestKillServerMidRun(t *testing.T) {
 		if ran[tk.ID] != 1 {
 			t.Errorf("task %s ran %d times", tk.ID, ran[tk.ID])
 		}
+	}
+}
+
+// addPoolAndDAGJob adds a pool of local nodes and a job on it that uses task dependencies.
+func addPoolAndDAGJob(t *testing.T, base string, key []byte, poolID, jobID string, nodes, slots int32) {
+	t.Helper()
+	if code := call(t, base, key, "POST", "/pools", batch.Pool{ID: poolID, VMSize: "local", TargetDedicatedNodes: &nodes, TaskSlotsPerNode: &slots}, nil); code != http.StatusCreated {
+		t.Fatalf("add pool: %d", code)
+	}
+	yes := true
+	if code := call(t, base, key, "POST", "/jobs", batch.Job{ID: jobID, PoolInfo: batch.PoolInformation{PoolID: poolID}, UsesTaskDependencies: &yes}, nil); code != http.StatusCreated {
+		t.Fatalf("add job: %d", code)
 	}
 }
 

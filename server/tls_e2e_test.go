@@ -31,14 +31,7 @@ func TestTLSAgentsRunJob(t *testing.T) {
 	}
 	fingerprint := ca.Fingerprint()
 
-	one, two := int32(1), int32(2)
-	if code := call(t, srv.base, key, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &one, TaskSlotsPerNode: &two}, nil); code != http.StatusCreated {
-		t.Fatalf("add pool: %d", code)
-	}
-	yes := true
-	if code := call(t, srv.base, key, "POST", "/jobs", batch.Job{ID: "j", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}, nil); code != http.StatusCreated {
-		t.Fatalf("add job: %d", code)
-	}
+	addPoolAndDAGJob(t, srv.base, key, "p1", "j", 1, 2)
 	tasks := []batch.Task{
 		{ID: "a", CommandLine: "echo first"},
 		{ID: "b", CommandLine: "echo second", DependsOn: &batch.TaskDependencies{TaskIDs: []string{"a"}}},
