@@ -268,11 +268,26 @@ func pool(certs ...*x509.Certificate) *x509.CertPool {
 	return p
 }
 
-func TestBadNames(t *testing.T) {
+func TestNames(t *testing.T) {
 	ca := mustCA(t, t.TempDir(), t0)
-	for _, n := range []string{"", "a b", "-x.example", "fe80::1%eth0", "*", "a.*.example", "ex ample.com"} {
-		if _, err := ca.ensureServerCert([]string{n}, t0); err == nil || !strings.Contains(err.Error(), "neither an IP address nor a DNS name") {
-			t.Errorf("name %q: %v, want an error", n, err)
+	tests := []struct {
+		name  string
+		valid bool
+	}{
+		{"localhost", true}, {"Batch.Example.", true}, {"*.example.com", true}, {"node_1.lan", true},
+		{"10.0.0.1", true}, {"::1", true}, {"[2001:db8::1]", true},
+		{"", false}, {"a b", false}, {"-x.example", false}, {"fe80::1%eth0", false}, {"*", false},
+		{"a.*.example", false}, {"a..example", false}, {strings.Repeat("a", 64) + ".example", false},
+	}
+	for _, tt := range tests {
+		if got := ValidName(tt.name); got != tt.valid {
+			t.Errorf("ValidName(%q) = %v, want %v", tt.name, got, tt.valid)
+		}
+		if tt.valid {
+			continue
+		}
+		if _, err := ca.ensureServerCert([]string{tt.name}, t0); err == nil || !strings.Contains(err.Error(), "neither an IP address nor a DNS name") {
+			t.Errorf("name %q: %v, want an error", tt.name, err)
 		}
 	}
 }

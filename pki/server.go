@@ -118,6 +118,14 @@ func (ca *CA) issueServerCert(key crypto.Signer, dns []string, ips []net.IP, now
 	return x509.ParseCertificate(der)
 }
 
+// ValidName reports whether a certificate can cover name: an IP address (IPv6 with or without
+// brackets), or a DNS name of letters, digits, hyphens and underscores whose first label may be
+// a wildcard ("*.example.com"), in any case, with or without a final dot.
+func ValidName(name string) bool {
+	_, _, err := splitNames([]string{name})
+	return err == nil
+}
+
 // splitNames sorts names into DNS names (lowercase, without a final dot) and IP addresses,
 // dropping repeats; a name that is neither is an error.
 func splitNames(names []string) (dns []string, ips []net.IP, err error) {

@@ -140,7 +140,7 @@ func newTransport(cfg Config, log *slog.Logger) (*transport, error) {
 // link-local ones, the listen address's host when it names one, and extra.
 func serverNames(listen string, extra []string, log *slog.Logger) []string {
 	names := []string{"localhost", "127.0.0.1", "::1"}
-	if h, err := os.Hostname(); err == nil && h != "" {
+	if h, err := os.Hostname(); err == nil && pki.ValidName(h) {
 		names = append(names, h)
 	}
 	addrs, err := net.InterfaceAddrs()
@@ -152,7 +152,7 @@ func serverNames(listen string, extra []string, log *slog.Logger) []string {
 			names = append(names, n.IP.String())
 		}
 	}
-	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" {
+	if host, _, err := net.SplitHostPort(listen); err == nil && pki.ValidName(host) {
 		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
 			names = append(names, host)
 		}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"corral/pki"
 	"corral/server"
 )
 
@@ -175,8 +176,8 @@ func (n *namesFlag) String() string { return strings.Join(*n, ",") }
 
 func (n *namesFlag) Set(s string) error {
 	for _, name := range strings.Split(s, ",") {
-		if name = strings.TrimSpace(name); name == "" {
-			return errors.New("an empty name")
+		if name = strings.TrimSpace(name); !pki.ValidName(name) {
+			return fmt.Errorf("%q is neither a DNS name nor an IP address", name)
 		}
 		*n = append(*n, name)
 	}

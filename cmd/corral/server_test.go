@@ -57,7 +57,8 @@ func TestParseServer(t *testing.T) {
 		{name: "plain and names", args: []string{"--plain-http", "--tls-name", "a.example"}, err: "usage: --plain-http and TLS"},
 		{name: "names with a certificate", args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-name", "a.example"},
 			err: "usage: --tls-name names the certificate the server makes"},
-		{name: "empty name", args: []string{"--tls-name", "a.example,"}, err: "usage: invalid value"},
+		{name: "empty name", args: []string{"--tls-name", "a.example,"}, err: `usage: invalid value "a.example," for flag -tls-name: "" is neither`},
+		{name: "bad name", args: []string{"--tls-name", "a b"}, err: `"a b" is neither a DNS name nor an IP address`},
 
 		{name: "development flags", args: []string{"--autoscale-min-interval", "2s", "--provision-delay=1.5s", "--failure-rate", "0.25"},
 			want: with(func(o *serverOptions) {
