@@ -19,6 +19,7 @@ import (
 
 	"corral/agent"
 	"corral/agent/protocol"
+	"corral/pki"
 )
 
 // runAgent is `corral agent`: a node agent. The local VM provider starts one per node, having
@@ -216,7 +217,17 @@ func joinHTTPClient(server, fingerprint string) (*http.Client, error) {
 		if fingerprint == "" {
 			return nil, errors.New("the join token carries no CA fingerprint, so the server cannot be trusted on first contact")
 		}
-		return nil, errors.New("joining over https is not supported yet")
+		u, err := url.Parse(server)
+		if err != nil {
+			return nil, fmt.Errorf("server URL %q: %w", server, err)
+		}
+		cfg, err := pki.PinnedClientConfig(fingerprint, u.Hostname())
+		if err != nil {
+			return nil, err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = cfg
+		return &http.Client{Transport: tr, Timeout: time.Minute}, nil
 	case strings.HasPrefix(server, "http://"):
 		if !isLoopbackURL(server) {
 			return nil, fmt.Errorf("refusing to send a join token over plain http to %s: use https", server)

@@ -1,14 +1,21 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/base64"
+	"encoding/json"
 	"io"
+	"log"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"corral/agent/protocol"
 	"corral/pki"
 	"corral/server"
 )
@@ -109,5 +116,74 @@ func TestCLIOverTLS(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "tls", "ca.key")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestJoinOverTLS joins a node over https with nothing but the join token: the agent trusts the
+// server only if it presents the CA whose fingerprint the token carries, and keeps the CA the
+// server answers with for its later connections.
+func TestJoinOverTLS(t *testing.T) {
+	ca, err := pki.EnsureCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.EnsureServerCert([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(ca.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != protocol.JoinPath {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		json.NewEncoder(w).Encode(protocol.JoinResponse{PoolID: "p1", NodeID: "n1", Credential: "cred", CACert: string(caPEM)})
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes refused below
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	other, err := pki.EnsureCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		token string
+		err   string
+	}{
+		{name: "the server's CA", token: protocol.FormatJoinToken("t1", "s", ca.Fingerprint())},
+		{name: "another CA", token: protocol.FormatJoinToken("t1", "s", other.Fingerprint()), err: "no certificate the server presented has fingerprint " + other.Fingerprint()},
+		{name: "no fingerprint", token: protocol.FormatJoinToken("t1", "s", ""), err: "carries no CA fingerprint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			id, err := agentIdentity(context.Background(), root, srv.URL, tt.token, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("join: %v, want an error with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id.NodeID != "n1" || id.CACert != string(caPEM) {
+				t.Fatalf("identity %+v", id)
+			}
+			hc, err := agentHTTPClient(id.CACert, "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := hc.Get(srv.URL + "/after")
+			if err != nil {
+				t.Fatalf("the joined agent's client: %v", err)
+			}
+			resp.Body.Close()
+		})
 	}
 }
