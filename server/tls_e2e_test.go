@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"corral/agent"
 	"corral/batch"
 	"corral/pki"
 )
@@ -30,6 +31,10 @@ func TestTLSAgentsRunJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	fingerprint := ca.Fingerprint()
+	caPEM, err := os.ReadFile(ca.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	addPoolAndDAGJob(t, srv.base, key, "p1", "j", 1, 2)
 	tasks := []batch.Task{
@@ -64,6 +69,10 @@ func TestTLSAgentsRunJob(t *testing.T) {
 	}
 	waitDone("a")
 	waitDone("b")
+	// The node's credential file names the CA its agent trusts.
+	if id, err := agent.LoadIdentity(filepath.Join(e.data, nodesDir, "p1", "p1-0")); err != nil || id.CACert != string(caPEM) || id.ServerURL != srv.base {
+		t.Errorf("node identity: %v; CA %q, server %s", err, id.CACert, id.ServerURL)
+	}
 	if out := fileText(t, srv.base, key, "/jobs/j/tasks/b/files/stdout.txt"); strings.TrimSpace(out) != "second" {
 		t.Errorf("stdout of b = %q", out)
 	}
