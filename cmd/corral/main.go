@@ -16,7 +16,7 @@
 //	corral job watch ID | list | terminate ID
 //	corral task list JOB | show JOB TASK | output JOB TASK [--stderr] | explain JOB TASK
 //	corral server [--listen ADDR] [--data DIR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http]
-//	corral agent --server URL --pool ID --node ID [--root DIR] [--ca FILE]
+//	corral agent [--root DIR] [--server URL --join TOKEN] [--ca FILE] [--tls-server-name NAME]
 //	corral version
 //
 // The CLI verbs reach a server at --url (default $CORRAL_URL, else http://127.0.0.1:8765) and
