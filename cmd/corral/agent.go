@@ -247,8 +247,11 @@ func agentHTTPClient(caPEM, caFile, serverName string) (*http.Client, error) {
 	switch {
 	case caFile != "":
 		b, err := os.ReadFile(caFile)
+		if err == nil && len(b) == 0 {
+			err = errors.New("an empty file")
+		}
 		if err != nil {
-			return nil, fmt.Errorf("read the CA certificate: %w", err)
+			return nil, fmt.Errorf("read the CA certificate %s: %w", caFile, err)
 		}
 		pem = b
 	case caPEM != "":
