@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -184,6 +185,77 @@ func TestJoinOverTLS(t *testing.T) {
 				t.Fatalf("the joined agent's client: %v", err)
 			}
 			resp.Body.Close()
+		})
+	}
+}
+
+// TestAgentHTTPClient checks which CA and server name the agent's client uses: --ca before the
+// credential file's CA, --tls-server-name for the name; nothing given is the default client.
+func TestAgentHTTPClient(t *testing.T) {
+	ca, err := pki.EnsureCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := pki.EnsureCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemOf := func(c *pki.CA) string {
+		b, err := os.ReadFile(c.CertFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	empty := filepath.Join(t.TempDir(), "empty.pem")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name                  string
+		caPEM, caFile, server string
+		nilClient             bool
+		trusts                *pki.CA // the CA the client's roots hold; nil: the system's
+		err                   string
+	}{
+		{name: "nothing", nilClient: true},
+		{name: "credential file's CA", caPEM: pemOf(ca), trusts: ca},
+		{name: "--ca wins", caPEM: pemOf(other), caFile: ca.CertFile, trusts: ca},
+		{name: "--tls-server-name alone", server: "batch.example"},
+		{name: "missing --ca", caFile: filepath.Join(t.TempDir(), "none.pem"), err: "no such file"},
+		{name: "empty --ca", caFile: empty, err: "an empty file"},
+		{name: "not PEM", caPEM: "junk", err: "no PEM certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hc, err := agentHTTPClient(tt.caPEM, tt.caFile, tt.server)
+			switch {
+			case tt.err != "":
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("%v, want an error with %q", err, tt.err)
+				}
+				return
+			case err != nil:
+				t.Fatal(err)
+			case tt.nilClient:
+				if hc != nil {
+					t.Fatal("want the default client (nil)")
+				}
+				return
+			}
+			cfg := hc.Transport.(*http.Transport).TLSClientConfig
+			if cfg.ServerName != tt.server {
+				t.Errorf("server name %q, want %q", cfg.ServerName, tt.server)
+			}
+			if tt.trusts == nil {
+				if cfg.RootCAs != nil {
+					t.Error("roots set, want the system's")
+				}
+				return
+			}
+			if _, err := tt.trusts.Cert.Verify(x509.VerifyOptions{Roots: cfg.RootCAs}); err != nil {
+				t.Errorf("the client does not trust the CA: %v", err)
+			}
 		})
 	}
 }
