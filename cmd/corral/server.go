@@ -16,6 +16,7 @@ import (
 
 	"corral/pki"
 	"corral/server"
+	"corral/service"
 )
 
 // defaultDataDirFrom is where the server keeps its state unless told otherwise: $CORRAL_DATA,
@@ -39,7 +40,7 @@ func defaultDataDirFrom(getenv func(string) string) string {
 // serverSpec describes `corral server` for its help text.
 var serverSpec = verbSpec{
 	name:     "server",
-	synopsis: "[--listen ADDR] [--data DIR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http] [--tls-name NAME]... [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F]",
+	synopsis: "[--listen ADDR] [--data DIR] [--provider local|static] [--node-lost-after DUR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http] [--tls-name NAME]... [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F]",
 	summary:  "Run Corral: the REST API, the service, and nodes as local agent processes.",
 	help: `The server keeps its store, account key and nodes' directories in the data directory
 ($CORRAL_DATA, else $XDG_DATA_HOME/corral, else ~/.local/share/corral) and serves until
@@ -73,6 +74,7 @@ type serverOptions struct {
 	ServesTLS         bool
 
 	AutoScaleMinInterval time.Duration
+	NodeLostAfter        time.Duration
 	ProvisionDelay       time.Duration
 	FailureRate          float64
 	Provider             string
@@ -90,6 +92,8 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	fs.BoolVar(&o.PlainHTTP, "plain-http", false, "serve plain HTTP: the default on a loopback address, refused on any other without --insecure-allow-plain-http")
 	fs.BoolVar(&o.InsecurePlainHTTP, "insecure-allow-plain-http", false,
 		"with --plain-http, serve plain HTTP on an address that is not loopback: requests and their signatures cross the network unencrypted")
+	fs.DurationVar(&o.NodeLostAfter, "node-lost-after", 60*time.Second,
+		"how long a node's agent may be silent before the node is marked unusable and its tasks requeued (agents report every 5s)")
 	fs.DurationVar(&o.AutoScaleMinInterval, "autoscale-min-interval", 0,
 		"shortest autoscale evaluation interval a pool may have; 0 means Azure's 5m (e.g. 2s for development)")
 	fs.DurationVar(&o.ProvisionDelay, "provision-delay", 0,
@@ -109,6 +113,9 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	}
 	if o.Provider != server.ProviderLocal && o.Provider != server.ProviderStatic {
 		return nil, usagef("--provider %q: want local or static", o.Provider)
+	}
+	if o.NodeLostAfter < time.Second {
+		return nil, usagef("--node-lost-after %v: want at least 1s", o.NodeLostAfter)
 	}
 	if o.AutoScaleMinInterval < 0 {
 		return nil, usagef("--autoscale-min-interval %v: want 0 (Azure's 5m) or a positive duration", o.AutoScaleMinInterval)
@@ -163,6 +170,7 @@ func (o *serverOptions) config() server.Config {
 		PlainHTTP:            o.PlainHTTP,
 		AllowInsecure:        o.InsecurePlainHTTP,
 		AutoScaleMinInterval: o.AutoScaleMinInterval,
+		Timing:               service.NodeTiming{CheckEvery: max(o.NodeLostAfter/12, 100*time.Millisecond), LostAfter: o.NodeLostAfter},
 		ProvisionDelay:       o.ProvisionDelay,
 		FailureRate:          o.FailureRate,
 		Provider:             o.Provider,

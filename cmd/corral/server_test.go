@@ -11,7 +11,7 @@ import (
 
 func TestParseServer(t *testing.T) {
 	env := map[string]string{"CORRAL_DATA": "/d"}
-	defaults := serverOptions{Listen: server.DefaultListen, Data: "/d", Provider: server.ProviderLocal}
+	defaults := serverOptions{Listen: server.DefaultListen, Data: "/d", Provider: server.ProviderLocal, NodeLostAfter: time.Minute}
 	with := func(edit func(*serverOptions)) *serverOptions {
 		o := defaults
 		edit(&o)
@@ -74,6 +74,8 @@ func TestParseServer(t *testing.T) {
 		{name: "bad duration", args: []string{"--provision-delay", "5"}, err: "usage: invalid value"},
 		{name: "static provider", args: []string{"--provider", "static"}, want: with(func(o *serverOptions) { o.Provider = server.ProviderStatic })},
 		{name: "unknown provider", args: []string{"--provider", "cloud"}, err: `usage: --provider "cloud": want local or static`},
+		{name: "node lost after", args: []string{"--node-lost-after", "3s"}, want: with(func(o *serverOptions) { o.NodeLostAfter = 3 * time.Second })},
+		{name: "node lost after too short", args: []string{"--node-lost-after", "10ms"}, err: "usage: --node-lost-after 10ms: want at least 1s"},
 		{name: "extra arguments", args: []string{"now"}, err: "usage: unexpected arguments: now"},
 		{name: "help", args: []string{"--help"}, err: flag.ErrHelp.Error()},
 	}
