@@ -54,7 +54,13 @@ type e2eEnv struct {
 // newE2E builds corral and starts a server on a free loopback port with the given flags.
 func newE2E(t *testing.T, flags ...string) *e2eEnv {
 	t.Helper()
-	e := &e2eEnv{bin: buildCorral(t), data: t.TempDir(), addr: freeAddr(t), key: []byte("e2e-key-0123456789abcdef"), flags: flags}
+	return newE2EAt(t, freeAddr(t), flags...)
+}
+
+// newE2EAt builds corral and starts a server listening on addr with the given flags.
+func newE2EAt(t *testing.T, addr string, flags ...string) *e2eEnv {
+	t.Helper()
+	e := &e2eEnv{bin: buildCorral(t), data: t.TempDir(), addr: addr, key: []byte("e2e-key-0123456789abcdef"), flags: flags}
 	e.srv = startServer(t, e.bin, e.addr, e.data, e.key, flags...)
 	t.Cleanup(func() {
 		e.srv.kill()

@@ -27,8 +27,15 @@ type machine struct {
 // startMachine starts an agent with a join token; the test's cleanup kills it.
 func startMachine(t *testing.T, e *e2eEnv, token string) *machine {
 	t.Helper()
+	return startAgentOn(t, e, token, exec.Command)
+}
+
+// startAgentOn starts an agent with a join token through command (exec.Command, or a
+// namespace host's Command); the test's cleanup kills it.
+func startAgentOn(t *testing.T, e *e2eEnv, token string, command func(string, ...string) *exec.Cmd) *machine {
+	t.Helper()
 	m := &machine{root: t.TempDir(), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	m.cmd = exec.Command(e.bin, "agent", "--server", e.srv.base, "--root", m.root, "--heartbeat", "200ms", "--give-up", "30s")
+	m.cmd = command(e.bin, "agent", "--server", e.srv.base, "--root", m.root, "--heartbeat", "200ms", "--give-up", "30s")
 	m.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CORRAL_JOIN_TOKEN=" + token}
 	m.cmd.Stderr = m.stderr
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -184,6 +184,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Targets("Stopping", "Lost"),
 	)
 	m.State("Ready",
+		actor.OnEntry(func(ctx *actor.Context) { n.contact(ctx, false) }),
 		actor.On(n.hello),
 		actor.On(n.start),
 		actor.On(n.kill),
@@ -467,9 +468,31 @@ func (n *nodeSession) check(ctx *actor.Context, _ aliveCheck) {
 	}
 }
 
+// NodeContact is announced by a node's session when it hears from the node's agent after
+// silence or since it started (Lost false), and when it gives the node up after the heartbeat
+// timeout (Lost true). The pool manager hears the same (nodeContact) and shows the node
+// unknown while it is lost.
+type NodeContact struct {
+	PoolID, NodeID string
+	Lost           bool
+}
+
+// nodeContact tells the pool manager what NodeContact says.
+type nodeContact struct {
+	NodeID string
+	Lost   bool
+}
+
+// contact tells the pool manager (and the monitors) whether the node's agent is heard.
+func (n *nodeSession) contact(ctx *actor.Context, lost bool) {
+	ctx.Announce(NodeContact{PoolID: n.poolID, NodeID: n.nodeID, Lost: lost})
+	ctx.Send(n.pool, nodeContact{NodeID: n.nodeID, Lost: lost})
+}
+
 // lose gives the node up: the scheduler stops placing work on it and every attempt on it is
 // reported lost, so its job manager requeues it.
 func (n *nodeSession) lose(ctx *actor.Context) {
+	n.contact(ctx, true)
 	n.offered = false
 	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID})
 	for _, id := range sortedKeys(n.running) {

@@ -46,6 +46,11 @@ func (j *stubJob) Define(m *actor.Machine) {
 		}))
 }
 
+// stubPool stands for the pool manager: it takes the session's word on its agent.
+type stubPool struct{}
+
+func (stubPool) Define(m *actor.Machine) { m.State("Run", actor.Ignore[nodeContact]()) }
+
 type stubSched struct{}
 
 func (stubSched) Define(m *actor.Machine) {
@@ -82,6 +87,7 @@ func nodeProgram(attempts int) func(*systest.Sim) {
 	return func(s *systest.Sim) {
 		s.Monitor(&endsOnce{want: attempts})
 		s.Create("sched/p1", stubSched{})
+		s.Create("pool/p1", stubPool{})
 		s.Create("node/p1/n1", newNodeSession("p1", "n1", 4, "agent/n1", "sched/p1", "pool/p1",
 			NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}, nil))
 		s.AddHost("n1", func(h actor.Host) error {

@@ -79,6 +79,10 @@ type poolManager struct {
 
 	loadDelay time.Duration // the wait before the next load, after the store failed
 
+	// silent holds the nodes whose sessions last said their agents are lost (nodeContact): they
+	// are shown unknown, as Azure shows a node it lost contact with, until heard again.
+	silent map[string]bool
+
 	// restoring holds the preempted (or lost) nodes being created again: node id -> request id.
 	restoring map[string]string
 	// madeBy names, for each node that is up, the CreateVM whose VMCreated brought it up, so that
@@ -143,7 +147,8 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.Ignore[sampleTick](),
 		actor.Ignore[taskSample](),
 		actor.Ignore[restoreNode](),
-		actor.Ignore[drained](),        // from a session of before a restart: leaving nodes are released
+		actor.Ignore[drained](), // from a session of before a restart: leaving nodes are released
+		actor.Defer[nodeContact](),
 		actor.Ignore[compute.VMList](), // asked for before a restart: load lists again
 		actor.Targets("Managing", "Deleting"),
 	)...)
@@ -160,6 +165,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.On(p.evaluateAutoScale),
 		actor.On(p.removeNodes),
 		actor.On(p.drained),
+		actor.On(p.contact),
 		actor.On(p.listed),
 		actor.On(func(ctx *actor.Context, e compute.VMPreempted) {
 			p.vmGone(ctx, e, e.NodeID, e.CreateRequestID, batch.NodePreempted, "the provider preempted the node")
@@ -178,7 +184,8 @@ func (p *poolManager) Define(m *actor.Machine) {
 			// A request or its answer may have been lost: ask again, under the same request id,
 			// which the provider recognises.
 			p.askAgain(ctx)
-			p.reconcile(ctx) // nodes whose record the store failed to write
+			p.showContacts(ctx) // node states the store failed to write
+			p.reconcile(ctx)    // nodes whose record the store failed to write
 			p.settle(ctx)
 			p.sweep(ctx)
 			p.list(ctx)
@@ -200,6 +207,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.On(p.listed),
 		actor.Ignore[compute.VMPreempted](),
 		actor.Ignore[compute.VMLost](),
+		actor.Ignore[nodeContact](),
 		actor.Ignore[drained](),
 		actor.On(func(ctx *actor.Context, _ askAgain) {
 			p.askAgain(ctx)
@@ -249,6 +257,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 	p.nodes, p.pending, p.leaving = map[string]batch.Node{}, map[string]string{}, map[string]string{}
 	p.restoring, p.madeBy = map[string]string{}, map[string]string{}
 	p.draining, p.ending = map[string]bool{}, map[string]bool{}
+	p.silent = map[string]bool{}
 	p.listing, p.clean = "", false
 	p.samples = map[autoscale.Metric][]autoscale.Sample{}
 	var leaving []string
@@ -355,6 +364,56 @@ func (p *poolManager) load(ctx *actor.Context) {
 	if p.pool.AutoScale() {
 		p.startAutoScale(ctx)
 	}
+}
+
+// contact records what a node's session says of its agent, and shows it.
+func (p *poolManager) contact(ctx *actor.Context, c nodeContact) {
+	if c.Lost {
+		p.silent[c.NodeID] = true
+	} else {
+		delete(p.silent, c.NodeID)
+	}
+	p.showContact(ctx, c.NodeID)
+}
+
+// showContacts shows every node's contact (after a failed write).
+func (p *poolManager) showContacts(ctx *actor.Context) {
+	for _, id := range sortedKeys(p.nodes) {
+		p.showContact(ctx, id)
+	}
+}
+
+// showContact makes a node's state say whether its agent is heard: unknown while its session
+// has given it up, idle again once heard. Other states (creating, preempted, unusable...) say
+// more, and are left as they are. It announces the state it leaves the node in.
+func (p *poolManager) showContact(ctx *actor.Context, id string) {
+	n, ok := p.nodes[id]
+	if !ok {
+		return
+	}
+	want := n.State
+	switch {
+	case p.silent[id] && n.State == batch.NodeIdle:
+		want = batch.NodeUnknown
+	case !p.silent[id] && n.State == batch.NodeUnknown:
+		want = batch.NodeIdle
+	}
+	if want != n.State {
+		n = batch.SetNodeState(n, want, ctx.Now())
+		if err := p.putNode(n); err != nil {
+			return // askAgain shows it again
+		}
+		p.nodes[id] = n
+	}
+	ctx.Announce(NodeShown{PoolID: p.poolID, NodeID: id, Lost: p.silent[id], State: n.State})
+}
+
+// NodeShown is announced by a pool manager when it has shown whether a node's agent is heard:
+// Lost is what the node's session last said, State the node's state now.
+type NodeShown struct {
+	PoolID, NodeID string
+	Lost           bool
+	State          batch.NodeState
 }
 
 // putNode writes a node's record.

@@ -96,8 +96,14 @@ func (s *Server) createJoinToken(c *call) *api.Error {
 		return e
 	}
 	var p *joinTokenParameter
-	if e := c.decode(&p, api.RequestModel{}); e != nil {
+	has, e := c.optionalBody()
+	if e != nil {
 		return e
+	}
+	if has {
+		if e := c.decode(&p, api.RequestModel{}); e != nil {
+			return e
+		}
 	}
 	ttl := DefaultJoinTokenLifetime
 	if p != nil && p.Lifetime != nil {

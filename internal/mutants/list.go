@@ -365,4 +365,23 @@ var Mutants = []Mutant{
 		Packages:    []string{"./service"},
 		Run:         "^TestServiceLives",
 	},
+	// A node's state follows its agent's silence (service/pool.go showContact).
+	{
+		Name:        "contact-lost-not-shown",
+		File:        "service/pool.go",
+		Original:    "\tcase p.silent[id] && n.State == batch.NodeIdle:\n\t\twant = batch.NodeUnknown\n",
+		Replacement: "",
+		Description: "a node whose agent has been silent past the heartbeat timeout is still shown idle",
+		Packages:    []string{"./service"},
+		Run:         "^TestNodeShownUnknown",
+	},
+	{
+		Name:        "contact-heard-not-shown",
+		File:        "service/pool.go",
+		Original:    "\tcase !p.silent[id] && n.State == batch.NodeUnknown:\n\t\twant = batch.NodeIdle\n",
+		Replacement: "",
+		Description: "a node whose agent is heard again stays shown unknown",
+		Packages:    []string{"./service"},
+		Run:         "^TestNodeShownUnknown",
+	},
 }
