@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,10 @@ func TestHostsPartitionsAndProxy(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- sleeper.Wait() }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Contains(h2.PIDs(), sleeper.Process.Pid) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // until ip netns exec has entered the namespace
+	}
 	h2.Destroy()
 	select {
 	case <-done:
