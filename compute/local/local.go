@@ -58,6 +58,7 @@ import (
 
 	"corral/actor"
 	"corral/compute"
+	procfs "corral/compute/internal/proc"
 )
 
 // Config configures a [Provider].
@@ -209,7 +210,7 @@ func New(cfg Config) (*Provider, error) {
 		failureRate: cfg.FailureRate,
 		notifyTo:    cfg.NotifyTo,
 		log:         cfg.Logger,
-		boot:        bootID(),
+		boot:        procfs.BootID(),
 		closed:      make(chan struct{}),
 		nodes:       map[nodeKey]*node{},
 		answers:     map[string]actor.Event{},
@@ -544,7 +545,7 @@ func (p *Provider) run(n *node, adopted bool) {
 	slow := func() {
 		p.log.Warn("local provider: node processes still alive 30s after SIGKILL", "pool", n.pool, "node", n.id, "pid", pid)
 	}
-	if !killSession(pid, start, p.closed, slow) {
+	if !procfs.KillSession(pid, start, p.closed, slow) {
 		return
 	}
 	p.finish(n, reason)
@@ -599,18 +600,18 @@ func (p *Provider) start(n *node) error {
 	}
 	pid := cmd.Process.Pid
 	// The child cannot be reaped before Wait, so its stat is there even if it already exited.
-	st, err := readStat(pid)
+	st, err := procfs.ReadStat(pid)
 	if err == nil {
-		err = writePidFile(n.dir, pidRecord{pid: pid, start: st.start, boot: p.boot, dedicated: n.dedicated})
+		err = writePidFile(n.dir, pidRecord{pid: pid, start: st.Start, boot: p.boot, dedicated: n.dedicated})
 	}
 	if err != nil {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		_ = cmd.Wait()
-		killSession(pid, st.start, nil, nil)
+		procfs.KillSession(pid, st.Start, nil, nil)
 		return fmt.Errorf("record node process: %w", err)
 	}
 	p.mu.Lock()
-	n.pid, n.start = pid, st.start
+	n.pid, n.start = pid, st.Start
 	p.mu.Unlock()
 	p.log.Info("local provider: node agent started", "pool", n.pool, "node", n.id, "pid", pid, "dir", n.dir)
 	go func() {
@@ -766,7 +767,7 @@ func (p *Provider) KillAll() {
 			continue
 		}
 		if pid != 0 {
-			killSession(pid, start, nil, nil)
+			procfs.KillSession(pid, start, nil, nil)
 		}
 		p.finish(n, "node was deleted before it was ready")
 	}

@@ -17,6 +17,7 @@ import (
 
 	"corral/actor"
 	"corral/compute"
+	procfs "corral/compute/internal/proc"
 )
 
 // helperEnv makes the test binary act as a node agent (see TestMain).
@@ -504,7 +505,7 @@ func TestReadoption(t *testing.T) {
 
 func TestStalePidFilesNotAdopted(t *testing.T) {
 	root := t.TempDir()
-	boot := bootID()
+	boot := procfs.BootID()
 
 	// A process that has exited.
 	gone := exec.Command("true")
@@ -520,15 +521,15 @@ func TestStalePidFilesNotAdopted(t *testing.T) {
 	}
 	killOnCleanup(t, live.Process.Pid)
 	t.Cleanup(func() { live.Process.Kill(); live.Wait() })
-	st, err := readStat(live.Process.Pid)
+	st, err := procfs.ReadStat(live.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	files := map[string]string{
 		"gone":      pidRecord{pid: gone.Process.Pid, start: 1, boot: boot}.String(),
-		"recycled":  pidRecord{pid: live.Process.Pid, start: st.start + 1, boot: boot}.String(),
-		"otherboot": pidRecord{pid: live.Process.Pid, start: st.start, boot: "another-boot"}.String(),
+		"recycled":  pidRecord{pid: live.Process.Pid, start: st.Start + 1, boot: boot}.String(),
+		"otherboot": pidRecord{pid: live.Process.Pid, start: st.Start, boot: "another-boot"}.String(),
 		"garbage":   "not a pid file\n",
 	}
 	for node, content := range files {
@@ -872,24 +873,6 @@ func TestNewValidates(t *testing.T) {
 		tc.edit(&c)
 		if _, err := New(c); err == nil {
 			t.Errorf("%s: New succeeded", tc.name)
-		}
-	}
-}
-
-func TestParseStat(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want procStat
-		bad  bool
-	}{
-		{in: "42 (sleep) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 12345 0 0", want: procStat{state: 'S', pgrp: 42, session: 42, start: 12345}},
-		{in: "7 (a) b) (c) Z 1 5 6 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99 0", want: procStat{state: 'Z', pgrp: 5, session: 6, start: 99}},
-		{in: "7 (x) S 1 2", bad: true},
-		{in: "no parens", bad: true},
-	} {
-		got, err := parseStat(tc.in)
-		if (err != nil) != tc.bad || got != tc.want {
-			t.Errorf("parseStat(%q) = %+v, %v", tc.in, got, err)
 		}
 	}
 }

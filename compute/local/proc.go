@@ -7,92 +7,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
+
+	procfs "corral/compute/internal/proc"
 )
 
 // pidFileName is the file in a node's directory that records the node's agent process, so that a
 // provider started later (after a server restart) can find the node again.
 const pidFileName = "node.pid"
-
-// procRoot is where the proc file system is mounted.
-const procRoot = "/proc"
-
-// procStat is what the provider needs from /proc/<pid>/stat.
-type procStat struct {
-	state   byte   // field 3: R, S, D, Z, X, ...
-	pgrp    int    // field 5
-	session int    // field 6
-	start   uint64 // field 22: start time in clock ticks after boot
-}
-
-// dead reports whether the process has exited (a zombie waits only to be reaped).
-func (s procStat) dead() bool { return s.state == 'Z' || s.state == 'X' || s.state == 'x' }
-
-// readStat reads /proc/<pid>/stat. The command name (field 2) may hold spaces and parentheses,
-// so the fields are counted from the last ')'.
-func readStat(pid int) (procStat, error) {
-	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return procStat{}, err
-	}
-	return parseStat(string(b))
-}
-
-func parseStat(s string) (procStat, error) {
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return procStat{}, errors.New("malformed stat: no command name")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 || len(f[0]) != 1 {
-		return procStat{}, errors.New("malformed stat: too few fields")
-	}
-	var st procStat
-	var err error
-	st.state = f[0][0]
-	if st.pgrp, err = strconv.Atoi(f[2]); err != nil {
-		return procStat{}, fmt.Errorf("malformed stat: pgrp: %w", err)
-	}
-	if st.session, err = strconv.Atoi(f[3]); err != nil {
-		return procStat{}, fmt.Errorf("malformed stat: session: %w", err)
-	}
-	if st.start, err = strconv.ParseUint(f[19], 10, 64); err != nil {
-		return procStat{}, fmt.Errorf("malformed stat: starttime: %w", err)
-	}
-	return st, nil
-}
-
-// sessionMembers lists the live (not zombie) processes of session sid.
-func sessionMembers(sid int) []int {
-	ents, err := os.ReadDir(procRoot)
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid <= 0 {
-			continue
-		}
-		st, err := readStat(pid)
-		if err != nil || st.session != sid || st.dead() {
-			continue
-		}
-		out = append(out, pid)
-	}
-	return out
-}
-
-// bootID identifies the running kernel boot, so that a pid file from before a reboot is never
-// trusted; empty if the kernel does not say.
-func bootID() string {
-	b, err := os.ReadFile(filepath.Join(procRoot, "sys/kernel/random/boot_id"))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
 
 // pidRecord is the content of a node's pid file.
 type pidRecord struct {
@@ -173,44 +94,6 @@ func (r pidRecord) alive(boot string) bool {
 	if r.boot != "" && boot != "" && r.boot != boot {
 		return false
 	}
-	st, err := readStat(r.pid)
-	return err == nil && !st.dead() && st.start == r.start
-}
-
-// killSession kills every process of the session that the node's agent leads (sid = pid): the
-// agent's process group and any process group it made for its tasks. It repeats until none is
-// left, and returns true then, or false if stop is closed first. If pid now names a process that
-// started at another time, the pid was recycled, which the kernel does only once no process of
-// the old session is left: there is nothing to kill.
-func killSession(pid int, start uint64, stop <-chan struct{}, slow func()) bool {
-	wait := 5 * time.Millisecond
-	began := time.Now()
-	warned := false
-	for {
-		if st, err := readStat(pid); err == nil && st.start != start {
-			return true
-		}
-		members := sessionMembers(pid)
-		if len(members) == 0 {
-			return true
-		}
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		for _, m := range members {
-			_ = syscall.Kill(m, syscall.SIGKILL)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-stop:
-			t.Stop()
-			return false
-		case <-t.C:
-		}
-		wait = min(2*wait, 200*time.Millisecond)
-		if !warned && time.Since(began) > 30*time.Second {
-			warned = true
-			if slow != nil {
-				slow()
-			}
-		}
-	}
+	st, err := procfs.ReadStat(r.pid)
+	return err == nil && !st.Dead() && st.Start == r.start
 }
