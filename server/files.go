@@ -11,6 +11,7 @@ import (
 
 	"corral/agent"
 	"corral/api/rest"
+	"corral/compute"
 )
 
 // localFiles is the rest.FileSource of the local provider's nodes: node n of pool p keeps its
@@ -29,19 +30,7 @@ func newLocalFiles(root string) localFiles { return localFiles{root: root} }
 // validNodeDirID reports whether id may name a pool or node directory: 1 to 255 of
 // [A-Za-z0-9_-] (the local provider's rule), so that it can never be empty, ".", "..", or hold a
 // separator.
-func validNodeDirID(id string) bool {
-	if id == "" || len(id) > 255 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validNodeDirID(id string) bool { return compute.ValidID(id) }
 
 // layout returns the layout of node nodeID of pool poolID. An id that cannot name a node
 // directory names no node: the error wraps fs.ErrNotExist.

@@ -59,6 +59,7 @@ import (
 	"corral/actor"
 	"corral/compute"
 	procfs "corral/compute/internal/proc"
+	"corral/compute/internal/provkit"
 )
 
 // Config configures a [Provider].
@@ -120,8 +121,7 @@ type Provider struct {
 	mu       sync.Mutex
 	isClosed bool
 	nodes    map[nodeKey]*node
-	answers  map[string]actor.Event // final answers by request id, for repeated requests
-	answered []string               // request ids in answers, oldest first
+	answers  *provkit.Answers // final answers by request id, for repeated requests
 }
 
 // rememberedAnswers bounds how many finished requests the provider recognises when repeated.
@@ -172,10 +172,7 @@ type waiter struct {
 }
 
 // outbound is an answer to send once the provider's lock is released.
-type outbound struct {
-	to actor.ID
-	ev actor.Event
-}
+type outbound = provkit.Outbound
 
 // New returns a provider for cfg and re-adopts the nodes under cfg.Root whose agent process
 // still runs. It does not create the actor; see [Provider.Actor].
@@ -213,7 +210,7 @@ func New(cfg Config) (*Provider, error) {
 		boot:        procfs.BootID(),
 		closed:      make(chan struct{}),
 		nodes:       map[nodeKey]*node{},
-		answers:     map[string]actor.Event{},
+		answers:     provkit.NewAnswers(rememberedAnswers),
 	}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -224,22 +221,6 @@ func New(cfg Config) (*Provider, error) {
 	return p, nil
 }
 
-// validID reports whether id may name a pool or node directory: 1 to 255 of [A-Za-z0-9_-], so
-// that no id can escape Root or name a special file.
-func validID(id string) bool {
-	if id == "" || len(id) > 255 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // adoptAll scans Root for node directories whose pid file names a live process, and takes them
 // over. Pid files of processes that are gone are removed (the directories are kept).
 func (p *Provider) adoptAll() error {
@@ -248,7 +229,7 @@ func (p *Provider) adoptAll() error {
 		return fmt.Errorf("local: scan root: %w", err)
 	}
 	for _, pe := range pools {
-		if !pe.IsDir() || !validID(pe.Name()) {
+		if !pe.IsDir() || !compute.ValidID(pe.Name()) {
 			continue
 		}
 		nodes, err := os.ReadDir(filepath.Join(p.root, pe.Name()))
@@ -257,7 +238,7 @@ func (p *Provider) adoptAll() error {
 			continue
 		}
 		for _, ne := range nodes {
-			if !ne.IsDir() || !validID(ne.Name()) {
+			if !ne.IsDir() || !compute.ValidID(ne.Name()) {
 				continue
 			}
 			p.adopt(pe.Name(), ne.Name())
@@ -327,61 +308,30 @@ func (p *Provider) watch(n *node, r pidRecord) {
 // (as from outside any actor), so that a ReplyTo naming no actor is logged rather than failing
 // the provider's actor.
 // After [Provider.Close] it drops requests (logged) and answers nothing.
-func (p *Provider) Actor() actor.Actor { return &providerActor{p: p} }
-
-// providerActor is the provider as an actor.
-type providerActor struct{ p *Provider }
-
-// Define declares the actor's single state.
-func (a *providerActor) Define(m *actor.Machine) {
-	m.State("Serving",
-		actor.On(func(_ *actor.Context, c compute.CreateVM) { a.p.send(a.p.create(c)) }),
-		actor.On(func(_ *actor.Context, d compute.DeleteVM) { a.p.send(a.p.delete(d)) }),
-		actor.On(func(_ *actor.Context, l compute.ListVMs) { a.p.send(a.p.list(l)) }),
-	)
+func (p *Provider) Actor() actor.Actor {
+	return provkit.Actor(provkit.Handlers{Create: p.create, Delete: p.delete, List: p.list, Send: p.send})
 }
 
 // send delivers answers with the runtime (a ReplyTo that names no actor is logged, not fatal to
 // the provider's actor as ctx.Send would make it). After Close nothing is sent.
 func (p *Provider) send(outs []outbound) {
-	select {
-	case <-p.closed:
-		return
-	default:
-	}
-	for _, o := range outs {
-		if err := p.rt.Send(o.to, o.ev); err != nil {
-			p.log.Warn("local provider: answer not delivered", "to", o.to, "event", actor.EventName(o.ev), "err", err)
-		}
-	}
+	provkit.Sender{Runtime: p.rt, Closed: p.closed, Log: p.log, Name: "local provider"}.Send(outs)
 }
 
 // answerLocked makes the final answer to request id, to be sent by the caller, and remembers it so
 // that a repeated request gets the same answer. p.mu must be held.
 func (p *Provider) answerLocked(outs []outbound, id string, to actor.ID, ev actor.Event) []outbound {
-	if id != "" {
-		if _, ok := p.answers[id]; !ok {
-			if len(p.answered) >= rememberedAnswers {
-				delete(p.answers, p.answered[0])
-				p.answered = p.answered[1:]
-			}
-			p.answered = append(p.answered, id)
-		}
-		p.answers[id] = ev
-	}
-	return append(outs, outbound{to, ev})
+	p.answers.Remember(id, ev)
+	return append(outs, outbound{To: to, Ev: ev})
 }
 
 // repeatedLocked returns the remembered answer to a repeated request. p.mu must be held.
 func (p *Provider) repeatedLocked(id string, to actor.ID) ([]outbound, bool) {
-	if id == "" {
-		return nil, false
-	}
-	ev, ok := p.answers[id]
+	ev, ok := p.answers.Lookup(id)
 	if !ok {
 		return nil, false
 	}
-	return []outbound{{to, ev}}, true
+	return []outbound{{To: to, Ev: ev}}, true
 }
 
 func (p *Provider) dropLocked(ev actor.Event) bool {
@@ -403,7 +353,7 @@ func (p *Provider) create(c compute.CreateVM) []outbound {
 	fail := func(reason string) []outbound {
 		return p.answerLocked(nil, c.RequestID, c.ReplyTo, compute.VMFailed{RequestID: c.RequestID, PoolID: c.PoolID, NodeID: c.NodeID, Reason: reason})
 	}
-	if !validID(c.PoolID) || !validID(c.NodeID) {
+	if !compute.ValidID(c.PoolID) || !compute.ValidID(c.NodeID) {
 		return fail(fmt.Sprintf("invalid pool or node id %q/%q: ids are 1 to 255 of A-Z a-z 0-9 _ -", c.PoolID, c.NodeID))
 	}
 	k := nodeKey{c.PoolID, c.NodeID}
@@ -478,7 +428,7 @@ func (p *Provider) list(l compute.ListVMs) []outbound {
 		}
 		return vms[i].NodeID < vms[j].NodeID
 	})
-	return []outbound{{l.ReplyTo, compute.VMList{RequestID: l.RequestID, PoolID: l.PoolID, Nodes: vms}}}
+	return []outbound{{To: l.ReplyTo, Ev: compute.VMList{RequestID: l.RequestID, PoolID: l.PoolID, Nodes: vms}}}
 }
 
 // run is n's goroutine: it starts the node (unless adopted), makes it ready after the
@@ -698,7 +648,7 @@ func (p *Provider) tellLocked(outs []outbound, n *node, ev actor.Event) []outbou
 		p.log.Warn("local provider: nobody to tell; event not sent", "pool", n.pool, "node", n.id, "event", actor.EventName(ev))
 		return outs
 	}
-	return append(outs, outbound{to, ev})
+	return append(outs, outbound{To: to, Ev: ev})
 }
 
 // Evict takes a low-priority node back as a spot eviction would: it kills the node's processes,
