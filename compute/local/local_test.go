@@ -18,6 +18,7 @@ import (
 	"corral/actor"
 	"corral/compute"
 	procfs "corral/compute/internal/proc"
+	"corral/compute/internal/providertest"
 )
 
 // helperEnv makes the test binary act as a node agent (see TestMain).
@@ -52,36 +53,16 @@ func TestMain(m *testing.M) {
 }
 
 // deadline bounds every wait; tests never assert on time.
-const deadline = 60 * time.Second
-
-// ask wraps a request for the requester to send to the provider.
-type ask struct{ ev actor.Event }
-
-// requester sends requests to the provider and hands its answers to the test.
-type requester struct{ out chan actor.Event }
-
-func (r *requester) Define(m *actor.Machine) {
-	m.State("Asking",
-		actor.On(func(ctx *actor.Context, a ask) { ctx.Send(compute.ProviderID, a.ev) }),
-		actor.On(func(_ *actor.Context, ev compute.VMCreated) { r.out <- ev }),
-		actor.On(func(_ *actor.Context, ev compute.VMFailed) { r.out <- ev }),
-		actor.On(func(_ *actor.Context, ev compute.VMDeleted) { r.out <- ev }),
-		actor.On(func(_ *actor.Context, ev compute.VMList) { r.out <- ev }),
-		actor.On(func(_ *actor.Context, ev compute.VMPreempted) { r.out <- ev }),
-		actor.On(func(_ *actor.Context, ev compute.VMLost) { r.out <- ev }),
-	)
-}
+const deadline = providertest.Deadline
 
 const requesterID actor.ID = "test.requester"
 
 type harness struct {
+	*providertest.Client
 	t    *testing.T
 	eng  *actor.Engine
 	p    *Provider
 	root string
-	out  chan actor.Event
-	got  map[string][]actor.Event // answers by request id, not yet taken
-	seq  int
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -100,14 +81,10 @@ func newHarness(t *testing.T, root string, cfg Config) *harness {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(p.KillAll)
-	h := &harness{t: t, eng: eng, p: p, root: root, out: make(chan actor.Event, 100), got: map[string][]actor.Event{}}
 	if _, err := eng.Create(string(compute.ProviderID), p.Actor()); err != nil {
 		t.Fatalf("create provider actor: %v", err)
 	}
-	if _, err := eng.Create(string(requesterID), &requester{out: h.out}); err != nil {
-		t.Fatalf("create requester: %v", err)
-	}
-	return h
+	return &harness{Client: providertest.NewClient(t, eng, requesterID), t: t, eng: eng, p: p, root: root}
 }
 
 func sleepAgent(_, _, _ string, _ bool) *exec.Cmd { return exec.Command("sleep", "1000") }
@@ -118,127 +95,9 @@ func treeAgent(_, _, _ string, _ bool) *exec.Cmd {
 	return cmd
 }
 
-func (h *harness) nextID() string {
-	h.seq++
-	return fmt.Sprintf("req-%d", h.seq)
-}
-
-func (h *harness) send(ev actor.Event) {
-	h.t.Helper()
-	if err := h.eng.Send(requesterID, ask{ev}); err != nil {
-		h.t.Fatalf("send: %v", err)
-	}
-}
-
-func (h *harness) create(pool, node string) string {
-	id := h.nextID()
-	h.createWith(id, pool, node, true)
-	return id
-}
-
-func (h *harness) createWith(id, pool, node string, dedicated bool) {
-	h.send(compute.CreateVM{RequestID: id, ReplyTo: requesterID, PoolID: pool, NodeID: node, VMSize: "standard_d2s_v3", Dedicated: dedicated})
-}
-
-func (h *harness) delete(pool, node string) string {
-	id := h.nextID()
-	h.send(compute.DeleteVM{RequestID: id, ReplyTo: requesterID, PoolID: pool, NodeID: node})
-	return id
-}
-
-// requestID is the key under which the harness keeps an event: the request id of an answer;
-// "preempted/" or "lost/" followed by the CreateRequestID of an unsolicited event.
-func requestID(ev actor.Event) string {
-	switch e := ev.(type) {
-	case compute.VMCreated:
-		return e.RequestID
-	case compute.VMFailed:
-		return e.RequestID
-	case compute.VMDeleted:
-		return e.RequestID
-	case compute.VMList:
-		return e.RequestID
-	case compute.VMPreempted:
-		return preempted(e.CreateRequestID)
-	case compute.VMLost:
-		return lost(e.CreateRequestID)
-	}
-	return ""
-}
-
-// preempted and lost are the keys of the VMPreempted and VMLost naming CreateVM createID.
-func preempted(createID string) string { return "preempted/" + createID }
-func lost(createID string) string      { return "lost/" + createID }
-
-// unsolicited takes the events that have arrived, without waiting, and returns the VMPreempted
-// and VMLost events among those kept and not yet awaited (they stay kept).
-func (h *harness) unsolicited() []actor.Event {
-	for {
-		select {
-		case ev := <-h.out:
-			h.got[requestID(ev)] = append(h.got[requestID(ev)], ev)
-			continue
-		default:
-		}
-		break
-	}
-	var out []actor.Event
-	for _, evs := range h.got {
-		for _, ev := range evs {
-			switch ev.(type) {
-			case compute.VMPreempted, compute.VMLost:
-				out = append(out, ev)
-			}
-		}
-	}
-	return out
-}
-
-// await returns the next answer to request id (or event under the key id; see requestID).
-func (h *harness) await(id string) actor.Event {
-	h.t.Helper()
-	timeout := time.After(deadline)
-	for {
-		if evs := h.got[id]; len(evs) > 0 {
-			h.got[id] = evs[1:]
-			return evs[0]
-		}
-		select {
-		case ev := <-h.out:
-			h.got[requestID(ev)] = append(h.got[requestID(ev)], ev)
-		case <-timeout:
-			h.t.Fatalf("no answer to %s", id)
-		}
-	}
-}
-
 func awaitAs[E any](h *harness, id string) E {
 	h.t.Helper()
-	ev := h.await(id)
-	e, ok := ev.(E)
-	if !ok {
-		h.t.Fatalf("answer to %s: got %#v, want a %T", id, ev, e)
-	}
-	return e
-}
-
-func (h *harness) list(pool string) []compute.VM {
-	h.t.Helper()
-	id := h.nextID()
-	h.send(compute.ListVMs{RequestID: id, ReplyTo: requesterID, PoolID: pool})
-	l := awaitAs[compute.VMList](h, id)
-	if l.PoolID != pool {
-		h.t.Errorf("VMList.PoolID = %q, want %q", l.PoolID, pool)
-	}
-	return l.Nodes
-}
-
-func names(vms []compute.VM) []string {
-	out := []string{}
-	for _, v := range vms {
-		out = append(out, v.PoolID+"/"+v.NodeID)
-	}
-	return out
+	return providertest.Await[E](h.Client, id)
 }
 
 // proc is a process as the test reads it from /proc (independently of the package's reader).
@@ -315,7 +174,7 @@ func TestCreateListDelete(t *testing.T) {
 	root := t.TempDir()
 	h := newHarness(t, root, Config{})
 
-	c := awaitAs[compute.VMCreated](h, h.create("p1", "n1"))
+	c := awaitAs[compute.VMCreated](h, h.Create("p1", "n1"))
 	if c.PoolID != "p1" || c.NodeID != "n1" {
 		t.Errorf("VMCreated = %+v", c)
 	}
@@ -332,7 +191,7 @@ func TestCreateListDelete(t *testing.T) {
 	}
 
 	// A repeated create (new request id) is answered at once, and starts nothing.
-	awaitAs[compute.VMCreated](h, h.create("p1", "n1"))
+	awaitAs[compute.VMCreated](h, h.Create("p1", "n1"))
 	if got := nodePid(t, root, "p1", "n1"); got != pid {
 		t.Errorf("pid after second create = %d, want %d", got, pid)
 	}
@@ -340,8 +199,8 @@ func TestCreateListDelete(t *testing.T) {
 		t.Errorf("processes of the node = %v, want only %d", got, pid)
 	}
 
-	awaitAs[compute.VMCreated](h, h.create("p1", "n2"))
-	awaitAs[compute.VMCreated](h, h.create("p2", "n1"))
+	awaitAs[compute.VMCreated](h, h.Create("p1", "n2"))
+	awaitAs[compute.VMCreated](h, h.Create("p2", "n1"))
 	for _, tc := range []struct {
 		pool string
 		want []string
@@ -350,12 +209,12 @@ func TestCreateListDelete(t *testing.T) {
 		{"p1", []string{"p1/n1", "p1/n2"}},
 		{"p3", []string{}},
 	} {
-		if got := names(h.list(tc.pool)); !slices.Equal(got, tc.want) {
+		if got := providertest.Names(h.List(tc.pool)); !slices.Equal(got, tc.want) {
 			t.Errorf("list(%q) = %v, want %v", tc.pool, got, tc.want)
 		}
 	}
 
-	d := awaitAs[compute.VMDeleted](h, h.delete("p1", "n1"))
+	d := awaitAs[compute.VMDeleted](h, h.Delete("p1", "n1"))
 	if d.PoolID != "p1" || d.NodeID != "n1" {
 		t.Errorf("VMDeleted = %+v", d)
 	}
@@ -365,13 +224,13 @@ func TestCreateListDelete(t *testing.T) {
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("node directory after delete: %v, want it gone", err)
 	}
-	if got := names(h.list("p1")); !slices.Equal(got, []string{"p1/n2"}) {
+	if got := providertest.Names(h.List("p1")); !slices.Equal(got, []string{"p1/n2"}) {
 		t.Errorf("list after delete = %v", got)
 	}
 	// Deleting a node that is gone succeeds.
-	awaitAs[compute.VMDeleted](h, h.delete("p1", "n1"))
-	awaitAs[compute.VMDeleted](h, h.delete("p9", "never"))
-	if got := h.unsolicited(); len(got) != 0 {
+	awaitAs[compute.VMDeleted](h, h.Delete("p1", "n1"))
+	awaitAs[compute.VMDeleted](h, h.Delete("p9", "never"))
+	if got := h.Unsolicited(); len(got) != 0 {
 		t.Errorf("unsolicited events = %+v, want none for a deleted node", got)
 	}
 }
@@ -379,7 +238,7 @@ func TestCreateListDelete(t *testing.T) {
 func TestDeleteKillsTasksInOtherProcessGroups(t *testing.T) {
 	root := t.TempDir()
 	h := newHarness(t, root, Config{Command: treeAgent})
-	awaitAs[compute.VMCreated](h, h.create("p", "n"))
+	awaitAs[compute.VMCreated](h, h.Create("p", "n"))
 	pid := nodePid(t, root, "p", "n")
 	killOnCleanup(t, pid)
 	childFile := filepath.Join(root, "p", "n", "child.pid")
@@ -395,7 +254,7 @@ func TestDeleteKillsTasksInOtherProcessGroups(t *testing.T) {
 		t.Fatalf("child %d: %+v, want its own group in the agent's session %d", child, cp, pid)
 	}
 
-	awaitAs[compute.VMDeleted](h, h.delete("p", "n"))
+	awaitAs[compute.VMDeleted](h, h.Delete("p", "n"))
 	if running(pid) || running(child) {
 		t.Errorf("after VMDeleted: agent running %t, child running %t", running(pid), running(child))
 	}
@@ -417,12 +276,12 @@ func TestCreateFails(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			h := newHarness(t, root, tc.cfg)
-			f := awaitAs[compute.VMFailed](h, h.create("p", "n"))
+			f := awaitAs[compute.VMFailed](h, h.Create("p", "n"))
 			if f.Reason == "" || f.PoolID != "p" || f.NodeID != "n" {
 				t.Errorf("VMFailed = %+v", f)
 			}
-			if got := h.list(""); len(got) != 0 {
-				t.Errorf("list = %v, want empty", names(got))
+			if got := h.List(""); len(got) != 0 {
+				t.Errorf("list = %v, want empty", providertest.Names(got))
 			}
 			if _, err := os.Stat(filepath.Join(root, "p", "n", pidFileName)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("pid file after failure: %v", err)
@@ -449,11 +308,11 @@ func TestInvalidIDs(t *testing.T) {
 		{"p", "é"},
 		{"p", strings.Repeat("a", 256)},
 	} {
-		f := awaitAs[compute.VMFailed](h, h.create(tc.pool, tc.node))
+		f := awaitAs[compute.VMFailed](h, h.Create(tc.pool, tc.node))
 		if !strings.Contains(f.Reason, "invalid") {
 			t.Errorf("create %q/%q: reason %q", tc.pool, tc.node, f.Reason)
 		}
-		awaitAs[compute.VMDeleted](h, h.delete(tc.pool, tc.node))
+		awaitAs[compute.VMDeleted](h, h.Delete(tc.pool, tc.node))
 	}
 	ents, err := os.ReadDir(parent)
 	if err != nil || len(ents) != 1 || ents[0].Name() != "root" {
@@ -467,9 +326,9 @@ func TestInvalidIDs(t *testing.T) {
 func TestReadoption(t *testing.T) {
 	root := t.TempDir()
 	h1 := newHarness(t, root, Config{})
-	awaitAs[compute.VMCreated](h1, h1.create("p", "spot"))
-	id := h1.nextID()
-	h1.createWith(id, "p", "low", false)
+	awaitAs[compute.VMCreated](h1, h1.Create("p", "spot"))
+	id := h1.NextID()
+	h1.CreateWith(id, "p", "low", false)
 	awaitAs[compute.VMCreated](h1, id)
 	spot := nodePid(t, root, "p", "spot")
 	low := nodePid(t, root, "p", "low")
@@ -479,21 +338,21 @@ func TestReadoption(t *testing.T) {
 	}
 
 	h2 := newHarness(t, root, Config{})
-	got := h2.list("")
+	got := h2.List("")
 	want := []compute.VM{{PoolID: "p", NodeID: "low", Dedicated: false}, {PoolID: "p", NodeID: "spot", Dedicated: true}}
 	if !slices.Equal(got, want) {
 		t.Errorf("list after restart = %+v, want %+v", got, want)
 	}
 	// A create for an adopted node starts nothing.
-	awaitAs[compute.VMCreated](h2, h2.create("p", "spot"))
+	awaitAs[compute.VMCreated](h2, h2.Create("p", "spot"))
 	if got := inSession(spot); !slices.Equal(got, []int{spot}) {
 		t.Errorf("processes of the adopted node = %v, want only %d", got, spot)
 	}
-	awaitAs[compute.VMDeleted](h2, h2.delete("p", "spot"))
+	awaitAs[compute.VMDeleted](h2, h2.Delete("p", "spot"))
 	if got := inSession(spot); len(got) != 0 {
 		t.Errorf("processes left after deleting an adopted node: %v", got)
 	}
-	if got := names(h2.list("")); !slices.Equal(got, []string{"p/low"}) {
+	if got := providertest.Names(h2.List("")); !slices.Equal(got, []string{"p/low"}) {
 		t.Errorf("list after delete = %v", got)
 	}
 	// KillAll (in cleanup) takes care of the other adopted node; check it.
@@ -542,8 +401,8 @@ func TestStalePidFilesNotAdopted(t *testing.T) {
 		}
 	}
 	h := newHarness(t, root, Config{})
-	if got := h.list(""); len(got) != 0 {
-		t.Errorf("adopted %v", names(got))
+	if got := h.List(""); len(got) != 0 {
+		t.Errorf("adopted %v", providertest.Names(got))
 	}
 	h.p.KillAll()
 	if !running(live.Process.Pid) {
@@ -559,19 +418,19 @@ func TestStalePidFilesNotAdopted(t *testing.T) {
 func TestAgentExitForgetsNode(t *testing.T) {
 	root := t.TempDir()
 	h := newHarness(t, root, Config{})
-	c := h.create("p", "n")
+	c := h.Create("p", "n")
 	awaitAs[compute.VMCreated](h, c)
 	pid := nodePid(t, root, "p", "n")
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	l := awaitAs[compute.VMLost](h, lost(c))
+	l := awaitAs[compute.VMLost](h, providertest.Lost(c))
 	if l.CreateRequestID != c || l.PoolID != "p" || l.NodeID != "n" || !strings.Contains(l.Reason, "signal: killed") {
 		t.Errorf("VMLost = %+v, want the creator's request %s and the exit in the reason", l, c)
 	}
 	// VMLost comes once the node is forgotten.
-	if got := h.list(""); len(got) != 0 {
-		t.Errorf("list after VMLost = %v, want empty", names(got))
+	if got := h.List(""); len(got) != 0 {
+		t.Errorf("list after VMLost = %v, want empty", providertest.Names(got))
 	}
 	if _, err := os.Stat(filepath.Join(root, "p", "n", pidFileName)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pid file after VMLost: %v, want it removed", err)
@@ -581,7 +440,7 @@ func TestAgentExitForgetsNode(t *testing.T) {
 	}
 	// The node can be created again, once the provider has finished forgetting it.
 	eventually(t, "a new create to succeed", func() bool {
-		_, ok := h.await(h.create("p", "n")).(compute.VMCreated)
+		_, ok := h.Await(h.Create("p", "n")).(compute.VMCreated)
 		return ok
 	})
 	if got := nodePid(t, root, "p", "n"); got == pid || !running(got) {
@@ -595,11 +454,11 @@ func TestAgentExitDuringProvisioning(t *testing.T) {
 		NotifyTo:       func(string) actor.ID { return requesterID }, // so that a wrong VMLost would reach the test
 		Command:        func(_, _, _ string, _ bool) *exec.Cmd { return exec.Command("sh", "-c", "exit 3") },
 	})
-	f := awaitAs[compute.VMFailed](h, h.create("p", "n"))
+	f := awaitAs[compute.VMFailed](h, h.Create("p", "n"))
 	if !strings.Contains(f.Reason, "exit status 3") {
 		t.Errorf("reason %q, want the exit status", f.Reason)
 	}
-	if got := h.unsolicited(); len(got) != 0 {
+	if got := h.Unsolicited(); len(got) != 0 {
 		t.Errorf("a node that never was ready: %+v, want no VMLost", got)
 	}
 }
@@ -607,24 +466,24 @@ func TestAgentExitDuringProvisioning(t *testing.T) {
 func TestDeleteDuringProvisioning(t *testing.T) {
 	root := t.TempDir()
 	h := newHarness(t, root, Config{ProvisionDelay: time.Hour, NotifyTo: func(string) actor.ID { return requesterID }})
-	c1 := h.create("p", "n")
-	c2 := h.create("p", "n") // joins the first
+	c1 := h.Create("p", "n")
+	c2 := h.Create("p", "n") // joins the first
 	eventually(t, "the node process", func() bool {
 		_, err := readPidFile(filepath.Join(root, "p", "n"))
 		return err == nil
 	})
 	pid := nodePid(t, root, "p", "n")
-	if got := names(h.list("")); !slices.Equal(got, []string{"p/n"}) {
+	if got := providertest.Names(h.List("")); !slices.Equal(got, []string{"p/n"}) {
 		t.Errorf("list while provisioning = %v", got)
 	}
-	d := h.delete("p", "n")
+	d := h.Delete("p", "n")
 	awaitAs[compute.VMFailed](h, c1)
 	awaitAs[compute.VMFailed](h, c2)
 	awaitAs[compute.VMDeleted](h, d)
 	if got := inSession(pid); len(got) != 0 {
 		t.Errorf("processes left: %v", got)
 	}
-	if got := h.unsolicited(); len(got) != 0 {
+	if got := h.Unsolicited(); len(got) != 0 {
 		t.Errorf("a deleted node: %+v, want no VMLost", got)
 	}
 }
@@ -632,31 +491,31 @@ func TestDeleteDuringProvisioning(t *testing.T) {
 func TestRepeatedRequestID(t *testing.T) {
 	root := t.TempDir()
 	h := newHarness(t, root, Config{})
-	h.createWith("c1", "p", "n", true)
+	h.CreateWith("c1", "p", "n", true)
 	awaitAs[compute.VMCreated](h, "c1")
-	awaitAs[compute.VMDeleted](h, h.delete("p", "n"))
+	awaitAs[compute.VMDeleted](h, h.Delete("p", "n"))
 	// A late duplicate of c1 is the same request: it is answered again and creates nothing.
-	h.createWith("c1", "p", "n", true)
+	h.CreateWith("c1", "p", "n", true)
 	awaitAs[compute.VMCreated](h, "c1")
-	if got := h.list(""); len(got) != 0 {
-		t.Errorf("a repeated request created %v", names(got))
+	if got := h.List(""); len(got) != 0 {
+		t.Errorf("a repeated request created %v", providertest.Names(got))
 	}
 	// The same for a request that failed.
-	h.createWith("bad", "p", "../n", true)
+	h.CreateWith("bad", "p", "../n", true)
 	awaitAs[compute.VMFailed](h, "bad")
-	h.createWith("bad", "p", "../n", true)
+	h.CreateWith("bad", "p", "../n", true)
 	awaitAs[compute.VMFailed](h, "bad")
 }
 
 func TestEvict(t *testing.T) {
 	root := t.TempDir()
 	h := newHarness(t, root, Config{})
-	c1, c2 := h.nextID(), h.nextID()
-	h.createWith(c1, "p", "n", false)
+	c1, c2 := h.NextID(), h.NextID()
+	h.CreateWith(c1, "p", "n", false)
 	awaitAs[compute.VMCreated](h, c1)
-	h.createWith(c2, "p", "n", false) // the creator is the latest CreateVM answered VMCreated
+	h.CreateWith(c2, "p", "n", false) // the creator is the latest CreateVM answered VMCreated
 	awaitAs[compute.VMCreated](h, c2)
-	awaitAs[compute.VMCreated](h, h.create("p", "other"))
+	awaitAs[compute.VMCreated](h, h.Create("p", "other"))
 	pid := nodePid(t, root, "p", "n")
 
 	if err := h.p.Evict("p", "n"); err != nil {
@@ -666,13 +525,13 @@ func TestEvict(t *testing.T) {
 	if err := h.p.Evict("p", "n"); !errors.Is(err, ErrUnknownNode) {
 		t.Errorf("second Evict: %v, want ErrUnknownNode", err)
 	}
-	d := h.delete("p", "n") // waits for the eviction, or finds the node gone
-	e := awaitAs[compute.VMPreempted](h, preempted(c2))
+	d := h.Delete("p", "n") // waits for the eviction, or finds the node gone
+	e := awaitAs[compute.VMPreempted](h, providertest.Preempted(c2))
 	if want := (compute.VMPreempted{CreateRequestID: c2, PoolID: "p", NodeID: "n"}); e != want {
 		t.Errorf("VMPreempted = %+v, want %+v", e, want)
 	}
 	// VMPreempted comes once the node is gone.
-	if got := names(h.list("")); !slices.Equal(got, []string{"p/other"}) {
+	if got := providertest.Names(h.List("")); !slices.Equal(got, []string{"p/other"}) {
 		t.Errorf("list after VMPreempted = %v, want only p/other", got)
 	}
 	if got := inSession(pid); len(got) != 0 {
@@ -682,26 +541,26 @@ func TestEvict(t *testing.T) {
 		t.Errorf("node directory after eviction: %v, want it gone", err)
 	}
 	awaitAs[compute.VMDeleted](h, d)
-	if got := h.unsolicited(); len(got) != 0 {
+	if got := h.Unsolicited(); len(got) != 0 {
 		t.Errorf("unsolicited events after the VMPreempted = %+v, want none", got)
 	}
 	if err := h.p.Evict("p", "n"); !errors.Is(err, ErrUnknownNode) {
 		t.Errorf("Evict of a gone node: %v, want ErrUnknownNode", err)
 	}
 	// The node can be created again.
-	awaitAs[compute.VMCreated](h, h.create("p", "n"))
+	awaitAs[compute.VMCreated](h, h.Create("p", "n"))
 }
 
 func TestEvictDedicated(t *testing.T) {
 	root := t.TempDir()
 	h := newHarness(t, root, Config{})
-	awaitAs[compute.VMCreated](h, h.create("p", "n")) // dedicated
+	awaitAs[compute.VMCreated](h, h.Create("p", "n")) // dedicated
 	pid := nodePid(t, root, "p", "n")
 	err := h.p.Evict("p", "n")
 	if !errors.Is(err, ErrDedicated) || !strings.Contains(err.Error(), "dedicated") {
 		t.Errorf("Evict of a dedicated node: %v, want ErrDedicated", err)
 	}
-	if got := names(h.list("")); !slices.Equal(got, []string{"p/n"}) {
+	if got := providertest.Names(h.List("")); !slices.Equal(got, []string{"p/n"}) {
 		t.Errorf("list = %v, want p/n still", got)
 	}
 	if !running(pid) {
@@ -710,7 +569,7 @@ func TestEvictDedicated(t *testing.T) {
 	if _, err := readPidFile(filepath.Join(root, "p", "n")); err != nil {
 		t.Errorf("pid file: %v", err)
 	}
-	if got := h.unsolicited(); len(got) != 0 {
+	if got := h.Unsolicited(); len(got) != 0 {
 		t.Errorf("unsolicited events = %+v, want none", got)
 	}
 }
@@ -719,13 +578,13 @@ func TestEvictDuringProvisioning(t *testing.T) {
 	root := t.TempDir()
 	// NotifyTo too, so that a VMPreempted, wrongly sent, would reach the test.
 	h := newHarness(t, root, Config{ProvisionDelay: time.Hour, NotifyTo: func(string) actor.ID { return requesterID }})
-	c1, c2 := h.nextID(), h.nextID()
-	h.createWith(c1, "p", "n", false)
-	h.createWith(c2, "p", "n", false) // joins the first
+	c1, c2 := h.NextID(), h.NextID()
+	h.CreateWith(c1, "p", "n", false)
+	h.CreateWith(c2, "p", "n", false) // joins the first
 	// The list answer also shows that the provider has taken both requests.
 	eventually(t, "the node process", func() bool {
 		_, err := os.Stat(filepath.Join(root, "p", "n", pidFileName))
-		return slices.Equal(names(h.list("")), []string{"p/n"}) && err == nil
+		return slices.Equal(providertest.Names(h.List("")), []string{"p/n"}) && err == nil
 	})
 	pid := nodePid(t, root, "p", "n")
 	if err := h.p.Evict("p", "n"); err != nil {
@@ -740,11 +599,11 @@ func TestEvictDuringProvisioning(t *testing.T) {
 	if got := inSession(pid); len(got) != 0 {
 		t.Errorf("processes left: %v", got)
 	}
-	if got := h.list(""); len(got) != 0 {
-		t.Errorf("list = %v, want empty", names(got))
+	if got := h.List(""); len(got) != 0 {
+		t.Errorf("list = %v, want empty", providertest.Names(got))
 	}
 	// A VMPreempted would have been sent before the VMFailed answers.
-	if got := h.unsolicited(); len(got) != 0 {
+	if got := h.Unsolicited(); len(got) != 0 {
 		t.Errorf("unsolicited events = %+v, want no VMPreempted for a node that never was ready", got)
 	}
 }
@@ -755,8 +614,8 @@ func TestUnsolicitedForAdoptedNodes(t *testing.T) {
 	root := t.TempDir()
 	h1 := newHarness(t, root, Config{})
 	for _, n := range []string{"a", "b", "c"} {
-		id := h1.nextID()
-		h1.createWith(id, "p", n, false)
+		id := h1.NextID()
+		h1.CreateWith(id, "p", n, false)
 		awaitAs[compute.VMCreated](h1, id)
 	}
 	pids := map[string]int{}
@@ -765,27 +624,14 @@ func TestUnsolicitedForAdoptedNodes(t *testing.T) {
 	}
 	h1.p.Close() // the server stops; its nodes run on
 
-	notified := make(chan actor.Event, 10)
 	h2 := newHarness(t, root, Config{NotifyTo: func(pool string) actor.ID { return actor.ID("test.pool/" + pool) }})
-	if _, err := h2.eng.Create("test.pool/p", &requester{out: notified}); err != nil {
-		t.Fatal(err)
-	}
-	next := func() actor.Event {
-		t.Helper()
-		select {
-		case ev := <-notified:
-			return ev
-		case <-time.After(deadline):
-			t.Fatal("nothing sent to NotifyTo")
-			return nil
-		}
-	}
+	notified := providertest.NewClient(t, h2.eng, "test.pool/p")
 
 	// a: evicted; nobody has asked for it since the restart.
 	if err := h2.p.Evict("p", "a"); err != nil {
 		t.Fatalf("Evict: %v", err)
 	}
-	if ev, want := next(), (compute.VMPreempted{PoolID: "p", NodeID: "a"}); ev != want {
+	if ev, want := notified.Await(providertest.Preempted("")), (compute.VMPreempted{PoolID: "p", NodeID: "a"}); ev != want {
 		t.Errorf("to NotifyTo: %#v, want %#v", ev, want)
 	}
 	if got := inSession(pids["a"]); len(got) != 0 {
@@ -796,34 +642,32 @@ func TestUnsolicitedForAdoptedNodes(t *testing.T) {
 	if err := syscall.Kill(pids["b"], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	ev := next()
+	ev := notified.Await(providertest.Lost(""))
 	if l, ok := ev.(compute.VMLost); !ok || l.CreateRequestID != "" || l.PoolID != "p" || l.NodeID != "b" || !strings.Contains(l.Reason, "adopted") {
 		t.Errorf("to NotifyTo: %#v, want a VMLost for p/b saying its status is unknown", ev)
 	}
 
 	// c: asked for again, so its creator is known.
-	c := h2.nextID()
-	h2.createWith(c, "p", "c", false)
+	c := h2.NextID()
+	h2.CreateWith(c, "p", "c", false)
 	awaitAs[compute.VMCreated](h2, c)
 	if err := h2.p.Evict("p", "c"); err != nil {
 		t.Fatalf("Evict: %v", err)
 	}
-	awaitAs[compute.VMPreempted](h2, preempted(c))
-	select {
-	case ev := <-notified:
-		t.Errorf("to NotifyTo: %#v, want nothing more", ev)
-	default:
+	awaitAs[compute.VMPreempted](h2, providertest.Preempted(c))
+	if evs := notified.Unsolicited(); len(evs) != 0 {
+		t.Errorf("to NotifyTo: %#v, want nothing more", evs)
 	}
-	if got := h2.list(""); len(got) != 0 {
-		t.Errorf("list = %v, want empty", names(got))
+	if got := h2.List(""); len(got) != 0 {
+		t.Errorf("list = %v, want empty", providertest.Names(got))
 	}
 }
 
 func TestEvictAdoptedWithoutNotifyTo(t *testing.T) {
 	root := t.TempDir()
 	h1 := newHarness(t, root, Config{})
-	id := h1.nextID()
-	h1.createWith(id, "p", "n", false)
+	id := h1.NextID()
+	h1.CreateWith(id, "p", "n", false)
 	awaitAs[compute.VMCreated](h1, id)
 	pid := nodePid(t, root, "p", "n")
 	h1.p.Close()
@@ -832,8 +676,8 @@ func TestEvictAdoptedWithoutNotifyTo(t *testing.T) {
 	if err := h2.p.Evict("p", "n"); err != nil {
 		t.Fatalf("Evict: %v", err)
 	}
-	eventually(t, "the evicted node to go", func() bool { return len(h2.list("")) == 0 && len(inSession(pid)) == 0 })
-	if got := h2.unsolicited(); len(got) != 0 {
+	eventually(t, "the evicted node to go", func() bool { return len(h2.List("")) == 0 && len(inSession(pid)) == 0 })
+	if got := h2.Unsolicited(); len(got) != 0 {
 		t.Errorf("unsolicited events = %+v, want none (no NotifyTo)", got)
 	}
 }
@@ -843,7 +687,7 @@ func TestKillAll(t *testing.T) {
 	h := newHarness(t, root, Config{})
 	var pids []int
 	for _, n := range []string{"a", "b", "c"} {
-		awaitAs[compute.VMCreated](h, h.create("p", n))
+		awaitAs[compute.VMCreated](h, h.Create("p", n))
 		pids = append(pids, nodePid(t, root, "p", n))
 	}
 	h.p.Close()
