@@ -18,6 +18,7 @@ import (
 	"corral/agent/protocol"
 	"corral/agentlink"
 	"corral/api/rest"
+	execprov "corral/compute/exec"
 	"corral/compute/local"
 	"corral/compute/static"
 	"corral/nodeauth"
@@ -63,8 +64,14 @@ type Config struct {
 	// `corral agent --root DIR` to read.
 	AgentCommand func(poolID, nodeID, dir string, dedicated bool) *exec.Cmd
 	// Provider names where nodes come from: ProviderLocal (the default: agent processes on this
-	// machine) or ProviderStatic (machines that join pools with join tokens).
+	// machine), ProviderStatic (machines that join pools with join tokens) or ProviderExec
+	// (machines that the operator's programs in Exec create and delete; see provider.go).
 	Provider string
+	// Exec configures the exec provider.
+	Exec ExecConfig
+	// JoinTokens issues the join tokens of the exec provider's machines; nil means the
+	// server's own, each bound to its node.
+	JoinTokens JoinTokenIssuer
 	// Timing sets how node sessions judge their agents; default: check every 5s, lost after 60s.
 	Timing service.NodeTiming
 	// AutoScaleMinInterval is the shortest autoscale evaluation interval a pool may have; 0 means
@@ -97,8 +104,9 @@ type Server struct {
 	store     *sqlite.Store
 	creds     *nodeauth.Registry
 	hub       *agentlink.Hub
-	provider  *local.Provider  // nil unless the provider is local
-	static    *static.Provider // nil unless the provider is static
+	provider  *local.Provider    // nil unless the provider is local
+	static    *static.Provider   // nil unless the provider is static
+	exec      *execprov.Provider // nil unless the provider is exec
 	http      *http.Server
 	done      chan error
 }
@@ -184,8 +192,13 @@ func Start(cfg Config) (*Server, error) {
 		if err == nil {
 			impl = s.static.Actor()
 		}
+	case ProviderExec:
+		s.exec, err = s.newExecProvider(cfg, log)
+		if err == nil {
+			impl, evict = s.exec.Actor(), s.exec.Evict
+		}
 	default:
-		err = fmt.Errorf("unknown provider %q: want %s or %s", cfg.Provider, ProviderLocal, ProviderStatic)
+		err = fmt.Errorf("unknown provider %q: want %s, %s or %s", cfg.Provider, ProviderLocal, ProviderStatic, ProviderExec)
 	}
 	if err != nil {
 		s.abort(ln)
@@ -290,6 +303,9 @@ func (s *Server) abort(ln net.Listener) {
 	if s.provider != nil {
 		s.provider.Close()
 	}
+	if s.exec != nil {
+		s.exec.Close()
+	}
 	s.store.Close()
 }
 
@@ -368,6 +384,9 @@ func (s *Server) Close() error {
 	}
 	if s.provider != nil {
 		s.provider.Close()
+	}
+	if s.exec != nil {
+		s.exec.Close()
 	}
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
