@@ -40,8 +40,8 @@ func defaultDataDirFrom(getenv func(string) string) string {
 // serverSpec describes `corral server` for its help text.
 var serverSpec = verbSpec{
 	name:     "server",
-	synopsis: "[--listen ADDR] [--data DIR] [--provider local|static] [--node-lost-after DUR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http] [--tls-name NAME]... [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F]",
-	summary:  "Run Corral: the REST API, the service, and nodes as local agent processes.",
+	synopsis: "[--listen ADDR] [--data DIR] [--provider local|static|exec] [--exec-create PROG --exec-delete PROG [--exec-list PROG] ...] [--node-lost-after DUR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http] [--tls-name NAME]... [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F]",
+	summary:  "Run Corral: the REST API, the service, and nodes as local agent processes or machines of your own.",
 	help: `The server keeps its store, account key and nodes' directories in the data directory
 ($CORRAL_DATA, else $XDG_DATA_HOME/corral, else ~/.local/share/corral) and serves until
 Ctrl-C or SIGTERM. Node agents outlive it and are adopted again when it comes back.
@@ -56,7 +56,11 @@ fingerprint. See docs/security.md for how clients trust it.
 
 For development, --autoscale-min-interval lets pools evaluate their autoscale formulas more
 often than Azure's 5 minutes, and --provision-delay and --failure-rate make nodes behave more
-like VMs: slow to boot, and sometimes not allocated at all.`,
+like VMs: slow to boot, and sometimes not allocated at all.
+
+With --provider exec, nodes are machines that your programs create, delete and list (a cloud's
+command-line tool, for example); each machine runs ` + "`corral agent`" + ` with a join token and joins
+by itself. examples/exec/README.md describes what the programs get and must do.`,
 }
 
 // serverOptions are the options of `corral server`.
@@ -78,6 +82,7 @@ type serverOptions struct {
 	ProvisionDelay       time.Duration
 	FailureRate          float64
 	Provider             string
+	Exec                 server.ExecConfig
 }
 
 // parseServer fills serverOptions from the command line; getenv finds the default data directory.
@@ -101,7 +106,20 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	fs.Float64Var(&o.FailureRate, "failure-rate", 0,
 		"probability, 0 to 1, that creating a node fails, to imitate allocation failures (e.g. 0.1)")
 	fs.StringVar(&o.Provider, "provider", server.ProviderLocal,
-		"where nodes come from: local (agent processes on this machine) or static (machines that join pools with join tokens)")
+		"where nodes come from: local (agent processes on this machine), static (machines that join pools with join tokens) or exec (machines your programs make)")
+	fs.StringVar(&o.Exec.Create, "exec-create", "", "with --provider exec: the program that creates a node's machine")
+	fs.StringVar(&o.Exec.Delete, "exec-delete", "", "with --provider exec: the program that deletes a node's machine")
+	fs.StringVar(&o.Exec.List, "exec-list", "", "with --provider exec: the program that lists the machines (optional)")
+	fs.StringVar(&o.Exec.ServerURL, "exec-server-url", "", "with --provider exec: the URL at which machines reach this server (default: the listen address)")
+	fs.DurationVar(&o.Exec.CreateTimeout, "exec-create-timeout", 0, "with --provider exec: how long the create program may run (0: 10m)")
+	fs.Func("exec-pass-env", "with --provider exec: comma-separated variables of this environment that the programs get too", func(v string) error {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				o.Exec.PassEnv = append(o.Exec.PassEnv, name)
+			}
+		}
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -111,8 +129,8 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if o.Provider != server.ProviderLocal && o.Provider != server.ProviderStatic {
-		return nil, usagef("--provider %q: want local or static", o.Provider)
+	if err := checkProviderFlags(fs, o); err != nil {
+		return nil, err
 	}
 	if o.NodeLostAfter < time.Second {
 		return nil, usagef("--node-lost-after %v: want at least 1s", o.NodeLostAfter)
@@ -174,6 +192,7 @@ func (o *serverOptions) config() server.Config {
 		ProvisionDelay:       o.ProvisionDelay,
 		FailureRate:          o.FailureRate,
 		Provider:             o.Provider,
+		Exec:                 o.Exec,
 	}
 }
 
@@ -188,6 +207,38 @@ func (n *namesFlag) Set(s string) error {
 			return fmt.Errorf("%q is neither a DNS name nor an IP address", name)
 		}
 		*n = append(*n, name)
+	}
+	return nil
+}
+
+// checkProviderFlags checks that the flags given are those of the provider chosen.
+func checkProviderFlags(fs *flag.FlagSet, o *serverOptions) error {
+	var execFlags, localFlags []string
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case strings.HasPrefix(f.Name, "exec-"):
+			execFlags = append(execFlags, "--"+f.Name)
+		case f.Name == "provision-delay" || f.Name == "failure-rate":
+			localFlags = append(localFlags, "--"+f.Name)
+		}
+	})
+	switch o.Provider {
+	case server.ProviderLocal, server.ProviderStatic:
+		if len(execFlags) > 0 {
+			return usagef("%s: only with --provider exec", strings.Join(execFlags, ", "))
+		}
+	case server.ProviderExec:
+		if len(localFlags) > 0 {
+			return usagef("%s: only with --provider local", strings.Join(localFlags, ", "))
+		}
+		if o.Exec.Create == "" || o.Exec.Delete == "" {
+			return usagef("--provider exec needs --exec-create and --exec-delete")
+		}
+		if o.Exec.CreateTimeout < 0 {
+			return usagef("--exec-create-timeout %v: want 0 (10m) or a positive duration", o.Exec.CreateTimeout)
+		}
+	default:
+		return usagef("--provider %q: want local, static or exec", o.Provider)
 	}
 	return nil
 }

@@ -73,10 +73,20 @@ func TestParseServer(t *testing.T) {
 		{name: "negative autoscale interval", args: []string{"--autoscale-min-interval", "-2s"}, err: "usage: --autoscale-min-interval -2s"},
 		{name: "bad duration", args: []string{"--provision-delay", "5"}, err: "usage: invalid value"},
 		{name: "static provider", args: []string{"--provider", "static"}, want: with(func(o *serverOptions) { o.Provider = server.ProviderStatic })},
-		{name: "unknown provider", args: []string{"--provider", "cloud"}, err: `usage: --provider "cloud": want local or static`},
+		{name: "unknown provider", args: []string{"--provider", "cloud"}, err: `usage: --provider "cloud": want local, static or exec`},
 		{name: "node lost after", args: []string{"--node-lost-after", "3s"}, want: with(func(o *serverOptions) { o.NodeLostAfter = 3 * time.Second })},
 		{name: "node lost after too short", args: []string{"--node-lost-after", "10ms"}, err: "usage: --node-lost-after 10ms: want at least 1s"},
 		{name: "extra arguments", args: []string{"now"}, err: "usage: unexpected arguments: now"},
+		{name: "exec provider", args: []string{"--provider", "exec", "--exec-create", "/c", "--exec-delete", "/d", "--exec-list", "/l",
+			"--exec-server-url", "https://10.77.0.1:8765", "--exec-pass-env", "AWS_PROFILE, AWS_REGION", "--exec-pass-env", "HTTPS_PROXY", "--exec-create-timeout", "20m"},
+			want: with(func(o *serverOptions) {
+				o.Provider = server.ProviderExec
+				o.Exec = server.ExecConfig{Create: "/c", Delete: "/d", List: "/l", ServerURL: "https://10.77.0.1:8765",
+					PassEnv: []string{"AWS_PROFILE", "AWS_REGION", "HTTPS_PROXY"}, CreateTimeout: 20 * time.Minute}
+			})},
+		{name: "exec provider without programs", args: []string{"--provider", "exec", "--exec-create", "/c"}, err: "usage: --provider exec needs --exec-create and --exec-delete"},
+		{name: "exec flags without exec", args: []string{"--exec-create", "/c", "--exec-list", "/l"}, err: "usage: --exec-create, --exec-list: only with --provider exec"},
+		{name: "local flags with exec", args: []string{"--provider", "exec", "--exec-create", "/c", "--exec-delete", "/d", "--failure-rate", "0.5"}, err: "usage: --failure-rate: only with --provider local"},
 		{name: "help", args: []string{"--help"}, err: flag.ErrHelp.Error()},
 	}
 	for _, tt := range tests {
@@ -100,7 +110,7 @@ func TestServerUsage(t *testing.T) {
 	}{
 		{args: []string{"server", "--help"}, code: 0,
 			stdoutIn: []string{"usage: corral server", "-autoscale-min-interval", "-provision-delay", "-failure-rate", "Azure's 5m",
-				"-tls-cert", "-insecure-allow-plain-http", "loopback address", "docs/security.md"}},
+				"-tls-cert", "-insecure-allow-plain-http", "loopback address", "docs/security.md", "-exec-create", "examples/exec/README.md"}},
 		{args: []string{"server", "--listen", "0.0.0.0:1", "--plain-http"}, code: 2,
 			stderrIn: "corral server: --plain-http on 0.0.0.0:1: Corral serves plain HTTP only on a loopback address"},
 		{args: []string{"server", "--failure-rate", "2"}, code: 2,
