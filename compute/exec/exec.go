@@ -15,8 +15,8 @@
 // create program with it in CORRAL_JOIN_TOKEN. The program starts a machine that runs `corral
 // agent` with that token; the machine joins the pool by itself. Exit status 0 answers VMCreated;
 // the last non-empty line of standard output, if any (at most 1024 bytes), is the node's handle
-// (a VM id, an address): it is kept, and given to the delete program in CORRAL_NODE_HANDLE, and
-// it is the VMCreated's Address. Any other exit status, or running past [Config.CreateTimeout],
+// (a VM id, say; one word, if the list program is to print it): it is kept, and given to the
+// delete program in CORRAL_NODE_HANDLE, and it is the VMCreated's Address. Any other exit status, or running past [Config.CreateTimeout],
 // answers VMFailed with a reason made of the last lines of standard error; the provider then
 // runs the delete program for the node, to reverse whatever the create program made before it
 // failed, so the delete program must succeed for a machine that does not exist.
@@ -38,18 +38,22 @@
 // has created, or is deleting. With one, each ListVMs runs it (requests that arrive while it
 // runs share the run) and answers the records and the machines it printed, one a line:
 //
-//	<poolId> <nodeId> <dedicated|lowpriority> [preempted|lost]
+//	<poolId> <nodeId> <dedicated|lowpriority> [running|preempted|lost [<handle>]]
 //
 // Empty lines and lines starting with # are skipped; any other line that does not parse makes
 // the run a failure, and a failed run answers the records alone. The list program is how the
-// provider learns of machines gone by themselves: a node it created that a line marks
+// provider learns of machines gone by themselves: a node it created whose machine a line marks
 // preempted is reported VMPreempted (VMLost if the node is dedicated), one marked lost VMLost,
-// and one missing from [Config.LostAfterMisses] successful runs in a row (2 unless set; runs that
-// started before the node was created do not count) VMLost. Either event goes to the ReplyTo of
-// the CreateVM last answered VMCreated for the node, or, for a node the provider knows only from
-// its records (after a restart), to [Config.NotifyTo]; then the delete program runs for the node,
-// to release what is left of the machine, and a CreateVM for the node is answered VMFailed until
-// it is deleted. [Provider.Evict] does the same for a node an operator takes away.
+// and one not listed in [Config.LostAfterMisses] successful runs in a row (2 unless set; runs
+// that started before the node was created do not count) VMLost. A line with a handle is about
+// the node's machine only if the node has that handle (or none): so a machine that was
+// preempted, and that the cloud still shows, says nothing of the machine that replaced it; and
+// if a node has several machines listed, one that runs wins. Either event goes to the ReplyTo
+// of the CreateVM last answered VMCreated for the node, or, for a node the provider knows only
+// from its records (after a restart), to [Config.NotifyTo]; then the delete program runs for the
+// node, to release what is left of the machine, and a CreateVM for the node is answered
+// VMFailed until it is deleted. [Provider.Evict] does the same for a node an operator takes
+// away.
 //
 // # Records, restarts and logs
 //
@@ -213,10 +217,10 @@ type Provider struct {
 	isClosed    bool
 	nodes       map[nodeKey]*node
 	answers     *provkit.Answers
-	listing     bool              // a run of the list program is under way
-	listWaiters []compute.ListVMs // ListVMs waiting for it
-	listRuns    uint64            // list runs started
-	listed      map[nodeKey]listedVM
+	listing     bool                   // a run of the list program is under way
+	listWaiters []compute.ListVMs      // ListVMs waiting for it
+	listRuns    uint64                 // list runs started
+	listed      map[nodeKey][]listedVM // the last successful list run's machines
 }
 
 type nodeKey struct{ pool, node string }
@@ -475,13 +479,20 @@ func (p *Provider) onDelete(d compute.DeleteVM) []outbound {
 	k := nodeKey{d.PoolID, d.NodeID}
 	n := p.nodes[k]
 	if n == nil {
-		vm, listed := p.listed[k]
-		if !listed { // also for invalid ids: no such node can exist
+		machines := p.listed[k]
+		if len(machines) == 0 { // also for invalid ids: no such node can exist
 			return p.answerLocked(nil, w, compute.VMDeleted{RequestID: d.RequestID, PoolID: d.PoolID, NodeID: d.NodeID})
 		}
 		// A machine the list program shows and the provider has no record of.
 		p.log.Info("exec provider: deleting a listed node the provider has no record of", "pool", d.PoolID, "node", d.NodeID)
-		n = &node{rec: record{Pool: d.PoolID, Node: d.NodeID, Dedicated: vm.dedicated, Phase: phaseDeleting}, phase: phaseDeleting, cancel: make(chan struct{})}
+		rec := record{Pool: d.PoolID, Node: d.NodeID, Dedicated: machines[0].dedicated, Phase: phaseDeleting}
+		for _, m := range machines {
+			if m.handle != "" {
+				rec.Handle = m.handle
+				break
+			}
+		}
+		n = &node{rec: rec, phase: phaseDeleting, cancel: make(chan struct{})}
 		p.nodes[k] = n
 		n.deletes = append(n.deletes, w)
 		n.deleteAsked = true

@@ -11,26 +11,30 @@ import (
 type listedVM struct {
 	dedicated bool
 	mark      string // "", "preempted" or "lost"
+	handle    string // the machine's handle, if the program printed it
 }
 
 // Marks the list program may put after a node's kind.
 const (
+	markRunning   = "running"
 	markPreempted = "preempted"
 	markLost      = "lost"
 )
 
-// parseList reads the list program's output lines (see the package documentation).
-func parseList(lines []string) (map[nodeKey]listedVM, error) {
-	out := map[nodeKey]listedVM{}
+// parseList reads the list program's output lines (see the package documentation): the
+// machines listed, by node (a node may have several, such as a machine that was preempted and
+// the one that replaced it).
+func parseList(lines []string) (map[nodeKey][]listedVM, error) {
+	out := map[nodeKey][]listedVM{}
 	for i, line := range lines {
 		f := strings.Fields(line)
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
 		bad := func(why string) error {
-			return fmt.Errorf("line %d %q: %s (want: <poolId> <nodeId> <dedicated|lowpriority> [preempted|lost])", i+1, cut(line, 200), why)
+			return fmt.Errorf("line %d %q: %s (want: <poolId> <nodeId> <dedicated|lowpriority> [running|preempted|lost [<handle>]])", i+1, cut(line, 200), why)
 		}
-		if len(f) < 3 || len(f) > 4 {
+		if len(f) < 3 || len(f) > 5 {
 			return nil, bad("wrong number of fields")
 		}
 		if !compute.ValidID(f[0]) || !compute.ValidID(f[1]) {
@@ -44,15 +48,41 @@ func parseList(lines []string) (map[nodeKey]listedVM, error) {
 		default:
 			return nil, bad("unknown kind " + f[2])
 		}
-		if len(f) == 4 {
-			if f[3] != markPreempted && f[3] != markLost {
-				return nil, bad("unknown mark " + f[3])
+		if len(f) >= 4 {
+			switch f[3] {
+			case markRunning:
+			case markPreempted, markLost:
+				vm.mark = f[3]
+			default:
+				return nil, bad("unknown state " + f[3])
 			}
-			vm.mark = f[3]
 		}
-		out[nodeKey{f[0], f[1]}] = vm
+		if len(f) == 5 {
+			vm.handle = f[4]
+		}
+		k := nodeKey{f[0], f[1]}
+		out[k] = append(out[k], vm)
 	}
 	return out, nil
+}
+
+// judge says what the machines listed for a node whose handle is handle tell of it: whether one
+// of them is the node's machine (a machine listed without a handle may be; one with another
+// handle is not, when the node's handle is known), and if so, whether it is gone (preempted or
+// lost). A machine that runs wins over one that is gone.
+func judge(vms []listedVM, handle string) (listed bool, mark string) {
+	for _, vm := range vms {
+		if vm.handle != "" && handle != "" && vm.handle != handle {
+			continue
+		}
+		switch {
+		case vm.mark == "":
+			return true, ""
+		case !listed || vm.mark == markPreempted:
+			listed, mark = true, vm.mark
+		}
+	}
+	return listed, mark
 }
 
 func cut(s string, n int) string {
@@ -83,14 +113,14 @@ func (p *Provider) onList(l compute.ListVMs) []outbound {
 
 // vmListLocked answers l with the nodes the provider knows (being created, created, being
 // deleted) and those in listed. p.mu must be held.
-func (p *Provider) vmListLocked(l compute.ListVMs, listed map[nodeKey]listedVM) compute.VMList {
+func (p *Provider) vmListLocked(l compute.ListVMs, listed map[nodeKey][]listedVM) compute.VMList {
 	vms := map[nodeKey]bool{} // dedicated, by node
 	for k, n := range p.nodes {
 		vms[k] = n.rec.Dedicated
 	}
-	for k, vm := range listed {
+	for k, machines := range listed {
 		if _, ok := vms[k]; !ok {
-			vms[k] = vm.dedicated
+			vms[k] = machines[0].dedicated
 		}
 	}
 	out := []compute.VM{}
@@ -116,7 +146,7 @@ func (p *Provider) runList(run uint64) {
 	if res.closed {
 		return
 	}
-	var listed map[nodeKey]listedVM
+	var listed map[nodeKey][]listedVM
 	err := fmt.Errorf("%s", res.reason(opList, p.lsTO))
 	if res.ok() {
 		err = nil
@@ -147,18 +177,18 @@ func (p *Provider) runList(run uint64) {
 // judgeLocked finds the created nodes that a successful list run shows gone: marked preempted or
 // lost, or left out of p.lostAfter runs in a row. Runs that started before a node was created
 // say nothing of it. p.mu must be held.
-func (p *Provider) judgeLocked(run uint64, listed map[nodeKey]listedVM) []outbound {
+func (p *Provider) judgeLocked(run uint64, listed map[nodeKey][]listedVM) []outbound {
 	var outs []outbound
 	for _, k := range sortedKeys(p.nodes) {
 		n := p.nodes[k]
 		if n.phase != phaseCreated || n.deleteAsked || run <= n.createdRun {
 			continue
 		}
-		vm, ok := listed[k]
+		ok, mark := judge(listed[k], n.rec.Handle)
 		switch {
-		case ok && vm.mark == markPreempted:
+		case ok && mark == markPreempted:
 			outs = p.goneLocked(outs, n, true, "")
-		case ok && vm.mark == markLost:
+		case ok && mark == markLost:
 			outs = p.goneLocked(outs, n, false, "the list program reports the machine lost")
 		case ok:
 			n.misses = 0
