@@ -37,7 +37,8 @@ func TestNetnsExamples(t *testing.T) {
 	}
 	ctl := t.TempDir()
 	agent := filepath.Join(t.TempDir(), "corral")
-	if err := os.WriteFile(agent, []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$EXECTEST_DIR/agent.$CORRAL_NODE_ID\"\nexec sleep 1000\n"), 0o755); err != nil {
+	fake := "#!/bin/sh\nprintf '%s\\n' \"$@\" \"token=$CORRAL_JOIN_TOKEN\" > \"$EXECTEST_DIR/agent.$CORRAL_NODE_ID\"\nexec sleep 1000\n"
+	if err := os.WriteFile(agent, []byte(fake), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// Names and a subnet of this test's own, so that it clashes with nothing on the machine.
@@ -100,8 +101,9 @@ func TestNetnsExamples(t *testing.T) {
 			t.Errorf("no process in %s: %q, %v", ns, out, err)
 		}
 		args := strings.Fields(f.read("agent." + n))
-		if !slices.Contains(args, "agent") || !slices.Contains(args, "--join") || !slices.Contains(args, "http://10.254.0.1:8765") {
-			t.Errorf("agent of %s started with %q", n, args)
+		if !slices.Contains(args, "agent") || !slices.Contains(args, "http://10.254.0.1:8765") ||
+			!strings.HasPrefix(args[len(args)-1], "token=jt-"+pool+"-"+n) || slices.Contains(args, "--join") {
+			t.Errorf("agent of %s started with %q; want the join token in its environment only", n, args)
 		}
 	}
 	want := []string{pool + "/n1", pool + "/n2"}

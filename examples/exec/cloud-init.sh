@@ -1,8 +1,10 @@
 #!/bin/sh
 # cloud-init.sh: prints the cloud-init user data that az-create.sh and aws-create.sh give a new
 # machine. It downloads the corral binary from CORRAL_BIN_URL (and checks it against
-# CORRAL_BIN_SHA256 if set), writes the node's settings to /etc/corral/agent.env (mode 0600),
-# and runs `corral agent` with the node's join token as the systemd service corral-agent.
+# CORRAL_BIN_SHA256 if set), writes the server's URL and the node's join token to
+# /etc/corral/agent.env (mode 0600), and runs `corral agent` as the systemd service
+# corral-agent, which finds the token in CORRAL_JOIN_TOKEN and trusts the server by the CA
+# fingerprint in it.
 # UNTESTED in Corral's CI, as the cloud programs that use it are: see README.md.
 set -eu
 : "${CORRAL_BIN_URL:?set CORRAL_BIN_URL to where machines download the corral binary}"
@@ -17,7 +19,6 @@ write_files:
     content: |
       CORRAL_SERVER_URL=$CORRAL_SERVER_URL
       CORRAL_JOIN_TOKEN=$CORRAL_JOIN_TOKEN
-      CORRAL_CA_FINGERPRINT=${CORRAL_CA_FINGERPRINT:-}
   - path: /etc/systemd/system/corral-agent.service
     content: |
       [Unit]
@@ -26,7 +27,7 @@ write_files:
       After=network-online.target
       [Service]
       EnvironmentFile=/etc/corral/agent.env
-      ExecStart=/usr/local/bin/corral agent --server \${CORRAL_SERVER_URL} --join \${CORRAL_JOIN_TOKEN} --root /var/lib/corral
+      ExecStart=/usr/local/bin/corral agent --server \${CORRAL_SERVER_URL} --root /var/lib/corral
       Restart=on-failure
       RestartSec=5
       [Install]

@@ -66,12 +66,14 @@ ip -n "$ns" route replace default via "$gw"
 flock -u 9
 
 # The agent, unless it runs already. It gets a session of its own, so that it outlives this
-# program, and writes its log in its directory.
+# program, and writes its log in its directory. It finds the join token in CORRAL_JOIN_TOKEN
+# (a command line is visible to other users of this machine), trusts the server by the CA
+# fingerprint in it, and keeps the credential it gets in its directory.
 if [ -z "$(ns_pids "$ns")" ]; then
 	mkdir -p "$noderoot"
 	chmod 700 "$noderoot"
-	ip netns exec "$ns" setsid "$bin" agent --server "$CORRAL_SERVER_URL" --join "$CORRAL_JOIN_TOKEN" \
-		--root "$noderoot" </dev/null >>"$noderoot/agent.log" 2>&1 &
+	ip netns exec "$ns" setsid "$bin" agent --server "$CORRAL_SERVER_URL" --root "$noderoot" \
+		</dev/null >>"$noderoot/agent.log" 2>&1 &
 	# A moment for it to fail at once (a wrong binary, a bad flag).
 	sleep 1
 	if [ -z "$(ns_pids "$ns")" ]; then
