@@ -1,5 +1,6 @@
 // Package computetest helps test VM providers: an actor that sends them requests and hands
-// their answers to the test.
+// their answers to the test ([Requester]), and a client on it that waits for the answer to
+// each request by its id ([Client]).
 package computetest
 
 import (
@@ -36,23 +37,30 @@ func (r *requester) Define(m *actor.Machine) {
 type Requester struct {
 	t   *testing.T
 	eng *actor.Engine
+	id  actor.ID
 	out chan actor.Event
 }
 
-// Start creates the requester in eng.
-func Start(t *testing.T, eng *actor.Engine) *Requester {
+// Start creates the requester in eng, as RequesterID.
+func Start(t *testing.T, eng *actor.Engine) *Requester { return StartAs(t, eng, RequesterID) }
+
+// StartAs creates a requester named id in eng.
+func StartAs(t *testing.T, eng *actor.Engine, id actor.ID) *Requester {
 	t.Helper()
-	r := &Requester{t: t, eng: eng, out: make(chan actor.Event, 100)}
-	if _, err := eng.Create(string(RequesterID), &requester{out: r.out}); err != nil {
+	r := &Requester{t: t, eng: eng, id: id, out: make(chan actor.Event, 100)}
+	if _, err := eng.Create(string(id), &requester{out: r.out}); err != nil {
 		t.Fatalf("create requester: %v", err)
 	}
 	return r
 }
 
+// ID is the requester's actor, the ReplyTo of its requests.
+func (r *Requester) ID() actor.ID { return r.id }
+
 // Send has the requester send ev to the provider.
 func (r *Requester) Send(ev actor.Event) {
 	r.t.Helper()
-	if err := r.eng.Send(RequesterID, Ask{ev}); err != nil {
+	if err := r.eng.Send(r.id, Ask{ev}); err != nil {
 		r.t.Fatalf("send %T: %v", ev, err)
 	}
 }

@@ -16,8 +16,8 @@ import (
 
 	"corral/actor"
 	"corral/compute"
+	"corral/compute/computetest"
 	"corral/compute/internal/proc"
-	"corral/compute/internal/providertest"
 	"corral/internal/testlog"
 )
 
@@ -90,7 +90,7 @@ func (tk *tokens) issue(pool, node string, dedicated bool) (string, error) {
 
 // harness is a running provider and a client of it.
 type harness struct {
-	*providertest.Client
+	*computetest.Client
 	p   *Provider
 	cfg Config
 }
@@ -112,7 +112,7 @@ func (f *fixture) start(edit func(*Config)) *harness {
 	if _, err := eng.Create(string(compute.ProviderID), p.Actor()); err != nil {
 		f.t.Fatalf("create provider actor: %v", err)
 	}
-	return &harness{Client: providertest.NewClient(f.t, eng, clientID), p: p, cfg: cfg}
+	return &harness{Client: computetest.NewClient(f.t, eng, clientID), p: p, cfg: cfg}
 }
 
 // calls returns the calls the programs recorded, in order.
@@ -153,7 +153,7 @@ func (f *fixture) read(name string) string {
 // waitFor polls cond until it holds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(providertest.Deadline); !cond(); {
+	for deadline := time.Now().Add(computetest.Deadline); !cond(); {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
@@ -179,7 +179,7 @@ func TestCreateListDelete(t *testing.T) {
 		delete: `echo "$CORRAL_NODE_HANDLE" > "$d/deleted.$CORRAL_NODE_ID"`,
 	})
 	h := f.start(nil)
-	c := providertest.Await[compute.VMCreated](h.Client, h.Create("p", "n1"))
+	c := computetest.Await[compute.VMCreated](h.Client, h.Create("p", "n1"))
 	if c.Address != "handle-n1" || c.PoolID != "p" || c.NodeID != "n1" {
 		t.Errorf("VMCreated = %+v", c)
 	}
@@ -187,19 +187,19 @@ func TestCreateListDelete(t *testing.T) {
 		pool string
 		want []string
 	}{{"", []string{"p/n1"}}, {"p", []string{"p/n1"}}, {"q", []string{}}} {
-		if got := providertest.Names(h.List(tc.pool)); !slices.Equal(got, tc.want) {
+		if got := computetest.Names(h.List(tc.pool)); !slices.Equal(got, tc.want) {
 			t.Errorf("list %q = %v, want %v", tc.pool, got, tc.want)
 		}
 	}
 	if _, err := os.Stat(h.p.recordPath("p", "n1")); err != nil {
 		t.Errorf("no record of the created node: %v", err)
 	}
-	providertest.Await[compute.VMDeleted](h.Client, h.Delete("p", "n1"))
+	computetest.Await[compute.VMDeleted](h.Client, h.Delete("p", "n1"))
 	if got := f.read("deleted.n1"); got != "handle-n1" {
 		t.Errorf("delete program got CORRAL_NODE_HANDLE %q, want handle-n1", got)
 	}
 	if got := h.List(""); len(got) != 0 {
-		t.Errorf("list after delete = %v", providertest.Names(got))
+		t.Errorf("list after delete = %v", computetest.Names(got))
 	}
 	if _, err := os.Stat(h.p.recordPath("p", "n1")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("record of the deleted node: %v, want it removed", err)
@@ -250,7 +250,7 @@ func TestCreateFails(t *testing.T) {
 				vmSize = "standard_d2s_v3"
 			}
 			h.Send(compute.CreateVM{RequestID: "c1", ReplyTo: clientID, PoolID: "p", NodeID: node, VMSize: vmSize, Dedicated: true})
-			fl := providertest.Await[compute.VMFailed](h.Client, "c1")
+			fl := computetest.Await[compute.VMFailed](h.Client, "c1")
 			for _, s := range tc.want {
 				if !strings.Contains(fl.Reason, s) {
 					t.Errorf("reason %q does not say %q", fl.Reason, s)
@@ -311,15 +311,15 @@ func TestCancelCreation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := h.List(""); !slices.Equal(providertest.Names(got), []string{"p/n"}) {
-				t.Errorf("list while creating = %v", providertest.Names(got))
+			if got := h.List(""); !slices.Equal(computetest.Names(got), []string{"p/n"}) {
+				t.Errorf("list while creating = %v", computetest.Names(got))
 			}
 			del := h.Delete("p", "n")
-			fl := providertest.Await[compute.VMFailed](h.Client, create)
+			fl := computetest.Await[compute.VMFailed](h.Client, create)
 			if !strings.Contains(fl.Reason, "deleted while it was being created") {
 				t.Errorf("reason %q does not say the creation was cancelled", fl.Reason)
 			}
-			providertest.Await[compute.VMDeleted](h.Client, del)
+			computetest.Await[compute.VMDeleted](h.Client, del)
 			if got := proc.SessionMembers(pid); len(got) != 0 {
 				t.Errorf("processes of the cancelled create program left: %v", got)
 			}
@@ -334,7 +334,7 @@ func TestCancelCreation(t *testing.T) {
 				t.Errorf("the create program was not given SIGTERM first")
 			}
 			if got := h.List(""); len(got) != 0 {
-				t.Errorf("list after delete = %v", providertest.Names(got))
+				t.Errorf("list after delete = %v", computetest.Names(got))
 			}
 		})
 	}
@@ -345,21 +345,21 @@ func TestDeleteRetries(t *testing.T) {
 n=$(cat "$d/delete.count" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$d/delete.count"
 [ -e "$d/allow" ] || { echo "the cloud says no ($n)" >&2; exit 1; }`})
 	h := f.start(nil)
-	providertest.Await[compute.VMCreated](h.Client, h.Create("p", "n"))
+	computetest.Await[compute.VMCreated](h.Client, h.Create("p", "n"))
 	del := h.Delete("p", "n")
 	waitFor(t, "three delete runs", func() bool { n, _ := strconv.Atoi(f.read("delete.count")); return n >= 3 })
 	if h.Pending(del) {
 		t.Fatal("DeleteVM answered while the delete program fails")
 	}
-	if got := providertest.Names(h.List("")); !slices.Equal(got, []string{"p/n"}) {
+	if got := computetest.Names(h.List("")); !slices.Equal(got, []string{"p/n"}) {
 		t.Errorf("list while the delete program fails = %v, want the node", got)
 	}
 	// A CreateVM for the node meanwhile fails: it is being deleted.
-	providertest.Await[compute.VMFailed](h.Client, h.Create("p", "n"))
+	computetest.Await[compute.VMFailed](h.Client, h.Create("p", "n"))
 	f.touch("allow")
-	providertest.Await[compute.VMDeleted](h.Client, del)
+	computetest.Await[compute.VMDeleted](h.Client, del)
 	if got := h.List(""); len(got) != 0 {
-		t.Errorf("list after delete = %v", providertest.Names(got))
+		t.Errorf("list after delete = %v", computetest.Names(got))
 	}
 }
 
@@ -382,7 +382,7 @@ func TestListProgram(t *testing.T) {
 	}{{"a", true}, {"b", false}, {"c", true}, {"d", true}} {
 		made[n.id] = h.NextID()
 		h.CreateWith(made[n.id], "p", n.id, n.dedicated)
-		providertest.Await[compute.VMCreated](h.Client, made[n.id])
+		computetest.Await[compute.VMCreated](h.Client, made[n.id])
 	}
 	slow := h.Create("p", "slow")
 	waitFor(t, "the slow creation to start", func() bool { return f.count("create p slow") == 1 })
@@ -391,14 +391,14 @@ func TestListProgram(t *testing.T) {
 	setListing(all + "# a comment\n\nq orphan lowpriority\n")
 	// The records (the slow node being created) and the program's machines (an orphan).
 	want := []string{"p/a", "p/b", "p/c", "p/d", "p/slow", "q/orphan"}
-	if got := providertest.Names(h.List("")); !slices.Equal(got, want) {
+	if got := computetest.Names(h.List("")); !slices.Equal(got, want) {
 		t.Errorf("list = %v, want %v", got, want)
 	}
 	if got := h.List("q"); len(got) != 1 || got[0] != (compute.VM{PoolID: "q", NodeID: "orphan"}) {
 		t.Errorf("list q = %+v", got)
 	}
 	// An orphan the provider has no record of is deleted with the delete program.
-	providertest.Await[compute.VMDeleted](h.Client, h.Delete("q", "orphan"))
+	computetest.Await[compute.VMDeleted](h.Client, h.Delete("q", "orphan"))
 	if f.count("delete q orphan") != 1 {
 		t.Errorf("the delete program did not run for the orphan: calls %q", f.calls())
 	}
@@ -408,7 +408,7 @@ func TestListProgram(t *testing.T) {
 	for _, fail := range []func(){func() { f.touch("list.fail") }, func() { os.Remove(filepath.Join(f.ctl, "list.fail")); setListing("p a dedicated\nnonsense\n") }} {
 		fail()
 		for range 3 {
-			if got := providertest.Names(h.List("")); !slices.Equal(got, want[:5]) {
+			if got := computetest.Names(h.List("")); !slices.Equal(got, want[:5]) {
 				t.Errorf("list from the records = %v, want %v", got, want[:5])
 			}
 		}
@@ -419,16 +419,16 @@ func TestListProgram(t *testing.T) {
 	// Marks and absences: b preempted, c lost, d left out once (nothing yet), then twice.
 	setListing("p a dedicated\np b lowpriority preempted\np c dedicated lost\n")
 	h.List("")
-	providertest.Await[compute.VMPreempted](h.Client, providertest.Preempted(made["b"]))
-	lost := providertest.Await[compute.VMLost](h.Client, providertest.Lost(made["c"]))
+	computetest.Await[compute.VMPreempted](h.Client, computetest.Preempted(made["b"]))
+	lost := computetest.Await[compute.VMLost](h.Client, computetest.Lost(made["c"]))
 	if !strings.Contains(lost.Reason, "lost") {
 		t.Errorf("VMLost reason %q", lost.Reason)
 	}
-	if h.Pending(providertest.Lost(made["d"])) {
+	if h.Pending(computetest.Lost(made["d"])) {
 		t.Error("d reported lost after one absence")
 	}
 	h.List("")
-	lost = providertest.Await[compute.VMLost](h.Client, providertest.Lost(made["d"]))
+	lost = computetest.Await[compute.VMLost](h.Client, computetest.Lost(made["d"]))
 	if !strings.Contains(lost.Reason, "2 times") {
 		t.Errorf("VMLost reason %q", lost.Reason)
 	}
@@ -438,10 +438,10 @@ func TestListProgram(t *testing.T) {
 	})
 	setListing("p a dedicated\n")
 	waitFor(t, "the gone nodes to leave the list", func() bool {
-		return slices.Equal(providertest.Names(h.List("p")), []string{"p/a", "p/slow"})
+		return slices.Equal(computetest.Names(h.List("p")), []string{"p/a", "p/slow"})
 	})
 	f.touch("go")
-	providertest.Await[compute.VMCreated](h.Client, slow)
+	computetest.Await[compute.VMCreated](h.Client, slow)
 	if got := h.Unsolicited(); len(got) != 0 {
 		t.Errorf("unexpected events %v", got)
 	}
@@ -453,9 +453,9 @@ func TestRestart(t *testing.T) {
 		delete: `echo "$CORRAL_NODE_HANDLE" > "$d/deleted.$CORRAL_NODE_ID"`,
 	})
 	h1 := f.start(nil)
-	providertest.Await[compute.VMCreated](h1.Client, h1.Create("p", "a"))
+	computetest.Await[compute.VMCreated](h1.Client, h1.Create("p", "a"))
 	h1.CreateWith("spot-1", "p", "spot", false)
-	providertest.Await[compute.VMCreated](h1.Client, "spot-1")
+	computetest.Await[compute.VMCreated](h1.Client, "spot-1")
 	h1.Create("p", "hang")
 	pid := f.pidIn("create.pid")
 	h1.p.Close() // stops the hanging create program; its record says it was creating
@@ -481,17 +481,17 @@ func TestRestart(t *testing.T) {
 	h2 := f.start(func(c *Config) { c.NotifyTo = func(string) actor.ID { return clientID } })
 	waitFor(t, "the interrupted creations to be reversed", func() bool {
 		return f.count("delete p hang") == 1 && f.count("delete p crashed") == 1 &&
-			slices.Equal(providertest.Names(h2.List("")), []string{"p/a", "p/spot"})
+			slices.Equal(computetest.Names(h2.List("")), []string{"p/a", "p/spot"})
 	})
 	if got := proc.SessionMembers(crashed.Process.Pid); len(got) != 0 {
 		t.Errorf("the crashed creation's program still runs: %v", got)
 	}
 	// A known node: a CreateVM runs nothing, and its delete gets its handle.
-	c := providertest.Await[compute.VMCreated](h2.Client, h2.Create("p", "a"))
+	c := computetest.Await[compute.VMCreated](h2.Client, h2.Create("p", "a"))
 	if c.Address != "h-a" || f.count("create p a") != 1 {
 		t.Errorf("VMCreated %+v after %d create runs; want the handle h-a and no new run", c, f.count("create p a"))
 	}
-	providertest.Await[compute.VMDeleted](h2.Client, h2.Delete("p", "a"))
+	computetest.Await[compute.VMDeleted](h2.Client, h2.Delete("p", "a"))
 	if got := f.read("deleted.a"); got != "h-a" {
 		t.Errorf("delete after restart got handle %q, want h-a", got)
 	}
@@ -499,7 +499,7 @@ func TestRestart(t *testing.T) {
 	if err := h2.p.Evict("p", "spot"); err != nil {
 		t.Fatalf("Evict: %v", err)
 	}
-	providertest.Await[compute.VMPreempted](h2.Client, providertest.Preempted(""))
+	computetest.Await[compute.VMPreempted](h2.Client, computetest.Preempted(""))
 	waitFor(t, "the evicted node to be deleted", func() bool { return len(h2.List("")) == 0 })
 }
 
@@ -507,8 +507,8 @@ func TestEvict(t *testing.T) {
 	f := newFixture(t, programs{})
 	h := f.start(nil)
 	h.CreateWith("spot-1", "p", "spot", false)
-	providertest.Await[compute.VMCreated](h.Client, "spot-1")
-	providertest.Await[compute.VMCreated](h.Client, h.Create("p", "ded"))
+	computetest.Await[compute.VMCreated](h.Client, "spot-1")
+	computetest.Await[compute.VMCreated](h.Client, h.Create("p", "ded"))
 	for _, tc := range []struct {
 		node string
 		want error
@@ -517,7 +517,7 @@ func TestEvict(t *testing.T) {
 			t.Errorf("Evict(%s) = %v, want %v", tc.node, err, tc.want)
 		}
 	}
-	providertest.Await[compute.VMPreempted](h.Client, providertest.Preempted("spot-1"))
+	computetest.Await[compute.VMPreempted](h.Client, computetest.Preempted("spot-1"))
 	waitFor(t, "the evicted node to be deleted", func() bool { return f.count("delete p spot") == 1 })
 }
 
@@ -531,10 +531,10 @@ func TestEnvironment(t *testing.T) {
 	})
 	h := f.start(func(c *Config) { c.PassEnv = append(c.PassEnv, "EXECTEST_PASSED", "EXECTEST_UNSET") })
 	h.CreateWith("c1", "p", "n", false)
-	providertest.Await[compute.VMCreated](h.Client, "c1")
-	providertest.Await[compute.VMDeleted](h.Client, h.Delete("p", "n"))
+	computetest.Await[compute.VMCreated](h.Client, "c1")
+	computetest.Await[compute.VMDeleted](h.Client, h.Delete("p", "n"))
 	h.List("")
-	fl := providertest.Await[compute.VMFailed](h.Client, h.Create("p", "bad"))
+	fl := computetest.Await[compute.VMFailed](h.Client, h.Create("p", "bad"))
 
 	token := "jt-p-n-1-Zq8Rk2Lm"
 	common := map[string]string{
@@ -595,39 +595,39 @@ func TestRepeatedRequests(t *testing.T) {
 if [ "$CORRAL_NODE_ID" = slow ]; then while [ ! -e "$d/go" ]; do sleep 0.02; done; fi`})
 	h := f.start(nil)
 	h.CreateWith("c1", "p", "n", true)
-	first := providertest.Await[compute.VMCreated](h.Client, "c1")
+	first := computetest.Await[compute.VMCreated](h.Client, "c1")
 	h.CreateWith("c1", "p", "n", true) // a repeat: the same answer
-	if got := providertest.Await[compute.VMCreated](h.Client, "c1"); got != first {
+	if got := computetest.Await[compute.VMCreated](h.Client, "c1"); got != first {
 		t.Errorf("repeated CreateVM answered %+v, want %+v", got, first)
 	}
-	providertest.Await[compute.VMCreated](h.Client, h.Create("p", "n")) // a new request, an existing node
+	computetest.Await[compute.VMCreated](h.Client, h.Create("p", "n")) // a new request, an existing node
 	// Two CreateVMs for a node being created share one run.
 	h.CreateWith("s1", "p", "slow", true)
 	h.CreateWith("s2", "p", "slow", true)
 	waitFor(t, "the slow creation to start", func() bool { return f.count("create p slow") == 1 })
 	f.touch("go")
-	providertest.Await[compute.VMCreated](h.Client, "s1")
-	providertest.Await[compute.VMCreated](h.Client, "s2")
+	computetest.Await[compute.VMCreated](h.Client, "s1")
+	computetest.Await[compute.VMCreated](h.Client, "s2")
 	// A repeated DeleteVM, and a late repeat of the CreateVM after it, act no more.
 	h.Send(compute.DeleteVM{RequestID: "d1", ReplyTo: clientID, PoolID: "p", NodeID: "n"})
-	providertest.Await[compute.VMDeleted](h.Client, "d1")
+	computetest.Await[compute.VMDeleted](h.Client, "d1")
 	h.Send(compute.DeleteVM{RequestID: "d1", ReplyTo: clientID, PoolID: "p", NodeID: "n"})
-	providertest.Await[compute.VMDeleted](h.Client, "d1")
+	computetest.Await[compute.VMDeleted](h.Client, "d1")
 	h.CreateWith("c1", "p", "n", true)
-	providertest.Await[compute.VMCreated](h.Client, "c1")
+	computetest.Await[compute.VMCreated](h.Client, "c1")
 	// A repeated failed CreateVM gets its VMFailed again.
 	h.CreateWith("b1", "p", "bad", true)
-	fl := providertest.Await[compute.VMFailed](h.Client, "b1")
+	fl := computetest.Await[compute.VMFailed](h.Client, "b1")
 	waitFor(t, "the failed node to be deleted", func() bool { return f.count("delete p bad") == 1 })
 	h.CreateWith("b1", "p", "bad", true)
-	if got := providertest.Await[compute.VMFailed](h.Client, "b1"); got != fl {
+	if got := computetest.Await[compute.VMFailed](h.Client, "b1"); got != fl {
 		t.Errorf("repeated failed CreateVM answered %+v, want %+v", got, fl)
 	}
 	want := []string{"create p n", "create p slow", "delete p n", "create p bad", "delete p bad"}
 	if got := f.calls(); !slices.Equal(got, want) {
 		t.Errorf("calls = %q, want %q", got, want)
 	}
-	waitFor(t, "the list to hold only p/slow", func() bool { return slices.Equal(providertest.Names(h.List("")), []string{"p/slow"}) })
+	waitFor(t, "the list to hold only p/slow", func() bool { return slices.Equal(computetest.Names(h.List("")), []string{"p/slow"}) })
 }
 
 func TestNewRefuses(t *testing.T) {

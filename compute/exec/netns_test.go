@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"corral/compute"
-	"corral/compute/internal/providertest"
+	"corral/compute/computetest"
 )
 
 // TestNetnsExamples runs examples/exec's netns programs for real through the provider: each node
@@ -88,7 +88,7 @@ func TestNetnsExamples(t *testing.T) {
 	for i, n := range []string{"n1", "n2"} {
 		ids[n] = h.NextID()
 		h.CreateWith(ids[n], pool, n, false)
-		c := providertest.Await[compute.VMCreated](h.Client, ids[n])
+		c := computetest.Await[compute.VMCreated](h.Client, ids[n])
 		ns := "corral-" + pool + "." + n
 		if c.Address != ns {
 			t.Fatalf("VMCreated.Address = %q, want the namespace %s", c.Address, ns)
@@ -107,7 +107,7 @@ func TestNetnsExamples(t *testing.T) {
 		}
 	}
 	want := []string{pool + "/n1", pool + "/n2"}
-	if got := providertest.Names(h.List(pool)); !slices.Equal(got, want) {
+	if got := computetest.Names(h.List(pool)); !slices.Equal(got, want) {
 		t.Errorf("list = %v, want %v", got, want)
 	}
 	// n2's agent dies: the list program says so, the provider reports it lost and deletes it.
@@ -119,10 +119,10 @@ func TestNetnsExamples(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	h.List(pool)
-	providertest.Await[compute.VMLost](h.Client, providertest.Lost(ids["n2"]))
+	computetest.Await[compute.VMLost](h.Client, computetest.Lost(ids["n2"]))
 	waitFor(t, "n2's namespace to be deleted", func() bool { return !netnsExists(ns2) })
 	// n1 is deleted: its namespace, processes, veth and directory go; the bridge stays.
-	providertest.Await[compute.VMDeleted](h.Client, h.Delete(pool, "n1"))
+	computetest.Await[compute.VMDeleted](h.Client, h.Delete(pool, "n1"))
 	if netnsExists("corral-" + pool + ".n1") {
 		t.Error("n1's namespace is still there")
 	}
@@ -133,7 +133,7 @@ func TestNetnsExamples(t *testing.T) {
 		t.Errorf("interfaces left on the bridge: %q, %v", out, err)
 	}
 	if got := h.List(pool); len(got) != 0 {
-		t.Errorf("list after deleting = %v", providertest.Names(got))
+		t.Errorf("list after deleting = %v", computetest.Names(got))
 	}
 }
 

@@ -17,8 +17,8 @@ import (
 
 	"corral/actor"
 	"corral/compute"
+	"corral/compute/computetest"
 	procfs "corral/compute/internal/proc"
-	"corral/compute/internal/providertest"
 )
 
 // helperEnv makes the test binary act as a node agent (see TestMain).
@@ -53,12 +53,12 @@ func TestMain(m *testing.M) {
 }
 
 // deadline bounds every wait; tests never assert on time.
-const deadline = providertest.Deadline
+const deadline = computetest.Deadline
 
 const requesterID actor.ID = "test.requester"
 
 type harness struct {
-	*providertest.Client
+	*computetest.Client
 	t    *testing.T
 	eng  *actor.Engine
 	p    *Provider
@@ -84,7 +84,7 @@ func newHarness(t *testing.T, root string, cfg Config) *harness {
 	if _, err := eng.Create(string(compute.ProviderID), p.Actor()); err != nil {
 		t.Fatalf("create provider actor: %v", err)
 	}
-	return &harness{Client: providertest.NewClient(t, eng, requesterID), t: t, eng: eng, p: p, root: root}
+	return &harness{Client: computetest.NewClient(t, eng, requesterID), t: t, eng: eng, p: p, root: root}
 }
 
 func sleepAgent(_, _, _ string, _ bool) *exec.Cmd { return exec.Command("sleep", "1000") }
@@ -97,7 +97,7 @@ func treeAgent(_, _, _ string, _ bool) *exec.Cmd {
 
 func awaitAs[E any](h *harness, id string) E {
 	h.t.Helper()
-	return providertest.Await[E](h.Client, id)
+	return computetest.Await[E](h.Client, id)
 }
 
 // proc is a process as the test reads it from /proc (independently of the package's reader).
@@ -209,7 +209,7 @@ func TestCreateListDelete(t *testing.T) {
 		{"p1", []string{"p1/n1", "p1/n2"}},
 		{"p3", []string{}},
 	} {
-		if got := providertest.Names(h.List(tc.pool)); !slices.Equal(got, tc.want) {
+		if got := computetest.Names(h.List(tc.pool)); !slices.Equal(got, tc.want) {
 			t.Errorf("list(%q) = %v, want %v", tc.pool, got, tc.want)
 		}
 	}
@@ -224,7 +224,7 @@ func TestCreateListDelete(t *testing.T) {
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("node directory after delete: %v, want it gone", err)
 	}
-	if got := providertest.Names(h.List("p1")); !slices.Equal(got, []string{"p1/n2"}) {
+	if got := computetest.Names(h.List("p1")); !slices.Equal(got, []string{"p1/n2"}) {
 		t.Errorf("list after delete = %v", got)
 	}
 	// Deleting a node that is gone succeeds.
@@ -281,7 +281,7 @@ func TestCreateFails(t *testing.T) {
 				t.Errorf("VMFailed = %+v", f)
 			}
 			if got := h.List(""); len(got) != 0 {
-				t.Errorf("list = %v, want empty", providertest.Names(got))
+				t.Errorf("list = %v, want empty", computetest.Names(got))
 			}
 			if _, err := os.Stat(filepath.Join(root, "p", "n", pidFileName)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("pid file after failure: %v", err)
@@ -352,7 +352,7 @@ func TestReadoption(t *testing.T) {
 	if got := inSession(spot); len(got) != 0 {
 		t.Errorf("processes left after deleting an adopted node: %v", got)
 	}
-	if got := providertest.Names(h2.List("")); !slices.Equal(got, []string{"p/low"}) {
+	if got := computetest.Names(h2.List("")); !slices.Equal(got, []string{"p/low"}) {
 		t.Errorf("list after delete = %v", got)
 	}
 	// KillAll (in cleanup) takes care of the other adopted node; check it.
@@ -402,7 +402,7 @@ func TestStalePidFilesNotAdopted(t *testing.T) {
 	}
 	h := newHarness(t, root, Config{})
 	if got := h.List(""); len(got) != 0 {
-		t.Errorf("adopted %v", providertest.Names(got))
+		t.Errorf("adopted %v", computetest.Names(got))
 	}
 	h.p.KillAll()
 	if !running(live.Process.Pid) {
@@ -424,13 +424,13 @@ func TestAgentExitForgetsNode(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	l := awaitAs[compute.VMLost](h, providertest.Lost(c))
+	l := awaitAs[compute.VMLost](h, computetest.Lost(c))
 	if l.CreateRequestID != c || l.PoolID != "p" || l.NodeID != "n" || !strings.Contains(l.Reason, "signal: killed") {
 		t.Errorf("VMLost = %+v, want the creator's request %s and the exit in the reason", l, c)
 	}
 	// VMLost comes once the node is forgotten.
 	if got := h.List(""); len(got) != 0 {
-		t.Errorf("list after VMLost = %v, want empty", providertest.Names(got))
+		t.Errorf("list after VMLost = %v, want empty", computetest.Names(got))
 	}
 	if _, err := os.Stat(filepath.Join(root, "p", "n", pidFileName)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pid file after VMLost: %v, want it removed", err)
@@ -473,7 +473,7 @@ func TestDeleteDuringProvisioning(t *testing.T) {
 		return err == nil
 	})
 	pid := nodePid(t, root, "p", "n")
-	if got := providertest.Names(h.List("")); !slices.Equal(got, []string{"p/n"}) {
+	if got := computetest.Names(h.List("")); !slices.Equal(got, []string{"p/n"}) {
 		t.Errorf("list while provisioning = %v", got)
 	}
 	d := h.Delete("p", "n")
@@ -498,7 +498,7 @@ func TestRepeatedRequestID(t *testing.T) {
 	h.CreateWith("c1", "p", "n", true)
 	awaitAs[compute.VMCreated](h, "c1")
 	if got := h.List(""); len(got) != 0 {
-		t.Errorf("a repeated request created %v", providertest.Names(got))
+		t.Errorf("a repeated request created %v", computetest.Names(got))
 	}
 	// The same for a request that failed.
 	h.CreateWith("bad", "p", "../n", true)
@@ -526,12 +526,12 @@ func TestEvict(t *testing.T) {
 		t.Errorf("second Evict: %v, want ErrUnknownNode", err)
 	}
 	d := h.Delete("p", "n") // waits for the eviction, or finds the node gone
-	e := awaitAs[compute.VMPreempted](h, providertest.Preempted(c2))
+	e := awaitAs[compute.VMPreempted](h, computetest.Preempted(c2))
 	if want := (compute.VMPreempted{CreateRequestID: c2, PoolID: "p", NodeID: "n"}); e != want {
 		t.Errorf("VMPreempted = %+v, want %+v", e, want)
 	}
 	// VMPreempted comes once the node is gone.
-	if got := providertest.Names(h.List("")); !slices.Equal(got, []string{"p/other"}) {
+	if got := computetest.Names(h.List("")); !slices.Equal(got, []string{"p/other"}) {
 		t.Errorf("list after VMPreempted = %v, want only p/other", got)
 	}
 	if got := inSession(pid); len(got) != 0 {
@@ -560,7 +560,7 @@ func TestEvictDedicated(t *testing.T) {
 	if !errors.Is(err, ErrDedicated) || !strings.Contains(err.Error(), "dedicated") {
 		t.Errorf("Evict of a dedicated node: %v, want ErrDedicated", err)
 	}
-	if got := providertest.Names(h.List("")); !slices.Equal(got, []string{"p/n"}) {
+	if got := computetest.Names(h.List("")); !slices.Equal(got, []string{"p/n"}) {
 		t.Errorf("list = %v, want p/n still", got)
 	}
 	if !running(pid) {
@@ -584,7 +584,7 @@ func TestEvictDuringProvisioning(t *testing.T) {
 	// The list answer also shows that the provider has taken both requests.
 	eventually(t, "the node process", func() bool {
 		_, err := os.Stat(filepath.Join(root, "p", "n", pidFileName))
-		return slices.Equal(providertest.Names(h.List("")), []string{"p/n"}) && err == nil
+		return slices.Equal(computetest.Names(h.List("")), []string{"p/n"}) && err == nil
 	})
 	pid := nodePid(t, root, "p", "n")
 	if err := h.p.Evict("p", "n"); err != nil {
@@ -600,7 +600,7 @@ func TestEvictDuringProvisioning(t *testing.T) {
 		t.Errorf("processes left: %v", got)
 	}
 	if got := h.List(""); len(got) != 0 {
-		t.Errorf("list = %v, want empty", providertest.Names(got))
+		t.Errorf("list = %v, want empty", computetest.Names(got))
 	}
 	// A VMPreempted would have been sent before the VMFailed answers.
 	if got := h.Unsolicited(); len(got) != 0 {
@@ -625,13 +625,13 @@ func TestUnsolicitedForAdoptedNodes(t *testing.T) {
 	h1.p.Close() // the server stops; its nodes run on
 
 	h2 := newHarness(t, root, Config{NotifyTo: func(pool string) actor.ID { return actor.ID("test.pool/" + pool) }})
-	notified := providertest.NewClient(t, h2.eng, "test.pool/p")
+	notified := computetest.NewClient(t, h2.eng, "test.pool/p")
 
 	// a: evicted; nobody has asked for it since the restart.
 	if err := h2.p.Evict("p", "a"); err != nil {
 		t.Fatalf("Evict: %v", err)
 	}
-	if ev, want := notified.Await(providertest.Preempted("")), (compute.VMPreempted{PoolID: "p", NodeID: "a"}); ev != want {
+	if ev, want := notified.Await(computetest.Preempted("")), (compute.VMPreempted{PoolID: "p", NodeID: "a"}); ev != want {
 		t.Errorf("to NotifyTo: %#v, want %#v", ev, want)
 	}
 	if got := inSession(pids["a"]); len(got) != 0 {
@@ -642,7 +642,7 @@ func TestUnsolicitedForAdoptedNodes(t *testing.T) {
 	if err := syscall.Kill(pids["b"], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	ev := notified.Await(providertest.Lost(""))
+	ev := notified.Await(computetest.Lost(""))
 	if l, ok := ev.(compute.VMLost); !ok || l.CreateRequestID != "" || l.PoolID != "p" || l.NodeID != "b" || !strings.Contains(l.Reason, "adopted") {
 		t.Errorf("to NotifyTo: %#v, want a VMLost for p/b saying its status is unknown", ev)
 	}
@@ -654,12 +654,12 @@ func TestUnsolicitedForAdoptedNodes(t *testing.T) {
 	if err := h2.p.Evict("p", "c"); err != nil {
 		t.Fatalf("Evict: %v", err)
 	}
-	awaitAs[compute.VMPreempted](h2, providertest.Preempted(c))
+	awaitAs[compute.VMPreempted](h2, computetest.Preempted(c))
 	if evs := notified.Unsolicited(); len(evs) != 0 {
 		t.Errorf("to NotifyTo: %#v, want nothing more", evs)
 	}
 	if got := h2.List(""); len(got) != 0 {
-		t.Errorf("list = %v, want empty", providertest.Names(got))
+		t.Errorf("list = %v, want empty", computetest.Names(got))
 	}
 }
 

@@ -1,7 +1,4 @@
-// Package providertest drives a VM provider's actor from a test: a client actor sends it the
-// requests of the compute contract and hands its answers, and the events it sends unasked, to
-// the test.
-package providertest
+package computetest
 
 import (
 	"fmt"
@@ -12,63 +9,28 @@ import (
 	"corral/compute"
 )
 
-// Deadline bounds every wait; tests never assert on time.
+// Deadline bounds every wait of a Client; tests never assert on time.
 const Deadline = 60 * time.Second
 
-// ask wraps a request for the client actor to send to the provider.
-type ask struct{ ev actor.Event }
-
-// clientActor sends requests to the provider and hands what comes back to the test.
-type clientActor struct{ out chan actor.Event }
-
-// Define declares the actor's single state.
-func (c *clientActor) Define(m *actor.Machine) {
-	m.State("Asking",
-		actor.On(func(ctx *actor.Context, a ask) { ctx.Send(compute.ProviderID, a.ev) }),
-		actor.On(func(_ *actor.Context, ev compute.VMCreated) { c.out <- ev }),
-		actor.On(func(_ *actor.Context, ev compute.VMFailed) { c.out <- ev }),
-		actor.On(func(_ *actor.Context, ev compute.VMDeleted) { c.out <- ev }),
-		actor.On(func(_ *actor.Context, ev compute.VMList) { c.out <- ev }),
-		actor.On(func(_ *actor.Context, ev compute.VMPreempted) { c.out <- ev }),
-		actor.On(func(_ *actor.Context, ev compute.VMLost) { c.out <- ev }),
-	)
-}
-
-// Client is a test's end of a provider. It is used by the test's goroutine only.
+// Client is a test's end of a provider: a [Requester] that keeps what arrives by request id
+// (see [Key]), so that a test can wait for the answer to one request while others arrive. It is
+// used by the test's goroutine only.
 type Client struct {
-	t   testing.TB
-	rt  actor.Runtime
-	id  actor.ID
-	out chan actor.Event
-	got map[string][]actor.Event // events by key (see Key), not yet taken
+	*Requester
+	got map[string][]actor.Event // events by key, not yet taken
 	seq int
 }
 
-// NewClient creates the client actor id on rt; the provider's actor is the test's to create.
-func NewClient(t testing.TB, rt actor.Runtime, id actor.ID) *Client {
+// NewClient creates a client named id in eng; the provider's actor is the test's to create.
+func NewClient(t *testing.T, eng *actor.Engine, id actor.ID) *Client {
 	t.Helper()
-	c := &Client{t: t, rt: rt, id: id, out: make(chan actor.Event, 100), got: map[string][]actor.Event{}}
-	if _, err := rt.Create(string(id), &clientActor{out: c.out}); err != nil {
-		t.Fatalf("create the client actor: %v", err)
-	}
-	return c
+	return &Client{Requester: StartAs(t, eng, id), got: map[string][]actor.Event{}}
 }
-
-// ID is the client actor, the ReplyTo of its requests.
-func (c *Client) ID() actor.ID { return c.id }
 
 // NextID returns a new request id.
 func (c *Client) NextID() string {
 	c.seq++
 	return fmt.Sprintf("req-%d", c.seq)
-}
-
-// Send has the client actor send ev to the provider.
-func (c *Client) Send(ev actor.Event) {
-	c.t.Helper()
-	if err := c.rt.Send(c.id, ask{ev}); err != nil {
-		c.t.Fatalf("send: %v", err)
-	}
 }
 
 // Create asks for a dedicated node under a new request id, which it returns.
