@@ -179,8 +179,9 @@ func (r *Registry) Check(poolID, nodeID, secret string) bool {
 	return subtle.ConstantTimeCompare(hashOf(secret), want) == 1 && ok
 }
 
-// Revoke makes a node's credential worthless: at once in memory, then in the store. Revoking
-// a node that has none is not an error.
+// Revoke makes a node's credential worthless: at once in memory, then in the store, with every
+// join token bound to the node (one not yet redeemed would otherwise give the node a new
+// credential). Revoking a node that has none is not an error.
 func (r *Registry) Revoke(ctx context.Context, poolID, nodeID string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -188,10 +189,31 @@ func (r *Registry) Revoke(ctx context.Context, poolID, nodeID string) error {
 	delete(r.creds, nodeKey{poolID, nodeID})
 	err := r.st.Update(ctx, func(tx store.Tx) error {
 		err := tx.Delete(credTable, credKey(poolID, nodeID), store.AnyVersion)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
-		return err
+		recs, err := tx.List(tokenTable, "", "", 0)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			var t JoinToken
+			if err := json.Unmarshal(rec.Value, &t); err != nil {
+				return fmt.Errorf("join token %s: %w", rec.Key, err)
+			}
+			if t.PoolID != poolID || t.NodeID != nodeID || t.Revoked {
+				continue
+			}
+			t.Revoked = true
+			val, err := json.Marshal(t)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Put(tokenTable, rec.Key, val, rec.Version); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("nodeauth: revoke %s/%s: %w", poolID, nodeID, err)
@@ -240,6 +262,9 @@ func (r *Registry) CreateJoinToken(ctx context.Context, poolID, nodeID string, t
 		return "", JoinToken{}, err
 	}
 	err = r.st.Update(ctx, func(tx store.Tx) error {
+		if err := dropStaleTokens(tx, now); err != nil {
+			return err
+		}
 		_, err := tx.Put(tokenTable, id, val, 0)
 		return err
 	})
@@ -247,6 +272,30 @@ func (r *Registry) CreateJoinToken(ctx context.Context, poolID, nodeID string, t
 		return "", JoinToken{}, fmt.Errorf("nodeauth: store join token: %w", err)
 	}
 	return protocol.FormatJoinToken(id, secret, caFingerprint), t, nil
+}
+
+// tokenKeep is how long a token is listed after it expired, so that an operator sees why a
+// machine could not join; after that it is deleted.
+const tokenKeep = 24 * time.Hour
+
+// dropStaleTokens deletes the tokens that expired more than tokenKeep before now.
+func dropStaleTokens(tx store.Tx, now time.Time) error {
+	recs, err := tx.List(tokenTable, "", "", 0)
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		var t JoinToken
+		if err := json.Unmarshal(rec.Value, &t); err != nil {
+			return fmt.Errorf("join token %s: %w", rec.Key, err)
+		}
+		if now.Sub(t.Expires) > tokenKeep {
+			if err := tx.Delete(tokenTable, rec.Key, rec.Version); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // JoinTokens returns the pool's join tokens (every pool's if poolID is empty), expired and

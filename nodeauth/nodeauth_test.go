@@ -195,6 +195,29 @@ func TestJoinTokens(t *testing.T) {
 	if _, _, err := r.CreateJoinToken(ctx, "p1", "", 0, ""); err == nil {
 		t.Error("a token without a lifetime was made")
 	}
+
+	// Revoking a node revokes the tokens bound to it, and only those.
+	c.t = base
+	bound2, _, _ := r.CreateJoinToken(ctx, "p1", "n8", time.Hour, "")
+	other, _, _ := r.CreateJoinToken(ctx, "p1", "n9", time.Hour, "")
+	if err := r.Revoke(ctx, "p1", "n8"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Redeem(ctx, bound2); !errors.Is(err, nodeauth.ErrTokenRevoked) {
+		t.Errorf("a token bound to a revoked node: %v, want ErrTokenRevoked", err)
+	}
+	if _, err := r.Redeem(ctx, other); err != nil {
+		t.Errorf("a token bound to another node: %v", err)
+	}
+
+	// A token is listed for a day after it expired, then dropped when the next is made.
+	c.t = base.Add(26 * time.Hour)
+	if _, _, err := r.CreateJoinToken(ctx, "p2", "", time.Hour, ""); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := r.JoinTokens(ctx, "p1"); len(list) != 0 {
+		t.Errorf("tokens a day past their expiry still listed: %+v", list)
+	}
 }
 
 func TestJoinHandler(t *testing.T) {
