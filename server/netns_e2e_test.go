@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -364,5 +365,131 @@ func TestNetnsRefusals(t *testing.T) {
 	call(t, w.e.srv.base, w.e.key, "GET", "/pools/p1/machines", nil, &list)
 	if len(list.Value) != 0 {
 		t.Errorf("refused agents joined: %+v", list.Value)
+	}
+}
+
+// TestNetnsExecAutoscale runs the exec provider with the example programs that make every node a
+// network namespace host (examples/exec/netns-*.sh) and a real agent in it, joined with the
+// node's join token over TLS: an autoscale formula grows the pool on new hosts for a burst of
+// tasks, every task runs once on them, and the pool shrinks back to nothing, the hosts deleted.
+func TestNetnsExecAutoscale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	if err := netns.Available(); err != nil {
+		t.Skipf("needs network namespaces: %v", err)
+	}
+	n, err := netns.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	pool := "x" + n.Tag // the scripts name hosts corral-<pool>.<node>: unique to this test
+	t.Cleanup(func() { destroyNamespaces(t, "corral-"+pool+".") })
+	ln, err := net.Listen("tcp", n.Gateway+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	scripts, err := filepath.Abs("../examples/exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := buildCorral(t)
+	state, roots := t.TempDir(), t.TempDir()
+	t.Setenv("CORRAL_NETNS_BRIDGE", n.Bridge)
+	t.Setenv("CORRAL_NETNS_SUBNET", n.Subnet+".0/24")
+	t.Setenv("CORRAL_NETNS_STATE", state)
+	t.Setenv("CORRAL_NETNS_ROOT", roots)
+	t.Setenv("CORRAL_BIN", bin)
+	e := newE2EAt(t, addr, "--provider", "exec",
+		"--exec-create", filepath.Join(scripts, "netns-create.sh"),
+		"--exec-delete", filepath.Join(scripts, "netns-delete.sh"),
+		"--exec-list", filepath.Join(scripts, "netns-list.sh"),
+		"--exec-pass-env", "CORRAL_NETNS_BRIDGE,CORRAL_NETNS_SUBNET,CORRAL_NETNS_STATE,CORRAL_NETNS_ROOT,CORRAL_BIN",
+		"--autoscale-min-interval", "1s", "--node-lost-after", "5s")
+	base, key := e.srv.base, e.key
+
+	formula := `$pending = max($PendingTasks.GetSample(1));
+$TargetDedicatedNodes = min(3, $pending);
+$NodeDeallocationOption = taskcompletion;`
+	yes, one := true, int32(1)
+	every := batch.Duration(time.Second)
+	if code := call(t, base, key, "POST", "/pools", batch.Pool{ID: pool, VMSize: "netns", EnableAutoScale: &yes,
+		AutoScaleFormula: formula, AutoScaleEvaluationInterval: &every, TaskSlotsPerNode: &one}, nil); code != http.StatusCreated {
+		t.Fatalf("add pool: %d", code)
+	}
+	if code := call(t, base, key, "POST", "/jobs", batch.Job{ID: "burst", PoolInfo: batch.PoolInformation{PoolID: pool}}, nil); code != http.StatusCreated {
+		t.Fatalf("add job: %d", code)
+	}
+	log := filepath.Join(t.TempDir(), "ran.log")
+	if err := os.Chmod(filepath.Dir(log), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	var tasks []batch.Task
+	for i := 0; i < 9; i++ {
+		tasks = append(tasks, batch.Task{ID: fmt.Sprintf("t%d", i), CommandLine: fmt.Sprintf(`/bin/sh -c "echo $AZ_BATCH_TASK_ID $(hostname -I) >> %s; sleep 1"`, log)})
+	}
+	if code := call(t, base, key, "POST", "/jobs/burst/addtaskcollection", map[string]any{"value": tasks}, nil); code != http.StatusOK {
+		t.Fatalf("add tasks: %d", code)
+	}
+	waitPool(t, base, key, pool, 90*time.Second, "grown to 3 nodes", func(p batch.Pool) bool {
+		return p.CurrentDedicatedNodes != nil && *p.CurrentDedicatedNodes == 3
+	})
+	w := &netWorld{net: n, e: e}
+	got := w.tasksOf(t, "burst", len(tasks), 120*time.Second)
+	for _, tk := range got {
+		if x := tk.ExecutionInfo; x == nil || x.Result != batch.ResultSuccess {
+			t.Errorf("task %s: %+v", tk.ID, x)
+		}
+	}
+	ran := runs(t, log)
+	for _, tk := range tasks {
+		if ran[tk.ID] != 1 {
+			t.Errorf("task %s ran %d times", tk.ID, ran[tk.ID])
+		}
+	}
+	b, _ := os.ReadFile(log)
+	hosts := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], n.Subnet+".") {
+			hosts[f[1]] = true
+		}
+	}
+	if len(hosts) < 2 {
+		t.Errorf("tasks ran on %d namespace hosts, want several:\n%s", len(hosts), b)
+	}
+	waitPool(t, base, key, pool, 90*time.Second, "shrunk to 0 nodes", func(p batch.Pool) bool {
+		return p.CurrentDedicatedNodes != nil && *p.CurrentDedicatedNodes == 0 && p.AllocationState == batch.AllocationSteady
+	})
+	waitUntil(t, 30*time.Second, "the hosts deleted", func() bool {
+		return len(namespaces("corral-"+pool+".")) == 0
+	})
+}
+
+// namespaces lists the network namespaces whose names start with prefix.
+func namespaces(prefix string) []string {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], prefix) {
+			names = append(names, f[0])
+		}
+	}
+	return names
+}
+
+// destroyNamespaces kills the processes of, and deletes, the namespaces whose names start with
+// prefix (what a failed test leaves).
+func destroyNamespaces(t *testing.T, prefix string) {
+	for _, ns := range namespaces(prefix) {
+		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+		for _, f := range strings.Fields(string(out)) {
+			exec.Command("kill", "-9", f).Run()
+		}
+		if err := exec.Command("ip", "netns", "delete", ns).Run(); err != nil {
+			t.Logf("delete namespace %s: %v", ns, err)
+		}
 	}
 }
