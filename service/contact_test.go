@@ -103,3 +103,12 @@ func TestNodeShownUnknownStoreFailures(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.2,
 		Faults: systest.Faults{Partitions: 2, ModelFailures: 2}}, contactProgram(true))
 }
+
+// The link between the service and its nodes at its worst: partitions, lost, repeated and late
+// messages, and crashes of the service's host: every task still runs in dependency order and
+// completes once, and nodes are shown as their sessions hear them.
+func TestServiceUnderPartitionsAndCrashes(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 4000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.1,
+		Faults: systest.Faults{Partitions: 2, Drops: 1, Duplicates: 2, Delays: 2, Crashes: 2, CrashHosts: []string{"service"}}},
+		contactProgram(false))
+}

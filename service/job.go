@@ -76,6 +76,7 @@ type (
 		JobID, TaskID, AttemptID, ResultAttempt string
 		JobInc, Seq                             int64
 		ExitCode                                int
+		NodeID                                  string // the node whose session reported the result
 	}
 	// TaskRecovered is announced for every task a job manager loads from the store: the task as
 	// recorded, which a monitor may not have seen all of (a write the store reported failed may
@@ -651,7 +652,7 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	}, func(ctx *actor.Context) {
 		if !e.Lost {
 			ctx.Announce(AttemptRecorded{JobID: j.jobID, TaskID: next.Task.ID, AttemptID: prevAttempt, ResultAttempt: e.Result.AttemptID,
-				JobInc: j.inc, Seq: next.Seq, ExitCode: e.Result.ExitCode})
+				JobInc: j.inc, Seq: next.Seq, ExitCode: e.Result.ExitCode, NodeID: e.NodeID})
 			ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
 		}
 	}, func(ctx *actor.Context) {

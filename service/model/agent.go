@@ -28,6 +28,10 @@ type Agent struct {
 	// (a random number of ticks of Heartbeat/4, 1 to RunFor).
 	Heartbeat time.Duration
 	RunFor    int
+	// Forged are attempt ids that a lying agent reports as failed (exit code 7), with each of
+	// its first ForgedBeats heartbeats, whether or not they are its own.
+	Forged      []string
+	ForgedBeats int
 
 	incarnation int
 	running     map[string]protocol.StartTask
@@ -124,6 +128,12 @@ func (a *Agent) Define(m *actor.Machine) {
 			ctx.Send(a.Session, protocol.Heartbeat{NodeID: a.NodeID, Running: sorted(a.running)})
 			for _, id := range sorted(a.finished) {
 				ctx.Send(a.Session, a.finished[id])
+			}
+			if a.ForgedBeats > 0 {
+				a.ForgedBeats--
+				for _, id := range a.Forged {
+					ctx.Send(a.Session, protocol.TaskResult{NodeID: a.NodeID, AttemptID: id, ExitCode: 7, StartTime: ctx.Now(), EndTime: ctx.Now()})
+				}
 			}
 		}),
 	)

@@ -33,8 +33,18 @@ type Provider struct {
 	// Preemptions is how many times the model may take a low-priority VM back (a spot
 	// eviction): a while after each such VM comes up, the tester chooses whether to preempt it.
 	Preemptions int
+	// Forge makes the agent of node Forge.NodeID lie (see Agent.Forged).
+	Forge Forgery
 
 	vms map[string]*vm // by pool + "/" + node
+}
+
+// Forgery names a node whose agent reports results for attempts (Attempts, which need not be
+// its own) with its first Beats heartbeats.
+type Forgery struct {
+	NodeID   string
+	Attempts []string
+	Beats    int
 }
 
 // vm is one VM as the model knows it.
@@ -146,7 +156,11 @@ func (p *Provider) ready(ctx *actor.Context, v *vm) {
 		v.off = false
 		ctx.Send(p.AgentID(v.node), PowerOn{})
 	} else {
-		ctx.Create(string(p.AgentID(v.node)), &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes})
+		a := &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes}
+		if p.Forge.NodeID == v.node {
+			a.Forged, a.ForgedBeats = p.Forge.Attempts, p.Forge.Beats
+		}
+		ctx.Create(string(p.AgentID(v.node)), a)
 	}
 	ctx.Send(v.replyTo, compute.VMCreated{RequestID: v.request, PoolID: v.pool, NodeID: v.node})
 	if !v.dedicated && p.Preemptions > 0 {
