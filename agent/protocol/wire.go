@@ -57,7 +57,7 @@ type SyncResponse struct {
 	// the last command the server knows to be acknowledged. The agent sends Epoch and Seq back
 	// as its acknowledgement.
 	Seq uint64 `json:"seq"`
-	// Commands are StartTask, KillTask and ResultAck values, oldest first.
+	// Commands are StartTask, KillTask, ResultAck and FileRequest values, oldest first.
 	Commands []Message `json:"commands"`
 }
 
@@ -70,6 +70,7 @@ const (
 	TypeStartTask   = "startTask"
 	TypeKillTask    = "killTask"
 	TypeResultAck   = "resultAck"
+	TypeFileRequest = "fileRequest"
 )
 
 // Message is one report or command on the wire: a JSON object with the members of the
@@ -101,6 +102,8 @@ func MessageType(v any) (string, bool) {
 		return TypeKillTask, true
 	case ResultAck:
 		return TypeResultAck, true
+	case FileRequest:
+		return TypeFileRequest, true
 	}
 	return "", false
 }
@@ -115,11 +118,11 @@ func IsReport(v any) bool {
 	return false
 }
 
-// IsCommand reports whether v is a message that the service sends (StartTask, KillTask,
-// ResultAck).
+// IsCommand reports whether v is a message that the server sends (StartTask, KillTask,
+// ResultAck, FileRequest).
 func IsCommand(v any) bool {
 	switch v.(type) {
-	case StartTask, KillTask, ResultAck:
+	case StartTask, KillTask, ResultAck, FileRequest:
 		return true
 	}
 	return false
@@ -178,6 +181,8 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 		m.Body, err = decodeAs[KillTask](data)
 	case TypeResultAck:
 		m.Body, err = decodeAs[ResultAck](data)
+	case TypeFileRequest:
+		m.Body, err = decodeAs[FileRequest](data)
 	}
 	if err != nil {
 		m.Body = nil

@@ -23,6 +23,8 @@ func TestMessageRoundTrip(t *testing.T) {
 		{KillTask{AttemptID: "a1"}, TypeKillTask},
 		{ResultAck{AttemptID: "a1"}, TypeResultAck},
 		{ResultAck{}, TypeResultAck},
+		{FileRequest{RequestID: "r1", JobID: "j", TaskID: "t", Op: FileOpRead, Path: "wd/out.txt", Offset: 5, Length: 10}, TypeFileRequest},
+		{FileRequest{RequestID: "r2", JobID: "j", TaskID: "t", Op: FileOpList, Recursive: true}, TypeFileRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ, func(t *testing.T) {
