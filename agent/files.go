@@ -106,40 +106,72 @@ func (l Layout) ListFiles(jobID, taskID string, recursive bool) ([]FileInfo, err
 // and must not name Corral's bookkeeping files (fs.ErrNotExist). The check and the open are one
 // operation (os.Root), so a task cannot race a symbolic link in between.
 func (l Layout) OpenFile(jobID, taskID, name string) (*os.File, FileInfo, error) {
-	dir, err := l.TaskDir(jobID, taskID)
+	root, rel, err := l.openTaskRoot(jobID, taskID, name)
 	if err != nil {
 		return nil, FileInfo{}, err
-	}
-	rel := filepath.FromSlash(name)
-	if !filepath.IsLocal(rel) {
-		return nil, FileInfo{}, fmt.Errorf("agent: file %q of task %s/%s: %w", name, jobID, taskID, ErrInvalidPath)
-	}
-	rel = filepath.Clean(rel)
-	if isBookkeeping(rel) {
-		return nil, FileInfo{}, fmt.Errorf("agent: file %q of task %s/%s: %w", name, jobID, taskID, fs.ErrNotExist)
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, FileInfo{}, fmt.Errorf("agent: file %q of task %s/%s: %w", name, jobID, taskID, err)
 	}
 	defer root.Close()
 	f, err := root.Open(rel)
 	if err != nil {
-		if isRootEscape(err) {
-			err = ErrPathEscapes
-		}
-		return nil, FileInfo{}, fmt.Errorf("agent: file %q of task %s/%s: %w", name, jobID, taskID, err)
+		return nil, FileInfo{}, taskFileError(jobID, taskID, name, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, FileInfo{}, fmt.Errorf("agent: file %q of task %s/%s: %w", name, jobID, taskID, err)
+		return nil, FileInfo{}, taskFileError(jobID, taskID, name, err)
 	}
 	if fi.IsDir() {
 		f.Close()
-		return nil, FileInfo{}, fmt.Errorf("agent: file %q of task %s/%s: %w", name, jobID, taskID, ErrIsDir)
+		return nil, FileInfo{}, taskFileError(jobID, taskID, name, ErrIsDir)
 	}
 	return f, fileInfo(filepath.ToSlash(rel), fi), nil
+}
+
+// StatFile describes a file or directory of a task, under OpenFile's rules for name except
+// that a directory is described, not refused. Like OpenFile, it follows symbolic links only
+// inside the task directory.
+func (l Layout) StatFile(jobID, taskID, name string) (FileInfo, error) {
+	root, rel, err := l.openTaskRoot(jobID, taskID, name)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer root.Close()
+	fi, err := root.Stat(rel)
+	if err != nil {
+		return FileInfo{}, taskFileError(jobID, taskID, name, err)
+	}
+	return fileInfo(filepath.ToSlash(rel), fi), nil
+}
+
+// openTaskRoot checks name as OpenFile does and returns the task directory as an os.Root,
+// with name cleaned and in the OS's form.
+func (l Layout) openTaskRoot(jobID, taskID, name string) (*os.Root, string, error) {
+	dir, err := l.TaskDir(jobID, taskID)
+	if err != nil {
+		return nil, "", err
+	}
+	rel := filepath.FromSlash(name)
+	if !filepath.IsLocal(rel) {
+		return nil, "", taskFileError(jobID, taskID, name, ErrInvalidPath)
+	}
+	rel = filepath.Clean(rel)
+	if isBookkeeping(rel) {
+		return nil, "", taskFileError(jobID, taskID, name, fs.ErrNotExist)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, "", taskFileError(jobID, taskID, name, err)
+	}
+	return root, rel, nil
+}
+
+// taskFileError wraps an error about a task's file; os.Root's refusal of a path that escapes
+// the task directory becomes ErrPathEscapes.
+func taskFileError(jobID, taskID, name string, err error) error {
+	if isRootEscape(err) {
+		err = ErrPathEscapes
+	}
+	return fmt.Errorf("agent: file %q of task %s/%s: %w", name, jobID, taskID, err)
 }
 
 // isRootEscape reports whether err is os.Root's refusal of a path that escapes the root. The

@@ -182,6 +182,49 @@ func TestOpenFile(t *testing.T) {
 	}
 }
 
+func TestStatFile(t *testing.T) {
+	l := makeTaskDir(t)
+	tests := []struct {
+		name  string
+		path  string // of the answer
+		isDir bool
+		size  int64
+		want  error
+	}{
+		{name: "stdout.txt", path: "stdout.txt", size: 4},
+		{name: "wd/out/result.csv", path: "wd/out/result.csv", size: 8},
+		{name: "./wd//out/", path: "wd/out", isDir: true},
+		{name: "wd", path: "wd", isDir: true},
+		{name: ".", path: ".", isDir: true},
+		{name: "wd/inside", path: "wd/inside", size: 4},
+		{name: "wd/outdir", path: "wd/outdir", isDir: true},
+		{name: "", want: ErrInvalidPath},
+		{name: "/etc", want: ErrInvalidPath},
+		{name: "../task2", want: ErrInvalidPath},
+		{name: "wd/etc", want: ErrPathEscapes},
+		{name: "wd/up", want: ErrPathEscapes},
+		{name: "wd/secret", want: ErrPathEscapes},
+		{name: "missing", want: fs.ErrNotExist},
+		{name: "wd/dangling", want: fs.ErrNotExist},
+		{name: ".corral-attempts", want: fs.ErrNotExist},
+	}
+	for _, tt := range tests {
+		info, err := l.StatFile("job1", "task1", tt.name)
+		if tt.want != nil {
+			if !errors.Is(err, tt.want) {
+				t.Errorf("StatFile(%q) = %+v, %v; want %v", tt.name, info, err, tt.want)
+			}
+			continue
+		}
+		if err != nil || info.Path != tt.path || info.IsDir != tt.isDir || info.Size != tt.size || info.ModTime.IsZero() {
+			t.Errorf("StatFile(%q) = %+v, %v; want %s, dir %v, size %d", tt.name, info, err, tt.path, tt.isDir, tt.size)
+		}
+	}
+	if _, err := l.StatFile("job1", "nope", "stdout.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("StatFile of a task without a directory: %v, want fs.ErrNotExist", err)
+	}
+}
+
 func TestPendingResultsAndAck(t *testing.T) {
 	l, err := NewLayout(t.TempDir())
 	if err != nil {

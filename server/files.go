@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"corral/agent"
@@ -94,35 +93,17 @@ func (f localFiles) OpenFile(ctx context.Context, poolID, nodeID, jobID, taskID,
 	}
 	file, fi, err := l.OpenFile(jobID, taskID, name)
 	if errors.Is(err, agent.ErrIsDir) {
-		info, err := statDir(l, jobID, taskID, name)
-		return nil, info, err
+		fi, err = l.StatFile(jobID, taskID, name)
+		if err == nil && !fi.IsDir { // replaced since OpenFile looked
+			err = fmt.Errorf("server: task file %q of %s/%s changed while opened: %w", name, jobID, taskID, fs.ErrNotExist)
+		}
+		if err != nil {
+			return nil, rest.FileInfo{}, fileError(err)
+		}
+		return nil, fileInfo(fi), nil
 	}
 	if err != nil {
 		return nil, rest.FileInfo{}, fileError(err)
 	}
 	return file, fileInfo(fi), nil
-}
-
-// statDir describes a directory of a task directory that Layout.OpenFile has found to be one (so
-// name is a local path and not Corral's bookkeeping). The os.Root confines the lookup, symbolic
-// links included, to the task directory, should the directory have changed since.
-func statDir(l agent.Layout, jobID, taskID, name string) (rest.FileInfo, error) {
-	dir, err := l.TaskDir(jobID, taskID)
-	if err != nil {
-		return rest.FileInfo{}, fileError(err)
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return rest.FileInfo{}, fmt.Errorf("server: task file %q of %s/%s: %w", name, jobID, taskID, err)
-	}
-	defer root.Close()
-	rel := filepath.Clean(filepath.FromSlash(name))
-	st, err := root.Stat(rel)
-	if err != nil {
-		return rest.FileInfo{}, fmt.Errorf("server: task file %q of %s/%s: %w", name, jobID, taskID, err)
-	}
-	if !st.IsDir() { // replaced since OpenFile looked
-		return rest.FileInfo{}, fmt.Errorf("server: task file %q of %s/%s changed while opened: %w", name, jobID, taskID, fs.ErrNotExist)
-	}
-	return rest.FileInfo{Path: filepath.ToSlash(rel), IsDirectory: true, LastModified: st.ModTime(), Mode: st.Mode()}, nil
 }
