@@ -127,7 +127,10 @@ type ClientConfig struct {
 // limit) is answered with a TaskResult whose Error says why. One that cannot run now (another
 // attempt of the task is still running, or the node cannot create the task's files) is logged
 // and left: the service asks again when a heartbeat does not list the attempt. KillTask kills an
-// attempt; ResultAck marks its result acknowledged.
+// attempt; ResultAck marks its result acknowledged. A FileRequest is carried out off the loop,
+// by one of a few workers, which read the task's directory through the Runner's Layout (never
+// outside it) and POST the answer to protocol.FilesPath with the node's credential; a repeated
+// FileRequest is carried out once.
 //
 // A Client outlives the server: while no server answers, its tasks go on running and it retries
 // with back-off; it gives up after GiveUpAfter. When Run returns (its context is done, or it
@@ -147,6 +150,9 @@ type Client struct {
 	closeOnce   sync.Once
 
 	wake chan struct{} // a report is waiting; buffered, 1
+
+	filesURL string        // where answers to FileRequests go
+	files    *fileRequests // FileRequests waiting for a worker
 
 	mu             sync.Mutex
 	queue          []protocol.Message       // reports not sent yet
@@ -220,6 +226,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	c := &Client{
 		cfg:         cfg,
 		url:         strings.TrimRight(cfg.ServerURL, "/") + protocol.SyncPath,
+		filesURL:    strings.TrimRight(cfg.ServerURL, "/") + protocol.FilesPath,
+		files:       newFileRequests(),
 		auth:        protocol.AuthorizationHeader(cfg.PoolID, cfg.NodeID, cfg.Credential),
 		http:        cfg.HTTPClient,
 		log:         cfg.Logger,
@@ -279,6 +287,16 @@ func (c *Client) Run(ctx context.Context) error {
 		return errors.New("agent: Client.Run called twice")
 	}
 	defer c.shutdown()
+	fctx, stopFiles := context.WithCancel(ctx)
+	filesDone := make(chan struct{})
+	go func() {
+		defer close(filesDone)
+		c.runFileWorkers(fctx)
+	}()
+	defer func() {
+		stopFiles()
+		<-filesDone
+	}()
 	err := c.loop(ctx)
 	if ctx.Err() != nil {
 		return nil
@@ -657,6 +675,8 @@ func (c *Client) execute(cmds []json.RawMessage) {
 			}
 		case protocol.ResultAck:
 			c.ackResult(v.AttemptID)
+		case protocol.FileRequest:
+			c.queueFileRequest(v)
 		case nil:
 			c.log.Warn("agent: command of an unknown type skipped", "type", m.Type)
 		default:

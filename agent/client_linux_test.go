@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +60,13 @@ type fakeServer struct {
 	t       *testing.T
 	reqs    chan fakeRequest
 	answers chan string
+	uploads chan fakeUpload // answers to FileRequests
+}
+
+type fakeUpload struct {
+	auth, id string
+	answer   protocol.FileAnswer
+	data     []byte
 }
 
 type fakeRequest struct {
@@ -66,7 +75,7 @@ type fakeRequest struct {
 }
 
 func newFakeServer(t *testing.T) (*fakeServer, *httptest.Server) {
-	f := &fakeServer{t: t, reqs: make(chan fakeRequest, 1000), answers: make(chan string, 100)}
+	f := &fakeServer{t: t, reqs: make(chan fakeRequest, 1000), answers: make(chan string, 100), uploads: make(chan fakeUpload, 100)}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -74,6 +83,16 @@ func newFakeServer(t *testing.T) (*fakeServer, *httptest.Server) {
 
 func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	var req protocol.SyncRequest
+	if r.URL.Path == protocol.FilesPath && r.Method == http.MethodPost {
+		a, data, err := protocol.ReadFileAnswer(r.Body, protocol.MaxFileChunk)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f.uploads <- fakeUpload{auth: r.Header.Get("Authorization"), id: r.URL.Query().Get(protocol.FileRequestIDParam), answer: a, data: data}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if r.URL.Path != protocol.SyncPath || r.Method != http.MethodPost {
 		http.Error(w, "wrong endpoint", http.StatusNotFound)
 		return
@@ -224,5 +243,67 @@ func TestClientAgainstScriptedServer(t *testing.T) {
 	r = f.next(ctx, hasReport[protocol.Hello](nil))
 	if r.body.Epoch != "e2" || r.body.Ack != 0 {
 		t.Errorf("Hello after the restart acknowledges %q/%d, want e2/0", r.body.Epoch, r.body.Ack)
+	}
+}
+
+// TestClientAnswersFileRequests: the Client carries out FileRequests off its loop and uploads
+// each answer once, with its credential, even when the command comes twice.
+func TestClientAnswersFileRequests(t *testing.T) {
+	f, srv := newFakeServer(t)
+	const cred = "node-secret"
+	root := t.TempDir()
+	c, err := NewClient(ClientConfig{
+		ServerURL: srv.URL, NodeID: "n1", PoolID: "p1", Credential: cred,
+		Runner:         Config{Root: root},
+		HeartbeatEvery: time.Hour, PollWait: 5 * time.Second,
+		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, Logger: testlog.New(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := c.Runner().TaskDir("j1", "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, StdoutFile), []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	runErr := make(chan error, 1)
+	go func() { runErr <- c.Run(runCtx) }()
+	defer func() {
+		stop()
+		<-runErr
+	}()
+	f.next(ctx, hasReport[protocol.Hello](nil))
+	f.answers <- `{"epoch":"e1","seq":3,"commands":[
+		{"type":"fileRequest","requestId":"r1","jobId":"j1","taskId":"t1","op":"read","path":"stdout.txt","offset":2,"length":5},
+		{"type":"fileRequest","requestId":"r1","jobId":"j1","taskId":"t1","op":"read","path":"stdout.txt","offset":2,"length":5},
+		{"type":"fileRequest","requestId":"r2","jobId":"j1","taskId":"t1","op":"stat","path":"../t2"}]}`
+	got := map[string][]fakeUpload{}
+	for len(got) < 2 {
+		select {
+		case u := <-f.uploads:
+			got[u.id] = append(got[u.id], u)
+		case <-ctx.Done():
+			t.Fatalf("uploads: %+v, want answers to r1 and r2", got)
+		}
+	}
+	select {
+	case u := <-f.uploads:
+		t.Errorf("another upload: %+v", u)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if us := got["r1"]; len(us) != 1 || string(us[0].data) != "23456" || us[0].answer.RequestID != "r1" ||
+		us[0].answer.File == nil || us[0].answer.File.Size != 10 || us[0].auth != protocol.AuthorizationHeader("p1", "n1", cred) {
+		t.Errorf("answers to r1: %+v, want one with \"23456\"", us)
+	}
+	if us := got["r2"]; len(us) != 1 || us[0].answer.Error != protocol.FileErrInvalidPath || len(us[0].data) != 0 {
+		t.Errorf("answers to r2: %+v, want one invalidPath", us)
 	}
 }

@@ -1,0 +1,199 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"corral/agent/protocol"
+)
+
+// Limits of the Client's answers to FileRequests.
+const (
+	// fileWorkers is how many FileRequests a Client carries out at once.
+	fileWorkers = 4
+	// fileQueueLen is how many FileRequests wait for a worker; more are dropped (the server
+	// gives up on them, and its client may ask again).
+	fileQueueLen = 64
+	// recentFileRequests is how many request ids a Client remembers, to carry out a repeated
+	// FileRequest (commands come at least once) only once.
+	recentFileRequests = 256
+)
+
+// fileRequests is the Client's queue of FileRequests, and the ids of those it took lately.
+type fileRequests struct {
+	queue chan protocol.FileRequest
+
+	mu     sync.Mutex
+	seen   map[string]bool
+	recent []string // the ids in seen, oldest first
+}
+
+func newFileRequests() *fileRequests {
+	return &fileRequests{queue: make(chan protocol.FileRequest, fileQueueLen), seen: make(map[string]bool)}
+}
+
+// add queues a FileRequest unless it was taken lately; it never blocks. It returns false if
+// the request is dropped because the queue is full.
+func (q *fileRequests) add(req protocol.FileRequest) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.seen[req.RequestID] {
+		return true
+	}
+	select {
+	case q.queue <- req:
+	default:
+		return false
+	}
+	q.seen[req.RequestID] = true
+	q.recent = append(q.recent, req.RequestID)
+	if len(q.recent) > recentFileRequests {
+		delete(q.seen, q.recent[0])
+		q.recent = q.recent[1:]
+	}
+	return true
+}
+
+// queueFileRequest carries out a FileRequest command: later, off the sync loop.
+func (c *Client) queueFileRequest(req protocol.FileRequest) {
+	if !c.files.add(req) {
+		c.log.Warn("agent: too many file requests waiting; one dropped", "job", req.JobID, "task", req.TaskID, "op", req.Op)
+	}
+}
+
+// runFileWorkers carries out queued FileRequests, fileWorkers at a time, until ctx is done.
+func (c *Client) runFileWorkers(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range fileWorkers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case req := <-c.files.queue:
+					answer, data := c.answerFile(req)
+					c.uploadFileAnswer(ctx, answer, data)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// answerFile carries out a FileRequest with the Runner's Layout, which keeps every access
+// inside the task directory.
+func (c *Client) answerFile(req protocol.FileRequest) (protocol.FileAnswer, []byte) {
+	a := protocol.FileAnswer{RequestID: req.RequestID}
+	fail := func(err error) (protocol.FileAnswer, []byte) {
+		a.Error, a.Message = fileErrorCode(err), err.Error()
+		return a, nil
+	}
+	switch req.Op {
+	case protocol.FileOpList:
+		list, err := c.runner.ListFiles(req.JobID, req.TaskID, req.Recursive)
+		if err != nil {
+			return fail(err)
+		}
+		a.Files = make([]protocol.FileEntry, len(list))
+		for i, fi := range list {
+			a.Files[i] = fileEntry(fi)
+		}
+		return a, nil
+	case protocol.FileOpStat:
+		fi, err := c.runner.StatFile(req.JobID, req.TaskID, req.Path)
+		if err != nil {
+			return fail(err)
+		}
+		e := fileEntry(fi)
+		a.File = &e
+		return a, nil
+	case protocol.FileOpRead:
+		if req.Offset < 0 || req.Length <= 0 {
+			a.Error, a.Message = protocol.FileErrInvalidRequest, fmt.Sprintf("read of %d bytes at offset %d", req.Length, req.Offset)
+			return a, nil
+		}
+		f, fi, err := c.runner.OpenFile(req.JobID, req.TaskID, req.Path)
+		if err != nil {
+			return fail(err)
+		}
+		defer f.Close()
+		n := min(req.Length, protocol.MaxFileChunk, max(fi.Size-req.Offset, 0))
+		data := make([]byte, n)
+		k, err := f.ReadAt(data, req.Offset)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fail(err)
+		}
+		e := fileEntry(fi)
+		a.File, a.Length = &e, int64(k)
+		return a, data[:k]
+	}
+	a.Error, a.Message = protocol.FileErrInvalidRequest, fmt.Sprintf("unknown file operation %q", req.Op)
+	return a, nil
+}
+
+// fileErrorCode maps the Layout's errors to the protocol's codes.
+func fileErrorCode(err error) string {
+	switch {
+	case errors.Is(err, ErrInvalidID), errors.Is(err, fs.ErrNotExist):
+		return protocol.FileErrNotFound // an id that cannot name a directory names none
+	case errors.Is(err, ErrInvalidPath):
+		return protocol.FileErrInvalidPath
+	case errors.Is(err, ErrPathEscapes):
+		return protocol.FileErrOutsideTask
+	case errors.Is(err, ErrIsDir):
+		return protocol.FileErrIsDirectory
+	}
+	return protocol.FileErrFailed
+}
+
+func fileEntry(fi FileInfo) protocol.FileEntry {
+	return protocol.FileEntry{Path: fi.Path, IsDir: fi.IsDir, Size: fi.Size, ModTime: fi.ModTime, Mode: fi.Mode}
+}
+
+// uploadFileAnswer POSTs an answer to the server's protocol.FilesPath, once: if it is lost,
+// the server's caller gives up and may ask again.
+func (c *Client) uploadFileAnswer(ctx context.Context, a protocol.FileAnswer, data []byte) {
+	var body bytes.Buffer
+	if err := protocol.WriteFileAnswer(&body, a, data); errors.Is(err, protocol.ErrFileAnswerTooLarge) {
+		body.Reset()
+		a = protocol.FileAnswer{RequestID: a.RequestID, Error: protocol.FileErrTooLarge,
+			Message: fmt.Sprintf("a listing of %d entries is over what one answer carries", len(a.Files))}
+		err = protocol.WriteFileAnswer(&body, a, nil)
+	} else if err != nil {
+		c.log.Error("agent: file answer not encoded", "err", err)
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	u := c.filesURL + "?" + protocol.FileRequestIDParam + "=" + url.QueryEscape(a.RequestID)
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u, &body)
+	if err != nil {
+		c.log.Error("agent: file answer not sent", "err", err)
+		return
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Authorization", c.auth)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.log.Warn("agent: file answer not delivered", "err", err)
+		return
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	switch {
+	case resp.StatusCode == http.StatusNoContent:
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusConflict:
+		// Answered already (a repeated command), or the server gave up waiting.
+		c.log.Debug("agent: file answer not wanted", "status", resp.StatusCode, "msg", strings.TrimSpace(string(msg)))
+	default:
+		c.log.Warn("agent: file answer refused", "status", resp.StatusCode, "msg", strings.TrimSpace(string(msg)))
+	}
+}
