@@ -7,3 +7,10 @@ func (h *Hub) Waiting(nodeID string) bool {
 	o, ok := h.nodes[nodeID]
 	return ok && o.waiter != nil
 }
+
+// FileCalls returns how many Files calls wait for their answers (for tests).
+func (h *Hub) FileCalls() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.calls)
+}

@@ -21,6 +21,14 @@
 //	// for every node, next to its session (in the service host's boot):
 //	h.Create(string(service.AgentID(nodeID)), hub.Proxy(nodeID))
 //
+// # Task files
+//
+// The server reads the files of a task on a node with Hub.Files: the Hub puts a
+// protocol.FileRequest into the node's outbox and waits for the agent to upload the answer to
+// protocol.FilesPath, which Hub.FilesHandler serves (mount it there, next to the Hub):
+//
+//	mux.Handle(protocol.FilesPath, hub.FilesHandler())
+//
 // # Authentication
 //
 // Every request carries the node's credential (protocol.AuthorizationHeader), which the Hub
@@ -66,6 +74,11 @@ type HubOptions struct {
 	// Logger receives the Hub's reports. It never receives keys or tokens. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// OfflineAfter is how long after a node's last sync request, when it has no long poll
+	// waiting, Files takes the node to be unreachable and fails at once (ErrNotConnected)
+	// rather than wait for an answer that cannot come. Default PollTimeout + 30s, which
+	// covers an agent's pause between failed exchanges.
+	OfflineAfter time.Duration
 	// ProxyID, if set, names the actor that stands for a node's agent: the Hub creates that
 	// node's Proxy under it when it first hears from the node, before it passes the node's
 	// reports on, so a session that answers a report always has a proxy to answer to (after a
@@ -86,6 +99,9 @@ func (o HubOptions) withDefaults() HubOptions {
 	if o.MaxResponse <= 0 {
 		o.MaxResponse = 1 << 20
 	}
+	if o.OfflineAfter <= 0 {
+		o.OfflineAfter = o.PollTimeout + 30*time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -104,9 +120,10 @@ type Hub struct {
 
 	mu      sync.Mutex
 	closed  bool
-	seq     uint64             // the last sequence number given to a command, of any node
-	nodes   map[string]*outbox // by node id
-	proxies map[string]bool    // nodes whose proxy the Hub has created (HubOptions.ProxyID)
+	seq     uint64               // the last sequence number given to a command, of any node
+	nodes   map[string]*outbox   // by node id
+	proxies map[string]bool      // nodes whose proxy the Hub has created (HubOptions.ProxyID)
+	calls   map[string]*fileCall // file requests waiting for their answers, by request id
 }
 
 // outbox holds a node's unacknowledged commands and its waiting long poll. Guarded by Hub.mu.
@@ -118,6 +135,9 @@ type outbox struct {
 	cmds    []pendingCmd
 	waiter  chan struct{} // closed to wake the waiting poll; nil if none waits
 	dropped int           // commands dropped since the outbox was last below its cap
+	// lastSeen is when the node's last sync request arrived; zero if none did since the
+	// outbox was made.
+	lastSeen time.Time
 }
 
 type pendingCmd struct {
@@ -144,6 +164,7 @@ func NewHub(rt actor.Runtime, creds Credentials, session func(poolID, nodeID str
 		log:     opts.Logger,
 		epoch:   newEpoch(),
 		nodes:   make(map[string]*outbox),
+		calls:   make(map[string]*fileCall),
 	}
 	if creds == nil {
 		h.log.Error("agentlink: no credentials: every agent request will be refused")
@@ -174,10 +195,12 @@ func (h *Hub) Close() {
 	for _, o := range h.nodes {
 		o.wake()
 	}
+	h.failCallsLocked("", ErrClosed)
 }
 
-// Remove forgets a node: its waiting commands are dropped and its waiting poll answers at
-// once. A later command or request for the node starts a new outbox.
+// Remove forgets a node: its waiting commands are dropped, its waiting poll answers at once,
+// and its waiting Files calls fail with ErrNotConnected. A later command or request for the
+// node starts a new outbox.
 func (h *Hub) Remove(nodeID string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -185,6 +208,7 @@ func (h *Hub) Remove(nodeID string) {
 		o.wake()
 		delete(h.nodes, nodeID)
 	}
+	h.failCallsLocked(nodeID, ErrNotConnected)
 }
 
 // Pending returns how many commands wait for a node's agent to acknowledge them.
@@ -223,18 +247,26 @@ func (h *Hub) push(nodeID string, cmd any) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.pushLocked(nodeID, actor.EventName(cmd), raw)
+}
+
+// pushLocked adds an encoded command, named name for the log, to a node's outbox and wakes
+// its waiting poll. It returns the command's sequence number, or false if the outbox is full
+// and the command was dropped. h.mu must be held.
+func (h *Hub) pushLocked(nodeID, name string, raw json.RawMessage) (uint64, bool) {
 	o := h.outboxLocked(nodeID)
 	if len(o.cmds) >= h.opts.MaxPending {
 		o.dropped++
 		if o.dropped == 1 || o.dropped%1000 == 0 {
 			h.log.Warn("agentlink: outbox full, command dropped", "node", nodeID,
-				"pending", len(o.cmds), "dropped", o.dropped, "command", actor.EventName(cmd))
+				"pending", len(o.cmds), "dropped", o.dropped, "command", name)
 		}
-		return
+		return 0, false
 	}
 	h.seq++
 	o.cmds = append(o.cmds, pendingCmd{seq: h.seq, raw: raw})
 	o.wake()
+	return h.seq, true
 }
 
 // ackLocked drops the commands up to seq; last is the Hub's last sequence number. h.mu must
@@ -309,6 +341,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := h.outboxLocked(nodeID)
+	o.lastSeen = time.Now()
 	if req.Epoch == h.epoch {
 		o.ackLocked(req.Ack, h.seq)
 	}
