@@ -51,7 +51,8 @@ import (
 //   - A task that has never been assigned to a node is answered 409 OperationInvalidForCurrentState
 //     (the answer Azure users report for listing the files of a task that never ran:
 //     MicrosoftDocs/azure-docs issue 53298). A task whose
-//     node no longer has its directory is answered 409 TaskFilesUnavailable.
+//     node no longer has its directory is answered 409 TaskFilesUnavailable, and so is any file
+//     operation while the node cannot be reached (its agent is not connected).
 //   - A file path that cannot name a file inside the task directory (empty, absolute, with a ".."
 //     element, or one that leads outside through a symbolic link) is answered 404 FileNotFound,
 //     as a path id that breaks Azure's rules is answered not found; nothing outside the task
@@ -75,8 +76,9 @@ import (
 //
 // Errors: an error wrapping fs.ErrNotExist means the file does not exist (OpenFile) or the
 // node has no directory for the task (ListFiles); one wrapping ErrInvalidFilePath or
-// ErrFileOutsideTask means the path cannot name a file of the task; errors from ctx are
-// returned as they are. Anything else is a failure of the source.
+// ErrFileOutsideTask means the path cannot name a file of the task; one wrapping
+// ErrFilesUnavailable means the node cannot be reached now; errors from ctx are returned as
+// they are. Anything else is a failure of the source.
 type FileSource interface {
 	// ListFiles lists the task directory on node nodeID of pool poolID: its direct entries, or
 	// with recursive every file and directory below it, in any order.
@@ -110,6 +112,8 @@ var (
 	ErrInvalidFilePath = errors.New("invalid task file path")
 	// ErrFileOutsideTask: the path leads outside the task directory (through a symbolic link).
 	ErrFileOutsideTask = errors.New("task file path leads outside the task directory")
+	// ErrFilesUnavailable: the node that has the task's files cannot be reached now.
+	ErrFilesUnavailable = errors.New("the node of the task's files cannot be reached")
 )
 
 // NodeFile is Azure's NodeFile: one entry of File - List From Task.
@@ -208,8 +212,12 @@ func (tn taskNode) fileURL(p string) string {
 }
 
 // sourceError turns a FileSource error into Azure's: notFound for a file that does not exist or
-// a path that cannot name one, a timeout or busy store as for reads, else InternalError.
+// a path that cannot name one, TaskFilesUnavailable for a node that cannot be reached, a
+// timeout or busy store as for reads, else InternalError.
 func (c *call) sourceError(what string, err error, notFound *api.Error) *api.Error {
+	if errors.Is(err, ErrFilesUnavailable) {
+		return api.NewError(api.CodeTaskFilesUnavailable)
+	}
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrInvalidFilePath) || errors.Is(err, ErrFileOutsideTask) {
 		return notFound
 	}

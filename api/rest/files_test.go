@@ -504,15 +504,28 @@ func (f failingFiles) OpenFile(context.Context, string, string, string, string, 
 }
 
 // TestTaskFilesSourceFails: a FileSource failure is an InternalError, whose details the client
-// does not see.
+// does not see; a node that cannot be reached makes the files unavailable.
 func TestTaskFilesSourceFails(t *testing.T) {
-	e := newEnv(t, envOptions{files: failingFiles{errors.New("disk on fire")}})
-	runTasks(t, e, "t")
-	for _, path := range []string{"/jobs/j/tasks/t/files", "/jobs/j/tasks/t/files/stdout.txt"} {
-		r := e.do("GET", path, nil, nil)
-		want(t, r, http.StatusInternalServerError, api.CodeInternalError)
-		if strings.Contains(string(r.body), "fire") {
-			t.Errorf("%s: the client sees the failure: %s", path, r.body)
-		}
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		code   string
+	}{
+		{"failure", errors.New("disk on fire"), http.StatusInternalServerError, api.CodeInternalError},
+		{"node unreachable", fmt.Errorf("%w: disk on fire", rest.ErrFilesUnavailable), http.StatusConflict, api.CodeTaskFilesUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{files: failingFiles{tt.err}})
+			runTasks(t, e, "t")
+			for _, path := range []string{"/jobs/j/tasks/t/files", "/jobs/j/tasks/t/files/stdout.txt"} {
+				r := e.do("GET", path, nil, nil)
+				want(t, r, tt.status, tt.code)
+				if strings.Contains(string(r.body), "fire") {
+					t.Errorf("%s: the client sees the failure: %s", path, r.body)
+				}
+			}
+		})
 	}
 }
