@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 
 	"corral/agent"
@@ -38,6 +39,21 @@ func (f localFiles) layout(poolID, nodeID string) (agent.Layout, error) {
 		return agent.Layout{}, fmt.Errorf("server: task files: no node %q of pool %q: %w", nodeID, poolID, fs.ErrNotExist)
 	}
 	return agent.NewLayout(filepath.Join(f.root, poolID, nodeID))
+}
+
+// hasTaskDir reports whether the directory of task jobID/taskID of node nodeID of pool poolID
+// is under root.
+func (f localFiles) hasTaskDir(poolID, nodeID, jobID, taskID string) bool {
+	l, err := f.layout(poolID, nodeID)
+	if err != nil {
+		return false
+	}
+	dir, err := l.TaskDir(jobID, taskID)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(dir)
+	return err == nil && fi.IsDir()
 }
 
 // fileError maps the agent's errors to the FileSource contract: an invalid job or task id names

@@ -220,7 +220,7 @@ func Start(cfg Config) (*Server, error) {
 		Account: cfg.Account.Name,
 		Keys:    [][]byte{cfg.Account.Key},
 		Logger:  log,
-		Files:   newLocalFiles(filepath.Join(cfg.DataDir, nodesDir)),
+		Files:   newNodeFiles(filepath.Join(cfg.DataDir, nodesDir), s.hub),
 		Evict:   evict,
 		Joins:   s.joins(),
 	})
@@ -230,6 +230,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(protocol.SyncPath, s.hub)
+	mux.Handle(protocol.FilesPath, s.hub.FilesHandler())
 	var machines nodeauth.Machines
 	if s.static != nil {
 		machines = s.static
