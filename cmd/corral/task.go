@@ -272,7 +272,7 @@ func copyTaskFile(ctx context.Context, c *client, jobID, taskID, name string, w 
 	case code == api.CodeOperationInvalidForCurrentState:
 		return fmt.Errorf("task %s has not started yet, so it has no %s (see why: corral task explain %s %s)", taskID, name, jobID, taskID)
 	case code == api.CodeTaskFilesUnavailable:
-		return fmt.Errorf("the node that ran task %s no longer has its files (the node was deleted or lost): %w", taskID, err)
+		return fmt.Errorf("the node that ran task %s no longer has its files, or cannot be reached now (the node was deleted or lost, or its agent is not connected): %w", taskID, err)
 	case code == api.CodeFileNotFound:
 		return fmt.Errorf("task %s has no %s (yet)", taskID, name)
 	}
