@@ -178,15 +178,8 @@ func (h *Hub) failCallsLocked(nodeID string, err error) {
 func (h *Hub) FilesHandler() http.Handler { return http.HandlerFunc(h.serveFiles) }
 
 func (h *Hub) serveFiles(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		httpError(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
-		return
-	}
-	poolID, nodeID, ok := h.authenticate(r)
+	poolID, nodeID, ok := h.acceptPost(w, r)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", protocol.AuthScheme)
-		httpError(w, http.StatusUnauthorized, "missing or invalid node credential")
 		return
 	}
 	id := r.URL.Query().Get(protocol.FileRequestIDParam)

@@ -76,8 +76,9 @@ type HubOptions struct {
 	Logger *slog.Logger
 	// OfflineAfter is how long after a node's last sync request, when it has no long poll
 	// waiting, Files takes the node to be unreachable and fails at once (ErrNotConnected)
-	// rather than wait for an answer that cannot come. Default PollTimeout + 30s, which
-	// covers an agent's pause between failed exchanges.
+	// rather than wait for an answer that cannot come. A connected agent polls again moments
+	// after each answer; one silent for longer is gone, or pausing between failed exchanges.
+	// Default 20s.
 	OfflineAfter time.Duration
 	// ProxyID, if set, names the actor that stands for a node's agent: the Hub creates that
 	// node's Proxy under it when it first hears from the node, before it passes the node's
@@ -100,7 +101,7 @@ func (o HubOptions) withDefaults() HubOptions {
 		o.MaxResponse = 1 << 20
 	}
 	if o.OfflineAfter <= 0 {
-		o.OfflineAfter = o.PollTimeout + 30*time.Second
+		o.OfflineAfter = 20 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -300,15 +301,8 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 // carries a command), 404 if the node has no session, 503 once the Hub is closed. Reports are
 // handed on only when the whole request is valid.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		httpError(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
-		return
-	}
-	poolID, nodeID, ok := h.authenticate(r)
+	poolID, nodeID, ok := h.acceptPost(w, r)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", protocol.AuthScheme)
-		httpError(w, http.StatusUnauthorized, "missing or invalid node credential")
 		return
 	}
 	var req protocol.SyncRequest
@@ -383,6 +377,22 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewEncoder(w).Encode(resp); err != nil {
 		h.log.Debug("agentlink: response not written", "node", nodeID, "err", err)
 	}
+}
+
+// acceptPost checks that the request is a POST with a node's credential, and answers it 405
+// or 401 if not.
+func (h *Hub) acceptPost(w http.ResponseWriter, r *http.Request) (poolID, nodeID string, ok bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpError(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
+		return "", "", false
+	}
+	poolID, nodeID, ok = h.authenticate(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", protocol.AuthScheme)
+		httpError(w, http.StatusUnauthorized, "missing or invalid node credential")
+	}
+	return poolID, nodeID, ok
 }
 
 // authenticate checks the request's credential.
