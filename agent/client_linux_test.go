@@ -167,15 +167,14 @@ func reportOf[T any](r fakeRequest) T {
 	return zero
 }
 
-// TestClientAgainstScriptedServer checks the Client's side of the wire on its own: the
-// credential, the Hello, long polls, acknowledgements of commands, a StartTask that can never
-// run, and commands it cannot decode.
-func TestClientAgainstScriptedServer(t *testing.T) {
-	f, srv := newFakeServer(t)
-	const cred = "node-secret"
+// runScripted runs a Client of node n1 of pool p1 with credential cred and root against the
+// scripted server at url; Run must return nil when the test ends. It returns the Client and a
+// context that ends with the test's deadline.
+func runScripted(t *testing.T, url, cred, root string) (*Client, context.Context) {
+	t.Helper()
 	c, err := NewClient(ClientConfig{
-		ServerURL: srv.URL + "/", NodeID: "n1", PoolID: "p1", Credential: cred,
-		Runner:         Config{Root: t.TempDir()},
+		ServerURL: url, NodeID: "n1", PoolID: "p1", Credential: cred,
+		Runner:         Config{Root: root},
 		HeartbeatEvery: time.Hour, PollWait: 5 * time.Second,
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, Logger: testlog.New(t),
 	})
@@ -183,16 +182,26 @@ func TestClientAgainstScriptedServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
 	runErr := make(chan error, 1)
 	go func() { runErr <- c.Run(runCtx) }()
-	defer func() {
+	t.Cleanup(func() {
 		stop()
 		if err := <-runErr; err != nil {
 			t.Errorf("Run = %v, want nil after its context ended", err)
 		}
-	}()
+		cancel()
+	})
+	return c, ctx
+}
+
+// TestClientAgainstScriptedServer checks the Client's side of the wire on its own: the
+// credential, the Hello, long polls, acknowledgements of commands, a StartTask that can never
+// run, and commands it cannot decode.
+func TestClientAgainstScriptedServer(t *testing.T) {
+	f, srv := newFakeServer(t)
+	const cred = "node-secret"
+	c, ctx := runScripted(t, srv.URL+"/", cred, t.TempDir())
 
 	first := f.next(ctx, func(fakeRequest) bool { return true })
 	if want := protocol.AuthorizationHeader("p1", "n1", cred); first.auth != want {
@@ -251,16 +260,7 @@ func TestClientAgainstScriptedServer(t *testing.T) {
 func TestClientAnswersFileRequests(t *testing.T) {
 	f, srv := newFakeServer(t)
 	const cred = "node-secret"
-	root := t.TempDir()
-	c, err := NewClient(ClientConfig{
-		ServerURL: srv.URL, NodeID: "n1", PoolID: "p1", Credential: cred,
-		Runner:         Config{Root: root},
-		HeartbeatEvery: time.Hour, PollWait: 5 * time.Second,
-		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, Logger: testlog.New(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := runScripted(t, srv.URL, cred, t.TempDir())
 	dir, err := c.Runner().TaskDir("j1", "t1")
 	if err != nil {
 		t.Fatal(err)
@@ -271,15 +271,6 @@ func TestClientAnswersFileRequests(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, StdoutFile), []byte("0123456789"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	runErr := make(chan error, 1)
-	go func() { runErr <- c.Run(runCtx) }()
-	defer func() {
-		stop()
-		<-runErr
-	}()
 	f.next(ctx, hasReport[protocol.Hello](nil))
 	f.answers <- `{"epoch":"e1","seq":3,"commands":[
 		{"type":"fileRequest","requestId":"r1","jobId":"j1","taskId":"t1","op":"read","path":"stdout.txt","offset":2,"length":5},
