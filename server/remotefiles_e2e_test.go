@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -18,70 +17,45 @@ import (
 	"corral/api/rest"
 	"corral/api/sharedkey"
 	"corral/batch"
-	"corral/service"
 )
 
-// TestTaskFilesOfRemoteNode: the REST API's task file operations for a node whose agent keeps
-// its files elsewhere than the server's data directory, as an agent on another machine does:
-// the agent processes run `corral agent --root DIR` on directories of their own, with the
-// identity the server wrote for them, and the server reads the files through the agent link.
+// TestTaskFilesOfRemoteNode: the REST API's task file operations for a node whose files are
+// not on the server's disk: a machine of a static pool, a `corral agent` that joined with a
+// token and keeps its files in a directory of its own. The server reads them through the
+// agent link.
 func TestTaskFilesOfRemoteNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	bin := buildCorral(t)
-	data, elsewhere := t.TempDir(), t.TempDir()
-	key := []byte("test-key-0123456789")
-	srv, err := Start(Config{
-		Listen:  "127.0.0.1:0",
-		DataDir: data,
-		Account: Account{Name: "corral", Key: key},
-		Timing:  service.NodeTiming{CheckEvery: 200 * time.Millisecond, LostAfter: 10 * time.Second},
-		AgentCommand: func(poolID, nodeID, nodeDir string, _ bool) *exec.Cmd {
-			id, err := agent.LoadIdentity(nodeDir)
-			if err == nil {
-				err = agent.SaveIdentity(filepath.Join(elsewhere, poolID, nodeID), id)
-			}
-			if err != nil {
-				t.Errorf("node %s: %v", nodeID, err)
-				return nil
-			}
-			cmd := exec.Command(bin, "agent", "--root", filepath.Join(elsewhere, poolID, nodeID), "--heartbeat", "200ms", "--give-up", "30s")
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-			return cmd
-		},
+	e := newE2E(t, "--provider", "static")
+	base, key := e.srv.base, e.key
+	m := startMachine(t, e, addStaticPool(t, e, "p1").Token)
+	waitUntil(t, 30*time.Second, "the machine joined", func() bool {
+		var ms struct{ Value []struct{ ID string } }
+		call(t, base, key, "GET", "/pools/p1/machines", nil, &ms)
+		return len(ms.Value) == 1
 	})
-	if err != nil {
-		t.Fatal(err)
+	if code := call(t, base, key, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": 1}, nil); code != http.StatusAccepted {
+		t.Fatalf("resize: %d", code)
 	}
-	t.Cleanup(func() {
-		srv.Provider().KillAll()
-		srv.Close()
-	})
-
-	one := int32(1)
-	if code := call(t, srv.URL, key, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &one}, nil); code != http.StatusCreated {
-		t.Fatalf("add pool: %d", code)
-	}
-	if code := call(t, srv.URL, key, "POST", "/jobs", batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}}, nil); code != http.StatusCreated {
+	if code := call(t, base, key, "POST", "/jobs", batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}}, nil); code != http.StatusCreated {
 		t.Fatalf("add job: %d", code)
 	}
 	// Over 4 MiB, so that it is read in more than one chunk.
-	if code := call(t, srv.URL, key, "POST", "/jobs/j1/tasks", batch.Task{ID: "t1", CommandLine: `/bin/sh -c "seq 1 1000000 > out.txt; echo hello"`}, nil); code != http.StatusCreated {
+	if code := call(t, base, key, "POST", "/jobs/j1/tasks", batch.Task{ID: "t1", CommandLine: `/bin/sh -c "seq 1 1000000 > out.txt; echo hello"`}, nil); code != http.StatusCreated {
 		t.Fatalf("add task: %d", code)
 	}
 	var task batch.Task
 	waitUntil(t, 60*time.Second, "the task completes", func() bool {
-		return call(t, srv.URL, key, "GET", "/jobs/j1/tasks/t1", nil, &task) == http.StatusOK && task.State == batch.TaskCompleted
+		return call(t, base, key, "GET", "/jobs/j1/tasks/t1", nil, &task) == http.StatusOK && task.State == batch.TaskCompleted
 	})
 	if task.NodeInfo == nil {
 		t.Fatalf("task without a node: %+v", task)
 	}
-	node := task.NodeInfo.NodeID
-	if newLocalFiles(filepath.Join(data, nodesDir)).hasTaskDir("p1", node, "j1", "t1") {
+	if newLocalFiles(filepath.Join(e.data, nodesDir)).hasTaskDir("p1", task.NodeInfo.NodeID, "j1", "t1") {
 		t.Fatal("the task's files are in the server's data directory")
 	}
-	l, err := agent.NewLayout(filepath.Join(elsewhere, "p1", node))
+	l, err := agent.NewLayout(m.root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +71,7 @@ func TestTaskFilesOfRemoteNode(t *testing.T) {
 	// do sends a signed request, signed again after header is added.
 	do := func(method, path string, query url.Values, header http.Header) (*http.Response, []byte) {
 		t.Helper()
-		req, err := api.NewRequest(method, srv.URL, path, query, nil, "corral", key, time.Now())
+		req, err := api.NewRequest(method, base, path, query, nil, "corral", key, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +84,7 @@ func TestTaskFilesOfRemoteNode(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := httpClient(base).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,6 +50,24 @@ func startAgentOn(t *testing.T, e *e2eEnv, token string, command func(string, ..
 	return m
 }
 
+// joinToken is a pool's join token as Pool - Add Join Token answers it.
+type joinToken struct{ ID, Token string }
+
+// addStaticPool adds a pool of machines, with no node yet and one slot a node, and a join
+// token for it.
+func addStaticPool(t *testing.T, e *e2eEnv, poolID string) joinToken {
+	t.Helper()
+	zero, one := int32(0), int32(1)
+	if code := call(t, e.srv.base, e.key, "POST", "/pools", batch.Pool{ID: poolID, VMSize: "static", TargetDedicatedNodes: &zero, TaskSlotsPerNode: &one}, nil); code != http.StatusCreated {
+		t.Fatalf("add pool: %d", code)
+	}
+	var tok joinToken
+	if code := call(t, e.srv.base, e.key, "POST", "/pools/"+poolID+"/jointokens", map[string]string{"lifetime": "PT10M"}, &tok); code != http.StatusCreated || tok.Token == "" {
+		t.Fatalf("join token: %d %+v", code, tok)
+	}
+	return tok
+}
+
 // TestStaticPool runs a pool of machines that joined by themselves: two agents join with a
 // token, the pool is lent both and runs a job on them, a third node is refused with a reason,
 // a node given back goes back to waiting, and a forgotten machine's agent is refused and exits.
@@ -59,14 +77,8 @@ func TestStaticPool(t *testing.T) {
 	}
 	e := newE2E(t, "--provider", "static")
 	base, key := e.srv.base, e.key
-	zero, one := int32(0), int32(1)
-	if code := call(t, base, key, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "static", TargetDedicatedNodes: &zero, TaskSlotsPerNode: &one}, nil); code != http.StatusCreated {
-		t.Fatalf("add pool: %d", code)
-	}
-	var tok struct{ ID, Token string }
-	if code := call(t, base, key, "POST", "/pools/p1/jointokens", map[string]string{"lifetime": "PT10M"}, &tok); code != http.StatusCreated || tok.Token == "" {
-		t.Fatalf("join token: %d %+v", code, tok)
-	}
+	one := int32(1)
+	tok := addStaticPool(t, e, "p1")
 	// Refusals first: a token of a pool that does not exist, a malformed one.
 	if code := call(t, base, key, "POST", "/pools/nope/jointokens", nil, nil); code != http.StatusNotFound {
 		t.Errorf("token of a missing pool: %d, want 404", code)
