@@ -29,12 +29,20 @@
 //
 //	mux.Handle(protocol.FilesPath, hub.FilesHandler())
 //
+// The agent reads only inside the task's directory, whatever the path asks. The command is
+// delivered at least once, like the others, and its answer is taken once: the first upload
+// from the node asked wins, and whatever ends the call (the answer, the caller's context, the
+// node's removal) takes the command out of the outbox. Files does not wait for an agent that
+// has not been heard from lately (HubOptions.OfflineAfter).
+//
 // # Authentication
 //
 // Every request carries the node's credential (protocol.AuthorizationHeader), which the Hub
 // checks with its Credentials (package nodeauth keeps them as hashes) before it reads the
 // body. A credential is good for one node of one pool, and the Hub hands on only reports about
 // that node, to that node's session; the session acts only on attempts it placed on the node.
+// A file answer is taken only from the node the request went to, under a request id of 128
+// random bits.
 // Revoking a node's credential refuses its next request. The account key is not involved, and
 // neither credentials nor keys are ever logged. Across a network that is not trusted, serve
 // the Hub over TLS: a credential read off the network acts as its node until revoked.
