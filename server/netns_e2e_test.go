@@ -152,7 +152,8 @@ func runs(t *testing.T, log string) map[string]int {
 
 // TestNetnsDAGOverTLS runs a DAG job on a pool of three hosts of their own (network
 // namespaces), whose agents joined over TLS with a join token: every task runs once, in
-// dependency order, and tasks ran on every host.
+// dependency order, tasks ran on every host, and their outputs are readable through the task
+// file API.
 func TestNetnsDAGOverTLS(t *testing.T) {
 	w := newNetWorld(t, 2)
 	hosts, _ := w.hosts(t, 3)
@@ -188,6 +189,13 @@ func TestNetnsDAGOverTLS(t *testing.T) {
 	for _, h := range hosts {
 		if !strings.Contains(string(b), h.Addr+" ") && !strings.Contains(string(b), h.Addr+"\n") {
 			t.Errorf("no task ran on host %s:\n%s", h.Addr, b)
+		}
+	}
+	// Every task's output is readable through the task file API: the server asks the task's
+	// node's agent, across the network, for it.
+	for _, tk := range tasks {
+		if out := fileText(t, w.e.srv.base, w.e.key, "/jobs/dag/tasks/"+tk.ID+"/files/stdout.txt"); out != "out-"+tk.ID+"\n" {
+			t.Errorf("task %s: stdout.txt through the API = %q", tk.ID, out)
 		}
 	}
 }
