@@ -127,6 +127,24 @@ func hashOf(secret string) []byte {
 	return h[:]
 }
 
+// HashSecret returns the hex SHA-256 of a secret: what is kept of it.
+func HashSecret(secret string) string { return hex.EncodeToString(hashOf(secret)) }
+
+// SecretMatches reports, in constant time, whether secret's hash is hashHex (as HashSecret made
+// it). An empty hashHex matches nothing, after the same work.
+func SecretMatches(secret, hashHex string) bool {
+	want, err := hex.DecodeString(hashHex)
+	if err != nil || len(want) != sha256.Size {
+		want = make([]byte, sha256.Size)
+		subtle.ConstantTimeCompare(hashOf(secret), want)
+		return false
+	}
+	return subtle.ConstantTimeCompare(hashOf(secret), want) == 1
+}
+
+// NewSecret returns n random bytes, base64url without padding (no '.', ':' or '/').
+func NewSecret(n int) (string, error) { return newSecret(n) }
+
 // newSecret returns n random bytes, base64url without padding (no '.', ':' or '/').
 func newSecret(n int) (string, error) {
 	b := make([]byte, n)
@@ -192,28 +210,18 @@ func (r *Registry) Revoke(ctx context.Context, poolID, nodeID string) error {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		recs, err := tx.List(tokenTable, "", "", 0)
-		if err != nil {
-			return err
-		}
-		for _, rec := range recs {
-			var t JoinToken
-			if err := json.Unmarshal(rec.Value, &t); err != nil {
-				return fmt.Errorf("join token %s: %w", rec.Key, err)
-			}
+		return eachToken(tx, func(rec store.Record, t JoinToken) error {
 			if t.PoolID != poolID || t.NodeID != nodeID || t.Revoked {
-				continue
+				return nil
 			}
 			t.Revoked = true
 			val, err := json.Marshal(t)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Put(tokenTable, rec.Key, val, rec.Version); err != nil {
-				return err
-			}
-		}
-		return nil
+			_, err = tx.Put(tokenTable, rec.Key, val, rec.Version)
+			return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("nodeauth: revoke %s/%s: %w", poolID, nodeID, err)
@@ -274,12 +282,8 @@ func (r *Registry) CreateJoinToken(ctx context.Context, poolID, nodeID string, t
 	return protocol.FormatJoinToken(id, secret, caFingerprint), t, nil
 }
 
-// tokenKeep is how long a token is listed after it expired, so that an operator sees why a
-// machine could not join; after that it is deleted.
-const tokenKeep = 24 * time.Hour
-
-// dropStaleTokens deletes the tokens that expired more than tokenKeep before now.
-func dropStaleTokens(tx store.Tx, now time.Time) error {
+// eachToken calls fn with every join token in the store, in id order.
+func eachToken(tx store.Tx, fn func(rec store.Record, t JoinToken) error) error {
 	recs, err := tx.List(tokenTable, "", "", 0)
 	if err != nil {
 		return err
@@ -289,13 +293,25 @@ func dropStaleTokens(tx store.Tx, now time.Time) error {
 		if err := json.Unmarshal(rec.Value, &t); err != nil {
 			return fmt.Errorf("join token %s: %w", rec.Key, err)
 		}
-		if now.Sub(t.Expires) > tokenKeep {
-			if err := tx.Delete(tokenTable, rec.Key, rec.Version); err != nil {
-				return err
-			}
+		if err := fn(rec, t); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// tokenKeep is how long a token is listed after it expired, so that an operator sees why a
+// machine could not join; after that it is deleted.
+const tokenKeep = 24 * time.Hour
+
+// dropStaleTokens deletes the tokens that expired more than tokenKeep before now.
+func dropStaleTokens(tx store.Tx, now time.Time) error {
+	return eachToken(tx, func(rec store.Record, t JoinToken) error {
+		if now.Sub(t.Expires) > tokenKeep {
+			return tx.Delete(tokenTable, rec.Key, rec.Version)
+		}
+		return nil
+	})
 }
 
 // JoinTokens returns the pool's join tokens (every pool's if poolID is empty), expired and
@@ -303,20 +319,12 @@ func dropStaleTokens(tx store.Tx, now time.Time) error {
 func (r *Registry) JoinTokens(ctx context.Context, poolID string) ([]JoinToken, error) {
 	var out []JoinToken
 	err := r.st.View(ctx, func(tx store.Tx) error {
-		recs, err := tx.List(tokenTable, "", "", 0)
-		if err != nil {
-			return err
-		}
-		for _, rec := range recs {
-			var t JoinToken
-			if err := json.Unmarshal(rec.Value, &t); err != nil {
-				return fmt.Errorf("join token %s: %w", rec.Key, err)
-			}
+		return eachToken(tx, func(_ store.Record, t JoinToken) error {
 			if poolID == "" || t.PoolID == poolID {
 				out = append(out, t)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("nodeauth: list join tokens: %w", err)
@@ -371,8 +379,7 @@ func (r *Registry) Redeem(ctx context.Context, text string) (JoinToken, error) {
 	}
 	var got JoinToken
 	err = r.updateToken(ctx, id, func(t *JoinToken) error {
-		want, err := hex.DecodeString(t.Hash)
-		if err != nil || subtle.ConstantTimeCompare(hashOf(secret), want) != 1 {
+		if !SecretMatches(secret, t.Hash) {
 			return ErrBadToken
 		}
 		switch {

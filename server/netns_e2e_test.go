@@ -134,6 +134,23 @@ func (w *netWorld) tasksOf(t *testing.T, id string, n int, limit time.Duration) 
 	return list.Value
 }
 
+// succeededOnce waits until every task of job id has completed, and checks each succeeded and
+// ran once (its id is once in log).
+func (w *netWorld) succeededOnce(t *testing.T, id string, tasks []batch.Task, log string) {
+	t.Helper()
+	for _, tk := range w.tasksOf(t, id, len(tasks), 120*time.Second) {
+		if x := tk.ExecutionInfo; x == nil || x.Result != batch.ResultSuccess {
+			t.Errorf("task %s: %+v", tk.ID, x)
+		}
+	}
+	ran := runs(t, log)
+	for _, tk := range tasks {
+		if ran[tk.ID] != 1 {
+			t.Errorf("task %s ran %d times", tk.ID, ran[tk.ID])
+		}
+	}
+}
+
 // runs counts the lines of a log by their first word.
 func runs(t *testing.T, log string) map[string]int {
 	t.Helper()
@@ -173,18 +190,7 @@ func TestNetnsDAGOverTLS(t *testing.T) {
 		}
 	}
 	w.job(t, "dag", tasks)
-	got := w.tasksOf(t, "dag", len(tasks), 120*time.Second)
-	for _, tk := range got {
-		if x := tk.ExecutionInfo; x == nil || x.Result != batch.ResultSuccess {
-			t.Errorf("task %s: %+v", tk.ID, x)
-		}
-	}
-	ran := runs(t, log)
-	for _, tk := range tasks {
-		if ran[tk.ID] != 1 {
-			t.Errorf("task %s ran %d times", tk.ID, ran[tk.ID])
-		}
-	}
+	w.succeededOnce(t, "dag", tasks, log)
 	b, _ := os.ReadFile(log)
 	for _, h := range hosts {
 		if !strings.Contains(string(b), h.Addr+" ") && !strings.Contains(string(b), h.Addr+"\n") {
@@ -446,18 +452,7 @@ $NodeDeallocationOption = taskcompletion;`
 		return p.CurrentDedicatedNodes != nil && *p.CurrentDedicatedNodes == 3
 	})
 	w := &netWorld{net: n, e: e}
-	got := w.tasksOf(t, "burst", len(tasks), 120*time.Second)
-	for _, tk := range got {
-		if x := tk.ExecutionInfo; x == nil || x.Result != batch.ResultSuccess {
-			t.Errorf("task %s: %+v", tk.ID, x)
-		}
-	}
-	ran := runs(t, log)
-	for _, tk := range tasks {
-		if ran[tk.ID] != 1 {
-			t.Errorf("task %s ran %d times", tk.ID, ran[tk.ID])
-		}
-	}
+	w.succeededOnce(t, "burst", tasks, log)
 	b, _ := os.ReadFile(log)
 	hosts := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {

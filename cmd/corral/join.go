@@ -46,11 +46,8 @@ func parsePoolJoinToken(fs *flag.FlagSet, args []string, getenv func(string) str
 	if err != nil {
 		return nil, err
 	}
-	if o.PoolID, err = oneArg(pos, "the pool id"); err != nil {
+	if o.PoolID, err = poolIDArg(pos); err != nil {
 		return nil, err
-	}
-	if !batch.ValidID(o.PoolID) {
-		return nil, usagef("pool id %q: use 1 to 64 letters, digits, '-' and '_'", o.PoolID)
 	}
 	if o.TTL < time.Second || o.TTL > 7*24*time.Hour {
 		return nil, usagef("--ttl %v: want 1s to 168h", o.TTL)
@@ -152,11 +149,8 @@ func parsePoolMachines(fs *flag.FlagSet, args []string, getenv func(string) stri
 	if err != nil {
 		return nil, err
 	}
-	if o.PoolID, err = oneArg(pos, "the pool id"); err != nil {
+	if o.PoolID, err = poolIDArg(pos); err != nil {
 		return nil, err
-	}
-	if !batch.ValidID(o.PoolID) {
-		return nil, usagef("pool id %q: use 1 to 64 letters, digits, '-' and '_'", o.PoolID)
 	}
 	return o, o.Conn.resolve(getenv)
 }

@@ -28,9 +28,6 @@ package static
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -43,6 +40,7 @@ import (
 
 	"corral/actor"
 	"corral/compute"
+	"corral/nodeauth"
 	"corral/store"
 )
 
@@ -133,11 +131,6 @@ func New(cfg Config) (*Provider, error) {
 
 func key(poolID, id string) string { return poolID + "/" + id }
 
-func hashOf(secret string) string {
-	h := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(h[:])
-}
-
 // save writes m (or deletes it when del) in the store. p.mu is held.
 func (p *Provider) save(m *Machine, del bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -162,17 +155,15 @@ func (p *Provider) save(m *Machine, del bool) error {
 // Join adds a machine to a pool's inventory and returns its id and secret (the only copy).
 // It is what an open join token is redeemed for.
 func (p *Provider) Join(poolID, hostname string) (id, secret string, err error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", "", fmt.Errorf("static: random: %w", err)
+	if secret, err = nodeauth.NewSecret(32); err != nil {
+		return "", "", err
 	}
-	secret = base64.RawURLEncoding.EncodeToString(b)
 	idb := make([]byte, 5)
 	if _, err := rand.Read(idb); err != nil {
 		return "", "", fmt.Errorf("static: random: %w", err)
 	}
 	id = "m-" + hex.EncodeToString(idb)
-	m := &Machine{PoolID: poolID, ID: id, Hostname: sanitize(hostname), Joined: p.cfg.Now().UTC(), Hash: hashOf(secret)}
+	m := &Machine{PoolID: poolID, ID: id, Hostname: sanitize(hostname), Joined: p.cfg.Now().UTC(), Hash: nodeauth.HashSecret(secret)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.save(m, false); err != nil {
@@ -242,11 +233,11 @@ func (p *Provider) Forget(poolID, id string) error {
 // checkLocked returns the machine whose secret this is, or nil. p.mu is held.
 func (p *Provider) checkLocked(poolID, id, secret string) *Machine {
 	m, ok := p.machines[key(poolID, id)]
-	want := strings.Repeat("0", sha256.Size*2)
+	hash := ""
 	if ok {
-		want = m.Hash
+		hash = m.Hash
 	}
-	if subtle.ConstantTimeCompare([]byte(hashOf(secret)), []byte(want)) != 1 || !ok {
+	if !nodeauth.SecretMatches(secret, hash) || !ok {
 		return nil
 	}
 	return m
