@@ -45,6 +45,22 @@ func TestParseVerbs(t *testing.T) {
 		want  any
 		err   string // a substring of the error; "usage:" also requires a usage error
 	}{
+		// pool join-token, pool machines
+		{name: "join-token defaults", parse: wrap(parsePoolJoinToken), args: []string{"p1"},
+			want: &poolJoinTokenOptions{Conn: conn, PoolID: "p1", TTL: time.Hour}},
+		{name: "join-token ttl", parse: wrap(parsePoolJoinToken), args: []string{"p1", "--ttl", "24h"},
+			want: &poolJoinTokenOptions{Conn: conn, PoolID: "p1", TTL: 24 * time.Hour}},
+		{name: "join-token list", parse: wrap(parsePoolJoinToken), args: []string{"p1", "--list"},
+			want: &poolJoinTokenOptions{Conn: conn, PoolID: "p1", TTL: time.Hour, List: true}},
+		{name: "join-token revoke", parse: wrap(parsePoolJoinToken), args: []string{"p1", "--revoke", "abc"},
+			want: &poolJoinTokenOptions{Conn: conn, PoolID: "p1", TTL: time.Hour, Revoke: "abc"}},
+		{name: "join-token ttl too long", parse: wrap(parsePoolJoinToken), args: []string{"p1", "--ttl", "200h"}, err: "usage: --ttl 200h0m0s: want 1s to 168h"},
+		{name: "join-token list and revoke", parse: wrap(parsePoolJoinToken), args: []string{"p1", "--list", "--revoke", "x"}, err: "usage: --list and --revoke"},
+		{name: "join-token no pool", parse: wrap(parsePoolJoinToken), args: nil, err: "usage: missing the pool id"},
+		{name: "machines", parse: wrap(parsePoolMachines), args: []string{"p1"}, want: &poolMachinesOptions{Conn: conn, PoolID: "p1"}},
+		{name: "machines forget", parse: wrap(parsePoolMachines), args: []string{"p1", "--forget", "m-1"},
+			want: &poolMachinesOptions{Conn: conn, PoolID: "p1", Forget: "m-1"}},
+		{name: "machines bad pool", parse: wrap(parsePoolMachines), args: []string{"a/b"}, err: `usage: pool id "a/b"`},
 		// pool create
 		{name: "pool create defaults", parse: wrap(parsePoolCreate), args: []string{"p1"},
 			want: &poolCreateOptions{Conn: conn, ID: "p1", Nodes: 1, Slots: 1}},
