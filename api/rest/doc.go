@@ -57,6 +57,14 @@
 //     PoolNotFound or NodeNotFound for what the store does not have, 409
 //     OperationInvalidForCurrentState for a dedicated node or when the provider refuses (its
 //     reason is the message).
+//   - Join tokens and joined machines, for pools of machines that join by themselves (the
+//     static provider; joins.go, Config.Joins; 501 NotImplemented without it, 404 PoolNotFound
+//     for a missing pool): POST /pools/{poolId}/jointokens with an optional body {"lifetime":
+//     ISO 8601 duration, default PT1H, at most P7D} → 201 with the token's text (the only time
+//     it is shown); GET /pools/{poolId}/jointokens; DELETE /pools/{poolId}/jointokens/{tokenId}
+//     revokes one (404 JoinTokenNotFound); GET /pools/{poolId}/machines lists the machines that
+//     joined and the node each is lent to; DELETE /pools/{poolId}/machines/{machineId} removes
+//     one (404 MachineNotFound), refusing its credential and losing its node.
 //
 // Where Corral departs from Azure, or Azure could not be confirmed:
 //
