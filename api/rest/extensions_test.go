@@ -1,14 +1,18 @@
 package rest_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"corral/api"
+	"corral/api/rest"
 	"corral/batch"
 )
 
@@ -207,4 +211,92 @@ func TestEvictNode(t *testing.T) {
 	plain := newEnv(t, envOptions{})
 	created(t, plain.do("POST", "/pools", nil, pool("p1", 0)), http.StatusCreated, plain.base+"/pools/p1")
 	want(t, plain.do("POST", "/pools/p1/nodes/p1-1/evict", nil, nil), http.StatusNotImplemented, "NotImplemented")
+}
+
+// fakeJoins records what the join extensions ask for.
+type fakeJoins struct {
+	ttl    time.Duration
+	tokens []rest.JoinToken
+	forgot []string
+}
+
+func (f *fakeJoins) CreateJoinToken(_ context.Context, poolID string, ttl time.Duration) (string, rest.JoinToken, error) {
+	f.ttl = ttl
+	t := rest.JoinToken{ID: fmt.Sprintf("t%d", len(f.tokens)), PoolID: poolID}
+	f.tokens = append(f.tokens, t)
+	return "corral1." + t.ID + ".secret", t, nil
+}
+
+func (f *fakeJoins) JoinTokens(_ context.Context, poolID string) ([]rest.JoinToken, error) {
+	return f.tokens, nil
+}
+
+func (f *fakeJoins) RevokeJoinToken(_ context.Context, poolID, id string) error {
+	for i := range f.tokens {
+		if f.tokens[i].ID == id {
+			f.tokens[i].Revoked = true
+			return nil
+		}
+	}
+	return rest.ErrNotFound
+}
+
+func (f *fakeJoins) Machines(poolID string) []rest.JoinedMachine {
+	return []rest.JoinedMachine{{ID: "m-1", NodeID: "p1-0"}}
+}
+
+func (f *fakeJoins) ForgetMachine(poolID, id string) error {
+	if id != "m-1" {
+		return rest.ErrNotFound
+	}
+	f.forgot = append(f.forgot, id)
+	return nil
+}
+
+func TestJoinExtensions(t *testing.T) {
+	// Without Joins (a provider whose machines do not join by themselves), 501.
+	plain := newEnv(t, envOptions{})
+	created(t, plain.do("POST", "/pools", nil, mixedPool("p1", 0, 0)), http.StatusCreated, plain.base+"/pools/p1")
+	want(t, plain.do("POST", "/pools/p1/jointokens", nil, nil), http.StatusNotImplemented, rest.CodeNotImplemented)
+
+	f := &fakeJoins{}
+	e := newEnv(t, envOptions{joins: f})
+	created(t, e.do("POST", "/pools", nil, mixedPool("p1", 0, 0)), http.StatusCreated, e.base+"/pools/p1")
+
+	r := e.do("POST", "/pools/p1/jointokens", nil, nil)
+	want(t, r, http.StatusCreated, "")
+	if !strings.Contains(string(r.body), `"token":"corral1.t0.secret"`) || f.ttl != rest.DefaultJoinTokenLifetime {
+		t.Errorf("token: %s (lifetime %v)", r.body, f.ttl)
+	}
+	want(t, e.do("POST", "/pools/p1/jointokens", nil, map[string]string{"lifetime": "PT10M"}), http.StatusCreated, "")
+	if f.ttl != 10*time.Minute {
+		t.Errorf("lifetime PT10M gave %v", f.ttl)
+	}
+	for _, bad := range []map[string]string{{"lifetime": "P8D"}, {"lifetime": "PT0S"}, {"lifetime": "soon"}} {
+		want(t, e.do("POST", "/pools/p1/jointokens", nil, bad), http.StatusBadRequest, api.CodeInvalidPropertyValue)
+	}
+	want(t, e.do("POST", "/pools/p1/jointokens", nil, map[string]string{"uses": "3"}), http.StatusBadRequest, "")
+	want(t, e.do("POST", "/pools/nope/jointokens", nil, nil), http.StatusNotFound, api.CodePoolNotFound)
+	if len(f.tokens) != 2 {
+		t.Errorf("%d tokens made; refused requests made some", len(f.tokens))
+	}
+
+	r = e.do("GET", "/pools/p1/jointokens", nil, nil)
+	want(t, r, http.StatusOK, "")
+	if strings.Contains(string(r.body), "secret") {
+		t.Errorf("the token list shows a secret: %s", r.body)
+	}
+	want(t, e.do("DELETE", "/pools/p1/jointokens/t0", nil, nil), http.StatusOK, "")
+	want(t, e.do("DELETE", "/pools/p1/jointokens/t9", nil, nil), http.StatusNotFound, "JoinTokenNotFound")
+
+	r = e.do("GET", "/pools/p1/machines", nil, nil)
+	want(t, r, http.StatusOK, "")
+	if !strings.Contains(string(r.body), `"nodeId":"p1-0"`) {
+		t.Errorf("machines: %s", r.body)
+	}
+	want(t, e.do("DELETE", "/pools/p1/machines/m-1", nil, nil), http.StatusOK, "")
+	want(t, e.do("DELETE", "/pools/p1/machines/m-2", nil, nil), http.StatusNotFound, "MachineNotFound")
+	if len(f.forgot) != 1 {
+		t.Errorf("forgotten: %v", f.forgot)
+	}
 }

@@ -51,6 +51,7 @@ type envOptions struct {
 	requestTimeout time.Duration
 	files          rest.FileSource                   // nil: the task file operations answer 501
 	evict          func(poolID, nodeID string) error // nil: evict answers 501
+	joins          rest.Joins                        // nil: the join extensions answer 501
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -91,6 +92,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		Runtime: eng, Store: st, Account: account, Keys: [][]byte{primaryKey, secondaryKey},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequestTimeout: opts.requestTimeout, Files: opts.files,
 		Evict: opts.evict,
+		Joins: opts.joins,
 	})
 	if err != nil {
 		t.Fatal(err)
