@@ -25,6 +25,23 @@ type corralResult struct {
 	closedConns  int           // TCP connections to the server port in TIME-WAIT after the run
 }
 
+// printCorral prints what a run through the whole server measured, each line starting with
+// label; setup says how the server and its nodes ran.
+func printCorral(label, setup string, r corralResult, p int, sh shape) {
+	fmt.Printf("%s: wall %.2fs, %.0f tasks/s (submitting took %.2fs of it); %s\n",
+		label, r.wall.Seconds(), rate(sh.Total, r.wall), r.submit.Seconds(), setup)
+	fmt.Printf("%s latency, task end -> dependent start (service-recorded executionInfo): %s\n", label, latencyLine(r.tm.dep))
+	fmt.Printf("%s attempt, startTime -> endTime (attempt recorded -> StartTask to agent -> process -> result recorded): %s\n", label, latencyLine(r.tm.attempt))
+	fmt.Printf("%s slot time per task: %s (P x first start..last end / tasks), of which attempt %s and slot turnaround %s\n",
+		label, ms(slotTime(p, r.tm.span, sh.Total)), ms(mean(r.tm.attempt)), ms(slotTime(p, r.tm.span, sh.Total)-mean(r.tm.attempt)))
+	conns := ""
+	if r.closedConns >= 0 {
+		conns = fmt.Sprintf("; %d connections to the server closed (TIME-WAIT) during the run", r.closedConns)
+	}
+	fmt.Printf("%s CPU: server process %.1fs (%.0f%% of one core), agents+tasks %.1fs%s\n",
+		label, r.cpuSelf.Seconds(), 100*r.cpuSelf.Seconds()/r.wall.Seconds(), r.cpuChildren.Seconds(), conns)
+}
+
 // buildCorral builds the corral binary (for the agents) into dir.
 func buildCorral(dir string) (string, error) {
 	bin := filepath.Join(dir, "corral")
@@ -83,9 +100,17 @@ func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, erro
 		return res, err
 	}
 	fmt.Fprintln(os.Stderr, "corral: nodes up; running the DAG")
+	return measureRun(o, sh, sys, "corral", o.cpuprofile, srv.URL, stop)
+}
 
-	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
+// measureRun runs the DAG as job "dag" on pool "bench" of sys, whose nodes are up, and returns
+// what it measured. profile, if not "", receives a CPU profile of this process during the run;
+// connsOf, if not "", is the server URL whose closed connections are counted (else closedConns
+// is -1). stop ends the nodes and reaps their processes, so that their CPU time is counted.
+func measureRun(o options, sh shape, sys *system, label, profile, connsOf string, stop func()) (corralResult, error) {
+	var res corralResult
+	if profile != "" {
+		f, err := os.Create(profile)
 		if err != nil {
 			return res, err
 		}
@@ -99,8 +124,9 @@ func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, erro
 		}()
 	}
 	selfBefore, childBefore := cpuTimes()
-	res.submit, res.wall, err = sys.run("dag", "bench", sh, o.command, o.timeout, "corral")
-	if o.cpuprofile != "" {
+	var err error
+	res.submit, res.wall, err = sys.run("dag", "bench", sh, o.command, o.timeout, label)
+	if profile != "" {
 		pprof.StopCPUProfile()
 	}
 	if err != nil {
@@ -108,8 +134,11 @@ func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, erro
 	}
 	selfAfter, _ := cpuTimes()
 	res.cpuSelf = selfAfter - selfBefore
-	res.closedConns = timeWaitTo(srv.URL)
-	fmt.Fprintln(os.Stderr, "corral: reading executionInfo")
+	res.closedConns = -1
+	if connsOf != "" {
+		res.closedConns = timeWaitTo(connsOf)
+	}
+	fmt.Fprintf(os.Stderr, "%s: reading executionInfo\n", label)
 	res.tm, err = sys.timings("dag", sh)
 	if err != nil {
 		return res, err

@@ -168,14 +168,7 @@ func run(o options, cl *cleanup) error {
 		if err != nil {
 			return fmt.Errorf("corral: %w", err)
 		}
-		fmt.Printf("corral: wall %.2fs, %.0f tasks/s (submitting took %.2fs of it); real server in-process, SQLite, %d agent process(es) x %d slots\n",
-			corral.wall.Seconds(), rate(sh.Total, corral.wall), corral.submit.Seconds(), o.nodes, o.slots)
-		fmt.Printf("corral latency, task end -> dependent start (service-recorded executionInfo): %s\n", latencyLine(corral.tm.dep))
-		fmt.Printf("corral attempt, startTime -> endTime (attempt recorded -> StartTask to agent -> process -> result recorded): %s\n", latencyLine(corral.tm.attempt))
-		fmt.Printf("corral slot time per task: %s (P x first start..last end / tasks), of which attempt %s and slot turnaround %s\n",
-			ms(slotTime(o.p, corral.tm.span, sh.Total)), ms(mean(corral.tm.attempt)), ms(slotTime(o.p, corral.tm.span, sh.Total)-mean(corral.tm.attempt)))
-		fmt.Printf("corral CPU: server process %.1fs (%.0f%% of one core), agents+tasks %.1fs; %d connections to the server closed (TIME-WAIT) during the run\n",
-			corral.cpuSelf.Seconds(), 100*corral.cpuSelf.Seconds()/corral.wall.Seconds(), corral.cpuChildren.Seconds(), corral.closedConns)
+		printCorral("corral", fmt.Sprintf("real server in-process, SQLite, %d agent process(es) x %d slots", o.nodes, o.slots), corral, o.p, sh)
 		if !o.skipMake {
 			fmt.Fprintf(os.Stderr, "make -j %d\n", o.p)
 			mk, err = runMake(sh, o.p, o.command, o.dir, cl)
