@@ -6,6 +6,8 @@
 //	go run ./bench/dag -sched-only       # only the service alone, with in-process agents
 //	go run ./bench/dag -sched-only -sched-store=   # only peak memory of 100,000 tasks
 //	go run ./bench/dag -cpuprofile cpu.out && go tool pprof -top cpu.out
+//	go run ./bench/dag -netns            # also with nodes on network namespace hosts, over TLS
+//	go run ./bench/dag -netns -local=false -hosts 2 -latency 1ms   # only that, 2 hosts, slower links
 //
 // The same DAG (task i of layer l runs `true` and depends on tasks i..i+deps-1 mod width of layer
 // l-1) runs:
@@ -16,6 +18,30 @@
 //     are submitted in-process to the service's account actor, 100 per request, after a warm-up
 //     job of P tasks has run (so the agents are up and connected). Wall time runs from the first
 //     AddTasks request to the last task's completion being in the store;
+//   - with -netns (as root, with iproute2's ip), through Corral again with its nodes on hosts of
+//     their own: the real server in this process listens on the gateway of a bridge
+//     (internal/netns), so it serves TLS with a CA of its own, and -hosts network namespaces
+//     (default -nodes) each run a `corral agent` that joined the server's static pool with a
+//     join token (which carries the CA's fingerprint), P/hosts slots each. With -latency D,
+//     the agents reach the server through a proxy that delays every byte by D each way. The
+//     pool, its join token and its resizes go through the REST API over TLS; tasks are
+//     submitted in-process, as above, and the DAG is measured the same way. Its lines start
+//     with "corral-netns". Without root or ip, the mode is skipped with a message, or, with
+//     -local=false (the netns mode alone), the command exits with status 2;
+//   - with -netns, before its DAG: -resize-reps times, with the pool at 0 nodes, every agent
+//     waiting to be lent a node and a job of P ready tasks waiting, the pool is resized to
+//     -hosts nodes. The figure runs from just before the resize request is sent to the first
+//     task's process start, as its agent recorded it (the outcome file's StartTime: same
+//     machine, same clock). It includes the signed REST request over TLS, the pool manager
+//     and the static provider lending machines, the answer to the agent's assignment long
+//     poll (held open while it waits, so no new connection), the agent's node credential and
+//     its Hello on its sync link, the node shown idle and its slots to the scheduler, the
+//     attempt recorded in SQLite, the StartTask on the agent's long poll, and the spawn. The
+//     median and range are printed, with the medians of three steps from the same start: the
+//     request answered, an agent's "lent to a node" log line (to the millisecond), and the
+//     earliest executionInfo.startTime (stamped when the attempt is recorded). Between
+//     repetitions the pool goes back to 0, and each agent, its node's credential revoked,
+//     forgets the node and waits again;
 //   - through `make -s -r -j P` on a generated Makefile, one phony target per task, recipe `true`;
 //   - through the node agent's Runner alone (agent.NewRunner in this process, P at a time, each
 //     result acknowledged): the node's own cost per task, with no service and no network;
@@ -43,12 +69,16 @@
 // wait for a free slot; it does not include the agent's round trip or the process spawn.
 //
 // The last line of the output is "ratio: R", Corral's throughput over make's (tasks/s Corral ÷
-// tasks/s make, the same as make's wall time over Corral's). Progress goes to stderr.
+// tasks/s make, the same as make's wall time over Corral's), with local nodes. With -netns, the
+// line before it is "ratio-netns: R", the same with the nodes on namespace hosts (the last line
+// with -local=false). Progress goes to stderr. Every process and namespace started is ended
+// at the end, on an error, and on SIGINT or SIGTERM.
 package main
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -60,6 +90,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"corral/internal/netns"
 )
 
 // options are the command's flags.
@@ -80,6 +112,11 @@ type options struct {
 	runner              bool
 	dir                 string
 	timeout             time.Duration
+	local               bool
+	netns               bool
+	hosts               int
+	latency             time.Duration
+	resizeReps          int
 }
 
 func main() {
@@ -96,13 +133,18 @@ func main() {
 	flag.IntVar(&o.tasksPeak, "tasks-peak", 100000, "tasks of the peak-memory job (layers of -width)")
 	flag.StringVar(&o.peakStore, "peak-store", "mem", "store of the peak-memory run: mem or sqlite")
 	flag.BoolVar(&o.peakChild, "peak-child", false, "internal: be the peak-memory child process")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the Corral run (the in-process server) to this file")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the Corral run (the in-process server; with -local=false, of the -netns run) to this file")
 	flag.StringVar(&o.schedProfile, "sched-cpuprofile", "", "write CPU profiles of the service-alone runs to this file, suffixed .<store>")
 	flag.StringVar(&o.corralBin, "corral-bin", "", "a corral binary for the agents (default: go build corral/cmd/corral)")
 	flag.BoolVar(&o.skipMake, "skip-make", false, "do not run make (no ratio)")
 	flag.BoolVar(&o.runner, "runner", true, "also run the tasks through the node agent's Runner alone (no service, no network)")
 	flag.StringVar(&o.dir, "dir", "", "where the runs' data directories go (default: the system's temporary directory); e.g. /dev/shm to take the disk out")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long one run may take")
+	flag.BoolVar(&o.local, "local", true, "run the DAG through Corral with local agent processes as nodes")
+	flag.BoolVar(&o.netns, "netns", false, "also run the DAG through Corral with nodes on network namespace hosts, over TLS (needs root and ip)")
+	flag.IntVar(&o.hosts, "hosts", 0, "with -netns: namespace hosts, each a node of p/hosts slots (default: -nodes)")
+	flag.DurationVar(&o.latency, "latency", 0, "with -netns: delay added to every byte between the hosts and the server, each way, by a proxy")
+	flag.IntVar(&o.resizeReps, "resize-reps", 5, "with -netns: pool resizes from 0 to -hosts nodes, each timed to its first task running")
 	flag.Parse()
 	if o.p < 1 || o.nodes < 1 || o.p%o.nodes != 0 {
 		fatalf("-p (%d) must be a positive multiple of -nodes (%d)", o.p, o.nodes)
@@ -111,6 +153,15 @@ func main() {
 		fatalf("-layers, -width and -tasks-peak must be positive, -deps not negative")
 	}
 	o.slots = o.p / o.nodes
+	if o.hosts == 0 {
+		o.hosts = o.nodes
+	}
+	if o.netns && (o.hosts < 1 || o.p%o.hosts != 0 || o.resizeReps < 0 || o.latency < 0) {
+		fatalf("-p (%d) must be a positive multiple of -hosts (%d), -resize-reps and -latency not negative", o.p, o.hosts)
+	}
+	if o.netns && o.schedOnly {
+		fatalf("-netns and -sched-only exclude each other")
+	}
 
 	cl := &cleanup{}
 	sigs := make(chan os.Signal, 1)
@@ -123,10 +174,21 @@ func main() {
 	}()
 	err := run(o, cl)
 	cl.run()
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(os.Stderr, "bench/dag: %v\n", err)
+		os.Exit(2)
+	}
 	if err != nil {
 		fatalf("%v", err)
 	}
 }
+
+// usageError is an error of what was asked (exit status 2), not of a run.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
 
 func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench/dag: "+format+"\n", args...)
@@ -138,9 +200,26 @@ func run(o options, cl *cleanup) error {
 		return peakChild(o, cl)
 	}
 	sh := newShape(o.layers, o.width, o.deps)
-	fmt.Printf("shape: %s; P = %d (Corral: %d node(s) x %d slots; make -j %d); %d CPUs\n", sh, o.p, o.nodes, o.slots, o.p, runtime.NumCPU())
+	var skipped error
+	if o.netns {
+		if skipped = netns.Available(); skipped != nil {
+			if !o.local {
+				return usageError{fmt.Errorf("-netns: %w", skipped)}
+			}
+			o.netns = false
+		}
+	}
+	hosts := ""
+	if o.netns {
+		hosts = fmt.Sprintf("; Corral on namespace hosts: %d host(s) x %d slots", o.hosts, o.p/o.hosts)
+	}
+	fmt.Printf("shape: %s; P = %d (Corral: %d node(s) x %d slots%s; make -j %d); %d CPUs\n", sh, o.p, o.nodes, o.slots, hosts, o.p, runtime.NumCPU())
 
+	if skipped != nil {
+		fmt.Printf("corral-netns: skipped: %v\n", skipped)
+	}
 	var corral corralResult
+	var nr netnsResult
 	var mk makeResult
 	if !o.schedOnly {
 		where := o.dir
@@ -153,7 +232,7 @@ func run(o options, cl *cleanup) error {
 		}
 		fmt.Printf("disk (%s): %s\n", where, probe)
 		bin := o.corralBin
-		if bin == "" {
+		if bin == "" && (o.local || o.netns) {
 			dir, err := os.MkdirTemp("", "corral-bench-bin-")
 			if err != nil {
 				return err
@@ -164,11 +243,27 @@ func run(o options, cl *cleanup) error {
 				return err
 			}
 		}
-		corral, err = runCorral(o, sh, bin, cl)
-		if err != nil {
-			return fmt.Errorf("corral: %w", err)
+		if o.local {
+			corral, err = runCorral(o, sh, bin, cl)
+			if err != nil {
+				return fmt.Errorf("corral: %w", err)
+			}
+			printCorral("corral", fmt.Sprintf("real server in-process, SQLite, %d agent process(es) x %d slots", o.nodes, o.slots), corral, o.p, sh)
 		}
-		printCorral("corral", fmt.Sprintf("real server in-process, SQLite, %d agent process(es) x %d slots", o.nodes, o.slots), corral, o.p, sh)
+		if o.netns {
+			fmt.Fprintf(os.Stderr, "corral-netns: %d namespace host(s) x %d slots, over TLS\n", o.hosts, o.p/o.hosts)
+			nr, err = runNetns(o, sh, bin, cl)
+			if err != nil {
+				return fmt.Errorf("corral-netns: %w", err)
+			}
+			setup := fmt.Sprintf("real server in-process on the bridge's gateway, TLS with its own CA, SQLite, static pool: %d agent process(es) on namespace hosts x %d slots, joined with a join token", o.hosts, o.p/o.hosts)
+			if o.latency > 0 {
+				setup += fmt.Sprintf(", through a proxy adding %v each way", o.latency)
+			}
+			printCorral("corral-netns", setup, nr.corralResult, o.p, sh)
+			fmt.Printf("corral-netns resize 0 -> %d node(s), %d ready tasks waiting, request -> first task's process started (agent-recorded): %s\n",
+				o.hosts, o.p, resizeLine(nr.resize))
+		}
 		if !o.skipMake {
 			fmt.Fprintf(os.Stderr, "make -j %d\n", o.p)
 			mk, err = runMake(sh, o.p, o.command, o.dir, cl)
@@ -219,7 +314,12 @@ func run(o options, cl *cleanup) error {
 	}
 
 	if !o.schedOnly && !o.skipMake {
-		fmt.Printf("ratio: %.3f\n", rate(sh.Total, corral.wall)/rate(sh.Total, mk.wall))
+		if o.netns {
+			fmt.Printf("ratio-netns: %.3f\n", rate(sh.Total, nr.wall)/rate(sh.Total, mk.wall))
+		}
+		if o.local {
+			fmt.Printf("ratio: %.3f\n", rate(sh.Total, corral.wall)/rate(sh.Total, mk.wall))
+		}
 	}
 	return nil
 }
