@@ -25,6 +25,9 @@ type corralResult struct {
 	closedConns  int           // TCP connections to the server port in TIME-WAIT after the run
 }
 
+// benchKey is the account key of the servers the benchmark starts.
+const benchKey = "bench-key-0123456789abcdef"
+
 // printCorral prints what a run through the whole server measured, each line starting with
 // label; setup says how the server and its nodes ran.
 func printCorral(label, setup string, r corralResult, p int, sh shape) {
@@ -62,12 +65,11 @@ func buildCorral(dir string) (string, error) {
 // local `corral agent` process; requests go in-process to the service's account actor.
 func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, error) {
 	var res corralResult
-	dir, err := os.MkdirTemp(o.dir, "corral-bench-dag-")
+	dir, err := tempDir(o.dir, "corral-bench-dag-", cl)
 	if err != nil {
 		return res, err
 	}
-	cl.add(func() { os.RemoveAll(dir) }) // at the end: deleting now would slow the next runs (see main)
-	key := []byte("bench-key-0123456789abcdef")
+	key := []byte(benchKey)
 	srv, err := server.Start(server.Config{
 		Listen:  "127.0.0.1:0",
 		DataDir: filepath.Join(dir, "data"),

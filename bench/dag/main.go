@@ -233,11 +233,10 @@ func run(o options, cl *cleanup) error {
 		fmt.Printf("disk (%s): %s\n", where, probe)
 		bin := o.corralBin
 		if bin == "" && (o.local || o.netns) {
-			dir, err := os.MkdirTemp("", "corral-bench-bin-")
+			dir, err := tempDir("", "corral-bench-bin-", cl)
 			if err != nil {
 				return err
 			}
-			cl.add(func() { os.RemoveAll(dir) })
 			fmt.Fprintln(os.Stderr, "building corral")
 			if bin, err = buildCorral(dir); err != nil {
 				return err

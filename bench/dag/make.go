@@ -19,11 +19,10 @@ type makeResult struct {
 // there. The wall time counts make's whole run, reading the Makefile included.
 func runMake(sh shape, p int, command, root string, cl *cleanup) (makeResult, error) {
 	var res makeResult
-	dir, err := os.MkdirTemp(root, "corral-bench-make-")
+	dir, err := tempDir(root, "corral-bench-make-", cl)
 	if err != nil {
 		return res, err
 	}
-	cl.add(func() { os.RemoveAll(dir) }) // at the end: deleting now would slow the next runs (see main)
 	mf := filepath.Join(dir, "Makefile")
 	f, err := os.Create(mf)
 	if err != nil {

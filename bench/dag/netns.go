@@ -52,18 +52,17 @@ type resizeSample struct {
 // through the REST API over TLS.
 func runNetns(o options, sh shape, bin string, cl *cleanup) (netnsResult, error) {
 	var res netnsResult
-	dir, err := os.MkdirTemp(o.dir, "corral-bench-netns-")
+	dir, err := tempDir(o.dir, "corral-bench-netns-", cl)
 	if err != nil {
 		return res, err
 	}
-	cl.add(func() { os.RemoveAll(dir) }) // at the end: deleting now would slow the next runs (see main)
 	n, err := netns.New()
 	if err != nil {
 		return res, err
 	}
 	closeNet := cl.add(n.Close)
 	defer closeNet()
-	key := []byte("bench-key-0123456789abcdef")
+	key := []byte(benchKey)
 	srv, err := server.Start(server.Config{
 		Listen:   n.Gateway + ":0",
 		DataDir:  filepath.Join(dir, "data"),

@@ -25,11 +25,10 @@ func (d diskProbe) String() string {
 // (the allocator skips recently deleted inodes), so nothing is deleted between the runs.
 func probeDisk(root string, n int, cl *cleanup) (diskProbe, error) {
 	p := diskProbe{n: n}
-	dir, err := os.MkdirTemp(root, "corral-bench-probe-")
+	dir, err := tempDir(root, "corral-bench-probe-", cl)
 	if err != nil {
 		return p, err
 	}
-	cl.add(func() { os.RemoveAll(dir) })
 	for i := range n {
 		d := filepath.Join(dir, fmt.Sprint(i))
 		t := time.Now()

@@ -24,11 +24,10 @@ type runnerResult struct {
 // matter to a node, so the tasks are independent.
 func runRunner(n, p int, command, root string, cl *cleanup) (runnerResult, error) {
 	var res runnerResult
-	dir, err := os.MkdirTemp(root, "corral-bench-runner-")
+	dir, err := tempDir(root, "corral-bench-runner-", cl)
 	if err != nil {
 		return res, err
 	}
-	cl.add(func() { os.RemoveAll(dir) }) // at the end: deleting now would slow the next runs (see main)
 	done := make(chan agent.Result, p)
 	r, err := agent.NewRunner(agent.Config{
 		Root: filepath.Join(dir, "node"), NodeID: "bench-0", PoolID: "bench",

@@ -37,11 +37,10 @@ func runSched(o options, sh shape, storeKind, profile string, withLatency bool, 
 	case "mem":
 		st = memstore.New()
 	case "sqlite":
-		dir, err := os.MkdirTemp(o.dir, "corral-bench-sched-")
+		dir, err := tempDir(o.dir, "corral-bench-sched-", cl)
 		if err != nil {
 			return res, err
 		}
-		cl.add(func() { os.RemoveAll(dir) }) // at the end: deleting now would slow the next runs (see main)
 		s, err := sqlite.Open(filepath.Join(dir, "corral.db"))
 		if err != nil {
 			return res, err

@@ -85,6 +85,18 @@ func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
+// tempDir makes a directory in root (the system's temporary directory if "") that cl removes
+// at the end of the command, not before: deleting many files now would slow the next runs'
+// creating files (see main).
+func tempDir(root, prefix string, cl *cleanup) (string, error) {
+	dir, err := os.MkdirTemp(root, prefix)
+	if err != nil {
+		return "", err
+	}
+	cl.add(func() { os.RemoveAll(dir) })
+	return dir, nil
+}
+
 // cleanup runs registered functions once, last first: at the end of main, on a fatal error, or
 // on SIGINT/SIGTERM.
 type cleanup struct {
