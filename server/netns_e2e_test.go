@@ -21,6 +21,21 @@ type netWorld struct {
 	net   *netns.Net
 	e     *e2eEnv
 	token string
+	// agentURL is where agents reach the server: the server itself, or a proxy (latency).
+	agentURL string
+}
+
+// latency puts a proxy that delays every byte by d, each way, between the agents started from
+// now on and the server.
+func (w *netWorld) latency(t *testing.T, d time.Duration) {
+	t.Helper()
+	target := strings.TrimPrefix(w.e.srv.base, "https://")
+	p, err := netns.NewProxy(w.net.Gateway+":0", target, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	w.agentURL = "https://" + p.Addr
 }
 
 // newNetWorld starts the server on the Net's gateway with the given extra flags, and adds pool
@@ -59,7 +74,7 @@ func newNetWorld(t *testing.T, slots int32, flags ...string) *netWorld {
 	if !strings.Contains(tok.Token, ".sha256:") {
 		t.Fatalf("join token %q carries no CA fingerprint", tok.Token)
 	}
-	return &netWorld{net: n, e: e, token: tok.Token}
+	return &netWorld{net: n, e: e, token: tok.Token, agentURL: e.srv.base}
 }
 
 // hosts adds k namespace hosts, starts an agent joined to p1 on each, and grows p1 to k idle
@@ -74,7 +89,7 @@ func (w *netWorld) hosts(t *testing.T, k int) ([]*netns.Host, []*machine) {
 			t.Fatal(err)
 		}
 		hosts = append(hosts, h)
-		ms = append(ms, startAgentOn(t, w.e, w.token, h.Command))
+		ms = append(ms, startAgentVia(t, w.e, w.agentURL, w.token, h.Command))
 	}
 	target := int32(k)
 	waitUntil(t, 30*time.Second, "the machines joined", func() bool {
@@ -168,11 +183,13 @@ func runs(t *testing.T, log string) map[string]int {
 }
 
 // TestNetnsDAGOverTLS runs a DAG job on a pool of three hosts of their own (network
-// namespaces), whose agents joined over TLS with a join token: every task runs once, in
+// namespaces), whose agents joined over TLS with a join token and reach the server through a
+// proxy that adds 5ms each way: every task runs once, in
 // dependency order, tasks ran on every host, and their outputs are readable through the task
 // file API.
 func TestNetnsDAGOverTLS(t *testing.T) {
 	w := newNetWorld(t, 2)
+	w.latency(t, 5*time.Millisecond)
 	hosts, _ := w.hosts(t, 3)
 	log := filepath.Join(t.TempDir(), "ran.log")
 	if err := os.Chmod(filepath.Dir(log), 0o777); err != nil {
@@ -382,11 +399,12 @@ func TestNetnsRefusals(t *testing.T) {
 	}
 }
 
-// TestNetnsExecAutoscale runs the exec provider with the example programs that make every node a
-// network namespace host (examples/exec/netns-*.sh) and a real agent in it, joined with the
-// node's join token over TLS: an autoscale formula grows the pool on new hosts for a burst of
-// tasks, every task runs once on them, and the pool shrinks back to nothing, the hosts deleted.
-func TestNetnsExecAutoscale(t *testing.T) {
+// newExecWorld starts a server with the exec provider and the namespace example programs, on
+// the gateway of a netns.Net (TLS), with the given extra flags. It returns the Net, the server
+// and a pool id unique to the test (the programs name hosts corral-<pool>.<node>), whose hosts
+// the test's cleanup destroys if the test leaves any.
+func newExecWorld(t *testing.T, flags ...string) (*netns.Net, *e2eEnv, string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
@@ -398,7 +416,7 @@ func TestNetnsExecAutoscale(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(n.Close)
-	pool := "x" + n.Tag // the scripts name hosts corral-<pool>.<node>: unique to this test
+	pool := "x" + n.Tag
 	t.Cleanup(func() { destroyNamespaces(t, "corral-"+pool+".") })
 	ln, err := net.Listen("tcp", n.Gateway+":0")
 	if err != nil {
@@ -411,18 +429,25 @@ func TestNetnsExecAutoscale(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := buildCorral(t)
-	state, roots := t.TempDir(), t.TempDir()
 	t.Setenv("CORRAL_NETNS_BRIDGE", n.Bridge)
 	t.Setenv("CORRAL_NETNS_SUBNET", n.Subnet+".0/24")
-	t.Setenv("CORRAL_NETNS_STATE", state)
-	t.Setenv("CORRAL_NETNS_ROOT", roots)
+	t.Setenv("CORRAL_NETNS_STATE", t.TempDir())
+	t.Setenv("CORRAL_NETNS_ROOT", t.TempDir())
 	t.Setenv("CORRAL_BIN", bin)
-	e := newE2EAt(t, addr, "--provider", "exec",
+	e := newE2EAt(t, addr, append([]string{"--provider", "exec",
 		"--exec-create", filepath.Join(scripts, "netns-create.sh"),
 		"--exec-delete", filepath.Join(scripts, "netns-delete.sh"),
 		"--exec-list", filepath.Join(scripts, "netns-list.sh"),
-		"--exec-pass-env", "CORRAL_NETNS_BRIDGE,CORRAL_NETNS_SUBNET,CORRAL_NETNS_STATE,CORRAL_NETNS_ROOT,CORRAL_BIN",
-		"--autoscale-min-interval", "1s", "--node-lost-after", "5s")
+		"--exec-pass-env", "CORRAL_NETNS_BRIDGE,CORRAL_NETNS_SUBNET,CORRAL_NETNS_STATE,CORRAL_NETNS_ROOT,CORRAL_BIN"}, flags...)...)
+	return n, e, pool
+}
+
+// TestNetnsExecAutoscale runs the exec provider with the example programs that make every node a
+// network namespace host (examples/exec/netns-*.sh) and a real agent in it, joined with the
+// node's join token over TLS: an autoscale formula grows the pool on new hosts for a burst of
+// tasks, every task runs once on them, and the pool shrinks back to nothing, the hosts deleted.
+func TestNetnsExecAutoscale(t *testing.T) {
+	n, e, pool := newExecWorld(t, "--autoscale-min-interval", "1s", "--node-lost-after", "5s")
 	base, key := e.srv.base, e.key
 
 	formula := `$pending = max($PendingTasks.GetSample(1));
@@ -494,5 +519,81 @@ func destroyNamespaces(t *testing.T, prefix string) {
 		if err := exec.Command("ip", "netns", "delete", ns).Run(); err != nil {
 			t.Logf("delete namespace %s: %v", ns, err)
 		}
+	}
+}
+
+// TestNetnsExecHostDestroyed destroys a host the exec provider made while its task runs: the
+// task is requeued (not counted as a retry) after the heartbeat timeout and completes on the
+// other host, the node is shown unknown, and when the pool shrinks the provider's delete program
+// removes what is left of the host (its link and records).
+func TestNetnsExecHostDestroyed(t *testing.T) {
+	n, e, pool := newExecWorld(t, "--node-lost-after", "3s")
+	base, key := e.srv.base, e.key
+	two, one := int32(2), int32(1)
+	if code := call(t, base, key, "POST", "/pools", batch.Pool{ID: pool, VMSize: "netns", TargetDedicatedNodes: &two, TaskSlotsPerNode: &one}, nil); code != http.StatusCreated {
+		t.Fatalf("add pool: %d", code)
+	}
+	w := &netWorld{net: n, e: e}
+	waitPool(t, base, key, pool, 60*time.Second, "two nodes", func(p batch.Pool) bool {
+		return p.CurrentDedicatedNodes != nil && *p.CurrentDedicatedNodes == 2 && p.AllocationState == batch.AllocationSteady
+	})
+	log := filepath.Join(t.TempDir(), "ran.log")
+	if err := os.Chmod(filepath.Dir(log), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if code := call(t, base, key, "POST", "/jobs", batch.Job{ID: "j", PoolInfo: batch.PoolInformation{PoolID: pool}}, nil); code != http.StatusCreated {
+		t.Fatalf("add job: %d", code)
+	}
+	tasks := []batch.Task{
+		{ID: "a", CommandLine: fmt.Sprintf(`/bin/sh -c "echo a $(hostname -I) >> %s; sleep 3"`, log)},
+		{ID: "b", CommandLine: fmt.Sprintf(`/bin/sh -c "echo b $(hostname -I) >> %s; sleep 3"`, log)},
+	}
+	if code := call(t, base, key, "POST", "/jobs/j/addtaskcollection", map[string]any{"value": tasks}, nil); code != http.StatusOK {
+		t.Fatalf("add tasks: %d", code)
+	}
+	waitUntil(t, 30*time.Second, "both tasks running", func() bool {
+		b, _ := os.ReadFile(log)
+		return strings.Count(string(b), "\n") >= 2
+	})
+	hosts := namespaces("corral-" + pool + ".")
+	if len(hosts) != 2 {
+		t.Fatalf("hosts %v, want 2", hosts)
+	}
+	gone := hosts[0]
+	destroyNamespaces(t, gone)
+	for _, tk := range w.tasksOf(t, "j", len(tasks), 60*time.Second) {
+		if x := tk.ExecutionInfo; x == nil || x.Result != batch.ResultSuccess || x.RetryCount != 0 {
+			t.Errorf("task %s: %+v", tk.ID, x)
+		}
+	}
+	var nodes struct{ Value []batch.Node }
+	waitUntil(t, 30*time.Second, "the destroyed host's node shown unknown", func() bool {
+		call(t, base, key, "GET", "/pools/"+pool+"/nodes", nil, &nodes)
+		for _, nd := range nodes.Value {
+			if nd.State == batch.NodeUnknown || nd.State == batch.NodeUnusable {
+				return true
+			}
+		}
+		return false
+	})
+	// Shrink to one node: the lost node goes first, and the delete program removes what is left
+	// of its host.
+	if code := call(t, base, key, "POST", "/pools/"+pool+"/resize", map[string]any{"targetDedicatedNodes": one}, nil); code != http.StatusAccepted {
+		t.Fatalf("resize: %d", code)
+	}
+	waitPool(t, base, key, pool, 60*time.Second, "one node", func(p batch.Pool) bool {
+		return p.CurrentDedicatedNodes != nil && *p.CurrentDedicatedNodes == 1 && p.AllocationState == batch.AllocationSteady
+	})
+	call(t, base, key, "GET", "/pools/"+pool+"/nodes", nil, &nodes)
+	if len(nodes.Value) != 1 || nodes.Value[0].State != batch.NodeIdle {
+		t.Errorf("nodes after the shrink: %+v, want the live one, idle", nodes.Value)
+	}
+	state := os.Getenv("CORRAL_NETNS_STATE")
+	waitUntil(t, 30*time.Second, "the destroyed host's records removed", func() bool {
+		_, err := os.Stat(filepath.Join(state, "nodes", gone))
+		return os.IsNotExist(err)
+	})
+	if left := namespaces("corral-" + pool + "."); len(left) != 1 || left[0] == gone {
+		t.Errorf("hosts left: %v, want the live one", left)
 	}
 }

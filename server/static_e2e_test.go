@@ -34,8 +34,15 @@ func startMachine(t *testing.T, e *e2eEnv, token string) *machine {
 // namespace host's Command); the test's cleanup kills it.
 func startAgentOn(t *testing.T, e *e2eEnv, token string, command func(string, ...string) *exec.Cmd) *machine {
 	t.Helper()
+	return startAgentVia(t, e, e.srv.base, token, command)
+}
+
+// startAgentVia is startAgentOn with the agent reaching the server at url (through a proxy,
+// say).
+func startAgentVia(t *testing.T, e *e2eEnv, url, token string, command func(string, ...string) *exec.Cmd) *machine {
+	t.Helper()
 	m := &machine{root: t.TempDir(), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	m.cmd = command(e.bin, "agent", "--server", e.srv.base, "--root", m.root, "--heartbeat", "200ms", "--give-up", "30s")
+	m.cmd = command(e.bin, "agent", "--server", url, "--root", m.root, "--heartbeat", "200ms", "--give-up", "30s")
 	m.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CORRAL_JOIN_TOKEN=" + token}
 	m.cmd.Stderr = m.stderr
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
