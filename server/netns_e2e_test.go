@@ -434,11 +434,12 @@ func newExecWorld(t *testing.T, flags ...string) (*netns.Net, *e2eEnv, string) {
 	t.Setenv("CORRAL_NETNS_STATE", t.TempDir())
 	t.Setenv("CORRAL_NETNS_ROOT", t.TempDir())
 	t.Setenv("CORRAL_BIN", bin)
+	t.Setenv("CORRAL_HEARTBEAT", "500ms") // well under the tests' --node-lost-after
 	e := newE2EAt(t, addr, append([]string{"--provider", "exec",
 		"--exec-create", filepath.Join(scripts, "netns-create.sh"),
 		"--exec-delete", filepath.Join(scripts, "netns-delete.sh"),
 		"--exec-list", filepath.Join(scripts, "netns-list.sh"),
-		"--exec-pass-env", "CORRAL_NETNS_BRIDGE,CORRAL_NETNS_SUBNET,CORRAL_NETNS_STATE,CORRAL_NETNS_ROOT,CORRAL_BIN"}, flags...)...)
+		"--exec-pass-env", "CORRAL_NETNS_BRIDGE,CORRAL_NETNS_SUBNET,CORRAL_NETNS_STATE,CORRAL_NETNS_ROOT,CORRAL_BIN,CORRAL_HEARTBEAT"}, flags...)...)
 	return n, e, pool
 }
 

@@ -12,6 +12,9 @@
 #                                                namespaces are)
 #   CORRAL_NETNS_ROOT    /var/lib/corral-netns   the nodes' agent directories: <root>/<pool>/<node>
 #   CORRAL_BIN           corral (from PATH)      the corral binary that the nodes run
+#   CORRAL_HEARTBEAT     5s                      how often the nodes' agents report (corral agent
+#                                                --heartbeat): keep it well under the server's
+#                                                --node-lost-after
 
 # The names set here are used by the scripts that source this file.
 # shellcheck disable=SC2034
@@ -20,6 +23,7 @@ bridge=${CORRAL_NETNS_BRIDGE:-corralbr0}
 subnet=${CORRAL_NETNS_SUBNET:-10.77.0.0/16}
 state=${CORRAL_NETNS_STATE:-/run/corral-netns}
 root=${CORRAL_NETNS_ROOT:-/var/lib/corral-netns}
+heartbeat=${CORRAL_HEARTBEAT:-5s}
 
 die() {
 	echo "$(basename "$0"): $*" >&2

@@ -72,7 +72,7 @@ flock -u 9
 if [ -z "$(ns_pids "$ns")" ]; then
 	mkdir -p "$noderoot"
 	chmod 700 "$noderoot"
-	ip netns exec "$ns" setsid "$bin" agent --server "$CORRAL_SERVER_URL" --root "$noderoot" \
+	ip netns exec "$ns" setsid "$bin" agent --server "$CORRAL_SERVER_URL" --root "$noderoot" --heartbeat "$heartbeat" \
 		</dev/null >>"$noderoot/agent.log" 2>&1 &
 	# A moment for it to fail at once (a wrong binary, a bad flag).
 	sleep 1
