@@ -176,7 +176,10 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Defer[resultRecorded](),
 		actor.Ignore[protocol.TaskStarted](),
 		actor.Ignore[protocol.TaskResult](),
-		actor.Ignore[aliveCheck](),
+		// An agent not heard from since the session started (the service restarted and the
+		// machine died meanwhile, say) is given up as a silent one is: what the store says it
+		// runs is requeued.
+		actor.On(n.check),
 		actor.On(func(ctx *actor.Context, _ retire) { ctx.Halt() }),
 		actor.On(n.stop),
 		actor.On(n.drainNow),
@@ -495,6 +498,12 @@ func (n *nodeSession) lose(ctx *actor.Context) {
 	n.contact(ctx, true)
 	n.offered = false
 	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID})
+	// Given up before the agent said Hello: what the store said it runs is lost too.
+	for _, id := range sortedKeys(n.expected) {
+		r := n.expected[id]
+		delete(n.expected, id)
+		n.giveUp(ctx, r, false)
+	}
 	for _, id := range sortedKeys(n.running) {
 		n.lost(ctx, n.running[id], false)
 	}

@@ -108,3 +108,27 @@ func TestNodeSessionUnderLinkFaults(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 300, MaxSteps: 2000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
 		Faults: systest.Faults{Drops: 2, Duplicates: 2, Delays: 2}}, nodeProgram(3))
 }
+
+// silentAgent is an agent that never says anything: its machine died while the service was down.
+type silentAgent struct{}
+
+func (silentAgent) Define(m *actor.Machine) {
+	m.State("Dead", actor.OnAny(func(*actor.Context, actor.Event) {}))
+}
+
+// A session started after a restart, for a node the store says runs two attempts, whose agent
+// never says Hello: after the heartbeat timeout the node is given up and both attempts are
+// reported lost (requeued), each once.
+func TestNodeSessionGivesUpAgentNeverHeard(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 100, MaxSteps: 500, Strategy: "portfolio", Seed: 1, ClockProbability: 0.2},
+		func(s *systest.Sim) {
+			s.Monitor(&endsOnce{want: 2})
+			s.Create("sched/p1", stubSched{})
+			s.Create("pool/p1", stubPool{})
+			s.Create("job/j1", &stubJob{node: "node/p1/n1"})
+			s.Create("agent/n1", silentAgent{})
+			expected := []attemptRef{{AttemptID: "a0", JobID: "j1", TaskID: "t0", Slots: 1}, {AttemptID: "a1", JobID: "j1", TaskID: "t1", Slots: 1}}
+			s.Create("node/p1/n1", newNodeSession("p1", "n1", 4, "agent/n1", "sched/p1", "pool/p1",
+				NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}, expected))
+		})
+}

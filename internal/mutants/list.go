@@ -384,4 +384,23 @@ var Mutants = []Mutant{
 		Packages:    []string{"./service"},
 		Run:         "^TestNodeShownUnknown",
 	},
+	// A node whose agent is never heard after a restart is given up (service/node.go).
+	{
+		Name:        "never-heard-not-given-up",
+		File:        "service/node.go",
+		Original:    "\t\t// runs is requeued.\n\t\tactor.On(n.check),",
+		Replacement: "\t\t// runs is requeued.\n\t\tactor.Ignore[aliveCheck](),",
+		Description: "a node whose agent never says Hello after a restart of the service keeps its attempts for ever",
+		Packages:    []string{"./service"},
+		Run:         "^TestNodeSession",
+	},
+	{
+		Name:        "lost-before-hello-keeps-expected",
+		File:        "service/node.go",
+		Original:    "\t// Given up before the agent said Hello: what the store said it runs is lost too.\n\tfor _, id := range sortedKeys(n.expected) {\n\t\tr := n.expected[id]\n\t\tdelete(n.expected, id)\n\t\tn.giveUp(ctx, r, false)\n\t}\n",
+		Replacement: "",
+		Description: "a node given up before its agent said Hello does not report lost the attempts the store said it ran",
+		Packages:    []string{"./service"},
+		Run:         "^TestNodeSession",
+	},
 }

@@ -87,7 +87,12 @@ func TestHostsPartitionsAndProxy(t *testing.T) {
 	if err := h1.Heal(); err != nil {
 		t.Fatal(err)
 	}
-	if err := send(h1, ln.Addr().String(), "healed"); err != nil {
+	// The link takes a moment to carry traffic again after it comes up.
+	healed := time.Now().Add(10 * time.Second)
+	for err = send(h1, ln.Addr().String(), "healed"); err != nil && time.Now().Before(healed); err = send(h1, ln.Addr().String(), "healed") {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
 		t.Errorf("after healing: %v", err)
 	} else if m := <-got; m != "healed" {
 		t.Errorf("got %q", m)
