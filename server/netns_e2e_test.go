@@ -585,10 +585,11 @@ func TestNetnsExecHostDestroyed(t *testing.T) {
 	waitPool(t, base, key, pool, 60*time.Second, "one node", func(p batch.Pool) bool {
 		return p.CurrentDedicatedNodes != nil && *p.CurrentDedicatedNodes == 1 && p.AllocationState == batch.AllocationSteady
 	})
-	call(t, base, key, "GET", "/pools/"+pool+"/nodes", nil, &nodes)
-	if len(nodes.Value) != 1 || nodes.Value[0].State != batch.NodeIdle {
-		t.Errorf("nodes after the shrink: %+v, want the live one, idle", nodes.Value)
-	}
+	// The removed node is listed leavingpool until its machine is deleted.
+	waitUntil(t, 30*time.Second, "the live node alone, idle", func() bool {
+		call(t, base, key, "GET", "/pools/"+pool+"/nodes", nil, &nodes)
+		return len(nodes.Value) == 1 && nodes.Value[0].State == batch.NodeIdle
+	})
 	state := os.Getenv("CORRAL_NETNS_STATE")
 	waitUntil(t, 30*time.Second, "the destroyed host's records removed", func() bool {
 		_, err := os.Stat(filepath.Join(state, "nodes", gone))
