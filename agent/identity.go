@@ -109,6 +109,11 @@ func SaveIdentity(root string, id Identity) error {
 	return nil
 }
 
+// ErrJoinRefused is wrapped by the error Join returns when the server answered and refused (a
+// stale, revoked or unknown token, a pool that takes no machines): trying again will not help,
+// unlike a server that could not be reached.
+var ErrJoinRefused = errors.New("join refused")
+
 // maxJoinResponse bounds the join answer the agent reads.
 const maxJoinResponse = 1 << 20
 
@@ -140,7 +145,11 @@ func Join(ctx context.Context, client *http.Client, serverURL, token, hostname s
 		return Identity{}, fmt.Errorf("agent: join %s: %w", serverURL, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Identity{}, fmt.Errorf("agent: join %s refused: %s: %s", serverURL, resp.Status, strings.TrimSpace(string(raw)))
+		err := fmt.Errorf("agent: join %s: %w: %s: %s", serverURL, ErrJoinRefused, resp.Status, strings.TrimSpace(string(raw)))
+		if resp.StatusCode >= 500 {
+			err = fmt.Errorf("agent: join %s: %s: %s", serverURL, resp.Status, strings.TrimSpace(string(raw)))
+		}
+		return Identity{}, err
 	}
 	var jr protocol.JoinResponse
 	if err := json.Unmarshal(raw, &jr); err != nil {

@@ -87,11 +87,16 @@ func normalizeFingerprint(fp string) (string, error) {
 	return s, nil
 }
 
+// ErrNotTrusted is wrapped by the errors of a pinned client's handshake when the server's
+// certificate does not match the fingerprint: a server that is not the one the fingerprint names,
+// which trying again will not change.
+var ErrNotTrusted = errors.New("pki: the server is not the one the fingerprint names")
+
 // verifyPinned verifies a server's chain against the fingerprint want (normalized), as
 // PinnedClientConfig describes.
 func verifyPinned(chain []*x509.Certificate, want, serverName string, now time.Time) error {
 	if len(chain) == 0 {
-		return errors.New("pki: the server presented no certificate")
+		return fmt.Errorf("%w: it presented no certificate", ErrNotTrusted)
 	}
 	var anchor *x509.Certificate
 	for _, c := range chain {
@@ -105,7 +110,7 @@ func verifyPinned(chain []*x509.Certificate, want, serverName string, now time.T
 		for i, c := range chain {
 			got[i] = Fingerprint(c)
 		}
-		return fmt.Errorf("pki: no certificate the server presented has fingerprint %s (it presented %s)", want, strings.Join(got, ", "))
+		return fmt.Errorf("%w: no certificate the server presented has fingerprint %s (it presented %s)", ErrNotTrusted, want, strings.Join(got, ", "))
 	}
 	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(anchor)
@@ -122,7 +127,7 @@ func verifyPinned(chain []*x509.Certificate, want, serverName string, now time.T
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 	if err != nil {
-		return fmt.Errorf("pki: the server's certificate, pinned to %s: %w", want, err)
+		return fmt.Errorf("%w: its certificate, pinned to %s: %w", ErrNotTrusted, want, err)
 	}
 	return nil
 }

@@ -38,9 +38,9 @@ func (w *netWorld) latency(t *testing.T, d time.Duration) {
 	w.agentURL = "https://" + p.Addr
 }
 
-// newNetWorld starts the server on the Net's gateway with the given extra flags, and adds pool
-// p1 (no nodes yet, slots task slots per node) and its join token.
-func newNetWorld(t *testing.T, slots int32, flags ...string) *netWorld {
+// newGatewayNet makes a netns.Net for the test (skipping it with the reason when it cannot, or
+// with -short) and returns it with a free address on its gateway for a server to listen on.
+func newGatewayNet(t *testing.T) (*netns.Net, string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -57,8 +57,15 @@ func newNetWorld(t *testing.T, slots int32, flags ...string) *netWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return n, ln.Addr().String()
+}
+
+// newNetWorld starts the server on the Net's gateway with the given extra flags, and adds pool
+// p1 (no nodes yet, slots task slots per node) and its join token.
+func newNetWorld(t *testing.T, slots int32, flags ...string) *netWorld {
+	t.Helper()
+	n, addr := newGatewayNet(t)
 	e := newE2EAt(t, addr, append([]string{"--provider", "static"}, flags...)...)
 	if !strings.HasPrefix(e.srv.base, "https://"+n.Gateway) {
 		t.Fatalf("a server on %s serves %s; want TLS", addr, e.srv.base)
@@ -405,25 +412,9 @@ func TestNetnsRefusals(t *testing.T) {
 // the test's cleanup destroys if the test leaves any.
 func newExecWorld(t *testing.T, flags ...string) (*netns.Net, *e2eEnv, string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts processes")
-	}
-	if err := netns.Available(); err != nil {
-		t.Skipf("needs network namespaces: %v", err)
-	}
-	n, err := netns.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.Close)
+	n, addr := newGatewayNet(t)
 	pool := "x" + n.Tag
 	t.Cleanup(func() { destroyNamespaces(t, "corral-"+pool+".") })
-	ln, err := net.Listen("tcp", n.Gateway+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	scripts, err := filepath.Abs("../examples/exec")
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -171,6 +172,9 @@ func forgetNode(root string, id agent.Identity) (agent.Identity, error) {
 	return id, nil
 }
 
+// joinPatience is how long an agent keeps trying to reach the server to join.
+const joinPatience = 2 * time.Minute
+
 // agentIdentity returns the node's identity: the one kept in root, or, if there is none, the
 // one a join with token gives (then kept in root).
 func agentIdentity(ctx context.Context, root, server, token string, log *slog.Logger) (agent.Identity, error) {
@@ -196,11 +200,28 @@ func agentIdentity(ctx context.Context, root, server, token string, log *slog.Lo
 		return agent.Identity{}, err
 	}
 	host, _ := os.Hostname()
-	jctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	id, err = agent.Join(jctx, hc, server, token, host)
-	if err != nil {
-		return agent.Identity{}, err
+	// A machine's agent may start before its network is up, or before the server is: it tries
+	// again, for up to joinPatience, unless the server refused the token or is not the server
+	// the token's fingerprint names.
+	deadline := time.Now().Add(joinPatience)
+	for pause := 500 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
+		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		id, err = agent.Join(jctx, hc, server, token, host)
+		cancel()
+		if err == nil {
+			break
+		}
+		var unverified *tls.CertificateVerificationError
+		if errors.Is(err, agent.ErrJoinRefused) || errors.Is(err, pki.ErrNotTrusted) || errors.As(err, &unverified) ||
+			time.Now().Add(pause).After(deadline) || ctx.Err() != nil {
+			return agent.Identity{}, err
+		}
+		log.Warn("join: the server could not be reached; trying again", "err", err, "in", pause)
+		select {
+		case <-ctx.Done():
+			return agent.Identity{}, ctx.Err()
+		case <-time.After(pause):
+		}
 	}
 	if err := agent.SaveIdentity(root, id); err != nil {
 		return agent.Identity{}, err
