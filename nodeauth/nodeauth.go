@@ -143,10 +143,7 @@ func SecretMatches(secret, hashHex string) bool {
 }
 
 // NewSecret returns n random bytes, base64url without padding (no '.', ':' or '/').
-func NewSecret(n int) (string, error) { return newSecret(n) }
-
-// newSecret returns n random bytes, base64url without padding (no '.', ':' or '/').
-func newSecret(n int) (string, error) {
+func NewSecret(n int) (string, error) {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("nodeauth: random: %w", err)
@@ -160,7 +157,7 @@ func (r *Registry) IssueNode(ctx context.Context, poolID, nodeID string) (string
 	if poolID == "" || nodeID == "" || strings.Contains(poolID, "/") {
 		return "", fmt.Errorf("nodeauth: bad node %q of pool %q", nodeID, poolID)
 	}
-	secret, err := newSecret(32)
+	secret, err := NewSecret(32)
 	if err != nil {
 		return "", err
 	}
@@ -254,11 +251,11 @@ func (r *Registry) CreateJoinToken(ctx context.Context, poolID, nodeID string, t
 	if ttl <= 0 {
 		return "", JoinToken{}, fmt.Errorf("nodeauth: join token lifetime %v: want a positive duration", ttl)
 	}
-	id, err := newSecret(6)
+	id, err := NewSecret(6)
 	if err != nil {
 		return "", JoinToken{}, err
 	}
-	secret, err := newSecret(24)
+	secret, err := NewSecret(24)
 	if err != nil {
 		return "", JoinToken{}, err
 	}
