@@ -24,6 +24,8 @@ const CredentialFile = "credential"
 // server. The local provider writes it before it starts a node's agent; an agent on another
 // machine gets it by joining (Join). It is kept in CredentialFile.
 type Identity struct {
+	// ServerURL is the server's base URL, or a comma-separated list of the base URLs of the
+	// replicas of one service (see Servers and Failover).
 	ServerURL  string `json:"serverUrl"`
 	PoolID     string `json:"poolId"`
 	NodeID     string `json:"nodeId,omitempty"`
@@ -48,6 +50,15 @@ func (id Identity) check() error {
 		return errors.New("agent: the identity names neither a node nor a machine")
 	}
 	return nil
+}
+
+// firstServer is the first of the identity's servers: requests are built against it, and a
+// Failover transport sends them to the current one.
+func (id Identity) firstServer() string {
+	if s := Servers(id.ServerURL); len(s) > 0 {
+		return s[0]
+	}
+	return id.ServerURL
 }
 
 // IsMachine reports whether the identity is that of a machine of a static pool.
@@ -175,7 +186,7 @@ func Await(ctx context.Context, client *http.Client, id Identity, wait time.Dura
 	if err != nil {
 		return id, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(id.ServerURL, "/")+protocol.AssignPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(id.firstServer(), "/")+protocol.AssignPath, bytes.NewReader(body))
 	if err != nil {
 		return id, fmt.Errorf("agent: await a node: %w", err)
 	}

@@ -23,7 +23,7 @@ import (
 	"corral/compute/static"
 	"corral/nodeauth"
 	"corral/service"
-	"corral/store/sqlite"
+	"corral/store"
 )
 
 // DefaultListen is where the server listens unless told otherwise: loopback only, so a server
@@ -57,6 +57,20 @@ type Config struct {
 	// the nodes' directories (nodes/). Start makes it readable by its owner only (see
 	// secureDataDir), tightening the modes of an existing directory and its files.
 	DataDir string
+	// Store names a shared store: a PostgreSQL URL (postgres://…), or sqlite:PATH for a SQLite
+	// file that servers on one machine share. Empty means the SQLite file in DataDir, which
+	// this server alone uses. On a shared store the server is one replica among several (see
+	// replica.go): it runs the service only while it holds the leader lease.
+	Store string
+	// ReplicaName names this replica among those sharing the store; it must be unique and stay
+	// the same across restarts. Empty means AdvertiseURL.
+	ReplicaName string
+	// AdvertiseURL is where the other replicas reach this one to forward requests while it
+	// leads. Empty means the server's own URL (Server.URL).
+	AdvertiseURL string
+	// LeaseTTL is the lifetime of the leader lease on a shared store (DefaultLeaseTTL if zero):
+	// a leader that stops renewing it is replaced after about this long.
+	LeaseTTL time.Duration
 	// Account signs and checks requests; LoadAccount finds it.
 	Account Account
 	// AgentCommand starts a node's agent process; nil runs this executable's `agent` verb. The
@@ -101,7 +115,8 @@ type Server struct {
 	cfg       Config
 	transport *transport // nil for plain HTTP
 	engine    *actor.Engine
-	store     *sqlite.Store
+	store     store.Store
+	handler   http.Handler // the service's, once booted
 	creds     *nodeauth.Registry
 	hub       *agentlink.Hub
 	provider  *local.Provider    // nil unless the provider is local
@@ -109,9 +124,13 @@ type Server struct {
 	exec      *execprov.Provider // nil unless the provider is exec
 	http      *http.Server
 	done      chan error
+	replica   *replica // nil unless the store is shared
 }
 
-// Start opens the store, boots the service, and serves HTTP until Close.
+// Start opens the store, boots the service, and serves HTTP until Close. With a store of its own
+// (the default SQLite file in the data directory) the server runs the service at once. With a
+// shared store (Config.Store) it is one replica among several: it runs the service only while it
+// holds the leader lease, and until then forwards every request to the leader (see replica.go).
 func Start(cfg Config) (*Server, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
@@ -131,6 +150,9 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = DefaultBodyTimeout
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -148,7 +170,7 @@ func Start(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
-	st, err := sqlite.Open(filepath.Join(cfg.DataDir, dbFile))
+	st, shared, err := openStore(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -157,13 +179,47 @@ func Start(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("server: listen: %w", err)
 	}
+	s := &Server{URL: baseURL(ln.Addr(), tr != nil), cfg: cfg, transport: tr, store: st, done: make(chan error, 1)}
+	var handler http.Handler
+	if shared {
+		if handler, err = s.startReplica(log); err != nil {
+			ln.Close()
+			st.Close()
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	} else {
+		if err := s.boot(st, log); err != nil {
+			ln.Close()
+			st.Close()
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		handler = s.handler
+	}
+	s.http = newHTTPServer(handler, cfg.HeaderTimeout, cfg.BodyTimeout)
+	// Failed TLS handshakes (a client that does not trust the CA, a scanner) and the like.
+	s.http.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelInfo)
+	if tr == nil {
+		log.Info("server: serving plain HTTP", "url", s.URL)
+		go func() { s.done <- s.http.Serve(ln) }()
+		return s, nil
+	}
+	s.http.TLSConfig = tr.config
+	log.Info("server: serving TLS", "url", s.URL, "ca", tr.caFile, "fingerprint", tr.fingerprint)
+	go func() { s.done <- s.http.ServeTLS(ln, "", "") }()
+	return s, nil
+}
+
+// boot builds the running service on st, in s: the node credentials, the actor engine with the
+// provider and the service's actors, the agents' hub, and the HTTP handler of the REST API and
+// the agents' endpoints. On failure it closes what it made (not st).
+func (s *Server) boot(st store.Store, log *slog.Logger) error {
+	cfg := s.cfg
+	s.store = st
 	creds, err := nodeauth.Open(context.Background(), st, nil, log)
 	if err != nil {
-		ln.Close()
-		st.Close()
-		return nil, fmt.Errorf("server: %w", err)
+		return err
 	}
-	s := &Server{URL: baseURL(ln.Addr(), tr != nil), cfg: cfg, transport: tr, store: st, creds: creds, done: make(chan error, 1)}
+	s.creds = creds
 	s.engine = actor.NewEngine(actor.Options{Logger: log})
 	s.hub = agentlink.NewHub(s.engine, creds, service.NodeSessionID, agentlink.HubOptions{Logger: log, ProxyID: service.AgentID})
 	var impl actor.Actor
@@ -201,18 +257,18 @@ func Start(cfg Config) (*Server, error) {
 		err = fmt.Errorf("unknown provider %q: want %s, %s or %s", cfg.Provider, ProviderLocal, ProviderStatic, ProviderExec)
 	}
 	if err != nil {
-		s.abort(ln)
-		return nil, fmt.Errorf("server: %w", err)
+		s.abort()
+		return err
 	}
 	if err := s.createProvider(impl); err != nil {
-		s.abort(ln)
-		return nil, fmt.Errorf("server: %w", err)
+		s.abort()
+		return err
 	}
 	if err := s.engine.AddHost("service", func(h actor.Host) error {
 		return service.Boot(h, service.Config{Store: st, Timing: cfg.Timing, AutoScaleMinInterval: cfg.AutoScaleMinInterval})
 	}); err != nil {
-		s.abort(ln)
-		return nil, fmt.Errorf("server: %w", err)
+		s.abort()
+		return err
 	}
 	api, err := rest.New(rest.Config{
 		Runtime: s.engine,
@@ -225,8 +281,8 @@ func Start(cfg Config) (*Server, error) {
 		Joins:   s.joins(),
 	})
 	if err != nil {
-		s.abort(ln)
-		return nil, fmt.Errorf("server: %w", err)
+		s.abort()
+		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle(protocol.SyncPath, s.hub)
@@ -238,18 +294,8 @@ func Start(cfg Config) (*Server, error) {
 	}
 	mux.Handle(protocol.JoinPath, nodeauth.JoinHandler(creds, machines, s.caPEM, log))
 	mux.Handle("/", api)
-	s.http = newHTTPServer(mux, cfg.HeaderTimeout, cfg.BodyTimeout)
-	// Failed TLS handshakes (a client that does not trust the CA, a scanner) and the like.
-	s.http.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelInfo)
-	if tr == nil {
-		log.Info("server: serving plain HTTP", "url", s.URL)
-		go func() { s.done <- s.http.Serve(ln) }()
-		return s, nil
-	}
-	s.http.TLSConfig = tr.config
-	log.Info("server: serving TLS", "url", s.URL, "ca", tr.caFile, "fingerprint", tr.fingerprint)
-	go func() { s.done <- s.http.ServeTLS(ln, "", "") }()
-	return s, nil
+	s.handler = mux
+	return nil
 }
 
 // baseURL is the URL of a server listening at addr. A listener on every address (0.0.0.0 or ::,
@@ -299,15 +345,23 @@ func (s *Server) caPEM() string {
 	return s.transport.caPEM
 }
 
-func (s *Server) abort(ln net.Listener) {
-	ln.Close()
+// abort closes the providers that boot made.
+func (s *Server) abort() {
 	if s.provider != nil {
 		s.provider.Close()
 	}
 	if s.exec != nil {
 		s.exec.Close()
 	}
-	s.store.Close()
+}
+
+// halt stops the service that boot started, leaving the store open: the agents' hub, the
+// service's actors (CrashHost waits for running handlers), and the providers.
+func (s *Server) halt() error {
+	s.hub.Close()
+	err := s.engine.CrashHost("service")
+	s.abort()
+	return err
 }
 
 // withIdentity wraps a node's agent command: before the command is made, it issues the node's
@@ -362,32 +416,61 @@ func (s *Server) log() *slog.Logger {
 	return slog.Default()
 }
 
-// Store returns the server's store.
-func (s *Server) Store() *sqlite.Store { return s.store }
+// Store returns the store of the running service: with a shared store, fenced by the leader's
+// term while this replica leads, and nil while it does not.
+func (s *Server) Store() store.Store {
+	if s.replica != nil {
+		if c := s.replica.current(); c != nil {
+			return c.store
+		}
+		return nil
+	}
+	return s.store
+}
 
-// Runtime returns the server's actor engine.
-func (s *Server) Runtime() *actor.Engine { return s.engine }
+// Runtime returns the actor engine of the running service (nil on a replica that does not lead).
+func (s *Server) Runtime() *actor.Engine {
+	if s.replica != nil {
+		if c := s.replica.current(); c != nil {
+			return c.engine
+		}
+		return nil
+	}
+	return s.engine
+}
 
 // Provider returns the local VM provider (for `corral run` to remove its nodes at the end, and
-// for evictions); nil when the server's provider is another.
-func (s *Server) Provider() *local.Provider { return s.provider }
+// for evictions); nil when the server's provider is another, or on a replica that does not lead.
+func (s *Server) Provider() *local.Provider {
+	if s.replica != nil {
+		if c := s.replica.current(); c != nil {
+			return c.provider
+		}
+		return nil
+	}
+	return s.provider
+}
 
 // Close stops serving and closes the store. Node agents keep running: they outlive the server
 // and reconnect when it comes back (or give up after their own timeout).
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s.hub.Close()
-	err := s.http.Shutdown(ctx)
-	// Stop the service's actors (CrashHost waits for running handlers) before the store goes.
-	if cerr := s.engine.CrashHost("service"); err == nil {
-		err = cerr
+	var err error
+	if s.replica != nil {
+		err = s.replica.close()
+	} else {
+		s.hub.Close()
 	}
-	if s.provider != nil {
-		s.provider.Close()
+	if herr := s.http.Shutdown(ctx); err == nil {
+		err = herr
 	}
-	if s.exec != nil {
-		s.exec.Close()
+	if s.replica == nil {
+		// Stop the service's actors (CrashHost waits for running handlers) before the store goes.
+		if cerr := s.engine.CrashHost("service"); err == nil {
+			err = cerr
+		}
+		s.abort()
 	}
 	if cerr := s.store.Close(); err == nil {
 		err = cerr

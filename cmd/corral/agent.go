@@ -31,7 +31,7 @@ import (
 func runAgent(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", "", "the server's base URL (needed to join; else the one the node's credential file names)")
+	server := fs.String("server", "", "the server's base URL, or a comma-separated list of the URLs of its replicas (needed to join; else those the node's credential file names)")
 	join := fs.String("join", "", "join token (prefer CORRAL_JOIN_TOKEN: a command line is visible to other users)")
 	root := fs.String("root", ".", "the node's root directory (its credential and tasks' files live under it)")
 	giveUp := fs.Duration("give-up", 10*time.Minute, "exit when no server has answered for this long (0: never)")
@@ -62,7 +62,8 @@ func runAgent(args []string, stderr io.Writer) int {
 	if *server != "" {
 		id.ServerURL = *server
 	}
-	hc, err := agentHTTPClient(id.CACert, *caFile, *tlsName)
+	servers := agent.Servers(id.ServerURL)
+	hc, err := agentHTTPClient(id.CACert, *caFile, *tlsName, servers)
 	if err != nil {
 		fmt.Fprintf(stderr, "corral agent: %v\n", err)
 		return 2
@@ -83,7 +84,7 @@ func runAgent(args []string, stderr io.Writer) int {
 		}
 		log := base.With("node", id.NodeID)
 		c, err := agent.NewClient(agent.ClientConfig{
-			ServerURL:      id.ServerURL,
+			ServerURL:      servers[0],
 			NodeID:         id.NodeID,
 			PoolID:         id.PoolID,
 			Credential:     id.Credential,
@@ -195,7 +196,8 @@ func agentIdentity(ctx context.Context, root, server, token string, log *slog.Lo
 	if err != nil {
 		return agent.Identity{}, err
 	}
-	hc, err := joinHTTPClient(server, fingerprint)
+	servers := agent.Servers(server)
+	hc, err := joinHTTPClient(servers, fingerprint)
 	if err != nil {
 		return agent.Identity{}, err
 	}
@@ -206,7 +208,7 @@ func agentIdentity(ctx context.Context, root, server, token string, log *slog.Lo
 	deadline := time.Now().Add(joinPatience)
 	for pause := 500 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
 		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		id, err = agent.Join(jctx, hc, server, token, host)
+		id, err = agent.Join(jctx, hc, servers[0], token, host)
 		cancel()
 		if err == nil {
 			break
@@ -223,6 +225,7 @@ func agentIdentity(ctx context.Context, root, server, token string, log *slog.Lo
 		case <-time.After(pause):
 		}
 	}
+	id.ServerURL = strings.Join(servers, ",")
 	if err := agent.SaveIdentity(root, id); err != nil {
 		return agent.Identity{}, err
 	}
@@ -230,40 +233,71 @@ func agentIdentity(ctx context.Context, root, server, token string, log *slog.Lo
 	return id, nil
 }
 
-// joinHTTPClient is the client of the first contact: over https it trusts only the CA whose
-// fingerprint the token carries. Plain http is accepted only to a loopback address.
-func joinHTTPClient(server, fingerprint string) (*http.Client, error) {
-	switch {
-	case strings.HasPrefix(server, "https://"):
-		if fingerprint == "" {
-			return nil, errors.New("the join token carries no CA fingerprint, so the server cannot be trusted on first contact")
-		}
-		u, err := url.Parse(server)
-		if err != nil {
-			return nil, fmt.Errorf("server URL %q: %w", server, err)
-		}
-		cfg, err := pki.PinnedClientConfig(fingerprint, u.Hostname())
-		if err != nil {
-			return nil, err
-		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = cfg
-		return &http.Client{Transport: tr, Timeout: time.Minute}, nil
-	case strings.HasPrefix(server, "http://"):
-		if !isLoopbackURL(server) {
-			return nil, fmt.Errorf("refusing to send a join token over plain http to %s: use https", server)
-		}
-		return &http.Client{Timeout: time.Minute}, nil
-	default:
-		return nil, fmt.Errorf("server URL %q is not an http or https URL", server)
+// joinHTTPClient is the client of the first contact, with the servers given (the replicas of
+// one service; see agent.Failover): over https it trusts only the CA whose fingerprint the token
+// carries. Plain http is accepted only to a loopback address.
+func joinHTTPClient(servers []string, fingerprint string) (*http.Client, error) {
+	if len(servers) == 0 {
+		return nil, errors.New("no server URL")
 	}
+	tr := map[string]http.RoundTripper{}
+	for _, server := range servers {
+		switch {
+		case strings.HasPrefix(server, "https://"):
+			if fingerprint == "" {
+				return nil, errors.New("the join token carries no CA fingerprint, so the server cannot be trusted on first contact")
+			}
+			u, err := url.Parse(server)
+			if err != nil {
+				return nil, fmt.Errorf("server URL %q: %w", server, err)
+			}
+			cfg, err := pki.PinnedClientConfig(fingerprint, u.Hostname())
+			if err != nil {
+				return nil, err
+			}
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.TLSClientConfig = cfg
+			tr[server] = t
+		case strings.HasPrefix(server, "http://"):
+			if !isLoopbackURL(server) {
+				return nil, fmt.Errorf("refusing to send a join token over plain http to %s: use https", server)
+			}
+		default:
+			return nil, fmt.Errorf("server URL %q is not an http or https URL", server)
+		}
+	}
+	rt, err := agent.Failover(servers, func(u *url.URL) http.RoundTripper { return tr[u.String()] })
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: rt, Timeout: time.Minute}, nil
 }
 
-// agentHTTPClient is the agent's client once joined: it trusts caFile (--ca) if given, else
-// caPEM (the CA in the node's credential file) if given, else the system's roots, and checks
-// the server's certificate against serverName (--tls-server-name) when given; nil means the
-// default client.
-func agentHTTPClient(caPEM, caFile, serverName string) (*http.Client, error) {
+// agentHTTPClient is the agent's client once joined, with the servers given (the replicas of
+// one service; see agent.Failover) and agentTransport's TLS settings.
+func agentHTTPClient(caPEM, caFile, serverName string, servers []string) (*http.Client, error) {
+	tr, err := agentTransport(caPEM, caFile, serverName)
+	if err != nil {
+		return nil, err
+	}
+	var base http.RoundTripper
+	if tr != nil {
+		base = tr
+	} else {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	rt, err := agent.Failover(servers, func(*url.URL) http.RoundTripper { return base })
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: rt}, nil
+}
+
+// agentTransport is the transport of the agent's client: it trusts caFile (--ca) if given,
+// else caPEM (the CA in the node's credential file) if given, else the system's roots, and
+// checks the server's certificate against serverName (--tls-server-name) when given; nil means
+// the default transport's settings.
+func agentTransport(caPEM, caFile, serverName string) (*http.Transport, error) {
 	var pem []byte
 	switch {
 	case caFile != "":
@@ -278,11 +312,7 @@ func agentHTTPClient(caPEM, caFile, serverName string) (*http.Client, error) {
 	case caPEM != "":
 		pem = []byte(caPEM)
 	}
-	tr, err := tlsTransport(pem, serverName)
-	if tr == nil || err != nil {
-		return nil, err
-	}
-	return &http.Client{Transport: tr}, nil
+	return tlsTransport(pem, serverName)
 }
 
 // isLoopbackURL reports whether a URL's host is a loopback address or "localhost".

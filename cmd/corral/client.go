@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"corral/agent"
 	"corral/api"
 )
 
@@ -33,6 +34,9 @@ type connOptions struct {
 	URL string
 	// URLGiven says the URL came from --url or $CORRAL_URL rather than the default.
 	URLGiven bool
+	// Servers are the URLs of the service's replicas when --url or $CORRAL_URL lists several,
+	// comma-separated (URL is then the first); requests fail over between them.
+	Servers []string
 	// Account is $CORRAL_ACCOUNT_NAME, else "corral".
 	Account string
 	// Key is $CORRAL_ACCOUNT_KEY (base64), else the key in the default data directory's
@@ -48,7 +52,7 @@ type connOptions struct {
 
 // register adds --url and --ca to fs; resolve fills in the rest after parsing.
 func (c *connOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.URL, "url", "", "the server's URL (default $CORRAL_URL, else "+defaultURL+")")
+	fs.StringVar(&c.URL, "url", "", "the server's URL, or its replicas' URLs comma-separated (default $CORRAL_URL, else "+defaultURL+")")
 	fs.StringVar(&c.CAFile, "ca", "", "PEM file of the CA to trust for an https:// server (default $CORRAL_CA_CERT, else the data directory's tls/ca.crt if any, else the system's roots)")
 }
 
@@ -62,11 +66,22 @@ func (c *connOptions) resolve(getenv func(string) string) error {
 	default:
 		c.URL = defaultURL
 	}
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	c.Servers = nil
+	for _, s := range agent.Servers(c.URL) {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--url %q: want an http:// or https:// URL such as %s, or several, comma-separated", s, defaultURL)
+		}
+		c.Servers = append(c.Servers, strings.TrimSuffix(s, "/"))
+	}
+	if len(c.Servers) == 0 {
 		return usagef("--url %q: want an http:// or https:// URL such as %s", c.URL, defaultURL)
 	}
-	c.URL = strings.TrimSuffix(c.URL, "/")
+	c.URL = c.Servers[0]
+	if len(c.Servers) == 1 {
+		c.Servers = nil
+	}
+	u, _ := url.Parse(c.URL)
 	if c.CAFile == "" {
 		c.CAFile = getenv("CORRAL_CA_CERT")
 	}
@@ -109,6 +124,7 @@ func (c *connOptions) resolve(getenv func(string) string) error {
 // client calls a Corral (or Azure Batch) server's REST API with Shared-Key-signed requests.
 type client struct {
 	base    string
+	servers int // how many replicas the transport fails over between
 	account string
 	key     []byte
 	http    *http.Client
@@ -143,7 +159,17 @@ func newClient(c connOptions) (*client, error) {
 		}
 		hc.Transport = tr
 	}
-	return &client{base: c.URL, account: c.Account, key: c.Key, http: hc}, nil
+	servers := c.Servers
+	if len(servers) == 0 {
+		servers = []string{c.URL}
+	}
+	base := hc.Transport
+	rt, err := agent.Failover(servers, func(*url.URL) http.RoundTripper { return base })
+	if err != nil {
+		return nil, err
+	}
+	hc.Transport = rt
+	return &client{base: c.URL, servers: len(servers), account: c.Account, key: c.Key, http: hc}, nil
 }
 
 // apiError is an error answer of the server, in Azure's error shape.
@@ -197,11 +223,24 @@ func untrusted(err error) bool {
 // send sends a signed request and returns the response when its status is 2xx; any other status
 // is returned as an *apiError (the body read and closed).
 func (c *client) send(ctx context.Context, method, path string, query url.Values, body any) (*http.Response, error) {
-	req, err := api.NewRequest(method, c.base, path, query, body, c.account, c.key, time.Now())
-	if err != nil {
-		return nil, err
+	var resp *http.Response
+	var err error
+	// With several replicas, a request that finds one unreachable or busy goes to the next.
+	for try := 0; try < max(c.servers, 1); try++ {
+		var req *http.Request
+		req, err = api.NewRequest(method, c.base, path, query, body, c.account, c.key, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		resp, err = c.http.Do(req.WithContext(ctx))
+		if try+1 == c.servers || ctx.Err() != nil || (err == nil && resp.StatusCode != http.StatusServiceUnavailable) {
+			break
+		}
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
 	}
-	resp, err := c.http.Do(req.WithContext(ctx))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -83,12 +83,22 @@ type serverOptions struct {
 	FailureRate          float64
 	Provider             string
 	Exec                 server.ExecConfig
+
+	// Store, ReplicaName, AdvertiseURL and LeaseTTL are server.Config's.
+	Store        string
+	ReplicaName  string
+	AdvertiseURL string
+	LeaseTTL     time.Duration
 }
 
 // parseServer fills serverOptions from the command line; getenv finds the default data directory.
 func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*serverOptions, error) {
 	o := &serverOptions{}
 	fs.StringVar(&o.Listen, "listen", server.DefaultListen, "address to serve the REST API and the agent endpoint on")
+	fs.StringVar(&o.Store, "store", getenv("CORRAL_STORE"), "a store that several servers share: postgres://… (or sqlite:PATH on one machine); default $CORRAL_STORE, else the SQLite file in --data, this server's alone")
+	fs.StringVar(&o.ReplicaName, "replica-name", "", "with --store: this server's name among the replicas, unique and the same across restarts (default: --advertise-url)")
+	fs.StringVar(&o.AdvertiseURL, "advertise-url", "", "with --store: the URL at which the other replicas reach this one (default: the listen address's)")
+	fs.DurationVar(&o.LeaseTTL, "lease-ttl", 0, fmt.Sprintf("with --store: the leader lease's lifetime, 0 for %v; a standby takes over a dead leader after about this long", server.DefaultLeaseTTL))
 	fs.StringVar(&o.Data, "data", defaultDataDirFrom(getenv), "data directory (store, account key, nodes)")
 	fs.BoolVar(&o.TLS, "tls", false, "serve TLS on a loopback address too (elsewhere TLS is the default)")
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "PEM file of the server's certificate (and its chain), instead of one from a CA of the server's own; needs --tls-key")
@@ -147,6 +157,9 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	if err := o.checkTransport(); err != nil {
 		return nil, err
 	}
+	if err := checkReplicaFlags(fs, o); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -193,7 +206,28 @@ func (o *serverOptions) config() server.Config {
 		FailureRate:          o.FailureRate,
 		Provider:             o.Provider,
 		Exec:                 o.Exec,
+		Store:                o.Store,
+		ReplicaName:          o.ReplicaName,
+		AdvertiseURL:         o.AdvertiseURL,
+		LeaseTTL:             o.LeaseTTL,
 	}
+}
+
+// checkReplicaFlags checks the flags of a replica (they need --store).
+func checkReplicaFlags(fs *flag.FlagSet, o *serverOptions) error {
+	var flags []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "replica-name" || f.Name == "advertise-url" || f.Name == "lease-ttl" {
+			flags = append(flags, "--"+f.Name)
+		}
+	})
+	if o.Store == "" && len(flags) > 0 {
+		return usagef("%s: only with --store (or $CORRAL_STORE)", strings.Join(flags, ", "))
+	}
+	if o.LeaseTTL != 0 && o.LeaseTTL < time.Second {
+		return usagef("--lease-ttl %v: want 0 (%v) or at least 1s", o.LeaseTTL, server.DefaultLeaseTTL)
+	}
+	return nil
 }
 
 // namesFlag is a repeatable flag of names, each occurrence a name or a comma-separated list.

@@ -176,7 +176,7 @@ func TestJoinOverTLS(t *testing.T) {
 			if id.NodeID != "n1" || id.CACert != string(caPEM) {
 				t.Fatalf("identity %+v", id)
 			}
-			hc, err := agentHTTPClient(id.CACert, "", "")
+			hc, err := agentHTTPClient(id.CACert, "", "", []string{srv.URL})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,8 +189,8 @@ func TestJoinOverTLS(t *testing.T) {
 	}
 }
 
-// TestAgentHTTPClient checks which CA and server name the agent's client uses: --ca before the
-// credential file's CA, --tls-server-name for the name; nothing given is the default client.
+// TestAgentHTTPClient checks which CA and server name the agent's transport uses: --ca before the
+// credential file's CA, --tls-server-name for the name; nothing given is the default transport.
 func TestAgentHTTPClient(t *testing.T) {
 	ca, err := pki.EnsureCA(t.TempDir())
 	if err != nil {
@@ -228,7 +228,7 @@ func TestAgentHTTPClient(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hc, err := agentHTTPClient(tt.caPEM, tt.caFile, tt.server)
+			tr, err := agentTransport(tt.caPEM, tt.caFile, tt.server)
 			switch {
 			case tt.err != "":
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
@@ -238,12 +238,12 @@ func TestAgentHTTPClient(t *testing.T) {
 			case err != nil:
 				t.Fatal(err)
 			case tt.nilClient:
-				if hc != nil {
-					t.Fatal("want the default client (nil)")
+				if tr != nil {
+					t.Fatal("want the default transport (nil)")
 				}
 				return
 			}
-			cfg := hc.Transport.(*http.Transport).TLSClientConfig
+			cfg := tr.TLSClientConfig
 			if cfg.ServerName != tt.server {
 				t.Errorf("server name %q, want %q", cfg.ServerName, tt.server)
 			}

@@ -1,0 +1,372 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"corral/api"
+	"corral/batch"
+	"corral/service"
+	"corral/store"
+	"corral/store/sqlite"
+)
+
+// replicaSet is several `corral server` processes on one shared store.
+type replicaSet struct {
+	e     *e2eEnv // the binary, the key and the first replica (e.srv)
+	store string  // the --store they share
+	open  func(t *testing.T) store.Store
+	reps  []*e2eServer
+	addrs []string
+	datas []string
+}
+
+// startReplicas starts n replicas of one service on the shared store storeArg, with a static
+// provider (machines outlive a replica) and a short lease.
+func startReplicas(t *testing.T, n int, storeArg string, open func(t *testing.T) store.Store, ttl time.Duration) *replicaSet {
+	t.Helper()
+	rs := &replicaSet{store: storeArg, open: open}
+	rs.e = &e2eEnv{bin: buildCorral(t), key: []byte("e2e-key-0123456789abcdef")}
+	for i := 0; i < n; i++ {
+		rs.addrs = append(rs.addrs, freeAddr(t))
+		rs.datas = append(rs.datas, t.TempDir())
+		rs.reps = append(rs.reps, nil)
+		rs.start(t, i, ttl)
+	}
+	rs.e.srv = rs.reps[0]
+	t.Cleanup(func() {
+		for _, r := range rs.reps {
+			if r != nil {
+				r.cmd.Process.Signal(syscall.SIGCONT)
+				r.kill()
+			}
+		}
+	})
+	return rs
+}
+
+func (rs *replicaSet) start(t *testing.T, i int, ttl time.Duration) {
+	t.Helper()
+	rs.reps[i] = startServer(t, rs.e.bin, rs.addrs[i], rs.datas[i], rs.e.key, "--store", rs.store, "--provider", "static",
+		"--lease-ttl", ttl.String(), "--node-lost-after", "10s", "--replica-name", fmt.Sprintf("r%d", i))
+}
+
+// urls is the comma-separated list of the replicas' URLs, as agents and clients are given it.
+func (rs *replicaSet) urls() string {
+	var us []string
+	for _, a := range rs.addrs {
+		us = append(us, "http://"+a)
+	}
+	return strings.Join(us, ",")
+}
+
+// leader returns the index of the replica that holds the lease, read from the store.
+func (rs *replicaSet) leader(t *testing.T) (int, service.Lease) {
+	t.Helper()
+	st := rs.open(t)
+	defer st.Close()
+	l, ok, err := service.ReadLease(context.Background(), st)
+	if err != nil || !ok {
+		return -1, l
+	}
+	for i := range rs.addrs {
+		if l.Holder == fmt.Sprintf("r%d", i) {
+			return i, l
+		}
+	}
+	return -1, l
+}
+
+// waitLeader waits for a replica other than not (-1: any) to lead, and returns it.
+func (rs *replicaSet) waitLeader(t *testing.T, not int, within time.Duration) (int, service.Lease) {
+	t.Helper()
+	var i int
+	var l service.Lease
+	waitUntil(t, within, "a leader", func() bool {
+		i, l = rs.leader(t)
+		return i >= 0 && i != not
+	})
+	return i, l
+}
+
+// callAny sends a signed request to the replicas in turn until one answers other than 503
+// (which a replica gives while no leader is known); it returns the last status, or 0 if none
+// could be reached.
+func (rs *replicaSet) callAny(t *testing.T, method, path string, body, out any) int {
+	t.Helper()
+	status := 0
+	for try := 0; try < 20; try++ {
+		for _, a := range rs.addrs {
+			req, err := api.NewRequest(method, "http://"+a, path, nil, body, "corral", rs.e.key, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &http.Client{Timeout: 10 * time.Second}
+			resp, err := c.Do(req)
+			if err != nil {
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status = resp.StatusCode
+			if status == http.StatusServiceUnavailable {
+				continue
+			}
+			if out != nil && status < 300 {
+				if err := json.Unmarshal(b, out); err != nil {
+					t.Fatalf("%s %s: %v", method, path, err)
+				}
+			}
+			return status
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return status
+}
+
+// runLog reads the lines tasks appended to path: "<task> <unix nanoseconds at start>".
+func runLog(t *testing.T, path string) (counts map[string]int, starts []time.Time) {
+	t.Helper()
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]int{}, nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	counts = map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		id, ns, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		counts[id]++
+		if n, err := strconv.ParseInt(ns, 10, 64); err == nil {
+			starts = append(starts, time.Unix(0, n))
+		}
+	}
+	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
+	return counts, starts
+}
+
+// firstStartAfter is the first task start after t0 in the run log.
+func firstStartAfter(t *testing.T, path string, t0 time.Time, within time.Duration) time.Duration {
+	t.Helper()
+	var first time.Time
+	waitUntil(t, within, "a task started after the kill", func() bool {
+		_, starts := runLog(t, path)
+		for _, s := range starts {
+			if s.After(t0) {
+				first = s
+				return true
+			}
+		}
+		return false
+	})
+	return first.Sub(t0)
+}
+
+// layeredTasks is a DAG of layers×width tasks, each task of a layer after three of the layer
+// before; each appends "<id> <start ns>" to log, then sleeps a little.
+func layeredTasks(layers, width int, log string) []batch.Task {
+	var tasks []batch.Task
+	for l := 0; l < layers; l++ {
+		for w := 0; w < width; w++ {
+			id := fmt.Sprintf("l%02dw%02d", l, w)
+			tk := batch.Task{ID: id, CommandLine: fmt.Sprintf(`/bin/sh -c "echo %s $(date +%%s%%N) >> %s; sleep 0.2"`, id, log)}
+			if l > 0 {
+				var deps []string
+				for k := 0; k < 3; k++ {
+					deps = append(deps, fmt.Sprintf("l%02dw%02d", l-1, (w+k*7)%width))
+				}
+				tk.DependsOn = &batch.TaskDependencies{TaskIDs: deps}
+			}
+			tasks = append(tasks, tk)
+		}
+	}
+	return tasks
+}
+
+// sharedStore is a store that replicas share: its --store argument, and how the test opens it.
+type sharedStore struct {
+	name string
+	arg  string
+	open func(t *testing.T) store.Store
+}
+
+// sharedStores are the stores the replica tests run on: a SQLite file on this machine always,
+// and PostgreSQL when the tests have one.
+func sharedStores(t *testing.T) []sharedStore {
+	arg, open := sqliteShared(t)
+	return []sharedStore{{name: "sqlite", arg: arg, open: open}}
+}
+
+// sqliteShared is a SQLite file for replicas on one machine.
+func sqliteShared(t *testing.T) (string, func(t *testing.T) store.Store) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	return "sqlite:" + path, func(t *testing.T) store.Store {
+		st, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+}
+
+// TestReplicasTakeOver runs a DAG job on three replicas sharing a store, with machines whose
+// agents know all three. The leader is killed with SIGKILL mid-run, then the next one; each
+// time a standby takes over, and the time from the kill to the next task started is logged.
+// Every task runs exactly once, and a client polling through the replicas sees only answers
+// Azure gives (200, or 503 while no leader is known, which clients retry).
+func TestReplicasTakeOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	for _, sh := range sharedStores(t) {
+		t.Run(sh.name, func(t *testing.T) {
+			testReplicasTakeOver(t, sh.arg, sh.open)
+		})
+	}
+}
+
+func testReplicasTakeOver(t *testing.T, storeArg string, open func(t *testing.T) store.Store) {
+	const ttl = 2 * time.Second
+	rs := startReplicas(t, 3, storeArg, open, ttl)
+	first, _ := rs.waitLeader(t, -1, 30*time.Second)
+	t.Logf("r%d leads", first)
+
+	// A static pool of three machines, two slots each, whose agents know every replica.
+	zero, two := int32(0), int32(2)
+	if code := rs.callAny(t, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "static", TargetDedicatedNodes: &zero, TaskSlotsPerNode: &two}, nil); code != http.StatusCreated {
+		t.Fatalf("add pool: %d", code)
+	}
+	var tok joinToken
+	if code := rs.callAny(t, "POST", "/pools/p1/jointokens", map[string]string{"lifetime": "PT10M"}, &tok); code != http.StatusCreated {
+		t.Fatalf("join token: %d", code)
+	}
+	for i := 0; i < 3; i++ {
+		startAgentVia(t, rs.e, rs.urls(), tok.Token, exec.Command)
+	}
+	three := int32(3)
+	if code := rs.callAny(t, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": three}, nil); code != http.StatusAccepted {
+		t.Fatalf("resize: %d", code)
+	}
+	waitUntil(t, 60*time.Second, "three idle nodes", func() bool {
+		var nodes struct{ Value []batch.Node }
+		rs.callAny(t, "GET", "/pools/p1/nodes", nil, &nodes)
+		idle := 0
+		for _, n := range nodes.Value {
+			if n.State == "idle" {
+				idle++
+			}
+		}
+		return idle == 3
+	})
+
+	yes := true
+	if code := rs.callAny(t, "POST", "/jobs", batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}, nil); code != http.StatusCreated {
+		t.Fatalf("add job: %d", code)
+	}
+	// A client polls the job through the replicas all along.
+	stopPoll := make(chan struct{})
+	var pollMu sync.Mutex
+	polls := map[int]int{}
+	var pollWG sync.WaitGroup
+	pollWG.Add(1)
+	go func() {
+		defer pollWG.Done()
+		for {
+			select {
+			case <-stopPoll:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			code := pollOnce(rs, "/jobs/j1/taskcounts")
+			pollMu.Lock()
+			polls[code]++
+			pollMu.Unlock()
+		}
+	}()
+
+	log := filepath.Join(t.TempDir(), "runs.log")
+	tasks := layeredTasks(10, 30, log)
+	for i := 0; i < len(tasks); i += 100 {
+		if code := rs.callAny(t, "POST", "/jobs/j1/addtaskcollection", map[string]any{"value": tasks[i:min(i+100, len(tasks))]}, nil); code != http.StatusOK {
+			t.Fatalf("add tasks: %d", code)
+		}
+	}
+
+	// Kill the leader once a third of the tasks ran, then the next one at two thirds.
+	leader := first
+	for round, at := range []int{len(tasks) / 3, 2 * len(tasks) / 3} {
+		waitUntil(t, 120*time.Second, fmt.Sprintf("%d tasks started", at), func() bool {
+			c, _ := runLog(t, log)
+			return len(c) >= at
+		})
+		killed := time.Now()
+		rs.reps[leader].kill()
+		rs.reps[leader] = nil
+		next, _ := rs.waitLeader(t, leader, 60*time.Second)
+		gap := firstStartAfter(t, log, killed, 60*time.Second)
+		t.Logf("kill %d: r%d killed; r%d leads; the next task started %v after the kill (lease %v)", round+1, leader, next, gap.Round(time.Millisecond), ttl)
+		leader = next
+	}
+
+	waitUntil(t, 180*time.Second, "every task succeeded", func() bool {
+		var counts batch.TaskCountsResult
+		rs.callAny(t, "GET", "/jobs/j1/taskcounts", nil, &counts)
+		return counts.TaskCounts.Succeeded == int32(len(tasks))
+	})
+	close(stopPoll)
+	pollWG.Wait()
+	counts, _ := runLog(t, log)
+	for _, tk := range tasks {
+		if counts[tk.ID] != 1 {
+			t.Errorf("task %s ran %d times, want once", tk.ID, counts[tk.ID])
+		}
+	}
+	pollMu.Lock()
+	defer pollMu.Unlock()
+	t.Logf("the polling client's answers: %v", polls)
+	for code, n := range polls {
+		if code != http.StatusOK && code != http.StatusServiceUnavailable && code != 0 {
+			t.Errorf("the polling client got %d %d times: Azure would not answer that", code, n)
+		}
+	}
+}
+
+// pollOnce is one poll by a client that knows every replica and moves on when one cannot be
+// reached: the status of the first answer, 0 if none answered.
+func pollOnce(rs *replicaSet, path string) int {
+	for _, a := range rs.addrs {
+		req, err := api.NewRequest("GET", "http://"+a, path, nil, nil, "corral", rs.e.key, time.Now())
+		if err != nil {
+			return -1
+		}
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	return 0
+}
