@@ -371,6 +371,11 @@ func (c *Client) loop(ctx context.Context) error {
 			}
 			d := pause/2 + time.Duration(mrand.Int64N(int64(pause/2)+1))
 			pause = min(2*pause, c.cfg.RetryMax)
+			if errors.As(err, &se) && se.code == http.StatusServiceUnavailable {
+				// A server that answers busy is up: a replica while no leader is known, or a
+				// leader waiting for its store. It is asked again soon, not ever later.
+				pause = c.cfg.RetryMin
+			}
 			if c.cfg.GiveUpAfter > 0 {
 				d = min(d, c.cfg.GiveUpAfter-since)
 			}
