@@ -29,6 +29,7 @@ import (
 type e2eServer struct {
 	cmd  *exec.Cmd
 	base string
+	log  string // the file that holds the server's stderr (its log)
 }
 
 // freeAddr finds a free loopback port.
@@ -84,11 +85,17 @@ func startServer(t *testing.T, bin, addr, data string, key []byte, flags ...stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = io.Discard
+	logPath := filepath.Join(t.TempDir(), "server.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close() // the child has its own copy
+	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &e2eServer{cmd: cmd}
+	s := &e2eServer{cmd: cmd, log: logPath}
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)

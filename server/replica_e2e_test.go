@@ -218,6 +218,9 @@ func sharedStores(t *testing.T) []sharedStore {
 	return []sharedStore{{name: "sqlite", arg: arg, open: open}}
 }
 
+// postgresSkip says how to run the tests that need PostgreSQL.
+const postgresSkip = "needs PostgreSQL: set CORRAL_TEST_POSTGRES=postgres://USER:PASSWORD@HOST/postgres (bash .ci/run starts one and sets it)"
+
 // sqliteShared is a SQLite file for replicas on one machine.
 func sqliteShared(t *testing.T) (string, func(t *testing.T) store.Store) {
 	path := filepath.Join(t.TempDir(), "shared.db")
@@ -369,4 +372,127 @@ func pollOnce(rs *replicaSet, path string) int {
 		return resp.StatusCode
 	}
 	return 0
+}
+
+// TestReplicaFrozenLeader freezes the leader with SIGSTOP for longer than its lease: the other
+// replica takes over and the job goes on. Resumed with SIGCONT, the old leader steps down and
+// changes nothing: a request it takes at once is either refused (503, nothing written) or
+// served by the new leader (written), never acknowledged and lost, and the lease stays with
+// the new leader. Every task still runs once.
+//
+// It runs on PostgreSQL only: a replica frozen inside a SQLite transaction holds the file's
+// write lock until it resumes, and nothing can take it from it (PostgreSQL ends a frozen
+// client's transaction after its idle_in_transaction_session_timeout).
+func TestReplicaFrozenLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	ran := false
+	for _, sh := range sharedStores(t) {
+		if sh.name == "sqlite" {
+			continue
+		}
+		ran = true
+		t.Run(sh.name, func(t *testing.T) { testReplicaFrozenLeader(t, sh.arg, sh.open) })
+	}
+	if !ran {
+		t.Skip(postgresSkip)
+	}
+}
+
+func testReplicaFrozenLeader(t *testing.T, storeArg string, open func(t *testing.T) store.Store) {
+	const ttl = 2 * time.Second
+	rs := startReplicas(t, 2, storeArg, open, ttl)
+	old, _ := rs.waitLeader(t, -1, 30*time.Second)
+
+	zero, two := int32(0), int32(2)
+	if code := rs.callAny(t, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "static", TargetDedicatedNodes: &zero, TaskSlotsPerNode: &two}, nil); code != http.StatusCreated {
+		t.Fatalf("add pool: %d", code)
+	}
+	var tok joinToken
+	if code := rs.callAny(t, "POST", "/pools/p1/jointokens", map[string]string{"lifetime": "PT10M"}, &tok); code != http.StatusCreated {
+		t.Fatalf("join token: %d", code)
+	}
+	for i := 0; i < 2; i++ {
+		startAgentVia(t, rs.e, rs.urls(), tok.Token, exec.Command)
+	}
+	if code := rs.callAny(t, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": two}, nil); code != http.StatusAccepted {
+		t.Fatalf("resize: %d", code)
+	}
+	if code := rs.callAny(t, "POST", "/jobs", batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}}, nil); code != http.StatusCreated {
+		t.Fatalf("add job: %d", code)
+	}
+	log := filepath.Join(t.TempDir(), "runs.log")
+	var tasks []batch.Task
+	for i := 0; i < 60; i++ {
+		id := fmt.Sprintf("t%02d", i)
+		tasks = append(tasks, batch.Task{ID: id, CommandLine: fmt.Sprintf(`/bin/sh -c "echo %s $(date +%%s%%N) >> %s; sleep 0.3"`, id, log)})
+	}
+	if code := rs.callAny(t, "POST", "/jobs/j1/addtaskcollection", map[string]any{"value": tasks}, nil); code != http.StatusOK {
+		t.Fatalf("add tasks: %d", code)
+	}
+	waitUntil(t, 60*time.Second, "ten tasks started", func() bool {
+		c, _ := runLog(t, log)
+		return len(c) >= 10
+	})
+
+	frozen := time.Now()
+	if err := rs.reps[old].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	next, lease := rs.waitLeader(t, old, 30*time.Second)
+	gap := firstStartAfter(t, log, frozen, 30*time.Second)
+	t.Logf("r%d frozen; r%d leads in term %d; the next task started %v after the freeze", old, next, lease.Term, gap.Round(time.Millisecond))
+	if rest := 3*ttl - time.Since(frozen); rest > 0 {
+		time.Sleep(rest)
+	}
+
+	// Resume the old leader and send it a request at once.
+	if err := rs.reps[old].cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	req, err := api.NewRequest("POST", rs.reps[old].base, "/jobs", nil, batch.Job{ID: "j2", PoolInfo: batch.PoolInformation{PoolID: "p1"}}, "corral", rs.e.key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("the resumed replica: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	waitUntil(t, 20*time.Second, "the resumed replica steps down", func() bool {
+		b, _ := os.ReadFile(rs.reps[old].log)
+		return strings.Contains(string(b), "replica: no longer leading")
+	})
+	var j batch.Job
+	got := rs.callAny(t, "GET", "/jobs/j2", nil, &j)
+	switch resp.StatusCode {
+	case http.StatusCreated:
+		if got != http.StatusOK {
+			t.Errorf("the resumed replica acknowledged job j2 (201), but it is not there (%d)", got)
+		}
+	case http.StatusServiceUnavailable:
+		if got != http.StatusNotFound {
+			t.Errorf("the resumed replica refused job j2 (503), but it is there (%d)", got)
+		}
+	default:
+		t.Errorf("the resumed replica answered %d to a new job; want 201 or 503", resp.StatusCode)
+	}
+	t.Logf("the resumed replica answered %d to a new job", resp.StatusCode)
+	if i, l := rs.leader(t); i != next || l.Term != lease.Term {
+		t.Errorf("after the resume the lease is r%d's in term %d; want r%d's in term %d still", i, l.Term, next, lease.Term)
+	}
+
+	waitUntil(t, 120*time.Second, "every task succeeded", func() bool {
+		var counts batch.TaskCountsResult
+		rs.callAny(t, "GET", "/jobs/j1/taskcounts", nil, &counts)
+		return counts.TaskCounts.Succeeded == int32(len(tasks))
+	})
+	counts, _ := runLog(t, log)
+	for _, tk := range tasks {
+		if counts[tk.ID] != 1 {
+			t.Errorf("task %s ran %d times, want once", tk.ID, counts[tk.ID])
+		}
+	}
 }
