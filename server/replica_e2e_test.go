@@ -2,11 +2,14 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -308,6 +311,7 @@ func testReplicasTakeOver(t *testing.T, storeArg string, open func(t *testing.T)
 		}
 	}()
 
+	sdk := startSDKPoll(t, startFrontDoor(t, rs.addrs), "j1", rs.e.key)
 	log := filepath.Join(t.TempDir(), "runs.log")
 	tasks := layeredTasks(10, 30, log)
 	for i := 0; i < len(tasks); i += 100 {
@@ -339,6 +343,7 @@ func testReplicasTakeOver(t *testing.T, storeArg string, open func(t *testing.T)
 	})
 	close(stopPoll)
 	pollWG.Wait()
+	sdk.finish(t)
 	counts, _ := runLog(t, log)
 	for _, tk := range tasks {
 		if counts[tk.ID] != 1 {
@@ -494,5 +499,126 @@ func testReplicaFrozenLeader(t *testing.T, storeArg string, open func(t *testing
 		if counts[tk.ID] != 1 {
 			t.Errorf("task %s ran %d times, want once", tk.ID, counts[tk.ID])
 		}
+	}
+}
+
+// startFrontDoor is a TCP load balancer in front of the replicas, as an operator puts one (or
+// a DNS name) before them for clients that take one URL: each connection goes to the first
+// replica that accepts it. It returns its URL.
+func startFrontDoor(t *testing.T, addrs []string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer in.Close()
+				for _, a := range addrs {
+					out, err := net.DialTimeout("tcp", a, time.Second)
+					if err != nil {
+						continue
+					}
+					done := make(chan struct{}, 2)
+					go func() { io.Copy(out, in); out.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+					go func() { io.Copy(in, out); in.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+					<-done
+					<-done
+					out.Close()
+					return
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// sdkPoll is the Azure Batch JavaScript SDK polling a job's task counts (compat/js/poll.mjs).
+type sdkPoll struct {
+	cmd  *exec.Cmd
+	stop string
+	out  bytes.Buffer
+	errb bytes.Buffer
+}
+
+// startSDKPoll starts compat/js/poll.mjs against url, or returns nil (and says why) when
+// Node.js or the SDK is not installed; with CORRAL_TEST_REQUIRE_SDK set (CI sets it), that
+// fails the test instead.
+func startSDKPoll(t *testing.T, url, jobID string, key []byte) *sdkPoll {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "compat", "js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, nodeErr := exec.LookPath("node")
+	_, sdkErr := os.Stat(filepath.Join(dir, "node_modules", "@azure", "batch"))
+	if nodeErr != nil || sdkErr != nil {
+		msg := "the Azure SDK client does not run: it needs Node.js and `npm ci` in compat/js (bash .ci/run does both)"
+		if os.Getenv("CORRAL_TEST_REQUIRE_SDK") != "" {
+			t.Fatal(msg)
+		}
+		t.Log(msg)
+		return nil
+	}
+	p := &sdkPoll{stop: filepath.Join(t.TempDir(), "stop")}
+	p.cmd = exec.Command("node", filepath.Join(dir, "poll.mjs"), url, jobID, p.stop)
+	p.cmd.Env = append(os.Environ(), "CORRAL_ACCOUNT_NAME=corral", "CORRAL_ACCOUNT_KEY="+base64.StdEncoding.EncodeToString(key))
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.errb
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+	return p
+}
+
+// finish stops the poller and checks what it saw: polls that succeeded, and no error surfaced
+// to the program (the SDK retries 5xx answers and lost connections by itself).
+func (p *sdkPoll) finish(t *testing.T) {
+	t.Helper()
+	if p == nil {
+		return
+	}
+	if err := os.WriteFile(p.stop, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the SDK poller: %v\n%s", err, p.errb.String())
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the SDK poller did not stop")
+	}
+	var seen struct {
+		OK     int `json:"ok"`
+		Errors []struct {
+			Status  *int    `json:"status"`
+			Code    *string `json:"code"`
+			Message string  `json:"message"`
+		} `json:"errors"`
+		LastSucceeded int `json:"lastSucceeded"`
+	}
+	if err := json.Unmarshal(p.out.Bytes(), &seen); err != nil {
+		t.Fatalf("the SDK poller's report %q: %v", p.out.String(), err)
+	}
+	t.Logf("the Azure SDK client polled %d times without an error surfacing; it saw %d tasks succeeded last", seen.OK, seen.LastSucceeded)
+	if seen.OK == 0 {
+		t.Error("the SDK poller never got an answer")
+	}
+	for _, e := range seen.Errors {
+		t.Errorf("the SDK surfaced an error to the program: %+v %s", e, e.Message)
 	}
 }
