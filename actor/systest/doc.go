@@ -56,6 +56,22 @@
 // dropped, duplicated and delayed events between hosts, partitions, and failures of model calls
 // (Sim.Fail). Each is a budgeted choice, recorded and replayed like the rest.
 //
+// # Hosts and processes
+//
+// Actors that setup creates run on the default host, which never crashes; AddHost adds hosts that
+// crash and restart. All of them share one namespace of actor IDs, as actors of one engine do.
+// [Sim.AddProcess] adds a host with a namespace of its own, as a separate OS process (a server
+// replica) has an engine of its own: two processes may each have an actor "account" at once, a
+// paused old leader and the new one. Traces and reports name a process's actors qualified,
+// "account@replica-a". An ID names actors of the default namespace or of processes, not both.
+//
+// An actor of a process that sends to an ID reaches its own process's actor of that ID if there is
+// one, else the default namespace's; an actor of the default namespace reaches the default
+// namespace's. An ID that neither has goes where the router set by [Sim.Route] says, as standbys
+// forward to the leader that a lease names; an event the router sends nowhere is dropped with a
+// note. Events cross the network, and its faults, between the hosts of sender and receiver,
+// whatever namespaces they are in.
+//
 // # Use from go test
 //
 //	func TestElection(t *testing.T) {

@@ -184,7 +184,7 @@ func (w *watch) begin(in *actor.Instance, rec *stepRec) {
 	if w == nil {
 		return
 	}
-	w.actor, w.typ, w.state, w.ev = in.ID(), in.Type(), in.State(), rec.ev
+	w.actor, w.typ, w.state, w.ev = rec.actor, in.Type(), in.State(), rec.ev
 	w.seq.Add(1)
 }
 

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"corral/actor"
@@ -22,13 +23,17 @@ type Sim struct {
 	strat strategy
 	watch *watch
 
-	actors   map[actor.ID]*actor.Instance // the current incarnation of every ID ever created
-	live     []*actor.Instance            // instances not known to be halted, in creation order
+	actors   map[actor.ID]*actor.Instance // the default namespace: the current incarnation of every ID ever created there
+	live     []liveActor                  // instances not known to be halted, in creation order
 	nextAuto int
 	declared map[string]bool // actor types whose declarations coverage has
 
 	hosts     map[string]*simHost
 	hostOrder []*simHost
+	nprocs    int                          // how many of the hosts are processes
+	procIDs   map[actor.ID]bool            // IDs taken by processes' actors, plain and qualified
+	names     map[*actor.Instance]actor.ID // qualified names of processes' actors ("account@replica-a")
+	router    func(to actor.ID) string     // see Route
 	monitors  []*actor.Instance
 	hot       []int // fair steps each monitor has spent in a hot state
 	hotAt     []int // the step after which each monitor was last seen entering a hot state; -1: not hot
@@ -64,6 +69,16 @@ type simHost struct {
 	boot  func(actor.Host) error
 	down  bool
 	boots int
+	// ns is the actor namespace of a process (see AddProcess): its actors of the current life,
+	// by ID. It is nil for a host made by AddHost, whose actors are in the default namespace.
+	ns map[actor.ID]*actor.Instance
+}
+
+// liveActor is an instance in Sim.live, with what the scheduler needs of it at every step.
+type liveActor struct {
+	in   *actor.Instance
+	host *simHost // nil on the default host
+	name actor.ID // as traces name it: its ID, qualified for a process's actor (see nameOf)
 }
 
 type timerRef struct {
@@ -103,13 +118,16 @@ func (h *timerHeap) Pop() any {
 type netMsg struct {
 	key      string
 	to       actor.ID
+	dst      *simHost // the process whose namespace has to; nil for the default namespace
 	env      actor.Envelope
 	from, at string // hosts
 }
 
 type outMsg struct {
-	to  actor.ID
-	env actor.Envelope
+	to   actor.ID
+	dst  *simHost // as in netMsg
+	env  actor.Envelope
+	lost string // why the event reaches no actor (the router found none); "" if it goes to one
 }
 
 type opKind uint8
@@ -128,8 +146,8 @@ type op struct {
 	kind opKind
 	key  string
 	in   *actor.Instance
-	host *simHost
-	msg  int // index in net
+	host *simHost // for deliveries: the actor's host (nil for the default host); for restarts: the host
+	msg  int      // index in net
 	pair [2]string
 	// advances is set on the clock when its next timer is not due yet: taking it moves virtual
 	// time forward, which strategies weigh (Config.ClockProbability).
@@ -210,17 +228,25 @@ var _ actor.Runtime = (*Sim)(nil)
 // Create implements [actor.Runtime]: the actor runs on the default host, which never crashes.
 func (s *Sim) Create(name string, a actor.Actor) (actor.ID, error) {
 	s.setupPoint("Create " + name)
-	return s.create("", name, a)
+	return s.create(nil, name, a)
 }
 
-func (s *Sim) create(host, name string, a actor.Actor) (actor.ID, error) {
+// create starts an actor on host h (nil: the default host), in h's namespace if h is a process.
+func (s *Sim) create(h *simHost, name string, a actor.Actor) (actor.ID, error) {
 	id := actor.ID(name)
 	if id == "" {
 		s.nextAuto++
 		id = actor.ID(actor.TypeOf(a) + "(" + strconv.Itoa(s.nextAuto) + ")")
 	}
-	if old := s.actors[id]; old != nil && !old.Halted() {
-		return "", &actor.Failure{Kind: actor.FailDuplicate, Message: fmt.Sprintf("actor %s already exists", id)}
+	host, qual := "", actor.ID("")
+	if h != nil {
+		host = h.name
+		if h.ns != nil {
+			qual = qualify(id, h)
+		}
+	}
+	if err := s.checkID(h, id, qual); err != nil {
+		return "", err
 	}
 	in, err := actor.NewInstance(simEnv{s}, id, host, a)
 	if err != nil {
@@ -230,31 +256,49 @@ func (s *Sim) create(host, name string, a actor.Actor) (actor.ID, error) {
 		s.declared[in.Type()] = true
 		s.cov.declare(in.Type(), a)
 	}
-	s.actors[id] = in
-	s.live = append(s.live, in)
+	shown := id
+	if qual != "" {
+		h.ns[id] = in
+		s.procIDs[id], s.procIDs[qual] = true, true
+		s.names[in] = qual
+		shown = qual
+	} else {
+		s.actors[id] = in
+	}
+	s.live = append(s.live, liveActor{in: in, host: h, name: shown})
 	return id, nil
 }
 
-// Send implements [actor.Runtime]: the event comes from outside any actor.
+// Send implements [actor.Runtime]: the event comes from outside any actor. The ID is resolved as
+// from an actor of the default namespace (see [Sim.Route]).
 func (s *Sim) Send(to actor.ID, ev actor.Event) error {
 	s.setupPoint("Send " + actor.EventName(ev) + " to " + string(to))
-	in := s.actors[to]
-	if in == nil {
+	dst, lost, ok := s.resolve(nil, to)
+	if !ok {
 		return &actor.Failure{Kind: actor.FailUnknownID, Message: fmt.Sprintf("send %s to unknown actor %s", actor.EventName(ev), to)}
 	}
-	in.Enqueue(actor.Envelope{Event: ev})
+	if lost != "" {
+		s.addNote("drop", to, fmt.Sprintf("%s to %s dropped: %s", actor.EventName(ev), to, lost))
+		return nil
+	}
+	s.instance(dst, to).Enqueue(actor.Envelope{Event: ev})
 	return nil
 }
 
-// Halt implements [actor.Runtime].
+// Halt implements [actor.Runtime]. The ID is resolved as Send resolves it; an ID that the router
+// sends to no live actor is an error of kind actor.FailUnknownID.
 func (s *Sim) Halt(id actor.ID) error {
 	s.setupPoint("Halt " + string(id))
-	in := s.actors[id]
-	if in == nil {
+	dst, lost, ok := s.resolve(nil, id)
+	if !ok {
 		return &actor.Failure{Kind: actor.FailUnknownID, Message: fmt.Sprintf("halt unknown actor %s", id)}
 	}
+	if lost != "" {
+		return &actor.Failure{Kind: actor.FailUnknownID, Message: fmt.Sprintf("halt %s: %s", id, lost)}
+	}
+	in := s.instance(dst, id)
 	if !in.RequestHalt() {
-		return &actor.Failure{Kind: actor.FailDoubleHalt, Actor: id, Message: fmt.Sprintf("actor %s was already halted", id)}
+		return &actor.Failure{Kind: actor.FailDoubleHalt, Actor: qualify(id, dst), Message: fmt.Sprintf("actor %s was already halted", qualify(id, dst))}
 	}
 	return nil
 }
@@ -316,9 +360,14 @@ func (s *Sim) Monitor(m actor.Actor) error {
 	return nil
 }
 
-// AddHost implements [actor.Runtime].
+// AddHost implements [actor.Runtime]. The host's actors are in the default namespace; see
+// [Sim.AddProcess] for a host with a namespace of its own.
 func (s *Sim) AddHost(name string, boot func(actor.Host) error) error {
 	s.setupPoint("AddHost " + name)
+	return s.addHost(name, boot, false)
+}
+
+func (s *Sim) addHost(name string, boot func(actor.Host) error, process bool) error {
 	if name == "" {
 		return fmt.Errorf("systest: host name must not be empty")
 	}
@@ -326,6 +375,16 @@ func (s *Sim) AddHost(name string, boot func(actor.Host) error) error {
 		return fmt.Errorf("systest: host %s already exists", name)
 	}
 	h := &simHost{name: name, boot: boot}
+	if process {
+		if strings.Contains(name, "@") {
+			return fmt.Errorf("systest: process name %q: it must not contain @, which qualifies its actors' IDs", name)
+		}
+		h.ns = map[actor.ID]*actor.Instance{}
+		if s.nprocs == 0 {
+			s.procIDs, s.names = map[actor.ID]bool{}, map[*actor.Instance]actor.ID{}
+		}
+		s.nprocs++
+	}
 	s.hosts[name] = h
 	s.hostOrder = append(s.hostOrder, h)
 	return s.bootHost(h)
@@ -347,7 +406,7 @@ type simHostView struct {
 
 func (v simHostView) Name() string { return v.h.name }
 func (v simHostView) Create(name string, a actor.Actor) (actor.ID, error) {
-	return v.s.create(v.h.name, name, a)
+	return v.s.create(v.h, name, a)
 }
 
 // CrashHost implements [actor.Runtime]. Programs rarely call it: the tester crashes hosts itself
@@ -378,13 +437,16 @@ func (s *Sim) RestartHost(name string) error {
 	return s.bootHost(h)
 }
 
+// crash kills every actor of h. A process's namespace is emptied, as a new OS process starts
+// with an engine of its own: after a restart it has the actors its boot creates, no others.
 func (s *Sim) crash(h *simHost) {
 	h.down = true
-	for _, in := range s.live {
-		if in.Host() == h.name {
-			in.Kill()
+	for _, la := range s.live {
+		if la.host == h {
+			la.in.Kill()
 		}
 	}
+	clear(h.ns)
 }
 
 // Fail reports whether a model's call should fail now. It returns true only while the
@@ -451,13 +513,13 @@ func (s *Sim) addNote(kind string, who actor.ID, text string) {
 func (s *Sim) enabled() []op {
 	ops := s.ops[:0]
 	halted := 0
-	for _, in := range s.live {
-		if in.Halted() {
+	for _, la := range s.live {
+		if la.in.Halted() {
 			halted++
 			continue
 		}
-		if in.Runnable() {
-			ops = append(ops, op{kind: opDeliver, key: string(in.ID()), in: in})
+		if la.in.Runnable() {
+			ops = append(ops, op{kind: opDeliver, key: string(la.name), in: la.in, host: la.host})
 		}
 	}
 	if halted > 32 && halted*2 > len(s.live) {
@@ -493,9 +555,9 @@ func (s *Sim) enabled() []op {
 
 func (s *Sim) compact() {
 	live := s.live[:0]
-	for _, in := range s.live {
-		if !in.Halted() {
-			live = append(live, in)
+	for _, la := range s.live {
+		if !la.in.Halted() {
+			live = append(live, la)
 		}
 	}
 	clear(s.live[len(live):])
@@ -540,14 +602,14 @@ func (s *Sim) exec(o op) {
 	rec := stepRec{kind: o.kind, key: o.key}
 	switch o.kind {
 	case opDeliver:
-		s.deliver(o.in, &rec)
+		s.deliver(o, &rec)
 	case opClock:
 		s.fireTimer(&rec)
 	case opNet:
 		m := s.net[o.msg]
 		s.net = append(s.net[:o.msg], s.net[o.msg+1:]...)
-		rec.actor, rec.from, rec.ev, rec.val = m.to, m.env.From, reflect.TypeOf(m.env.Event), m.env.Event
-		s.transmit(m.from, m.at, m.to, m.env, false)
+		rec.actor, rec.from, rec.ev, rec.val = qualify(m.to, m.dst), m.env.From, reflect.TypeOf(m.env.Event), m.env.Event
+		s.transmit(m.from, m.at, m.to, m.dst, m.env, false)
 	case opRestart:
 		if err := s.bootHost(o.host); err != nil {
 			s.bug = &Bug{Kind: "setup", Message: err.Error()}
@@ -565,12 +627,16 @@ func (s *Sim) exec(o op) {
 	}
 }
 
-func (s *Sim) deliver(in *actor.Instance, rec *stepRec) {
+func (s *Sim) deliver(o op, rec *stepRec) {
+	in := o.in
 	s.cur = in
 	s.outbox = s.outbox[:0]
-	rec.actor, rec.typ = in.ID(), in.Type()
+	rec.actor, rec.typ = actor.ID(o.key), in.Type()
 	if e, ok := in.Peek(); ok {
 		rec.ev, rec.val, rec.from, rec.timer = reflect.TypeOf(e.Event), e.Event, e.From, e.Timer != 0
+		if e.From == in.ID() {
+			rec.from = rec.actor // an event it raised, waiting since its state deferred it
+		}
 	}
 	s.watch.begin(in, rec)
 	res, fail := in.Step()
@@ -590,10 +656,10 @@ func (s *Sim) deliver(in *actor.Instance, rec *stepRec) {
 		}
 	}
 	if fail != nil {
-		s.fail(fail)
+		s.fail(fail, rec.actor)
 		return
 	}
-	h := s.hosts[in.Host()]
+	h := o.host
 	if h == nil || s.budget.Crashes <= 0 || !s.mayCrash(h.name) {
 		s.commit(in)
 		return
@@ -604,11 +670,11 @@ func (s *Sim) deliver(in *actor.Instance, rec *stepRec) {
 	case 1:
 		s.commit(in)
 		s.budget.Crashes--
-		s.addNote("fault", in.ID(), "crash host "+h.name+" after the step's sends")
+		s.addNote("fault", rec.actor, "crash host "+h.name+" after the step's sends")
 		s.crash(h)
 	case 2:
 		s.budget.Crashes--
-		s.addNote("fault", in.ID(), fmt.Sprintf("crash host %s before the step's %d sends left it", h.name, len(s.outbox)))
+		s.addNote("fault", rec.actor, fmt.Sprintf("crash host %s before the step's %d sends left it", h.name, len(s.outbox)))
 		s.outbox = s.outbox[:0]
 		s.crash(h)
 	}
@@ -630,26 +696,40 @@ func (s *Sim) mayCrash(host string) bool {
 // commit sends what the step's handler sent, in order.
 func (s *Sim) commit(from *actor.Instance) {
 	for _, m := range s.outbox {
-		to := s.actors[m.to]
-		s.transmit(from.Host(), to.Host(), m.to, m.env, true)
+		s.send(from.Host(), m, true)
 	}
 	s.outbox = s.outbox[:0]
 }
 
-// transmit carries an event from one host to another, through faults if they are allowed.
-func (s *Sim) transmit(fromHost, toHost string, to actor.ID, env actor.Envelope, faults bool) {
+// send carries an event an actor sent from fromHost: through the network (see transmit), or, if
+// the router found no actor for it, nowhere.
+func (s *Sim) send(fromHost string, m outMsg, faults bool) {
+	if m.lost != "" {
+		s.addNote("drop", m.to, fmt.Sprintf("%s to %s dropped: %s", actor.EventName(m.env.Event), m.to, m.lost))
+		return
+	}
+	s.transmit(fromHost, s.hostOf(m.dst, m.to), m.to, m.dst, m.env, faults)
+}
+
+// transmit carries an event from one host to another, through faults if they are allowed, to the
+// actor to of namespace dst (nil: the default namespace).
+func (s *Sim) transmit(fromHost, toHost string, to actor.ID, dst *simHost, env actor.Envelope, faults bool) {
 	if fromHost != toHost {
 		if s.cut[hostPair(fromHost, toHost)] {
-			s.addNote("drop", to, fmt.Sprintf("%s to %s lost: %s|%s partitioned", actor.EventName(env.Event), to, fromHost, toHost))
+			who := qualify(to, dst)
+			s.addNote("drop", who, fmt.Sprintf("%s to %s lost: %s|%s partitioned", actor.EventName(env.Event), who, fromHost, toHost))
 			return
 		}
-		if faults && s.linkFault(fromHost, toHost, to, env) {
+		if faults && s.linkFault(fromHost, toHost, to, dst, env) {
 			return
 		}
 	}
-	in := s.actors[to]
-	if !in.Enqueue(env) {
-		s.addNote("drop", to, fmt.Sprintf("%s to halted actor %s dropped", actor.EventName(env.Event), to))
+	in := s.instance(dst, to)
+	// A process's actor that is not there (any more) was killed by a crash of its process, whose
+	// new life has not created it again: the event is dropped as for any halted actor.
+	if in == nil || !in.Enqueue(env) {
+		who := qualify(to, dst)
+		s.addNote("drop", who, fmt.Sprintf("%s to halted actor %s dropped", actor.EventName(env.Event), who))
 		return
 	}
 	if s.cov != nil && in.Started() && in.CurrentState().Defers(env.Event) {
@@ -666,7 +746,7 @@ func hostPair(a, b string) [2]string {
 
 // linkFault may drop, duplicate, delay an event between hosts or cut their link. It reports
 // whether it has taken care of the event.
-func (s *Sim) linkFault(fromHost, toHost string, to actor.ID, env actor.Envelope) bool {
+func (s *Sim) linkFault(fromHost, toHost string, to actor.ID, dst *simHost, env actor.Envelope) bool {
 	var kinds [4]byte
 	n := 0
 	if s.budget.Drops > 0 {
@@ -692,29 +772,31 @@ func (s *Sim) linkFault(fromHost, toHost string, to actor.ID, env actor.Envelope
 	if c == 0 {
 		return false
 	}
-	name := actor.EventName(env.Event)
+	name, who := actor.EventName(env.Event), qualify(to, dst)
 	switch kinds[c-1] {
 	case 'd':
 		s.budget.Drops--
-		s.addNote("fault", to, fmt.Sprintf("drop %s from %s to %s", name, env.From, to))
+		s.addNote("fault", who, fmt.Sprintf("drop %s from %s to %s", name, env.From, who))
 		return true
 	case 'u':
 		s.budget.Duplicates--
-		s.addNote("fault", to, fmt.Sprintf("duplicate %s from %s to %s", name, env.From, to))
-		s.actors[to].Enqueue(env)
+		s.addNote("fault", who, fmt.Sprintf("duplicate %s from %s to %s", name, env.From, who))
+		if in := s.instance(dst, to); in != nil {
+			in.Enqueue(env)
+		}
 		return false
 	case 'l':
 		s.budget.Delays--
 		s.netSeq++
 		key := "net:" + strconv.Itoa(s.netSeq)
-		s.addNote("fault", to, fmt.Sprintf("delay %s from %s to %s as %s", name, env.From, to, key))
-		s.net = append(s.net, &netMsg{key: key, to: to, env: env, from: fromHost, at: toHost})
+		s.addNote("fault", who, fmt.Sprintf("delay %s from %s to %s as %s", name, env.From, who, key))
+		s.net = append(s.net, &netMsg{key: key, to: to, dst: dst, env: env, from: fromHost, at: toHost})
 		return true
 	default:
 		s.budget.Partitions--
 		p := hostPair(fromHost, toHost)
 		s.cut[p] = true
-		s.addNote("fault", to, fmt.Sprintf("partition %s|%s (losing %s to %s)", p[0], p[1], name, to))
+		s.addNote("fault", who, fmt.Sprintf("partition %s|%s (losing %s to %s)", p[0], p[1], name, who))
 		return true
 	}
 }
@@ -726,7 +808,7 @@ func (s *Sim) fireTimer(rec *stepRec) {
 		s.now = t.at
 	}
 	in := t.ref.in
-	rec.actor, rec.typ, rec.ev, rec.timer = in.ID(), in.Type(), reflect.TypeOf(t.ev), true
+	rec.actor, rec.typ, rec.ev, rec.timer = s.nameOf(in), in.Type(), reflect.TypeOf(t.ev), true
 	if t.period > 0 {
 		t.at = t.at.Add(t.period)
 		t.seq = s.nextTimerSeq()
@@ -747,9 +829,10 @@ func (s *Sim) fireTimer(rec *stepRec) {
 
 func (s *Sim) nextTimerSeq() uint64 { s.tmrSeq++; return s.tmrSeq }
 
-func (s *Sim) fail(f *actor.Failure) {
+// fail reports the failure of the actor that traces call who.
+func (s *Sim) fail(f *actor.Failure, who actor.ID) {
 	if s.bug == nil {
-		s.bug = &Bug{Kind: f.Kind, Message: f.Message, Actor: f.Actor, Type: f.Type, State: f.State, Event: f.Event, Stack: f.Stack}
+		s.bug = &Bug{Kind: f.Kind, Message: f.Message, Actor: who, Type: f.Type, State: f.State, Event: f.Event, Stack: f.Stack}
 	}
 }
 
@@ -760,7 +843,7 @@ func (s *Sim) failMonitor(f *actor.Failure, from *actor.Instance) {
 	}
 	msg := f.Message
 	if from != nil {
-		msg = fmt.Sprintf("%s (on %s announced by %s)", msg, f.Event, from.ID())
+		msg = fmt.Sprintf("%s (on %s announced by %s)", msg, f.Event, s.nameOf(from))
 	}
 	s.bug = &Bug{Kind: f.Kind, Message: msg, Monitor: string(f.Actor), Type: f.Type, State: f.State, Stack: f.Stack}
 }
@@ -810,20 +893,22 @@ type simEnv struct{ s *Sim }
 
 func (e simEnv) Send(from *actor.Instance, to actor.ID, ev actor.Event) {
 	s := e.s
-	if s.actors[to] == nil {
+	dst, lost, ok := s.resolve(s.procOf(from), to)
+	if !ok {
 		actor.Abort(actor.FailUnknownID, "send %s to unknown actor %s", actor.EventName(ev), to)
 	}
-	env := actor.Envelope{From: from.ID(), Event: ev}
+	// From is for traces alone (handlers never see it): a process's actor is named qualified.
+	m := outMsg{to: to, dst: dst, env: actor.Envelope{From: s.nameOf(from), Event: ev}, lost: lost}
 	if s.cur != from {
 		// Outside a step (a boot function's actor sending from its constructor): deliver now.
-		s.transmit(from.Host(), s.actors[to].Host(), to, env, false)
+		s.send(from.Host(), m, false)
 		return
 	}
-	s.outbox = append(s.outbox, outMsg{to: to, env: env})
+	s.outbox = append(s.outbox, m)
 }
 
 func (e simEnv) Create(parent *actor.Instance, name string, a actor.Actor) actor.ID {
-	id, err := e.s.create(parent.Host(), name, a)
+	id, err := e.s.create(e.s.hosts[parent.Host()], name, a)
 	if err != nil {
 		f, _ := actor.AsFailure(err)
 		actor.Abort(f.Kind, "%s", f.Message)
@@ -839,14 +924,14 @@ func (e simEnv) StartTimer(in *actor.Instance, id actor.TimerID, after, period t
 	t := &simTimer{ref: timerRef{in, id}, at: s.now.Add(after), period: period, ev: ev, seq: s.nextTimerSeq()}
 	s.tmrs[t.ref] = t
 	heap.Push(&s.timers, t)
-	s.notes = append(s.notes, note{step: s.step, kind: "timer", who: in.ID(), ev: ev, due: t.at.Sub(epoch), period: period})
+	s.notes = append(s.notes, note{step: s.step, kind: "timer", who: s.nameOf(in), ev: ev, due: t.at.Sub(epoch), period: period})
 }
 
 func (e simEnv) StopTimer(in *actor.Instance, id actor.TimerID) {
 	s := e.s
 	ref := timerRef{in, id}
 	if t, ok := s.tmrs[ref]; ok {
-		s.notes = append(s.notes, note{step: s.step, kind: "cancel", who: in.ID(), ev: t.ev, due: t.at.Sub(epoch), period: t.period})
+		s.notes = append(s.notes, note{step: s.step, kind: "cancel", who: s.nameOf(in), ev: t.ev, due: t.at.Sub(epoch), period: t.period})
 		delete(s.tmrs, ref)
 		if t.idx >= 0 {
 			heap.Remove(&s.timers, t.idx)
@@ -860,7 +945,7 @@ func (e simEnv) Now() time.Time                         { return e.s.now }
 
 func (e simEnv) Announce(from *actor.Instance, ev actor.Event) {
 	s := e.s
-	s.notes = append(s.notes, note{step: s.step, kind: "announce", who: from.ID(), ev: ev})
+	s.notes = append(s.notes, note{step: s.step, kind: "announce", who: s.nameOf(from), ev: ev})
 	for _, m := range s.monitors {
 		state := m.State()
 		ok, f := m.Observe(ev)
@@ -875,7 +960,7 @@ func (e simEnv) Announce(from *actor.Instance, ev actor.Event) {
 
 func (e simEnv) Log(in *actor.Instance, msg string, args ...any) {
 	s := e.s
-	s.notes = append(s.notes, note{step: s.step, kind: "log", who: in.ID(), text: msg, args: args})
+	s.notes = append(s.notes, note{step: s.step, kind: "log", who: s.nameOf(in), text: msg, args: args})
 }
 
 func (e simEnv) Transition(in *actor.Instance, from, to string) {
