@@ -71,7 +71,14 @@ type Faults struct {
 	// handler's store writes happened; its messages are lost). A crashed host is restarted later,
 	// when the strategy chooses.
 	Crashes int
-	// CrashHosts names the hosts that may crash; empty means every named host.
+	// Pauses is how many host pauses one run may have. After each step of an actor on a host the
+	// tester may pause the host, after the step's sends reached the network: its actors take no
+	// steps, though events, delayed messages and timers still reach their mailboxes and virtual
+	// time goes on, until the strategy resumes it (the operation "resume:<host>"), as a process
+	// stopped by SIGSTOP or a long garbage-collection pause comes back late with all its state.
+	// See Sim.PauseHost.
+	Pauses int
+	// CrashHosts names the hosts that may crash or pause; empty means every named host.
 	CrashHosts []string
 	// Drops, Duplicates and Delays bound the events between hosts that may be lost, delivered
 	// twice, or held back in the network and delivered later, out of order.
@@ -88,7 +95,7 @@ type Faults struct {
 }
 
 func (f Faults) any() bool {
-	return f.Crashes+f.Drops+f.Duplicates+f.Delays+f.Partitions+f.ModelFailures > 0
+	return f.Crashes+f.Pauses+f.Drops+f.Duplicates+f.Delays+f.Partitions+f.ModelFailures > 0
 }
 
 // Flags are the command-line overrides of a [Config]. Every flag also reads an environment

@@ -52,9 +52,17 @@
 //
 // # Faults
 //
-// Config.Faults opts a program into host crashes (after a step, with or without its sends),
-// dropped, duplicated and delayed events between hosts, partitions, and failures of model calls
-// (Sim.Fail). Each is a budgeted choice, recorded and replayed like the rest.
+// Config.Faults opts a program into host crashes (after a step, with or without its sends), host
+// pauses, dropped, duplicated and delayed events between hosts, partitions, and failures of model
+// calls (Sim.Fail). Each is a budgeted choice, recorded and replayed like the rest.
+//
+// A paused host (a process stopped by SIGSTOP or a long garbage-collection pause) keeps its
+// actors and their state, but they take no steps: events, delayed messages and timers still
+// reach their mailboxes, and virtual time moves on with other hosts' timers, until the strategy
+// takes the operation "resume:<host>", as it takes "restart:<host>" for a crashed host. Both are
+// operations like any other, so fair strategies take them in time and a paused or crashed host is
+// no liveness bug in itself. Programs can pause and resume hosts themselves (Sim.PauseHost,
+// Sim.ResumeHost).
 //
 // # Hosts and processes
 //

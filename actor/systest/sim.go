@@ -65,10 +65,12 @@ type Sim struct {
 }
 
 type simHost struct {
-	name  string
-	boot  func(actor.Host) error
-	down  bool
-	boots int
+	name string
+	boot func(actor.Host) error
+	down bool
+	// paused is set while the host is paused (see PauseHost): its actors take no steps.
+	paused bool
+	boots  int
 	// ns is the actor namespace of a process (see AddProcess): its actors of the current life,
 	// by ID. It is nil for a host made by AddHost, whose actors are in the default namespace.
 	ns map[actor.ID]*actor.Instance
@@ -139,6 +141,7 @@ const (
 	opRestart               // a crashed host boots again
 	opHeal                  // a partition between two hosts heals
 	opSetup                 // the setup function makes its next Runtime call
+	opResume                // a paused host goes on
 )
 
 // op is one enabled operation; key names it stably across runs, for traces and priorities.
@@ -413,9 +416,9 @@ func (v simHostView) Create(name string, a actor.Actor) (actor.ID, error) {
 // when Faults.Crashes allows.
 func (s *Sim) CrashHost(name string) error {
 	s.setupPoint("CrashHost " + name)
-	h := s.hosts[name]
-	if h == nil {
-		return fmt.Errorf("systest: no host %s", name)
+	h, err := s.namedHost(name)
+	if err != nil {
+		return err
 	}
 	if h.down {
 		return fmt.Errorf("systest: host %s is already down", name)
@@ -427,9 +430,9 @@ func (s *Sim) CrashHost(name string) error {
 // RestartHost implements [actor.Runtime].
 func (s *Sim) RestartHost(name string) error {
 	s.setupPoint("RestartHost " + name)
-	h := s.hosts[name]
-	if h == nil {
-		return fmt.Errorf("systest: no host %s", name)
+	h, err := s.namedHost(name)
+	if err != nil {
+		return err
 	}
 	if !h.down {
 		return fmt.Errorf("systest: host %s is running", name)
@@ -440,13 +443,60 @@ func (s *Sim) RestartHost(name string) error {
 // crash kills every actor of h. A process's namespace is emptied, as a new OS process starts
 // with an engine of its own: after a restart it has the actors its boot creates, no others.
 func (s *Sim) crash(h *simHost) {
-	h.down = true
+	h.down, h.paused = true, false
 	for _, la := range s.live {
 		if la.host == h {
 			la.in.Kill()
 		}
 	}
 	clear(h.ns)
+}
+
+// PauseHost pauses a host, as SIGSTOP or a long garbage-collection pause stops a process: its
+// actors take no steps, while events, delayed messages and timers still reach their mailboxes
+// (a periodic timer's ticks are dropped while one waits, as ever) and virtual time goes on, driven
+// by other hosts' timers. The operation "resume:<host>" is then enabled, which the strategy
+// schedules like any other (as "restart:<host>" for a crashed host), so the pause may end before
+// a later ResumeHost, which then returns an error; the host's actors go on with all their state.
+// A paused host can be crashed: it is then down, not paused. Called by setup, PauseHost is one of
+// setup's steps, as CrashHost is; called from a handler, it pauses the host at once (a handler of
+// the host's own actors finishes its step). The tester also pauses hosts itself when
+// Faults.Pauses allows.
+func (s *Sim) PauseHost(name string) error {
+	s.setupPoint("PauseHost " + name)
+	h, err := s.namedHost(name)
+	switch {
+	case err != nil:
+		return err
+	case h.down:
+		return fmt.Errorf("systest: host %s is down", name)
+	case h.paused:
+		return fmt.Errorf("systest: host %s is already paused", name)
+	}
+	h.paused = true
+	return nil
+}
+
+// ResumeHost ends a pause of a host (see PauseHost).
+func (s *Sim) ResumeHost(name string) error {
+	s.setupPoint("ResumeHost " + name)
+	h, err := s.namedHost(name)
+	if err != nil {
+		return err
+	}
+	if !h.paused {
+		return fmt.Errorf("systest: host %s is not paused", name)
+	}
+	h.paused = false
+	return nil
+}
+
+// namedHost returns the host called name.
+func (s *Sim) namedHost(name string) (*simHost, error) {
+	if h := s.hosts[name]; h != nil {
+		return h, nil
+	}
+	return nil, fmt.Errorf("systest: no host %s", name)
 }
 
 // Fail reports whether a model's call should fail now. It returns true only while the
@@ -518,7 +568,7 @@ func (s *Sim) enabled() []op {
 			halted++
 			continue
 		}
-		if la.in.Runnable() {
+		if la.in.Runnable() && (la.host == nil || !la.host.paused) {
 			ops = append(ops, op{kind: opDeliver, key: string(la.name), in: la.in, host: la.host})
 		}
 	}
@@ -537,6 +587,8 @@ func (s *Sim) enabled() []op {
 	for _, h := range s.hostOrder {
 		if h.down {
 			ops = append(ops, op{kind: opRestart, key: "restart:" + h.name, host: h})
+		} else if h.paused {
+			ops = append(ops, op{kind: opResume, key: "resume:" + h.name, host: h})
 		}
 	}
 	if len(s.cut) > 0 {
@@ -616,6 +668,8 @@ func (s *Sim) exec(o op) {
 		}
 	case opHeal:
 		delete(s.cut, o.pair)
+	case opResume:
+		o.host.paused = false
 	case opSetup:
 		rec.what = s.sr.next
 		s.setupStep()
@@ -660,27 +714,44 @@ func (s *Sim) deliver(o op, rec *stepRec) {
 		return
 	}
 	h := o.host
-	if h == nil || s.budget.Crashes <= 0 || !s.mayCrash(h.name) {
+	if h == nil || (s.budget.Crashes <= 0 && s.budget.Pauses <= 0) || !s.mayCrash(h.name) {
 		s.commit(in)
 		return
 	}
-	switch s.choose(choiceFault, 3) {
-	case 0:
+	var kinds [3]byte
+	n := 0
+	if s.budget.Crashes > 0 {
+		kinds[0], kinds[1], n = 'a', 'b', 2
+	}
+	if s.budget.Pauses > 0 && !h.paused {
+		kinds[n] = 'p'
+		n++
+	}
+	c := s.choose(choiceFault, n+1)
+	if c == 0 {
 		s.commit(in)
-	case 1:
+		return
+	}
+	switch kinds[c-1] {
+	case 'a':
 		s.commit(in)
 		s.budget.Crashes--
 		s.addNote("fault", rec.actor, "crash host "+h.name+" after the step's sends")
 		s.crash(h)
-	case 2:
+	case 'b':
 		s.budget.Crashes--
 		s.addNote("fault", rec.actor, fmt.Sprintf("crash host %s before the step's %d sends left it", h.name, len(s.outbox)))
 		s.outbox = s.outbox[:0]
 		s.crash(h)
+	default:
+		s.commit(in)
+		s.budget.Pauses--
+		s.addNote("fault", rec.actor, "pause host "+h.name+" after the step's sends")
+		h.paused = true
 	}
 }
 
-// mayCrash reports whether the faults allow crashing the named host.
+// mayCrash reports whether the faults allow crashing or pausing the named host.
 func (s *Sim) mayCrash(host string) bool {
 	if len(s.cfg.Faults.CrashHosts) == 0 {
 		return true

@@ -391,6 +391,8 @@ func (s *Sim) describe(i int, notes []note) string {
 		fmt.Fprintf(&b, "host %s restarts", strings.TrimPrefix(r.key, "restart:"))
 	case opHeal:
 		fmt.Fprintf(&b, "partition %s heals", strings.TrimPrefix(r.key, "heal:"))
+	case opResume:
+		fmt.Fprintf(&b, "host %s resumes", strings.TrimPrefix(r.key, "resume:"))
 	case opSetup:
 		fmt.Fprintf(&b, "setup: %s", r.what)
 	}
@@ -506,7 +508,7 @@ func (s *Sim) mermaid() string {
 				what = "ticks, dropped (last tick unhandled)"
 			}
 			fmt.Fprintf(&body, "  Note over %s: %d %s timer %s %s\n", name(r.actor), i, vtime(r.at), mermaidText(actor.TypeName(r.ev)), what)
-		case opRestart, opHeal:
+		case opRestart, opHeal, opResume:
 			fmt.Fprintf(&body, "  Note over %s: %d %s %s\n", name("env"), i, vtime(r.at), mermaidText(r.key))
 		case opSetup:
 			fmt.Fprintf(&body, "  Note over %s: %d %s setup %s\n", name("env"), i, vtime(r.at), mermaidText(r.what))
