@@ -80,6 +80,10 @@
 // note. Events cross the network, and its faults, between the hosts of sender and receiver,
 // whatever namespaces they are in.
 //
+// A handler that crashes its own host with [Sim.CrashHost], as a deposed leader exits to restart
+// as a standby, finishes first: the host goes down when the step ends, after the step's sends
+// have left, and restarts when the strategy chooses.
+//
 // # Use from go test
 //
 //	func TestElection(t *testing.T) {

@@ -49,6 +49,7 @@ type Sim struct {
 
 	sr     *setupRunner    // the setup function, run as a participant
 	cur    *actor.Instance // the actor whose handler is running
+	doomed *simHost        // cur's host, which cur's handler crashed: it goes down when the step ends
 	outbox []outMsg
 
 	budget Faults
@@ -188,7 +189,7 @@ type stepRec struct {
 // started or cancelled.
 type note struct {
 	step int
-	kind string // "fault", "log", "announce", "drop", "timer", "cancel"
+	kind string // "fault", "crash", "log", "announce", "drop", "timer", "cancel"
 	who  actor.ID
 	text string
 	args []any
@@ -412,16 +413,27 @@ func (v simHostView) Create(name string, a actor.Actor) (actor.ID, error) {
 	return v.s.create(v.h, name, a)
 }
 
-// CrashHost implements [actor.Runtime]. Programs rarely call it: the tester crashes hosts itself
-// when Faults.Crashes allows.
+// CrashHost implements [actor.Runtime]. The tester crashes hosts itself when Faults.Crashes
+// allows; programs call it to crash a host on purpose. Called from a handler of one of the host's
+// own actors (a deposed leader that exits to restart as a standby), it takes effect when the step
+// ends, after the step's sends have left, as a process exits once its handler has returned: the
+// handler runs to its end and CrashHost returns nil. Called from anywhere else (setup, a model, a
+// handler of another host's actor) it crashes the host at once. Either way the host restarts when
+// the strategy chooses (the operation "restart:<host>"), or by RestartHost.
 func (s *Sim) CrashHost(name string) error {
 	s.setupPoint("CrashHost " + name)
 	h, err := s.namedHost(name)
 	if err != nil {
 		return err
 	}
-	if h.down {
+	switch {
+	case h.down:
 		return fmt.Errorf("systest: host %s is already down", name)
+	case s.doomed == h:
+		return fmt.Errorf("systest: host %s is already going down at the end of this step", name)
+	case s.cur != nil && s.cur.Host() == name:
+		s.doomed = h
+		return nil
 	}
 	s.crash(h)
 	return nil
@@ -709,8 +721,16 @@ func (s *Sim) deliver(o op, rec *stepRec) {
 			}
 		}
 	}
+	doomed := s.doomed
+	s.doomed = nil
 	if fail != nil {
 		s.fail(fail, rec.actor)
+		return
+	}
+	if doomed != nil {
+		s.commit(in)
+		s.addNote("crash", rec.actor, "host "+doomed.name+" goes down, as its actor's handler asked (CrashHost), after the step's sends")
+		s.crash(doomed)
 		return
 	}
 	h := o.host

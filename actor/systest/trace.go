@@ -516,12 +516,12 @@ func (s *Sim) mermaid() string {
 		for ; ni < len(s.notes) && s.notes[ni].step <= i; ni++ {
 			n := s.notes[ni]
 			switch n.kind {
-			case "fault":
+			case "fault", "crash":
 				who := "env"
 				if n.who != "" {
 					who = string(n.who)
 				}
-				fmt.Fprintf(&body, "  Note over %s: FAULT %s\n", name(actor.ID(who)), mermaidText(n.text))
+				fmt.Fprintf(&body, "  Note over %s: %s %s\n", name(actor.ID(who)), strings.ToUpper(n.kind), mermaidText(n.text))
 			case "timer", "cancel":
 				fmt.Fprintf(&body, "  Note over %s: %d %s %s\n", name(n.who), i, vtime(r.at), mermaidText(timerText(n, r.at)))
 			}
