@@ -1,7 +1,8 @@
 // Package systest is Corral's systematic concurrency tester: it runs the real actor code of a
 // program on one goroutine, under a scheduler that decides at every step which enabled operation
 // happens next (an actor handles its next event, virtual time advances and a timer fires, a delayed
-// message arrives, a crashed host restarts), and it checks the program's monitors as it goes.
+// message arrives, a crashed host restarts, a paused host resumes), and it checks the program's
+// monitors as it goes.
 //
 // A run is fully determined by its seed: no wall clock, no OS scheduling and no Go map order enter
 // it. Every choice (scheduling, Context.RandomBool and RandomInt, every fault) is taken through a

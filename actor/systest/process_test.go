@@ -1,6 +1,7 @@
 package systest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -332,6 +333,81 @@ func TestProcessLinkFaults(t *testing.T) {
 			b := mustFind(t, Config{Iterations: 300, MaxSteps: 50, Seed: 2, Faults: tt.faults}, program)
 			if !strings.Contains(account(b), tt.note) || b.Trace.Faults() != 1 {
 				t.Fatalf("want one fault, %q:\n%s", tt.note, b.Text())
+			}
+		})
+	}
+}
+
+// tally keeps the whoami announcements it sees.
+type tally struct{ got []whoami }
+
+func (t *tally) Define(m *actor.Machine) {
+	m.State("Count", actor.On(func(_ *actor.Context, w whoami) { t.got = append(t.got, w) }))
+}
+
+// Send and Halt from setup resolve an ID as an actor of the default namespace does.
+func TestSetupSendAndHaltResolve(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		route  string // the process the router names; "-" for no router
+		call   string // "send" or "halt"
+		to     actor.ID
+		err    string   // in the error; "" for none
+		note   string   // in a note of the run; "" for none
+		got    []whoami // the actors that handle the ping sent
+		halted string   // the process whose x halts, "" for none
+	}{
+		{name: "send through the router", route: "b", call: "send", to: "x", got: []whoami{{"b", "x"}}},
+		{name: "send to the default namespace", route: "b", call: "send", to: "d", got: []whoami{{"", "d"}}},
+		{name: "send without a router", route: "-", call: "send", to: "x", err: "send systest.ping to unknown actor x"},
+		{name: "send the router drops", call: "send", to: "x", note: "systest.ping to x dropped: the router names no process"},
+		{name: "send to a process without it", route: "b", call: "send", to: "z", note: "systest.ping to z dropped: the router names b, which has no live z"},
+		{name: "halt through the router", route: "b", call: "halt", to: "x", halted: "b"},
+		{name: "halt the router drops", route: "nowhere", call: "halt", to: "x", err: "halt x: the router names nowhere, which is not a process"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var sim *Sim
+			var err error
+			mon := &tally{}
+			rep, _ := Run(Config{Iterations: 1, Seed: 1}, func(s *Sim) {
+				sim = s
+				s.Monitor(mon)
+				s.Create("d", named{"", "d"})
+				for _, p := range []string{"a", "b"} {
+					s.AddProcess(p, func(h actor.Host) error { _, err := h.Create("x", named{p, "x"}); return err })
+				}
+				if tt.route != "-" {
+					s.Route(func(actor.ID) string { return tt.route })
+				}
+				if tt.call == "send" {
+					err = s.Send(tt.to, ping{})
+				} else {
+					err = s.Halt(tt.to)
+				}
+			})
+			if rep.Bug != nil {
+				t.Fatalf("bug: %s", rep.Bug.Text())
+			}
+			switch {
+			case tt.err == "" && err != nil:
+				t.Fatalf("unexpected error %v", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Fatalf("error %v, want one with %q", err, tt.err)
+			}
+			noted := tt.note == ""
+			for _, n := range sim.notes {
+				noted = noted || strings.Contains(n.text, tt.note)
+			}
+			if !noted {
+				t.Errorf("no note has %q", tt.note)
+			}
+			if fmt.Sprint(mon.got) != fmt.Sprint(tt.got) {
+				t.Errorf("pings handled by %v, want %v", mon.got, tt.got)
+			}
+			for _, p := range []string{"a", "b"} {
+				if got := sim.hosts[p].ns["x"].Halted(); got != (tt.halted == p) {
+					t.Errorf("x@%s halted: %v", p, got)
+				}
 			}
 		})
 	}
