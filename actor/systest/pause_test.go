@@ -21,7 +21,7 @@ func (worker) Define(m *actor.Machine) {
 }
 
 // bell pauses process p and sends two pings to its worker, all in one step, then rings after
-// five seconds.
+// five seconds and resumes p.
 type bell struct{ s *Sim }
 
 func (b bell) Define(m *actor.Machine) {
@@ -33,7 +33,11 @@ func (b bell) Define(m *actor.Machine) {
 			ctx.Send("w", ping{2})
 			ctx.StartTimer(5*time.Second, wake{"bell"})
 		}),
-		actor.On(func(ctx *actor.Context, _ wake) { ctx.Announce(rang{}) }))
+		actor.On(func(ctx *actor.Context, _ wake) {
+			ctx.Announce(rang{})
+			err := b.s.ResumeHost("p")
+			ctx.Assert(err == nil, "resume: %v", err)
+		}))
 }
 
 // pauseWatch asserts that the worker of process p never works while p is paused, and notes what

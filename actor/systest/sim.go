@@ -69,9 +69,10 @@ type simHost struct {
 	name string
 	boot func(actor.Host) error
 	down bool
-	// paused is set while the host is paused (see PauseHost): its actors take no steps.
-	paused bool
-	boots  int
+	// paused is set while the host is paused (see PauseHost): its actors take no steps. held
+	// is set when the program paused it (PauseHost): then only ResumeHost ends the pause.
+	paused, held bool
+	boots        int
 	// ns is the actor namespace of a process (see AddProcess): its actors of the current life,
 	// by ID. It is nil for a host made by AddHost, whose actors are in the default namespace.
 	ns map[actor.ID]*actor.Instance
@@ -455,7 +456,7 @@ func (s *Sim) RestartHost(name string) error {
 // crash kills every actor of h. A process's namespace is emptied, as a new OS process starts
 // with an engine of its own: after a restart it has the actors its boot creates, no others.
 func (s *Sim) crash(h *simHost) {
-	h.down, h.paused = true, false
+	h.down, h.paused, h.held = true, false, false
 	for _, la := range s.live {
 		if la.host == h {
 			la.in.Kill()
@@ -467,10 +468,11 @@ func (s *Sim) crash(h *simHost) {
 // PauseHost pauses a host, as SIGSTOP or a long garbage-collection pause stops a process: its
 // actors take no steps, while events, delayed messages and timers still reach their mailboxes
 // (a periodic timer's ticks are dropped while one waits, as ever) and virtual time goes on, driven
-// by other hosts' timers. The operation "resume:<host>" is then enabled, which the strategy
-// schedules like any other (as "restart:<host>" for a crashed host), so the pause may end before
-// a later ResumeHost, which then returns an error; the host's actors go on with all their state.
-// A paused host can be crashed: it is then down, not paused. Called by setup, PauseHost is one of
+// by other hosts' timers. The pause lasts until ResumeHost, however long virtual time runs on
+// meanwhile (a process frozen past a lease, say); the host's actors then go on with all their
+// state. (A pause the tester chose itself, under Faults.Pauses, ends instead by the operation
+// "resume:<host>", which the strategy schedules like any other, as "restart:<host>" for a
+// crashed host.) A paused host can be crashed: it is then down, not paused. Called by setup, PauseHost is one of
 // setup's steps, as CrashHost is; called from a handler, it pauses the host at once (a handler of
 // the host's own actors finishes its step). The tester also pauses hosts itself when
 // Faults.Pauses allows.
@@ -485,7 +487,7 @@ func (s *Sim) PauseHost(name string) error {
 	case h.paused:
 		return fmt.Errorf("systest: host %s is already paused", name)
 	}
-	h.paused = true
+	h.paused, h.held = true, true
 	return nil
 }
 
@@ -499,7 +501,7 @@ func (s *Sim) ResumeHost(name string) error {
 	if !h.paused {
 		return fmt.Errorf("systest: host %s is not paused", name)
 	}
-	h.paused = false
+	h.paused, h.held = false, false
 	return nil
 }
 
@@ -599,7 +601,7 @@ func (s *Sim) enabled() []op {
 	for _, h := range s.hostOrder {
 		if h.down {
 			ops = append(ops, op{kind: opRestart, key: "restart:" + h.name, host: h})
-		} else if h.paused {
+		} else if h.paused && !h.held {
 			ops = append(ops, op{kind: opResume, key: "resume:" + h.name, host: h})
 		}
 	}
