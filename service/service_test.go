@@ -302,6 +302,13 @@ func (c *client) Define(m *actor.Machine) {
 			if !ok {
 				return
 			}
+			if add, isAdd := c.reqs[c.next].(AddTasks); isAdd {
+				ids := make([]string, len(add.Tasks))
+				for i, t := range add.Tasks {
+					ids[i] = t.ID
+				}
+				ctx.Announce(tasksAcked{JobID: add.JobID, TaskIDs: ids})
+			}
 			c.advance(ctx)
 		}),
 		actor.Targets("Done"))

@@ -403,4 +403,23 @@ var Mutants = []Mutant{
 		Packages:    []string{"./service"},
 		Run:         "^TestNodeSession",
 	},
+	// Leadership among replicas sharing a store (service/replica.go).
+	{
+		Name:        "fence-ignores-term",
+		File:        "service/replica.go",
+		Original:    "\t\tif !ok || l.Holder != f.holder || l.Term != f.term {\n\t\t\treturn ErrDeposed",
+		Replacement: "\t\tif !ok || l.Term < 0 {\n\t\t\treturn ErrDeposed",
+		Description: "the fenced store lets a write through whoever holds the lease: a deposed leader's service writes beside the new one's",
+		Packages:    []string{"./service"},
+		Run:         "^TestReplica",
+	},
+	{
+		Name:        "takeover-keeps-term",
+		File:        "service/replica.go",
+		Original:    "Term: term + 1, TTLMillis",
+		Replacement: "Term: term, TTLMillis",
+		Description: "a replica that takes the lease keeps the old term, so terms do not tell leaders apart",
+		Packages:    []string{"./service"},
+		Run:         "^TestReplica",
+	},
 }
