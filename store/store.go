@@ -139,6 +139,53 @@ func CheckPrefix(what, s string) error {
 	return CheckName(what, s)
 }
 
+// CheckKey is CheckName for the table and key of a Get, Put or Delete.
+func CheckKey(table, key string) error {
+	if err := CheckName("table", table); err != nil {
+		return err
+	}
+	return CheckName("key", key)
+}
+
+// CheckCount returns an error wrapping ErrInvalid unless table and prefix are valid arguments of
+// Count.
+func CheckCount(table, prefix string) error {
+	if err := CheckName("table", table); err != nil {
+		return err
+	}
+	return CheckPrefix("prefix", prefix)
+}
+
+// CheckList returns an error wrapping ErrInvalid unless its arguments are valid arguments of
+// List.
+func CheckList(table, prefix, after string, limit int) error {
+	if err := CheckCount(table, prefix); err != nil {
+		return err
+	}
+	if err := CheckPrefix("after", after); err != nil {
+		return err
+	}
+	if limit < 0 {
+		return fmt.Errorf("%w: negative limit %d", ErrInvalid, limit)
+	}
+	return nil
+}
+
+// CheckVersion returns nil if a Put or Delete (op "put" or "delete") conditional on ifVersion,
+// which CheckWrite accepts, may change a record at version cur (0 if there is none); else an
+// error wrapping ErrNotFound, ErrExists or ErrConflict that says what it found.
+func CheckVersion(op string, ifVersion, cur int64) error {
+	switch {
+	case ifVersion == 0 && cur != 0:
+		return fmt.Errorf("if absent: %w (version %d)", ErrExists, cur)
+	case cur == 0 && (ifVersion > 0 || op == "delete"):
+		return ErrNotFound
+	case ifVersion > 0 && cur != ifVersion:
+		return fmt.Errorf("if version %d: %w (version %d)", ifVersion, ErrConflict, cur)
+	}
+	return nil
+}
+
 // CheckWrite returns an error wrapping ErrInvalid unless ifVersion is valid for op ("put" or
 // "delete"): AnyVersion, 0 (put only) or positive.
 func CheckWrite(op string, ifVersion int64) error {

@@ -158,7 +158,7 @@ func (t *tx) Get(table, key string) (store.Record, error) {
 	if err := t.usable("get", false); err != nil {
 		return store.Record{}, err
 	}
-	if err := checkKey(table, key); err != nil {
+	if err := store.CheckKey(table, key); err != nil {
 		return store.Record{}, fmt.Errorf("memstore: get: %w", err)
 	}
 	n := lookup(t.root, composite(table, key))
@@ -172,15 +172,15 @@ func (t *tx) Put(table, key string, value []byte, ifVersion int64) (int64, error
 	if err := t.usable("put", true); err != nil {
 		return 0, err
 	}
-	if err := checkKey(table, key); err != nil {
+	if err := store.CheckKey(table, key); err != nil {
 		return 0, fmt.Errorf("memstore: put: %w", err)
 	}
 	if err := store.CheckWrite("put", ifVersion); err != nil {
 		return 0, fmt.Errorf("memstore: put %s/%s: %w", table, key, err)
 	}
 	ck := composite(table, key)
-	if err := precondition("put", table, key, lookup(t.root, ck), ifVersion); err != nil {
-		return 0, err
+	if err := store.CheckVersion("put", ifVersion, version(lookup(t.root, ck))); err != nil {
+		return 0, fmt.Errorf("memstore: put %s/%s: %w", table, key, err)
 	}
 	t.rev++
 	rec := store.Record{Table: table, Key: key, Value: bytes.Clone(value), Version: t.rev}
@@ -193,19 +193,15 @@ func (t *tx) Delete(table, key string, ifVersion int64) error {
 	if err := t.usable("delete", true); err != nil {
 		return err
 	}
-	if err := checkKey(table, key); err != nil {
+	if err := store.CheckKey(table, key); err != nil {
 		return fmt.Errorf("memstore: delete: %w", err)
 	}
 	if err := store.CheckWrite("delete", ifVersion); err != nil {
 		return fmt.Errorf("memstore: delete %s/%s: %w", table, key, err)
 	}
 	ck := composite(table, key)
-	cur := lookup(t.root, ck)
-	if cur == nil {
-		return fmt.Errorf("memstore: delete %s/%s: %w", table, key, store.ErrNotFound)
-	}
-	if err := precondition("delete", table, key, cur, ifVersion); err != nil {
-		return err
+	if err := store.CheckVersion("delete", ifVersion, version(lookup(t.root, ck))); err != nil {
+		return fmt.Errorf("memstore: delete %s/%s: %w", table, key, err)
 	}
 	t.root = remove(t.root, ck)
 	t.wrote = true
@@ -216,14 +212,8 @@ func (t *tx) List(table, prefix, after string, limit int) ([]store.Record, error
 	if err := t.usable("list", false); err != nil {
 		return nil, err
 	}
-	if err := checkRange(table, prefix); err != nil {
+	if err := store.CheckList(table, prefix, after, limit); err != nil {
 		return nil, fmt.Errorf("memstore: list: %w", err)
-	}
-	if err := store.CheckPrefix("after", after); err != nil {
-		return nil, fmt.Errorf("memstore: list: %w", err)
-	}
-	if limit < 0 {
-		return nil, fmt.Errorf("memstore: list: %w: negative limit %d", store.ErrInvalid, limit)
 	}
 	lo, hi := bounds(table, prefix)
 	strict := false
@@ -242,7 +232,7 @@ func (t *tx) Count(table, prefix string) (int, error) {
 	if err := t.usable("count", false); err != nil {
 		return 0, err
 	}
-	if err := checkRange(table, prefix); err != nil {
+	if err := store.CheckCount(table, prefix); err != nil {
 		return 0, fmt.Errorf("memstore: count: %w", err)
 	}
 	lo, hi := bounds(table, prefix)
@@ -258,31 +248,12 @@ func bounds(table, prefix string) (lo, hi string) {
 	return lo, table + "\x01" // every key of table, and nothing of the next table
 }
 
-// precondition checks ifVersion against the current record (nil if there is none).
-func precondition(op, table, key string, cur *node, ifVersion int64) error {
-	switch {
-	case ifVersion == 0 && cur != nil:
-		return fmt.Errorf("memstore: %s %s/%s if absent: %w (version %d)", op, table, key, store.ErrExists, cur.rec.Version)
-	case ifVersion > 0 && cur == nil:
-		return fmt.Errorf("memstore: %s %s/%s if version %d: %w", op, table, key, ifVersion, store.ErrNotFound)
-	case ifVersion > 0 && cur.rec.Version != ifVersion:
-		return fmt.Errorf("memstore: %s %s/%s if version %d: %w (version %d)", op, table, key, ifVersion, store.ErrConflict, cur.rec.Version)
+// version returns the version of the record n, or 0 if there is none.
+func version(n *node) int64 {
+	if n == nil {
+		return 0
 	}
-	return nil
-}
-
-func checkKey(table, key string) error {
-	if err := store.CheckName("table", table); err != nil {
-		return err
-	}
-	return store.CheckName("key", key)
-}
-
-func checkRange(table, prefix string) error {
-	if err := store.CheckName("table", table); err != nil {
-		return err
-	}
-	return store.CheckPrefix("prefix", prefix)
+	return n.rec.Version
 }
 
 func clone(r store.Record) store.Record {

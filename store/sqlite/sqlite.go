@@ -379,7 +379,7 @@ func (t *tx) Get(table, key string) (store.Record, error) {
 	if err := t.usable("get", false); err != nil {
 		return store.Record{}, err
 	}
-	if err := checkKey(table, key); err != nil {
+	if err := store.CheckKey(table, key); err != nil {
 		return store.Record{}, fmt.Errorf("sqlite: get: %w", err)
 	}
 	r := store.Record{Table: table, Key: key}
@@ -426,7 +426,7 @@ func (t *tx) Put(table, key string, value []byte, ifVersion int64) (int64, error
 	if err := t.usable("put", true); err != nil {
 		return 0, err
 	}
-	if err := checkKey(table, key); err != nil {
+	if err := store.CheckKey(table, key); err != nil {
 		return 0, fmt.Errorf("sqlite: put: %w", err)
 	}
 	op := "put " + table + "/" + key
@@ -459,7 +459,7 @@ func (t *tx) Put(table, key string, value []byte, ifVersion int64) (int64, error
 		return 0, err
 	}
 	if n == 0 {
-		return 0, t.precondition(op, table, key, ifVersion)
+		return 0, t.precondition(op, table, key, "put", ifVersion)
 	}
 	t.rev = v
 	return v, nil
@@ -469,7 +469,7 @@ func (t *tx) Delete(table, key string, ifVersion int64) error {
 	if err := t.usable("delete", true); err != nil {
 		return err
 	}
-	if err := checkKey(table, key); err != nil {
+	if err := store.CheckKey(table, key); err != nil {
 		return fmt.Errorf("sqlite: delete: %w", err)
 	}
 	op := "delete " + table + "/" + key
@@ -489,38 +489,26 @@ func (t *tx) Delete(table, key string, ifVersion int64) error {
 		return err
 	}
 	if n == 0 {
-		return t.precondition(op, table, key, ifVersion)
+		return t.precondition(op, table, key, "delete", ifVersion)
 	}
 	return nil
 }
 
-// precondition explains why a conditional write changed nothing.
-func (t *tx) precondition(op, table, key string, ifVersion int64) error {
+// precondition explains why a conditional write (kind "put" or "delete") changed nothing.
+func (t *tx) precondition(op, table, key, kind string, ifVersion int64) error {
 	cur, err := t.current(op, table, key)
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case cur == 0:
-		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
-	case ifVersion == 0:
-		return fmt.Errorf("sqlite: %s if absent: %w (version %d)", op, store.ErrExists, cur)
-	default:
-		return fmt.Errorf("sqlite: %s if version %d: %w (version %d)", op, ifVersion, store.ErrConflict, cur)
 	}
+	return fmt.Errorf("sqlite: %s: %w", op, store.CheckVersion(kind, ifVersion, cur))
 }
 
 func (t *tx) List(table, prefix, after string, limit int) ([]store.Record, error) {
 	if err := t.usable("list", false); err != nil {
 		return nil, err
 	}
-	if err := checkRange(table, prefix); err != nil {
+	if err := store.CheckList(table, prefix, after, limit); err != nil {
 		return nil, fmt.Errorf("sqlite: list: %w", err)
-	}
-	if err := store.CheckPrefix("after", after); err != nil {
-		return nil, fmt.Errorf("sqlite: list: %w", err)
-	}
-	if limit < 0 {
-		return nil, fmt.Errorf("sqlite: list: %w: negative limit %d", store.ErrInvalid, limit)
 	}
 	op := "list " + table + "/" + prefix
 	lo, hi := bounds(prefix)
@@ -558,7 +546,7 @@ func (t *tx) Count(table, prefix string) (int, error) {
 	if err := t.usable("count", false); err != nil {
 		return 0, err
 	}
-	if err := checkRange(table, prefix); err != nil {
+	if err := store.CheckCount(table, prefix); err != nil {
 		return 0, fmt.Errorf("sqlite: count: %w", err)
 	}
 	lo, hi := bounds(prefix)
@@ -575,18 +563,4 @@ func bounds(prefix string) (lo, hi string) {
 		return prefix, end
 	}
 	return prefix, keyCeiling
-}
-
-func checkKey(table, key string) error {
-	if err := store.CheckName("table", table); err != nil {
-		return err
-	}
-	return store.CheckName("key", key)
-}
-
-func checkRange(table, prefix string) error {
-	if err := store.CheckName("table", table); err != nil {
-		return err
-	}
-	return store.CheckPrefix("prefix", prefix)
 }
