@@ -8,8 +8,12 @@ go 1.26.8
 //   go.yaml.in/yaml/v3: YAML job files for the CLI (`corral run`, `corral job submit`), with line
 //     numbers in errors; the YAML organisation's maintained continuation of gopkg.in/yaml.v3, with
 //     no dependencies of its own.
+//   github.com/jackc/pgx/v5: the PostgreSQL driver and connection pool (pgxpool) for store/postgres,
+//     the store several servers share, and its tests; the indirect jackc/pgpassfile,
+//     jackc/pgservicefile and golang.org/x/text are its own.
 
 require (
+	github.com/jackc/pgx/v5 v5.13.0
 	go.yaml.in/yaml/v3 v3.0.6
 	modernc.org/sqlite v1.62.0
 )
@@ -17,10 +21,13 @@ require (
 require (
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
