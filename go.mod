@@ -10,7 +10,8 @@ go 1.26.8
 //     no dependencies of its own.
 //   github.com/jackc/pgx/v5: the PostgreSQL driver and connection pool (pgxpool) for store/postgres,
 //     the store several servers share, and its tests; the indirect jackc/pgpassfile,
-//     jackc/pgservicefile and golang.org/x/text are its own.
+//     jackc/pgservicefile, jackc/puddle and golang.org/x/text are its own, and golang.org/x/sync
+//     is its and modernc.org/libc's.
 
 require (
 	github.com/jackc/pgx/v5 v5.13.0
@@ -23,9 +24,11 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	modernc.org/libc v1.80.1 // indirect
