@@ -40,29 +40,6 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openURL(t, pgtest.URL(t), Options{}) })
 }
 
-func putAny(t *testing.T, s store.Store, table, key, value string) int64 {
-	t.Helper()
-	var v int64
-	if err := s.Update(context.Background(), func(tx store.Tx) error {
-		var err error
-		v, err = tx.Put(table, key, []byte(value), store.AnyVersion)
-		return err
-	}); err != nil {
-		t.Fatalf("Put %s/%s: %v", table, key, err)
-	}
-	return v
-}
-
-func getRecord(s store.Store, table, key string) (store.Record, error) {
-	var r store.Record
-	err := s.View(context.Background(), func(tx store.Tx) error {
-		var err error
-		r, err = tx.Get(table, key)
-		return err
-	})
-	return r, err
-}
-
 // connect returns a connection of the test's own to the database at url.
 func connect(t *testing.T, url string) *pgx.Conn {
 	t.Helper()
@@ -106,12 +83,12 @@ func TestConcurrentOpen(t *testing.T) {
 	seen := map[int64]int{}
 	for i, s := range stores {
 		for j, s2 := range stores {
-			v := putAny(t, s, "t", fmt.Sprint(i, "-", j), "x")
+			v := storetest.MustPut(t, s, "t", fmt.Sprint(i, "-", j), "x")
 			if k, dup := seen[v]; dup {
 				t.Fatalf("version %d handed out twice (writes %d and %d)", v, k, i*n+j)
 			}
 			seen[v] = i*n + j
-			if _, err := getRecord(s2, "t", fmt.Sprint(i, "-", j)); err != nil {
+			if _, err := storetest.Get(t, s2, "t", fmt.Sprint(i, "-", j)); err != nil {
 				t.Fatalf("a write through store %d, read through store %d: %v", i, j, err)
 			}
 		}
@@ -165,7 +142,7 @@ func TestOpenSchema(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer s.Close()
-				putAny(t, s, "t", "k", "v")
+				storetest.MustPut(t, s, "t", "k", "v")
 				return
 			}
 			if err == nil {
@@ -244,15 +221,15 @@ func killSessions(t *testing.T, url string) {
 func TestSessionsKilled(t *testing.T) {
 	url := pgtest.URL(t)
 	s := openURL(t, url, Options{})
-	putAny(t, s, "t", "a", "1")
-	if _, err := getRecord(s, "t", "a"); err != nil {
+	storetest.MustPut(t, s, "t", "a", "1")
+	if _, err := storetest.Get(t, s, "t", "a"); err != nil {
 		t.Fatal(err)
 	}
 
 	// Idle connections: the next transactions find them broken and use new ones.
 	killSessions(t, url)
-	putAny(t, s, "t", "b", "1")
-	if _, err := getRecord(s, "t", "a"); err != nil {
+	storetest.MustPut(t, s, "t", "b", "1")
+	if _, err := storetest.Get(t, s, "t", "a"); err != nil {
 		t.Fatalf("View after the sessions were killed: %v", err)
 	}
 
@@ -287,10 +264,10 @@ func TestSessionsKilled(t *testing.T) {
 		if !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("%s = %v, want ErrUnavailable", c.name, err)
 		}
-		if _, err := getRecord(s, "t", "during"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := storetest.Get(t, s, "t", "during"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("after a %s whose session was killed: %v, want ErrNotFound", c.name, err)
 		}
-		putAny(t, s, "t", "after", c.name)
+		storetest.MustPut(t, s, "t", "after", c.name)
 	}
 }
 
@@ -348,7 +325,7 @@ func TestWaitForOtherProcess(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			waiter := openURL(t, url, c.opts)
-			putAny(t, waiter, "t", "connected", "x")
+			storetest.MustPut(t, waiter, "t", "connected", "x")
 			release := hold(t, holder)
 			ctx, cancel := c.ctx()
 			defer cancel()
@@ -363,7 +340,7 @@ func TestWaitForOtherProcess(t *testing.T) {
 			if err := release(); err != nil {
 				t.Fatalf("holding Update: %v", err)
 			}
-			putAny(t, waiter, "t", "after", c.name)
+			storetest.MustPut(t, waiter, "t", "after", c.name)
 		})
 	}
 }
@@ -402,7 +379,7 @@ func TestFrozenHolder(t *testing.T) {
 	}
 	url := pgtest.URL(t)
 	s := openURL(t, url, Options{})
-	putAny(t, s, "t", "before", "x")
+	storetest.MustPut(t, s, "t", "before", "x")
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFrozenChild$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), frozenEnv+"="+url)
@@ -446,7 +423,7 @@ func TestFrozenHolder(t *testing.T) {
 		t.Fatalf("Update while another process is frozen holding the lock: %v", err)
 	}
 	t.Logf("the frozen process's lock was released after %v", time.Since(start).Round(time.Millisecond))
-	if _, err := getRecord(s, "t", "frozen"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := storetest.Get(t, s, "t", "frozen"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the frozen process's write: %v, want ErrNotFound (rolled back)", err)
 	}
 
@@ -463,7 +440,7 @@ func TestFrozenHolder(t *testing.T) {
 	if !strings.Contains(strings.Join(rest, "\n"), "update: postgres: update not committed: store: unavailable") {
 		t.Errorf("the thawed child's Update: %q, want not committed, ErrUnavailable", rest)
 	}
-	if _, err := getRecord(s, "t", "frozen"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := storetest.Get(t, s, "t", "frozen"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the thawed process's write: %v, want ErrNotFound", err)
 	}
 }
@@ -528,7 +505,7 @@ func TestLostCommit(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cut := &cutter{}
 			s := openURL(t, url, Options{dial: cut.dial})
-			putAny(t, s, "t", "before", c.name)
+			storetest.MustPut(t, s, "t", "before", c.name)
 			err := s.Update(context.Background(), func(tx store.Tx) error {
 				if _, err := tx.Put("t", c.name, []byte("x"), 0); err != nil {
 					return err
@@ -539,11 +516,11 @@ func TestLostCommit(t *testing.T) {
 			if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("Update = %v, want ErrUnavailable saying %q", err, c.want)
 			}
-			_, err = getRecord(s, "t", c.name)
+			_, err = storetest.Get(t, s, "t", c.name)
 			if committed := err == nil; committed != c.committed || err != nil && !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("after the Update: %v; want committed %v", err, c.committed)
 			}
-			putAny(t, s, "t", "after", c.name)
+			storetest.MustPut(t, s, "t", "after", c.name)
 		})
 	}
 }
@@ -605,7 +582,7 @@ func TestLargeValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := getRecord(s, "t", "small"); err != nil {
+	if _, err := storetest.Get(t, s, "t", "small"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -32,30 +32,6 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
 }
 
-func putAny(t *testing.T, s store.Store, table, key, value string) int64 {
-	t.Helper()
-	var v int64
-	if err := s.Update(context.Background(), func(tx store.Tx) error {
-		var err error
-		v, err = tx.Put(table, key, []byte(value), store.AnyVersion)
-		return err
-	}); err != nil {
-		t.Fatalf("Put %s/%s: %v", table, key, err)
-	}
-	return v
-}
-
-func getRecord(t *testing.T, s store.Store, table, key string) (store.Record, error) {
-	t.Helper()
-	var r store.Record
-	err := s.View(context.Background(), func(tx store.Tx) error {
-		var err error
-		r, err = tx.Get(table, key)
-		return err
-	})
-	return r, err
-}
-
 // TestReopen checks that committed records and the revision counter are in the file.
 func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "corral.db")
@@ -63,9 +39,9 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	va := putAny(t, s, "t", "a", "alpha")
-	putAny(t, s, "t", "b", "beta")
-	newest := putAny(t, s, "t", "c", "gamma")
+	va := storetest.MustPut(t, s, "t", "a", "alpha")
+	storetest.MustPut(t, s, "t", "b", "beta")
+	newest := storetest.MustPut(t, s, "t", "c", "gamma")
 	// Delete the record with the newest version: the counter must not be derived from the
 	// versions left in the table.
 	if err := s.Update(context.Background(), func(tx store.Tx) error { return tx.Delete("t", "c", newest) }); err != nil {
@@ -80,13 +56,13 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("reopen: %v", err)
 	}
 	defer s.Close()
-	if r, err := getRecord(t, s, "t", "a"); err != nil || string(r.Value) != "alpha" || r.Version != va {
+	if r, err := storetest.Get(t, s, "t", "a"); err != nil || string(r.Value) != "alpha" || r.Version != va {
 		t.Errorf("after reopen, t/a = %+v, %v", r, err)
 	}
-	if _, err := getRecord(t, s, "t", "c"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := storetest.Get(t, s, "t", "c"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("after reopen, deleted t/c: %v, want ErrNotFound", err)
 	}
-	if v := putAny(t, s, "t", "c", "again"); v <= newest {
+	if v := storetest.MustPut(t, s, "t", "c", "again"); v <= newest {
 		t.Errorf("version after reopen %d, want > %d (the revision counter is persisted)", v, newest)
 	}
 }
@@ -102,7 +78,7 @@ func TestOpenPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	putAny(t, s, "t", "k", "v")
+	storetest.MustPut(t, s, "t", "k", "v")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +98,7 @@ func TestOpenPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if r, err := getRecord(t, s, "t", "k"); err != nil || string(r.Value) != "v" {
+	if r, err := storetest.Get(t, s, "t", "k"); err != nil || string(r.Value) != "v" {
 		t.Fatalf("after reopen: %+v, %v", r, err)
 	}
 }
@@ -205,14 +181,14 @@ func TestLockedIsUnavailable(t *testing.T) {
 		t.Errorf("Update while another process holds the lock = %v (fn ran: %v), want ErrUnavailable", err, ran)
 	}
 	// Readers are not blocked by a writer.
-	if _, err := getRecord(t, s, "t", "k"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := storetest.Get(t, s, "t", "k"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("View while another process holds the lock: %v", err)
 	}
 	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()
-	putAny(t, s, "t", "k", "v")
+	storetest.MustPut(t, s, "t", "k", "v")
 }
 
 const crashEnv = "CORRAL_SQLITE_CRASH_CHILD"
@@ -244,7 +220,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	ctx := context.Background()
 	n := 0
-	if r, err := getRecord(t, s, "crash", "counter"); err == nil {
+	if r, err := storetest.Get(t, s, "crash", "counter"); err == nil {
 		n, _ = strconv.Atoi(string(r.Value))
 	}
 	for i := n + 1; ; i++ {
@@ -333,7 +309,7 @@ func TestCrash(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}
-		r, err := getRecord(t, s, "crash", "counter")
+		r, err := storetest.Get(t, s, "crash", "counter")
 		if err != nil {
 			t.Fatalf("round %d: counter: %v", round, err)
 		}

@@ -76,6 +76,19 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 
 // Helpers. Each runs one operation in its own transaction.
 
+// MustPut writes value to table/key unconditionally in an Update of its own and returns the
+// record's version, or fails t. For the backends' own tests.
+func MustPut(t *testing.T, s store.Store, table, key, value string) int64 {
+	t.Helper()
+	return mustPut(t, s, table, key, value)
+}
+
+// Get reads table/key in a View of its own. For the backends' own tests.
+func Get(t *testing.T, s store.Store, table, key string) (store.Record, error) {
+	t.Helper()
+	return get(t, s, table, key)
+}
+
 func put(t *testing.T, s store.Store, table, key, value string, ifVersion int64) (int64, error) {
 	t.Helper()
 	var v int64
