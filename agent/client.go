@@ -75,7 +75,8 @@ type ClientConfig struct {
 	// 20s.
 	PollWait time.Duration
 	// RequestTimeout bounds one exchange beyond PollWait: connecting, sending, and the server's
-	// handling. Default 30s.
+	// handling. Default 10s. It is also how long a server that stopped answering without closing
+	// the connection (a frozen process) holds the agent before it tries the next replica.
 	RequestTimeout time.Duration
 	// RetryMin and RetryMax bound the pause after a failed exchange, which doubles from RetryMin
 	// up to RetryMax with each failure in a row (with jitter). Defaults 500ms and 15s.
@@ -212,7 +213,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		cfg.PollWait = 20 * time.Second
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 30 * time.Second
+		cfg.RequestTimeout = 10 * time.Second
 	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = 500 * time.Millisecond

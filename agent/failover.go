@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -22,10 +24,10 @@ func Servers(list string) []string {
 
 // Failover returns a RoundTripper that sends every request to one server of servers, whatever
 // host its URL names: requests are built against the first server's URL and go to the current
-// one. When the current server cannot be reached, or answers 502, 503 or 504 (a replica that
-// cannot reach the leader either), the next request goes to the next server in the list; the
-// failed request's error or answer is returned as it is, for the caller to retry as it would
-// with one server. transport makes the RoundTripper of each server (nil means
+// one. When the current server cannot be reached or does not answer before the request's
+// deadline, or answers 502, 503 or 504 (a replica that cannot reach the leader either), the next
+// request goes to the next server in the list; the failed request's error or answer is returned
+// as it is, for the caller to retry as it would with one server. transport makes the RoundTripper of each server (nil means
 // http.DefaultTransport); a server's TLS name is its URL's host.
 func Failover(servers []string, transport func(server *url.URL) http.RoundTripper) (http.RoundTripper, error) {
 	if len(servers) == 0 {
@@ -62,7 +64,9 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 	out.URL.Scheme, out.URL.Host, out.Host = f.servers[i].Scheme, f.servers[i].Host, ""
 	resp, err := f.rts[i].RoundTrip(out)
 	switch {
-	case err != nil && req.Context().Err() == nil:
+	case err != nil && !errors.Is(req.Context().Err(), context.Canceled):
+		// Unreachable, or silent until the request's deadline (a frozen server); a request
+		// its caller gave up is no fault of the server's.
 	case err == nil && (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable ||
 		resp.StatusCode == http.StatusGatewayTimeout):
 	default:

@@ -36,6 +36,7 @@ func runAgent(args []string, stderr io.Writer) int {
 	root := fs.String("root", ".", "the node's root directory (its credential and tasks' files live under it)")
 	giveUp := fs.Duration("give-up", 10*time.Minute, "exit when no server has answered for this long (0: never)")
 	heartbeat := fs.Duration("heartbeat", 5*time.Second, "how often to report to the server")
+	requestTimeout := fs.Duration("request-timeout", 10*time.Second, "how long one exchange with the server may take beyond its long poll; a server silent that long is left for the next of --server's replicas")
 	caFile := fs.String("ca", "", "PEM file of the CA the server's TLS certificate chains to (default: the CA in the node's credential file, else the system's roots)")
 	tlsName := fs.String("tls-server-name", "", "the name the server's TLS certificate must cover, when not the server URL's host")
 	taskUIDs := agent.DefaultTaskUIDs
@@ -90,6 +91,7 @@ func runAgent(args []string, stderr io.Writer) int {
 			Credential:     id.Credential,
 			Runner:         agent.Config{Root: *root, AccountName: os.Getenv("CORRAL_ACCOUNT_NAME"), TaskUIDs: taskUIDs, Logger: log},
 			HeartbeatEvery: *heartbeat,
+			RequestTimeout: *requestTimeout,
 			GiveUpAfter:    *giveUp,
 			HTTPClient:     hc,
 			Logger:         log,
