@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -19,6 +18,7 @@ import (
 	"corral/api"
 	"corral/service"
 	"corral/store"
+	"corral/store/postgres"
 	"corral/store/sqlite"
 )
 
@@ -275,16 +275,10 @@ func busy(w http.ResponseWriter, req *http.Request) {
 	api.WriteError(w, req, api.NewError(api.CodeServerBusy), api.NewRequestID(), time.Now())
 }
 
-// openPostgres opens a PostgreSQL store.
+// openPostgres opens a PostgreSQL store; the error names the URL without its password (the
+// package's errors do already).
 func openPostgres(u string) (store.Store, error) {
-	return nil, fmt.Errorf("store %s: PostgreSQL is not available in this build", redactURL(u))
-}
-
-// redactURL returns u without a password.
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(an unparsable URL)"
-	}
-	return p.Redacted()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return postgres.Open(ctx, u)
 }
