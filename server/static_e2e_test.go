@@ -39,10 +39,10 @@ func startAgentOn(t *testing.T, e *e2eEnv, token string, command func(string, ..
 
 // startAgentVia is startAgentOn with the agent reaching the server at url (through a proxy,
 // say).
-func startAgentVia(t *testing.T, e *e2eEnv, url, token string, command func(string, ...string) *exec.Cmd) *machine {
+func startAgentVia(t *testing.T, e *e2eEnv, url, token string, command func(string, ...string) *exec.Cmd, extra ...string) *machine {
 	t.Helper()
 	m := &machine{root: t.TempDir(), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	m.cmd = command(e.bin, "agent", "--server", url, "--root", m.root, "--heartbeat", "200ms", "--give-up", "30s")
+	m.cmd = command(e.bin, append([]string{"agent", "--server", url, "--root", m.root, "--heartbeat", "200ms", "--give-up", "30s"}, extra...)...)
 	m.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CORRAL_JOIN_TOKEN=" + token}
 	m.cmd.Stderr = m.stderr
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
