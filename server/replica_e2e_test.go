@@ -281,7 +281,16 @@ func TestReplicasTakeOver(t *testing.T) {
 }
 
 func testReplicasTakeOver(t *testing.T, storeArg string, open func(t *testing.T) store.Store) {
-	const ttl = 2 * time.Second
+	// CORRAL_TEST_LEASE_TTL measures the takeover with another lease (the server's default is
+	// 10s); the test's is short to keep it quick.
+	ttl := 2 * time.Second
+	if v := os.Getenv("CORRAL_TEST_LEASE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("CORRAL_TEST_LEASE_TTL: %v", err)
+		}
+		ttl = d
+	}
 	rs := startReplicas(t, 3, storeArg, open, ttl)
 	first, _ := rs.waitLeader(t, -1, 30*time.Second)
 	t.Logf("r%d leads", first)
