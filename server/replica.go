@@ -275,6 +275,14 @@ func busy(w http.ResponseWriter, req *http.Request) {
 	api.WriteError(w, req, api.NewError(api.CodeServerBusy), api.NewRequestID(), time.Now())
 }
 
+// StoreName is how logs and messages name a store given as Config.Store: without a password.
+func StoreName(s string) string {
+	if strings.HasPrefix(s, "sqlite:") {
+		return s
+	}
+	return postgres.Redact(s)
+}
+
 // openPostgres opens a PostgreSQL store; the error names the URL without its password (the
 // package's errors do already).
 func openPostgres(u string) (store.Store, error) {

@@ -305,6 +305,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "corral server: serving %s (account %q), data in %s\n", srv.URL, acct.Name, o.Data)
+	if o.Store != "" {
+		fmt.Fprintf(stdout, "corral server: a replica on %s: it runs the service while it holds the leader lease, and forwards to the leader otherwise\n", server.StoreName(o.Store))
+	}
 	switch {
 	case !o.ServesTLS:
 	case srv.CACertFile() != "":
