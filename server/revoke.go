@@ -15,6 +15,9 @@ import (
 // revoker in front of it.
 const providerImplID = compute.ProviderID + ".impl"
 
+// providerHost is the engine's host of the provider's actors.
+const providerHost = "provider"
+
 // revoker stands in front of the VM provider: it revokes a node's credential when the pool
 // manager asks for the node to be deleted (removed, shrunk away, its pool deleted), before
 // the provider acts, so that the node's agent is refused from that moment even while its
@@ -43,12 +46,22 @@ func (r *revoker) Define(m *actor.Machine) {
 	)
 }
 
-// createProvider creates the provider's actor behind a revoker.
+// createProvider creates the provider's actor behind a revoker, on a host of their own that
+// halt stops with the service's.
 func (s *Server) createProvider(impl actor.Actor) error {
-	if _, err := s.engine.Create(string(providerImplID), impl); err != nil {
-		return fmt.Errorf("provider: %w", err)
-	}
-	if _, err := s.engine.Create(string(compute.ProviderID), &revoker{creds: s.creds, log: s.log()}); err != nil {
+	booted := false
+	err := s.engine.AddHost(providerHost, func(h actor.Host) error {
+		if booted {
+			return fmt.Errorf("provider: the provider's host is not restarted")
+		}
+		booted = true
+		if _, err := h.Create(string(providerImplID), impl); err != nil {
+			return err
+		}
+		_, err := h.Create(string(compute.ProviderID), &revoker{creds: s.creds, log: s.log()})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("provider: %w", err)
 	}
 	return nil

@@ -356,10 +356,14 @@ func (s *Server) abort() {
 }
 
 // halt stops the service that boot started, leaving the store open: the agents' hub, the
-// service's actors (CrashHost waits for running handlers), and the providers.
+// service's actors (CrashHost waits for running handlers), and the provider's actors and
+// processes.
 func (s *Server) halt() error {
 	s.hub.Close()
 	err := s.engine.CrashHost("service")
+	if perr := s.engine.CrashHost(providerHost); err == nil {
+		err = perr
+	}
 	s.abort()
 	return err
 }
