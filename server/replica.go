@@ -90,6 +90,9 @@ func (s *Server) startReplica(log *slog.Logger) (http.Handler, error) {
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if r.advertise == "" {
 		r.advertise = s.URL
+		if loopback(s.URL) && !loopbackListen(s.cfg.Listen) {
+			log.Warn("replica: the other replicas are told to reach this one at a loopback address; set --advertise-url to the URL they can reach", "url", s.URL)
+		}
 	}
 	name := s.cfg.ReplicaName
 	if name == "" {
@@ -290,3 +293,4 @@ func openPostgres(u string) (store.Store, error) {
 	defer cancel()
 	return postgres.Open(ctx, u)
 }
+
