@@ -293,4 +293,3 @@ func openPostgres(u string) (store.Store, error) {
 	defer cancel()
 	return postgres.Open(ctx, u)
 }
-
