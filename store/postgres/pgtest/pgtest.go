@@ -1,5 +1,6 @@
 // Package pgtest gives a test a new, empty PostgreSQL database of its own, for the tests of
-// store/postgres and of whatever runs on it.
+// store/postgres and of whatever runs on it; NewDatabase gives one to a program, such as a
+// benchmark.
 //
 // The tests find PostgreSQL through the environment variable CORRAL_TEST_POSTGRES: the
 // connection string of a role allowed to CREATE DATABASE, such as
@@ -10,6 +11,8 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -61,23 +64,51 @@ func Require(t testing.TB) {
 func create(t testing.TB, options []string) string {
 	t.Helper()
 	Require(t)
-	admin := os.Getenv(Env)
+	url, drop, err := newDatabase(os.Getenv(Env), options)
+	if err != nil {
+		t.Fatalf("pgtest: create a database (as %s says): %v", Env, err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return url
+}
+
+// NewDatabase creates a new, empty database, as URL does, on the server that admin names (the
+// connection string of a role allowed to CREATE DATABASE, such as Env's), for a program rather
+// than a test. It returns the new database's connection string and a function that drops it
+// (WITH (FORCE)), which the caller must call once it is done with it.
+func NewDatabase(admin string) (url string, drop func() error, err error) {
+	if admin == "" {
+		return "", nil, errors.New("pgtest: no connection string of a role that may CREATE DATABASE")
+	}
+	if url, drop, err = newDatabase(admin, defaultOptions); err != nil {
+		return "", nil, fmt.Errorf("pgtest: create a database: %w", err)
+	}
+	return url, drop, nil
+}
+
+// newDatabase creates a database on the server that admin names, with the first of options
+// that the server accepts, and returns its connection string and a function that drops it.
+func newDatabase(admin string, options []string) (url string, dropFn func() error, err error) {
 	name := "corral_test_" + strings.ToLower(rand.Text())
-	var err error
 	for _, opts := range options {
 		if err = exec(admin, "CREATE DATABASE "+name+" TEMPLATE template0 "+opts); err == nil {
 			break
 		}
 	}
 	if err != nil {
-		t.Fatalf("pgtest: create a database (as %s says): %v", Env, err)
+		return "", nil, err
 	}
-	t.Cleanup(func() {
+	dropFn = func() error {
 		if err := drop(admin, name); err != nil {
-			t.Errorf("pgtest: drop database %s: %v", name, err)
+			return fmt.Errorf("drop database %s: %w", name, err)
 		}
-	})
-	return withDatabase(admin, name)
+		return nil
+	}
+	return withDatabase(admin, name), dropFn, nil
 }
 
 // drop drops the database name, closing the connections still open to it. WITH (FORCE) fails

@@ -1,6 +1,7 @@
 package pgtest
 
 import (
+	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -24,5 +25,27 @@ func TestWithDatabase(t *testing.T) {
 		} else if cfg.Database != "fresh" {
 			t.Errorf("%q names database %q, want fresh", got, cfg.Database)
 		}
+	}
+}
+
+// TestNewDatabase creates a database as a program would, uses it, and drops it.
+func TestNewDatabase(t *testing.T) {
+	Require(t)
+	url, drop, err := NewDatabase(os.Getenv(Env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(url, "CREATE TABLE t (x int)", "INSERT INTO t VALUES (1)"); err != nil {
+		drop()
+		t.Fatal(err)
+	}
+	if err := drop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(url, "SELECT 1"); err == nil {
+		t.Fatal("the database is still there after drop")
+	}
+	if _, _, err := NewDatabase(""); err == nil {
+		t.Fatal("NewDatabase without a connection string: no error")
 	}
 }
