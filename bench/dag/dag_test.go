@@ -1,11 +1,14 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"corral/store/postgres/pgtest"
 )
 
 func TestShape(t *testing.T) {
@@ -93,15 +96,18 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-// TestSchedAlone runs a small DAG through the service alone (memstore and SQLite, in-process
-// agents) and checks what the run reports about it.
+// TestSchedAlone runs a small DAG through the service alone (memstore, SQLite and, with
+// pgtest.Env set, PostgreSQL; in-process agents) and checks what the run reports about it.
 func TestSchedAlone(t *testing.T) {
-	for _, kind := range []string{"mem", "sqlite"} {
+	for _, kind := range schedStoreKinds {
 		t.Run(kind, func(t *testing.T) {
+			if kind == "pg" {
+				pgtest.Require(t)
+			}
 			cl := &cleanup{}
 			defer cl.run()
 			sh := newShape(4, 5, 2)
-			o := options{p: 2, nodes: 1, slots: 2, command: "true", timeout: time.Minute, dir: t.TempDir()}
+			o := options{p: 2, nodes: 1, slots: 2, command: "true", timeout: time.Minute, dir: t.TempDir(), pg: os.Getenv(pgtest.Env)}
 			r, err := runSched(o, sh, kind, "", true, nil, cl)
 			if err != nil {
 				t.Fatal(err)
@@ -129,5 +135,30 @@ func TestProbeDisk(t *testing.T) {
 	}
 	if p.n != 3 || p.mkdir <= 0 || p.create <= 0 || p.syncPair <= 0 {
 		t.Fatalf("probe: %+v", p)
+	}
+}
+
+func TestParseSchedStores(t *testing.T) {
+	for _, tc := range []struct {
+		list, pg string
+		want     []string
+		err      string
+	}{
+		{list: "mem,sqlite", want: []string{"mem", "sqlite"}},
+		{list: " mem , ,pg", pg: "postgres://h/db", want: []string{"mem", "pg"}},
+		{list: "", want: nil},
+		{list: "mem,pg", err: "no PostgreSQL server: pass -pg URL"},
+		{list: "mem,redis", err: "-sched-store redis: unknown store"},
+	} {
+		got, err := parseSchedStores(tc.list, tc.pg)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("parseSchedStores(%q, %q): error %v, want one saying %q", tc.list, tc.pg, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("parseSchedStores(%q, %q) = %q, %v; want %q", tc.list, tc.pg, got, err, tc.want)
+		}
 	}
 }

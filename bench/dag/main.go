@@ -5,6 +5,7 @@
 //	go run ./bench/dag -width 2 -layers 1000   # width P: the latency of the critical path
 //	go run ./bench/dag -sched-only       # only the service alone, with in-process agents
 //	go run ./bench/dag -sched-only -sched-store=   # only peak memory of 100,000 tasks
+//	go run ./bench/dag -sched-only -sched-store mem,sqlite,pg -peak=false   # pg: -pg URL
 //	go run ./bench/dag -cpuprofile cpu.out && go tool pprof -top cpu.out
 //	go run ./bench/dag -netns            # also with nodes on network namespace hosts, over TLS
 //	go run ./bench/dag -netns -local=false -hosts 2 -latency 1ms   # only that, 2 hosts, slower links
@@ -45,22 +46,24 @@
 //   - through `make -s -r -j P` on a generated Makefile, one phony target per task, recipe `true`;
 //   - through the node agent's Runner alone (agent.NewRunner in this process, P at a time, each
 //     result acknowledged): the node's own cost per task, with no service and no network;
-//   - through the service alone (scheduler, job manager, node sessions, the store: memstore and
-//     SQLite), on an actor.Engine, with bench/fastnode's in-process agents that complete every
-//     attempt at once: the service's own ceiling, in tasks/s;
+//   - through the service alone (scheduler, job manager, node sessions, the store: -sched-store
+//     names them, among mem (the memstore), sqlite and pg, a fresh database on the PostgreSQL
+//     server of -pg, by default $CORRAL_TEST_POSTGRES; not fenced by a lease), on an
+//     actor.Engine, with bench/fastnode's in-process agents that complete every attempt at once:
+//     the service's own ceiling, in tasks/s;
 //   - with -peak (on by default), 100,000 tasks (-tasks-peak) through the service alone, in a
 //     child process so that its high-water mark is its own: peak memory is reported as VmHWM (max
 //     RSS, from /proc/self/status) and runtime.MemStats.Sys, with the heap still reachable once
 //     the job is done (after a GC). The memstore (-peak-store mem, the default) keeps every
-//     record in memory; -peak-store sqlite measures the service without its data.
+//     record in memory; -peak-store sqlite (or pg) measures the service without its data.
 //
 // Before the Corral run, a probe times the file-system operations a node agent makes per task
 // (mkdir, file creation) and one durable write (fsync of a file and its directory) where the runs
 // keep their data: on a file system where these are slow, they dominate (-dir /dev/shm takes the
-// disk out). Every run's data is deleted at the end of the command, not between runs: on ext4,
-// creating files within minutes of deleting many nearby costs several times more (the inode
-// allocator skips recently deleted inodes), so a second invocation soon after the first
-// measures less than the first.
+// disk out, though not PostgreSQL's). Every run's data is deleted at the end of the command, not
+// between runs, and so is every PostgreSQL database it created: on ext4, creating files within
+// minutes of deleting many nearby costs several times more (the inode allocator skips recently
+// deleted inodes), so a second invocation soon after the first measures less than the first.
 //
 // Latency is from the tasks' executionInfo as the service recorded it: for each task with
 // dependencies, its startTime minus the latest endTime of its dependencies. Corral stamps both on
@@ -71,8 +74,8 @@
 // The last line of the output is "ratio: R", Corral's throughput over make's (tasks/s Corral ÷
 // tasks/s make, the same as make's wall time over Corral's), with local nodes. With -netns, the
 // line before it is "ratio-netns: R", the same with the nodes on namespace hosts (the last line
-// with -local=false). Progress goes to stderr. Every process and namespace started is ended
-// at the end, on an error, and on SIGINT or SIGTERM.
+// with -local=false). Progress goes to stderr. Every process and namespace started is ended, and
+// every database created dropped, at the end, on an error, and on SIGINT or SIGTERM.
 package main
 
 import (
@@ -86,12 +89,12 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/metrics"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"corral/internal/netns"
+	"corral/store/postgres/pgtest"
 )
 
 // options are the command's flags.
@@ -101,6 +104,7 @@ type options struct {
 	command             string
 	schedOnly           bool
 	schedStores         string
+	pg                  string
 	peak                bool
 	tasksPeak           int
 	peakStore           string
@@ -128,10 +132,11 @@ func main() {
 	flag.IntVar(&o.nodes, "nodes", 1, "Corral nodes (agent processes); each has p/nodes slots")
 	flag.StringVar(&o.command, "command", "true", "every task's command line")
 	flag.BoolVar(&o.schedOnly, "sched-only", false, "run only the service alone, with in-process agents")
-	flag.StringVar(&o.schedStores, "sched-store", "mem,sqlite", "stores for the service-alone runs: mem, sqlite, or both")
+	flag.StringVar(&o.schedStores, "sched-store", "mem,sqlite", "stores for the service-alone runs, comma-separated: mem, sqlite, pg (a fresh database on -pg's server)")
+	flag.StringVar(&o.pg, "pg", os.Getenv(pgtest.Env), "the PostgreSQL server of -sched-store pg: the URL of a role that may CREATE DATABASE (default $"+pgtest.Env+")")
 	flag.BoolVar(&o.peak, "peak", true, "measure peak memory of -tasks-peak tasks through the service alone")
 	flag.IntVar(&o.tasksPeak, "tasks-peak", 100000, "tasks of the peak-memory job (layers of -width)")
-	flag.StringVar(&o.peakStore, "peak-store", "mem", "store of the peak-memory run: mem or sqlite")
+	flag.StringVar(&o.peakStore, "peak-store", "mem", "store of the peak-memory run: mem, sqlite or pg")
 	flag.BoolVar(&o.peakChild, "peak-child", false, "internal: be the peak-memory child process")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the Corral run (the in-process server; with -local=false, of the -netns run) to this file")
 	flag.StringVar(&o.schedProfile, "sched-cpuprofile", "", "write CPU profiles of the service-alone runs to this file, suffixed .<store>")
@@ -161,6 +166,14 @@ func main() {
 	}
 	if o.netns && o.schedOnly {
 		fatalf("-netns and -sched-only exclude each other")
+	}
+	if _, err := parseSchedStores(o.schedStores, o.pg); err != nil {
+		fatalf("%v", err)
+	}
+	if o.peak || o.peakChild {
+		if err := checkSchedStore(o.peakStore, o.pg); err != nil {
+			fatalf("-peak-store %s: %v", o.peakStore, err)
+		}
 	}
 
 	cl := &cleanup{}
@@ -282,11 +295,11 @@ func run(o options, cl *cleanup) error {
 		}
 	}
 
-	for _, kind := range strings.Split(o.schedStores, ",") {
-		kind = strings.TrimSpace(kind)
-		if kind == "" {
-			continue
-		}
+	kinds, err := parseSchedStores(o.schedStores, o.pg)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, kind := range kinds {
 		profile := ""
 		if o.schedProfile != "" {
 			profile = o.schedProfile + "." + kind
@@ -346,7 +359,7 @@ func runPeakChild(o options, cl *cleanup) (peakResult, error) {
 	fmt.Fprintf(os.Stderr, "peak memory: %d tasks through the scheduler alone, in a child process\n", o.tasksPeak)
 	cmd := exec.Command(exe, "-peak-child", fmt.Sprint("-tasks-peak=", o.tasksPeak), fmt.Sprint("-width=", o.width),
 		fmt.Sprint("-deps=", o.deps), fmt.Sprint("-p=", o.p), fmt.Sprint("-nodes=", o.nodes), "-peak-store="+o.peakStore,
-		"-command="+o.command, fmt.Sprint("-timeout=", o.timeout), "-dir="+o.dir)
+		"-command="+o.command, fmt.Sprint("-timeout=", o.timeout), "-dir="+o.dir, "-pg="+o.pg)
 	cmd.Stderr = os.Stderr
 	var out bytes.Buffer
 	cmd.Stdout = &out

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"corral/actor"
@@ -14,6 +17,7 @@ import (
 	"corral/service"
 	"corral/store"
 	"corral/store/memstore"
+	"corral/store/postgres"
 	"corral/store/sqlite"
 )
 
@@ -25,11 +29,12 @@ type schedResult struct {
 	cpu          time.Duration
 }
 
-// runSched runs the DAG through the service alone: service.Boot on an actor.Engine with the
-// given store ("mem" or "sqlite"), and fastnode's in-process provider and agents, which complete
-// every attempt the moment it is started. No process, no HTTP. withLatency reads the tasks'
-// executionInfo afterwards (skipped when measuring peak memory, since reading adds to it).
-// afterRun, if not nil, is called once every task has completed, before anything is torn down.
+// runSched runs the DAG through the service alone: service.Boot on an actor.Engine with the given
+// store ("mem", "sqlite", or "pg": a fresh database on o.pg's PostgreSQL server, dropped by cl),
+// and fastnode's in-process provider and agents, which complete every attempt the moment it is
+// started. No process, no HTTP. withLatency reads the tasks' executionInfo afterwards (skipped when
+// measuring peak memory, since reading adds to it). afterRun, if not nil, is called once every task
+// has completed, before anything is torn down.
 func runSched(o options, sh shape, storeKind, profile string, withLatency bool, afterRun func(), cl *cleanup) (schedResult, error) {
 	res := schedResult{store: storeKind}
 	var st store.Store
@@ -46,8 +51,23 @@ func runSched(o options, sh shape, storeKind, profile string, withLatency bool, 
 			return res, err
 		}
 		st = s
+	case "pg":
+		if o.pg == "" {
+			return res, errors.New(noPostgres)
+		}
+		u, err := freshDatabase(o.pg, cl)
+		if err != nil {
+			return res, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		s, err := postgres.Open(ctx, u)
+		cancel()
+		if err != nil {
+			return res, err
+		}
+		st = s
 	default:
-		return res, fmt.Errorf("unknown store %q (mem or sqlite)", storeKind)
+		return res, fmt.Errorf("unknown store %q (%s)", storeKind, strings.Join(schedStoreKinds, ", "))
 	}
 	eng := actor.NewEngine(actor.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if _, err := eng.Create(string(compute.ProviderID), &fastnode.Provider{AgentID: service.AgentID, SessionID: service.NodeSessionID}); err != nil {
