@@ -23,6 +23,7 @@ type corralResult struct {
 	cpuSelf      time.Duration // this process (the server) during the run
 	cpuChildren  time.Duration // agents and their tasks, counted once the agents are reaped
 	closedConns  int           // TCP connections to the server port in TIME-WAIT after the run
+	store        string        // the server's store: SQLite or PostgreSQL
 }
 
 // benchKey is the account key of the servers the benchmark starts.
@@ -60,9 +61,10 @@ func buildCorral(dir string) (string, error) {
 	return bin, nil
 }
 
-// runCorral runs the DAG through the real server (server.Start, in this process: SQLite store,
-// actor engine, REST API and agent endpoint) with nodes nodes of slots slots each, every node a
-// local `corral agent` process; requests go in-process to the service's account actor.
+// runCorral runs the DAG through the real server (server.Start, in this process: its store,
+// SQLite or with -store PostgreSQL, actor engine, REST API and agent endpoint) with nodes nodes of
+// slots slots each, every node a local `corral agent` process; requests go in-process to the
+// service's account actor.
 func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, error) {
 	var res corralResult
 	dir, err := tempDir(o.dir, "corral-bench-dag-", cl)
@@ -70,7 +72,7 @@ func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, erro
 		return res, err
 	}
 	key := []byte(benchKey)
-	srv, err := server.Start(server.Config{
+	srv, kind, err := startServer(o, "corral", server.Config{
 		Listen:  "127.0.0.1:0",
 		DataDir: filepath.Join(dir, "data"),
 		Account: server.Account{Name: "corral", Key: key},
@@ -81,12 +83,14 @@ func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, erro
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 			return cmd
 		},
-	})
+	}, cl)
 	if err != nil {
 		return res, err
 	}
 	stop := cl.add(func() {
-		srv.Provider().KillAll()
+		if p := srv.Provider(); p != nil { // nil on a replica that no longer leads
+			p.KillAll()
+		}
 		srv.Close()
 	})
 	defer stop()
@@ -102,7 +106,9 @@ func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, erro
 		return res, err
 	}
 	fmt.Fprintln(os.Stderr, "corral: nodes up; running the DAG")
-	return measureRun(o, sh, sys, "corral", o.cpuprofile, srv.URL, stop)
+	res, err = measureRun(o, sh, sys, "corral", o.cpuprofile, srv.URL, stop)
+	res.store = kind
+	return res, err
 }
 
 // measureRun runs the DAG as job "dag" on pool "bench" of sys, whose nodes are up, and returns

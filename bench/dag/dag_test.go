@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"corral/internal/testlog"
+	"corral/server"
 	"corral/store/postgres/pgtest"
 )
 
@@ -160,5 +162,35 @@ func TestParseSchedStores(t *testing.T) {
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("parseSchedStores(%q, %q) = %q, %v; want %q", tc.list, tc.pg, got, err, tc.want)
 		}
+	}
+	for _, u := range []string{"", "postgres://h/db", "postgresql://u@h/db"} {
+		if err := checkStoreURL(u); err != nil {
+			t.Errorf("checkStoreURL(%q): %v", u, err)
+		}
+	}
+	if err := checkStoreURL("host=h password=secret"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("checkStoreURL of keyword/value pairs: %v, want an error without the password", err)
+	}
+}
+
+// TestStartServerPostgres starts the real server on a fresh PostgreSQL database, as -store does,
+// and checks that it runs the service once startServer returns.
+func TestStartServerPostgres(t *testing.T) {
+	pgtest.Require(t)
+	cl := &cleanup{}
+	defer cl.run()
+	o := options{store: os.Getenv(pgtest.Env)}
+	srv, kind, err := startServer(o, "test", server.Config{
+		Listen:  "127.0.0.1:0",
+		DataDir: t.TempDir(),
+		Account: server.Account{Name: "corral", Key: []byte(benchKey)},
+		Logger:  testlog.New(t),
+	}, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if kind != "PostgreSQL" || srv.Runtime() == nil || srv.Store() == nil {
+		t.Fatalf("store %q, runtime %v, store %v: want PostgreSQL and a running service", kind, srv.Runtime(), srv.Store())
 	}
 }

@@ -6,6 +6,7 @@
 //	go run ./bench/dag -sched-only       # only the service alone, with in-process agents
 //	go run ./bench/dag -sched-only -sched-store=   # only peak memory of 100,000 tasks
 //	go run ./bench/dag -sched-only -sched-store mem,sqlite,pg -peak=false   # pg: -pg URL
+//	go run ./bench/dag -store postgres://corral:corral@127.0.0.1/postgres   # server on PostgreSQL
 //	go run ./bench/dag -cpuprofile cpu.out && go tool pprof -top cpu.out
 //	go run ./bench/dag -netns            # also with nodes on network namespace hosts, over TLS
 //	go run ./bench/dag -netns -local=false -hosts 2 -latency 1ms   # only that, 2 hosts, slower links
@@ -15,10 +16,15 @@
 //
 //   - through Corral: the real server (server.Start in this process, with a SQLite store in a
 //     temporary data directory), its nodes local `corral agent` processes built from this module,
-//     P task slots in all (-nodes nodes of P/nodes slots each; default one node of P slots). Tasks
-//     are submitted in-process to the service's account actor, 100 per request, after a warm-up
-//     job of P tasks has run (so the agents are up and connected). Wall time runs from the first
-//     AddTasks request to the last task's completion being in the store;
+//     P task slots in all (-nodes nodes of P/nodes slots each; default one node of P slots). With
+//     -store URL (a PostgreSQL server and a role that may CREATE DATABASE), the server's store is
+//     a fresh database there instead: the server is then a replica, which serves once it holds
+//     the leader lease (its lifetime set to 1s, so that it leads about a third of a second after
+//     it starts; the run waits for that) and whose every write checks the lease in the same
+//     transaction, as any server on PostgreSQL does. Tasks are submitted in-process to the
+//     service's account actor, 100 per request, after a warm-up job of P tasks has run (so the
+//     agents are up and connected). Wall time runs from the first AddTasks request to the last
+//     task's completion being in the store;
 //   - with -netns (as root, with iproute2's ip), through Corral again with its nodes on hosts of
 //     their own: the real server in this process listens on the gateway of a bridge
 //     (internal/netns), so it serves TLS with a CA of its own, and -hosts network namespaces
@@ -26,9 +32,9 @@
 //     join token (which carries the CA's fingerprint), P/hosts slots each. With -latency D,
 //     the agents reach the server through a proxy that delays every byte by D each way. The
 //     pool, its join token and its resizes go through the REST API over TLS; tasks are
-//     submitted in-process, as above, and the DAG is measured the same way. Its lines start
-//     with "corral-netns". Without root or ip, the mode is skipped with a message, or, with
-//     -local=false (the netns mode alone), the command exits with status 2;
+//     submitted in-process, as above, and the DAG is measured the same way (-store too). Its
+//     lines start with "corral-netns". Without root or ip, the mode is skipped with a message,
+//     or, with -local=false (the netns mode alone), the command exits with status 2;
 //   - with -netns, before its DAG: -resize-reps times, with the pool at 0 nodes, every agent
 //     waiting to be lent a node and a job of P ready tasks waiting, the pool is resized to
 //     -hosts nodes. The figure runs from just before the resize request is sent to the first
@@ -105,6 +111,7 @@ type options struct {
 	schedOnly           bool
 	schedStores         string
 	pg                  string
+	store               string
 	peak                bool
 	tasksPeak           int
 	peakStore           string
@@ -134,6 +141,7 @@ func main() {
 	flag.BoolVar(&o.schedOnly, "sched-only", false, "run only the service alone, with in-process agents")
 	flag.StringVar(&o.schedStores, "sched-store", "mem,sqlite", "stores for the service-alone runs, comma-separated: mem, sqlite, pg (a fresh database on -pg's server)")
 	flag.StringVar(&o.pg, "pg", os.Getenv(pgtest.Env), "the PostgreSQL server of -sched-store pg: the URL of a role that may CREATE DATABASE (default $"+pgtest.Env+")")
+	flag.StringVar(&o.store, "store", "", "run the real server on a fresh database of this PostgreSQL server (the URL of a role that may CREATE DATABASE) instead of SQLite")
 	flag.BoolVar(&o.peak, "peak", true, "measure peak memory of -tasks-peak tasks through the service alone")
 	flag.IntVar(&o.tasksPeak, "tasks-peak", 100000, "tasks of the peak-memory job (layers of -width)")
 	flag.StringVar(&o.peakStore, "peak-store", "mem", "store of the peak-memory run: mem, sqlite or pg")
@@ -174,6 +182,9 @@ func main() {
 		if err := checkSchedStore(o.peakStore, o.pg); err != nil {
 			fatalf("-peak-store %s: %v", o.peakStore, err)
 		}
+	}
+	if err := checkStoreURL(o.store); err != nil {
+		fatalf("%v", err)
 	}
 
 	cl := &cleanup{}
@@ -260,7 +271,7 @@ func run(o options, cl *cleanup) error {
 			if err != nil {
 				return fmt.Errorf("corral: %w", err)
 			}
-			printCorral("corral", fmt.Sprintf("real server in-process, SQLite, %d agent process(es) x %d slots", o.nodes, o.slots), corral, o.p, sh)
+			printCorral("corral", fmt.Sprintf("real server in-process, %s, %d agent process(es) x %d slots", corral.store, o.nodes, o.slots), corral, o.p, sh)
 		}
 		if o.netns {
 			fmt.Fprintf(os.Stderr, "corral-netns: %d namespace host(s) x %d slots, over TLS\n", o.hosts, o.p/o.hosts)
@@ -268,7 +279,7 @@ func run(o options, cl *cleanup) error {
 			if err != nil {
 				return fmt.Errorf("corral-netns: %w", err)
 			}
-			setup := fmt.Sprintf("real server in-process on the bridge's gateway, TLS with its own CA, SQLite, static pool: %d agent process(es) on namespace hosts x %d slots, joined with a join token", o.hosts, o.p/o.hosts)
+			setup := fmt.Sprintf("real server in-process on the bridge's gateway, TLS with its own CA, %s, static pool: %d agent process(es) on namespace hosts x %d slots, joined with a join token", nr.store, o.hosts, o.p/o.hosts)
 			if o.latency > 0 {
 				setup += fmt.Sprintf(", through a proxy adding %v each way", o.latency)
 			}

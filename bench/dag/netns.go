@@ -63,14 +63,14 @@ func runNetns(o options, sh shape, bin string, cl *cleanup) (netnsResult, error)
 	closeNet := cl.add(n.Close)
 	defer closeNet()
 	key := []byte(benchKey)
-	srv, err := server.Start(server.Config{
+	srv, kind, err := startServer(o, "corral-netns", server.Config{
 		Listen:   n.Gateway + ":0",
 		DataDir:  filepath.Join(dir, "data"),
 		Account:  server.Account{Name: "corral", Key: key},
 		Provider: server.ProviderStatic,
 		Timing:   service.NodeTiming{CheckEvery: time.Second, LostAfter: 60 * time.Second},
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}, cl)
 	if err != nil {
 		return res, err
 	}
@@ -176,6 +176,7 @@ func runNetns(o options, sh shape, bin string, cl *cleanup) (netnsResult, error)
 	}
 	// The agents' own CPU and their tasks' during the run, not since they joined.
 	res.cpuChildren = after - before
+	res.store = kind
 	return res, nil
 }
 
