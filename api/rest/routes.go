@@ -51,6 +51,10 @@ func (s *Server) routes() {
 		{"/jobs/{jobId}/addtaskcollection", map[string]handlerFunc{post: s.addTaskCollection}, nil},
 		{"/jobs/{jobId}/tasks/{taskId}", map[string]handlerFunc{get: s.getTask, http.MethodDelete: s.deleteTask}, []string{http.MethodPut}},
 		{"/jobs/{jobId}/tasks/{taskId}/terminate", map[string]handlerFunc{post: s.terminateTask}, nil},
+		{"/jobs/{jobId}/tasks/{taskId}/subtasksinfo", map[string]handlerFunc{get: s.listSubtasks}, nil},
+		{"/applications", map[string]handlerFunc{get: s.listApplications}, nil},
+		{"/applications/{applicationId}", map[string]handlerFunc{get: s.getApplication}, nil},
+		{"/certificates", map[string]handlerFunc{get: s.listCertificates}, []string{post}},
 	}
 	table = append(table, s.fileRoutes()...)
 	m := http.NewServeMux()

@@ -1,0 +1,44 @@
+package rest_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"corral/api"
+	"corral/api/rest"
+)
+
+// Operations on things a Corral account never has answer as Azure answers an account with none
+// of them: an empty list, 404 for one, a task's subtasks empty (404 for a task that does not
+// exist); adding a certificate is not implemented.
+func TestThingsAnAccountHasNone(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	created(t, e.do("POST", "/pools", nil, pool("p1", 0)), http.StatusCreated, e.base+"/pools/p1")
+	created(t, e.do("POST", "/jobs", nil, job("j1", "p1", false)), http.StatusCreated, e.base+"/jobs/j1")
+	created(t, e.do("POST", "/jobs/j1/tasks", nil, task("a")), http.StatusCreated, e.base+"/jobs/j1/tasks/a")
+
+	lists := []struct{ path, set string }{
+		{"/applications", "applications"},
+		{"/certificates", "certificates"},
+		{"/jobs/j1/tasks/a/subtasksinfo", "subtaskinformation"},
+	}
+	for _, l := range lists {
+		r := e.do("GET", l.path, nil, nil)
+		want(t, r, http.StatusOK, "")
+		var page struct {
+			Metadata string `json:"odata.metadata"`
+			Value    []any  `json:"value"`
+		}
+		r.decode(t, &page)
+		if page.Value == nil || len(page.Value) != 0 || !strings.HasSuffix(page.Metadata, "#"+l.set) {
+			t.Errorf("GET %s: %s; want an empty value list of %s", l.path, r.body, l.set)
+		}
+	}
+	want(t, e.do("GET", "/applications", url.Values{"maxresults": {"0"}}, nil), http.StatusBadRequest, api.CodeOutOfRangeQueryParameterValue)
+	want(t, e.do("GET", "/applications/app1", nil, nil), http.StatusNotFound, api.CodeApplicationNotFound)
+	want(t, e.do("GET", "/jobs/j1/tasks/nope/subtasksinfo", nil, nil), http.StatusNotFound, api.CodeTaskNotFound)
+	want(t, e.do("GET", "/jobs/nope/tasks/a/subtasksinfo", nil, nil), http.StatusNotFound, api.CodeJobNotFound)
+	want(t, e.do("POST", "/certificates", nil, map[string]string{"thumbprint": "x"}), http.StatusNotImplemented, rest.CodeNotImplemented)
+}
