@@ -72,6 +72,7 @@ func (a *account) Define(m *actor.Machine) {
 		actor.Defer[AddJob](),
 		actor.Defer[AddTasks](),
 		actor.Defer[TerminateJob](),
+		actor.Defer[PatchJob](),
 		actor.Defer[TerminateTask](),
 		actor.Defer[DeleteJob](),
 		actor.Defer[DeleteTask](),
@@ -84,6 +85,7 @@ func (a *account) Define(m *actor.Machine) {
 		actor.On(a.addJob),
 		actor.On(func(ctx *actor.Context, r AddTasks) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r TerminateJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r PatchJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r TerminateTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r DeleteJob) {
 			if l, ok := a.jobs[batch.IDKey(r.JobID)]; ok && r.Inc != 0 && r.Inc != l.Inc {

@@ -65,6 +65,13 @@ type (
 		JobInc, Seq   int64
 		Satisfies     bool // its dependents may run (dependencyAction satisfy)
 	}
+	// JobFinished is announced when a life of a job is recorded completed, with the reason it
+	// terminated (Azure's executionInfo.terminateReason).
+	JobFinished struct {
+		JobID  string
+		JobInc int64
+		Reason string
+	}
 	// JobDeleted is announced when a life of a job is deleted: none of its tasks runs again.
 	JobDeleted struct {
 		JobID  string
@@ -175,6 +182,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(j.flush),
 		actor.On(flushFirst(j, j.terminateTask)),
 		actor.On(flushFirst(j, j.terminateJob)),
+		actor.On(flushFirst(j, j.patchJob)),
 		actor.On(flushFirst(j, j.deleteJob)),
 		actor.On(flushFirst(j, j.deleteTask)),
 		actor.On(func(ctx *actor.Context, _ sendCounts) {
@@ -193,6 +201,9 @@ func (j *jobManager) Define(m *actor.Machine) {
 			reply(ctx, r.Request, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
 		}),
 		actor.On(func(ctx *actor.Context, r TerminateTask) { reply(ctx, r.Request, nil) }),
+		actor.On(func(ctx *actor.Context, r PatchJob) {
+			reply(ctx, r.Request, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
+		}),
 		actor.On(j.deleteJob),
 		actor.On(j.deleteTask),
 		actor.On(j.flush),          // a batch is never pending here: this is the flush of one written already
@@ -809,6 +820,47 @@ func (j *jobManager) terminateJob(ctx *actor.Context, req TerminateJob) {
 	reply(ctx, req.Request, nil)
 }
 
+// patchJob is Job - Patch (see PatchJob): the record changes in one transaction that checks
+// its version when the request names one, then a job whose onAllTasksComplete became
+// terminatejob with nothing left to run completes.
+func (j *jobManager) patchJob(ctx *actor.Context, req PatchJob) {
+	job := j.rec.Job
+	if req.OnAllTasksComplete != "" {
+		if job.OnAllTasksComplete == batch.AllCompleteTerminateJob && req.OnAllTasksComplete != batch.AllCompleteTerminateJob {
+			reply(ctx, req.Request, &batch.Error{Code: "InvalidPropertyValue",
+				Message: "The value provided for one of the properties in the request body is invalid.",
+				Values: []batch.KV{{Key: "PropertyName", Value: "onAllTasksComplete"},
+					{Key: "Reason", Value: "a job that terminates when all its tasks complete cannot be set back to noaction"}}})
+			return
+		}
+		job.OnAllTasksComplete = req.OnAllTasksComplete
+	}
+	if req.Metadata != nil {
+		job.Metadata = append([]batch.MetadataItem(nil), *req.Metadata...)
+	}
+	job.LastModified = ctx.Now()
+	rec := j.rec
+	rec.Job = job
+	err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		ifVersion := store.AnyVersion
+		if req.IfVersion != 0 {
+			ifVersion = req.IfVersion
+		}
+		return putJSON(tx, tableJobs, batch.IDKey(j.jobID), rec, ifVersion)
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		reply(ctx, req.Request, &batch.Error{Code: "ConditionNotMet", Message: "The condition specified using HTTP conditional header(s) is not met."})
+		return
+	case err != nil:
+		reply(ctx, req.Request, busy())
+		return
+	}
+	j.rec = rec
+	reply(ctx, req.Request, nil)
+	j.checkDone(ctx)
+}
+
 // finishJob terminates every task that has not completed, then completes the job. It reports
 // whether the job is recorded completed.
 func (j *jobManager) finishJob(ctx *actor.Context, reason string) bool {
@@ -837,6 +889,7 @@ func (j *jobManager) finishJob(ctx *actor.Context, reason string) bool {
 		return false // still active in the store; a restart or the next completion tries again
 	}
 	j.rec = rec
+	ctx.Announce(JobFinished{JobID: j.jobID, JobInc: j.inc, Reason: reason})
 	ctx.Goto("Done")
 	return true
 }

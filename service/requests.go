@@ -52,6 +52,19 @@ type (
 		JobID string
 		Inc   int64 // as DeletePool.Inc
 	}
+	// PatchJob is Job - Patch: the properties given change, the others stay. OnAllTasksComplete
+	// "" and Metadata nil leave them as they are; a job whose onAllTasksComplete becomes
+	// terminatejob with no task left to run completes at once (Azure's pattern: add the tasks,
+	// then set it). Errors: JobNotFound, JobCompleted (409), InvalidPropertyValue (400) for
+	// terminatejob to noaction (Azure does not turn automatic termination off), ConditionNotMet
+	// (412) when IfVersion is not 0 and the job's record is at another version (If-Match).
+	PatchJob struct {
+		Request
+		JobID              string
+		OnAllTasksComplete batch.OnAllTasksComplete
+		Metadata           *[]batch.MetadataItem
+		IfVersion          int64
+	}
 	// AddTasks is Task - Add (one task) and Task - Add Collection (up to 100).
 	AddTasks struct {
 		Request

@@ -33,6 +33,7 @@ func TestCompatibilityDocCoversModels(t *testing.T) {
 	}{
 		{"Pool - Add", poolAddModel, batch.UnsupportedPoolProperties},
 		{"Job - Add", jobAddModel, batch.UnsupportedJobProperties},
+		{"Job - Patch", jobPatchModel, nil},
 		{"Task - Add", taskAddModel, batch.UnsupportedTaskProperties},
 	} {
 		body := section(s.heading)

@@ -1,0 +1,124 @@
+package rest
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"corral/actor"
+	"corral/api"
+	"corral/batch"
+	"corral/service"
+)
+
+// jobPatchModel is Azure's JobPatchParameter.
+var jobPatchModel = api.RequestModel{Name: "JobPatchParameter", Properties: []string{
+	"priority", "maxParallelTasks", "allowTaskPreemption", "onAllTasksComplete", "constraints",
+	"poolInfo", "metadata", "networkConfiguration",
+}}
+
+// jobPatchParameter is the body of Job - Patch; raw fields are those Corral keeps as they are
+// unless they ask for nothing.
+type jobPatchParameter struct {
+	Priority             *int32                    `json:"priority"`
+	MaxParallelTasks     *int32                    `json:"maxParallelTasks"`
+	AllowTaskPreemption  *bool                     `json:"allowTaskPreemption"`
+	OnAllTasksComplete   *batch.OnAllTasksComplete `json:"onAllTasksComplete"`
+	Constraints          json.RawMessage           `json:"constraints"`
+	PoolInfo             *batch.PoolInformation    `json:"poolInfo"`
+	Metadata             *[]batch.MetadataItem     `json:"metadata"`
+	NetworkConfiguration json.RawMessage           `json:"networkConfiguration"`
+}
+
+// patchJob is Job - Patch: PATCH /jobs/{jobId}. onAllTasksComplete and metadata change; the
+// other properties are accepted only when they change nothing Corral keeps (priority 0,
+// maxParallelTasks -1, allowTaskPreemption false, the job's own pool), and refused otherwise.
+// The conditional headers are checked against the job as read; If-Match is checked again by
+// the job's manager in the transaction that writes the change.
+func (s *Server) patchJob(c *call) *api.Error {
+	id, e := c.pathID("jobId", api.CodeJobNotFound)
+	if e != nil {
+		return e
+	}
+	var p jobPatchParameter
+	if e := c.decode(&p, jobPatchModel); e != nil {
+		return e
+	}
+	j, err := service.GetJob(c.ctx, s.st, id)
+	if err != nil {
+		return c.readError("get job", err)
+	}
+	if e := api.CheckConditions(c.r, j.ETag, j.LastModified); e != nil {
+		return e
+	}
+	if e := refusePatch(p, j); e != nil {
+		return e
+	}
+	ev := service.PatchJob{JobID: id, Metadata: p.Metadata, IfVersion: ifMatchVersion(c.r)}
+	if p.OnAllTasksComplete != nil {
+		ev.OnAllTasksComplete = *p.OnAllTasksComplete
+	}
+	rep, e := c.send(func(req service.Request) actor.Event { ev.Request = req; return ev })
+	if e != nil {
+		return e
+	}
+	if rep.Err != nil {
+		return fromBatch(rep.Err)
+	}
+	if j, err = service.GetJob(c.ctx, s.st, id); err != nil {
+		c.s.log.Warn("rest: read job after patch", "request-id", c.id, "job", id, "err", err)
+	}
+	c.writeHeaders(http.StatusOK, c.jobURL(id), j.ETag, j.LastModified)
+	return nil
+}
+
+// refusePatch refuses what a Job - Patch asks that Corral does not do.
+func refusePatch(p jobPatchParameter, j batch.Job) *api.Error {
+	refuse := func(property, reason string) *api.Error {
+		e := api.NewError(api.CodeUnsupportedProperty, api.ErrorValue{Key: "PropertyName", Value: property}, api.ErrorValue{Key: "Reason", Value: reason})
+		return e
+	}
+	switch {
+	case p.Priority != nil && *p.Priority != 0:
+		return refuse("priority", "tasks of all jobs are scheduled in the order they become ready")
+	case p.MaxParallelTasks != nil && *p.MaxParallelTasks != -1:
+		return refuse("maxParallelTasks", "not enforced yet")
+	case p.AllowTaskPreemption != nil && *p.AllowTaskPreemption:
+		return refuse("allowTaskPreemption", "it only matters with priorities")
+	case given(p.Constraints):
+		return refuse("constraints", "Corral does not change a job's constraints yet")
+	case given(p.NetworkConfiguration):
+		return refuse("networkConfiguration", "nodes are not on Azure virtual networks")
+	case p.PoolInfo != nil && (p.PoolInfo.AutoPoolSpecification != nil || !strings.EqualFold(p.PoolInfo.PoolID, j.PoolInfo.PoolID)):
+		return refuse("poolInfo", "Azure moves a job to another pool only while it is disabled, and Corral does not disable jobs yet")
+	case p.OnAllTasksComplete != nil && !p.OnAllTasksComplete.Valid():
+		return api.InvalidProperty("onAllTasksComplete", string(*p.OnAllTasksComplete), "want noaction or terminatejob")
+	}
+	return nil
+}
+
+// given reports whether a raw property asks for something: present and not null, an empty
+// object or an empty list.
+func given(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && !bytes.Equal(t, []byte("null")) && !bytes.Equal(t, []byte("{}")) && !bytes.Equal(t, []byte("[]"))
+}
+
+// ifMatchVersion is the store version named by a request's If-Match when it names one ETag
+// (Corral's ETags are 0x and the version in hex), for the service to check again as it writes;
+// 0 when there is no If-Match, "*", a list, or a value that is not Corral's.
+func ifMatchVersion(r *http.Request) int64 {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	v = strings.Trim(strings.TrimPrefix(v, "W/"), `"`)
+	hex, ok := strings.CutPrefix(v, "0x")
+	if !ok || strings.Contains(v, ",") {
+		return 0
+	}
+	n, err := strconv.ParseInt(hex, 16, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
+}
