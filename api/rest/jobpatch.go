@@ -32,19 +32,51 @@ type jobPatchParameter struct {
 	NetworkConfiguration json.RawMessage           `json:"networkConfiguration"`
 }
 
+// jobUpdateModel is Azure's JobUpdateParameter: the same properties as a patch, but every one
+// it leaves out goes back to its default, and poolInfo is required.
+var jobUpdateModel = api.RequestModel{Name: "JobUpdateParameter", Properties: jobPatchModel.Properties}
+
+// updateJob is Job - Update: PUT /jobs/{jobId}. As patchJob, but the properties left out go
+// back to their defaults: metadata is cleared and onAllTasksComplete becomes noaction (which a
+// job set to terminatejob refuses, as Azure does).
+func (s *Server) updateJob(c *call) *api.Error {
+	return s.changeJob(c, true)
+}
+
 // patchJob is Job - Patch: PATCH /jobs/{jobId}. onAllTasksComplete and metadata change; the
 // other properties are accepted only when they change nothing Corral keeps (priority 0,
 // maxParallelTasks -1, allowTaskPreemption false, the job's own pool), and refused otherwise.
 // The conditional headers are checked against the job as read; If-Match is checked again by
 // the job's manager in the transaction that writes the change.
 func (s *Server) patchJob(c *call) *api.Error {
+	return s.changeJob(c, false)
+}
+
+// changeJob is Job - Patch, or with replace Job - Update.
+func (s *Server) changeJob(c *call, replace bool) *api.Error {
 	id, e := c.pathID("jobId", api.CodeJobNotFound)
 	if e != nil {
 		return e
 	}
 	var p jobPatchParameter
-	if e := c.decode(&p, jobPatchModel); e != nil {
+	model := jobPatchModel
+	if replace {
+		model = jobUpdateModel
+	}
+	if e := c.decode(&p, model); e != nil {
 		return e
+	}
+	if replace {
+		if p.PoolInfo == nil {
+			return api.MissingProperty("poolInfo")
+		}
+		if p.OnAllTasksComplete == nil {
+			none := batch.AllCompleteNoAction
+			p.OnAllTasksComplete = &none
+		}
+		if p.Metadata == nil {
+			p.Metadata = &[]batch.MetadataItem{}
+		}
 	}
 	j, err := service.GetJob(c.ctx, s.st, id)
 	if err != nil {

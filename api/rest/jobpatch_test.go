@@ -101,3 +101,23 @@ func must[T any](p *T) T {
 	}
 	return *p
 }
+
+// Job - Update replaces: poolInfo is required, metadata left out is cleared, and
+// onAllTasksComplete left out is noaction.
+func TestJobUpdate(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	created(t, e.do("POST", "/pools", nil, pool("p1", 0)), http.StatusCreated, e.base+"/pools/p1")
+	created(t, e.do("POST", "/jobs", nil, job("j1", "p1", false)), http.StatusCreated, e.base+"/jobs/j1")
+	want(t, e.do("PATCH", "/jobs/j1", nil, map[string]any{"metadata": []batch.MetadataItem{{Name: "k", Value: "v"}}}), http.StatusOK, "")
+	want(t, e.do("PUT", "/jobs/j1", nil, map[string]any{"metadata": []batch.MetadataItem{}}), http.StatusBadRequest, api.CodeMissingRequiredProperty)
+	want(t, e.do("PUT", "/jobs/j1", nil, map[string]any{"poolInfo": map[string]any{"poolId": "p1"}}), http.StatusOK, "")
+	var j batch.Job
+	e.do("GET", "/jobs/j1", nil, nil).decode(t, &j)
+	if len(j.Metadata) != 0 || j.OnAllTasksComplete != batch.AllCompleteNoAction {
+		t.Errorf("job after an update without metadata: %+v", j)
+	}
+	created(t, e.do("POST", "/jobs/j1/tasks", nil, task("a")), http.StatusCreated, e.base+"/jobs/j1/tasks/a")
+	want(t, e.do("PUT", "/jobs/j1", nil, map[string]any{"poolInfo": map[string]any{"poolId": "p1"}, "onAllTasksComplete": "terminatejob"}), http.StatusOK, "")
+	// Left out, onAllTasksComplete would go back to noaction: refused once it is terminatejob.
+	want(t, e.do("PUT", "/jobs/j1", nil, map[string]any{"poolInfo": map[string]any{"poolId": "p1"}}), http.StatusBadRequest, api.CodeInvalidPropertyValue)
+}

@@ -34,6 +34,7 @@ func TestCompatibilityDocCoversModels(t *testing.T) {
 		{"Pool - Add", poolAddModel, batch.UnsupportedPoolProperties},
 		{"Job - Add", jobAddModel, batch.UnsupportedJobProperties},
 		{"Job - Patch", jobPatchModel, nil},
+		{"Job - Patch", jobUpdateModel, nil},
 		{"Task - Add", taskAddModel, batch.UnsupportedTaskProperties},
 	} {
 		body := section(s.heading)
