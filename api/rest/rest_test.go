@@ -760,7 +760,7 @@ func TestRequestErrors(t *testing.T) {
 			400, api.CodeInvalidPropertyValue, map[string]string{"PropertyName": "environmentSettings[0].name"}},
 		{"unknown path", signed("GET", "/nothing/here", nil, nil), 400, api.CodeInvalidURI, nil},
 		{"patch pool", signed("PATCH", "/pools/p1", nil, map[string]any{}), 501, rest.CodeNotImplemented, nil},
-		{"update job", signed("PUT", "/jobs/j1", nil, map[string]any{}), 501, rest.CodeNotImplemented, nil},
+		{"update job without poolInfo", signed("PUT", "/jobs/j1", nil, map[string]any{}), 400, api.CodeMissingRequiredProperty, nil},
 		{"update task", signed("PUT", "/jobs/j1/tasks/t", nil, map[string]any{}), 501, rest.CodeNotImplemented, nil},
 		{"task files", signed("GET", "/jobs/j1/tasks/t/files", nil, nil), 501, rest.CodeNotImplemented, nil},
 		{"task file", signed("GET", "/jobs/j1/tasks/t/files/wd/stdout.txt", nil, nil), 501, rest.CodeNotImplemented, nil},
