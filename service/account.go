@@ -106,6 +106,7 @@ func (a *account) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r StopResizePool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r EnableAutoScale) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r DisableAutoScale) { a.toPool(ctx, r.PoolID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r PatchPool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r EvaluateAutoScale) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r RemoveNodes) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, g poolGone) {
@@ -135,6 +136,7 @@ func deferPoolEvents() []actor.StateOption {
 		actor.Defer[StopResizePool](),
 		actor.Defer[EnableAutoScale](),
 		actor.Defer[DisableAutoScale](),
+		actor.Defer[PatchPool](),
 		actor.Defer[EvaluateAutoScale](),
 		actor.Defer[RemoveNodes](),
 		actor.Defer[compute.VMPreempted](),

@@ -162,6 +162,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.On(p.delete),
 		actor.On(p.enableAutoScale),
 		actor.On(p.disableAutoScale),
+		actor.On(p.patch),
 		actor.On(p.evaluateAutoScale),
 		actor.On(p.removeNodes),
 		actor.On(p.drained),
@@ -222,6 +223,7 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r StopResizePool) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r EnableAutoScale) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r DisableAutoScale) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
+		actor.On(func(ctx *actor.Context, r PatchPool) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r EvaluateAutoScale) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r RemoveNodes) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r DeletePool) { reply(ctx, r.Request, nil) }),
@@ -688,8 +690,34 @@ func (p *poolManager) write(ctx *actor.Context, next batch.Pool, events ...batch
 	return p.writeWith(ctx, next, p.dealloc, events...)
 }
 
+// patch is Pool - Patch and Pool - Update Properties (see PatchPool).
+func (p *poolManager) patch(ctx *actor.Context, r PatchPool) {
+	next := p.pool
+	if r.Metadata != nil {
+		next.Metadata = append([]batch.MetadataItem(nil), *r.Metadata...)
+	}
+	ifVersion := store.AnyVersion
+	if r.IfVersion != 0 {
+		ifVersion = r.IfVersion
+	}
+	switch err := p.writeRecord(ctx, next, p.dealloc, ifVersion); {
+	case errors.Is(err, store.ErrConflict):
+		reply(ctx, r.Request, &batch.Error{Code: "ConditionNotMet", Message: "The condition specified using HTTP conditional header(s) is not met."})
+	case err != nil:
+		reply(ctx, r.Request, busy())
+	default:
+		reply(ctx, r.Request, nil)
+	}
+}
+
 // writeWith is write that also records the nodeDeallocationOption of the resize starting.
 func (p *poolManager) writeWith(ctx *actor.Context, next batch.Pool, dealloc batch.NodeDeallocationOption, events ...batch.PoolEvent) bool {
+	return p.writeRecord(ctx, next, dealloc, store.AnyVersion, events...) == nil
+}
+
+// writeRecord is writeWith, conditional on the pool's record being at ifVersion (see
+// store.Tx.Put); it returns the store's error.
+func (p *poolManager) writeRecord(ctx *actor.Context, next batch.Pool, dealloc batch.NodeDeallocationOption, ifVersion int64, events ...batch.PoolEvent) error {
 	d, l := p.upCounts()
 	ded, low := int32(d), int32(l)
 	next.CurrentDedicatedNodes, next.CurrentLowPriorityNodes = &ded, &low
@@ -707,14 +735,14 @@ func (p *poolManager) writeWith(ctx *actor.Context, next batch.Pool, dealloc bat
 		}
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, Incarnation: p.inc, NextNode: p.next, History: history, Deallocation: dealloc}, store.AnyVersion)
+		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, Incarnation: p.inc, NextNode: p.next, History: history, Deallocation: dealloc}, ifVersion)
 	})
 	if err != nil {
-		return false
+		return err
 	}
 	p.pool, p.history, p.dealloc = next, history, dealloc
 	p.announce(ctx)
-	return true
+	return nil
 }
 
 func (p *poolManager) announce(ctx *actor.Context) {

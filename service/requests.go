@@ -118,6 +118,15 @@ type (
 		Request
 		PoolID string
 	}
+	// PatchPool is Pool - Patch and Pool - Update Properties: Metadata replaces the pool's
+	// metadata (nil leaves it). IfVersion, if not 0, is the version the pool's record must have
+	// (If-Match), else ConditionNotMet (412). Errors: PoolNotFound, PoolBeingDeleted.
+	PatchPool struct {
+		Request
+		PoolID    string
+		Metadata  *[]batch.MetadataItem
+		IfVersion int64
+	}
 	// EvaluateAutoScale is Pool - Evaluate AutoScale: Formula is evaluated against the pool's
 	// current samples and counts, and the outcome is answered (Reply.AutoScaleRun) without
 	// changing the pool. The pool must have autoscale enabled (409 AutoScaleNotEnabled

@@ -209,6 +209,9 @@ func newClient(reqs ...actor.Event) *client {
 		case PatchJob:
 			r.Request = req
 			ev = r
+		case PatchPool:
+			r.Request = req
+			ev = r
 		case DeleteJob:
 			r.Request = req
 			ev = r
@@ -310,6 +313,9 @@ func (c *client) Define(m *actor.Machine) {
 			}
 			if p, isPatch := c.reqs[c.next].(PatchJob); isPatch {
 				ctx.Announce(jobPatched{JobID: p.JobID, OnAllTasksComplete: p.OnAllTasksComplete})
+			}
+			if p, isPatch := c.reqs[c.next].(PatchPool); isPatch && p.Metadata != nil {
+				ctx.Announce(poolPatched{PoolID: p.PoolID, Metadata: *p.Metadata})
 			}
 			if add, isAdd := c.reqs[c.next].(AddTasks); isAdd {
 				ids := make([]string, len(add.Tasks))

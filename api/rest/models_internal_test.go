@@ -33,6 +33,8 @@ func TestCompatibilityDocCoversModels(t *testing.T) {
 	}{
 		{"Pool - Add", poolAddModel, batch.UnsupportedPoolProperties},
 		{"Job - Add", jobAddModel, batch.UnsupportedJobProperties},
+		{"Pool - Patch", poolPatchModel, nil},
+		{"Pool - Patch", poolUpdatePropertiesModel, nil},
 		{"Job - Patch", jobPatchModel, nil},
 		{"Job - Patch", jobUpdateModel, nil},
 		{"Task - Add", taskAddModel, batch.UnsupportedTaskProperties},

@@ -27,7 +27,8 @@ func (s *Server) routes() {
 	const get, post = http.MethodGet, http.MethodPost
 	table := []route{
 		{"/pools", map[string]handlerFunc{get: s.listPools, post: s.addPool}, nil},
-		{"/pools/{poolId}", map[string]handlerFunc{get: s.getPool, http.MethodDelete: s.deletePool}, []string{http.MethodPatch}},
+		{"/pools/{poolId}", map[string]handlerFunc{get: s.getPool, http.MethodDelete: s.deletePool, http.MethodPatch: s.patchPool}, nil},
+		{"/pools/{poolId}/updateproperties", map[string]handlerFunc{post: s.updatePoolProperties}, nil},
 		{"/pools/{poolId}/resize", map[string]handlerFunc{post: s.resizePool}, nil},
 		{"/pools/{poolId}/stopresize", map[string]handlerFunc{post: s.stopResizePool}, nil},
 		{"/pools/{poolId}/enableautoscale", map[string]handlerFunc{post: s.enableAutoScale}, nil},
