@@ -45,14 +45,14 @@ func ParseFilter(s string, props Properties) (*Filter, error) {
 // parseFilter is ParseFilter with the length limit as an argument (maxLen < 0: none).
 func parseFilter(s string, props Properties, maxLen int) (*Filter, *Error) {
 	if maxLen >= 0 && len(s) > maxLen {
-		return nil, errorAt(FilterParam, s, -1, "the filter is %d characters long; at most %d are allowed", len(s), maxLen)
-	}
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
+		return nil, errorAt(FilterParam, s, -1, "the filter is %d bytes long; at most %d are allowed", len(s), maxLen)
 	}
 	toks, err := lex(s)
 	if err != nil {
 		return nil, err
+	}
+	if toks[0].kind == tEOF {
+		return nil, nil // only spaces
 	}
 	p := &parser{s: s, props: props, toks: toks}
 	root, err := p.or()
@@ -331,7 +331,7 @@ func (p *parser) property() (*cmpNode, *Error) {
 	prop, ok := p.props[t.text]
 	if !ok || prop.Kind == SelectOnly {
 		if !ok {
-			if near := p.props.fold(t.text); near != "" {
+			if near := p.props.fold(t.text); near != "" && p.props[near].Kind != SelectOnly {
 				return nil, p.errorAt(t, "unknown property '%s'; did you mean '%s'? (property names are case-sensitive)", t.text, near)
 			}
 		}

@@ -65,7 +65,7 @@ func TestParseFilterValid(t *testing.T) {
 }
 
 func TestParseFilterEmpty(t *testing.T) {
-	for _, s := range []string{"", "  ", "\t"} {
+	for _, s := range []string{"", "  ", "\t\r\n"} {
 		f, err := odata.ParseFilter(s, poolProps)
 		if f != nil || err != nil {
 			t.Errorf("ParseFilter(%q) = %v, %v; want nil, nil", s, f, err)
@@ -88,6 +88,7 @@ func TestParseFilterInvalid(t *testing.T) {
 		{poolProps, "stat eq 'active'", 1, "'stat' is not a property this list can filter on; it can filter on: allocationState, "},
 		{poolProps, "State eq 'active'", 1, "unknown property 'State'; did you mean 'state'?"},
 		{poolProps, "url eq 'x'", 1, "'url' is not a property this list can filter on"},
+		{poolProps, "URL eq 'x'", 1, "'URL' is not a property this list can filter on"},
 		{poolProps, "state eq 5", 10, "state is of type enumeration; '5' is a number"},
 		{poolProps, "state eq 'running'", 10, "'running' is not a value of state; its values are active, deleting"},
 		{poolProps, "state gt 'active'", 7, "gt is not allowed on state (enumeration); it allows eq, ne"},
@@ -124,10 +125,11 @@ func TestParseFilterInvalid(t *testing.T) {
 		{poolProps, "and eq 'a'", 1, "expected a comparison"},
 		{poolProps, "id/ eq 'a'", 1, `"id/" is not a property path`},
 		{poolProps, "é eq 'a'", 1, `unexpected character "é"`},
+		{poolProps, "\u00a0", 1, `unexpected character "\u00a0"`},
 		{poolProps, "id eq 'é' or é", 14, `unexpected character "é"`},
 		{poolProps, deep, odata.MaxDepth + 1, "nests parentheses and 'not' more than 32 deep"},
 		{poolProps, nots, 4*odata.MaxDepth + 1, "more than 32 deep"},
-		{poolProps, strings.Repeat("id eq 'a' or ", 200) + "id eq 'a'", 0, "the filter is 2609 characters long; at most 2048 are allowed"},
+		{poolProps, strings.Repeat("id eq 'a' or ", 200) + "id eq 'a'", 0, "the filter is 2609 bytes long; at most 2048 are allowed"},
 		{nodeProps, "startTaskInfo/state ne 'running'", 21, "ne is not allowed on startTaskInfo/state (enumeration); it allows eq"},
 		{nodeProps, "name eq 'x'", 6, "eq is not allowed on name (string); it allows startswith"},
 	} {
@@ -228,6 +230,12 @@ func TestMatch(t *testing.T) {
 		{taskProps, "state eq 'completed' and (executionInfo/result eq 'failure' or executionInfo/exitCode ne 0)", failed, true},
 		{taskProps, "state eq 'completed' and (executionInfo/result eq 'failure' or executionInfo/exitCode ne 0)", active, false},
 		{taskProps, "not (state eq 'completed' or state eq 'running')", active, true},
+		// Precedence: not, then and, then or.
+		{poolProps, "id eq 'render-pool' or id eq 'y' and enableAutoScale eq true", pool, true},
+		{poolProps, "(id eq 'render-pool' or id eq 'y') and enableAutoScale eq true", pool, false},
+		{poolProps, "not enableAutoScale eq true and enableAutoScale eq true", pool, false}, // (not …) and …
+		{poolProps, "not (enableAutoScale eq true and enableAutoScale eq false)", pool, true},
+		{poolProps, "not not state eq 'active'", pool, true},
 	} {
 		f, err := odata.ParseFilter(tc.filter, tc.props)
 		if err != nil {

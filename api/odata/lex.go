@@ -57,7 +57,7 @@ func (t token) isKeyword(kw string) bool {
 	return t.kind == tIdent && strings.EqualFold(t.text, kw)
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+func isSpace(c byte) bool { return strings.IndexByte(spaces, c) >= 0 }
 
 func isIdentStart(c byte) bool {
 	return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'

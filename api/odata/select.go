@@ -11,6 +11,9 @@ type Select struct {
 	all   bool     // "*"
 }
 
+// spaces are the characters a filter or select may have between its words.
+const spaces = " \t\r\n"
+
 // ParseSelect parses the $select value s, property names separated by commas (spaces around
 // them allowed: Azure's own example is "id, stats"), against props (see Properties for what is
 // selectable). "*" selects every property. An empty or all-space s is no select: ParseSelect
@@ -26,16 +29,16 @@ func ParseSelect(s string, props Properties) (*Select, error) {
 
 func parseSelect(s string, props Properties) (*Select, *Error) {
 	if len(s) > MaxLength {
-		return nil, errorAt(SelectParam, s, -1, "the select is %d characters long; at most %d are allowed", len(s), MaxLength)
+		return nil, errorAt(SelectParam, s, -1, "the select is %d bytes long; at most %d are allowed", len(s), MaxLength)
 	}
-	if strings.TrimSpace(s) == "" {
+	if strings.Trim(s, spaces) == "" {
 		return nil, nil
 	}
 	sel := &Select{}
 	seen := map[string]bool{}
 	off := 0
 	for item := range strings.SplitSeq(s, ",") {
-		name := strings.TrimSpace(item)
+		name := strings.Trim(item, spaces)
 		at := off + strings.Index(item, name) // where name starts; the item's start when empty
 		off += len(item) + 1
 		switch {
