@@ -97,3 +97,32 @@ func FuzzParseFilter(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseSelect(f *testing.F) {
+	for _, s := range []string{"id", "id, stats", "*", "executionInfo,a", "id,,x", "a/b", " state ,id,state"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sel, err := ParseSelect(s, fuzzProps)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Param != SelectParam || e.Value != s || e.Column < 0 || e.Column > utf8.RuneCountInString(s)+1 {
+				t.Fatalf("ParseSelect(%q): bad error %#v", s, err)
+			}
+			return
+		}
+		text := sel.String()
+		again, err := ParseSelect(text, fuzzProps)
+		if err != nil || again.String() != text {
+			t.Fatalf("ParseSelect(%q).String() = %q, which parses to %v, %v", s, text, again, err)
+		}
+		for _, v := range fuzzEntities {
+			out := sel.Apply(v)
+			for k := range out {
+				if _, ok := v[k]; !ok {
+					t.Fatalf("Apply(%v) made up %q", v, k)
+				}
+			}
+		}
+	})
+}
