@@ -296,8 +296,10 @@ func MaxResults(r *http.Request, limit int) (int, *Error) {
 }
 
 // UnsupportedQueryOptions are the OData query options of Azure's list and get operations that
-// Corral does not act on yet: $filter (which entities), $select (which properties) and $expand
-// (which related entities). Paging (maxresults, $skiptoken) works.
+// an operation refuses when it does not act on them: $filter (which entities), $select (which
+// properties) and $expand (which related entities). The lists and gets of pools, jobs, tasks
+// and nodes act on $filter and $select (api/rest); nothing acts on $expand. Paging (maxresults,
+// $skiptoken) works everywhere.
 var UnsupportedQueryOptions = []string{"$filter", "$select", "$expand"}
 
 // RefuseUnsupportedQuery returns nil when the request carries none of UnsupportedQueryOptions

@@ -71,6 +71,18 @@ func writeList[T any](c *call, set string, items []T, next string) *api.Error {
 	if items == nil {
 		items = []T{}
 	}
+	if c.q.sel != nil {
+		sel := make([]any, len(items))
+		for i := range items {
+			sel[i] = c.selected(items[i])
+		}
+		return writePage(c, set, sel, next)
+	}
+	return writePage(c, set, items, next)
+}
+
+// writePage writes a page of items.
+func writePage[T any](c *call, set string, items []T, next string) *api.Error {
 	p := api.Page[T]{Metadata: c.base + "/$metadata#" + set, Value: items}
 	if next != "" {
 		p.NextLink = api.NextLink(c.r, c.base, api.EncodeSkipToken(next))
@@ -95,7 +107,7 @@ func (c *call) writeEntity(fragment string, v any, etag string, lastModified tim
 		}
 		api.SetEntityHeaders(c.w, etag, lastModified)
 	}
-	b, err := withMetadata(c.base+"/$metadata#"+fragment, v)
+	b, err := withMetadata(c.base+"/$metadata#"+fragment, c.selected(v))
 	if err != nil {
 		return c.internal("encode response", err)
 	}

@@ -68,10 +68,14 @@
 //
 // Where Corral departs from Azure, or Azure could not be confirmed:
 //
-//   - $filter, $select and $expand are not implemented: a request that carries one of them with
-//     a value, on any operation, is answered 400 UnsupportedQueryParameter with
+//   - $filter and $select work on the lists of pools, jobs, tasks and nodes, and $select on
+//     their gets (query.go, package api/odata); a filter's page counts matches and may be short
+//     after 10,000 entities read. Any other operation that gets one of them with a value, and
+//     every operation given $expand, answers 400 UnsupportedQueryParameter with
 //     QueryParameterName, QueryParameterValue and Reason, rather than 200 with every entity or
-//     property (see docs/compatibility.md). maxresults and $skiptoken paging work.
+//     property (see docs/compatibility.md). An invalid filter or select is 400
+//     InvalidQueryParameterValue: Azure documents only "400" for it. maxresults and $skiptoken
+//     paging work.
 //   - A request body is refused (400 InvalidRequestBody, naming the property) when it holds a
 //     property that its type does not declare, at any depth, or, for Pool - Add, Job - Add and
 //     Task - Add (each task of Add Collection too), a top-level property outside Azure's request

@@ -35,3 +35,28 @@ func scanPage[T any](fetch func(after string, n int) ([]T, error), id func(T) st
 		after = id(batch[len(batch)-1])
 	}
 }
+
+// maxScan bounds how many entities a filtered page reads (see scanPage).
+const maxScan = 10000
+
+// page reads one page of a list in id order, the request's $filter applied: limit entities
+// after after (fewer when the filter keeps fewer, see scanPage), each filled with fill, and
+// the id the next page starts after ("" at the end).
+func page[T any](c *call, fetch func(after string, n int) ([]T, error), id func(T) string, fill func(*T), after string, limit int) ([]T, string, error) {
+	keep, bound := func(T) bool { return true }, int(^uint(0)>>1)
+	if c.q.filter != nil {
+		keep = func(v T) bool {
+			fill(&v)
+			return c.matches(v)
+		}
+		bound = maxScan
+	}
+	items, next, err := scanPage(fetch, id, keep, after, limit, bound)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range items {
+		fill(&items[i])
+	}
+	return items, next, nil
+}

@@ -52,17 +52,10 @@ func (s *Server) listJobs(c *call) *api.Error {
 	if e != nil {
 		return e
 	}
-	jobs, err := service.ListJobs(c.ctx, s.st, after, limit+1)
+	jobs, next, err := page(c, func(after string, n int) ([]batch.Job, error) { return service.ListJobs(c.ctx, s.st, after, n) },
+		func(j batch.Job) string { return j.ID }, c.fillJob, after, limit)
 	if err != nil {
 		return c.readError("list jobs", err)
-	}
-	next := ""
-	if len(jobs) > limit {
-		jobs = jobs[:limit]
-		next = jobs[limit-1].ID
-	}
-	for i := range jobs {
-		c.fillJob(&jobs[i])
 	}
 	return writeList(c, "jobs", jobs, next)
 }

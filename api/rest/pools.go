@@ -53,17 +53,10 @@ func (s *Server) listPools(c *call) *api.Error {
 	if e != nil {
 		return e
 	}
-	pools, err := service.ListPools(c.ctx, s.st, after, limit+1)
+	pools, next, err := page(c, func(after string, n int) ([]batch.Pool, error) { return service.ListPools(c.ctx, s.st, after, n) },
+		func(p batch.Pool) string { return p.ID }, c.fillPool, after, limit)
 	if err != nil {
 		return c.readError("list pools", err)
-	}
-	next := ""
-	if len(pools) > limit {
-		pools = pools[:limit]
-		next = pools[limit-1].ID
-	}
-	for i := range pools {
-		c.fillPool(&pools[i])
 	}
 	return writeList(c, "pools", pools, next)
 }
@@ -79,9 +72,21 @@ func (s *Server) listNodes(c *call) *api.Error {
 		return e
 	}
 	// The service lists a pool's nodes whole, in id order: page here.
-	nodes, err := service.ListNodes(c.ctx, s.st, poolID)
+	all, err := service.ListNodes(c.ctx, s.st, poolID)
 	if err != nil {
 		return c.readError("list nodes", err)
+	}
+	nodes := all[:0]
+	for _, n := range all {
+		if c.q.filter == nil {
+			nodes = append(nodes, n)
+			continue
+		}
+		f := n
+		c.fillNode(poolID, &f)
+		if c.matches(f) {
+			nodes = append(nodes, n)
+		}
 	}
 	if after != "" {
 		i := 0

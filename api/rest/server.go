@@ -133,6 +133,7 @@ type call struct {
 	now  time.Time       // when the request arrived
 	base string          // account URL
 	ctx  context.Context // the request's context, bounded by its time limit
+	q    query           // the request's $filter and $select, where the operation takes them
 }
 
 type callKey struct{}
@@ -140,8 +141,9 @@ type callKey struct{}
 // errGone marks a request whose client went away: nothing is written.
 var errGone = &api.Error{Status: 499, Code: "ClientClosedRequest"}
 
-// ServeHTTP implements http.Handler: it authenticates the request, checks its api-version, the
-// query options Corral does not act on ($filter, $select, $expand: 400) and its timeout, and
+// ServeHTTP implements http.Handler: it authenticates the request, checks its api-version, its
+// OData options ($filter and $select where the operation takes them, see query.go; 400 for
+// the others) and its timeout, and
 // hands it to the route's handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{s: s, w: w, r: r, id: api.NewRequestID(), now: s.now(), base: s.base}
@@ -156,10 +158,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.fail(e)
 		return
 	}
-	if e := api.RefuseUnsupportedQuery(r); e != nil {
+	_, pattern := s.mux.Handler(r)
+	q, e := parseQuery(r, pattern)
+	if e != nil {
 		c.fail(e)
 		return
 	}
+	c.q = q
 	limit, e := api.Timeout(r)
 	if e != nil {
 		c.fail(e)

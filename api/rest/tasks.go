@@ -189,17 +189,12 @@ func (s *Server) listTasks(c *call) *api.Error {
 	if e != nil {
 		return e
 	}
-	tasks, err := service.ListTasks(c.ctx, s.st, jobID, after, limit+1)
+	tasks, next, err := page(c, func(after string, n int) ([]batch.Task, error) {
+		return service.ListTasks(c.ctx, s.st, jobID, after, n)
+	},
+		func(t batch.Task) string { return t.ID }, func(t *batch.Task) { c.fillTask(jobID, t) }, after, limit)
 	if err != nil {
 		return c.readError("list tasks", err)
-	}
-	next := ""
-	if len(tasks) > limit {
-		tasks = tasks[:limit]
-		next = tasks[limit-1].ID
-	}
-	for i := range tasks {
-		c.fillTask(jobID, &tasks[i])
 	}
 	return writeList(c, "tasks", tasks, next)
 }

@@ -1,0 +1,185 @@
+package rest
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"corral/api"
+	"corral/api/odata"
+	"corral/batch"
+)
+
+// query is what a list or get asks with OData: $filter (lists) and $select. Nil fields ask for
+// everything.
+type query struct {
+	filter *odata.Filter
+	sel    *odata.Select
+}
+
+// odataOp is what one operation allows: the properties of its entities, and whether it takes
+// $filter (lists do; gets take $select only, as in Azure).
+type odataOp struct {
+	props  odata.Properties
+	filter bool
+}
+
+// The properties $filter may compare, per entity, as Azure's "OData filters in Azure Batch"
+// lists them for Pool - List, Job - List, Task - List and Compute Node - List (for the
+// properties Corral's entities have); every top-level property of the entity may be selected.
+var (
+	poolProps = entityProps(batch.Pool{}, odata.Properties{
+		"id":                            {Kind: odata.String},
+		"state":                         {Kind: odata.Enum, Values: []string{"active", "deleting"}},
+		"stateTransitionTime":           {Kind: odata.Time},
+		"allocationState":               {Kind: odata.Enum, Values: []string{"steady", "resizing", "stopping"}},
+		"allocationStateTransitionTime": {Kind: odata.Time},
+		"creationTime":                  {Kind: odata.Time},
+		"lastModified":                  {Kind: odata.Time},
+		"vmSize":                        {Kind: odata.String, Ops: []odata.Op{odata.Eq, odata.Ne}},
+		"enableAutoScale":               {Kind: odata.Bool},
+		"enableInterNodeCommunication":  {Kind: odata.Bool},
+	})
+	jobProps = entityProps(batch.Job{}, odata.Properties{
+		"id":                      {Kind: odata.String},
+		"state":                   {Kind: odata.Enum, Values: []string{"active", "disabling", "disabled", "enabling", "terminating", "completed", "deleting"}},
+		"stateTransitionTime":     {Kind: odata.Time},
+		"creationTime":            {Kind: odata.Time},
+		"lastModified":            {Kind: odata.Time},
+		"priority":                {Kind: odata.Int},
+		"executionInfo/startTime": {Kind: odata.Time},
+		"executionInfo/endTime":   {Kind: odata.Time},
+		"executionInfo/poolId":    {Kind: odata.String},
+	})
+	taskProps = entityProps(batch.Task{}, odata.Properties{
+		"id":                            {Kind: odata.String},
+		"state":                         {Kind: odata.Enum, Values: []string{"active", "preparing", "running", "completed"}},
+		"stateTransitionTime":           {Kind: odata.Time},
+		"creationTime":                  {Kind: odata.Time},
+		"lastModified":                  {Kind: odata.Time},
+		"executionInfo/startTime":       {Kind: odata.Time},
+		"executionInfo/endTime":         {Kind: odata.Time},
+		"executionInfo/exitCode":        {Kind: odata.Int},
+		"executionInfo/result":          {Kind: odata.Enum, Values: []string{"success", "failure"}},
+		"executionInfo/retryCount":      {Kind: odata.Int},
+		"executionInfo/requeueCount":    {Kind: odata.Int},
+		"nodeInfo/nodeId":               {Kind: odata.String},
+		"constraints/maxTaskRetryCount": {Kind: odata.Int},
+	})
+	nodeProps = entityProps(batch.Node{}, odata.Properties{
+		"state": {Kind: odata.Enum, Values: []string{"idle", "rebooting", "reimaging", "running", "unusable", "creating",
+			"starting", "waitingforstarttask", "starttaskfailed", "unknown", "leavingpool", "offline", "preempted", "upgradingos"}},
+		"stateTransitionTime":     {Kind: odata.Time},
+		"lastBootTime":            {Kind: odata.Time},
+		"allocationTime":          {Kind: odata.Time},
+		"startTaskInfo/state":     {Kind: odata.Enum, Values: []string{"running", "completed"}, Ops: []odata.Op{odata.Eq}},
+		"startTaskInfo/result":    {Kind: odata.Enum, Values: []string{"success", "failure"}},
+		"startTaskInfo/exitCode":  {Kind: odata.Int},
+		"startTaskInfo/startTime": {Kind: odata.Time},
+		"startTaskInfo/endTime":   {Kind: odata.Time},
+	})
+)
+
+// odataOps are the operations that act on $filter and $select, by their route pattern; every
+// other operation refuses them (api.RefuseUnsupportedQuery).
+var odataOps = map[string]odataOp{
+	"GET /pools":                         {poolProps, true},
+	"GET /pools/{poolId}":                {poolProps, false},
+	"GET /jobs":                          {jobProps, true},
+	"GET /jobs/{jobId}":                  {jobProps, false},
+	"GET /jobs/{jobId}/tasks":            {taskProps, true},
+	"GET /jobs/{jobId}/tasks/{taskId}":   {taskProps, false},
+	"GET /pools/{poolId}/nodes":          {nodeProps, true},
+	"GET /pools/{poolId}/nodes/{nodeId}": {nodeProps, false},
+}
+
+// entityProps returns filterable with every top-level JSON property of entity's type added as
+// selectable.
+func entityProps(entity any, filterable odata.Properties) odata.Properties {
+	props := odata.Properties{}
+	t := reflect.TypeOf(entity)
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			props[name] = odata.Property{Kind: odata.SelectOnly}
+		}
+	}
+	for path, p := range filterable {
+		props[path] = p
+	}
+	return props
+}
+
+// parseQuery reads the request's OData options for the operation its route pattern names. An
+// operation that does not act on them refuses them, as does $expand everywhere (Corral keeps no
+// statistics to expand) and $filter on a get.
+func parseQuery(r *http.Request, pattern string) (query, *api.Error) {
+	op, ok := odataOps[pattern]
+	if r.Method == http.MethodHead {
+		op, ok = odataOps["GET "+strings.TrimPrefix(pattern, "HEAD ")]
+	}
+	if !ok {
+		return query{}, api.RefuseUnsupportedQuery(r)
+	}
+	var q query
+	for _, name := range []string{"$expand", "$filter"} {
+		if name == "$filter" && op.filter {
+			continue
+		}
+		for _, v := range api.QueryValues(r, name) {
+			if strings.TrimSpace(v) != "" {
+				return query{}, api.RefuseUnsupportedQuery(r)
+			}
+		}
+	}
+	if v := strings.Join(api.QueryValues(r, "$filter"), ""); op.filter && strings.TrimSpace(v) != "" {
+		f, err := odata.ParseFilter(v, op.props)
+		if err != nil {
+			return query{}, odataError(err)
+		}
+		q.filter = f
+	}
+	if v := strings.Join(api.QueryValues(r, "$select"), ","); strings.TrimSpace(v) != "" {
+		s, err := odata.ParseSelect(v, op.props)
+		if err != nil {
+			return query{}, odataError(err)
+		}
+		q.sel = s
+	}
+	return q, nil
+}
+
+// odataError turns a parse error into Azure's 400.
+func odataError(err error) *api.Error {
+	if oe, ok := err.(*odata.Error); ok {
+		return oe.APIError()
+	}
+	return api.NewError(api.CodeInvalidQueryParameterValue)
+}
+
+// asMap renders an entity as the JSON object a client sees, for $filter and $select.
+func asMap(v any) map[string]any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// matches reports whether the request's filter (none: every entity) keeps v.
+func (c *call) matches(v any) bool {
+	return c.q.filter == nil || c.q.filter.Match(asMap(v))
+}
+
+// selected returns v with only the properties the request's $select names, or v itself.
+func (c *call) selected(v any) any {
+	if c.q.sel == nil {
+		return v
+	}
+	return c.q.sel.Apply(asMap(v))
+}
