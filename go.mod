@@ -12,8 +12,11 @@ go 1.26.8
 //     the store several servers share, and its tests; the indirect jackc/pgpassfile,
 //     jackc/pgservicefile, jackc/puddle and golang.org/x/text are its own, and golang.org/x/sync
 //     is its and modernc.org/libc's.
+//   github.com/go-jose/go-jose/v4: verifies the JWTs of bearer-token authentication (api/bearer):
+//     JWS with an allow-list of algorithms and JWK sets; maintained, no dependencies of its own.
 
 require (
+	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/jackc/pgx/v5 v5.13.0
 	go.yaml.in/yaml/v3 v3.0.6
 	modernc.org/sqlite v1.62.0
