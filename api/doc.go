@@ -1,7 +1,8 @@
 // Package api holds the transport-level pieces of Corral's Azure-Batch-compatible REST API, the
 // parts every handler shares: Azure's error body and error codes ([Error], [WriteError]), the
-// common response headers, Shared Key authentication of incoming requests ([Authenticate], built on
-// package api/sharedkey), reading JSON bodies with Azure's size limit ([DecodeJSON]), the
+// common response headers, authentication of incoming requests by Shared Key ([Authenticate],
+// built on package api/sharedkey) or bearer token ([Authenticator], built on package
+// api/bearer), reading JSON bodies with Azure's size limit ([DecodeJSON]), the
 // api-version check ([APIVersion]), conditional requests ([CheckConditions]), the common query
 // parameters (timeout, maxresults; [RefuseUnsupportedQuery] for $filter, $select and $expand)
 // and OData paging ([Page], [NextLink]), and a tiny signing client for tests and the CLI

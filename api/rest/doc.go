@@ -1,6 +1,6 @@
 // Package rest is Corral's Azure Batch data-plane REST API: the HTTP handlers for pools, nodes,
-// jobs and tasks, on top of the protocol plumbing of package api (Shared Key authentication,
-// Azure's error bodies, api-version, paging, conditional requests).
+// jobs and tasks, on top of the protocol plumbing of package api (Shared Key and bearer-token
+// authentication, Azure's error bodies, api-version, paging, conditional requests).
 //
 // A [Server] is an http.Handler. Writes (Pool - Add, Pool - Resize, Pool - Stop Resize, Pool -
 // Enable AutoScale, Pool - Disable AutoScale, Pool - Evaluate AutoScale, Pool - Remove Nodes,

@@ -19,6 +19,7 @@ import (
 
 	"corral/actor"
 	"corral/api"
+	"corral/api/bearer"
 	"corral/api/rest"
 	"corral/api/sharedkey"
 	"corral/batch"
@@ -52,6 +53,7 @@ type envOptions struct {
 	files          rest.FileSource                   // nil: the task file operations answer 501
 	evict          func(poolID, nodeID string) error // nil: evict answers 501
 	joins          rest.Joins                        // nil: the join extensions answer 501
+	bearer         *bearer.Verifier                  // nil: bearer tokens are refused
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -91,8 +93,9 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	rs, err := rest.New(rest.Config{
 		Runtime: eng, Store: st, Account: account, Keys: [][]byte{primaryKey, secondaryKey},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequestTimeout: opts.requestTimeout, Files: opts.files,
-		Evict: opts.evict,
-		Joins: opts.joins,
+		Evict:  opts.evict,
+		Joins:  opts.joins,
+		Bearer: opts.bearer,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -682,7 +685,7 @@ func TestRequestErrors(t *testing.T) {
 			req := e.newRequest("GET", "/pools", nil, nil, nil)
 			req.Header.Set("Authorization", "Bearer eyJ0eXAi")
 			return req
-		}, 400, api.CodeInvalidAuthenticationInfo, nil},
+		}, 401, api.CodeAuthenticationFailed, nil},
 		{"no api-version", func() *http.Request {
 			req, err := http.NewRequest("GET", e.base+"/pools", nil)
 			if err != nil {

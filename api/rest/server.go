@@ -12,6 +12,7 @@ import (
 
 	"corral/actor"
 	"corral/api"
+	"corral/api/bearer"
 	"corral/store"
 )
 
@@ -27,6 +28,11 @@ type Config struct {
 	// Keys are the account's keys (Azure accounts have a primary and a secondary key); a request
 	// signed with any of them is authentic. At least one non-empty key is required.
 	Keys [][]byte
+	// Bearer verifies bearer tokens ("Authorization: Bearer …", the Azure SDK for Go's only way
+	// to authenticate): static tokens and JWTs of a configured issuer. Nil means the server
+	// accepts none and answers such a request 401 AuthenticationFailed, saying so; Shared Key
+	// works either way.
+	Bearer *bearer.Verifier
 	// BaseURL is the account URL as clients see it ("https://corral.example:8443", no trailing
 	// slash), the base of the url property of entities, of DataServiceId, odata.metadata and
 	// odata.nextLink. Empty means the scheme and Host of each request.
@@ -58,8 +64,7 @@ const BridgeID actor.ID = "api.bridge"
 type Server struct {
 	rt      actor.Runtime
 	st      store.Store
-	account string
-	keys    [][]byte
+	auth    api.Authenticator
 	base    string
 	log     *slog.Logger
 	now     func() time.Time
@@ -98,8 +103,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		rt:      cfg.Runtime,
 		st:      cfg.Store,
-		account: cfg.Account,
-		keys:    keys,
+		auth:    api.Authenticator{Account: cfg.Account, Keys: keys, Bearer: cfg.Bearer},
 		base:    strings.TrimSuffix(cfg.BaseURL, "/"),
 		log:     cfg.Logger,
 		now:     cfg.Now,
@@ -150,7 +154,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.base == "" {
 		c.base = api.BaseURL(r)
 	}
-	if e := api.Authenticate(r, s.account, s.keys, c.now); e != nil {
+	if e, challenge := s.auth.Authenticate(r.Context(), r, c.now); e != nil {
+		if challenge != "" {
+			w.Header().Set(api.HeaderWWWAuthenticate, challenge)
+		}
 		c.fail(e)
 		return
 	}
