@@ -17,6 +17,7 @@ import (
 	"corral/agent"
 	"corral/agent/protocol"
 	"corral/agentlink"
+	"corral/api/bearer"
 	"corral/api/rest"
 	execprov "corral/compute/exec"
 	"corral/compute/local"
@@ -73,6 +74,27 @@ type Config struct {
 	LeaseTTL time.Duration
 	// Account signs and checks requests; LoadAccount finds it.
 	Account Account
+	// TokenFile names a file of static bearer tokens, one a line, that requests may carry as
+	// "Authorization: Bearer <token>" instead of a Shared Key signature (see LoadTokenFile; it
+	// must be its owner's only). Empty means none.
+	TokenFile string
+	// Tokens are static bearer tokens besides TokenFile's (`corral server` takes them from
+	// CORRAL_TOKENS).
+	Tokens []string
+	// JWTIssuer, when set, makes the server accept JWTs that this issuer signed (RS256 or
+	// ES256), its exact iss claim: Microsoft Entra ID's https://sts.windows.net/<tenant>/, for
+	// example. See package api/bearer.
+	JWTIssuer string
+	// JWTAudiences are the aud claims a JWT may carry (one of them); empty means Azure Batch's,
+	// https://batch.core.windows.net/ (the Azure SDKs' scope).
+	JWTAudiences []string
+	// JWKSURL is where JWTIssuer publishes its keys; empty means OpenID Connect discovery
+	// (JWTIssuer + "/.well-known/openid-configuration").
+	JWKSURL string
+	// bearer is the verifier Start builds from TokenFile, Tokens and the JWT fields, nil when
+	// they configure none; boot hands it to the REST API (a replica's service gets it with its
+	// copy of the Config, and so keeps the JWT key cache across terms).
+	bearer *bearer.Verifier
 	// AgentCommand starts a node's agent process; nil runs this executable's `agent` verb. The
 	// node's identity (server URL and credential) is in its directory when it is called, for
 	// `corral agent --root DIR` to read.
@@ -162,6 +184,9 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	if err := secureDataDir(cfg.DataDir, log); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if cfg.bearer, err = newBearer(cfg, log); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	var tr *transport
@@ -275,6 +300,7 @@ func (s *Server) boot(st store.Store, log *slog.Logger) error {
 		Store:   st,
 		Account: cfg.Account.Name,
 		Keys:    [][]byte{cfg.Account.Key},
+		Bearer:  cfg.bearer,
 		Logger:  log,
 		Files:   newNodeFiles(filepath.Join(cfg.DataDir, nodesDir), s.hub),
 		Evict:   evict,
