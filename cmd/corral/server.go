@@ -40,7 +40,7 @@ func defaultDataDirFrom(getenv func(string) string) string {
 // serverSpec describes `corral server` for its help text.
 var serverSpec = verbSpec{
 	name:     "server",
-	synopsis: "[--listen ADDR] [--data DIR] [--provider local|static|exec] [--exec-create PROG --exec-delete PROG [--exec-list PROG] ...] [--node-lost-after DUR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http] [--tls-name NAME]... [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F]",
+	synopsis: "[--listen ADDR] [--data DIR] [--provider local|static|exec] [--exec-create PROG --exec-delete PROG [--exec-list PROG] ...] [--node-lost-after DUR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http] [--tls-name NAME]... [--token-file FILE] [--jwt-issuer URL [--jwks-url URL] [--jwt-audience AUD]...] [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F]",
 	summary:  "Run Corral: the REST API, the service, and nodes as local agent processes or machines of your own.",
 	help: `The server keeps its store, account key and nodes' directories in the data directory
 ($CORRAL_DATA, else $XDG_DATA_HOME/corral, else ~/.local/share/corral) and serves until
@@ -53,6 +53,12 @@ unless --insecure-allow-plain-http is given too. For TLS without --tls-cert, the
 CA of its own and a certificate for localhost, the loopback and interface addresses, the host
 name and every --tls-name, in DIR/tls/ (ca.crt is the file clients trust), and prints the CA's
 fingerprint. See docs/security.md for how clients trust it.
+
+Authentication: requests are signed with the account key (Shared Key). Clients that send bearer
+tokens instead (the Azure SDK for Go knows nothing else) are accepted with --token-file, a file
+of static tokens, one a line, readable by its owner only (and $CORRAL_TOKENS, comma-separated
+tokens), and with --jwt-issuer, JWTs that the issuer signed for the audience
+https://batch.core.windows.net/ (--jwt-audience to accept others). See docs/security.md.
 
 For development, --autoscale-min-interval lets pools evaluate their autoscale formulas more
 often than Azure's 5 minutes, and --provision-delay and --failure-rate make nodes behave more
@@ -76,6 +82,14 @@ type serverOptions struct {
 	PlainHTTP         bool
 	InsecurePlainHTTP bool
 	ServesTLS         bool
+
+	// TokenFile, Tokens, JWTIssuer, JWKSURL and JWTAudiences configure bearer tokens
+	// (server.Config's fields of those names); Tokens come from $CORRAL_TOKENS.
+	TokenFile    string
+	Tokens       []string
+	JWTIssuer    string
+	JWKSURL      string
+	JWTAudiences []string
 
 	AutoScaleMinInterval time.Duration
 	NodeLostAfter        time.Duration
@@ -107,6 +121,19 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	fs.BoolVar(&o.PlainHTTP, "plain-http", false, "serve plain HTTP: the default on a loopback address, refused on any other without --insecure-allow-plain-http")
 	fs.BoolVar(&o.InsecurePlainHTTP, "insecure-allow-plain-http", false,
 		"with --plain-http, serve plain HTTP on an address that is not loopback: requests and their signatures cross the network unencrypted")
+	fs.StringVar(&o.TokenFile, "token-file", getenv("CORRAL_TOKEN_FILE"),
+		"a file of static bearer tokens, one a line, mode 0600: requests may carry one as \"Authorization: Bearer TOKEN\" instead of a Shared Key signature (default $CORRAL_TOKEN_FILE; $CORRAL_TOKENS adds comma-separated tokens)")
+	fs.StringVar(&o.JWTIssuer, "jwt-issuer", "",
+		"accept bearer JWTs (RS256, ES256) that this issuer signed: the exact iss claim, an https URL (Entra ID: https://sts.windows.net/TENANT/ or https://login.microsoftonline.com/TENANT/v2.0)")
+	fs.StringVar(&o.JWKSURL, "jwks-url", "", "with --jwt-issuer: the URL of the issuer's keys (default: discovered at ISSUER/.well-known/openid-configuration)")
+	fs.Func("jwt-audience", "with --jwt-issuer: an aud claim to accept instead of Azure Batch's https://batch.core.windows.net/ (repeatable, or a comma-separated list)", func(v string) error {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				o.JWTAudiences = append(o.JWTAudiences, a)
+			}
+		}
+		return nil
+	})
 	fs.DurationVar(&o.NodeLostAfter, "node-lost-after", 60*time.Second,
 		"how long a node's agent may be silent before the node is marked unusable and its tasks requeued (agents report every 5s)")
 	fs.DurationVar(&o.AutoScaleMinInterval, "autoscale-min-interval", 0,
@@ -160,6 +187,12 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	if err := checkReplicaFlags(fs, o); err != nil {
 		return nil, err
 	}
+	if o.JWTIssuer == "" && (o.JWKSURL != "" || len(o.JWTAudiences) > 0) {
+		return nil, usagef("--jwks-url and --jwt-audience: only with --jwt-issuer")
+	}
+	if t := getenv("CORRAL_TOKENS"); t != "" {
+		o.Tokens = server.SplitTokens(t)
+	}
 	return o, nil
 }
 
@@ -210,6 +243,11 @@ func (o *serverOptions) config() server.Config {
 		ReplicaName:          o.ReplicaName,
 		AdvertiseURL:         o.AdvertiseURL,
 		LeaseTTL:             o.LeaseTTL,
+		TokenFile:            o.TokenFile,
+		Tokens:               o.Tokens,
+		JWTIssuer:            o.JWTIssuer,
+		JWKSURL:              o.JWKSURL,
+		JWTAudiences:         o.JWTAudiences,
 	}
 }
 
@@ -322,6 +360,19 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "corral server: generated an account key; read it with: cat %s\n", acct.KeyPath)
 	default:
 		fmt.Fprintf(stdout, "corral server: account key in %s\n", acct.KeyPath)
+	}
+	if n := len(o.Tokens); o.TokenFile != "" || n > 0 || o.JWTIssuer != "" {
+		var what []string
+		if o.TokenFile != "" {
+			what = append(what, "static tokens from "+o.TokenFile)
+		}
+		if n > 0 {
+			what = append(what, fmt.Sprintf("%d static token(s) from CORRAL_TOKENS", n))
+		}
+		if o.JWTIssuer != "" {
+			what = append(what, "JWTs of "+o.JWTIssuer)
+		}
+		fmt.Fprintf(stdout, "corral server: bearer tokens accepted: %s\n", strings.Join(what, "; "))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

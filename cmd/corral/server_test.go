@@ -87,6 +87,14 @@ func TestParseServer(t *testing.T) {
 		{name: "exec provider without programs", args: []string{"--provider", "exec", "--exec-create", "/c"}, err: "usage: --provider exec needs --exec-create and --exec-delete"},
 		{name: "exec flags without exec", args: []string{"--exec-create", "/c", "--exec-list", "/l"}, err: "usage: --exec-create, --exec-list: only with --provider exec"},
 		{name: "local flags with exec", args: []string{"--provider", "exec", "--exec-create", "/c", "--exec-delete", "/d", "--failure-rate", "0.5"}, err: "usage: --failure-rate: only with --provider local"},
+		{name: "bearer tokens", args: []string{"--token-file", "/t", "--jwt-issuer", "https://sts.windows.net/t/", "--jwks-url", "https://login.example/keys",
+			"--jwt-audience", "api://corral, https://batch.core.windows.net/", "--jwt-audience", "api://other"},
+			want: with(func(o *serverOptions) {
+				o.TokenFile, o.JWTIssuer, o.JWKSURL = "/t", "https://sts.windows.net/t/", "https://login.example/keys"
+				o.JWTAudiences = []string{"api://corral", "https://batch.core.windows.net/", "api://other"}
+			})},
+		{name: "JWKS URL without issuer", args: []string{"--jwks-url", "https://login.example/keys"}, err: "usage: --jwks-url and --jwt-audience: only with --jwt-issuer"},
+		{name: "audience without issuer", args: []string{"--jwt-audience", "api://corral"}, err: "usage: --jwks-url and --jwt-audience: only with --jwt-issuer"},
 		{name: "help", args: []string{"--help"}, err: flag.ErrHelp.Error()},
 	}
 	for _, tt := range tests {
@@ -101,6 +109,20 @@ func TestParseServer(t *testing.T) {
 	}
 }
 
+func TestParseServerTokenEnv(t *testing.T) {
+	env := map[string]string{"CORRAL_DATA": "/d", "CORRAL_TOKEN_FILE": "/etc/corral/tokens", "CORRAL_TOKENS": "token-one-0123456789, token-two-0123456789"}
+	o, err := parseServer(newFlagSet("server"), nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.TokenFile != "/etc/corral/tokens" || len(o.Tokens) != 2 || o.Tokens[1] != "token-two-0123456789" {
+		t.Fatalf("token file %q, %d tokens", o.TokenFile, len(o.Tokens))
+	}
+	if cfg := o.config(); cfg.TokenFile != o.TokenFile || len(cfg.Tokens) != 2 {
+		t.Fatal("config() drops the tokens")
+	}
+}
+
 func TestServerUsage(t *testing.T) {
 	tests := []struct {
 		args     []string
@@ -110,7 +132,8 @@ func TestServerUsage(t *testing.T) {
 	}{
 		{args: []string{"server", "--help"}, code: 0,
 			stdoutIn: []string{"usage: corral server", "-autoscale-min-interval", "-provision-delay", "-failure-rate", "Azure's 5m",
-				"-tls-cert", "-insecure-allow-plain-http", "loopback address", "docs/security.md", "-exec-create", "examples/exec/README.md"}},
+				"-tls-cert", "-insecure-allow-plain-http", "loopback address", "docs/security.md", "-exec-create", "examples/exec/README.md",
+				"-token-file", "-jwt-issuer", "-jwks-url", "-jwt-audience", "https://batch.core.windows.net/"}},
 		{args: []string{"server", "--listen", "0.0.0.0:1", "--plain-http"}, code: 2,
 			stderrIn: "corral server: --plain-http on 0.0.0.0:1: Corral serves plain HTTP only on a loopback address"},
 		{args: []string{"server", "--failure-rate", "2"}, code: 2,
