@@ -246,6 +246,41 @@ func TestJWTAudiences(t *testing.T) {
 	}
 }
 
+func TestJWTSubjects(t *testing.T) {
+	k := rsaKey(t, "k", 2048)
+	is := newIssuer(t, k)
+	j := newJWT(t, bearer.JWTConfig{Issuer: is.srv.URL, Subjects: []string{"oid-allowed", "sub-allowed"}})
+	type entra struct {
+		jwt.Claims
+		OID string `json:"oid,omitempty"`
+	}
+	tests := []struct {
+		name     string
+		sub, oid string
+		want     string // the identity's subject; "" means refused
+	}{
+		{"oid allowed", "pairwise-sub", "oid-allowed", "oid-allowed"},
+		{"sub allowed, no oid", "sub-allowed", "", "sub-allowed"},
+		{"oid not allowed, sub allowed", "sub-allowed", "oid-other", ""},
+		{"neither", "someone", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := entra{Claims: claims(is.srv.URL), OID: tt.oid}
+			c.Subject = tt.sub
+			id, err := j.Verify(context.Background(), mint(t, k, c), testNow)
+			switch {
+			case tt.want == "" && err == nil:
+				t.Fatalf("accepted as %q", id.Subject)
+			case tt.want == "" && !strings.Contains(err.Error(), "not allowed"):
+				t.Fatalf("refused for another reason: %v", err)
+			case tt.want != "" && (err != nil || id.Subject != tt.want):
+				t.Fatalf("got %+v, %v; want subject %q", id, err, tt.want)
+			}
+		})
+	}
+}
+
 // TestJWTKeyRotation: a token signed with a key the verifier has not seen makes it fetch the
 // keys again, at most once per MinRefresh however many requests carry it.
 func TestJWTKeyRotation(t *testing.T) {

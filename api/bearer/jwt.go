@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,10 @@ type JWTConfig struct {
 	// Audiences are the accepted values of the aud claim; a token must carry one of them. Empty
 	// means DefaultAudience alone.
 	Audiences []string
+	// Subjects, when not empty, are the only principals accepted: a token's oid claim (Entra ID's
+	// object id of the user or service principal) or, without one, its sub claim must be one of
+	// them. Empty means any principal the issuer gives a token for the audience.
+	Subjects []string
 	// Skew, MinRefresh, MaxAge and FetchTimeout default to DefaultSkew, DefaultMinRefresh,
 	// DefaultMaxAge and DefaultFetchTimeout.
 	Skew, MinRefresh, MaxAge, FetchTimeout time.Duration
@@ -98,6 +103,7 @@ type keySet struct {
 
 // Identity is what a verified token says of its bearer.
 type Identity struct {
+	// Subject is the principal: the oid claim when the token has one (Entra ID), else sub.
 	Issuer, Subject string
 	Expiry          time.Time
 }
@@ -345,9 +351,12 @@ func (j *JWT) Verify(ctx context.Context, token string, now time.Time) (Identity
 		return Identity{}, refused("The bearer token is signed with a key that the issuer %q does not publish.", j.cfg.Issuer)
 	}
 	var claims jwt.Claims
+	var entra struct {
+		OID string `json:"oid"`
+	}
 	verified := false
 	for _, k := range keys {
-		if tok.Claims(k.Key, &claims) == nil {
+		if tok.Claims(k.Key, &claims, &entra) == nil {
 			verified = true
 			break
 		}
@@ -375,5 +384,12 @@ func (j *JWT) Verify(ctx context.Context, token string, now time.Time) (Identity
 	default:
 		return Identity{}, refused("The bearer token's claims are not valid.")
 	}
-	return Identity{Issuer: claims.Issuer, Subject: claims.Subject, Expiry: claims.Expiry.Time()}, nil
+	subject := claims.Subject
+	if entra.OID != "" {
+		subject = entra.OID
+	}
+	if len(j.cfg.Subjects) > 0 && !slices.Contains(j.cfg.Subjects, subject) {
+		return Identity{}, refused("The principal %q of the bearer token is not allowed on this server.", subject)
+	}
+	return Identity{Issuer: claims.Issuer, Subject: subject, Expiry: claims.Expiry.Time()}, nil
 }
