@@ -59,7 +59,7 @@ func SplitTokens(s string) []string {
 }
 
 // newBearer builds the bearer-token verifier of cfg (TokenFile, Tokens, JWTIssuer, JWKSURL,
-// JWTAudiences): nil when none is configured. The JWT issuer's keys are first fetched in the
+// JWTAudiences, JWTSubjects): nil when none is configured. The JWT issuer's keys are first fetched in the
 // background, so that a slow or unreachable issuer does not hold up the start (a failure is
 // logged, and the first token that needs them fetches them again).
 func newBearer(cfg Config, log *slog.Logger) (*bearer.Verifier, error) {
@@ -71,8 +71,8 @@ func newBearer(cfg Config, log *slog.Logger) (*bearer.Verifier, error) {
 		}
 		tokens = append(tokens, t...)
 	}
-	if cfg.JWTIssuer == "" && (cfg.JWKSURL != "" || len(cfg.JWTAudiences) > 0) {
-		return nil, fmt.Errorf("a JWKS URL or JWT audience without a JWT issuer")
+	if cfg.JWTIssuer == "" && (cfg.JWKSURL != "" || len(cfg.JWTAudiences) > 0 || len(cfg.JWTSubjects) > 0) {
+		return nil, fmt.Errorf("a JWKS URL, JWT audience or JWT subject without a JWT issuer")
 	}
 	v := &bearer.Verifier{}
 	if len(tokens) > 0 {
@@ -83,7 +83,7 @@ func newBearer(cfg Config, log *slog.Logger) (*bearer.Verifier, error) {
 		v.Static = s
 	}
 	if cfg.JWTIssuer != "" {
-		j, err := bearer.NewJWT(bearer.JWTConfig{Issuer: cfg.JWTIssuer, JWKSURL: cfg.JWKSURL, Audiences: cfg.JWTAudiences, Logger: log})
+		j, err := bearer.NewJWT(bearer.JWTConfig{Issuer: cfg.JWTIssuer, JWKSURL: cfg.JWKSURL, Audiences: cfg.JWTAudiences, Subjects: cfg.JWTSubjects, Logger: log})
 		if err != nil {
 			return nil, err
 		}

@@ -74,6 +74,7 @@ func TestNewBearer(t *testing.T) {
 		{"issuer", Config{JWTIssuer: "https://login.microsoftonline.com/t/v2.0"}, 0, true, false, false},
 		{"plain-http issuer", Config{JWTIssuer: "http://issuer.example"}, 0, false, false, true},
 		{"JWKS URL alone", Config{JWKSURL: "https://issuer.example/keys"}, 0, false, false, true},
+		{"subjects alone", Config{JWTSubjects: []string{"oid"}}, 0, false, false, true},
 		{"bad token", Config{Tokens: []string{"short"}}, 0, false, false, true},
 	}
 	for _, tt := range tests {

@@ -88,6 +88,9 @@ type Config struct {
 	// JWTAudiences are the aud claims a JWT may carry (one of them); empty means Azure Batch's,
 	// https://batch.core.windows.net/ (the Azure SDKs' scope).
 	JWTAudiences []string
+	// JWTSubjects, when not empty, are the only principals whose JWTs are accepted: the oid
+	// claim (Entra ID's object id of a user or service principal) or, without one, sub.
+	JWTSubjects []string
 	// JWKSURL is where JWTIssuer publishes its keys; empty means OpenID Connect discovery
 	// (JWTIssuer + "/.well-known/openid-configuration").
 	JWKSURL string
