@@ -40,7 +40,7 @@ func defaultDataDirFrom(getenv func(string) string) string {
 // serverSpec describes `corral server` for its help text.
 var serverSpec = verbSpec{
 	name:     "server",
-	synopsis: "[--listen ADDR] [--data DIR] [--provider local|static|exec] [--exec-create PROG --exec-delete PROG [--exec-list PROG] ...] [--node-lost-after DUR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http] [--tls-name NAME]... [--token-file FILE] [--jwt-issuer URL [--jwks-url URL] [--jwt-audience AUD]...] [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F]",
+	synopsis: "[--listen ADDR] [--data DIR] [--provider local|static|exec] [--exec-create PROG --exec-delete PROG [--exec-list PROG] ...] [--node-lost-after DUR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http] [--tls-name NAME]... [--token-file FILE] [--jwt-issuer URL [--jwks-url URL] [--jwt-audience AUD]... [--jwt-subject ID]...] [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F]",
 	summary:  "Run Corral: the REST API, the service, and nodes as local agent processes or machines of your own.",
 	help: `The server keeps its store, account key and nodes' directories in the data directory
 ($CORRAL_DATA, else $XDG_DATA_HOME/corral, else ~/.local/share/corral) and serves until
@@ -58,7 +58,8 @@ Authentication: requests are signed with the account key (Shared Key). Clients t
 tokens instead (the Azure SDK for Go knows nothing else) are accepted with --token-file, a file
 of static tokens, one a line, readable by its owner only (and $CORRAL_TOKENS, comma-separated
 tokens), and with --jwt-issuer, JWTs that the issuer signed for the audience
-https://batch.core.windows.net/ (--jwt-audience to accept others). See docs/security.md.
+https://batch.core.windows.net/ (--jwt-audience to accept others; --jwt-subject to accept only
+some principals). See docs/security.md.
 
 For development, --autoscale-min-interval lets pools evaluate their autoscale formulas more
 often than Azure's 5 minutes, and --provision-delay and --failure-rate make nodes behave more
@@ -83,13 +84,14 @@ type serverOptions struct {
 	InsecurePlainHTTP bool
 	ServesTLS         bool
 
-	// TokenFile, Tokens, JWTIssuer, JWKSURL and JWTAudiences configure bearer tokens
-	// (server.Config's fields of those names); Tokens come from $CORRAL_TOKENS.
+	// TokenFile, Tokens, JWTIssuer, JWKSURL, JWTAudiences and JWTSubjects configure bearer
+	// tokens (server.Config's fields of those names); Tokens come from $CORRAL_TOKENS.
 	TokenFile    string
 	Tokens       []string
 	JWTIssuer    string
 	JWKSURL      string
 	JWTAudiences []string
+	JWTSubjects  []string
 
 	AutoScaleMinInterval time.Duration
 	NodeLostAfter        time.Duration
@@ -130,6 +132,14 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 		for _, a := range strings.Split(v, ",") {
 			if a = strings.TrimSpace(a); a != "" {
 				o.JWTAudiences = append(o.JWTAudiences, a)
+			}
+		}
+		return nil
+	})
+	fs.Func("jwt-subject", "with --jwt-issuer: accept only this principal's JWTs, its oid claim (Entra ID's object id) or else sub (repeatable, or a comma-separated list; default: any)", func(v string) error {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				o.JWTSubjects = append(o.JWTSubjects, a)
 			}
 		}
 		return nil
@@ -187,8 +197,8 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	if err := checkReplicaFlags(fs, o); err != nil {
 		return nil, err
 	}
-	if o.JWTIssuer == "" && (o.JWKSURL != "" || len(o.JWTAudiences) > 0) {
-		return nil, usagef("--jwks-url and --jwt-audience: only with --jwt-issuer")
+	if o.JWTIssuer == "" && (o.JWKSURL != "" || len(o.JWTAudiences) > 0 || len(o.JWTSubjects) > 0) {
+		return nil, usagef("--jwks-url, --jwt-audience and --jwt-subject: only with --jwt-issuer")
 	}
 	if t := getenv("CORRAL_TOKENS"); t != "" {
 		o.Tokens = server.SplitTokens(t)
@@ -248,6 +258,7 @@ func (o *serverOptions) config() server.Config {
 		JWTIssuer:            o.JWTIssuer,
 		JWKSURL:              o.JWKSURL,
 		JWTAudiences:         o.JWTAudiences,
+		JWTSubjects:          o.JWTSubjects,
 	}
 }
 

@@ -88,13 +88,15 @@ func TestParseServer(t *testing.T) {
 		{name: "exec flags without exec", args: []string{"--exec-create", "/c", "--exec-list", "/l"}, err: "usage: --exec-create, --exec-list: only with --provider exec"},
 		{name: "local flags with exec", args: []string{"--provider", "exec", "--exec-create", "/c", "--exec-delete", "/d", "--failure-rate", "0.5"}, err: "usage: --failure-rate: only with --provider local"},
 		{name: "bearer tokens", args: []string{"--token-file", "/t", "--jwt-issuer", "https://sts.windows.net/t/", "--jwks-url", "https://login.example/keys",
-			"--jwt-audience", "api://corral, https://batch.core.windows.net/", "--jwt-audience", "api://other"},
+			"--jwt-audience", "api://corral, https://batch.core.windows.net/", "--jwt-audience", "api://other", "--jwt-subject", "oid-1,oid-2"},
 			want: with(func(o *serverOptions) {
 				o.TokenFile, o.JWTIssuer, o.JWKSURL = "/t", "https://sts.windows.net/t/", "https://login.example/keys"
 				o.JWTAudiences = []string{"api://corral", "https://batch.core.windows.net/", "api://other"}
+				o.JWTSubjects = []string{"oid-1", "oid-2"}
 			})},
-		{name: "JWKS URL without issuer", args: []string{"--jwks-url", "https://login.example/keys"}, err: "usage: --jwks-url and --jwt-audience: only with --jwt-issuer"},
-		{name: "audience without issuer", args: []string{"--jwt-audience", "api://corral"}, err: "usage: --jwks-url and --jwt-audience: only with --jwt-issuer"},
+		{name: "JWKS URL without issuer", args: []string{"--jwks-url", "https://login.example/keys"}, err: "usage: --jwks-url, --jwt-audience and --jwt-subject: only with --jwt-issuer"},
+		{name: "audience without issuer", args: []string{"--jwt-audience", "api://corral"}, err: "usage: --jwks-url, --jwt-audience and --jwt-subject: only with --jwt-issuer"},
+		{name: "subject without issuer", args: []string{"--jwt-subject", "oid-1"}, err: "usage: --jwks-url, --jwt-audience and --jwt-subject: only with --jwt-issuer"},
 		{name: "help", args: []string{"--help"}, err: flag.ErrHelp.Error()},
 	}
 	for _, tt := range tests {
@@ -133,7 +135,7 @@ func TestServerUsage(t *testing.T) {
 		{args: []string{"server", "--help"}, code: 0,
 			stdoutIn: []string{"usage: corral server", "-autoscale-min-interval", "-provision-delay", "-failure-rate", "Azure's 5m",
 				"-tls-cert", "-insecure-allow-plain-http", "loopback address", "docs/security.md", "-exec-create", "examples/exec/README.md",
-				"-token-file", "-jwt-issuer", "-jwks-url", "-jwt-audience", "https://batch.core.windows.net/"}},
+				"-token-file", "-jwt-issuer", "-jwks-url", "-jwt-audience", "-jwt-subject", "https://batch.core.windows.net/"}},
 		{args: []string{"server", "--listen", "0.0.0.0:1", "--plain-http"}, code: 2,
 			stderrIn: "corral server: --plain-http on 0.0.0.0:1: Corral serves plain HTTP only on a loopback address"},
 		{args: []string{"server", "--failure-rate", "2"}, code: 2,
