@@ -76,41 +76,45 @@ func (is *testIssuer) claims(scope string, now time.Time) map[string]any {
 }
 
 // TestJWT runs the job of TestStaticToken with JWTs from a test issuer that the server finds
-// by OpenID discovery, and checks what it refuses.
+// by OpenID discovery, and checks what it refuses, and what a server that allows only another
+// principal (--jwt-subject) refuses.
 func TestJWT(t *testing.T) {
 	is := newTestIssuer(t)
 	s := startServer(t, nil, "--jwt-issuer", is.srv.URL)
-	cred := &credential{mint: func(scope string) string { return is.mint(t, is.key, is.claims(scope, time.Now())) }}
-	runJob(t, s.client(t, cred), "jwt")
+	valid := func(scope string) string { return is.mint(t, is.key, is.claims(scope, time.Now())) }
+	runJob(t, s.client(t, &credential{mint: valid}), "jwt")
 
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
+	only := startServer(t, nil, "--jwt-issuer", is.srv.URL, "--jwt-subject", "someone-else")
 	tests := []struct {
 		name   string
+		s      *server
 		mint   func(scope string) string
 		detail string
 	}{
-		{"expired", func(scope string) string {
+		{"expired", s, func(scope string) string {
 			c := is.claims(scope, time.Now().Add(-2*time.Hour))
 			return is.mint(t, is.key, c)
 		}, "The token is expired"},
-		{"audience without the trailing slash", func(scope string) string {
+		{"audience without the trailing slash", s, func(scope string) string {
 			c := is.claims(scope, time.Now())
 			c["aud"] = "https://batch.core.windows.net"
 			return is.mint(t, is.key, c)
 		}, "wrong audience"},
-		{"another issuer", func(scope string) string {
+		{"another issuer", s, func(scope string) string {
 			c := is.claims(scope, time.Now())
 			c["iss"] = "https://login.microsoftonline.com/other/v2.0"
 			return is.mint(t, is.key, c)
 		}, "wrong issuer"},
-		{"signed by another key", func(scope string) string { return is.mint(t, other, is.claims(scope, time.Now())) }, "signature does not verify"},
+		{"signed by another key", s, func(scope string) string { return is.mint(t, other, is.claims(scope, time.Now())) }, "signature does not verify"},
+		{"a principal not in --jwt-subject", only, valid, "not allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := s.client(t, &credential{mint: tt.mint})
+			c := tt.s.client(t, &credential{mint: tt.mint})
 			_, err := c.GetPool(context.Background(), "p", nil)
 			if status(err) != http.StatusUnauthorized || code(err) != "AuthenticationFailed" || !strings.Contains(err.Error(), tt.detail) {
 				t.Fatalf("got %v, want 401 AuthenticationFailed saying %q", err, tt.detail)
