@@ -49,6 +49,11 @@ func TestNodeCredentials(t *testing.T) {
 			t.Errorf("%s: identity %+v", n, id)
 		}
 		// The agent's environment and command line hold neither the key nor the credential.
+		// (node.pid is written once the agent's process has started, after its credential.)
+		waitUntil(t, 30*time.Second, n+"'s node.pid", func() bool {
+			b, err := os.ReadFile(filepath.Join(dir, "node.pid"))
+			return err == nil && len(strings.Fields(string(b))) > 1
+		})
 		pid := nodePID(t, dir)
 		for _, f := range []string{"environ", "cmdline"} {
 			b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), f))
