@@ -102,32 +102,8 @@ func TestReplicasPostgresRestart(t *testing.T) {
 	rs := startReplicas(t, 2, pg.url(), open, 2*time.Second)
 	rs.waitLeader(t, -1, 30*time.Second)
 
-	zero, two := int32(0), int32(2)
-	if code := rs.callAny(t, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "static", TargetDedicatedNodes: &zero, TaskSlotsPerNode: &two}, nil); code != http.StatusCreated {
-		t.Fatalf("add pool: %d", code)
-	}
-	var tok joinToken
-	if code := rs.callAny(t, "POST", "/pools/p1/jointokens", map[string]string{"lifetime": "PT10M"}, &tok); code != http.StatusCreated {
-		t.Fatalf("join token: %d", code)
-	}
-	for i := 0; i < 2; i++ {
-		startAgentVia(t, rs.e, rs.urls(), tok.Token, exec.Command, "--request-timeout", "2s")
-	}
-	if code := rs.callAny(t, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": two}, nil); code != http.StatusAccepted {
-		t.Fatalf("resize: %d", code)
-	}
-	if code := rs.callAny(t, "POST", "/jobs", batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}}, nil); code != http.StatusCreated {
-		t.Fatalf("add job: %d", code)
-	}
-	log := filepath.Join(t.TempDir(), "runs.log")
-	var tasks []batch.Task
-	for i := 0; i < 60; i++ {
-		id := fmt.Sprintf("t%02d", i)
-		tasks = append(tasks, batch.Task{ID: id, CommandLine: fmt.Sprintf(`/bin/sh -c "echo %s $(date +%%s%%N) >> %s; sleep 0.3"`, id, log)})
-	}
-	if code := rs.callAny(t, "POST", "/jobs/j1/addtaskcollection", map[string]any{"value": tasks}, nil); code != http.StatusOK {
-		t.Fatalf("add tasks: %d", code)
-	}
+	rs.staticPool(t, 2, 2)
+	log, tasks := rs.flatJob(t, 60)
 	waitUntil(t, 60*time.Second, "ten tasks started", func() bool {
 		c, _ := runLog(t, log)
 		return len(c) >= 10

@@ -299,21 +299,7 @@ func testReplicasTakeOver(t *testing.T, storeArg string, open func(t *testing.T)
 	t.Logf("r%d leads", first)
 
 	// A static pool of three machines, two slots each, whose agents know every replica.
-	zero, two := int32(0), int32(2)
-	if code := rs.callAny(t, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "static", TargetDedicatedNodes: &zero, TaskSlotsPerNode: &two}, nil); code != http.StatusCreated {
-		t.Fatalf("add pool: %d", code)
-	}
-	var tok joinToken
-	if code := rs.callAny(t, "POST", "/pools/p1/jointokens", map[string]string{"lifetime": "PT10M"}, &tok); code != http.StatusCreated {
-		t.Fatalf("join token: %d", code)
-	}
-	for i := 0; i < 3; i++ {
-		startAgentVia(t, rs.e, rs.urls(), tok.Token, exec.Command, "--request-timeout", "2s")
-	}
-	three := int32(3)
-	if code := rs.callAny(t, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": three}, nil); code != http.StatusAccepted {
-		t.Fatalf("resize: %d", code)
-	}
+	rs.staticPool(t, 3, 2)
 	waitUntil(t, 60*time.Second, "three idle nodes", func() bool {
 		var nodes struct{ Value []batch.Node }
 		rs.callAny(t, "GET", "/pools/p1/nodes", nil, &nodes)
@@ -453,32 +439,8 @@ func testReplicaFrozenLeader(t *testing.T, storeArg string, open func(t *testing
 	rs := startReplicas(t, 2, storeArg, open, ttl)
 	old, _ := rs.waitLeader(t, -1, 30*time.Second)
 
-	zero, two := int32(0), int32(2)
-	if code := rs.callAny(t, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "static", TargetDedicatedNodes: &zero, TaskSlotsPerNode: &two}, nil); code != http.StatusCreated {
-		t.Fatalf("add pool: %d", code)
-	}
-	var tok joinToken
-	if code := rs.callAny(t, "POST", "/pools/p1/jointokens", map[string]string{"lifetime": "PT10M"}, &tok); code != http.StatusCreated {
-		t.Fatalf("join token: %d", code)
-	}
-	for i := 0; i < 2; i++ {
-		startAgentVia(t, rs.e, rs.urls(), tok.Token, exec.Command, "--request-timeout", "2s")
-	}
-	if code := rs.callAny(t, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": two}, nil); code != http.StatusAccepted {
-		t.Fatalf("resize: %d", code)
-	}
-	if code := rs.callAny(t, "POST", "/jobs", batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}}, nil); code != http.StatusCreated {
-		t.Fatalf("add job: %d", code)
-	}
-	log := filepath.Join(t.TempDir(), "runs.log")
-	var tasks []batch.Task
-	for i := 0; i < 60; i++ {
-		id := fmt.Sprintf("t%02d", i)
-		tasks = append(tasks, batch.Task{ID: id, CommandLine: fmt.Sprintf(`/bin/sh -c "echo %s $(date +%%s%%N) >> %s; sleep 0.3"`, id, log)})
-	}
-	if code := rs.callAny(t, "POST", "/jobs/j1/addtaskcollection", map[string]any{"value": tasks}, nil); code != http.StatusOK {
-		t.Fatalf("add tasks: %d", code)
-	}
+	rs.staticPool(t, 2, 2)
+	log, tasks := rs.flatJob(t, 60)
 	waitUntil(t, 60*time.Second, "ten tasks started", func() bool {
 		c, _ := runLog(t, log)
 		return len(c) >= 10
@@ -664,4 +626,44 @@ func (p *sdkPoll) finish(t *testing.T) {
 	for _, e := range seen.Errors {
 		t.Errorf("the SDK surfaced an error to the program: %+v %s", e, e.Message)
 	}
+}
+
+// staticPool adds pool p1 of the static provider, with slots slots a node, and machines
+// machines whose agents know every replica (and leave a silent one after 2s), and resizes it
+// to them.
+func (rs *replicaSet) staticPool(t *testing.T, machines, slots int32) {
+	t.Helper()
+	zero := int32(0)
+	if code := rs.callAny(t, "POST", "/pools", batch.Pool{ID: "p1", VMSize: "static", TargetDedicatedNodes: &zero, TaskSlotsPerNode: &slots}, nil); code != http.StatusCreated {
+		t.Fatalf("add pool: %d", code)
+	}
+	var tok joinToken
+	if code := rs.callAny(t, "POST", "/pools/p1/jointokens", map[string]string{"lifetime": "PT10M"}, &tok); code != http.StatusCreated {
+		t.Fatalf("join token: %d", code)
+	}
+	for i := int32(0); i < machines; i++ {
+		startAgentVia(t, rs.e, rs.urls(), tok.Token, exec.Command, "--request-timeout", "2s")
+	}
+	if code := rs.callAny(t, "POST", "/pools/p1/resize", map[string]any{"targetDedicatedNodes": machines}, nil); code != http.StatusAccepted {
+		t.Fatalf("resize: %d", code)
+	}
+}
+
+// flatJob adds job j1 on p1 with n independent tasks, each appending "<id> <start ns>" to the
+// log it returns and sleeping 0.3s.
+func (rs *replicaSet) flatJob(t *testing.T, n int) (string, []batch.Task) {
+	t.Helper()
+	if code := rs.callAny(t, "POST", "/jobs", batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}}, nil); code != http.StatusCreated {
+		t.Fatalf("add job: %d", code)
+	}
+	log := filepath.Join(t.TempDir(), "runs.log")
+	var tasks []batch.Task
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("t%02d", i)
+		tasks = append(tasks, batch.Task{ID: id, CommandLine: fmt.Sprintf(`/bin/sh -c "echo %s $(date +%%s%%N) >> %s; sleep 0.3"`, id, log)})
+	}
+	if code := rs.callAny(t, "POST", "/jobs/j1/addtaskcollection", map[string]any{"value": tasks}, nil); code != http.StatusOK {
+		t.Fatalf("add tasks: %d", code)
+	}
+	return log, tasks
 }
