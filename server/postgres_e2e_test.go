@@ -150,17 +150,8 @@ done:
 		}
 	}
 
-	waitUntil(t, 120*time.Second, "every task succeeded", func() bool {
-		var counts batch.TaskCountsResult
-		rs.callAny(t, "GET", "/jobs/j1/taskcounts", nil, &counts)
-		return counts.TaskCounts.Succeeded == int32(len(tasks))
-	})
-	counts, _ := runLog(t, log)
-	for _, tk := range tasks {
-		if counts[tk.ID] != 1 {
-			t.Errorf("task %s ran %d times, want once", tk.ID, counts[tk.ID])
-		}
-	}
+	rs.waitSucceeded(t, len(tasks), 120*time.Second)
+	ranOnce(t, log, tasks)
 }
 
 // postOnce sends one signed POST to the first replica, without retrying: its status, or 0 if

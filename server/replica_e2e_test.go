@@ -365,20 +365,11 @@ func testReplicasTakeOver(t *testing.T, storeArg string, open func(t *testing.T)
 		leader = next
 	}
 
-	waitUntil(t, 180*time.Second, "every task succeeded", func() bool {
-		var counts batch.TaskCountsResult
-		rs.callAny(t, "GET", "/jobs/j1/taskcounts", nil, &counts)
-		return counts.TaskCounts.Succeeded == int32(len(tasks))
-	})
+	rs.waitSucceeded(t, len(tasks), 180*time.Second)
 	close(stopPoll)
 	pollWG.Wait()
 	sdk.finish(t)
-	counts, _ := runLog(t, log)
-	for _, tk := range tasks {
-		if counts[tk.ID] != 1 {
-			t.Errorf("task %s ran %d times, want once", tk.ID, counts[tk.ID])
-		}
-	}
+	ranOnce(t, log, tasks)
 	pollMu.Lock()
 	defer pollMu.Unlock()
 	t.Logf("the polling client's answers: %v", polls)
@@ -494,17 +485,8 @@ func testReplicaFrozenLeader(t *testing.T, storeArg string, open func(t *testing
 		t.Errorf("after the resume the lease is r%d's in term %d; want r%d's in term %d still", i, l.Term, next, lease.Term)
 	}
 
-	waitUntil(t, 120*time.Second, "every task succeeded", func() bool {
-		var counts batch.TaskCountsResult
-		rs.callAny(t, "GET", "/jobs/j1/taskcounts", nil, &counts)
-		return counts.TaskCounts.Succeeded == int32(len(tasks))
-	})
-	counts, _ := runLog(t, log)
-	for _, tk := range tasks {
-		if counts[tk.ID] != 1 {
-			t.Errorf("task %s ran %d times, want once", tk.ID, counts[tk.ID])
-		}
-	}
+	rs.waitSucceeded(t, len(tasks), 120*time.Second)
+	ranOnce(t, log, tasks)
 }
 
 // startFrontDoor is a TCP load balancer in front of the replicas, as an operator puts one (or
@@ -666,4 +648,25 @@ func (rs *replicaSet) flatJob(t *testing.T, n int) (string, []batch.Task) {
 		t.Fatalf("add tasks: %d", code)
 	}
 	return log, tasks
+}
+
+// waitSucceeded waits until job j1 has n tasks succeeded.
+func (rs *replicaSet) waitSucceeded(t *testing.T, n int, within time.Duration) {
+	t.Helper()
+	waitUntil(t, within, "every task succeeded", func() bool {
+		var counts batch.TaskCountsResult
+		rs.callAny(t, "GET", "/jobs/j1/taskcounts", nil, &counts)
+		return counts.TaskCounts.Succeeded == int32(n)
+	})
+}
+
+// ranOnce checks in the run log that every task's process started exactly once.
+func ranOnce(t *testing.T, log string, tasks []batch.Task) {
+	t.Helper()
+	counts, _ := runLog(t, log)
+	for _, tk := range tasks {
+		if counts[tk.ID] != 1 {
+			t.Errorf("task %s ran %d times, want once", tk.ID, counts[tk.ID])
+		}
+	}
 }

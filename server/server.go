@@ -142,6 +142,7 @@ type Server struct {
 	engine    *actor.Engine
 	store     store.Store
 	handler   http.Handler // the service's, once booted
+	api       *rest.Server
 	creds     *nodeauth.Registry
 	hub       *agentlink.Hub
 	provider  *local.Provider    // nil unless the provider is local
@@ -323,6 +324,7 @@ func (s *Server) boot(st store.Store, log *slog.Logger) error {
 	}
 	mux.Handle(protocol.JoinPath, nodeauth.JoinHandler(creds, machines, s.caPEM, log))
 	mux.Handle("/", api)
+	s.api = api
 	s.handler = mux
 	return nil
 }
@@ -388,6 +390,7 @@ func (s *Server) abort() {
 // service's actors (CrashHost waits for running handlers), and the provider's actors and
 // processes.
 func (s *Server) halt() error {
+	s.api.Stop()
 	s.hub.Close()
 	err := s.engine.CrashHost("service")
 	if perr := s.engine.CrashHost(providerHost); err == nil {

@@ -33,7 +33,8 @@ func (b *bridge) Define(m *actor.Machine) {
 
 // send sends the request that build makes (given the request's id and the bridge as the
 // recipient of the answer) to the service's account actor, and waits for the answer, the
-// request's time limit (500 OperationTimedOut) or the client going away (errGone).
+// request's time limit (500 OperationTimedOut), the client going away (errGone), or the service
+// stopping (503 ServerBusy, see Server.Stop).
 func (c *call) send(build func(service.Request) actor.Event) (service.Reply, *api.Error) {
 	ch := make(chan service.Reply, 1)
 	c.s.waiting.Store(c.id, ch)
@@ -45,6 +46,8 @@ func (c *call) send(build func(service.Request) actor.Event) (service.Reply, *ap
 	select {
 	case rep := <-ch:
 		return rep, nil
+	case <-c.s.stopped:
+		return service.Reply{}, api.NewError(api.CodeServerBusy)
 	case <-c.ctx.Done():
 		if c.r.Context().Err() != nil {
 			return service.Reply{}, errGone

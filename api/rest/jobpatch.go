@@ -108,27 +108,29 @@ func (s *Server) changeJob(c *call, replace bool) *api.Error {
 
 // refusePatch refuses what a Job - Patch asks that Corral does not do.
 func refusePatch(p jobPatchParameter, j batch.Job) *api.Error {
-	refuse := func(property, reason string) *api.Error {
-		e := api.NewError(api.CodeUnsupportedProperty, api.ErrorValue{Key: "PropertyName", Value: property}, api.ErrorValue{Key: "Reason", Value: reason})
-		return e
-	}
 	switch {
 	case p.Priority != nil && *p.Priority != 0:
-		return refuse("priority", "tasks of all jobs are scheduled in the order they become ready")
+		return unsupportedProperty("priority", "tasks of all jobs are scheduled in the order they become ready")
 	case p.MaxParallelTasks != nil && *p.MaxParallelTasks != -1:
-		return refuse("maxParallelTasks", "not enforced yet")
+		return unsupportedProperty("maxParallelTasks", "not enforced yet")
 	case p.AllowTaskPreemption != nil && *p.AllowTaskPreemption:
-		return refuse("allowTaskPreemption", "it only matters with priorities")
+		return unsupportedProperty("allowTaskPreemption", "it only matters with priorities")
 	case given(p.Constraints):
-		return refuse("constraints", "Corral does not change a job's constraints yet")
+		return unsupportedProperty("constraints", "Corral does not change a job's constraints yet")
 	case given(p.NetworkConfiguration):
-		return refuse("networkConfiguration", "nodes are not on Azure virtual networks")
+		return unsupportedProperty("networkConfiguration", "nodes are not on Azure virtual networks")
 	case p.PoolInfo != nil && (p.PoolInfo.AutoPoolSpecification != nil || !strings.EqualFold(p.PoolInfo.PoolID, j.PoolInfo.PoolID)):
-		return refuse("poolInfo", "Azure moves a job to another pool only while it is disabled, and Corral does not disable jobs yet")
+		return unsupportedProperty("poolInfo", "Azure moves a job to another pool only while it is disabled, and Corral does not disable jobs yet")
 	case p.OnAllTasksComplete != nil && !p.OnAllTasksComplete.Valid():
 		return api.InvalidProperty("onAllTasksComplete", string(*p.OnAllTasksComplete), "want noaction or terminatejob")
 	}
 	return nil
+}
+
+// unsupportedProperty is 400 UnsupportedProperty naming property, with the reason Corral does
+// not do what it asks.
+func unsupportedProperty(property, reason string) *api.Error {
+	return api.NewError(api.CodeUnsupportedProperty, api.ErrorValue{Key: "PropertyName", Value: property}, api.ErrorValue{Key: "Reason", Value: reason})
 }
 
 // given reports whether a raw property asks for something: present and not null, an empty

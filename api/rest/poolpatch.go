@@ -97,19 +97,16 @@ func (s *Server) patchPoolBody(c *call, replace bool) *api.Error {
 
 // refusePoolPatch refuses what a pool patch asks that Corral does not do.
 func refusePoolPatch(p poolPatchParameter, pool batch.Pool) *api.Error {
-	refuse := func(property, reason string) *api.Error {
-		return api.NewError(api.CodeUnsupportedProperty, api.ErrorValue{Key: "PropertyName", Value: property}, api.ErrorValue{Key: "Reason", Value: reason})
-	}
 	switch {
 	case given(p.StartTask):
-		return refuse("startTask", "start tasks are not run yet")
+		return unsupportedProperty("startTask", "start tasks are not run yet")
 	case p.CertificateReferences != nil && len(*p.CertificateReferences) > 0:
-		return refuse("certificateReferences", "Corral does not install certificates on nodes")
+		return unsupportedProperty("certificateReferences", "Corral does not install certificates on nodes")
 	case p.ApplicationPackageReferences != nil && len(*p.ApplicationPackageReferences) > 0:
-		return refuse("applicationPackageReferences", "application packages are not supported")
+		return unsupportedProperty("applicationPackageReferences", "application packages are not supported")
 	case p.TargetNodeCommunicationMode != nil && *p.TargetNodeCommunicationMode != pool.TargetNodeCommunicationMode &&
 		!(pool.TargetNodeCommunicationMode == "" && *p.TargetNodeCommunicationMode == "default"):
-		return refuse("targetNodeCommunicationMode", "it only matters on Azure; Corral keeps the value the pool was added with")
+		return unsupportedProperty("targetNodeCommunicationMode", "it only matters on Azure; Corral keeps the value the pool was added with")
 	}
 	return nil
 }

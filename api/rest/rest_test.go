@@ -41,6 +41,7 @@ var (
 // temporary directory, the service on host "service", a provider model (its nodes run agent
 // models) on host "cloud", and the API on a loopback httptest server.
 type env struct {
+	rest *rest.Server
 	t    *testing.T
 	eng  *actor.Engine
 	st   store.Store
@@ -102,7 +103,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	srv := httptest.NewServer(rs)
 	t.Cleanup(srv.Close)
-	return &env{t: t, eng: eng, st: st, srv: srv, base: srv.URL}
+	return &env{t: t, eng: eng, st: st, srv: srv, base: srv.URL, rest: rs}
 }
 
 // response is what a request got back.
@@ -860,6 +861,29 @@ func TestServiceDown(t *testing.T) {
 	}
 	created(t, e.do("POST", "/pools", nil, pool("p2", 0)), http.StatusCreated, e.base+"/pools/p2")
 	want(t, e.do("GET", "/pools/p2", nil, nil), http.StatusOK, "")
+}
+
+// A request waiting for a service that stops (a replica's service halted when it stops leading)
+// is answered 503 ServerBusy at once, not 500 OperationTimedOut when its time runs out; so is
+// every request after.
+func TestServiceStopped(t *testing.T) {
+	e := newEnv(t, envOptions{requestTimeout: 20 * time.Second})
+	created(t, e.do("POST", "/pools", nil, pool("p1", 0)), http.StatusCreated, e.base+"/pools/p1")
+	e.idle()
+	if err := e.eng.CrashHost("service"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan response, 1)
+	go func() { done <- e.do("POST", "/pools", nil, pool("p2", 0)) }()
+	time.Sleep(100 * time.Millisecond) // the request is waiting for an answer
+	e.rest.Stop()
+	select {
+	case r := <-done:
+		want(t, r, http.StatusServiceUnavailable, api.CodeServerBusy)
+	case <-time.After(10 * time.Second): // half its time limit
+		t.Fatal("a waiting request was not answered when the service stopped")
+	}
+	want(t, e.do("POST", "/pools", nil, pool("p3", 0)), http.StatusServiceUnavailable, api.CodeServerBusy)
 }
 
 func TestNewValidatesConfig(t *testing.T) {

@@ -76,8 +76,20 @@ type Server struct {
 	// waiting maps the id of each request sent to the service to the buffered channel (capacity
 	// 1) its handler waits on.
 	waiting sync.Map
+	// stopped is closed by Stop: requests waiting for the service answer busy.
+	stopped  chan struct{}
+	stopOnce sync.Once
 
 	mux *http.ServeMux
+}
+
+// Stop tells the Server that the service behind it has stopped (a replica that no longer leads
+// halts its service, dropping the requests in its actors' mailboxes): requests waiting for an
+// answer, and those sent after, are answered 503 ServerBusy at once, which clients retry, rather
+// than 500 OperationTimedOut when their time runs out. A request answered busy may or may not
+// have been carried out, as with any 503.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() { close(s.stopped) })
 }
 
 // New returns a Server for cfg and creates its bridge actor in cfg.Runtime. One runtime holds at
@@ -101,6 +113,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("rest: new server: no account key")
 	}
 	s := &Server{
+		stopped: make(chan struct{}),
 		rt:      cfg.Runtime,
 		st:      cfg.Store,
 		auth:    api.Authenticator{Account: cfg.Account, Keys: keys, Bearer: cfg.Bearer},
