@@ -539,10 +539,10 @@ type sdkPoll struct {
 	errb bytes.Buffer
 }
 
-// startSDKPoll starts compat/js/poll.mjs against url, or returns nil (and says why) when
-// Node.js or the SDK is not installed; with CORRAL_TEST_REQUIRE_SDK set (CI sets it), that
-// fails the test instead.
-func startSDKPoll(t *testing.T, url, jobID string, key []byte) *sdkPoll {
+// jsSDK is the directory of compat/js, or "" (and the test says why) when Node.js or the
+// Azure Batch JavaScript SDK is not installed; with CORRAL_TEST_REQUIRE_SDK set (CI sets it),
+// that fails the test instead.
+func jsSDK(t *testing.T) string {
 	t.Helper()
 	dir, err := filepath.Abs(filepath.Join("..", "compat", "js"))
 	if err != nil {
@@ -556,6 +556,17 @@ func startSDKPoll(t *testing.T, url, jobID string, key []byte) *sdkPoll {
 			t.Fatal(msg)
 		}
 		t.Log(msg)
+		return ""
+	}
+	return dir
+}
+
+// startSDKPoll starts compat/js/poll.mjs against url, or returns nil when the SDK does not run
+// here (jsSDK).
+func startSDKPoll(t *testing.T, url, jobID string, key []byte) *sdkPoll {
+	t.Helper()
+	dir := jsSDK(t)
+	if dir == "" {
 		return nil
 	}
 	p := &sdkPoll{stop: filepath.Join(t.TempDir(), "stop")}

@@ -1,0 +1,89 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestJSSDKSurvey runs compat/js/survey.mjs, which calls every method of the official Azure
+// Batch JavaScript SDK against a real server and checks each answer against Azure's
+// documentation. Every method listed in compat/js/survey-expected.txt must behave as
+// documented; the test logs the count and what the others answered.
+func TestJSSDKSurvey(t *testing.T) {
+	dir := jsSDK(t)
+	if dir == "" {
+		return
+	}
+	expected := readExpected(t, filepath.Join(dir, "survey-expected.txt"))
+	e := newE2E(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "survey.mjs"), e.srv.base)
+	cmd.Env = append(os.Environ(), "CORRAL_ACCOUNT_NAME=corral", "CORRAL_ACCOUNT_KEY="+base64.StdEncoding.EncodeToString(e.key))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("survey.mjs: %v\n%s", err, errb.String())
+	}
+	var survey struct {
+		Total   int `json:"total"`
+		OK      int `json:"ok"`
+		Results map[string]struct {
+			OK     bool   `json:"ok"`
+			Detail string `json:"detail"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &survey); err != nil {
+		t.Fatalf("survey.mjs output: %v\n%s", err, out.String())
+	}
+	t.Logf("%d of the JavaScript SDK's %d methods behave as Azure documents", survey.OK, survey.Total)
+	names := make([]string, 0, len(survey.Results))
+	for m := range survey.Results {
+		names = append(names, m)
+	}
+	slices.Sort(names)
+	for _, m := range names {
+		r := survey.Results[m]
+		switch {
+		case !r.OK && expected[m]:
+			t.Errorf("%s: %s", m, r.Detail)
+		case !r.OK:
+			t.Logf("not yet: %s: %s", m, r.Detail)
+		case !expected[m]:
+			t.Logf("%s now behaves as documented: add it to compat/js/survey-expected.txt", m)
+		}
+	}
+	for m := range expected {
+		if _, ok := survey.Results[m]; !ok {
+			t.Errorf("survey-expected.txt names %s, which the SDK does not have", m)
+		}
+	}
+}
+
+// readExpected reads a list of names, one a line; blank lines and lines starting with # are
+// left out.
+func readExpected(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+			names[line] = true
+		}
+	}
+	return names
+}
