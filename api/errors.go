@@ -128,6 +128,7 @@ const (
 	CodeJobCompleted                       = "JobCompleted"
 	CodeJobNotActive                       = "JobNotActive"
 	CodeTaskExists                         = "TaskExists"
+	CodeCertificateNotFound                = "CertificateNotFound"
 	CodeTaskCompleted                      = "TaskCompleted"
 	CodeTaskNotCompleted                   = "TaskNotCompleted"
 	CodeTaskSucceeded                      = "TaskSucceeded"
@@ -226,6 +227,7 @@ var codes = map[string]codeInfo{
 	CodeJobCompleted:                       {http.StatusConflict, "The specified job is already in a completed state."},
 	CodeJobNotActive:                       {http.StatusConflict, "The specified job is not in active state."},
 	CodeTaskExists:                         {http.StatusConflict, "The specified task already exists."},
+	CodeCertificateNotFound:                {http.StatusNotFound, "The specified certificate does not exist."},
 	CodeTaskCompleted:                      {http.StatusConflict, "The specified task is already in a completed state."},
 	CodeTaskNotCompleted:                   {http.StatusConflict, "The specified task is not in a completed state, and the requested operation can be performed only on completed tasks."},
 	CodeTaskSucceeded:                      {http.StatusConflict, "The specified task has already completed successfully, and the requested operation cannot be performed on successful tasks."},

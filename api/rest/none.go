@@ -1,6 +1,11 @@
 package rest
 
 import (
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
 	"corral/api"
 	"corral/service"
 )
@@ -65,4 +70,49 @@ func (s *Server) listSubtasks(c *call) *api.Error {
 		return c.readError("list subtasks", err)
 	}
 	return writeList(c, "subtaskinformation", []subtask{}, "")
+}
+
+// certificatePath is Azure's path of one certificate, and of its cancel-delete operation:
+// /certificates(thumbprintAlgorithm={alg},thumbprint={thumbprint})[/canceldelete].
+var certificatePath = regexp.MustCompile(`^/certificates\(thumbprintAlgorithm=([^,()/]*),thumbprint=([^,()/]*)\)(/canceldelete)?$`)
+
+// certificateOperation answers Certificate - Get (GET, HEAD), Certificate - Delete (DELETE) and
+// Certificate - Cancel Deletion (POST .../canceldelete) as Azure answers them for a certificate
+// the account does not have: 404 CertificateNotFound, since a Corral account has none. It
+// reports false for a path that is not one of these. Azure requires sha1 as the algorithm.
+func certificateOperation(c *call) (*api.Error, bool) {
+	m := certificatePath.FindStringSubmatch(c.r.URL.Path)
+	if m == nil {
+		return nil, false
+	}
+	allow := []string{http.MethodDelete, http.MethodGet, http.MethodHead}
+	if m[3] != "" {
+		allow = []string{http.MethodPost}
+	}
+	if !slices.Contains(allow, c.r.Method) {
+		c.w.Header().Set("Allow", strings.Join(allow, ", "))
+		return api.NewError(api.CodeUnsupportedHTTPVerb), true
+	}
+	if !strings.EqualFold(m[1], "sha1") {
+		return api.InvalidProperty("thumbprintAlgorithm", m[1], "The thumbprint algorithm must be sha1."), true
+	}
+	return api.NewError(api.CodeCertificateNotFound), true
+}
+
+// listPrepReleaseStatus is Job - List Preparation And Release Task Status: GET
+// /jobs/{jobId}/jobpreparationandreleasetaskstatus. Corral refuses jobPreparationTask and
+// jobReleaseTask, so a job that exists has neither, which Azure answers with 409
+// JobPreparationTaskNotSpecified; one that does not is 404 JobNotFound.
+func (s *Server) listPrepReleaseStatus(c *call) *api.Error {
+	jobID, e := c.pathID("jobId", api.CodeJobNotFound)
+	if e != nil {
+		return e
+	}
+	if _, _, e := c.paging(); e != nil {
+		return e
+	}
+	if _, err := service.GetJob(c.ctx, s.st, jobID); err != nil {
+		return c.readError("list preparation and release task status", err)
+	}
+	return api.NewError(api.CodeJobPreparationTaskNotSpecified)
 }

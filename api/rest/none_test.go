@@ -12,7 +12,8 @@ import (
 
 // Operations on things a Corral account never has answer as Azure answers an account with none
 // of them: an empty list, 404 for one, a task's subtasks empty (404 for a task that does not
-// exist); adding a certificate is not implemented.
+// exist), 409 for the preparation and release task status of a job without them; adding a
+// certificate is not implemented.
 func TestThingsAnAccountHasNone(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	created(t, e.do("POST", "/pools", nil, pool("p1", 0)), http.StatusCreated, e.base+"/pools/p1")
@@ -41,4 +42,22 @@ func TestThingsAnAccountHasNone(t *testing.T) {
 	want(t, e.do("GET", "/jobs/j1/tasks/nope/subtasksinfo", nil, nil), http.StatusNotFound, api.CodeTaskNotFound)
 	want(t, e.do("GET", "/jobs/nope/tasks/a/subtasksinfo", nil, nil), http.StatusNotFound, api.CodeJobNotFound)
 	want(t, e.do("POST", "/certificates", nil, map[string]string{"thumbprint": "x"}), http.StatusNotImplemented, rest.CodeNotImplemented)
+
+	cert := "/certificates(thumbprintAlgorithm=sha1,thumbprint=0123456789abcdef0123456789abcdef01234567)"
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", cert, http.StatusNotFound, api.CodeCertificateNotFound},
+		{"DELETE", cert, http.StatusNotFound, api.CodeCertificateNotFound},
+		{"POST", cert + "/canceldelete", http.StatusNotFound, api.CodeCertificateNotFound},
+		{"PUT", cert, http.StatusMethodNotAllowed, api.CodeUnsupportedHTTPVerb},
+		{"GET", cert + "/canceldelete", http.StatusMethodNotAllowed, api.CodeUnsupportedHTTPVerb},
+		{"GET", "/certificates(thumbprintAlgorithm=md5,thumbprint=01)", http.StatusBadRequest, api.CodeInvalidPropertyValue},
+		{"GET", "/jobs/j1/jobpreparationandreleasetaskstatus", http.StatusConflict, api.CodeJobPreparationTaskNotSpecified},
+		{"GET", "/jobs/nope/jobpreparationandreleasetaskstatus", http.StatusNotFound, api.CodeJobNotFound},
+	} {
+		want(t, e.do(tc.method, tc.path, nil, nil), tc.status, tc.code)
+	}
 }

@@ -48,6 +48,7 @@ func (s *Server) routes() {
 		{"/jobs/{jobId}", map[string]handlerFunc{get: s.getJob, http.MethodDelete: s.deleteJob, http.MethodPatch: s.patchJob, http.MethodPut: s.updateJob}, nil},
 		{"/jobs/{jobId}/terminate", map[string]handlerFunc{post: s.terminateJob}, nil},
 		{"/jobs/{jobId}/taskcounts", map[string]handlerFunc{get: s.taskCounts}, nil},
+		{"/jobs/{jobId}/jobpreparationandreleasetaskstatus", map[string]handlerFunc{get: s.listPrepReleaseStatus}, nil},
 		{"/jobs/{jobId}/tasks", map[string]handlerFunc{get: s.listTasks, post: s.addTask}, nil},
 		{"/jobs/{jobId}/addtaskcollection", map[string]handlerFunc{post: s.addTaskCollection}, nil},
 		{"/jobs/{jobId}/tasks/{taskId}", map[string]handlerFunc{get: s.getTask, http.MethodDelete: s.deleteTask}, []string{http.MethodPut}},
@@ -80,6 +81,9 @@ func (s *Server) routes() {
 		}))
 	}
 	m.Handle("/", s.handler(func(c *call) *api.Error {
+		if e, ok := certificateOperation(c); ok {
+			return e
+		}
 		if azurePath(c.r.URL.Path) {
 			return notImplemented(c.r)
 		}
