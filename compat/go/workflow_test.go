@@ -1,0 +1,160 @@
+package compat
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
+)
+
+// workflowTasks is the size of TestWorkflow's job.
+const workflowTasks = 500
+
+// TestWorkflow is a realistic program on azbatch: a pool of two nodes, a job with task
+// dependencies whose 500 tasks are added as collections of 100 from parallel goroutines (as
+// Azure advises for large jobs), polled with $filter, $select and paging until all complete,
+// then terminated and deleted. Tasks 0–398 form chains (task i waits for task i-100); task 499
+// waits for the range 400–498. Each dependency is checked against the tasks' start and end
+// times.
+func TestWorkflow(t *testing.T) {
+	s := startServer(t, nil, "--token-file", writeTokenFile(t, staticToken))
+	c := s.client(t, staticCredential(staticToken))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const poolID, jobID = "wf-pool", "wf-job"
+
+	if _, err := c.CreatePool(ctx, azbatch.CreatePoolContent{
+		ID: to.Ptr(poolID), VMSize: to.Ptr("standard_d2s_v3"), TargetDedicatedNodes: to.Ptr[int32](2), TaskSlotsPerNode: to.Ptr[int32](4),
+	}, nil); err != nil {
+		t.Fatalf("CreatePool: %v", err)
+	}
+	if _, err := c.CreateJob(ctx, azbatch.CreateJobContent{
+		ID: to.Ptr(jobID), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr(poolID)}, UsesTaskDependencies: to.Ptr(true),
+	}, nil); err != nil {
+		t.Fatalf("CreateJob: %v", err)
+	}
+
+	tasks := make([]azbatch.CreateTaskContent, workflowTasks)
+	for i := range tasks {
+		id := strconv.Itoa(i)
+		tasks[i] = azbatch.CreateTaskContent{ID: to.Ptr(id), CommandLine: to.Ptr("/bin/sh -c 'echo " + id + "'")}
+		switch {
+		case i == workflowTasks-1:
+			tasks[i].DependsOn = &azbatch.TaskDependencies{TaskIDRanges: []azbatch.TaskIDRange{{Start: to.Ptr[int32](400), End: to.Ptr[int32](workflowTasks - 2)}}}
+		case i >= 100:
+			tasks[i].DependsOn = &azbatch.TaskDependencies{TaskIDs: []string{strconv.Itoa(i - 100)}}
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workflowTasks/100)
+	for start := 0; start < workflowTasks; start += 100 {
+		wg.Go(func() {
+			r, err := c.CreateTaskCollection(ctx, jobID, azbatch.TaskGroup{Value: tasks[start : start+100]}, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			for _, v := range r.Value {
+				if v.Status == nil || *v.Status != azbatch.TaskAddStatusSuccess {
+					t.Errorf("CreateTaskCollection: task %s: status %v, error %+v", *v.TaskID, v.Status, v.Error)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("CreateTaskCollection: %v", err)
+	}
+	if t.Failed() {
+		return
+	}
+
+	// Poll as a program does: only completed tasks, only the properties it reads, 100 a page.
+	type times struct{ start, end time.Time }
+	done := map[string]times{}
+	pages := 0
+	for len(done) < workflowTasks {
+		if ctx.Err() != nil {
+			t.Fatalf("%d of %d tasks completed in time", len(done), workflowTasks)
+		}
+		time.Sleep(250 * time.Millisecond)
+		opts := &azbatch.ListTasksOptions{Filter: to.Ptr("state eq 'completed'"), SelectParam: []string{"id", "executionInfo"}, MaxResults: to.Ptr[int32](100)}
+		pages = 0
+		for pager := c.NewListTasksPager(jobID, opts); pager.More(); {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				t.Fatalf("ListTasks: %v", err)
+			}
+			pages++
+			for _, task := range page.Value {
+				if task.CommandLine != nil || task.State != nil {
+					t.Fatalf("ListTasks $select id,executionInfo: task %s has commandLine %v, state %v", *task.ID, task.CommandLine, task.State)
+				}
+				x := task.ExecutionInfo
+				if x == nil || x.ExitCode == nil || *x.ExitCode != 0 || x.StartTime == nil || x.EndTime == nil {
+					t.Fatalf("task %s completed with execution info %+v, want exit code 0 and times", *task.ID, x)
+				}
+				done[*task.ID] = times{*x.StartTime, *x.EndTime}
+			}
+		}
+	}
+	if pages < workflowTasks/100 {
+		t.Errorf("the last poll read %d pages of at most 100 tasks, want at least %d", pages, workflowTasks/100)
+	}
+	for i := 100; i < workflowTasks; i++ {
+		deps := []int{i - 100}
+		if i == workflowTasks-1 {
+			deps = deps[:0]
+			for d := 400; d <= workflowTasks-2; d++ {
+				deps = append(deps, d)
+			}
+		}
+		for _, d := range deps {
+			if started, depEnd := done[strconv.Itoa(i)].start, done[strconv.Itoa(d)].end; started.Before(depEnd) {
+				t.Errorf("task %d started at %s, before its dependency %d ended at %s", i, started, d, depEnd)
+			}
+		}
+	}
+	counts, err := c.GetJobTaskCounts(ctx, jobID, nil)
+	if err != nil {
+		t.Fatalf("GetJobTaskCounts: %v", err)
+	}
+	if tc := counts.TaskCounts; *tc.Succeeded != workflowTasks || *tc.Failed != 0 {
+		t.Errorf("GetJobTaskCounts: succeeded %d, failed %d, want %d and 0", *tc.Succeeded, *tc.Failed, workflowTasks)
+	}
+
+	if _, err := c.TerminateJob(ctx, jobID, nil); err != nil {
+		t.Fatalf("TerminateJob: %v", err)
+	}
+	waitFor(ctx, t, "the job to complete", func() bool {
+		j, err := c.GetJob(ctx, jobID, nil)
+		return err == nil && j.State != nil && *j.State == azbatch.JobStateCompleted
+	})
+	if _, err := c.DeleteJob(ctx, jobID, nil); err != nil {
+		t.Fatalf("DeleteJob: %v", err)
+	}
+	if _, err := c.DeletePool(ctx, poolID, nil); err != nil {
+		t.Fatalf("DeletePool: %v", err)
+	}
+	waitFor(ctx, t, "the job and pool to be deleted", func() bool {
+		_, jobErr := c.GetJob(ctx, jobID, nil)
+		_, poolErr := c.GetPool(ctx, poolID, nil)
+		return code(jobErr) == "JobNotFound" && code(poolErr) == "PoolNotFound"
+	})
+}
+
+// waitFor polls cond until it holds, failing the test when ctx ends first.
+func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		if ctx.Err() != nil {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
