@@ -25,16 +25,7 @@ func TestJSSDKSurvey(t *testing.T) {
 		return
 	}
 	expected := readExpected(t, filepath.Join(dir, "survey-expected.txt"))
-	e := newE2E(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "survey.mjs"), e.srv.base)
-	cmd.Env = append(os.Environ(), "CORRAL_ACCOUNT_NAME=corral", "CORRAL_ACCOUNT_KEY="+base64.StdEncoding.EncodeToString(e.key))
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("survey.mjs: %v\n%s", err, errb.String())
-	}
+	out := runJS(t, dir, "survey.mjs", newE2E(t))
 	var survey struct {
 		Total   int `json:"total"`
 		OK      int `json:"ok"`
@@ -43,8 +34,8 @@ func TestJSSDKSurvey(t *testing.T) {
 			Detail string `json:"detail"`
 		} `json:"results"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &survey); err != nil {
-		t.Fatalf("survey.mjs output: %v\n%s", err, out.String())
+	if err := json.Unmarshal(out, &survey); err != nil {
+		t.Fatalf("survey.mjs output: %v\n%s", err, out)
 	}
 	t.Logf("%d of the JavaScript SDK's %d methods behave as Azure documents", survey.OK, survey.Total)
 	names := make([]string, 0, len(survey.Results))
@@ -86,4 +77,31 @@ func readExpected(t *testing.T, path string) map[string]bool {
 		}
 	}
 	return names
+}
+
+// TestJSSDKWorkflow runs compat/js/workflow.mjs, a realistic program on the JavaScript SDK: 500
+// tasks with dependencies added as parallel collections, polled with $filter, $select and
+// paging, then the job terminated and deleted with its pool. The program checks every answer.
+func TestJSSDKWorkflow(t *testing.T) {
+	dir := jsSDK(t)
+	if dir == "" {
+		return
+	}
+	t.Logf("workflow.mjs: %s", bytes.TrimSpace(runJS(t, dir, "workflow.mjs", newE2E(t))))
+}
+
+// runJS runs a program of compat/js against the server of e and returns its standard output;
+// the test fails if the program does.
+func runJS(t *testing.T, dir, script string, e *e2eEnv) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, script), e.srv.base)
+	cmd.Env = append(os.Environ(), "CORRAL_ACCOUNT_NAME=corral", "CORRAL_ACCOUNT_KEY="+base64.StdEncoding.EncodeToString(e.key))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, errb.String())
+	}
+	return out.Bytes()
 }

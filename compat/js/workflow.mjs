@@ -1,0 +1,89 @@
+// workflow.mjs is a realistic program on the official Azure Batch JavaScript SDK: a pool of two
+// nodes, a job with task dependencies whose 500 tasks are added as collections of 100 in
+// parallel (as Azure advises for large jobs), polled with $filter, $select and paging until all
+// complete, then terminated and deleted with its pool. Tasks 0–398 form chains (task i waits for
+// task i-100); task 499 waits for the range 400–498. It checks every answer and each dependency
+// against the tasks' start and end times, and prints what it measured as JSON on stdout; any
+// deviation is an error on stderr and exit status 1.
+//
+// usage: node workflow.mjs URL   (CORRAL_ACCOUNT_NAME and CORRAL_ACCOUNT_KEY in the environment)
+import { setTimeout as sleep } from "node:timers/promises";
+import batch from "@azure/batch";
+
+const [url] = process.argv.slice(2);
+const key = process.env.CORRAL_ACCOUNT_KEY;
+if (!url || !key) {
+  console.error("usage: node workflow.mjs URL (with CORRAL_ACCOUNT_KEY set)");
+  process.exit(2);
+}
+const client = new batch.BatchServiceClient(new batch.BatchSharedKeyCredentials(process.env.CORRAL_ACCOUNT_NAME || "corral", key), url);
+const n = 500, poolId = "wf-pool", jobId = "wf-job";
+
+function fail(msg) {
+  console.error(`workflow.mjs: ${msg}`);
+  process.exit(1);
+}
+
+async function waitFor(what, cond, ms = 120000) {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) fail(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+const t0 = Date.now();
+await client.pool.add({ id: poolId, vmSize: "standard_d2s_v3", targetDedicatedNodes: 2, taskSlotsPerNode: 4 });
+await client.job.add({ id: jobId, poolInfo: { poolId }, usesTaskDependencies: true });
+
+const tasks = [];
+for (let i = 0; i < n; i++) {
+  const t = { id: String(i), commandLine: `/bin/sh -c 'echo ${i}'` };
+  if (i === n - 1) t.dependsOn = { taskIdRanges: [{ start: 400, end: n - 2 }] };
+  else if (i >= 100) t.dependsOn = { taskIds: [String(i - 100)] };
+  tasks.push(t);
+}
+const chunks = [];
+for (let i = 0; i < n; i += 100) chunks.push(tasks.slice(i, i + 100));
+const added = await Promise.all(chunks.map((c) => client.task.addCollection(jobId, c)));
+for (const r of added) for (const v of r.value) if (v.status !== "success") fail(`add ${v.taskId}: ${JSON.stringify(v)}`);
+const addedAt = Date.now();
+
+// Poll as a program does: only completed tasks, only the properties it reads, 100 a page.
+const done = new Map();
+let pages = 0, polls = 0;
+await waitFor("every task to complete", async () => {
+  polls++;
+  pages = 0;
+  let page = await client.task.list(jobId, { taskListOptions: { filter: "state eq 'completed'", select: "id,executionInfo", maxResults: 100 } });
+  for (;;) {
+    pages++;
+    for (const t of page) {
+      if (t.commandLine !== undefined || t.state !== undefined) fail(`$select id,executionInfo: task ${t.id} has ${JSON.stringify(t)}`);
+      const x = t.executionInfo;
+      if (x?.exitCode !== 0 || !x.startTime || !x.endTime) fail(`task ${t.id} completed with ${JSON.stringify(x)}`);
+      done.set(t.id, { start: x.startTime.getTime(), end: x.endTime.getTime() });
+    }
+    if (!page.odatanextLink) break;
+    page = await client.task.listNext(page.odatanextLink);
+  }
+  return done.size === n;
+});
+if (pages < n / 100) fail(`the last poll read ${pages} pages, want at least ${n / 100}`);
+for (let i = 100; i < n; i++) {
+  const deps = i === n - 1 ? Array.from({ length: n - 1 - 400 }, (_, k) => 400 + k) : [i - 100];
+  for (const d of deps) {
+    if (done.get(String(i)).start < done.get(String(d)).end) fail(`task ${i} started before its dependency ${d} ended`);
+  }
+}
+const counts = (await client.job.getTaskCounts(jobId)).taskCounts;
+if (counts.succeeded !== n || counts.failed !== 0) fail(`task counts ${JSON.stringify(counts)}`);
+const completedAt = Date.now();
+
+await client.job.terminate(jobId);
+await waitFor("the job to complete", async () => (await client.job.get(jobId)).state === "completed");
+await client.job.deleteMethod(jobId);
+await client.pool.deleteMethod(poolId);
+const gone = (p) => p.then(() => false, (e) => e.statusCode === 404);
+await waitFor("the job and pool to be deleted", async () => (await gone(client.job.get(jobId))) && (await gone(client.pool.get(poolId))));
+console.log(JSON.stringify({ tasks: n, polls, addSeconds: (addedAt - t0) / 1000, runSeconds: (completedAt - addedAt) / 1000 }));
