@@ -113,20 +113,28 @@ func NewTask(t Task, j Job, now time.Time) Task {
 	if t.RequiredSlots == nil {
 		t.RequiredSlots = Ptr(int32(1))
 	}
-	c := TaskConstraints{}
-	if t.Constraints != nil {
-		c = *t.Constraints
-	}
-	if c.MaxWallClockTime == nil {
-		c.MaxWallClockTime = Ptr(Duration(Infinite))
-	}
-	if c.RetentionTime == nil {
-		c.RetentionTime = Ptr(Duration(DefaultRetentionTime))
-	}
-	if c.MaxTaskRetryCount == nil {
-		c.MaxTaskRetryCount = Ptr(j.TaskRetryLimit())
-	}
+	c := TaskConstraintsWithDefaults(t.Constraints, j)
 	t.Constraints = &c
 	t.ExecutionInfo = &TaskExecutionInfo{}
 	return t
+}
+
+// TaskConstraintsWithDefaults returns c (nil: none given) with the defaults Azure documents for
+// what it leaves out: an unlimited maxWallClockTime, a retentionTime of 7 days, and the
+// maxTaskRetryCount of job j. Task - Add and Task - Update both apply them.
+func TaskConstraintsWithDefaults(c *TaskConstraints, j Job) TaskConstraints {
+	out := TaskConstraints{}
+	if c != nil {
+		out = *c
+	}
+	if out.MaxWallClockTime == nil {
+		out.MaxWallClockTime = Ptr(Duration(Infinite))
+	}
+	if out.RetentionTime == nil {
+		out.RetentionTime = Ptr(Duration(DefaultRetentionTime))
+	}
+	if out.MaxTaskRetryCount == nil {
+		out.MaxTaskRetryCount = Ptr(j.TaskRetryLimit())
+	}
+	return out
 }

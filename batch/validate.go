@@ -292,19 +292,8 @@ func ValidateTask(t Task, j Job, pool *Pool) error {
 					strconv.Itoa(pool.SlotsPerNode())+")")
 		}
 	}
-	if c := t.Constraints; c != nil {
-		if r := c.MaxTaskRetryCount; r != nil && *r < -1 {
-			return invalidCode(CodeInvalidConstraintValue, "constraints.maxTaskRetryCount", itoa(*r),
-				"maxTaskRetryCount must be -1 (no limit) or greater")
-		}
-		if w := c.MaxWallClockTime; w != nil && w.Std() <= 0 {
-			return invalidCode(CodeInvalidConstraintValue, "constraints.maxWallClockTime", w.String(),
-				"maxWallClockTime must be positive")
-		}
-		if r := c.RetentionTime; r != nil && r.Std() < 0 {
-			return invalidCode(CodeInvalidConstraintValue, "constraints.retentionTime", r.String(),
-				"retentionTime cannot be negative")
-		}
+	if err := ValidateTaskConstraints(t.Constraints); err != nil {
+		return err
 	}
 	if err := checkEnvironment("environmentSettings", t.EnvironmentSettings); err != nil {
 		return err
@@ -420,6 +409,28 @@ func validateDependencies(t Task, j Job) *Error {
 		if r.Contains(t.ID) {
 			return invalid(p, v, "the range covers the task's own ID: a task cannot depend on itself")
 		}
+	}
+	return nil
+}
+
+// ValidateTaskConstraints checks a task's constraints (nil: none given), as Task - Add and Task -
+// Update do: maxTaskRetryCount >= -1, maxWallClockTime > 0, retentionTime >= 0, each else
+// InvalidConstraintValue naming it.
+func ValidateTaskConstraints(c *TaskConstraints) error {
+	if c == nil {
+		return nil
+	}
+	if r := c.MaxTaskRetryCount; r != nil && *r < -1 {
+		return invalidCode(CodeInvalidConstraintValue, "constraints.maxTaskRetryCount", itoa(*r),
+			"maxTaskRetryCount must be -1 (no limit) or greater")
+	}
+	if w := c.MaxWallClockTime; w != nil && w.Std() <= 0 {
+		return invalidCode(CodeInvalidConstraintValue, "constraints.maxWallClockTime", w.String(),
+			"maxWallClockTime must be positive")
+	}
+	if r := c.RetentionTime; r != nil && r.Std() < 0 {
+		return invalidCode(CodeInvalidConstraintValue, "constraints.retentionTime", r.String(),
+			"retentionTime cannot be negative")
 	}
 	return nil
 }

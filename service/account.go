@@ -76,6 +76,7 @@ func (a *account) Define(m *actor.Machine) {
 		actor.Defer[TerminateTask](),
 		actor.Defer[DeleteJob](),
 		actor.Defer[DeleteTask](),
+		actor.Defer[UpdateTask](),
 		actor.Defer[poolGone](),
 		actor.Defer[jobGone](),
 		actor.Targets("Serving"),
@@ -95,6 +96,7 @@ func (a *account) Define(m *actor.Machine) {
 			a.toJob(ctx, r.JobID, r.Request, r)
 		}),
 		actor.On(func(ctx *actor.Context, r DeleteTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r UpdateTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r DeletePool) {
 			if inc, ok := a.pools[batch.IDKey(r.PoolID)]; ok && r.Inc != 0 && r.Inc != inc {
 				reply(ctx, r.Request, notFound("PoolNotFound", "pool")) // that life is gone

@@ -170,6 +170,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.Defer[TerminateTask](),
 		actor.Defer[DeleteJob](),
 		actor.Defer[DeleteTask](),
+		actor.Defer[UpdateTask](),
 		actor.Defer[propose](),
 		actor.Defer[attemptEnded](),
 		actor.Ignore[sendCounts](),
@@ -185,6 +186,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(flushFirst(j, j.patchJob)),
 		actor.On(flushFirst(j, j.deleteJob)),
 		actor.On(flushFirst(j, j.deleteTask)),
+		actor.On(flushFirst(j, j.updateTask)),
 		actor.On(func(ctx *actor.Context, _ sendCounts) {
 			j.countsDue = false
 			ctx.Send(j.sched, jobCounts{JobID: j.jobID, JobInc: j.inc, Counts: j.count()})
@@ -206,6 +208,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		}),
 		actor.On(j.deleteJob),
 		actor.On(j.deleteTask),
+		actor.On(func(ctx *actor.Context, r UpdateTask) { reply(ctx, r.Request, jobCompleted()) }),
 		actor.On(j.flush),          // a batch is never pending here: this is the flush of one written already
 		actor.Ignore[sendCounts](), // the scheduler forgot the job's counts with its withdraw
 		actor.Ignore[retryJobLoad](),
@@ -841,19 +844,8 @@ func (j *jobManager) patchJob(ctx *actor.Context, req PatchJob) {
 	job.LastModified = ctx.Now()
 	rec := j.rec
 	rec.Job = job
-	err := j.st.Update(context.Background(), func(tx store.Tx) error {
-		ifVersion := store.AnyVersion
-		if req.IfVersion != 0 {
-			ifVersion = req.IfVersion
-		}
-		return putJSON(tx, tableJobs, batch.IDKey(j.jobID), rec, ifVersion)
-	})
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		reply(ctx, req.Request, &batch.Error{Code: "ConditionNotMet", Message: "The condition specified using HTTP conditional header(s) is not met."})
-		return
-	case err != nil:
-		reply(ctx, req.Request, busy())
+	if e := writeIf(j.st, tableJobs, batch.IDKey(j.jobID), rec, req.IfVersion); e != nil {
+		reply(ctx, req.Request, e)
 		return
 	}
 	j.rec = rec

@@ -81,6 +81,19 @@ type (
 		Request
 		JobID, TaskID string
 	}
+	// UpdateTask is Task - Update: the task's constraints become Constraints, with Azure's
+	// defaults for what it leaves out (batch.TaskConstraintsWithDefaults; nil: all defaults).
+	// A new maxTaskRetryCount decides every retry still to come, the running attempt's included;
+	// a new maxWallClockTime applies to the attempts that start after the update (the running
+	// one keeps the limit it started with). Errors: JobNotFound, TaskNotFound, JobCompleted
+	// (409), InvalidConstraintValue (400), ConditionNotMet (412) when IfVersion is not 0 and the
+	// task's record is at another version (If-Match).
+	UpdateTask struct {
+		Request
+		JobID, TaskID string
+		Constraints   *batch.TaskConstraints
+		IfVersion     int64
+	}
 	// ResizePool is Pool - Resize: the pool's targets change and it goes to allocation state
 	// resizing until it has them (or ResizeTimeout passes). Errors: PoolNotFound,
 	// PoolBeingResized (409) while a resize or stop is under way,

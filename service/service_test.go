@@ -206,6 +206,9 @@ func newClient(reqs ...actor.Event) *client {
 		case DeleteTask:
 			r.Request = req
 			ev = r
+		case UpdateTask:
+			r.Request = req
+			ev = r
 		case PatchJob:
 			r.Request = req
 			ev = r

@@ -61,11 +61,7 @@ func (s *Server) deleteTask(c *call) *api.Error {
 	if e != nil {
 		return e
 	}
-	t, err := service.GetTask(c.ctx, s.st, jobID, taskID)
-	if err != nil {
-		return c.readError("get task", err)
-	}
-	if e := api.CheckConditions(c.r, t.ETag, t.LastModified); e != nil {
+	if _, e := c.writableTask(jobID, taskID); e != nil {
 		return e
 	}
 	rep, e := c.send(func(req service.Request) actor.Event {

@@ -765,7 +765,7 @@ func TestRequestErrors(t *testing.T) {
 		{"unknown path", signed("GET", "/nothing/here", nil, nil), 400, api.CodeInvalidURI, nil},
 		{"patch pool with a start task", signed("PATCH", "/pools/p1", nil, map[string]any{"startTask": map[string]any{"commandLine": "x"}}), 400, api.CodeUnsupportedProperty, nil},
 		{"update job without poolInfo", signed("PUT", "/jobs/j1", nil, map[string]any{}), 400, api.CodeMissingRequiredProperty, nil},
-		{"update task", signed("PUT", "/jobs/j1/tasks/t", nil, map[string]any{}), 501, rest.CodeNotImplemented, nil},
+		{"update a task that does not exist", signed("PUT", "/jobs/j1/tasks/t", nil, map[string]any{}), 404, api.CodeTaskNotFound, nil},
 		{"task files", signed("GET", "/jobs/j1/tasks/t/files", nil, nil), 501, rest.CodeNotImplemented, nil},
 		{"task file", signed("GET", "/jobs/j1/tasks/t/files/wd/stdout.txt", nil, nil), 501, rest.CodeNotImplemented, nil},
 		{"pool update properties without certificateReferences", signed("POST", "/pools/p1/updateproperties", nil, map[string]any{"metadata": []any{}}), 400, api.CodeMissingRequiredProperty, nil},

@@ -51,7 +51,7 @@ func (s *Server) routes() {
 		{"/jobs/{jobId}/jobpreparationandreleasetaskstatus", map[string]handlerFunc{get: s.listPrepReleaseStatus}, nil},
 		{"/jobs/{jobId}/tasks", map[string]handlerFunc{get: s.listTasks, post: s.addTask}, nil},
 		{"/jobs/{jobId}/addtaskcollection", map[string]handlerFunc{post: s.addTaskCollection}, nil},
-		{"/jobs/{jobId}/tasks/{taskId}", map[string]handlerFunc{get: s.getTask, http.MethodDelete: s.deleteTask}, []string{http.MethodPut}},
+		{"/jobs/{jobId}/tasks/{taskId}", map[string]handlerFunc{get: s.getTask, http.MethodDelete: s.deleteTask, http.MethodPut: s.updateTask}, nil},
 		{"/jobs/{jobId}/tasks/{taskId}/terminate", map[string]handlerFunc{post: s.terminateTask}, nil},
 		{"/jobs/{jobId}/tasks/{taskId}/subtasksinfo", map[string]handlerFunc{get: s.listSubtasks}, nil},
 		{"/applications", map[string]handlerFunc{get: s.listApplications}, nil},

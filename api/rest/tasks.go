@@ -207,11 +207,8 @@ func (s *Server) terminateTask(c *call) *api.Error {
 	if e != nil {
 		return e
 	}
-	t, err := service.GetTask(c.ctx, s.st, jobID, taskID)
-	if err != nil {
-		return c.readError("get task", err)
-	}
-	if e := api.CheckConditions(c.r, t.ETag, t.LastModified); e != nil {
+	t, e := c.writableTask(jobID, taskID)
+	if e != nil {
 		return e
 	}
 	if t.State == batch.TaskCompleted {
@@ -219,20 +216,9 @@ func (s *Server) terminateTask(c *call) *api.Error {
 		c.writeHeaders(http.StatusNoContent, c.taskURL(jobID, taskID), t.ETag, t.LastModified)
 		return nil
 	}
-	rep, e := c.send(func(req service.Request) actor.Event {
+	return c.changeTask(jobID, taskID, http.StatusNoContent, "terminate", func(req service.Request) actor.Event {
 		return service.TerminateTask{Request: req, JobID: jobID, TaskID: taskID}
 	})
-	if e != nil {
-		return e
-	}
-	if rep.Err != nil {
-		return fromBatch(rep.Err)
-	}
-	if t, err = service.GetTask(c.ctx, s.st, jobID, taskID); err != nil {
-		c.s.log.Warn("rest: read task after terminate", "request-id", c.id, "job", jobID, "task", taskID, "err", err)
-	}
-	c.writeHeaders(http.StatusNoContent, c.taskURL(jobID, taskID), t.ETag, t.LastModified)
-	return nil
 }
 
 // taskIDs returns the job and task ids of the path.

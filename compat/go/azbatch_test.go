@@ -123,6 +123,14 @@ func runJob(t *testing.T, c *azbatch.Client, name string) {
 	if task.NodeInfo == nil || task.NodeInfo.PoolID == nil || *task.NodeInfo.PoolID != poolID {
 		t.Fatalf("GetTask: node info %+v", task.NodeInfo)
 	}
+	// Task - Update (the SDK's ReplaceTask): the constraints are replaced, with the current ETag.
+	if _, err := c.ReplaceTask(ctx, jobID, "t3", azbatch.Task{Constraints: &azbatch.TaskConstraints{MaxTaskRetryCount: to.Ptr[int32](1)}},
+		&azbatch.ReplaceTaskOptions{IfMatch: task.ETag}); err != nil {
+		t.Fatalf("ReplaceTask: %v", err)
+	}
+	if task, err = c.GetTask(ctx, jobID, "t3", nil); err != nil || task.Constraints == nil || *task.Constraints.MaxTaskRetryCount != 1 {
+		t.Fatalf("GetTask after ReplaceTask: %v, constraints %+v", err, task.Constraints)
+	}
 	counts, err := c.GetJobTaskCounts(ctx, jobID, nil)
 	if err != nil {
 		t.Fatalf("GetJobTaskCounts: %v", err)
@@ -230,10 +238,6 @@ func TestUnimplemented(t *testing.T) {
 		}},
 		{"DisableJob", func() error {
 			_, err := c.DisableJob(ctx, "j", azbatch.DisableJobContent{DisableTasks: to.Ptr(azbatch.DisableJobOptionRequeue)}, nil)
-			return err
-		}},
-		{"ReplaceTask", func() error {
-			_, err := c.ReplaceTask(ctx, "j", "t", azbatch.Task{Constraints: &azbatch.TaskConstraints{MaxTaskRetryCount: to.Ptr[int32](1)}}, nil)
 			return err
 		}},
 		{"UpdateJob priority", func() error {
