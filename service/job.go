@@ -42,6 +42,9 @@ type jobRecord struct {
 	// NextSeq is the Seq of the last task added (drawn in the same write as the tasks): a task
 	// added after another was deleted never gets its Seq, even after a restart.
 	NextSeq int64 `json:"nextSeq,omitempty"`
+	// DisableTasks is what a disable under way (the job disabling) does with the job's running
+	// tasks: it is carried on after a restart.
+	DisableTasks batch.DisableTasks `json:"disableTasks,omitempty"`
 }
 
 // Events announced for the service's monitors.
@@ -113,6 +116,7 @@ type jobManager struct {
 	batch *pendingBatch // changes written in memory, not yet in the store; nil if none
 
 	countsDue   bool          // a sendCounts timer is set: the task counts go to the scheduler when it fires
+	settleDue   bool          // a retrySettle timer is set (see settle)
 	countsEvery time.Duration // see countsEvery
 }
 
@@ -171,6 +175,9 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.Defer[DeleteJob](),
 		actor.Defer[DeleteTask](),
 		actor.Defer[UpdateTask](),
+		actor.Defer[DisableJob](),
+		actor.Defer[EnableJob](),
+		actor.Ignore[retrySettle](), // the load settles
 		actor.Defer[propose](),
 		actor.Defer[attemptEnded](),
 		actor.Ignore[sendCounts](),
@@ -187,6 +194,9 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(flushFirst(j, j.deleteJob)),
 		actor.On(flushFirst(j, j.deleteTask)),
 		actor.On(flushFirst(j, j.updateTask)),
+		actor.On(flushFirst(j, j.disableJob)),
+		actor.On(flushFirst(j, j.enableJob)),
+		actor.On(flushFirst(j, func(ctx *actor.Context, _ retrySettle) { j.settleDue = false })),
 		actor.On(func(ctx *actor.Context, _ sendCounts) {
 			j.countsDue = false
 			ctx.Send(j.sched, jobCounts{JobID: j.jobID, JobInc: j.inc, Counts: j.count()})
@@ -209,6 +219,9 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(j.deleteJob),
 		actor.On(j.deleteTask),
 		actor.On(func(ctx *actor.Context, r UpdateTask) { reply(ctx, r.Request, jobCompleted()) }),
+		actor.On(func(ctx *actor.Context, r DisableJob) { reply(ctx, r.Request, jobCompleted()) }),
+		actor.On(func(ctx *actor.Context, r EnableJob) { reply(ctx, r.Request, jobCompleted()) }),
+		actor.Ignore[retrySettle](),
 		actor.On(j.flush),          // a batch is never pending here: this is the flush of one written already
 		actor.Ignore[sendCounts](), // the scheduler forgot the job's counts with its withdraw
 		actor.Ignore[retryJobLoad](),
@@ -282,8 +295,22 @@ func (j *jobManager) load(ctx *actor.Context) {
 		}
 	}
 	j.rebuildGraph(ctx, recs)
+	ctx.Announce(JobStateRecorded{JobID: j.jobID, JobInc: j.inc, State: j.rec.Job.State, Recovered: true})
 	if j.rec.Job.State == batch.JobCompleted {
 		ctx.Goto("Done")
+		return
+	}
+	j.queueReady(ctx, recs)
+	ctx.Goto("Active")
+	ctx.Send(j.sched, jobCounts{JobID: j.jobID, JobInc: j.inc, Counts: j.count()})
+	j.checkDone(ctx)
+	j.settle(ctx) // a disable or an enable that was under way
+}
+
+// queueReady hands the scheduler every task of recs that is active and ready, in their order,
+// unless the job is disabled or on its way there or back.
+func (j *jobManager) queueReady(ctx *actor.Context, recs []*taskRecord) {
+	if !j.schedulable() {
 		return
 	}
 	var ready []readyTask
@@ -295,9 +322,6 @@ func (j *jobManager) load(ctx *actor.Context) {
 	if len(ready) > 0 {
 		ctx.Send(j.sched, enqueue{Tasks: ready})
 	}
-	ctx.Goto("Active")
-	ctx.Send(j.sched, jobCounts{JobID: j.jobID, JobInc: j.inc, Counts: j.count()})
-	j.checkDone(ctx)
 }
 
 // count counts the job's tasks for the pool's autoscale samples.
@@ -367,8 +391,9 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 	cycles := j.graph.NewCycleCheck()
 	for i, t := range req.Tasks {
 		results[i].TaskID = t.ID
-		if j.rec.Job.State != batch.JobActive {
-			results[i].Err = &batch.Error{Code: "JobNotActive", Message: "The specified job is not active."}
+		if err := batch.CanAddTask(j.rec.Job); err != nil {
+			// A disabled job takes tasks; they run once it is enabled.
+			results[i].Err = asBatchError(err)
 			continue
 		}
 		if err := batch.ValidateTask(t, j.rec.Job, nil); err != nil {
@@ -431,8 +456,12 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 	j.queue(ctx, change.Ready)
 }
 
-// queue hands ready tasks that are still active to the scheduler.
+// queue hands ready tasks that are still active to the scheduler, unless the job is disabled or
+// on its way there or back (the enable queues every ready task).
 func (j *jobManager) queue(ctx *actor.Context, ids []string) {
+	if !j.schedulable() {
+		return
+	}
 	var ready []readyTask
 	for _, id := range ids {
 		if r := j.tasks[batch.IDKey(id)]; r != nil && r.Task.State == batch.TaskActive {
@@ -453,7 +482,7 @@ func (j *jobManager) ready(r *taskRecord) readyTask {
 // only then tells the node to start it. The record goes into the pending batch.
 func (j *jobManager) propose(ctx *actor.Context, p propose) {
 	r := j.tasks[batch.IDKey(p.Task.TaskID)]
-	if r == nil || r.Task.State != batch.TaskActive || !j.graph.Ready(r.Task.ID) || p.Task.JobInc != j.inc || p.Task.Seq != r.Seq {
+	if r == nil || r.Task.State != batch.TaskActive || !j.graph.Ready(r.Task.ID) || p.Task.JobInc != j.inc || p.Task.Seq != r.Seq || !j.schedulable() {
 		j.later(ctx, func(ctx *actor.Context) { ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID}) })
 		return
 	}
@@ -577,6 +606,7 @@ func (j *jobManager) flush(ctx *actor.Context, _ flushJob) {
 	for _, f := range b.follow {
 		f(ctx)
 	}
+	j.settle(ctx) // the end of a job's last running task may finish its disable
 	// The follows change the graph (tasks become ready): counts sent since the batch opened may
 	// have counted them blocked.
 	j.countsChanged(ctx)
@@ -598,6 +628,7 @@ func flushFirst[E any](j *jobManager, h func(*actor.Context, E)) func(*actor.Con
 	return func(ctx *actor.Context, e E) {
 		j.flush(ctx, flushJob{})
 		h(ctx, e)
+		j.settle(ctx)
 		j.countsChanged(ctx)
 	}
 }
@@ -746,9 +777,15 @@ func (j *jobManager) completed(ctx *actor.Context, taskID string, opts batch.Exi
 	ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: taskID, JobInc: j.inc, Seq: j.seqOf(taskID), Satisfies: opts.DependencyAction != batch.DependencyBlock})
 	change, err := j.graph.Complete(taskID, opts.DependencyAction)
 	ctx.Assert(err == nil, "job %s: graph: %v", j.jobID, err)
-	if r := batch.ReactToTaskCompletion(j.rec.Job, opts); r.Action == batch.JobActionTerminate {
+	switch r := batch.ReactToTaskCompletion(j.rec.Job, opts); r.Action {
+	case batch.JobActionTerminate:
 		j.finishJob(ctx, r.TerminateReason)
 		return
+	case batch.JobActionDisable:
+		// As Job - Disable with requeue; if the store fails, the job goes on active.
+		if e := j.disable(ctx, r.DisableTasks, 0); e != nil {
+			ctx.Log("job manager: disabling the job on a task's exit failed", "job", j.jobID, "task", taskID, "err", e.Code)
+		}
 	}
 	j.queue(ctx, change.Ready)
 	j.checkDone(ctx)
@@ -787,9 +824,22 @@ func (j *jobManager) terminate(ctx *actor.Context, r *taskRecord) (batch.ExitOpt
 	next := *r
 	t, outcome, err := batch.FinishTask(r.Task, batch.Exit{Condition: batch.ExitTerminated}, ctx.Now())
 	ctx.Assert(err == nil, "job %s task %s: terminate: %v", j.jobID, r.Task.ID, err)
-	next.Task, next.Attempt, next.NodeID = t, attemptRef{}, ""
-	err = j.st.Update(context.Background(), func(tx store.Tx) error {
-		if err := putJSON(tx, tableTasks, j.taskKey(t.ID), next, store.AnyVersion); err != nil {
+	next.Task = t
+	if !j.stop(ctx, r, next) {
+		return batch.ExitOptions{}, false
+	}
+	j.open--
+	return outcome.ExitOptions, true
+}
+
+// stop records a task that is to run no more as next (terminated, or put back in the queue of a
+// job being disabled): its attempt, if it runs one, is forgotten in the same write and killed
+// after it; a task that runs nothing is taken back from the scheduler's queue. It reports whether
+// the write succeeded (if not, nothing changed).
+func (j *jobManager) stop(ctx *actor.Context, r *taskRecord, next taskRecord) bool {
+	next.Attempt, next.NodeID = attemptRef{}, ""
+	err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		if err := putJSON(tx, tableTasks, j.taskKey(next.Task.ID), next, store.AnyVersion); err != nil {
 			return err
 		}
 		if r.NodeID == "" {
@@ -802,7 +852,7 @@ func (j *jobManager) terminate(ctx *actor.Context, r *taskRecord) (batch.ExitOpt
 		return err
 	})
 	if err != nil {
-		return batch.ExitOptions{}, false
+		return false
 	}
 	if r.NodeID != "" {
 		ctx.Send(nodeActor(j.rec.PoolID, r.NodeID), killAttempt{AttemptID: r.Attempt.AttemptID})
@@ -810,8 +860,7 @@ func (j *jobManager) terminate(ctx *actor.Context, r *taskRecord) (batch.ExitOpt
 		ctx.Send(j.sched, withdraw{JobID: j.jobID, JobInc: j.inc, TaskID: r.Task.ID, Seq: r.Seq})
 	}
 	*r = next
-	j.open--
-	return outcome.ExitOptions, true
+	return true
 }
 
 // terminateJob is Job - Terminate.
@@ -844,11 +893,10 @@ func (j *jobManager) patchJob(ctx *actor.Context, req PatchJob) {
 	job.LastModified = ctx.Now()
 	rec := j.rec
 	rec.Job = job
-	if e := writeIf(j.st, tableJobs, batch.IDKey(j.jobID), rec, req.IfVersion); e != nil {
+	if e := j.record(rec, req.IfVersion); e != nil {
 		reply(ctx, req.Request, e)
 		return
 	}
-	j.rec = rec
 	reply(ctx, req.Request, nil)
 	j.checkDone(ctx)
 }

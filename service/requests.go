@@ -65,6 +65,28 @@ type (
 		Metadata           *[]batch.MetadataItem
 		IfVersion          int64
 	}
+	// DisableJob is Job - Disable: the job goes to disabling at once and no task of it starts
+	// until it is enabled; its running tasks are requeued (killed and put back, their retry
+	// count not charged), terminated (completed with failureInfo TaskEnded) or left to finish,
+	// as DisableTasks says; once none runs the job is disabled. Disabling a job that is
+	// disabling or disabled succeeds and changes nothing. Errors: JobNotFound, JobCompleted,
+	// JobNotActive (409, the job is enabling), InvalidPropertyValue (400) for an unknown
+	// DisableTasks, ConditionNotMet (412) as PatchJob.IfVersion.
+	DisableJob struct {
+		Request
+		JobID        string
+		DisableTasks batch.DisableTasks
+		IfVersion    int64
+	}
+	// EnableJob is Job - Enable: a disabled job goes to enabling, then active, and its ready
+	// tasks are scheduled again. Enabling a job that is active or enabling succeeds and changes
+	// nothing. Errors: JobNotFound, JobCompleted, OperationInvalidForCurrentState (409, the job
+	// is disabling), ConditionNotMet (412) as PatchJob.IfVersion.
+	EnableJob struct {
+		Request
+		JobID     string
+		IfVersion int64
+	}
 	// AddTasks is Task - Add (one task) and Task - Add Collection (up to 100).
 	AddTasks struct {
 		Request

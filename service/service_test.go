@@ -209,6 +209,12 @@ func newClient(reqs ...actor.Event) *client {
 		case UpdateTask:
 			r.Request = req
 			ev = r
+		case DisableJob:
+			r.Request = req
+			ev = r
+		case EnableJob:
+			r.Request = req
+			ev = r
 		case PatchJob:
 			r.Request = req
 			ev = r
@@ -306,6 +312,9 @@ func (c *client) Define(m *actor.Machine) {
 			}
 			busy := r.Err != nil && (r.Err.Code == "ServerBusy" || r.Err.Code == batch.CodePoolBeingResized ||
 				r.Err.Code == batch.CodeJobBeingDeleted || r.Err.Code == batch.CodePoolBeingDeleted)
+			if _, enable := c.reqs[c.next].(EnableJob); enable && r.Err != nil && r.Err.Code == batch.CodeOperationInvalidForCurrentState {
+				busy = true // the job is still disabling: enable it once it is disabled
+			}
 			for _, t := range r.Tasks {
 				ok = ok && (t.Err == nil || t.Err.Code == "TaskExists")
 				busy = busy || (t.Err != nil && t.Err.Code == "ServerBusy")
@@ -313,6 +322,9 @@ func (c *client) Define(m *actor.Machine) {
 			ctx.Assert(ok || busy, "request %d failed: %+v", c.next, r)
 			if !ok {
 				return
+			}
+			if d, isDisable := c.reqs[c.next].(DisableJob); isDisable {
+				ctx.Announce(jobDisableAcked{JobID: d.JobID})
 			}
 			if p, isPatch := c.reqs[c.next].(PatchJob); isPatch {
 				ctx.Announce(jobPatched{JobID: p.JobID, OnAllTasksComplete: p.OnAllTasksComplete})
@@ -463,8 +475,18 @@ func runService(s *systest.Sim, cfg Config, p model.Provider) {
 // dagService watches a run with the monitors of every DAG program (depsFirst, completedOnce,
 // eventuallyDone) and runs the service over a new in-memory store with the provider model p.
 func dagService(s *systest.Sim, p model.Provider) {
+	dagServiceStore(s, false, p)
+}
+
+// dagServiceStore is dagService; with storeFails, the store fails when the tester says so
+// (Faults.ModelFailures).
+func dagServiceStore(s *systest.Sim, storeFails bool, p model.Provider) {
 	s.Monitor(&depsFirst{})
 	s.Monitor(&completedOnce{})
 	s.Monitor(&eventuallyDone{})
-	runService(s, Config{Store: memstore.New(), Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}, p)
+	st := memstore.New()
+	if storeFails {
+		st.Fail = s.Fail // reads too: what the actors load is retried
+	}
+	runService(s, Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}, p)
 }

@@ -83,30 +83,9 @@ func (s *Server) terminateJob(c *call) *api.Error {
 			return e
 		}
 	}
-	j, err := service.GetJob(c.ctx, s.st, id)
-	if err != nil {
-		return c.readError("get job", err)
-	}
-	if e := api.CheckConditions(c.r, j.ETag, j.LastModified); e != nil {
-		return e
-	}
-	if j.State == batch.JobCompleted {
-		return api.NewError(api.CodeJobCompleted) // see activeJob
-	}
-	rep, e := c.send(func(req service.Request) actor.Event {
+	return c.jobOperation(id, "terminate", func(req service.Request) actor.Event {
 		return service.TerminateJob{Request: req, JobID: id, Reason: p.TerminateReason}
 	})
-	if e != nil {
-		return e
-	}
-	if rep.Err != nil {
-		return fromBatch(rep.Err)
-	}
-	if j, err = service.GetJob(c.ctx, s.st, id); err != nil {
-		c.s.log.Warn("rest: read job after terminate", "request-id", c.id, "job", id, "err", err)
-	}
-	c.writeHeaders(http.StatusAccepted, c.jobURL(id), j.ETag, j.LastModified)
-	return nil
 }
 
 // taskCounts is Job - Get Task Counts: GET /jobs/{jobId}/taskcounts.

@@ -47,6 +47,8 @@ func (s *Server) routes() {
 		{"/jobs", map[string]handlerFunc{get: s.listJobs, post: s.addJob}, nil},
 		{"/jobs/{jobId}", map[string]handlerFunc{get: s.getJob, http.MethodDelete: s.deleteJob, http.MethodPatch: s.patchJob, http.MethodPut: s.updateJob}, nil},
 		{"/jobs/{jobId}/terminate", map[string]handlerFunc{post: s.terminateJob}, nil},
+		{"/jobs/{jobId}/disable", map[string]handlerFunc{post: s.disableJob}, nil},
+		{"/jobs/{jobId}/enable", map[string]handlerFunc{post: s.enableJob}, nil},
 		{"/jobs/{jobId}/taskcounts", map[string]handlerFunc{get: s.taskCounts}, nil},
 		{"/jobs/{jobId}/jobpreparationandreleasetaskstatus", map[string]handlerFunc{get: s.listPrepReleaseStatus}, nil},
 		{"/jobs/{jobId}/tasks", map[string]handlerFunc{get: s.listTasks, post: s.addTask}, nil},

@@ -139,6 +139,26 @@ func runJob(t *testing.T, c *azbatch.Client, name string) {
 		t.Fatalf("GetJobTaskCounts: completed %d, succeeded %d, failed %d", *tc.Completed, *tc.Succeeded, *tc.Failed)
 	}
 
+	// Job - Disable with requeue while a task runs: the task is active again, its retry count
+	// not charged; Job - Enable runs it again.
+	if _, err := c.CreateTask(ctx, jobID, azbatch.CreateTaskContent{ID: to.Ptr("t4"), CommandLine: to.Ptr("/bin/sh -c 'sleep 60'")}, nil); err != nil {
+		t.Fatalf("CreateTask: %v", err)
+	}
+	waitTask(ctx, t, c, jobID, "t4", azbatch.TaskStateRunning)
+	if _, err := c.DisableJob(ctx, jobID, azbatch.DisableJobContent{DisableTasks: to.Ptr(azbatch.DisableJobOptionRequeue)}, nil); err != nil {
+		t.Fatalf("DisableJob: %v", err)
+	}
+	waitJob(ctx, t, c, jobID, azbatch.JobStateDisabled)
+	task = waitTask(ctx, t, c, jobID, "t4", azbatch.TaskStateActive)
+	if x := task.ExecutionInfo; x == nil || *x.RequeueCount != 1 || *x.RetryCount != 0 {
+		t.Fatalf("GetTask after DisableJob: executionInfo %+v", x)
+	}
+	if _, err := c.EnableJob(ctx, jobID, nil); err != nil {
+		t.Fatalf("EnableJob: %v", err)
+	}
+	waitJob(ctx, t, c, jobID, azbatch.JobStateActive)
+	waitTask(ctx, t, c, jobID, "t4", azbatch.TaskStateRunning)
+
 	if _, err := c.DeleteJob(ctx, jobID, nil); err != nil {
 		t.Fatalf("DeleteJob: %v", err)
 	}
@@ -155,6 +175,36 @@ func runJob(t *testing.T, c *azbatch.Client, name string) {
 			t.Fatalf("pool not deleted in time: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitTask waits until a task is in state want, and returns it.
+func waitTask(ctx context.Context, t *testing.T, c *azbatch.Client, jobID, taskID string, want azbatch.TaskState) azbatch.GetTaskResponse {
+	t.Helper()
+	for {
+		task, err := c.GetTask(ctx, jobID, taskID, nil)
+		if err == nil && task.State != nil && *task.State == want {
+			return task
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("task %s not %s in time: %v, state %v", taskID, want, err, task.State)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitJob waits until a job is in state want.
+func waitJob(ctx context.Context, t *testing.T, c *azbatch.Client, jobID string, want azbatch.JobState) {
+	t.Helper()
+	for {
+		j, err := c.GetJob(ctx, jobID, nil)
+		if err == nil && j.State != nil && *j.State == want {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("job %s not %s in time: %v, state %v", jobID, want, err, j.State)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -234,10 +284,6 @@ func TestUnimplemented(t *testing.T) {
 		{"CreateJobSchedule", func() error {
 			_, err := c.CreateJobSchedule(ctx, azbatch.CreateJobScheduleContent{ID: to.Ptr("s"), Schedule: &azbatch.JobScheduleConfiguration{},
 				JobSpecification: &azbatch.JobSpecification{PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("p")}}}, nil)
-			return err
-		}},
-		{"DisableJob", func() error {
-			_, err := c.DisableJob(ctx, "j", azbatch.DisableJobContent{DisableTasks: to.Ptr(azbatch.DisableJobOptionRequeue)}, nil)
 			return err
 		}},
 		{"UpdateJob priority", func() error {
