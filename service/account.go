@@ -79,6 +79,7 @@ func (a *account) Define(m *actor.Machine) {
 		actor.Defer[UpdateTask](),
 		actor.Defer[DisableJob](),
 		actor.Defer[EnableJob](),
+		actor.Defer[ReactivateTask](),
 		actor.Defer[poolGone](),
 		actor.Defer[jobGone](),
 		actor.Targets("Serving"),
@@ -101,6 +102,7 @@ func (a *account) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r UpdateTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r DisableJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r EnableJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r ReactivateTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r DeletePool) {
 			if inc, ok := a.pools[batch.IDKey(r.PoolID)]; ok && r.Inc != 0 && r.Inc != inc {
 				reply(ctx, r.Request, notFound("PoolNotFound", "pool")) // that life is gone

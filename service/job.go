@@ -30,6 +30,9 @@ type taskRecord struct {
 	Attempt  attemptRef `json:"attempt"`  // the current attempt while preparing or running
 	NodeID   string     `json:"nodeId,omitempty"`
 	Task     batch.Task `json:"task"`
+	// Round counts the task's reactivations (Task - Reactivate): each starts a new completion.
+	// Attempts goes on counting, so an attempt of one round is never taken for one of another.
+	Round int `json:"round,omitempty"`
 }
 
 // jobRecord is a job as the store keeps it.
@@ -62,10 +65,12 @@ type (
 		JobInc, Seq                      int64
 		Slots                            int
 	}
-	// TaskCompleted is announced when a task is recorded completed.
+	// TaskCompleted is announced when a task is recorded completed: once per round (a
+	// reactivation starts the next).
 	TaskCompleted struct {
 		JobID, TaskID string
 		JobInc, Seq   int64
+		Round         int
 		Satisfies     bool // its dependents may run (dependencyAction satisfy)
 	}
 	// JobFinished is announced when a life of a job is recorded completed, with the reason it
@@ -95,6 +100,7 @@ type (
 		JobID, TaskID string
 		JobInc, Seq   int64
 		DependsOn     []string
+		Round         int
 		Completed     bool
 		Satisfies     bool // completed, and its dependents may run
 	}
@@ -177,6 +183,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.Defer[UpdateTask](),
 		actor.Defer[DisableJob](),
 		actor.Defer[EnableJob](),
+		actor.Defer[ReactivateTask](),
 		actor.Ignore[retrySettle](), // the load settles
 		actor.Defer[propose](),
 		actor.Defer[attemptEnded](),
@@ -196,6 +203,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(flushFirst(j, j.updateTask)),
 		actor.On(flushFirst(j, j.disableJob)),
 		actor.On(flushFirst(j, j.enableJob)),
+		actor.On(flushFirst(j, j.reactivateTask)),
 		actor.On(flushFirst(j, func(ctx *actor.Context, _ retrySettle) { j.settleDue = false })),
 		actor.On(func(ctx *actor.Context, _ sendCounts) {
 			j.countsDue = false
@@ -221,6 +229,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r UpdateTask) { reply(ctx, r.Request, jobCompleted()) }),
 		actor.On(func(ctx *actor.Context, r DisableJob) { reply(ctx, r.Request, jobCompleted()) }),
 		actor.On(func(ctx *actor.Context, r EnableJob) { reply(ctx, r.Request, jobCompleted()) }),
+		actor.On(func(ctx *actor.Context, r ReactivateTask) { reply(ctx, r.Request, jobCompleted()) }),
 		actor.Ignore[retrySettle](),
 		actor.On(j.flush),          // a batch is never pending here: this is the flush of one written already
 		actor.Ignore[sendCounts](), // the scheduler forgot the job's counts with its withdraw
@@ -284,7 +293,7 @@ func (j *jobManager) load(ctx *actor.Context) {
 		j.tasks[batch.IDKey(r.Task.ID)] = r
 		// For the monitors, which may not have seen a change that the store reported failed
 		// although it committed (the add, a completion): what the store holds is what happened.
-		rec := TaskRecovered{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, DependsOn: dependsOn(r.Task), Completed: r.Task.State == batch.TaskCompleted}
+		rec := TaskRecovered{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, DependsOn: dependsOn(r.Task), Round: r.Round, Completed: r.Task.State == batch.TaskCompleted}
 		if rec.Completed {
 			rec.Satisfies = batch.EffectiveExitOptions(r.Task.ExitConditions, exitOf(r.Task)).DependencyAction != batch.DependencyBlock
 		}
@@ -774,7 +783,8 @@ const lostRetry = time.Second
 // completed applies a task's completion: dependents may become ready, the job may react to a
 // failure (onTaskFailure) or finish (onAllTasksComplete).
 func (j *jobManager) completed(ctx *actor.Context, taskID string, opts batch.ExitOptions) {
-	ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: taskID, JobInc: j.inc, Seq: j.seqOf(taskID), Satisfies: opts.DependencyAction != batch.DependencyBlock})
+	seq, round := j.lifeOf(taskID)
+	ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: taskID, JobInc: j.inc, Seq: seq, Round: round, Satisfies: opts.DependencyAction != batch.DependencyBlock})
 	change, err := j.graph.Complete(taskID, opts.DependencyAction)
 	ctx.Assert(err == nil, "job %s: graph: %v", j.jobID, err)
 	switch r := batch.ReactToTaskCompletion(j.rec.Job, opts); r.Action {
@@ -914,7 +924,7 @@ func (j *jobManager) finishJob(ctx *actor.Context, reason string) bool {
 			if _, ok := j.terminate(ctx, r); !ok {
 				return false // still active in the store; the caller answers busy, or a later event tries again
 			}
-			ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq})
+			ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, Round: r.Round})
 		}
 	}
 	ctx.Send(j.sched, withdraw{JobID: j.jobID, JobInc: j.inc})
@@ -975,7 +985,7 @@ func (j *jobManager) deleteTask(ctx *actor.Context, req DeleteTask) {
 			reply(ctx, req.Request, busy())
 			return
 		}
-		ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq})
+		ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, Round: r.Round})
 	}
 	err := j.st.Update(context.Background(), func(tx store.Tx) error {
 		return tx.Delete(tableTasks, j.taskKey(r.Task.ID), store.AnyVersion)
@@ -985,12 +995,7 @@ func (j *jobManager) deleteTask(ctx *actor.Context, req DeleteTask) {
 		return
 	}
 	delete(j.tasks, key)
-	recs := make([]*taskRecord, 0, len(j.tasks))
-	for _, k := range sortedKeys(j.tasks) {
-		recs = append(recs, j.tasks[k])
-	}
-	sortBySeq(recs)
-	j.rebuildGraph(ctx, recs)
+	j.rebuildGraph(ctx, j.records())
 	reply(ctx, req.Request, nil)
 }
 
@@ -998,12 +1003,12 @@ func busy() *batch.Error {
 	return &batch.Error{Code: "ServerBusy", Message: "The server is currently unable to receive requests. Please retry your request."}
 }
 
-// seqOf is the Seq of a task of the job (0 if it has none).
-func (j *jobManager) seqOf(taskID string) int64 {
+// lifeOf is the Seq and the round of a task of the job (0, 0 if it has none).
+func (j *jobManager) lifeOf(taskID string) (seq int64, round int) {
 	if r := j.tasks[batch.IDKey(taskID)]; r != nil {
-		return r.Seq
+		return r.Seq, r.Round
 	}
-	return 0
+	return 0, 0
 }
 
 func (j *jobManager) taskKey(taskID string) string {
@@ -1081,6 +1086,16 @@ func exitOf(t batch.Task) batch.Exit {
 		return batch.Exit{Condition: batch.ExitProcess}
 	}
 	return batch.Exit{Condition: batch.ExitProcess, Code: t.ExecutionInfo.ExitCode}
+}
+
+// records returns the job's task records in the order they were added.
+func (j *jobManager) records() []*taskRecord {
+	recs := make([]*taskRecord, 0, len(j.tasks))
+	for _, k := range sortedKeys(j.tasks) {
+		recs = append(recs, j.tasks[k])
+	}
+	sortBySeq(recs)
+	return recs
 }
 
 // sortBySeq puts task records in the order they were added (a restart loads a job's tasks in

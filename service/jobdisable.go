@@ -111,12 +111,7 @@ func (j *jobManager) settle(ctx *actor.Context) {
 		}
 	case batch.JobEnabling:
 		if ok = j.setState(ctx, batch.JobActive); ok {
-			recs := make([]*taskRecord, 0, len(j.tasks))
-			for _, k := range sortedKeys(j.tasks) {
-				recs = append(recs, j.tasks[k])
-			}
-			sortBySeq(recs)
-			j.queueReady(ctx, recs)
+			j.queueReady(ctx, j.records())
 			j.checkDone(ctx)
 		}
 	}

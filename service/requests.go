@@ -116,6 +116,17 @@ type (
 		Constraints   *batch.TaskConstraints
 		IfVersion     int64
 	}
+	// ReactivateTask is Task - Reactivate: a task that completed with a failure is active again,
+	// its retry count 0 and its failure forgotten, and runs again (when its job is not
+	// disabled) under new attempts; tasks that depend on it and have not started wait for its
+	// new completion. Errors: JobNotFound, TaskNotFound, JobCompleted (409), TaskNotCompleted
+	// (409), TaskSucceeded (409), ConditionNotMet (412) when IfVersion is not 0 and the task's
+	// record is at another version (If-Match).
+	ReactivateTask struct {
+		Request
+		JobID, TaskID string
+		IfVersion     int64
+	}
 	// ResizePool is Pool - Resize: the pool's targets change and it goes to allocation state
 	// resizing until it has them (or ResizeTimeout passes). Errors: PoolNotFound,
 	// PoolBeingResized (409) while a resize or stop is under way,

@@ -46,8 +46,12 @@ func (d *depsFirst) Define(m *actor.Machine) {
 				d.deps, d.done = map[string][]string{}, map[string]bool{}
 			}
 			d.deps[jobTask(e.JobID, e.JobInc, e.TaskID)] = e.DependsOn
-			if e.Satisfies {
-				d.done[jobTask(e.JobID, e.JobInc, e.TaskID)] = true
+			d.done[jobTask(e.JobID, e.JobInc, e.TaskID)] = e.Satisfies
+		}),
+		// A reactivated task's dependents that have not started wait for its next completion.
+		actor.On(func(ctx *actor.Context, e TaskReactivated) {
+			if d.done != nil {
+				delete(d.done, jobTask(e.JobID, e.JobInc, e.TaskID))
 			}
 		}),
 		actor.On(func(ctx *actor.Context, e TaskStarted) {
@@ -65,24 +69,33 @@ func (d *depsFirst) Define(m *actor.Machine) {
 		}))
 }
 
-// completedOnce asserts that no task is recorded completed twice.
+// completedOnce asserts that no task is recorded completed twice in one round, and that only a
+// completed task is reactivated (which starts its next round).
 type completedOnce struct{ seen map[string]bool }
 
+// round names one round of a task's life.
+func round(life string, n int) string { return fmt.Sprintf("%s.%d", life, n) }
+
 func (c *completedOnce) Define(m *actor.Machine) {
-	m.State("Watching", actor.On(func(ctx *actor.Context, e TaskCompleted) {
+	init := func() {
 		if c.seen == nil {
 			c.seen = map[string]bool{}
 		}
-		k := taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)
+	}
+	m.State("Watching", actor.On(func(ctx *actor.Context, e TaskCompleted) {
+		init()
+		k := round(taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq), e.Round)
 		ctx.Assert(!c.seen[k], "task %s completed twice", k)
 		c.seen[k] = true
 	}), actor.On(func(ctx *actor.Context, e TaskRecovered) {
-		if c.seen == nil {
-			c.seen = map[string]bool{}
-		}
+		init()
 		if e.Completed {
-			c.seen[taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)] = true
+			c.seen[round(taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq), e.Round)] = true
 		}
+	}), actor.On(func(ctx *actor.Context, e TaskReactivated) {
+		init()
+		k := round(taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq), e.Round-1)
+		ctx.Assert(c.seen[k], "task %s reactivated without having completed", k)
 	}), actor.Ignore[TaskAdded](), actor.Ignore[TaskStarted]())
 }
 
@@ -97,9 +110,18 @@ type eventuallyDone struct {
 
 func (e *eventuallyDone) Define(m *actor.Machine) {
 	m.State("Idle", actor.Temp(actor.Cold),
-		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.On(e.deleted), actor.Ignore[TaskStarted](), actor.Targets("Pending"))
+		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.On(e.deleted), actor.On(e.reactivated), actor.Ignore[TaskStarted](), actor.Targets("Pending"))
 	m.State("Pending", actor.Temp(actor.Hot),
-		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.On(e.deleted), actor.Ignore[TaskStarted](), actor.Targets("Idle"))
+		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.On(e.deleted), actor.On(e.reactivated), actor.Ignore[TaskStarted](), actor.Targets("Idle"))
+}
+
+// reactivated makes a task pending again: it must complete once more.
+func (e *eventuallyDone) reactivated(ctx *actor.Context, r TaskReactivated) {
+	k := jobTask(r.JobID, r.JobInc, r.TaskID)
+	if _, ok := e.deps[k]; ok {
+		e.completed[k], e.blocking[k] = false, false
+	}
+	e.update(ctx)
 }
 
 // deleted forgets the tasks of a deleted life of a job: they need not complete.
@@ -215,6 +237,9 @@ func newClient(reqs ...actor.Event) *client {
 		case EnableJob:
 			r.Request = req
 			ev = r
+		case ReactivateTask:
+			r.Request = req
+			ev = r
 		case PatchJob:
 			r.Request = req
 			ev = r
@@ -312,6 +337,9 @@ func (c *client) Define(m *actor.Machine) {
 			}
 			busy := r.Err != nil && (r.Err.Code == "ServerBusy" || r.Err.Code == batch.CodePoolBeingResized ||
 				r.Err.Code == batch.CodeJobBeingDeleted || r.Err.Code == batch.CodePoolBeingDeleted)
+			if _, reactivate := c.reqs[c.next].(ReactivateTask); reactivate && r.Err != nil && (r.Err.Code == "TaskNotCompleted" || r.Err.Code == "TaskSucceeded") {
+				ok = true // the task did not fail (yet), or a repeat found it reactivated by its first copy
+			}
 			if _, enable := c.reqs[c.next].(EnableJob); enable && r.Err != nil && r.Err.Code == batch.CodeOperationInvalidForCurrentState {
 				busy = true // the job is still disabling: enable it once it is disabled
 			}

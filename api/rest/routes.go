@@ -55,6 +55,7 @@ func (s *Server) routes() {
 		{"/jobs/{jobId}/addtaskcollection", map[string]handlerFunc{post: s.addTaskCollection}, nil},
 		{"/jobs/{jobId}/tasks/{taskId}", map[string]handlerFunc{get: s.getTask, http.MethodDelete: s.deleteTask, http.MethodPut: s.updateTask}, nil},
 		{"/jobs/{jobId}/tasks/{taskId}/terminate", map[string]handlerFunc{post: s.terminateTask}, nil},
+		{"/jobs/{jobId}/tasks/{taskId}/reactivate", map[string]handlerFunc{post: s.reactivateTask}, nil},
 		{"/jobs/{jobId}/tasks/{taskId}/subtasksinfo", map[string]handlerFunc{get: s.listSubtasks}, nil},
 		{"/applications", map[string]handlerFunc{get: s.listApplications}, nil},
 		{"/applications/{applicationId}", map[string]handlerFunc{get: s.getApplication}, nil},

@@ -139,6 +139,15 @@ func runJob(t *testing.T, c *azbatch.Client, name string) {
 		t.Fatalf("GetJobTaskCounts: completed %d, succeeded %d, failed %d", *tc.Completed, *tc.Succeeded, *tc.Failed)
 	}
 
+	// Task - Reactivate: the failed t3 runs again, now with the one retry ReplaceTask gave it.
+	if _, err := c.ReactivateTask(ctx, jobID, "t3", nil); err != nil {
+		t.Fatalf("ReactivateTask: %v", err)
+	}
+	task = waitTask(ctx, t, c, jobID, "t3", azbatch.TaskStateCompleted)
+	if x := task.ExecutionInfo; x == nil || x.ExitCode == nil || *x.ExitCode != 3 || *x.RetryCount != 1 {
+		t.Fatalf("GetTask after ReactivateTask: executionInfo %+v", x)
+	}
+
 	// Job - Disable with requeue while a task runs: the task is active again, its retry count
 	// not charged; Job - Enable runs it again.
 	if _, err := c.CreateTask(ctx, jobID, azbatch.CreateTaskContent{ID: to.Ptr("t4"), CommandLine: to.Ptr("/bin/sh -c 'sleep 60'")}, nil); err != nil {
