@@ -89,7 +89,12 @@ func (a *account) Define(m *actor.Machine) {
 		actor.On(a.addJob),
 		actor.On(func(ctx *actor.Context, r AddTasks) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r TerminateJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
-		actor.On(func(ctx *actor.Context, r PatchJob) { a.toJob(ctx, r.JobID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r PatchJob) {
+			if r.PoolID != "" {
+				a.ensureScheduler(ctx, r.PoolID) // for a job that moves to a pool not added yet
+			}
+			a.toJob(ctx, r.JobID, r.Request, r)
+		}),
 		actor.On(func(ctx *actor.Context, r TerminateTask) { a.toJob(ctx, r.JobID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r DeleteJob) {
 			if l, ok := a.jobs[batch.IDKey(r.JobID)]; ok && r.Inc != 0 && r.Inc != l.Inc {
@@ -364,12 +369,17 @@ func (a *account) jobExists(l jobLife) *batch.Error {
 // startJob starts one life of a job's manager (and the scheduler of its pool, if the pool does
 // not exist).
 func (a *account) startJob(ctx *actor.Context, j batch.Job, inc int64) {
-	if _, ok := a.pools[batch.IDKey(j.PoolInfo.PoolID)]; !ok {
-		// As in Azure, a job may name a pool that does not exist yet: its tasks wait in a
-		// scheduler with no nodes, which the pool takes over when it is added.
-		tryCreate(ctx, string(SchedulerID(j.PoolInfo.PoolID)), newScheduler(j.PoolInfo.PoolID, batch.FillSpread))
-	}
+	a.ensureScheduler(ctx, j.PoolInfo.PoolID)
 	ctx.Create(string(jobActor(j.ID, inc)), newJobManager(j.ID, inc, a.st, a.minInterval))
+}
+
+// ensureScheduler starts the scheduler of a pool id that no pool has: as in Azure, a job may
+// name a pool that does not exist yet, and its tasks wait in a scheduler with no nodes, which
+// the pool takes over when it is added.
+func (a *account) ensureScheduler(ctx *actor.Context, poolID string) {
+	if _, ok := a.pools[batch.IDKey(poolID)]; !ok {
+		tryCreate(ctx, string(SchedulerID(poolID)), newScheduler(poolID, batch.FillSpread))
+	}
 }
 
 // toPool forwards a request to the manager of the pool's current life, which answers it.

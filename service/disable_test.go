@@ -1,6 +1,7 @@
 package service
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -158,4 +159,51 @@ func disableProgram(opt batch.DisableTasks, storeFails bool) func(*systest.Sim) 
 			EnableJob{JobID: "j1"},
 		))
 	}
+}
+
+// jobMoved is announced by the client when a Job - Patch that moves a job to another pool is
+// acknowledged.
+type jobMoved struct{ JobID, PoolID string }
+
+// runsOnItsPool asserts that once a job's move to another pool is acknowledged, its tasks start
+// only on that pool's nodes (named after their pool).
+type runsOnItsPool struct{ pool map[string]string } // job id -> pool id
+
+func (m *runsOnItsPool) Define(d *actor.Machine) {
+	d.State("Watching",
+		actor.On(func(ctx *actor.Context, e jobMoved) {
+			if m.pool == nil {
+				m.pool = map[string]string{}
+			}
+			m.pool[e.JobID] = e.PoolID
+		}),
+		actor.On(func(ctx *actor.Context, e TaskStarted) {
+			if p, ok := m.pool[e.JobID]; ok {
+				ctx.Assert(strings.HasPrefix(e.NodeID, p+"-"), "task %s of job %s started on node %s after the job moved to pool %s", e.TaskID, e.JobID, e.NodeID, p)
+			}
+		}))
+}
+
+// A job is disabled while its tasks run, moved to another pool, and enabled: its remaining tasks
+// run on the new pool's nodes and all complete, through a crash of the service and lost and
+// late messages.
+func TestJobMovesWhileDisabled(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 300, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: systest.Faults{Crashes: 1, CrashHosts: []string{"service"}, Drops: 1, Delays: 1}}, func(s *systest.Sim) {
+		s.Monitor(&noStartWhileDisabled{})
+		s.Monitor(&requeuedRunsAgain{})
+		s.Monitor(&runsOnItsPool{})
+		dagService(s, model.Provider{})
+		one, yes := int32(1), true
+		s.Create("client", newClient(
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &one}},
+			AddPool{Pool: batch.Pool{ID: "p2", VMSize: "local", TargetDedicatedNodes: &one}},
+			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
+			AddTasks{JobID: "j1", Tasks: diamond()},
+			pause{Max: 3 * time.Second},
+			DisableJob{JobID: "j1", DisableTasks: batch.DisableRequeue},
+			PatchJob{JobID: "j1", PoolID: "p2"},
+			EnableJob{JobID: "j1"},
+		))
+	})
 }

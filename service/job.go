@@ -234,7 +234,9 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(j.flush),          // a batch is never pending here: this is the flush of one written already
 		actor.Ignore[sendCounts](), // the scheduler forgot the job's counts with its withdraw
 		actor.Ignore[retryJobLoad](),
-		actor.On(func(ctx *actor.Context, p propose) { ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID}) }),
+		actor.On(func(ctx *actor.Context, p propose) {
+			ctx.Send(p.from(), proposalAnswer{Task: p.Task, NodeID: p.NodeID})
+		}),
 		actor.On(func(ctx *actor.Context, e attemptEnded) {
 			if !e.Lost {
 				ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
@@ -491,8 +493,9 @@ func (j *jobManager) ready(r *taskRecord) readyTask {
 // only then tells the node to start it. The record goes into the pending batch.
 func (j *jobManager) propose(ctx *actor.Context, p propose) {
 	r := j.tasks[batch.IDKey(p.Task.TaskID)]
-	if r == nil || r.Task.State != batch.TaskActive || !j.graph.Ready(r.Task.ID) || p.Task.JobInc != j.inc || p.Task.Seq != r.Seq || !j.schedulable() {
-		j.later(ctx, func(ctx *actor.Context) { ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID}) })
+	if r == nil || r.Task.State != batch.TaskActive || !j.graph.Ready(r.Task.ID) || p.Task.JobInc != j.inc || p.Task.Seq != r.Seq ||
+		!j.schedulable() || p.from() != j.sched {
+		j.later(ctx, func(ctx *actor.Context) { ctx.Send(p.from(), proposalAnswer{Task: p.Task, NodeID: p.NodeID}) })
 		return
 	}
 	next := *r
@@ -526,6 +529,10 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 		j.queue(ctx, []string{p.Task.TaskID})
 	})
 }
+
+// from is the scheduler that made a proposal: a job moved to another pool (Job - Patch) takes
+// none from its old pool's, and answers each to the scheduler that made it.
+func (p propose) from() actor.ID { return SchedulerID(p.PoolID) }
 
 // change puts a task record's new value in memory and its write, with what follows from it, in the
 // pending batch (see pendingBatch); the first change of a batch sends the flush.
@@ -742,7 +749,8 @@ func (j *jobManager) forget(ctx *actor.Context, e attemptEnded) {
 	b := j.openBatch(ctx)
 	key := batch.IDKey(e.Ref.TaskID)
 	b.writes = append(b.writes, func(tx store.Tx) error {
-		err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, e.NodeID, e.Ref.AttemptID), store.AnyVersion)
+		// The attempt's pool, which is the job's unless the job has moved since (Job - Patch).
+		err := tx.Delete(tableAttempts, attemptKey(e.PoolID, e.NodeID, e.Ref.AttemptID), store.AnyVersion)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -900,12 +908,33 @@ func (j *jobManager) patchJob(ctx *actor.Context, req PatchJob) {
 	if req.Metadata != nil {
 		job.Metadata = append([]batch.MetadataItem(nil), *req.Metadata...)
 	}
-	job.LastModified = ctx.Now()
 	rec := j.rec
+	move := req.PoolID != "" && batch.IDKey(req.PoolID) != batch.IDKey(j.rec.PoolID)
+	if move {
+		if job.State != batch.JobDisabled {
+			reply(ctx, req.Request, &batch.Error{Code: batch.CodeOperationInvalidForCurrentState,
+				Message: "The job must be disabled for its poolInfo to change.",
+				Values:  []batch.KV{{Key: "PropertyName", Value: "poolInfo"}}})
+			return
+		}
+		job.PoolInfo.PoolID, rec.PoolID = req.PoolID, req.PoolID
+		if job.ExecutionInfo != nil {
+			ei := *job.ExecutionInfo
+			ei.PoolID = req.PoolID
+			job.ExecutionInfo = &ei
+		}
+	}
+	job.LastModified = ctx.Now()
 	rec.Job = job
 	if e := j.record(rec, req.IfVersion); e != nil {
 		reply(ctx, req.Request, e)
 		return
+	}
+	if move {
+		// Disabled, the job has nothing queued or running: only its counts move.
+		ctx.Send(j.sched, withdraw{JobID: j.jobID, JobInc: j.inc})
+		j.sched = SchedulerID(rec.PoolID)
+		ctx.Send(j.sched, jobCounts{JobID: j.jobID, JobInc: j.inc, Counts: j.count()})
 	}
 	reply(ctx, req.Request, nil)
 	j.checkDone(ctx)

@@ -58,9 +58,15 @@ type (
 	// then set it). Errors: JobNotFound, JobCompleted (409), InvalidPropertyValue (400) for
 	// terminatejob to noaction (Azure does not turn automatic termination off), ConditionNotMet
 	// (412) when IfVersion is not 0 and the job's record is at another version (If-Match).
+	//
+	// PoolID, if not "" and another pool than the job's, moves the job to that pool (which need
+	// not exist yet, as at Job - Add): only a disabled job moves (409
+	// OperationInvalidForCurrentState otherwise), so none of its tasks runs; after the enable
+	// they run on the new pool.
 	PatchJob struct {
 		Request
 		JobID              string
+		PoolID             string
 		OnAllTasksComplete batch.OnAllTasksComplete
 		Metadata           *[]batch.MetadataItem
 		IfVersion          int64

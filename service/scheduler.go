@@ -34,6 +34,7 @@ type (
 	propose struct {
 		Task   readyTask
 		NodeID string
+		PoolID string // the scheduler's: the answer goes back to it (the job may have moved)
 	}
 
 	// jobCounts tells the scheduler how many tasks of a job are in each state, for the pool's
@@ -218,7 +219,7 @@ func (s *scheduler) dispatch(ctx *actor.Context) {
 		taken[a.TaskID] = true
 		s.free[a.NodeID] -= t.Slots
 		s.announce(ctx, a.NodeID)
-		ctx.Send(jobActor(t.JobID, t.JobInc), propose{Task: t, NodeID: a.NodeID})
+		ctx.Send(jobActor(t.JobID, t.JobInc), propose{Task: t, NodeID: a.NodeID, PoolID: s.poolID})
 	}
 	s.queue = slices.DeleteFunc(s.queue, func(t readyTask) bool { return taken[t.key()] })
 }

@@ -354,6 +354,9 @@ func (c *client) Define(m *actor.Machine) {
 			if d, isDisable := c.reqs[c.next].(DisableJob); isDisable {
 				ctx.Announce(jobDisableAcked{JobID: d.JobID})
 			}
+			if p, isPatch := c.reqs[c.next].(PatchJob); isPatch && p.PoolID != "" {
+				ctx.Announce(jobMoved{JobID: p.JobID, PoolID: p.PoolID})
+			}
 			if p, isPatch := c.reqs[c.next].(PatchJob); isPatch {
 				ctx.Announce(jobPatched{JobID: p.JobID, OnAllTasksComplete: p.OnAllTasksComplete})
 			}

@@ -43,9 +43,10 @@ func (s *Server) updateJob(c *call) *api.Error {
 	return s.changeJob(c, true)
 }
 
-// patchJob is Job - Patch: PATCH /jobs/{jobId}. onAllTasksComplete and metadata change; the
-// other properties are accepted only when they change nothing Corral keeps (priority 0,
-// maxParallelTasks -1, allowTaskPreemption false, the job's own pool), and refused otherwise.
+// patchJob is Job - Patch: PATCH /jobs/{jobId}. onAllTasksComplete and metadata change, and a
+// disabled job moves to the pool poolInfo names; the other properties are accepted only when they
+// change nothing Corral keeps (priority 0, maxParallelTasks -1, allowTaskPreemption false), and
+// refused otherwise.
 // The conditional headers are checked against the job as read; If-Match is checked again by
 // the job's manager in the transaction that writes the change.
 func (s *Server) patchJob(c *call) *api.Error {
@@ -89,6 +90,9 @@ func (s *Server) changeJob(c *call, replace bool) *api.Error {
 		return e
 	}
 	ev := service.PatchJob{JobID: id, Metadata: p.Metadata, IfVersion: ifMatchVersion(c.r)}
+	if p.PoolInfo != nil && !strings.EqualFold(p.PoolInfo.PoolID, j.PoolInfo.PoolID) {
+		ev.PoolID = p.PoolInfo.PoolID // the service moves only a disabled job
+	}
 	if p.OnAllTasksComplete != nil {
 		ev.OnAllTasksComplete = *p.OnAllTasksComplete
 	}
@@ -119,8 +123,10 @@ func refusePatch(p jobPatchParameter, j batch.Job) *api.Error {
 		return unsupportedProperty("constraints", "Corral does not change a job's constraints yet")
 	case given(p.NetworkConfiguration):
 		return unsupportedProperty("networkConfiguration", "nodes are not on Azure virtual networks")
-	case p.PoolInfo != nil && (p.PoolInfo.AutoPoolSpecification != nil || !strings.EqualFold(p.PoolInfo.PoolID, j.PoolInfo.PoolID)):
-		return unsupportedProperty("poolInfo", "Azure moves a job to another pool only while it is disabled, and Corral does not disable jobs yet")
+	case p.PoolInfo != nil && p.PoolInfo.AutoPoolSpecification != nil:
+		return unsupportedProperty("poolInfo.autoPoolSpecification", "create a pool and give its id")
+	case p.PoolInfo != nil && !batch.ValidID(p.PoolInfo.PoolID):
+		return api.InvalidProperty("poolInfo.poolId", p.PoolInfo.PoolID, "not a valid pool id")
 	case p.OnAllTasksComplete != nil && !p.OnAllTasksComplete.Valid():
 		return api.InvalidProperty("onAllTasksComplete", string(*p.OnAllTasksComplete), "want noaction or terminatejob")
 	}

@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -28,7 +29,8 @@ func TestJobPatch(t *testing.T) {
 	}{
 		{"priority", map[string]any{"priority": 5}, http.StatusBadRequest, api.CodeUnsupportedProperty},
 		{"constraints", map[string]any{"constraints": map[string]any{"maxTaskRetryCount": 3}}, http.StatusBadRequest, api.CodeUnsupportedProperty},
-		{"another pool", map[string]any{"poolInfo": map[string]any{"poolId": "p2"}}, http.StatusBadRequest, api.CodeUnsupportedProperty},
+		{"another pool while active", map[string]any{"poolInfo": map[string]any{"poolId": "p2"}}, http.StatusConflict, api.CodeOperationInvalidForCurrentState},
+		{"an auto pool", map[string]any{"poolInfo": map[string]any{"autoPoolSpecification": map[string]any{"poolLifetimeOption": "job"}}}, http.StatusBadRequest, api.CodeUnsupportedProperty},
 		{"bad onAllTasksComplete", map[string]any{"onAllTasksComplete": "sometimes"}, http.StatusBadRequest, api.CodeInvalidPropertyValue},
 		{"unknown property", map[string]any{"color": "red"}, http.StatusBadRequest, ""},
 	}
@@ -120,4 +122,39 @@ func TestJobUpdate(t *testing.T) {
 	want(t, e.do("PUT", "/jobs/j1", nil, map[string]any{"poolInfo": map[string]any{"poolId": "p1"}, "onAllTasksComplete": "terminatejob"}), http.StatusOK, "")
 	// Left out, onAllTasksComplete would go back to noaction: refused once it is terminatejob.
 	want(t, e.do("PUT", "/jobs/j1", nil, map[string]any{"poolInfo": map[string]any{"poolId": "p1"}}), http.StatusBadRequest, api.CodeInvalidPropertyValue)
+}
+
+// A disabled job moves to another pool with Job - Patch (as on Azure, only while disabled), and
+// runs its tasks there once enabled.
+func TestJobPatchMovesDisabledJob(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	created(t, e.do("POST", "/pools", nil, pool("p1", 0)), http.StatusCreated, e.base+"/pools/p1")
+	created(t, e.do("POST", "/pools", nil, pool("p2", 1)), http.StatusCreated, e.base+"/pools/p2")
+	created(t, e.do("POST", "/jobs", nil, job("j1", "p1", false)), http.StatusCreated, e.base+"/jobs/j1")
+	created(t, e.do("POST", "/jobs/j1/tasks", nil, task("a")), http.StatusCreated, e.base+"/jobs/j1/tasks/a")
+	want(t, e.do("POST", "/jobs/j1/disable", nil, map[string]any{"disableTasks": "requeue"}), http.StatusAccepted, "")
+	eventually(t, "the job disabled", func() string {
+		var j batch.Job
+		e.do("GET", "/jobs/j1", nil, nil).decode(t, &j)
+		if j.State != batch.JobDisabled {
+			return string(j.State)
+		}
+		return ""
+	})
+	want(t, e.do("PATCH", "/jobs/j1", nil, map[string]any{"poolInfo": map[string]any{"poolId": "bad id!"}}), http.StatusBadRequest, api.CodeInvalidPropertyValue)
+	want(t, e.do("PATCH", "/jobs/j1", nil, map[string]any{"poolInfo": map[string]any{"poolId": "p2"}}), http.StatusOK, "")
+	var j batch.Job
+	e.do("GET", "/jobs/j1", nil, nil).decode(t, &j)
+	if j.PoolInfo.PoolID != "p2" || must(j.ExecutionInfo).PoolID != "p2" {
+		t.Fatalf("job after the move: poolInfo %+v, executionInfo %+v", j.PoolInfo, j.ExecutionInfo)
+	}
+	want(t, e.do("POST", "/jobs/j1/enable", nil, nil), http.StatusAccepted, "")
+	eventually(t, "the task runs on p2", func() string {
+		var tk batch.Task
+		e.do("GET", "/jobs/j1/tasks/a", nil, nil).decode(t, &tk)
+		if tk.State != batch.TaskCompleted || tk.NodeInfo == nil || tk.NodeInfo.PoolID != "p2" {
+			return fmt.Sprintf("%s on %+v", tk.State, tk.NodeInfo)
+		}
+		return ""
+	})
 }
