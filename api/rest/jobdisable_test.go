@@ -81,3 +81,32 @@ func TestJobDisableEnable(t *testing.T) {
 	want(t, e.do("POST", "/jobs/j1/disable", nil, map[string]any{"disableTasks": "wait"}), http.StatusConflict, api.CodeJobCompleted)
 	want(t, e.do("POST", "/jobs/j1/enable", nil, nil), http.StatusConflict, api.CodeJobCompleted)
 }
+
+// An exit condition whose jobAction is disable (the job's onTaskFailure being
+// performexitoptionsjobaction) disables the job when it applies, as Job - Disable with requeue
+// does: here on exit code 0, so the task's dependent does not start.
+func TestJobActionDisable(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	created(t, e.do("POST", "/pools", nil, pool("p1", 1)), http.StatusCreated, e.base+"/pools/p1")
+	j := job("j1", "p1", true)
+	j.OnTaskFailure = batch.TaskFailurePerformExitOptionsJobAction
+	created(t, e.do("POST", "/jobs", nil, j), http.StatusCreated, e.base+"/jobs/j1")
+	a := task("a")
+	a.ExitConditions = &batch.ExitConditions{ExitCodes: []batch.ExitCodeMapping{{Code: 0, ExitOptions: batch.ExitOptions{JobAction: batch.JobActionDisable}}}}
+	created(t, e.do("POST", "/jobs/j1/tasks", nil, a), http.StatusCreated, e.base+"/jobs/j1/tasks/a")
+	created(t, e.do("POST", "/jobs/j1/tasks", nil, task("b", "a")), http.StatusCreated, e.base+"/jobs/j1/tasks/b")
+	eventually(t, "the job disabled by its task's exit", func() string {
+		var j batch.Job
+		e.do("GET", "/jobs/j1", nil, nil).decode(t, &j)
+		if j.State != batch.JobDisabled {
+			return string(j.State)
+		}
+		return ""
+	})
+	e.idle()
+	var b batch.Task
+	e.do("GET", "/jobs/j1/tasks/b", nil, nil).decode(t, &b)
+	if b.State != batch.TaskActive {
+		t.Errorf("dependent of the task that disabled the job: %s", b.State)
+	}
+}
