@@ -212,7 +212,7 @@ await check("job.getTaskCounts", async () => {
   assert(r.taskCounts.succeeded === 2 && r.taskCounts.failed === 1, JSON.stringify(r.taskCounts));
 });
 await check("task.update", async () => {
-  await client.task.update(j1, "t4", { taskUpdateParameter: { constraints: { maxTaskRetryCount: 2 } } });
+  await client.task.update(j1, "t4", { constraints: { maxTaskRetryCount: 2 } });
   assert((await client.task.get(j1, "t4")).constraints?.maxTaskRetryCount === 2, "constraint not set");
 });
 await check("task.listSubtasks", async () => assert(((await client.task.listSubtasks(j1, "t1")).value ?? []).length === 0, "want no subtasks"));
