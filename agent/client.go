@@ -248,6 +248,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	rcfg := cfg.Runner
 	rcfg.OnDone = c.onDone
+	rcfg.OnStarted = func(attemptID string, start time.Time) {
+		c.enqueueLazy(protocol.Message{Body: protocol.TaskStarted{NodeID: c.cfg.NodeID, AttemptID: attemptID, StartTime: start}})
+	}
 	if rcfg.Logger == nil {
 		rcfg.Logger = c.log
 	}
@@ -696,6 +699,7 @@ func (c *Client) start(s protocol.StartTask) {
 	spec := TaskSpec{
 		JobID: s.JobID, TaskID: s.TaskID, PoolID: s.PoolID, AttemptID: s.AttemptID,
 		CommandLine: s.CommandLine, MaxWallClock: s.MaxWallClock, ElevationAdmin: s.ElevationAdmin,
+		ResourceFiles: s.ResourceFiles, OutputFiles: s.OutputFiles,
 	}
 	for _, e := range s.Env {
 		spec.Env = append(spec.Env, EnvSetting{Name: e.Name, Value: e.Value})
@@ -781,7 +785,7 @@ func TaskResultOf(nodeID string, r Result) protocol.TaskResult {
 	switch {
 	case r.Failure != nil:
 		tr.Error = r.Failure.Code + ": " + r.Failure.Message
-	case !r.Started:
+	case !r.Started && !r.Killed:
 		tr.Error = "the task's process was not started"
 	}
 	return tr

@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"corral/batch"
 )
 
 // Errors returned by Runner methods; they are wrapped, test with errors.Is.
@@ -45,6 +49,12 @@ type TaskSpec struct {
 	// user of its own. A Runner that does not run as root cannot elevate: such an attempt
 	// fails without starting (see "Task users" in the package documentation).
 	ElevationAdmin bool
+	// ResourceFiles are downloaded into the working directory before the process starts (see
+	// "Resource files and output files" in the package documentation); OutputFiles are uploaded
+	// after it ends, before the attempt's outcome is written. Their URLs hold SAS tokens, which
+	// the Runner never logs nor puts in a Failure's message.
+	ResourceFiles []batch.ResourceFile
+	OutputFiles   []batch.OutputFile
 }
 
 // Config configures a Runner.
@@ -69,6 +79,10 @@ type Config struct {
 	// is called from a goroutine of the Runner, never from inside Start, possibly for several
 	// attempts at once; it may call Start, Kill and Running, but not Close. Required.
 	OnDone func(Result)
+	// OnStarted, if not nil, is called when the process of an attempt that had resource files
+	// to download starts: such a Start returns before the process does. It is called from a
+	// goroutine of the Runner, like OnDone.
+	OnStarted func(attemptID string, start time.Time)
 	// Logger receives problems the Runner cannot return to a caller (an outcome file that
 	// could not be written, for instance). Nil means slog.Default().
 	Logger *slog.Logger
@@ -95,9 +109,10 @@ type Runner struct {
 
 	cfg  Config
 	log  *slog.Logger
-	path string   // PATH given to tasks
-	null *os.File // /dev/null, every task's standard input (os/exec would open it per task)
-	home string   // HOME given to tasks, if the agent has one and tasks run as the agent
+	path string       // PATH given to tasks
+	null *os.File     // /dev/null, every task's standard input (os/exec would open it per task)
+	http *http.Client // downloads httpUrl resource files
+	home string       // HOME given to tasks, if the agent has one and tasks run as the agent
 
 	// superuser: the agent runs as root. isolate: tasks run as users of their own, from uids
 	// (the agent is root, and other users can reach the node's root).
@@ -118,14 +133,18 @@ type Runner struct {
 	wg      sync.WaitGroup      // waiters and OnDone calls
 }
 
-// attempt is a running attempt. The fields after timer are guarded by Runner.mu.
+// attempt is a running attempt. The fields from cmd on are guarded by Runner.mu; while
+// preparing is set (its resource files are downloading) there is no process yet.
 type attempt struct {
-	spec  TaskSpec
-	dir   string
-	cmd   *exec.Cmd
-	pid   int
-	start time.Time
-	timer *time.Timer
+	spec   TaskSpec
+	dir    string
+	cancel context.CancelFunc // stops the downloads of a preparing attempt
+
+	cmd       *exec.Cmd
+	pid       int
+	start     time.Time
+	timer     *time.Timer
+	preparing bool
 
 	exited   bool // the main process has exited (maybe not reaped yet): Kill and the timeout must not signal the group any more
 	killed   bool
@@ -164,6 +183,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 		home:      os.Getenv("HOME"),
 		spawnc:    make(chan func()),
 		spawnDone: make(chan struct{}),
+		http:      &http.Client{},
 		running:   make(map[string]*attempt),
 		byTask:    make(map[string]string),
 	}
@@ -279,12 +299,21 @@ func (r *Runner) Start(spec TaskSpec) error {
 	if err != nil {
 		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
 	}
-	defer stdout.Close() // the child has its own descriptor
+	handedOff := false // to the goroutine that downloads the resource files
+	defer func() {
+		if !handedOff {
+			stdout.Close() // the child has its own descriptor
+		}
+	}()
 	stderr, err := r.openOutput(filepath.Join(dir, StderrFile), user)
 	if err != nil {
 		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
 	}
-	defer stderr.Close()
+	defer func() {
+		if !handedOff {
+			stderr.Close()
+		}
+	}()
 	for _, f := range []string{resultFile, ackedResultFile} {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("agent: start %s: removing previous outcome: %w", spec.AttemptID, err)
@@ -296,17 +325,20 @@ func (r *Runner) Start(spec TaskSpec) error {
 	}
 
 	env := r.taskEnv(spec, dir, wd)
+	if failure == nil && len(spec.ResourceFiles) > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		a := &attempt{spec: spec, dir: dir, cancel: cancel, preparing: true}
+		r.running[spec.AttemptID] = a
+		r.byTask[key] = spec.AttemptID
+		handedOff = true
+		r.wg.Add(1)
+		go r.prepareAndRun(ctx, a, user, env, wd, stdout, stderr)
+		return nil
+	}
 	start := now()
 	var cmd *exec.Cmd
 	if failure == nil {
-		cmd, failure = prepare(spec.CommandLine, env, wd)
-	}
-	if failure == nil {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = r.null, stdout, stderr
-		cmd.SysProcAttr = sysProcAttr(user)
-		if err := r.spawn(cmd); err != nil {
-			failure = launchFailure(err)
-		}
+		cmd, failure = r.launch(spec.CommandLine, user, env, wd, stdout, stderr)
 	}
 	if failure != nil {
 		res := Result{
@@ -327,12 +359,82 @@ func (r *Runner) Start(spec TaskSpec) error {
 	a := &attempt{spec: spec, dir: dir, cmd: cmd, pid: cmd.Process.Pid, start: start}
 	r.running[spec.AttemptID] = a
 	r.byTask[key] = spec.AttemptID
-	if spec.MaxWallClock > 0 {
-		a.timer = time.AfterFunc(spec.MaxWallClock, func() { r.timeout(a) })
-	}
+	r.startTimer(a)
 	r.wg.Add(1)
 	go r.wait(a)
 	return nil
+}
+
+// launch finds the program and starts the attempt's process, or says why it cannot.
+func (r *Runner) launch(commandLine string, user taskUser, env *envBuilder, wd string, stdout, stderr *os.File) (*exec.Cmd, *Failure) {
+	cmd, failure := prepare(commandLine, env, wd)
+	if failure != nil {
+		return nil, failure
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = r.null, stdout, stderr
+	cmd.SysProcAttr = sysProcAttr(user)
+	if err := r.spawn(cmd); err != nil {
+		return nil, launchFailure(err)
+	}
+	return cmd, nil
+}
+
+// startTimer starts the attempt's maxWallClockTime timer, if it has one.
+func (r *Runner) startTimer(a *attempt) {
+	if a.spec.MaxWallClock > 0 {
+		a.timer = time.AfterFunc(a.spec.MaxWallClock, func() { r.timeout(a) })
+	}
+}
+
+// prepareAndRun downloads a preparing attempt's resource files, then starts its process and
+// waits for it. A download that fails, or a Kill or Close meanwhile, ends the attempt without a
+// process. It owns stdout and stderr, and one count of r.wg.
+func (r *Runner) prepareAndRun(ctx context.Context, a *attempt, user taskUser, env *envBuilder, wd string, stdout, stderr *os.File) {
+	defer stdout.Close()
+	defer stderr.Close()
+	failure := downloadResourceFiles(ctx, r.http, wd, a.spec.ResourceFiles)
+	a.cancel()
+	r.mu.Lock()
+	if failure == nil && !a.killed && r.isolate {
+		if err := chownTree(wd, int(user.uid), int(user.uid)); err != nil {
+			failure = fileFailure(CodeResourceFileCreateFailed, "giving the resource files to the task's user: "+err.Error())
+		}
+	}
+	start := now()
+	var cmd *exec.Cmd
+	if failure == nil && !a.killed {
+		cmd, failure = r.launch(a.spec.CommandLine, user, env, wd, stdout, stderr)
+	}
+	if failure != nil || a.killed {
+		killed := a.killed // a download that Kill cut short failed for that reason
+		if killed {
+			failure = nil
+		}
+		exitCode := 0
+		if killed { // reported as a process that SIGKILL ended would be
+			exitCode = 128 + int(syscall.SIGKILL)
+		}
+		delete(r.running, a.spec.AttemptID)
+		delete(r.byTask, a.spec.JobID+"/"+a.spec.TaskID)
+		r.mu.Unlock()
+		res := Result{
+			JobID: a.spec.JobID, TaskID: a.spec.TaskID, AttemptID: a.spec.AttemptID,
+			ExitCode: exitCode, StartTime: start, EndTime: start, Failure: failure, Killed: killed,
+		}
+		if err := writeResult(a.dir, res); err != nil {
+			r.log.Error("agent: outcome file not written", "attempt", a.spec.AttemptID, "err", err)
+		}
+		r.cfg.OnDone(res)
+		r.wg.Done()
+		return
+	}
+	a.cmd, a.pid, a.start, a.preparing = cmd, cmd.Process.Pid, start, false
+	r.startTimer(a)
+	r.mu.Unlock()
+	if r.cfg.OnStarted != nil {
+		r.cfg.OnStarted(a.spec.AttemptID, start)
+	}
+	r.wait(a)
 }
 
 // prepare splits the command line and finds the program, or says why the attempt fails.
@@ -461,7 +563,7 @@ func (r *Runner) timeout(a *attempt) {
 func (r *Runner) StartTime(attemptID string) (start time.Time, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if a, ok := r.running[attemptID]; ok {
+	if a, ok := r.running[attemptID]; ok && !a.preparing {
 		return a.start, true
 	}
 	return time.Time{}, false
@@ -479,6 +581,10 @@ func (r *Runner) Kill(attemptID string) error {
 		return nil
 	}
 	a.killed = true
+	if a.preparing {
+		a.cancel()
+		return nil
+	}
 	if err := killGroup(a.pid); err != nil {
 		return fmt.Errorf("agent: kill %s: %w", attemptID, err)
 	}
@@ -506,7 +612,10 @@ func (r *Runner) Close() {
 	r.mu.Lock()
 	r.closed = true
 	for _, a := range r.running {
-		if !a.exited {
+		if a.preparing {
+			a.killed = true
+			a.cancel()
+		} else if !a.exited {
 			a.killed = true
 			if err := killGroup(a.pid); err != nil {
 				r.log.Error("agent: killing a task on close", "attempt", a.spec.AttemptID, "pid", a.pid, "err", err)

@@ -62,6 +62,44 @@ const (
 	FailureCodeFileUpload = "TaskFileUploadError"
 )
 
+// File upload failure codes that the node agent reports, from Azure's TaskFailureInformationCodes.
+const (
+	FailureCodeFileUploadContainerNotFound = "FileUploadContainerNotFound"
+	FailureCodeFileUploadAccessDenied      = "FileUploadAccessDenied"
+	FailureCodeFileUploadMiscError         = "FileUploadMiscError"
+)
+
+// IsFileUploadFailure reports whether a failureInfo code is one of a file upload error.
+func IsFileUploadFailure(code string) bool {
+	switch code {
+	case FailureCodeFileUpload, FailureCodeFileUploadContainerNotFound, FailureCodeFileUploadAccessDenied,
+		FailureCodeFileUploadMiscError:
+		return true
+	}
+	return false
+}
+
+// RecordedExit rebuilds, from a completed task's executionInfo, the exit its final attempt
+// ended with, as far as [EffectiveExitOptions] needs it: a file upload error (a failureInfo
+// code of [IsFileUploadFailure], with the process's exit code), a pre-processing error (a
+// failureInfo and no exit code), else the process's exit (timeouts and terminations have exit
+// codes, or none, that give the same options).
+func RecordedExit(t Task) Exit {
+	ei := t.ExecutionInfo
+	if ei == nil {
+		return Exit{Condition: ExitProcess}
+	}
+	if fi := ei.FailureInfo; fi != nil && ei.Result == ResultFailure {
+		switch {
+		case IsFileUploadFailure(fi.Code):
+			return Exit{Condition: ExitFileUploadError, Code: ei.ExitCode}
+		case ei.ExitCode == nil && fi.Code != FailureCodeTaskEnded:
+			return Exit{Condition: ExitPreProcessingError}
+		}
+	}
+	return Exit{Condition: ExitProcess, Code: ei.ExitCode}
+}
+
 // WallClockExitCode is the exit code Azure Batch records for a task killed because it exceeded its
 // maxWallClockTime: 0xC000013A (STATUS_CONTROL_C_EXIT) as a signed 32-bit integer, -1073741510.
 // Azure's "Error handling and detection in Azure Batch" (constraint errors) gives this code for

@@ -1,6 +1,9 @@
 package batch
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestEffectiveExitOptions(t *testing.T) {
 	code := func(c int32) *int32 { return &c }
@@ -74,6 +77,36 @@ func TestEffectiveExitOptions(t *testing.T) {
 	for _, tt := range tests {
 		if got := EffectiveExitOptions(tt.ec, tt.exit); got != tt.want {
 			t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestRecordedExit(t *testing.T) {
+	ec := &ExitConditions{
+		PreProcessingError: &ExitOptions{DependencyAction: DependencySatisfy},
+		FileUploadError:    &ExitOptions{DependencyAction: DependencySatisfy},
+	}
+	finish := func(exit Exit) Task {
+		t.Helper()
+		task, _, err := FinishTask(Task{ID: "t", State: TaskRunning, ExitConditions: ec, ExecutionInfo: &TaskExecutionInfo{}}, exit, time.Unix(1, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return task
+	}
+	zero, one := int32(0), int32(1)
+	for _, exit := range []Exit{
+		{Condition: ExitProcess, Code: &zero},
+		{Condition: ExitProcess, Code: &one},
+		{Condition: ExitPreProcessingError, FailureInfo: &FailureInfo{Code: "BlobNotFound"}},
+		{Condition: ExitFileUploadError, Code: &zero, FailureInfo: &FailureInfo{Code: FailureCodeFileUploadContainerNotFound}},
+		{Condition: ExitFileUploadError, Code: &one},
+		WallClockExit(),
+	} {
+		task := finish(exit)
+		want := EffectiveExitOptions(ec, exit)
+		if got := EffectiveExitOptions(ec, RecordedExit(task)); got != want {
+			t.Errorf("%v: options from the record %+v, at completion %+v", exit.Condition, got, want)
 		}
 	}
 }

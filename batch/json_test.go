@@ -87,11 +87,15 @@ func TestJSONRoundTrip(t *testing.T) {
 	}
 
 	task := roundTrip[Task](t, "task_add.json")
-	refused("task_add.json", ValidateTask(task, job, &pool), "resourceFiles")
+	refused("task_add.json", ValidateTask(task, job, &pool), "outputFiles")
 	vt := task
-	vt.ResourceFiles, vt.OutputFiles = nil, nil
+	vt.OutputFiles = nil
 	if err := ValidateTask(vt, job, &pool); err != nil {
 		t.Errorf("task_add.json: %v", err)
+	}
+	if len(task.ResourceFiles) != 1 || task.ResourceFiles[0].FilePath != "merge.sh" ||
+		len(task.OutputFiles) != 1 || task.OutputFiles[0].UploadOptions.UploadCondition != UploadOnSuccess {
+		t.Errorf("task_add.json decoded wrong: %+v %+v", task.ResourceFiles, task.OutputFiles)
 	}
 	tg := roundTrip[Task](t, "task_get.json")
 	if *tg.ExecutionInfo.ExitCode != 3 || tg.ExecutionInfo.FailureInfo.Category != UserError {

@@ -46,8 +46,9 @@ var UnsupportedJobProperties = []Unsupported{
 
 // UnsupportedTaskProperties are the task properties [ValidateTask] refuses.
 var UnsupportedTaskProperties = []Unsupported{
-	{"resourceFiles", "resource files are not downloaded to nodes yet; fetch inputs in the command line"},
-	{"outputFiles", "output files are not uploaded yet; read them with the task file operations"},
+	{"resourceFiles.autoStorageContainerName", "Corral has no linked (auto-storage) account; give storageContainerUrl with a SAS instead"},
+	{"resourceFiles.identityReference", "nodes have no managed identities; give URLs with a SAS"},
+	{"outputFiles.destination.container.identityReference", "nodes have no managed identities; give containerUrl with a SAS"},
 	{"affinityInfo", "the scheduler does not use affinity hints"},
 	{"applicationPackageReferences", "application packages are not supported"},
 	{"authenticationTokenSettings", "tasks get no authentication token"},
@@ -59,12 +60,17 @@ var UnsupportedTaskProperties = []Unsupported{
 
 // refuse returns the UnsupportedProperty error for property, with its reason from list.
 func refuse(list []Unsupported, property string) *Error {
+	return unsupported(property, reasonOf(list, property))
+}
+
+// reasonOf returns the reason list gives for refusing property.
+func reasonOf(list []Unsupported, property string) string {
 	for _, u := range list {
 		if u.Property == property {
-			return unsupported(property, u.Reason)
+			return u.Reason
 		}
 	}
-	return unsupported(property, "not supported")
+	return "not supported"
 }
 
 // given reports whether a kept-as-is property asks for something: it is present and not null,
@@ -155,8 +161,6 @@ func checkTaskSupported(t Task) *Error {
 		name string
 		raw  json.RawMessage
 	}{
-		{"resourceFiles", t.ResourceFiles},
-		{"outputFiles", t.OutputFiles},
 		{"applicationPackageReferences", t.ApplicationPackageReferences},
 		{"authenticationTokenSettings", t.AuthenticationTokenSettings},
 		{"containerSettings", t.ContainerSettings},

@@ -388,8 +388,8 @@ type Task struct {
 	PreviousStateTransitionTime  time.Time            `json:"previousStateTransitionTime,omitzero"`
 	CommandLine                  string               `json:"commandLine,omitempty"`
 	ContainerSettings            json.RawMessage      `json:"containerSettings,omitempty"`
-	ResourceFiles                json.RawMessage      `json:"resourceFiles,omitempty"`
-	OutputFiles                  json.RawMessage      `json:"outputFiles,omitempty"`
+	ResourceFiles                []ResourceFile       `json:"resourceFiles,omitempty"`
+	OutputFiles                  []OutputFile         `json:"outputFiles,omitempty"`
 	EnvironmentSettings          []EnvironmentSetting `json:"environmentSettings,omitempty"`
 	AffinityInfo                 *AffinityInfo        `json:"affinityInfo,omitempty"`
 	Constraints                  *TaskConstraints     `json:"constraints,omitempty"`

@@ -255,8 +255,13 @@ func ValidateJob(j Job) error {
 // the first problem as an *Error:
 //
 //   - a valid id; commandLine given; displayName length; environment setting names;
-//   - what Corral does not implement (resourceFiles, multiInstanceSettings…: see
-//     [UnsupportedTaskProperties]) is refused with UnsupportedProperty;
+//   - what Corral does not implement (multiInstanceSettings, a resource file's
+//     autoStorageContainerName…: see [UnsupportedTaskProperties]) is refused with
+//     UnsupportedProperty;
+//   - resourceFiles: one of httpUrl and storageContainerUrl, an absolute http(s) URL; filePath
+//     (required with httpUrl) relative and inside the working directory; fileMode octal;
+//   - outputFiles: filePattern inside the task directory, destination.container.containerUrl an
+//     http(s) URL, upload headers Corral can set, uploadOptions.uploadCondition;
 //   - requiredSlots >= 1 and at most the pool's taskSlotsPerNode;
 //   - constraints: maxTaskRetryCount >= -1, maxWallClockTime > 0, retentionTime >= 0
 //     (InvalidConstraintValue);
@@ -296,6 +301,9 @@ func ValidateTask(t Task, j Job, pool *Pool) error {
 		return err
 	}
 	if err := checkEnvironment("environmentSettings", t.EnvironmentSettings); err != nil {
+		return err
+	}
+	if err := validateTaskFiles(t); err != nil {
 		return err
 	}
 	if err := validateExitConditions(t.ExitConditions, j); err != nil {

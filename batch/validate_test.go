@@ -319,12 +319,8 @@ func TestValidateTask(t *testing.T) {
 			t.MultiInstanceSettings = json.RawMessage(`{"numberOfInstances":2}`)
 		}, CodeUnsupportedProperty, "multiInstanceSettings"},
 		{"null and empty ask for nothing", plainJob, pool, func(t *Task) {
-			t.ResourceFiles, t.OutputFiles, t.ContainerSettings = json.RawMessage(`null`), json.RawMessage(`[]`), json.RawMessage(`{}`)
+			t.ContainerSettings, t.AuthenticationTokenSettings = json.RawMessage(`null`), json.RawMessage(`{}`)
 		}, "", ""},
-		{"resource files", plainJob, pool, func(t *Task) { t.ResourceFiles = json.RawMessage(`[{"httpUrl":"https://x/y"}]`) },
-			CodeUnsupportedProperty, "resourceFiles"},
-		{"output files", plainJob, pool, func(t *Task) { t.OutputFiles = json.RawMessage(`[{"filePattern":"*"}]`) },
-			CodeUnsupportedProperty, "outputFiles"},
 		{"affinity", plainJob, pool, func(t *Task) { t.AffinityInfo = &AffinityInfo{AffinityID: "n1"} },
 			CodeUnsupportedProperty, "affinityInfo"},
 		{"packages", plainJob, pool, func(t *Task) { t.ApplicationPackageReferences = json.RawMessage(`[{"applicationId":"a"}]`) },

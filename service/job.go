@@ -515,13 +515,15 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 		ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID, Accepted: true})
 		ctx.Announce(TaskStarted{JobID: j.jobID, TaskID: t.ID, AttemptID: attempt.AttemptID, NodeID: p.NodeID, JobInc: j.inc, Seq: next.Seq, Slots: attempt.Slots})
 		ctx.Send(nodeActor(j.rec.PoolID, p.NodeID), startAttempt{Ref: attempt, Start: protocol.StartTask{
-			AttemptID:    attempt.AttemptID,
-			JobID:        j.jobID,
-			TaskID:       t.ID,
-			PoolID:       j.rec.PoolID,
-			CommandLine:  t.CommandLine,
-			Env:          envOf(j.rec.Job, t),
-			MaxWallClock: maxWallClock(t),
+			AttemptID:     attempt.AttemptID,
+			JobID:         j.jobID,
+			TaskID:        t.ID,
+			PoolID:        j.rec.PoolID,
+			CommandLine:   t.CommandLine,
+			Env:           envOf(j.rec.Job, t),
+			MaxWallClock:  maxWallClock(t),
+			ResourceFiles: t.ResourceFiles,
+			OutputFiles:   t.OutputFiles,
 		}})
 	}, nil, func(ctx *actor.Context) {
 		// The slots are free again and the task, still ready, goes back in the queue.
@@ -731,7 +733,7 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	if !e.Lost {
 		c := j.batch.runs[e.NodeID]
 		c.Run++
-		if res := e.Result; !res.TimedOut && res.Error == "" && res.ExitCode == 0 {
+		if res := e.Result; !res.TimedOut && res.Error == "" && res.UploadError == "" && res.ExitCode == 0 {
 			c.Succeeded++
 		}
 		j.batch.runs[e.NodeID] = c
@@ -1092,29 +1094,32 @@ func envOf(j batch.Job, t batch.Task) []protocol.EnvSetting {
 }
 
 // exitFromResult turns an agent's report into the exit batch.FinishTask applies. A process that
-// could not start is a pre-processing failure with no exit code (the agent reports Azure's code and
-// message as "Code: message"), never a success.
+// could not start (a resource file that could not be downloaded, a program not found) is a
+// pre-processing failure with no exit code; a process that ran but whose output files could not
+// all be uploaded is a file upload failure with its exit code. The agent reports Azure's code and
+// message as "Code: message". Neither is ever a success.
 func exitFromResult(res protocol.TaskResult) batch.Exit {
 	if res.TimedOut {
 		return batch.WallClockExit()
 	}
 	if res.Error != "" {
-		code, msg, ok := strings.Cut(res.Error, ": ")
-		if !ok {
-			code, msg = "CommandLaunchFailed", res.Error
-		}
-		return batch.Exit{Condition: batch.ExitPreProcessingError, FailureInfo: &batch.FailureInfo{Category: batch.UserError, Code: code, Message: msg}}
+		return batch.Exit{Condition: batch.ExitPreProcessingError, FailureInfo: failureOf(res.Error, "CommandLaunchFailed")}
 	}
 	code := int32(res.ExitCode)
+	if res.UploadError != "" {
+		return batch.Exit{Condition: batch.ExitFileUploadError, Code: &code, FailureInfo: failureOf(res.UploadError, batch.FailureCodeFileUpload)}
+	}
 	return batch.Exit{Condition: batch.ExitProcess, Code: &code}
 }
 
-// exitOf rebuilds the exit of a completed task from its record.
-func exitOf(t batch.Task) batch.Exit {
-	if t.ExecutionInfo == nil || t.ExecutionInfo.ExitCode == nil {
-		return batch.Exit{Condition: batch.ExitProcess}
+// failureOf reads an agent's "Code: message" into a usererror failureInfo; a report without a
+// code gets defaultCode.
+func failureOf(report, defaultCode string) *batch.FailureInfo {
+	code, msg, ok := strings.Cut(report, ": ")
+	if !ok || code == "" || strings.ContainsAny(code, " \t") {
+		code, msg = defaultCode, report
 	}
-	return batch.Exit{Condition: batch.ExitProcess, Code: t.ExecutionInfo.ExitCode}
+	return &batch.FailureInfo{Category: batch.UserError, Code: code, Message: msg}
 }
 
 // records returns the job's task records in the order they were added.
@@ -1126,6 +1131,9 @@ func (j *jobManager) records() []*taskRecord {
 	sortBySeq(recs)
 	return recs
 }
+
+// exitOf rebuilds the exit of a completed task from its record.
+func exitOf(t batch.Task) batch.Exit { return batch.RecordedExit(t) }
 
 // sortBySeq puts task records in the order they were added (a restart loads a job's tasks in
 // key order, and rebuilds its graph in addition order).

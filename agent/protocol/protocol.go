@@ -12,7 +12,11 @@
 //     the agent does not have are lost (requeued without counting as a retry).
 package protocol
 
-import "time"
+import (
+	"time"
+
+	"corral/batch"
+)
 
 // StartTask asks an agent to run one attempt of a task.
 type StartTask struct {
@@ -27,6 +31,11 @@ type StartTask struct {
 	// ElevationAdmin is Azure's userIdentity with elevationLevel "admin": the task runs as root
 	// instead of as a user of its own. An agent that is not root fails such a task.
 	ElevationAdmin bool `json:"elevationAdmin,omitempty"`
+	// ResourceFiles are downloaded into the working directory before the process starts;
+	// OutputFiles are uploaded after it ends, before the result is reported. Their URLs carry
+	// SAS tokens: secrets that are never logged.
+	ResourceFiles []batch.ResourceFile `json:"resourceFiles,omitempty"`
+	OutputFiles   []batch.OutputFile   `json:"outputFiles,omitempty"`
 }
 
 // EnvSetting is one environment variable of a task, in the order the user gave them.
@@ -72,6 +81,9 @@ type TaskResult struct {
 	Killed    bool      `json:"killed,omitempty"`   // by KillTask
 	TimedOut  bool      `json:"timedOut,omitempty"` // by maxWallClockTime
 	Error     string    `json:"error,omitempty"`    // the process could not start (exit code meaningless)
+	// UploadError is set when the process ran (ExitCode holds its code) but an output file
+	// could not be uploaded: Azure's failure code and message, as "Code: message".
+	UploadError string `json:"uploadError,omitempty"`
 }
 
 // Heartbeat says an agent is alive and what it runs.
