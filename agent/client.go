@@ -787,6 +787,8 @@ func TaskResultOf(nodeID string, r Result) protocol.TaskResult {
 		tr.Error = r.Failure.Code + ": " + r.Failure.Message
 	case !r.Started && !r.Killed:
 		tr.Error = "the task's process was not started"
+	case r.UploadFailure != nil:
+		tr.UploadError = r.UploadFailure.Code + ": " + r.UploadFailure.Message
 	}
 	return tr
 }

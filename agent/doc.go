@@ -128,6 +128,28 @@
 // for SIGKILL), as a shell would report it; Azure does not document the exit code of a task it
 // terminates on Linux.
 //
+// # Resource files and output files
+//
+// A Start with resource files returns once the attempt is recorded and in Running; a goroutine
+// downloads the files into the working directory (an httpUrl with a plain GET, a
+// storageContainerUrl's blobs with the Azure SDK's blob client, listed under blobPrefix), gives
+// them their fileMode (0770 by default, as Azure) and the attempt's user, and only then starts
+// the process (Config.OnStarted says when). Files are created through an os.Root on the
+// working directory, so that no filePath, blob name or symbolic link left by an earlier attempt
+// leads out of it. A download that fails ends the attempt without a process, with Azure's
+// failure code (BlobNotFound, ResourceContainerAccessDenied, ResourceFileCreateFailed…); Kill
+// and Close stop the downloads, and the attempt ends Killed.
+//
+// When the process ends (not by Kill or Close), the output files whose uploadCondition matches
+// the exit are uploaded before the outcome is written: filePattern is expanded with the task's
+// environment, matched with Azure's wildcards through an os.Root on the task directory (a
+// pattern or link that leads out of it matches nothing, or fails), and each file goes to a
+// block blob with the upload headers. Every file is tried; the first failure is the Result's
+// UploadFailure (FileUploadContainerNotFound, FileUploadAccessDenied, FileUploadMiscError), and
+// fileuploadout.txt and fileuploaderr.txt in the task directory say what was uploaded and what
+// failed. Close waits for uploads under way. URLs carry SAS tokens: their query strings are cut
+// from every message and log line.
+//
 // # Outcomes and restarts
 //
 // When an attempt ends, its Result is written to the task's .corral-result.json atomically

@@ -169,12 +169,7 @@ func writeResource(root *os.Root, name string, mode fs.FileMode, body io.Reader,
 		}
 	}
 	// A file left by an earlier attempt is replaced; a symbolic link is removed, not followed.
-	if fi, err := root.Lstat(name); err == nil && !fi.Mode().IsRegular() {
-		if err := root.Remove(name); err != nil {
-			return fileFailure(CodeResourceFileCreateFailed, err.Error())
-		}
-	}
-	out, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	out, err := replaceFile(root, name, 0o600)
 	if err != nil {
 		return fileFailure(CodeResourceFileCreateFailed, err.Error())
 	}

@@ -23,19 +23,19 @@ func (h *harness) runFiles(taskID, commandLine string, rfs []batch.ResourceFile,
 }
 
 func TestResourceFilesDownload(t *testing.T) {
-	az := azurite.Start(t)
-	az.CreateContainer(t, "inputs")
+	az := azurite.Shared(t)
+	in := az.NewContainer(t)
 	for name, data := range map[string]string{
 		"data/a.txt": "A", "data/sub/b.txt": "B", "other/c.txt": "C", "tool.sh": "#!/bin/sh\necho tool\n",
 	} {
-		az.Put(t, "inputs", name, []byte(data))
+		az.Put(t, in, name, []byte(data))
 	}
 	h := newHarness(t, "")
 	res := h.runFiles("t1", `/bin/sh -c 'cat inputs/data/a.txt inputs/data/sub/b.txt; echo; test -e inputs/other/c.txt && echo prefix ignored; ./bin/tool.sh; stat -c %a bin/tool.sh inputs/data/a.txt; cat all/other/c.txt'`,
 		[]batch.ResourceFile{
-			{HTTPURL: az.BlobSAS(t, "inputs", "tool.sh"), FilePath: "bin/tool.sh", FileMode: "0750"},
-			{StorageContainerURL: az.ContainerSAS(t, "inputs", "rl"), BlobPrefix: "data/", FilePath: "inputs"},
-			{StorageContainerURL: az.ContainerSAS(t, "inputs", "rl"), BlobPrefix: "other", FilePath: "all"},
+			{HTTPURL: az.BlobSAS(t, in, "tool.sh"), FilePath: "bin/tool.sh", FileMode: "0750"},
+			{StorageContainerURL: az.ContainerSAS(t, in, "rl"), BlobPrefix: "data/", FilePath: "inputs"},
+			{StorageContainerURL: az.ContainerSAS(t, in, "rl"), BlobPrefix: "other", FilePath: "all"},
 		}, nil)
 	if !res.Started || res.ExitCode != 0 || res.Failure != nil {
 		t.Fatalf("result %+v; stderr: %s", res, h.taskFile("t1", StderrFile))
@@ -46,36 +46,36 @@ func TestResourceFilesDownload(t *testing.T) {
 }
 
 func TestResourceFilesWithoutPathGoToTheWorkingDirectory(t *testing.T) {
-	az := azurite.Start(t)
-	az.CreateContainer(t, "inputs")
-	az.Put(t, "inputs", "d/x.txt", []byte("X"))
+	az := azurite.Shared(t)
+	in := az.NewContainer(t)
+	az.Put(t, in, "d/x.txt", []byte("X"))
 	h := newHarness(t, "")
-	res := h.runFiles("t1", "/bin/cat d/x.txt", []batch.ResourceFile{{StorageContainerURL: az.ContainerSAS(t, "inputs", "rl")}}, nil)
+	res := h.runFiles("t1", "/bin/cat d/x.txt", []batch.ResourceFile{{StorageContainerURL: az.ContainerSAS(t, in, "rl")}}, nil)
 	if res.ExitCode != 0 || h.taskFile("t1", StdoutFile) != "X" {
 		t.Fatalf("result %+v, stdout %q", res, h.taskFile("t1", StdoutFile))
 	}
 }
 
 func TestResourceFileFailures(t *testing.T) {
-	az := azurite.Start(t)
-	az.CreateContainer(t, "inputs")
-	az.Put(t, "inputs", "a.txt", []byte("A"))
-	az.Put(t, "inputs", "up/../../escape.txt", []byte("E"))
+	az := azurite.Shared(t)
+	in := az.NewContainer(t)
+	az.Put(t, in, "a.txt", []byte("A"))
+	az.Put(t, in, "up/../../escape.txt", []byte("E"))
 	outside := t.TempDir()
-	badSig := strings.Replace(az.BlobSAS(t, "inputs", "a.txt"), "sig=", "sig=AAAA", 1)
+	badSig := strings.Replace(az.BlobSAS(t, in, "a.txt"), "sig=", "sig=AAAA", 1)
 	tests := []struct {
 		name string
 		rf   batch.ResourceFile
 		code string
 	}{
-		{"blob not found", batch.ResourceFile{HTTPURL: az.BlobSAS(t, "inputs", "missing.txt"), FilePath: "m"}, CodeBlobNotFound},
+		{"blob not found", batch.ResourceFile{HTTPURL: az.BlobSAS(t, in, "missing.txt"), FilePath: "m"}, CodeBlobNotFound},
 		{"bad signature", batch.ResourceFile{HTTPURL: badSig, FilePath: "m"}, CodeBlobAccessDenied},
 		{"nothing listens", batch.ResourceFile{HTTPURL: "http://127.0.0.1:1/x?sig=SECRET", FilePath: "m"}, CodeBlobDownloadMiscError},
 		{"container not found", batch.ResourceFile{StorageContainerURL: az.ContainerSAS(t, "nope", "rl")}, CodeResourceContainerNotFound},
-		{"no list permission", batch.ResourceFile{StorageContainerURL: az.ContainerSAS(t, "inputs", "r")}, CodeResourceContainerAccessDenied},
-		{"filePath leaves the directory", batch.ResourceFile{HTTPURL: az.BlobSAS(t, "inputs", "a.txt"), FilePath: "../a.txt"}, CodeResourceFileCreateFailed},
-		{"absolute filePath", batch.ResourceFile{HTTPURL: az.BlobSAS(t, "inputs", "a.txt"), FilePath: filepath.Join(outside, "a.txt")}, CodeResourceFileCreateFailed},
-		{"through a symbolic link", batch.ResourceFile{HTTPURL: az.BlobSAS(t, "inputs", "a.txt"), FilePath: "link/a.txt"}, CodeResourceDirectoryCreateFailed},
+		{"no list permission", batch.ResourceFile{StorageContainerURL: az.ContainerSAS(t, in, "r")}, CodeResourceContainerAccessDenied},
+		{"filePath leaves the directory", batch.ResourceFile{HTTPURL: az.BlobSAS(t, in, "a.txt"), FilePath: "../a.txt"}, CodeResourceFileCreateFailed},
+		{"absolute filePath", batch.ResourceFile{HTTPURL: az.BlobSAS(t, in, "a.txt"), FilePath: filepath.Join(outside, "a.txt")}, CodeResourceFileCreateFailed},
+		{"through a symbolic link", batch.ResourceFile{HTTPURL: az.BlobSAS(t, in, "a.txt"), FilePath: "link/a.txt"}, CodeResourceDirectoryCreateFailed},
 	}
 	h := newHarness(t, "")
 	for i, tt := range tests {
@@ -111,7 +111,7 @@ func TestResourceFileFailures(t *testing.T) {
 	}
 	// The blob whose name climbs out: downloaded with the container, it is refused.
 	h.t = t
-	res := h.runFiles("climb", "/bin/true", []batch.ResourceFile{{StorageContainerURL: az.ContainerSAS(t, "inputs", "rl"), BlobPrefix: "up/"}}, nil)
+	res := h.runFiles("climb", "/bin/true", []batch.ResourceFile{{StorageContainerURL: az.ContainerSAS(t, in, "rl"), BlobPrefix: "up/"}}, nil)
 	if res.Failure == nil || res.Failure.Code != CodeResourceFileCreateFailed {
 		t.Fatalf("a blob named up/../../escape.txt: result %+v", res)
 	}

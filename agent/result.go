@@ -40,6 +40,9 @@ type Result struct {
 	// Failure is set when the process could not be started. It mirrors Azure Batch's
 	// TaskFailureInformation (category, code, message).
 	Failure *Failure `json:"failure,omitempty"`
+	// UploadFailure is set when the process ran but one of the task's output files could not
+	// be uploaded (Azure's file upload error): ExitCode is still the process's.
+	UploadFailure *Failure `json:"uploadFailure,omitempty"`
 
 	// Acknowledged is set in the outcome file by AckResult, once the service has recorded the
 	// result; PendingResults leaves such results out. The Runner never sets it.

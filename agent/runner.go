@@ -138,6 +138,7 @@ type Runner struct {
 type attempt struct {
 	spec   TaskSpec
 	dir    string
+	env    *envBuilder        // the task's environment, which output file patterns may name
 	cancel context.CancelFunc // stops the downloads of a preparing attempt
 
 	cmd       *exec.Cmd
@@ -327,7 +328,7 @@ func (r *Runner) Start(spec TaskSpec) error {
 	env := r.taskEnv(spec, dir, wd)
 	if failure == nil && len(spec.ResourceFiles) > 0 {
 		ctx, cancel := context.WithCancel(context.Background())
-		a := &attempt{spec: spec, dir: dir, cancel: cancel, preparing: true}
+		a := &attempt{spec: spec, dir: dir, env: env, cancel: cancel, preparing: true}
 		r.running[spec.AttemptID] = a
 		r.byTask[key] = spec.AttemptID
 		handedOff = true
@@ -356,7 +357,7 @@ func (r *Runner) Start(spec TaskSpec) error {
 		return nil
 	}
 
-	a := &attempt{spec: spec, dir: dir, cmd: cmd, pid: cmd.Process.Pid, start: start}
+	a := &attempt{spec: spec, dir: dir, env: env, cmd: cmd, pid: cmd.Process.Pid, start: start}
 	r.running[spec.AttemptID] = a
 	r.byTask[key] = spec.AttemptID
 	r.startTimer(a)
@@ -535,6 +536,10 @@ func (r *Runner) wait(a *attempt) {
 		} else {
 			res.ExitCode = ps.ExitCode()
 		}
+	}
+	if len(a.spec.OutputFiles) > 0 && !killed {
+		// A task ended by Kill (Task - Terminate) or Close (the agent stopping) uploads nothing.
+		res.UploadFailure = uploadOutputFiles(context.Background(), a.dir, a.env.get, a.spec.OutputFiles, res)
 	}
 	if err := writeResult(a.dir, res); err != nil {
 		r.log.Error("agent: outcome file not written", "attempt", a.spec.AttemptID, "err", err)

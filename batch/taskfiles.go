@@ -136,9 +136,6 @@ func validateTaskFiles(t Task) *Error {
 			return err
 		}
 	}
-	if len(t.OutputFiles) > 0 {
-		return unsupported("outputFiles", "output files are not uploaded yet; read them with the task file operations")
-	}
 	for i, of := range t.OutputFiles {
 		if err := validateOutputFile("outputFiles["+strconv.Itoa(i)+"]", of); err != nil {
 			return err

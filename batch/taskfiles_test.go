@@ -45,7 +45,35 @@ func TestValidateTaskFiles(t *testing.T) {
 		{"second resource file", []ResourceFile{{HTTPURL: "https://x/y", FilePath: "y"}, {HTTPURL: "https://x/y"}}, nil,
 			CodeMissingRequiredProperty, "resourceFiles[1].filePath"},
 
-		{"output", nil, []OutputFile{out("x")}, CodeUnsupportedProperty, "outputFiles"},
+		{"output", nil, []OutputFile{out("**/*.txt"), out("../std*.txt"), out("$AZ_BATCH_TASK_DIR/x")}, "", ""},
+		{"output pattern missing", nil, []OutputFile{out("")}, CodeMissingRequiredProperty, "outputFiles[0].filePattern"},
+		{"output absolute", nil, []OutputFile{out("/etc/shadow")}, CodeInvalidPropertyValue, "outputFiles[0].filePattern"},
+		{"output escapes", nil, []OutputFile{out("../../../etc/*")}, CodeInvalidPropertyValue, "outputFiles[0].filePattern"},
+		{"output no destination", nil, []OutputFile{func() OutputFile { o := out("x"); o.Destination = nil; return o }()},
+			CodeMissingRequiredProperty, "outputFiles[0].destination"},
+		{"output no container", nil, []OutputFile{func() OutputFile { o := out("x"); o.Destination.Container = nil; return o }()},
+			CodeMissingRequiredProperty, "outputFiles[0].destination.container"},
+		{"output no containerUrl", nil, []OutputFile{func() OutputFile { o := out("x"); o.Destination.Container.ContainerURL = ""; return o }()},
+			CodeMissingRequiredProperty, "outputFiles[0].destination.container.containerUrl"},
+		{"output identity", nil, []OutputFile{func() OutputFile {
+			o := out("x")
+			o.Destination.Container.IdentityReference = json.RawMessage(`{"resourceId":"r"}`)
+			return o
+		}()}, CodeUnsupportedProperty, "outputFiles[0].destination.container.identityReference"},
+		{"output headers", nil, []OutputFile{func() OutputFile {
+			o := out("x")
+			o.Destination.Container.UploadHeaders = []HTTPHeader{{"Content-Type", "text/plain"}, {"x-ms-meta-run", "7"}}
+			return o
+		}()}, "", ""},
+		{"output unknown header", nil, []OutputFile{func() OutputFile {
+			o := out("x")
+			o.Destination.Container.UploadHeaders = []HTTPHeader{{"x-ms-tags", "a=b"}}
+			return o
+		}()}, CodeUnsupportedProperty, "outputFiles[0].destination.container.uploadHeaders[0].name"},
+		{"output no options", nil, []OutputFile{func() OutputFile { o := out("x"); o.UploadOptions = nil; return o }()},
+			CodeMissingRequiredProperty, "outputFiles[0].uploadOptions"},
+		{"output bad condition", nil, []OutputFile{func() OutputFile { o := out("x"); o.UploadOptions.UploadCondition = "always"; return o }()},
+			CodeInvalidPropertyValue, "outputFiles[0].uploadOptions.uploadCondition"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -766,7 +766,7 @@ func TestRequestErrors(t *testing.T) {
 			400, api.CodeInvalidRequestBody, map[string]string{"PropertyName": "mode"}},
 		{"task with an output file without uploadOptions", signed("POST", "/jobs/j1/tasks", nil,
 			`{"id":"t9","commandLine":"x","outputFiles":[{"filePattern":"*.txt","destination":{"container":{"containerUrl":"https://x/c?sig=S"}}}]}`),
-			400, api.CodeUnsupportedProperty, map[string]string{"PropertyName": "outputFiles"}},
+			400, api.CodeMissingRequiredProperty, map[string]string{"PropertyName": "outputFiles[0].uploadOptions"}},
 		{"task env name with =", signed("POST", "/jobs/j1/tasks", nil, `{"id":"t9","commandLine":"x","environmentSettings":[{"name":"A=B","value":"1"}]}`),
 			400, api.CodeInvalidPropertyValue, map[string]string{"PropertyName": "environmentSettings[0].name"}},
 		{"unknown path", signed("GET", "/nothing/here", nil, nil), 400, api.CodeInvalidURI, nil},

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,33 +46,110 @@ var listening = regexp.MustCompile(`successfully listens on (http://127\.0\.0\.1
 // Start starts Azurite's blob service for t and stops it when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	bin := filepath.Join(filepath.Dir(file), "node_modules", ".bin", "azurite-blob")
+	skipUnlessInstalled(t)
+	s, stop, err := launch(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return s
+}
+
+var shared struct {
+	mu     sync.Mutex
+	s      *Server
+	stop   func()
+	dir    string
+	err    error
+	tried  bool
+	serial int
+}
+
+// Shared returns the Azurite of the test binary, started by its first caller; a package that
+// uses it stops it with StopShared in its TestMain. Tests sharing it keep to containers of their
+// own (NewContainer).
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	skipUnlessInstalled(t)
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if !shared.tried {
+		shared.tried = true
+		shared.dir, shared.err = os.MkdirTemp("", "azurite")
+		if shared.err == nil {
+			shared.s, shared.stop, shared.err = launch(shared.dir)
+		}
+	}
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.s
+}
+
+// StopShared stops the Azurite that Shared started, if any.
+func StopShared() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.stop != nil {
+		shared.stop()
+		shared.stop = nil
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+}
+
+// NewContainer creates a container with a name no other caller in this process gets.
+func (s *Server) NewContainer(t testing.TB) string {
+	t.Helper()
+	shared.mu.Lock()
+	shared.serial++
+	name := fmt.Sprintf("c%04d", shared.serial)
+	shared.mu.Unlock()
+	s.CreateContainer(t, name)
+	return name
+}
+
+// skipUnlessInstalled skips t, or fails it under CORRAL_TEST_REQUIRE_AZURITE, when Azurite or
+// Node.js is missing.
+func skipUnlessInstalled(t testing.TB) {
+	t.Helper()
 	_, nodeErr := exec.LookPath("node")
-	if _, err := os.Stat(bin); err != nil || nodeErr != nil {
+	if _, err := os.Stat(binary()); err != nil || nodeErr != nil {
 		msg := "Azurite is not installed: it needs Node.js and `npm ci` in internal/azurite (bash .ci/run does both)"
 		if os.Getenv("CORRAL_TEST_REQUIRE_AZURITE") != "" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
-	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", "0", "--inMemoryPersistence",
+}
+
+// binary is the path of azurite-blob in this directory's node_modules.
+func binary() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "node_modules", ".bin", "azurite-blob")
+}
+
+// launch starts Azurite's blob service in dir (its working directory) and returns it and the
+// function that kills it.
+func launch(dir string) (*Server, func(), error) {
+	cmd := exec.Command(binary(), "--blobHost", "127.0.0.1", "--blobPort", "0", "--inMemoryPersistence",
 		"--skipApiVersionCheck", "--disableTelemetry", "--silent")
-	cmd.Dir = t.TempDir()
+	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting Azurite: %v", err)
+		return nil, nil, fmt.Errorf("azurite: %w", err)
 	}
-	t.Cleanup(func() {
+	stop := func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
-	})
+	}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -86,18 +165,19 @@ func Start(t testing.TB) *Server {
 	select {
 	case base = <-found:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("Azurite did not start within 30s; stderr: %s", stderr.String())
+		stop()
+		return nil, nil, fmt.Errorf("azurite: not started within 30s; stderr: %s", stderr.String())
 	}
 	s := &Server{URL: base + "/" + AccountName}
 	s.cred, err = azblob.NewSharedKeyCredential(AccountName, AccountKey)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		s.client, err = azblob.NewClientWithSharedKeyCredential(s.URL, s.cred, nil)
 	}
-	s.client, err = azblob.NewClientWithSharedKeyCredential(s.URL, s.cred, nil)
 	if err != nil {
-		t.Fatal(err)
+		stop()
+		return nil, nil, err
 	}
-	return s
+	return s, stop, nil
 }
 
 // CreateContainer creates a container.

@@ -24,6 +24,10 @@ type Agent struct {
 	Session actor.ID
 	// ExitCodes are the exit codes an attempt may end with; empty means always 0.
 	ExitCodes []int
+	// FileFailures lets an attempt with resource files fail to download them (it ends at once,
+	// its process never started, as a real agent reports a pre-processing error), and an
+	// attempt with output files fail to upload them (its result carries UploadError).
+	FileFailures bool
 	// Heartbeat is the period of heartbeats (default 1s); RunFor bounds how long an attempt runs
 	// (a random number of ticks of Heartbeat/4, 1 to RunFor).
 	Heartbeat time.Duration
@@ -43,6 +47,8 @@ type Agent struct {
 
 type attemptDone struct{ AttemptID string }
 
+type downloadFailed struct{ AttemptID string }
+
 // PowerOff stops an agent model: its VM was deleted.
 type PowerOff struct{}
 
@@ -59,6 +65,13 @@ type beat struct{}
 // and incarnation), so that monitors can tell an attempt that ran from one that never reached a
 // node.
 type AttemptRan struct{ NodeID, JobID, TaskID, AttemptID string }
+
+// AttemptFileFailed is announced when an agent model fails an attempt's resource files
+// (Upload false) or output files (Upload true).
+type AttemptFileFailed struct {
+	NodeID, AttemptID string
+	Upload            bool
+}
 
 // AttemptStopped is announced when an attempt's process ends on an agent model: it exits, is
 // killed, or its VM is taken away.
@@ -124,6 +137,19 @@ func (a *Agent) Define(m *actor.Machine) {
 			}
 			a.end(ctx, d.AttemptID, code, false)
 		}),
+		actor.On(func(ctx *actor.Context, d downloadFailed) {
+			if _, ok := a.running[d.AttemptID]; !ok {
+				return
+			}
+			delete(a.running, d.AttemptID)
+			delete(a.timers, d.AttemptID)
+			ctx.Announce(AttemptFileFailed{NodeID: a.NodeID, AttemptID: d.AttemptID})
+			ctx.Announce(AttemptStopped{NodeID: a.NodeID, AttemptID: d.AttemptID})
+			res := protocol.TaskResult{NodeID: a.NodeID, AttemptID: d.AttemptID, StartTime: ctx.Now(), EndTime: ctx.Now(),
+				Error: "BlobNotFound: One of the specified Azure Blob(s) is not found"}
+			a.finished[d.AttemptID] = res
+			ctx.Send(a.Session, res)
+		}),
 		actor.On(func(ctx *actor.Context, _ beat) {
 			ctx.Send(a.Session, protocol.Heartbeat{NodeID: a.NodeID, Running: sorted(a.running)})
 			for _, id := range sorted(a.finished) {
@@ -153,6 +179,11 @@ func (a *Agent) start(ctx *actor.Context, s protocol.StartTask) {
 		return
 	}
 	a.running[s.AttemptID] = s
+	if a.FileFailures && len(s.ResourceFiles) > 0 && ctx.RandomInt(3) == 0 {
+		// The download fails after a while; the process never starts.
+		a.timers[s.AttemptID] = ctx.StartTimer(a.Heartbeat/4, downloadFailed{s.AttemptID})
+		return
+	}
 	ctx.Announce(AttemptRan{NodeID: a.NodeID, JobID: s.JobID, TaskID: s.TaskID, AttemptID: s.AttemptID})
 	ctx.Send(a.Session, protocol.TaskStarted{NodeID: a.NodeID, AttemptID: s.AttemptID, StartTime: ctx.Now()})
 	ticks := 1 + ctx.RandomInt(a.RunFor)
@@ -160,10 +191,15 @@ func (a *Agent) start(ctx *actor.Context, s protocol.StartTask) {
 }
 
 func (a *Agent) end(ctx *actor.Context, id string, code int, killed bool) {
+	s := a.running[id]
 	delete(a.running, id)
 	delete(a.timers, id)
 	ctx.Announce(AttemptStopped{NodeID: a.NodeID, AttemptID: id})
 	res := protocol.TaskResult{NodeID: a.NodeID, AttemptID: id, ExitCode: code, EndTime: ctx.Now(), Killed: killed}
+	if !killed && a.FileFailures && len(s.OutputFiles) > 0 && ctx.RandomInt(3) == 0 {
+		ctx.Announce(AttemptFileFailed{NodeID: a.NodeID, AttemptID: id, Upload: true})
+		res.UploadError = "FileUploadContainerNotFound: One of the specified Azure container(s) was not found while attempting to upload an output file"
+	}
 	a.finished[id] = res
 	ctx.Send(a.Session, res)
 }

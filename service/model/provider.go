@@ -28,6 +28,8 @@ type Provider struct {
 	ExitCodes []int
 	// Failures lets creations fail.
 	Failures bool
+	// FileFailures is given to the agents (see Agent).
+	FileFailures bool
 	// Slow makes creations take time; Stubborn lets a cancelled creation finish anyway.
 	Slow, Stubborn bool
 	// Preemptions is how many times the model may take a low-priority VM back (a spot
@@ -156,7 +158,7 @@ func (p *Provider) ready(ctx *actor.Context, v *vm) {
 		v.off = false
 		ctx.Send(p.AgentID(v.node), PowerOn{})
 	} else {
-		a := &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes}
+		a := &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes, FileFailures: p.FileFailures}
 		if p.Forge.NodeID == v.node {
 			a.Forged, a.ForgedBeats = p.Forge.Attempts, p.Forge.Beats
 		}
