@@ -74,7 +74,8 @@
 //
 //   - What Corral does not implement is refused with UnsupportedProperty, naming the property
 //     (support.go: [UnsupportedPoolProperties], [UnsupportedJobProperties],
-//     [UnsupportedTaskProperties]): start tasks, resource and output files, job priorities and
+//     [UnsupportedTaskProperties]): start tasks, auto-storage and managed identities for
+//     resource and output files, job priorities and
 //     maxParallelTasks, a job's maxWallClockTime, multi-instance tasks, auto pools, job manager,
 //     preparation and release tasks, containers, certificates, packages, mounts, networks…
 //     Kept and returned because they only matter on Azure itself: vmSize, a pool's VM

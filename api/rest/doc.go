@@ -82,10 +82,10 @@
 //     model (models.go): a read-only property of the resource (url, eTag, state…), a misspelt
 //     or unknown one. Azure parses bodies with OData, which refuses such properties too; its
 //     exact answer could not be confirmed. Properties of the models that Corral does not
-//     implement (a pool's startTask, a task's resourceFiles, a job's priority…) are refused with
-//     400 UnsupportedProperty by the service's validation (package batch); those that only
-//     matter on Azure (vmSize, the VM image…) are kept. docs/compatibility.md lists every
-//     property and query option.
+//     implement (a pool's startTask, a resource file's autoStorageContainerName, a job's
+//     priority…) are refused with 400 UnsupportedProperty by the service's validation (package
+//     batch); those that only matter on Azure (vmSize, the VM image…) are kept.
+//     docs/compatibility.md lists every property and query option.
 //   - Pool - Enable AutoScale: an empty autoScaleFormula, and an autoScaleEvaluationInterval that
 //     is not positive, are 400 InvalidPropertyValue here (Corral reads a property left out as
 //     "keep the pool's", so an empty one must not read the same); the interval's bounds (5
