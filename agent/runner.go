@@ -391,8 +391,10 @@ func (r *Runner) startTimer(a *attempt) {
 // waits for it. A download that fails, or a Kill or Close meanwhile, ends the attempt without a
 // process. It owns stdout and stderr, and one count of r.wg.
 func (r *Runner) prepareAndRun(ctx context.Context, a *attempt, user taskUser, env *envBuilder, wd string, stdout, stderr *os.File) {
-	defer stdout.Close()
-	defer stderr.Close()
+	closeOutputs := func() { // the process, if started, has descriptors of its own
+		stdout.Close()
+		stderr.Close()
+	}
 	failure := downloadResourceFiles(ctx, r.http, wd, a.spec.ResourceFiles)
 	a.cancel()
 	r.mu.Lock()
@@ -418,6 +420,7 @@ func (r *Runner) prepareAndRun(ctx context.Context, a *attempt, user taskUser, e
 		delete(r.running, a.spec.AttemptID)
 		delete(r.byTask, a.spec.JobID+"/"+a.spec.TaskID)
 		r.mu.Unlock()
+		closeOutputs()
 		res := Result{
 			JobID: a.spec.JobID, TaskID: a.spec.TaskID, AttemptID: a.spec.AttemptID,
 			ExitCode: exitCode, StartTime: start, EndTime: start, Failure: failure, Killed: killed,
@@ -432,6 +435,7 @@ func (r *Runner) prepareAndRun(ctx context.Context, a *attempt, user taskUser, e
 	a.cmd, a.pid, a.start, a.preparing = cmd, cmd.Process.Pid, start, false
 	r.startTimer(a)
 	r.mu.Unlock()
+	closeOutputs()
 	if r.cfg.OnStarted != nil {
 		r.cfg.OnStarted(a.spec.AttemptID, start)
 	}
