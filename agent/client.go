@@ -780,7 +780,7 @@ func (c *Client) ackResult(attemptID string) {
 func TaskResultOf(nodeID string, r Result) protocol.TaskResult {
 	tr := protocol.TaskResult{
 		NodeID: nodeID, AttemptID: r.AttemptID, ExitCode: r.ExitCode,
-		StartTime: r.StartTime, EndTime: r.EndTime, Killed: r.Killed, TimedOut: r.TimedOut,
+		StartTime: r.StartTime, EndTime: r.EndTime, Killed: r.Killed, TimedOut: r.TimedOut, Usage: r.Usage,
 	}
 	switch {
 	case r.Failure != nil:

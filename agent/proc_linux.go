@@ -4,8 +4,12 @@ package agent
 
 import (
 	"errors"
+	"os"
 	"syscall"
+	"time"
 	"unsafe"
+
+	"corral/agent/protocol"
 )
 
 // platformErr is nil: the Runner is supported on Linux.
@@ -55,5 +59,20 @@ func waitExited(pid int) error {
 		default:
 			return errno
 		}
+	}
+}
+
+// usageOf is the kernel's accounting of a reaped process: its rusage, which covers the children
+// it waited for. Linux counts block I/O in units of 512 bytes.
+func usageOf(ps *os.ProcessState) protocol.Usage {
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok || ru == nil {
+		return protocol.Usage{}
+	}
+	return protocol.Usage{
+		UserCPU:    time.Duration(ru.Utime.Nano()),
+		KernelCPU:  time.Duration(ru.Stime.Nano()),
+		ReadBytes:  ru.Inblock * 512,
+		WriteBytes: ru.Oublock * 512,
 	}
 }

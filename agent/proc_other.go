@@ -4,7 +4,10 @@ package agent
 
 import (
 	"errors"
+	"os"
 	"syscall"
+
+	"corral/agent/protocol"
 )
 
 // platformErr makes NewRunner fail: running tasks needs Linux (process groups, parent-death
@@ -16,3 +19,5 @@ func sysProcAttr(taskUser) *syscall.SysProcAttr { return nil }
 func killGroup(pgid int) error { return platformErr }
 
 func waitExited(pid int) error { return platformErr }
+
+func usageOf(*os.ProcessState) protocol.Usage { return protocol.Usage{} }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"corral/agent/protocol"
 )
 
 // Result is the outcome of one attempt to run a task.
@@ -43,6 +45,8 @@ type Result struct {
 	// UploadFailure is set when the process ran but one of the task's output files could not
 	// be uploaded (Azure's file upload error): ExitCode is still the process's.
 	UploadFailure *Failure `json:"uploadFailure,omitempty"`
+	// Usage is what the process used, when it was reaped; zero when it did not start.
+	Usage protocol.Usage `json:"usage,omitzero"`
 
 	// Acknowledged is set in the outcome file by AckResult, once the service has recorded the
 	// result; PendingResults leaves such results out. The Runner never sets it.

@@ -534,6 +534,7 @@ func (r *Runner) wait(a *attempt) {
 		Started: true, StartTime: a.start, EndTime: now(), Killed: killed, TimedOut: timedOut,
 	}
 	if ps := a.cmd.ProcessState; ps != nil {
+		res.Usage = usageOf(ps)
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			res.Signal = int(ws.Signal())
 			res.ExitCode = 128 + res.Signal

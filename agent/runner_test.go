@@ -221,6 +221,25 @@ func TestTrueAndFalse(t *testing.T) {
 	}
 }
 
+// An attempt's result carries what its process used, children included: a shell that waits
+// for a busy child reports the child's CPU time.
+func TestResultUsage(t *testing.T) {
+	h := newHarness(t, "")
+	r := h.run("t-busy", `/bin/sh -c "(i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done); exit 0"`)
+	if !r.Started || r.ExitCode != 0 {
+		t.Fatalf("result %+v", r)
+	}
+	if r.Usage.UserCPU+r.Usage.KernelCPU < 10*time.Millisecond {
+		t.Errorf("usage %+v, want at least 10ms of CPU for 300,000 loops of the shell", r.Usage)
+	}
+	if tr := TaskResultOf("n1", r); tr.Usage != r.Usage {
+		t.Errorf("the report's usage %+v, want %+v", tr.Usage, r.Usage)
+	}
+	if r := h.run("t-true", "/bin/true"); r.Usage.UserCPU+r.Usage.KernelCPU > time.Second {
+		t.Errorf("/bin/true used %+v", r.Usage)
+	}
+}
+
 func TestOutputAndExitCode(t *testing.T) {
 	h := newHarness(t, "")
 	r := h.run("t1", `/bin/sh -c "echo out; echo err >&2; exit 3"`)

@@ -33,6 +33,9 @@ type taskRecord struct {
 	// Round counts the task's reactivations (Task - Reactivate): each starts a new completion.
 	// Attempts goes on counting, so an attempt of one round is never taken for one of another.
 	Round int `json:"round,omitempty"`
+	// Usage sums what the task's attempts used, as their nodes reported (Job - Get All Lifetime
+	// Statistics).
+	Usage batch.Usage `json:"usage,omitzero"`
 }
 
 // jobRecord is a job as the store keeps it.
@@ -698,6 +701,12 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		next.Task, outcome, err = batch.FinishTask(r.Task, exitFromResult(e.Result), now)
 	}
 	ctx.Assert(err == nil, "job %s task %s: %v", j.jobID, r.Task.ID, err)
+	if !e.Lost {
+		next.Usage = r.Usage.Add(usageOf(e.Result))
+	}
+	if outcome.Retry {
+		next.Usage.Retries++
+	}
 	next.Attempt, next.NodeID = attemptRef{}, ""
 	prevNode, prevAttempt := r.NodeID, r.Attempt.AttemptID
 	if next.Task.State == batch.TaskCompleted {
@@ -982,11 +991,18 @@ func (j *jobManager) deleteJob(ctx *actor.Context, req DeleteJob) {
 		reply(ctx, req.Request, busy())
 		return
 	}
+	var gone batch.TaskTally
+	for _, r := range j.tasks {
+		gone.Add(r.Task, r.Usage)
+	}
 	err := j.st.Update(context.Background(), func(tx store.Tx) error {
 		for _, key := range sortedKeys(j.tasks) {
 			if err := tx.Delete(tableTasks, batch.IDKey(j.jobID)+"/"+key, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
+		}
+		if err := keepTally(tx, gone, j.rec.Job.CreationTime); err != nil {
+			return err
 		}
 		return tx.Delete(tableJobs, batch.IDKey(j.jobID), store.AnyVersion)
 	})
@@ -1018,7 +1034,12 @@ func (j *jobManager) deleteTask(ctx *actor.Context, req DeleteTask) {
 		}
 		ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, Round: r.Round})
 	}
+	var gone batch.TaskTally
+	gone.Add(r.Task, r.Usage)
 	err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		if err := keepTally(tx, gone, j.rec.Job.CreationTime); err != nil {
+			return err
+		}
 		return tx.Delete(tableTasks, j.taskKey(r.Task.ID), store.AnyVersion)
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -421,6 +421,7 @@ func serviceProgramOn(jobPool string, storeFails bool, exitCodes []int, retries 
 			// A write reported failed may have committed: the starts the monitor counts would
 			// not be all the attempts recorded.
 			s.Monitor(&nodesShowWork{st: st, pool: "p1", whole: len(more) == 0, allSucceed: len(exitCodes) == 0})
+			s.Monitor(&statsCountEveryTask{st: st})
 		}
 		if storeFails {
 			st.Fail = s.Fail // reads too: what the actors load is retried

@@ -84,6 +84,18 @@ type TaskResult struct {
 	// UploadError is set when the process ran (ExitCode holds its code) but an output file
 	// could not be uploaded: Azure's failure code and message, as "Code: message".
 	UploadError string `json:"uploadError,omitempty"`
+	// Usage is what the attempt's process used (zero when it did not start).
+	Usage Usage `json:"usage,omitzero"`
+}
+
+// Usage is what a task's process used, with the children it waited for, from the kernel's
+// accounting of it when it was reaped (Linux's rusage): CPU time in user and kernel mode, and
+// bytes read from and written to storage (the page cache not counted).
+type Usage struct {
+	UserCPU    time.Duration `json:"userCpu,omitempty"`
+	KernelCPU  time.Duration `json:"kernelCpu,omitempty"`
+	ReadBytes  int64         `json:"readBytes,omitempty"`
+	WriteBytes int64         `json:"writeBytes,omitempty"`
 }
 
 // Heartbeat says an agent is alive and what it runs.

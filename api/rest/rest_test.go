@@ -436,6 +436,36 @@ func TestNodesAndTasksRun(t *testing.T) {
 	if c := counts.TaskCounts; c != (batch.TaskCounts{Completed: 3, Succeeded: 3}) {
 		t.Errorf("task counts = %s", r.body)
 	}
+
+	// The account's lifetime statistics count the three tasks, and go on counting them once
+	// their job is deleted.
+	lifetime := func() batch.JobStatistics {
+		t.Helper()
+		var st struct {
+			Metadata string `json:"odata.metadata"`
+			batch.JobStatistics
+		}
+		r := e.do("GET", "/lifetimejobstats", nil, nil)
+		want(t, r, http.StatusOK, "")
+		r.decode(t, &st)
+		if st.Metadata != e.base+"/$metadata#jobstats/@Element" || st.URL != e.base+"/lifetimejobstats" || st.StartTime.After(st.LastUpdateTime) {
+			t.Errorf("lifetime statistics = %s", r.body)
+		}
+		return st.JobStatistics
+	}
+	if st := lifetime(); st.NumSucceededTasks != 3 || st.NumFailedTasks != 0 || st.NumTaskRetries != 0 {
+		t.Errorf("lifetime statistics = %+v, want 3 tasks succeeded", st)
+	}
+	want(t, e.do("DELETE", "/jobs/dag", nil, nil), http.StatusAccepted, "")
+	eventually(t, "job deleted", func() string {
+		if r := e.do("GET", "/jobs/dag", nil, nil); r.status != http.StatusNotFound {
+			return fmt.Sprint(r.status)
+		}
+		return ""
+	})
+	if st := lifetime(); st.NumSucceededTasks != 3 {
+		t.Errorf("lifetime statistics after the job's deletion = %+v, want 3 tasks succeeded", st)
+	}
 }
 
 func (r response) nextLink(t *testing.T) string {

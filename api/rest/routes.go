@@ -44,6 +44,7 @@ func (s *Server) routes() {
 		{"/pools/{poolId}/machines", map[string]handlerFunc{get: s.listMachines}, nil},                              // Corral's
 		{"/pools/{poolId}/machines/{machineId}", map[string]handlerFunc{http.MethodDelete: s.forgetMachine}, nil},   // Corral's
 		{"/nodecounts", map[string]handlerFunc{get: s.listPoolNodeCounts}, nil},
+		{"/lifetimejobstats", map[string]handlerFunc{get: s.jobLifetimeStats}, nil},
 		{"/jobs", map[string]handlerFunc{get: s.listJobs, post: s.addJob}, nil},
 		{"/jobs/{jobId}", map[string]handlerFunc{get: s.getJob, http.MethodDelete: s.deleteJob, http.MethodPatch: s.patchJob, http.MethodPut: s.updateJob}, nil},
 		{"/jobs/{jobId}/terminate", map[string]handlerFunc{post: s.terminateJob}, nil},
