@@ -514,7 +514,8 @@ func (c *Client) hello() []protocol.Message {
 	}
 	finished := c.unackedLocked()
 	c.mu.Unlock()
-	h := protocol.Hello{NodeID: c.cfg.NodeID, Incarnation: c.incarnation, Running: running, Finished: []protocol.TaskResult{}}
+	h := protocol.Hello{NodeID: c.cfg.NodeID, Incarnation: c.incarnation, Running: running, Finished: []protocol.TaskResult{},
+		StartTask: c.latestStartTask()}
 	msgs := []protocol.Message{{}}
 	for i, r := range finished {
 		if i < maxHelloFinished {
@@ -529,7 +530,8 @@ func (c *Client) hello() []protocol.Message {
 
 // heartbeat builds a Heartbeat and the TaskResults it repeats.
 func (c *Client) heartbeat() []protocol.Message {
-	msgs := []protocol.Message{{Body: protocol.Heartbeat{NodeID: c.cfg.NodeID, Running: c.runner.Running()}}}
+	msgs := []protocol.Message{{Body: protocol.Heartbeat{NodeID: c.cfg.NodeID, Running: c.runner.Running(),
+		Incarnation: c.incarnation, StartTask: c.latestStartTask()}}}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range c.unackedLocked() {
@@ -700,13 +702,14 @@ func (c *Client) start(s protocol.StartTask) {
 		JobID: s.JobID, TaskID: s.TaskID, PoolID: s.PoolID, AttemptID: s.AttemptID,
 		CommandLine: s.CommandLine, MaxWallClock: s.MaxWallClock, ElevationAdmin: s.ElevationAdmin,
 		ResourceFiles: s.ResourceFiles, OutputFiles: s.OutputFiles,
+		StartTask: s.NodeStartTask,
 	}
 	for _, e := range s.Env {
 		spec.Env = append(spec.Env, EnvSetting{Name: e.Name, Value: e.Value})
 	}
 	if err := checkSpec(spec); err != nil {
 		t := now()
-		res := Result{JobID: s.JobID, TaskID: s.TaskID, AttemptID: s.AttemptID, StartTime: t, EndTime: t,
+		res := Result{JobID: s.JobID, TaskID: s.TaskID, AttemptID: s.AttemptID, StartTask: s.NodeStartTask, StartTime: t, EndTime: t,
 			Failure: &Failure{Category: CategoryServerError, Code: codeInvalidTaskRequest,
 				Message: "The node agent cannot run this task: " + err.Error()}}
 		c.log.Warn("agent: StartTask refused", "attempt", s.AttemptID, "err", err)
@@ -714,6 +717,13 @@ func (c *Client) start(s protocol.StartTask) {
 		c.unacked[s.AttemptID] = pendingResult{res: res, local: true}
 		c.mu.Unlock()
 		c.enqueue(protocol.Message{Body: TaskResultOf(c.cfg.NodeID, res)})
+		return
+	}
+	if s.RequiresStartTask != "" && !c.startTaskSucceeded(s.RequiresStartTask) {
+		// Placed before the service knew that this node restarted afresh: its next report
+		// tells, and the service requeues the attempt.
+		c.log.Warn("agent: task not started: the start task it requires has not succeeded here",
+			"attempt", s.AttemptID, "startTask", s.RequiresStartTask)
 		return
 	}
 	_, wasRunning := c.runner.StartTime(s.AttemptID)
@@ -734,12 +744,35 @@ func (c *Client) start(s protocol.StartTask) {
 	}
 }
 
+// startTaskSucceeded reports whether the node's latest start task attempt is attemptID and
+// succeeded.
+func (c *Client) startTaskSucceeded(attemptID string) bool {
+	res, ok, err := c.runner.ReadStartTaskResult()
+	if err != nil {
+		c.log.Error("agent: reading the start task's result", "err", err)
+		return false
+	}
+	return ok && res.AttemptID == attemptID && res.Started && res.ExitCode == 0 && res.Failure == nil && !res.Killed && !res.TimedOut
+}
+
+// latestStartTask is the start task attempt a Hello or Heartbeat reports.
+func (c *Client) latestStartTask() string {
+	id, err := c.runner.LatestStartTaskAttempt()
+	if err != nil {
+		c.log.Error("agent: reading the start task's attempts", "err", err)
+	}
+	return id
+}
+
 // checkSpec finds what makes a StartTask impossible to run, whatever the node's state.
 func checkSpec(spec TaskSpec) error {
-	if err := ValidateID("job", spec.JobID); err != nil {
+	if spec.StartTask {
+		if spec.JobID != "" || spec.TaskID != "" {
+			return errors.New("a start task names a job or task")
+		}
+	} else if err := ValidateID("job", spec.JobID); err != nil {
 		return err
-	}
-	if err := ValidateID("task", spec.TaskID); err != nil {
+	} else if err := ValidateID("task", spec.TaskID); err != nil {
 		return err
 	}
 	if err := validateAttemptID(spec.AttemptID); err != nil {
@@ -763,7 +796,11 @@ func (c *Client) ackResult(attemptID string) {
 		return // acknowledged already, or never ours
 	}
 	if !p.local {
-		if err := c.runner.AckResult(p.res.JobID, p.res.TaskID, attemptID); err != nil {
+		ack := func() error { return c.runner.AckResult(p.res.JobID, p.res.TaskID, attemptID) }
+		if p.res.StartTask {
+			ack = func() error { return c.runner.AckStartTaskResult(attemptID) }
+		}
+		if err := ack(); err != nil {
 			// Kept: the result is repeated, and the service acknowledges it again.
 			c.log.Error("agent: acknowledgement not recorded", "attempt", attemptID, "err", err)
 			return

@@ -20,7 +20,8 @@
 //
 //	<root>/                               AZ_BATCH_NODE_ROOT_DIR
 //	  shared/                             AZ_BATCH_NODE_SHARED_DIR: read/write for every task
-//	  startup/                            AZ_BATCH_NODE_STARTUP_DIR (start tasks: not run yet)
+//	  startup/                            AZ_BATCH_NODE_STARTUP_DIR: the start task's task directory
+//	    stdout.txt, stderr.txt, wd/, ...  as a task's (TaskSpec.StartTask)
 //	  workitems/<jobId>/job-1/<taskId>/   AZ_BATCH_TASK_DIR: the task directory
 //	    stdout.txt, stderr.txt            the task's output (truncated by each new attempt)
 //	    wd/                               AZ_BATCH_TASK_WORKING_DIR: the working directory
@@ -100,16 +101,17 @@
 //
 //	AZ_BATCH_ACCOUNT_NAME       Config.AccountName (only if set)
 //	AZ_BATCH_ACCOUNT_URL        Config.AccountURL (only if set)
-//	AZ_BATCH_JOB_ID             TaskSpec.JobID
-//	AZ_BATCH_TASK_ID            TaskSpec.TaskID
+//	AZ_BATCH_JOB_ID             TaskSpec.JobID (not for the start task)
+//	AZ_BATCH_TASK_ID            TaskSpec.TaskID (not for the start task)
 //	AZ_BATCH_POOL_ID            TaskSpec.PoolID, or Config.PoolID
 //	AZ_BATCH_NODE_ID            Config.NodeID
 //	AZ_BATCH_NODE_IS_DEDICATED  "true", or "false" for a Config.LowPriority node
 //	AZ_BATCH_NODE_ROOT_DIR      <root>
 //	AZ_BATCH_NODE_SHARED_DIR    <root>/shared
 //	AZ_BATCH_NODE_STARTUP_DIR   <root>/startup
-//	AZ_BATCH_TASK_DIR           <root>/workitems/<jobId>/job-1/<taskId>
-//	AZ_BATCH_TASK_WORKING_DIR   <root>/workitems/<jobId>/job-1/<taskId>/wd
+//	AZ_BATCH_NODE_STARTUP_WORKING_DIR <root>/startup/wd
+//	AZ_BATCH_TASK_DIR           <root>/workitems/<jobId>/job-1/<taskId> (<root>/startup for the start task)
+//	AZ_BATCH_TASK_WORKING_DIR   its wd/
 //
 // Not set, because Corral does not have what they describe: AZ_BATCH_APP_PACKAGE_*
 // (application packages), AZ_BATCH_AUTHENTICATION_TOKEN (retired by Azure in 2024),

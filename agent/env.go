@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -77,8 +78,11 @@ func (r *Runner) taskEnv(spec TaskSpec, dir, wd string) *envBuilder {
 	if r.cfg.AccountURL != "" {
 		b.set("AZ_BATCH_ACCOUNT_URL", r.cfg.AccountURL)
 	}
-	b.set("AZ_BATCH_JOB_ID", spec.JobID)
-	b.set("AZ_BATCH_TASK_ID", spec.TaskID)
+	if !spec.StartTask {
+		// As on Azure, the start task has no job and no task id.
+		b.set("AZ_BATCH_JOB_ID", spec.JobID)
+		b.set("AZ_BATCH_TASK_ID", spec.TaskID)
+	}
 	pool := spec.PoolID
 	if pool == "" {
 		pool = r.cfg.PoolID
@@ -89,6 +93,7 @@ func (r *Runner) taskEnv(spec TaskSpec, dir, wd string) *envBuilder {
 	b.set("AZ_BATCH_NODE_ROOT_DIR", r.Root())
 	b.set("AZ_BATCH_NODE_SHARED_DIR", r.SharedDir())
 	b.set("AZ_BATCH_NODE_STARTUP_DIR", r.StartupDir())
+	b.set("AZ_BATCH_NODE_STARTUP_WORKING_DIR", filepath.Join(r.StartupDir(), WorkingDirName))
 	b.set("AZ_BATCH_TASK_DIR", dir)
 	b.set("AZ_BATCH_TASK_WORKING_DIR", wd)
 	return b

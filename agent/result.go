@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"corral/agent/protocol"
@@ -18,6 +19,8 @@ type Result struct {
 	JobID     string `json:"jobId"`
 	TaskID    string `json:"taskId"`
 	AttemptID string `json:"attemptId"`
+	// StartTask marks a result of the pool's start task (JobID and TaskID are empty).
+	StartTask bool `json:"startTask,omitempty"`
 
 	// Started reports that the task's process was started. When it is false, Failure says why
 	// not, ExitCode is meaningless and StartTime equals EndTime.
@@ -88,6 +91,35 @@ func (l Layout) ReadResult(jobID, taskID string) (res Result, ok bool, err error
 	if err != nil {
 		return Result{}, false, err
 	}
+	return readResultIn(dir, "task "+jobID+"/"+taskID)
+}
+
+// ReadStartTaskResult is ReadResult for the start task: the result of its latest attempt that
+// ended on this node.
+func (l Layout) ReadStartTaskResult() (res Result, ok bool, err error) {
+	return readResultIn(l.StartupDir(), "the start task")
+}
+
+// LatestStartTaskAttempt returns the id of the latest start task attempt started on this node
+// since its files were last cleared ("" if none): what the agent reports to the service, which
+// runs the start task again on a node that reports none.
+func (l Layout) LatestStartTaskAttempt() (string, error) {
+	data, err := os.ReadFile(filepath.Join(l.StartupDir(), attemptsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("agent: reading start task attempts: %w", err)
+	}
+	lines := strings.Fields(string(data))
+	if len(lines) == 0 {
+		return "", nil
+	}
+	return lines[len(lines)-1], nil
+}
+
+// readResultIn reads the outcome file of the task directory dir (what names it in errors).
+func readResultIn(dir, what string) (res Result, ok bool, err error) {
 	acked := false
 	data, err := os.ReadFile(filepath.Join(dir, resultFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -98,17 +130,18 @@ func (l Layout) ReadResult(jobID, taskID string) (res Result, ok bool, err error
 		return Result{}, false, nil
 	}
 	if err != nil {
-		return Result{}, false, fmt.Errorf("agent: reading result of task %s/%s: %w", jobID, taskID, err)
+		return Result{}, false, fmt.Errorf("agent: reading result of %s: %w", what, err)
 	}
 	if err := json.Unmarshal(data, &res); err != nil {
-		return Result{}, false, fmt.Errorf("agent: decoding result of task %s/%s: %w", jobID, taskID, err)
+		return Result{}, false, fmt.Errorf("agent: decoding result of %s: %w", what, err)
 	}
 	res.Acknowledged = res.Acknowledged || acked
 	return res, true, nil
 }
 
-// PendingResults returns the results in every task directory of the node that have not been
-// acknowledged with AckResult, sorted by job and task id: what an agent that (re)connects
+// PendingResults returns the results in every task directory of the node (and of the start
+// task) that have not been acknowledged with AckResult, sorted by job and task id (the start
+// task's first): what an agent that (re)connects
 // reports as finished. A task directory whose outcome file cannot be read or decoded is
 // reported in the error (all such problems joined) and skipped; the others are still returned.
 func (l Layout) PendingResults() ([]Result, error) {
@@ -121,6 +154,11 @@ func (l Layout) PendingResults() ([]Result, error) {
 		out  []Result
 		errs []error
 	)
+	if res, ok, err := l.ReadStartTaskResult(); err != nil {
+		errs = append(errs, err)
+	} else if ok && !res.Acknowledged {
+		out = append(out, res)
+	}
 	for _, p := range paths {
 		taskDir := filepath.Dir(p)
 		taskID := filepath.Base(taskDir)
@@ -137,7 +175,7 @@ func (l Layout) PendingResults() ([]Result, error) {
 			out = append(out, res)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
+	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].JobID != out[j].JobID {
 			return out[i].JobID < out[j].JobID
 		}
@@ -151,16 +189,26 @@ func (l Layout) PendingResults() ([]Result, error) {
 // the task's outcome file holds another attempt (or none), or is already acknowledged:
 // acknowledgements may be repeated or arrive late.
 func (l Layout) AckResult(jobID, taskID, attemptID string) error {
-	res, ok, err := l.ReadResult(jobID, taskID)
-	if err != nil || !ok || res.AttemptID != attemptID || res.Acknowledged {
-		return err
-	}
 	dir, err := l.TaskDir(jobID, taskID)
 	if err != nil {
 		return err
 	}
+	return ackResultIn(dir, "task "+jobID+"/"+taskID, attemptID)
+}
+
+// AckStartTaskResult is AckResult for the start task.
+func (l Layout) AckStartTaskResult(attemptID string) error {
+	return ackResultIn(l.StartupDir(), "the start task", attemptID)
+}
+
+// ackResultIn is AckResult in the task directory dir (what names it in errors).
+func ackResultIn(dir, what, attemptID string) error {
+	res, ok, err := readResultIn(dir, what)
+	if err != nil || !ok || res.AttemptID != attemptID || res.Acknowledged {
+		return err
+	}
 	if err := os.Rename(filepath.Join(dir, resultFile), filepath.Join(dir, ackedResultFile)); err != nil {
-		return fmt.Errorf("agent: acknowledging result of task %s/%s: %w", jobID, taskID, err)
+		return fmt.Errorf("agent: acknowledging result of %s: %w", what, err)
 	}
 	return nil
 }

@@ -55,6 +55,27 @@ type TaskSpec struct {
 	// the Runner never logs nor puts in a Failure's message.
 	ResourceFiles []batch.ResourceFile
 	OutputFiles   []batch.OutputFile
+	// StartTask marks an attempt of the pool's start task: JobID and TaskID are empty, and it
+	// runs in the startup directory (AZ_BATCH_NODE_STARTUP_DIR, working directory wd under it),
+	// one attempt at a time, like a task.
+	StartTask bool
+}
+
+// key names the task an attempt belongs to, for ErrTaskBusy.
+func (s TaskSpec) key() string {
+	if s.StartTask {
+		return "@startup"
+	}
+	return s.JobID + "/" + s.TaskID
+}
+
+// specDir returns the directory an attempt runs in: its task directory, or the startup
+// directory for the start task.
+func (l Layout) specDir(spec TaskSpec) (string, error) {
+	if spec.StartTask {
+		return l.StartupDir(), nil
+	}
+	return l.TaskDir(spec.JobID, spec.TaskID)
 }
 
 // Config configures a Runner.
@@ -245,7 +266,7 @@ func now() time.Time { return time.Now().UTC().Round(0) }
 // A new attempt of a task truncates stdout.txt and stderr.txt and removes the previous
 // attempt's outcome file; the working directory and its contents are kept.
 func (r *Runner) Start(spec TaskSpec) error {
-	dir, err := r.TaskDir(spec.JobID, spec.TaskID)
+	dir, err := r.specDir(spec)
 	if err != nil {
 		return fmt.Errorf("agent: start: %w", err)
 	}
@@ -258,7 +279,7 @@ func (r *Runner) Start(spec TaskSpec) error {
 	if spec.MaxWallClock < 0 {
 		return fmt.Errorf("agent: start %s: negative MaxWallClock %v", spec.AttemptID, spec.MaxWallClock)
 	}
-	key := spec.JobID + "/" + spec.TaskID
+	key := spec.key()
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -266,7 +287,7 @@ func (r *Runner) Start(spec TaskSpec) error {
 		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, ErrClosed)
 	}
 	if a, ok := r.running[spec.AttemptID]; ok {
-		if a.spec.JobID != spec.JobID || a.spec.TaskID != spec.TaskID {
+		if a.spec.key() != spec.key() {
 			return fmt.Errorf("agent: start %s: attempt id already used by task %s/%s", spec.AttemptID, a.spec.JobID, a.spec.TaskID)
 		}
 		return nil
@@ -343,7 +364,7 @@ func (r *Runner) Start(spec TaskSpec) error {
 	}
 	if failure != nil {
 		res := Result{
-			JobID: spec.JobID, TaskID: spec.TaskID, AttemptID: spec.AttemptID,
+			JobID: spec.JobID, TaskID: spec.TaskID, AttemptID: spec.AttemptID, StartTask: spec.StartTask,
 			StartTime: start, EndTime: start, Failure: failure,
 		}
 		if err := writeResult(dir, res); err != nil {
@@ -418,11 +439,11 @@ func (r *Runner) prepareAndRun(ctx context.Context, a *attempt, user taskUser, e
 			exitCode = 128 + int(syscall.SIGKILL)
 		}
 		delete(r.running, a.spec.AttemptID)
-		delete(r.byTask, a.spec.JobID+"/"+a.spec.TaskID)
+		delete(r.byTask, a.spec.key())
 		r.mu.Unlock()
 		closeOutputs()
 		res := Result{
-			JobID: a.spec.JobID, TaskID: a.spec.TaskID, AttemptID: a.spec.AttemptID,
+			JobID: a.spec.JobID, TaskID: a.spec.TaskID, AttemptID: a.spec.AttemptID, StartTask: a.spec.StartTask,
 			ExitCode: exitCode, StartTime: start, EndTime: start, Failure: failure, Killed: killed,
 		}
 		if err := writeResult(a.dir, res); err != nil {
@@ -530,7 +551,7 @@ func (r *Runner) wait(a *attempt) {
 		ended(false)
 	}
 	res := Result{
-		JobID: a.spec.JobID, TaskID: a.spec.TaskID, AttemptID: a.spec.AttemptID,
+		JobID: a.spec.JobID, TaskID: a.spec.TaskID, AttemptID: a.spec.AttemptID, StartTask: a.spec.StartTask,
 		Started: true, StartTime: a.start, EndTime: now(), Killed: killed, TimedOut: timedOut,
 	}
 	if ps := a.cmd.ProcessState; ps != nil {
@@ -551,7 +572,7 @@ func (r *Runner) wait(a *attempt) {
 	}
 	r.mu.Lock()
 	delete(r.running, a.spec.AttemptID)
-	delete(r.byTask, a.spec.JobID+"/"+a.spec.TaskID)
+	delete(r.byTask, a.spec.key())
 	r.mu.Unlock()
 	r.cfg.OnDone(res)
 }

@@ -342,6 +342,10 @@ func (r *Runner) makeTaskDirs(dir string) error {
 	if !r.isolate {
 		return os.MkdirAll(wd, 0o755)
 	}
+	if dir == r.StartupDir() {
+		// The start task's: the startup directory is made with the node's.
+		return mkdirOwned(wd, modeWorkDir, false)
+	}
 	jobDir := filepath.Dir(dir)
 	dirs := []struct {
 		path      string

@@ -9,7 +9,10 @@
 //     the result on disk meanwhile, so a result survives a restart of either side;
 //   - Hello, sent when an agent (re)connects, lists what it runs and what it finished, and the
 //     service reconciles: attempts it does not know are killed, attempts it thought running that
-//     the agent does not have are lost (requeued without counting as a retry).
+//     the agent does not have are lost (requeued without counting as a retry);
+//   - the pool's start task runs as attempts too (NodeStartTask), with results reported and
+//     acknowledged as tasks' are; Hello and Heartbeat say which start task attempt the agent
+//     was last asked to run, so that the service reruns it on a node that restarted afresh.
 package protocol
 
 import (
@@ -36,7 +39,21 @@ type StartTask struct {
 	// SAS tokens: secrets that are never logged.
 	ResourceFiles []batch.ResourceFile `json:"resourceFiles,omitempty"`
 	OutputFiles   []batch.OutputFile   `json:"outputFiles,omitempty"`
+	// NodeStartTask marks an attempt of the pool's start task rather than of a job's task
+	// (JobID and TaskID are empty): it runs in the node's startup directory, with the start
+	// task's environment. Its id starts with StartTaskAttemptPrefix.
+	NodeStartTask bool `json:"nodeStartTask,omitempty"`
+	// RequiresStartTask, if set, names the start task attempt that must have succeeded on the
+	// node before this attempt runs (the pool's start task has waitForSuccess): an agent whose
+	// latest start task attempt is another, or did not succeed, has restarted afresh since the
+	// service placed the attempt, and does not run it. The service learns of the restart from
+	// the agent's next report and requeues the attempt.
+	RequiresStartTask string `json:"requiresStartTask,omitempty"`
 }
+
+// StartTaskAttemptPrefix starts the id of every attempt of a pool's start task: no attempt of
+// a job's task has such an id (job ids have no '@').
+const StartTaskAttemptPrefix = "@start/"
 
 // EnvSetting is one environment variable of a task, in the order the user gave them.
 type EnvSetting struct {
@@ -62,6 +79,11 @@ type Hello struct {
 	Incarnation string       `json:"incarnation"` // changes every time the agent process starts
 	Running     []string     `json:"running"`     // attempt ids running now
 	Finished    []TaskResult `json:"finished"`    // results not yet acknowledged
+	// StartTask is the id of the latest start task attempt the agent was asked to run since its
+	// node's files were last fresh (it joined, or was reimaged or rebooted); empty if none.
+	// An agent that reports none to a session that ran one is a node that restarted afresh:
+	// the service runs the start task again.
+	StartTask string `json:"startTask,omitempty"`
 }
 
 // TaskStarted says an attempt's process started.
@@ -102,4 +124,7 @@ type Usage struct {
 type Heartbeat struct {
 	NodeID  string   `json:"nodeId"`
 	Running []string `json:"running"`
+	// Incarnation and StartTask are as in Hello (empty from agents that predate them).
+	Incarnation string `json:"incarnation,omitempty"`
+	StartTask   string `json:"startTask,omitempty"`
 }
