@@ -57,11 +57,11 @@ func TestJSONRoundTrip(t *testing.T) {
 		}
 	}
 	pool := roundTrip[Pool](t, "pool_add.json")
-	refused("pool_add.json", ValidatePool(pool), "startTask")
-	valid := pool
-	valid.StartTask = nil
-	if err := ValidatePool(valid); err != nil {
+	if err := ValidatePool(pool); err != nil {
 		t.Errorf("pool_add.json: %v", err)
+	}
+	if st := pool.StartTask; st == nil || !st.Waits() || st.MaxRetries() != 1 || st.CommandLine != "/bin/sh -c 'echo ready'" {
+		t.Errorf("pool_add.json: start task decoded wrong: %+v", st)
 	}
 	if pool.FillType() != FillPack || pool.SlotsPerNode() != 4 || pool.ResizeTimeout.Std() != 15*time.Minute {
 		t.Errorf("pool_add.json decoded wrong: %+v", pool)

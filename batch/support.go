@@ -21,7 +21,6 @@ type Unsupported struct {
 
 // UnsupportedPoolProperties are the pool properties [ValidatePool] refuses.
 var UnsupportedPoolProperties = []Unsupported{
-	{"startTask", "start tasks are not run yet; prepare nodes from the tasks themselves"},
 	{"networkConfiguration", "Corral's nodes are not on Azure virtual networks"},
 	{"certificateReferences", "certificates are not installed on nodes"},
 	{"applicationPackageReferences", "application packages are not supported"},
@@ -96,7 +95,6 @@ func checkPoolSupported(p Pool) *Error {
 		name string
 		raw  json.RawMessage
 	}{
-		{"startTask", p.StartTask},
 		{"networkConfiguration", p.NetworkConfiguration},
 		{"certificateReferences", p.CertificateReferences},
 		{"applicationPackageReferences", p.ApplicationPackageReferences},
@@ -170,7 +168,14 @@ func checkTaskSupported(t Task) *Error {
 			return refuse(UnsupportedTaskProperties, f.name)
 		}
 	}
-	if given(t.UserIdentity) {
+	return checkUserIdentity("userIdentity", t.UserIdentity, UnsupportedTaskProperties)
+}
+
+// checkUserIdentity checks a task's userIdentity (property names it in errors): the auto-user,
+// not elevated, is what Corral runs tasks as; a named user or elevation is refused, with the
+// reason in list.
+func checkUserIdentity(property string, raw json.RawMessage, list []Unsupported) *Error {
+	if given(raw) {
 		var id struct {
 			UserName string `json:"userName"`
 			AutoUser *struct {
@@ -178,25 +183,25 @@ func checkTaskSupported(t Task) *Error {
 				ElevationLevel string `json:"elevationLevel"`
 			} `json:"autoUser"`
 		}
-		dec := json.NewDecoder(bytes.NewReader(t.UserIdentity))
+		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&id); err != nil {
-			return invalid("userIdentity", string(t.UserIdentity),
+			return invalid(property, string(raw),
 				"userIdentity is an object with userName or autoUser {scope, elevationLevel}")
 		}
 		if id.UserName != "" {
-			return refuse(UnsupportedTaskProperties, "userIdentity.userName")
+			return refuse(list, property+".userName")
 		}
 		if a := id.AutoUser; a != nil {
 			if s := strings.ToLower(a.Scope); s != "" && s != "task" && s != "pool" {
-				return invalid("userIdentity.autoUser.scope", a.Scope, "scope is task or pool")
+				return invalid(property+".autoUser.scope", a.Scope, "scope is task or pool")
 			}
 			switch strings.ToLower(a.ElevationLevel) {
 			case "", "nonadmin":
 			case "admin":
-				return refuse(UnsupportedTaskProperties, "userIdentity.autoUser.elevationLevel")
+				return refuse(list, property+".autoUser.elevationLevel")
 			default:
-				return invalid("userIdentity.autoUser.elevationLevel", a.ElevationLevel,
+				return invalid(property+".autoUser.elevationLevel", a.ElevationLevel,
 					"elevationLevel is nonadmin or admin")
 			}
 		}

@@ -99,7 +99,7 @@ type Pool struct {
 	AutoScaleRun                  *AutoScaleRun         `json:"autoScaleRun,omitempty"`
 	EnableInterNodeCommunication  *bool                 `json:"enableInterNodeCommunication,omitempty"`
 	NetworkConfiguration          json.RawMessage       `json:"networkConfiguration,omitempty"`
-	StartTask                     json.RawMessage       `json:"startTask,omitempty"`
+	StartTask                     *StartTask            `json:"startTask,omitempty"`
 	ApplicationPackageReferences  json.RawMessage       `json:"applicationPackageReferences,omitempty"`
 	TaskSlotsPerNode              *int32                `json:"taskSlotsPerNode,omitempty"`
 	TaskSchedulingPolicy          *TaskSchedulingPolicy `json:"taskSchedulingPolicy,omitempty"`
@@ -170,6 +170,8 @@ type Node struct {
 	RunningTaskSlotsCount int32             `json:"runningTaskSlotsCount"`
 	TotalTasksSucceeded   int32             `json:"totalTasksSucceeded"`
 	RecentTasks           []TaskInformation `json:"recentTasks,omitempty"`
+	StartTask             *StartTask        `json:"startTask,omitempty"`
+	StartTaskInfo         *StartTaskInfo    `json:"startTaskInfo,omitempty"`
 	Errors                []NodeError       `json:"errors,omitempty"`
 	IsDedicated           bool              `json:"isDedicated"`
 }

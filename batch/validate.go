@@ -128,6 +128,9 @@ func ValidatePoolWith(p Pool, minEvaluationInterval time.Duration) error {
 	if err := checkPoolSupported(p); err != nil {
 		return err
 	}
+	if err := ValidateStartTask(p.StartTask); err != nil {
+		return err
+	}
 	if s := p.TaskSlotsPerNode; s != nil && (*s < 1 || *s > MaxTaskSlotsPerNode) {
 		return invalid("taskSlotsPerNode", itoa(*s), "taskSlotsPerNode must be between 1 and 256")
 	}

@@ -113,12 +113,38 @@ func TestValidatePool(t *testing.T) {
 			p.UpgradePolicy = json.RawMessage(`{"mode":"manual"}`)
 		}, "", ""},
 		{"null and empty ask for nothing", func(p *Pool) {
-			p.StartTask, p.UserAccounts, p.MountConfiguration = json.RawMessage(`null`), json.RawMessage(`[]`), json.RawMessage(`[ ]`)
+			p.UserAccounts, p.MountConfiguration = json.RawMessage(`[]`), json.RawMessage(`[ ]`)
+			p.StartTask = &StartTask{CommandLine: "x", ResourceFiles: json.RawMessage(`[]`), ContainerSettings: json.RawMessage(`null`)}
 			p.NetworkConfiguration = json.RawMessage(`{}`)
 			p.VirtualMachineConfiguration = json.RawMessage(`{"containerConfiguration":null}`)
 		}, "", ""},
-		{"start task", func(p *Pool) { p.StartTask = json.RawMessage(`{"commandLine":"x"}`) },
-			CodeUnsupportedProperty, "startTask"},
+		{"start task", func(p *Pool) {
+			p.StartTask = &StartTask{CommandLine: "x", MaxTaskRetryCount: Ptr(int32(-1)), WaitForSuccess: Ptr(false),
+				EnvironmentSettings: []EnvironmentSetting{{Name: "A", Value: "1"}},
+				UserIdentity:        json.RawMessage(`{"autoUser":{"scope":"pool","elevationLevel":"nonadmin"}}`)}
+		}, "", ""},
+		{"start task without command line", func(p *Pool) { p.StartTask = &StartTask{} },
+			CodeMissingRequiredProperty, "startTask.commandLine"},
+		{"start task resource files", func(p *Pool) {
+			p.StartTask = &StartTask{CommandLine: "x", ResourceFiles: json.RawMessage(`[{"httpUrl":"https://x/y","filePath":"y"}]`)}
+		}, CodeUnsupportedProperty, "startTask.resourceFiles"},
+		{"start task container", func(p *Pool) {
+			p.StartTask = &StartTask{CommandLine: "x", ContainerSettings: json.RawMessage(`{"imageName":"ubuntu"}`)}
+		}, CodeUnsupportedProperty, "startTask.containerSettings"},
+		{"start task named user", func(p *Pool) {
+			p.StartTask = &StartTask{CommandLine: "x", UserIdentity: json.RawMessage(`{"userName":"u"}`)}
+		}, CodeUnsupportedProperty, "startTask.userIdentity.userName"},
+		{"start task elevated", func(p *Pool) {
+			p.StartTask = &StartTask{CommandLine: "x", UserIdentity: json.RawMessage(`{"autoUser":{"elevationLevel":"admin"}}`)}
+		}, CodeUnsupportedProperty, "startTask.userIdentity.autoUser.elevationLevel"},
+		{"start task bad scope", func(p *Pool) {
+			p.StartTask = &StartTask{CommandLine: "x", UserIdentity: json.RawMessage(`{"autoUser":{"scope":"node"}}`)}
+		}, CodeInvalidPropertyValue, "startTask.userIdentity.autoUser.scope"},
+		{"start task retries", func(p *Pool) { p.StartTask = &StartTask{CommandLine: "x", MaxTaskRetryCount: Ptr(int32(-2))} },
+			CodeInvalidPropertyValue, "startTask.maxTaskRetryCount"},
+		{"start task env", func(p *Pool) {
+			p.StartTask = &StartTask{CommandLine: "x", EnvironmentSettings: []EnvironmentSetting{{Name: "A=B"}}}
+		}, CodeInvalidPropertyValue, "startTask.environmentSettings[0].name"},
 		{"network", func(p *Pool) { p.NetworkConfiguration = json.RawMessage(`{"subnetId":"x"}`) },
 			CodeUnsupportedProperty, "networkConfiguration"},
 		{"certificates", func(p *Pool) { p.CertificateReferences = json.RawMessage(`[{"thumbprint":"ab"}]`) },

@@ -6,6 +6,8 @@ import (
 
 	"corral/actor"
 	"corral/agent/protocol"
+	"corral/batch"
+	"corral/store"
 )
 
 // Events between the node session and the rest of the service.
@@ -148,12 +150,28 @@ type nodeSession struct {
 	agentInc string
 	offered  bool
 	timer    actor.TimerID
+
+	// The start task (see starttask.go): the pool's, for the node's next run (nil: none); the
+	// node's record (nil: none); and whether the node restarts afresh (rerunStartTask).
+	store      store.Store
+	startSpec  *batch.StartTask
+	startRec   *startTaskRecord
+	startAgain bool
 }
 
-func newNodeSession(poolID, nodeID string, slots int, agent, sched, pool actor.ID, timing NodeTiming, expected []attemptRef) *nodeSession {
+// nodeStart is what a node session starts with of the start task: the pool's (Spec) and the
+// node's record (Rec), either nil.
+type nodeStart struct {
+	Store store.Store
+	Spec  *batch.StartTask
+	Rec   *startTaskRecord
+}
+
+func newNodeSession(poolID, nodeID string, slots int, agent, sched, pool actor.ID, timing NodeTiming, expected []attemptRef, start nodeStart) *nodeSession {
 	n := &nodeSession{poolID: poolID, nodeID: nodeID, slots: slots, agent: agent, sched: sched, pool: pool, timing: timing,
 		expected: map[string]attemptRef{}, running: map[string]attemptRef{}, starts: map[string]protocol.StartTask{},
-		reported: map[string]attemptRef{}, killed: map[string]bool{}}
+		reported: map[string]attemptRef{}, killed: map[string]bool{},
+		store: start.Store, startSpec: start.Spec, startRec: start.Rec}
 	for _, r := range expected {
 		n.expected[r.AttemptID] = r
 	}
@@ -184,6 +202,8 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.On(n.stop),
 		actor.On(n.drainNow),
 		actor.On(func(ctx *actor.Context, _ vmLost) { ctx.Goto("Lost") }),
+		actor.On(func(ctx *actor.Context, s nodeStartTask) { n.startSpec = s.Spec }),
+		actor.On(func(ctx *actor.Context, _ rerunStartTask) { n.startAgain = true }),
 		actor.Targets("Stopping", "Lost"),
 	)
 	m.State("Ready",
@@ -206,6 +226,8 @@ func (n *nodeSession) Define(m *actor.Machine) {
 			ctx.Send(n.sched, nodeDown{NodeID: n.nodeID}) // after any nodeUp this session sent
 		}),
 		actor.On(func(ctx *actor.Context, _ vmLost) { ctx.Goto("Lost") }),
+		actor.On(func(ctx *actor.Context, s nodeStartTask) { n.startSpec = s.Spec }),
+		actor.On(func(ctx *actor.Context, _ rerunStartTask) { n.startAgain = true }),
 		actor.Targets("Lost", "Stopping", "Draining"),
 	)
 	m.State("Draining",
@@ -236,6 +258,8 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.On(n.stop),
 		actor.Ignore[retire](),
 		actor.Ignore[drain](),
+		actor.Ignore[nodeStartTask](),
+		actor.Ignore[rerunStartTask](),
 		actor.Targets("Stopping"),
 	)
 	m.State("Lost",
@@ -256,6 +280,8 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[killAttempt](),
 		actor.Ignore[retire](),
 		actor.Ignore[vmLost](),
+		actor.On(func(ctx *actor.Context, s nodeStartTask) { n.startSpec = s.Spec }),
+		actor.On(func(ctx *actor.Context, _ rerunStartTask) { n.startAgain = true }),
 		actor.On(n.stop),
 		actor.On(n.drainNow),
 		actor.Targets("Stopping"),
@@ -279,6 +305,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 // session has not yet seen, which an offer made from the session's count would undo.
 func (n *nodeSession) hello(ctx *actor.Context, h protocol.Hello) {
 	n.reconcile(ctx, h)
+	n.checkStartTask(ctx, h.StartTask, h.Incarnation)
 	repeated := ctx.State() == "Ready" && n.offered && h.Incarnation != "" && h.Incarnation == n.agentInc
 	n.agentInc = h.Incarnation
 	if repeated {
@@ -287,8 +314,12 @@ func (n *nodeSession) hello(ctx *actor.Context, h protocol.Hello) {
 	n.offer(ctx)
 }
 
-// offer tells the scheduler the node is up, with the slots the session counts as free.
+// offer tells the scheduler the node is up, with the slots the session counts as free, unless
+// its start task keeps it from taking tasks (startBlocks).
 func (n *nodeSession) offer(ctx *actor.Context) {
+	if n.startBlocks() {
+		return
+	}
 	n.offered = true
 	ctx.Send(n.sched, nodeUp{NodeID: n.nodeID, Slots: n.slots - n.used(), Total: n.slots})
 }
@@ -316,7 +347,9 @@ func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 	}
 	// Results first: they may end attempts the service is waiting for.
 	for _, res := range h.Finished {
-		if r, ok := known(res.AttemptID); ok {
+		if isStartAttempt(res.AttemptID) {
+			n.startTaskResult(ctx, res)
+		} else if r, ok := known(res.AttemptID); ok {
 			n.finish(ctx, r, res)
 		} else if r, ok := n.reported[res.AttemptID]; ok {
 			ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
@@ -331,6 +364,9 @@ func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 		agentHas[id] = true
 	}
 	for _, id := range sortedKeys(agentHas) {
+		if isStartAttempt(id) {
+			continue // the start task's: see checkStartTask
+		}
 		if r, ok := known(id); ok {
 			n.running[id] = r
 			delete(n.expected, id)
@@ -353,7 +389,7 @@ func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 
 // heartbeatHello takes a heartbeat as a Hello without results: results are repeated on their own.
 func (n *nodeSession) heartbeatHello(ctx *actor.Context, h protocol.Heartbeat) {
-	n.hello(ctx, protocol.Hello{NodeID: h.NodeID, Running: h.Running})
+	n.hello(ctx, protocol.Hello{NodeID: h.NodeID, Incarnation: h.Incarnation, Running: h.Running, StartTask: h.StartTask})
 }
 
 // kill has the agent kill an attempt whose end its job manager has recorded. One still running
@@ -388,6 +424,12 @@ func (n *nodeSession) start(ctx *actor.Context, s startAttempt) {
 	if _, dup := n.running[s.Ref.AttemptID]; dup {
 		return
 	}
+	if n.startBlocks() {
+		// Placed before the scheduler heard that the node's start task runs again (its agent
+		// restarted afresh): it waits for the start task, so the attempt is requeued.
+		n.notRun(ctx, s)
+		return
+	}
 	if n.used()+s.Ref.Slots > n.slots {
 		// Placed on slots that are taken: the scheduler counted them from an offer made before
 		// the placement's start reached the session (the node was lost and came back meanwhile).
@@ -396,6 +438,9 @@ func (n *nodeSession) start(ctx *actor.Context, s startAttempt) {
 		n.notRun(ctx, s)
 		n.offer(ctx)
 		return
+	}
+	if r := n.startRec; r != nil && r.Attempt != "" && r.Spec.Waits() {
+		s.Start.RequiresStartTask = r.Attempt
 	}
 	n.running[s.Ref.AttemptID] = s.Ref
 	n.starts[s.Ref.AttemptID] = s.Start
@@ -411,7 +456,7 @@ func (n *nodeSession) heartbeat(ctx *actor.Context, h protocol.Heartbeat) {
 	has := make(map[string]bool, len(h.Running))
 	for _, id := range h.Running {
 		has[id] = true
-		if _, ok := n.running[id]; !ok {
+		if _, ok := n.running[id]; !ok && !isStartAttempt(id) {
 			// Not the session's: reported lost when the agent did not list it (its start came
 			// late), or never ours. Nobody waits for it.
 			ctx.Send(n.agent, protocol.KillTask{AttemptID: id})
@@ -429,10 +474,17 @@ func (n *nodeSession) heartbeat(ctx *actor.Context, h protocol.Heartbeat) {
 			}
 		}
 	}
+	if ctx.State() == "Ready" {
+		n.checkStartTask(ctx, h.StartTask, h.Incarnation)
+	}
 }
 
 func (n *nodeSession) result(ctx *actor.Context, res protocol.TaskResult) {
 	n.lastHeard = ctx.Now()
+	if isStartAttempt(res.AttemptID) {
+		n.startTaskResult(ctx, res)
+		return
+	}
 	if r, ok := n.reported[res.AttemptID]; ok {
 		// Repeated before the job manager recorded it: maybe it never will (the store failed),
 		// so it hears of it again (a repeat of a recorded result changes nothing there).

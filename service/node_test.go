@@ -89,7 +89,7 @@ func nodeProgram(attempts int) func(*systest.Sim) {
 		s.Create("sched/p1", stubSched{})
 		s.Create("pool/p1", stubPool{})
 		s.Create("node/p1/n1", newNodeSession("p1", "n1", 4, "agent/n1", "sched/p1", "pool/p1",
-			NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}, nil))
+			NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}, nil, nodeStart{}))
 		s.AddHost("n1", func(h actor.Host) error {
 			_, err := h.Create("agent/n1", &model.Agent{NodeID: "n1", Session: "node/p1/n1", ExitCodes: []int{0, 1}})
 			return err
@@ -129,6 +129,6 @@ func TestNodeSessionGivesUpAgentNeverHeard(t *testing.T) {
 			s.Create("agent/n1", silentAgent{})
 			expected := []attemptRef{{AttemptID: "a0", JobID: "j1", TaskID: "t0", Slots: 1}, {AttemptID: "a1", JobID: "j1", TaskID: "t1", Slots: 1}}
 			s.Create("node/p1/n1", newNodeSession("p1", "n1", 4, "agent/n1", "sched/p1", "pool/p1",
-				NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}, expected))
+				NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}, expected, nodeStart{}))
 		})
 }

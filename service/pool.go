@@ -263,7 +263,8 @@ func (p *poolManager) load(ctx *actor.Context) {
 	p.listing, p.clean = "", false
 	p.samples = map[autoscale.Metric][]autoscale.Sample{}
 	var leaving []string
-	expected := map[string][]attemptRef{} // by node: the attempts the store records on it
+	expected := map[string][]attemptRef{}   // by node: the attempts the store records on it
+	starts := map[string]*startTaskRecord{} // by node: its start task record
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
 		var pr poolRecord
 		if err := getJSON(tx, tablePools, batch.IDKey(p.poolID), &pr); err != nil {
@@ -318,6 +319,17 @@ func (p *poolManager) load(ctx *actor.Context) {
 			}
 			expected[node] = append(expected[node], a)
 		}
+		ss, err := tx.List(tableStartTasks, batch.IDKey(p.poolID)+"/", "", 0)
+		if err != nil {
+			return err
+		}
+		for _, r := range ss {
+			rec := &startTaskRecord{}
+			if err := json.Unmarshal(r.Value, rec); err != nil {
+				return fmt.Errorf("decode start task %s: %w", r.Key, err)
+			}
+			starts[strings.TrimPrefix(r.Key, batch.IDKey(p.poolID)+"/")] = rec
+		}
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -343,7 +355,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 	ctx.Goto("Managing")
 	p.list(ctx)
 	for _, id := range sortedKeys(p.nodes) {
-		p.startSession(ctx, id, expected[id])
+		p.startSession(ctx, id, expected[id], starts[id])
 		switch p.nodes[id].State {
 		case batch.NodeCreating:
 			p.request(ctx, id)
@@ -577,9 +589,19 @@ func (p *poolManager) grow(ctx *actor.Context, dedicated bool) bool {
 	n := batch.Node{ID: id, State: batch.NodeCreating, SchedulingState: batch.SchedulingEnabled, StateTransitionTime: now,
 		VMSize: p.pool.VMSize, IsDedicated: dedicated}
 	next := p.next + 1
+	var start *startTaskRecord
+	if p.pool.StartTask != nil {
+		// Shown on the node (waitingforstarttask) until its session runs it.
+		start = &startTaskRecord{Spec: *p.pool.StartTask}
+	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
 		if err := putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+id, n, store.AnyVersion); err != nil {
 			return err
+		}
+		if start != nil {
+			if err := putJSON(tx, tableStartTasks, startKey(p.poolID, id), start, store.AnyVersion); err != nil {
+				return err
+			}
 		}
 		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: p.pool, Incarnation: p.inc, NextNode: next, History: p.history, Deallocation: p.dealloc}, store.AnyVersion)
 	})
@@ -589,7 +611,7 @@ func (p *poolManager) grow(ctx *actor.Context, dedicated bool) bool {
 	}
 	p.next = next
 	p.nodes[id] = n
-	p.startSession(ctx, id, nil)
+	p.startSession(ctx, id, nil, start)
 	p.request(ctx, id)
 	p.announceNodes(ctx)
 	return true
@@ -696,6 +718,9 @@ func (p *poolManager) patch(ctx *actor.Context, r PatchPool) {
 	if r.Metadata != nil {
 		next.Metadata = append([]batch.MetadataItem(nil), *r.Metadata...)
 	}
+	if r.SetStartTask {
+		next.StartTask = r.StartTask
+	}
 	ifVersion := store.AnyVersion
 	if r.IfVersion != 0 {
 		ifVersion = r.IfVersion
@@ -707,6 +732,12 @@ func (p *poolManager) patch(ctx *actor.Context, r PatchPool) {
 		reply(ctx, r.Request, busy())
 	default:
 		reply(ctx, r.Request, nil)
+		if r.SetStartTask {
+			// For the nodes' next runs: those that join, or restart afresh.
+			for _, id := range sortedKeys(p.nodes) {
+				ctx.Send(nodeActor(p.poolID, id), nodeStartTask{Spec: r.StartTask})
+			}
+		}
 	}
 }
 
@@ -855,8 +886,10 @@ func (p *poolManager) deleted(ctx *actor.Context, d compute.VMDeleted) {
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
 		key := batch.IDKey(p.poolID) + "/" + d.NodeID
-		if err := tx.Delete(tableNodeRuns, key, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+		for _, table := range []string{tableNodeRuns, tableStartTasks} {
+			if err := tx.Delete(table, key, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 		}
 		return tx.Delete(tableNodes, key, store.AnyVersion)
 	})
@@ -996,7 +1029,7 @@ func (p *poolManager) haltIfDone(ctx *actor.Context) {
 		return // the job managers have yet to record their attempts on the pool's nodes lost
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		for _, table := range []string{tableNodes, tableNodeRuns} {
+		for _, table := range []string{tableNodes, tableNodeRuns, tableStartTasks} {
 			rs, err := tx.List(table, batch.IDKey(p.poolID)+"/", "", 0)
 			if err != nil {
 				return err
@@ -1056,13 +1089,15 @@ func (p *poolManager) listed(ctx *actor.Context, l compute.VMList) {
 	}
 }
 
-// startSession creates a node's session, expecting the attempts the store records on the node.
-func (p *poolManager) startSession(ctx *actor.Context, nodeID string, expected []attemptRef) {
+// startSession creates a node's session, expecting the attempts the store records on the node,
+// with the node's start task record (nil if it has none).
+func (p *poolManager) startSession(ctx *actor.Context, nodeID string, expected []attemptRef, start *startTaskRecord) {
 	slots := 1
 	if p.pool.TaskSlotsPerNode != nil {
 		slots = int(*p.pool.TaskSlotsPerNode)
 	}
-	ctx.Create(string(nodeActor(p.poolID, nodeID)), newNodeSession(p.poolID, nodeID, slots, AgentID(nodeID), SchedulerID(p.poolID), ctx.Self(), p.timing, expected))
+	ctx.Create(string(nodeActor(p.poolID, nodeID)), newNodeSession(p.poolID, nodeID, slots, AgentID(nodeID), SchedulerID(p.poolID), ctx.Self(), p.timing, expected,
+		nodeStart{Store: p.st, Spec: p.pool.StartTask, Rec: start}))
 }
 
 // vmGone records a node whose VM the provider lost: preempted (a spot eviction), or failed by

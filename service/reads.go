@@ -146,7 +146,8 @@ func ListNodes(ctx context.Context, st store.Store, poolID string) ([]batch.Node
 // readNodes reads a pool's nodes in id order, as the API shows them: each node's record, with
 // what runs on it now, from the attempts recorded running on it (runningTasksCount,
 // runningTaskSlotsCount, recentTasks, and state running for an idle node that runs any), and
-// the attempts that ended on it (totalTasksRun, totalTasksSucceeded).
+// the attempts that ended on it (totalTasksRun, totalTasksSucceeded), and its start task
+// (startTask, startTaskInfo, and the states waitingforstarttask and starttaskfailed).
 func readNodes(tx store.Tx, poolID string) ([]batch.Node, error) {
 	rs, err := tx.List(tableNodes, batch.IDKey(poolID)+"/", "", 0)
 	if err != nil {
@@ -198,6 +199,26 @@ func readNodes(tx store.Tx, poolID string) ([]batch.Node, error) {
 			return nil, fmt.Errorf("decode task counters %s: %w", r.Key, err)
 		}
 		nodes[i].TotalTasksRun, nodes[i].TotalTasksSucceeded = c.Run, c.Succeeded
+	}
+	starts, err := tx.List(tableStartTasks, batch.IDKey(poolID)+"/", "", 0)
+	if err != nil {
+		return nil, fmt.Errorf("list start tasks of pool %s: %w", poolID, err)
+	}
+	for _, r := range starts {
+		i, ok := byID[strings.TrimPrefix(r.Key, batch.IDKey(poolID)+"/")]
+		if !ok {
+			continue
+		}
+		var rec startTaskRecord
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			return nil, fmt.Errorf("decode start task %s: %w", r.Key, err)
+		}
+		n := &nodes[i]
+		n.StartTask = &rec.Spec
+		if rec.Attempt != "" {
+			n.StartTaskInfo = &rec.Info
+		}
+		n.State = batch.ShownState(n.State, n.StartTask, n.StartTaskInfo)
 	}
 	return nodes, nil
 }

@@ -171,13 +171,16 @@ type (
 		PoolID string
 	}
 	// PatchPool is Pool - Patch and Pool - Update Properties: Metadata replaces the pool's
-	// metadata (nil leaves it). IfVersion, if not 0, is the version the pool's record must have
+	// metadata (nil leaves it); with SetStartTask, StartTask replaces the pool's start task (nil
+	// removes it), for the nodes' next runs of it (nodes that join, or restart afresh). IfVersion, if not 0, is the version the pool's record must have
 	// (If-Match), else ConditionNotMet (412). Errors: PoolNotFound, PoolBeingDeleted.
 	PatchPool struct {
 		Request
-		PoolID    string
-		Metadata  *[]batch.MetadataItem
-		IfVersion int64
+		PoolID       string
+		Metadata     *[]batch.MetadataItem
+		SetStartTask bool
+		StartTask    *batch.StartTask
+		IfVersion    int64
 	}
 	// EvaluateAutoScale is Pool - Evaluate AutoScale: Formula is evaluated against the pool's
 	// current samples and counts, and the outcome is answered (Reply.AutoScaleRun) without

@@ -82,9 +82,9 @@
 //     model (models.go): a read-only property of the resource (url, eTag, state…), a misspelt
 //     or unknown one. Azure parses bodies with OData, which refuses such properties too; its
 //     exact answer could not be confirmed. Properties of the models that Corral does not
-//     implement (a pool's startTask, a resource file's autoStorageContainerName, a job's
-//     priority…) are refused with 400 UnsupportedProperty by the service's validation (package
-//     batch); those that only matter on Azure (vmSize, the VM image…) are kept.
+//     implement (a start task's resourceFiles, a resource file's autoStorageContainerName, a
+//     job's priority…) are refused with 400 UnsupportedProperty by the service's validation
+//     (package batch); those that only matter on Azure (vmSize, the VM image…) are kept.
 //     docs/compatibility.md lists every property and query option.
 //   - Pool - Enable AutoScale: an empty autoScaleFormula, and an autoScaleEvaluationInterval that
 //     is not positive, are 400 InvalidPropertyValue here (Corral reads a property left out as
@@ -120,7 +120,11 @@
 //     stateTransitionTime is that of its last recorded state, not of its going running.
 //     totalTasksRun counts the attempts that ended on it with a result (a retried task counts
 //     each attempt; one requeued from a lost or removed node does not), totalTasksSucceeded
-//     those that exited 0.
+//     those that exited 0. Its startTask is the start task of its current run (a pool patch
+//     changes the pool's for later runs only), startTaskInfo that run's state, and a node up
+//     shows waitingforstarttask or starttaskfailed while a start task with waitForSuccess has
+//     not succeeded; Corral does not show starting (a node goes from creating to idle or
+//     waitingforstarttask).
 //   - A task whose dependencies would close a cycle with the job's tasks, or with the tasks
 //     before it in its collection, is refused with 400 InvalidPropertyValue on dependsOn, whose
 //     PropertyValue names the cycle ("a -> c -> b -> a"): tasks on a cycle would wait for ever

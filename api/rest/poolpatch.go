@@ -21,22 +21,24 @@ var (
 
 // poolPatchParameter is the body of Pool - Patch and Pool - Update Properties.
 type poolPatchParameter struct {
-	StartTask                    json.RawMessage       `json:"startTask"`
+	StartTask                    *batch.StartTask      `json:"startTask"`
 	CertificateReferences        *[]json.RawMessage    `json:"certificateReferences"`
 	ApplicationPackageReferences *[]json.RawMessage    `json:"applicationPackageReferences"`
 	Metadata                     *[]batch.MetadataItem `json:"metadata"`
 	TargetNodeCommunicationMode  *string               `json:"targetNodeCommunicationMode"`
 }
 
-// patchPool is Pool - Patch: PATCH /pools/{poolId} → 200. Metadata changes; the rest is
-// refused unless it asks for nothing (see refusePoolPatch).
+// patchPool is Pool - Patch: PATCH /pools/{poolId} → 200. Metadata and the start task change
+// (a start task left out or null is kept); the rest is refused unless it asks for nothing (see
+// refusePoolPatch). A new start task is what nodes run from their next run on: nodes that join
+// the pool, or restart afresh; the nodes up keep theirs (as on Azure).
 func (s *Server) patchPool(c *call) *api.Error {
 	return s.patchPoolBody(c, false)
 }
 
 // updatePoolProperties is Pool - Update Properties: POST /pools/{poolId}/updateproperties →
 // 204. It replaces: certificateReferences, applicationPackageReferences and metadata are
-// required, and a startTask left out removes the pool's (which has none in Corral).
+// required, and a startTask left out removes the pool's (for the nodes' next runs, as a patch).
 func (s *Server) updatePoolProperties(c *call) *api.Error {
 	return s.patchPoolBody(c, true)
 }
@@ -75,8 +77,12 @@ func (s *Server) patchPoolBody(c *call, replace bool) *api.Error {
 	if e := refusePoolPatch(p, pool); e != nil {
 		return e
 	}
+	if err := batch.ValidateStartTask(p.StartTask); err != nil {
+		return fromBatch(err)
+	}
 	rep, e := c.send(func(req service.Request) actor.Event {
-		return service.PatchPool{Request: req, PoolID: id, Metadata: p.Metadata, IfVersion: ifMatchVersion(c.r)}
+		return service.PatchPool{Request: req, PoolID: id, Metadata: p.Metadata, IfVersion: ifMatchVersion(c.r),
+			SetStartTask: replace || p.StartTask != nil, StartTask: p.StartTask}
 	})
 	if e != nil {
 		return e
@@ -98,8 +104,6 @@ func (s *Server) patchPoolBody(c *call, replace bool) *api.Error {
 // refusePoolPatch refuses what a pool patch asks that Corral does not do.
 func refusePoolPatch(p poolPatchParameter, pool batch.Pool) *api.Error {
 	switch {
-	case given(p.StartTask):
-		return unsupportedProperty("startTask", "start tasks are not run yet")
 	case p.CertificateReferences != nil && len(*p.CertificateReferences) > 0:
 		return unsupportedProperty("certificateReferences", "Corral does not install certificates on nodes")
 	case p.ApplicationPackageReferences != nil && len(*p.ApplicationPackageReferences) > 0:

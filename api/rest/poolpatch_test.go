@@ -22,7 +22,6 @@ func TestPoolPatch(t *testing.T) {
 		name string
 		body map[string]any
 	}{
-		{"start task", map[string]any{"startTask": map[string]any{"commandLine": "/bin/true"}}},
 		{"certificates", map[string]any{"certificateReferences": []any{map[string]any{"thumbprint": "x", "thumbprintAlgorithm": "sha1"}}}},
 		{"applications", map[string]any{"applicationPackageReferences": []any{map[string]any{"applicationId": "a"}}}},
 		{"communication mode", map[string]any{"targetNodeCommunicationMode": "simplified"}},
@@ -52,5 +51,53 @@ func TestPoolPatch(t *testing.T) {
 	want(t, e.do("POST", "/pools/p1/updateproperties", nil, map[string]any{"metadata": []any{}, "certificateReferences": []any{}, "applicationPackageReferences": []any{}}), http.StatusNoContent, "")
 	if m := meta(); len(m) != 0 {
 		t.Errorf("metadata after Update Properties with none: %v", m)
+	}
+}
+
+// The pool's start task is set by Pool - Add, replaced by Pool - Patch (kept when left out)
+// and by Pool - Update Properties (removed when left out), and shown by Pool - Get with
+// Azure's defaults left out as given.
+func TestPoolStartTask(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	body := map[string]any{"id": "p1", "vmSize": "local", "targetDedicatedNodes": 0, "startTask": map[string]any{
+		"commandLine": "/bin/sh -c 'echo hi'", "maxTaskRetryCount": 2, "waitForSuccess": false,
+		"environmentSettings": []any{map[string]any{"name": "A", "value": "1"}},
+		"userIdentity":        map[string]any{"autoUser": map[string]any{"scope": "pool", "elevationLevel": "nonadmin"}},
+	}}
+	created(t, e.do("POST", "/pools", nil, body), http.StatusCreated, e.base+"/pools/p1")
+	start := func() *batch.StartTask {
+		t.Helper()
+		var p batch.Pool
+		e.do("GET", "/pools/p1", nil, nil).decode(t, &p)
+		return p.StartTask
+	}
+	if st := start(); st == nil || st.CommandLine != "/bin/sh -c 'echo hi'" || st.MaxRetries() != 2 || st.Waits() ||
+		len(st.EnvironmentSettings) != 1 || len(st.UserIdentity) == 0 {
+		t.Fatalf("start task after add: %+v", st)
+	}
+	want(t, e.do("PATCH", "/pools/p1", nil, map[string]any{"metadata": []any{}}), http.StatusOK, "")
+	if st := start(); st == nil || st.CommandLine != "/bin/sh -c 'echo hi'" {
+		t.Errorf("a patch without startTask changed it: %+v", st)
+	}
+	want(t, e.do("PATCH", "/pools/p1", nil, map[string]any{"startTask": map[string]any{"commandLine": "/bin/true"}}), http.StatusOK, "")
+	if st := start(); st == nil || st.CommandLine != "/bin/true" || !st.Waits() || st.MaxRetries() != 0 {
+		t.Errorf("start task after the patch: %+v", st)
+	}
+	// A refused patch changes nothing.
+	want(t, e.do("PATCH", "/pools/p1", nil, map[string]any{"startTask": map[string]any{"commandLine": "x",
+		"resourceFiles": []any{map[string]any{"httpUrl": "https://x/y", "filePath": "y"}}}}), http.StatusBadRequest, api.CodeUnsupportedProperty)
+	if st := start(); st == nil || st.CommandLine != "/bin/true" {
+		t.Errorf("start task after a refused patch: %+v", st)
+	}
+	lists := map[string]any{"metadata": []any{}, "certificateReferences": []any{}, "applicationPackageReferences": []any{}}
+	lists["startTask"] = map[string]any{"commandLine": "/bin/false", "waitForSuccess": true}
+	want(t, e.do("POST", "/pools/p1/updateproperties", nil, lists), http.StatusNoContent, "")
+	if st := start(); st == nil || st.CommandLine != "/bin/false" {
+		t.Errorf("start task after Update Properties: %+v", st)
+	}
+	delete(lists, "startTask")
+	want(t, e.do("POST", "/pools/p1/updateproperties", nil, lists), http.StatusNoContent, "")
+	if st := start(); st != nil {
+		t.Errorf("start task after Update Properties without one: %+v", st)
 	}
 }

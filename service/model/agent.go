@@ -19,6 +19,11 @@ import (
 // acknowledges it. KillTask ends an attempt at once. A second StartTask for the same attempt
 // changes nothing, even after its result was acknowledged (a real agent keeps the ids of the
 // attempts it ran for the same reason).
+//
+// It runs the pool's start task as it runs attempts: its first StartFailFirst start task
+// attempts of each incarnation exit 1, later ones 0; it reports the latest start task attempt it
+// was asked to run with every Hello and heartbeat, and runs no attempt that requires a start
+// task attempt that has not succeeded in this incarnation.
 type Agent struct {
 	NodeID  string
 	Session actor.ID
@@ -36,6 +41,12 @@ type Agent struct {
 	// its first ForgedBeats heartbeats, whether or not they are its own.
 	Forged      []string
 	ForgedBeats int
+	// StartFailFirst is how many start task attempts of each incarnation fail.
+	StartFailFirst int
+
+	startID    string // the latest start task attempt asked for, in this incarnation
+	startOK    string // the start task attempt that succeeded, in this incarnation
+	startTries int    // start task attempts run in this incarnation
 
 	incarnation int
 	running     map[string]protocol.StartTask
@@ -73,6 +84,21 @@ type AttemptFileFailed struct {
 	Upload            bool
 }
 
+// AgentBooted is announced when an agent model starts (or starts again after a preemption,
+// afresh): it has run no start task yet.
+type AgentBooted struct{ NodeID string }
+
+// StartTaskRan is announced when an agent model starts a start task attempt; StartTaskExited
+// when one ends (Killed: by a KillTask).
+type (
+	StartTaskRan    struct{ NodeID, AttemptID string }
+	StartTaskExited struct {
+		NodeID, AttemptID string
+		ExitCode          int
+		Killed            bool
+	}
+)
+
 // AttemptStopped is announced when an attempt's process ends on an agent model: it exits, is
 // killed, or its VM is taken away.
 type AttemptStopped struct{ NodeID, AttemptID string }
@@ -85,14 +111,16 @@ func (a *Agent) Define(m *actor.Machine) {
 			a.timers = map[string]actor.TimerID{}
 			a.finished = map[string]protocol.TaskResult{}
 			a.done = map[string]bool{}
+			a.startID, a.startOK, a.startTries = "", "", 0
 			a.incarnation++
+			ctx.Announce(AgentBooted{NodeID: a.NodeID})
 			if a.Heartbeat <= 0 {
 				a.Heartbeat = time.Second
 			}
 			if a.RunFor <= 0 {
 				a.RunFor = 3
 			}
-			ctx.Send(a.Session, protocol.Hello{NodeID: a.NodeID, Incarnation: fmt.Sprint(a.incarnation)})
+			ctx.Send(a.Session, protocol.Hello{NodeID: a.NodeID, Incarnation: fmt.Sprint(a.incarnation), StartTask: a.startID})
 			a.beatTimer = ctx.StartPeriodicTimer(a.Heartbeat, a.Heartbeat, beat{})
 		}),
 		actor.On(a.start),
@@ -132,7 +160,11 @@ func (a *Agent) Define(m *actor.Machine) {
 				return // a timer of an incarnation that was preempted
 			}
 			code := 0
-			if len(a.ExitCodes) > 0 {
+			if a.running[d.AttemptID].NodeStartTask {
+				if a.startTries <= a.StartFailFirst {
+					code = 1
+				}
+			} else if len(a.ExitCodes) > 0 {
 				code = a.ExitCodes[ctx.RandomInt(len(a.ExitCodes))]
 			}
 			a.end(ctx, d.AttemptID, code, false)
@@ -151,7 +183,8 @@ func (a *Agent) Define(m *actor.Machine) {
 			ctx.Send(a.Session, res)
 		}),
 		actor.On(func(ctx *actor.Context, _ beat) {
-			ctx.Send(a.Session, protocol.Heartbeat{NodeID: a.NodeID, Running: sorted(a.running)})
+			ctx.Send(a.Session, protocol.Heartbeat{NodeID: a.NodeID, Running: sorted(a.running),
+				Incarnation: fmt.Sprint(a.incarnation), StartTask: a.startID})
 			for _, id := range sorted(a.finished) {
 				ctx.Send(a.Session, a.finished[id])
 			}
@@ -178,13 +211,27 @@ func (a *Agent) start(ctx *actor.Context, s protocol.StartTask) {
 	if _, ok := a.finished[s.AttemptID]; ok || a.done[s.AttemptID] {
 		return
 	}
+	if s.RequiresStartTask != "" && s.RequiresStartTask != a.startOK {
+		return // placed before the service knew this agent restarted afresh
+	}
+	if s.NodeStartTask && slices.ContainsFunc(sorted(a.running), func(id string) bool { return a.running[id].NodeStartTask }) {
+		return // one start task attempt at a time, as a real agent: the session asks again
+	}
 	a.running[s.AttemptID] = s
+	if s.NodeStartTask {
+		a.startID, a.startOK = s.AttemptID, ""
+		a.startTries++
+	}
 	if a.FileFailures && len(s.ResourceFiles) > 0 && ctx.RandomInt(3) == 0 {
 		// The download fails after a while; the process never starts.
 		a.timers[s.AttemptID] = ctx.StartTimer(a.Heartbeat/4, downloadFailed{s.AttemptID})
 		return
 	}
-	ctx.Announce(AttemptRan{NodeID: a.NodeID, JobID: s.JobID, TaskID: s.TaskID, AttemptID: s.AttemptID})
+	if s.NodeStartTask {
+		ctx.Announce(StartTaskRan{NodeID: a.NodeID, AttemptID: s.AttemptID})
+	} else {
+		ctx.Announce(AttemptRan{NodeID: a.NodeID, JobID: s.JobID, TaskID: s.TaskID, AttemptID: s.AttemptID})
+	}
 	ctx.Send(a.Session, protocol.TaskStarted{NodeID: a.NodeID, AttemptID: s.AttemptID, StartTime: ctx.Now()})
 	ticks := 1 + ctx.RandomInt(a.RunFor)
 	a.timers[s.AttemptID] = ctx.StartTimer(time.Duration(ticks)*a.Heartbeat/4, attemptDone{s.AttemptID})
@@ -192,6 +239,12 @@ func (a *Agent) start(ctx *actor.Context, s protocol.StartTask) {
 
 func (a *Agent) end(ctx *actor.Context, id string, code int, killed bool) {
 	s := a.running[id]
+	if s.NodeStartTask {
+		if code == 0 && !killed && id == a.startID {
+			a.startOK = id
+		}
+		ctx.Announce(StartTaskExited{NodeID: a.NodeID, AttemptID: id, ExitCode: code, Killed: killed})
+	}
 	delete(a.running, id)
 	delete(a.timers, id)
 	ctx.Announce(AttemptStopped{NodeID: a.NodeID, AttemptID: id})

@@ -26,6 +26,8 @@ type Provider struct {
 	SessionID func(poolID, nodeID string) actor.ID
 	// ExitCodes are what the agents' attempts may exit with (see Agent).
 	ExitCodes []int
+	// StartFailFirst is how many start task attempts of each agent incarnation fail (see Agent).
+	StartFailFirst int
 	// Failures lets creations fail.
 	Failures bool
 	// FileFailures is given to the agents (see Agent).
@@ -158,7 +160,8 @@ func (p *Provider) ready(ctx *actor.Context, v *vm) {
 		v.off = false
 		ctx.Send(p.AgentID(v.node), PowerOn{})
 	} else {
-		a := &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes, FileFailures: p.FileFailures}
+		a := &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes, FileFailures: p.FileFailures,
+			StartFailFirst: p.StartFailFirst}
 		if p.Forge.NodeID == v.node {
 			a.Forged, a.ForgedBeats = p.Forge.Attempts, p.Forge.Beats
 		}

@@ -1,0 +1,155 @@
+package service
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"corral/actor"
+	"corral/actor/systest"
+	"corral/batch"
+	"corral/service/model"
+	"corral/store/memstore"
+)
+
+// startTaskGates asserts that no task runs on a node whose agent has not run the pool's start
+// task (which has waitForSuccess) with success since it last started afresh.
+type startTaskGates struct{ ok map[string]bool }
+
+func (g *startTaskGates) Define(m *actor.Machine) {
+	init := func() {
+		if g.ok == nil {
+			g.ok = map[string]bool{}
+		}
+	}
+	m.State("Watching",
+		actor.On(func(ctx *actor.Context, e model.AgentBooted) {
+			init()
+			g.ok[e.NodeID] = false
+		}),
+		actor.On(func(ctx *actor.Context, e model.StartTaskExited) {
+			init()
+			if e.ExitCode == 0 && !e.Killed {
+				g.ok[e.NodeID] = true
+			}
+		}),
+		actor.On(func(ctx *actor.Context, e model.AttemptRan) {
+			init()
+			ctx.Assert(g.ok[e.NodeID], "task %s/%s ran (attempt %s) on node %s, whose start task has not succeeded",
+				e.JobID, e.TaskID, e.AttemptID, e.NodeID)
+		}),
+	)
+}
+
+// startTaskFailsForGood is the specification of a start task that always fails: every node of
+// the pool ends with its start task failed (hot until then), after exactly maxTaskRetryCount+1
+// attempts, each of which its agent ran.
+type startTaskFailsForGood struct {
+	nodes  []string
+	failed map[string]bool
+	ran    map[string][]string // node → start task attempts its agent ran
+}
+
+func (f *startTaskFailsForGood) Define(m *actor.Machine) {
+	init := func() {
+		if f.failed == nil {
+			f.failed, f.ran = map[string]bool{}, map[string][]string{}
+		}
+	}
+	update := func(ctx *actor.Context) {
+		for _, n := range f.nodes {
+			if !f.failed[n] {
+				ctx.Goto("Pending")
+				return
+			}
+		}
+		ctx.Goto("Done")
+	}
+	handlers := []actor.StateOption{
+		actor.On(func(ctx *actor.Context, e PoolNodes) {
+			init()
+			f.nodes = e.Nodes
+			update(ctx)
+		}),
+		actor.On(func(ctx *actor.Context, e model.StartTaskRan) {
+			init()
+			if !slices.Contains(f.ran[e.NodeID], e.AttemptID) {
+				f.ran[e.NodeID] = append(f.ran[e.NodeID], e.AttemptID)
+			}
+		}),
+		actor.On(func(ctx *actor.Context, e StartTaskShown) {
+			init()
+			ctx.Assert(!e.Succeeded, "node %s: the start task succeeded, but its agent always fails it", e.NodeID)
+			if e.Failed {
+				ctx.Assert(e.Tries == e.MaxRetries+1, "node %s: start task failed after %d attempts, want %d", e.NodeID, e.Tries, e.MaxRetries+1)
+				ctx.Assert(len(f.ran[e.NodeID]) == e.Tries, "node %s: start task failed after %d attempts, but its agent ran %v",
+					e.NodeID, e.Tries, f.ran[e.NodeID])
+				f.failed[e.NodeID] = true
+			}
+			update(ctx)
+		}),
+		actor.Targets("Pending", "Done"),
+	}
+	m.State("Done", append([]actor.StateOption{actor.Temp(actor.Cold)}, handlers...)...)
+	m.State("Pending", append([]actor.StateOption{actor.Temp(actor.Hot)}, handlers...)...)
+}
+
+// startTaskProgram runs the DAG on a pool of two dedicated and one low-priority node (which
+// the provider may preempt: its agent comes back afresh and runs the start task again) whose
+// start task has the given waitForSuccess and maxTaskRetryCount, while every agent fails its
+// first failFirst start task attempts.
+func startTaskProgram(waits bool, retries int32, failFirst int) func(*systest.Sim) {
+	return func(s *systest.Sim) {
+		s.Monitor(&depsFirst{})
+		s.Monitor(&completedOnce{})
+		s.Monitor(&eventuallyDone{})
+		if waits {
+			s.Monitor(&startTaskGates{})
+		}
+		cfg := Config{Store: memstore.New(), Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
+		runService(s, cfg, model.Provider{Preemptions: 1, StartFailFirst: failFirst})
+		two, one, yes := int32(2), int32(1), true
+		start := &batch.StartTask{CommandLine: "setup", MaxTaskRetryCount: &retries, WaitForSuccess: &waits,
+			EnvironmentSettings: []batch.EnvironmentSetting{{Name: "STAGE", Value: "1"}}}
+		s.Create("client", newClient(
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TargetLowPriorityNodes: &one, StartTask: start}},
+			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
+			AddTasks{JobID: "j1", Tasks: diamond()},
+		))
+	}
+}
+
+var startTaskFaults = systest.Faults{Crashes: 1, CrashHosts: []string{"service"}, Drops: 2, Duplicates: 2, Delays: 2}
+
+// A start task that fails once and is retried: every node runs it before any task (again after
+// a preemption brings a node back afresh), and every task completes, through crashes of the
+// service and lost, repeated and delayed messages.
+func TestStartTaskGatesTasks(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 300, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: startTaskFaults}, startTaskProgram(true, 2, 1))
+}
+
+// Without waitForSuccess, tasks run while the start task runs, and even though it always fails.
+func TestStartTaskNoWait(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: startTaskFaults}, startTaskProgram(false, 1, 1000))
+}
+
+// A start task that always fails: every node ends starttaskfailed after maxTaskRetryCount+1
+// attempts and never runs a task.
+func TestStartTaskFailsForGood(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 300, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: startTaskFaults}, func(s *systest.Sim) {
+		s.Monitor(&startTaskGates{})
+		s.Monitor(&startTaskFailsForGood{})
+		cfg := Config{Store: memstore.New(), Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
+		runService(s, cfg, model.Provider{StartFailFirst: 1000})
+		two, retries, yes := int32(2), int32(2), true
+		s.Create("client", newClient(
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two,
+				StartTask: &batch.StartTask{CommandLine: "setup", MaxTaskRetryCount: &retries}}},
+			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
+			AddTasks{JobID: "j1", Tasks: diamond()},
+		))
+	})
+}
