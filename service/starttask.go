@@ -78,12 +78,18 @@ func isStartAttempt(id string) bool { return strings.HasPrefix(id, protocol.Star
 func startKey(poolID, nodeID string) string { return batch.IDKey(poolID) + "/" + nodeID }
 
 // startBlocks reports whether the node may take no task because of its start task: one with
-// waitForSuccess whose current run has not succeeded, or that has not run yet.
+// waitForSuccess whose current run has not succeeded, or that the node is to run when its agent
+// first reports (it joined the pool with one). A node that joined before the pool had a start
+// task has no record, and is not held back by one added since.
 func (n *nodeSession) startBlocks() bool {
-	if r := n.startRec; r != nil && r.Attempt != "" {
+	switch r := n.startRec; {
+	case r == nil:
+		return false
+	case r.Attempt == "":
+		return n.startSpec != nil && n.startSpec.Waits()
+	default:
 		return r.Spec.Waits() && !r.Info.Succeeded()
 	}
-	return n.startSpec != nil && n.startSpec.Waits()
 }
 
 // checkStartTask looks at what an agent's report (Hello or heartbeat) says of the start task:
@@ -95,12 +101,17 @@ func (n *nodeSession) startBlocks() bool {
 // of the agent starts a new run, whatever the agent remembers.
 func (n *nodeSession) checkStartTask(ctx *actor.Context, reported, inc string) {
 	r := n.startRec
+	afresh := (reported == "" || n.startAgain) && inc != ""
 	switch {
-	case r == nil || r.Attempt == "":
-		if n.startSpec != nil {
+	case r == nil:
+		// The node joined before the pool had a start task: it runs one only once it restarts
+		// afresh (a service restart forgets the agent's incarnation, and with it this case).
+		if n.startSpec != nil && afresh && n.agentInc != "" && inc != n.agentInc {
 			n.runStartTask(ctx, inc)
 		}
-	case (reported == "" || n.startAgain) && inc != "" && inc != r.AgentInc:
+	case r.Attempt == "":
+		n.runStartTask(ctx, inc) // the node joined with a start task (nil now: none is run)
+	case afresh && inc != r.AgentInc:
 		n.runStartTask(ctx, inc)
 	case r.Info.State == batch.StartTaskRunning && reported != r.Attempt:
 		ctx.Send(n.agent, n.startCommand(r))

@@ -153,3 +153,29 @@ func TestStartTaskFailsForGood(t *testing.T) {
 		))
 	})
 }
+
+// noStartTaskRuns asserts that no agent runs a start task.
+type noStartTaskRuns struct{}
+
+func (noStartTaskRuns) Define(m *actor.Machine) {
+	m.State("Watching", actor.On(func(ctx *actor.Context, e model.StartTaskRan) {
+		ctx.Assert(false, "node %s ran start task attempt %s, but it joined its pool before the pool had a start task", e.NodeID, e.AttemptID)
+	}))
+}
+
+// A start task patched onto a pool is for the nodes that join afterwards: the nodes up keep
+// running tasks without it (here it would always fail, and hold them back for ever).
+func TestStartTaskPatchedForLaterNodes(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: startTaskFaults}, func(s *systest.Sim) {
+		dagService(s, model.Provider{StartFailFirst: 1000})
+		s.Monitor(noStartTaskRuns{})
+		two, yes := int32(2), true
+		s.Create("client", newClient(
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two}},
+			PatchPool{PoolID: "p1", SetStartTask: true, StartTask: &batch.StartTask{CommandLine: "setup"}},
+			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
+			AddTasks{JobID: "j1", Tasks: diamond()},
+		))
+	})
+}
