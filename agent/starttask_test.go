@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"corral/agent/protocol"
 )
 
 // The start task runs in the startup directory with the start task's environment; its result
@@ -92,5 +94,46 @@ func TestStartTaskRunsInStartupDir(t *testing.T) {
 	}
 	if id, err := h.r.LatestStartTaskAttempt(); err != nil || id != "" {
 		t.Errorf("LatestStartTaskAttempt after ClearNodeFiles = %q, %v", id, err)
+	}
+}
+
+// TestClientRunsStartTask: the Client runs a start task from its command, reports its result
+// until acknowledged and its attempt with every Hello, and runs a task that requires the start
+// task only once that attempt has succeeded on the node.
+func TestClientRunsStartTask(t *testing.T) {
+	f, srv := newFakeServer(t)
+	c, ctx := runScripted(t, srv.URL, "cred", t.TempDir())
+	first := f.next(ctx, hasReport[protocol.Hello](nil))
+	if h := reportOf[protocol.Hello](first); h.StartTask != "" {
+		t.Errorf("Hello of a fresh node reports start task %q", h.StartTask)
+	}
+	// A task that requires the start task, before it ran: not run.
+	f.answers <- `{"epoch":"e1","seq":1,"commands":[
+		{"type":"startTask","attemptId":"j1/t1/1","jobId":"j1","taskId":"t1","commandLine":"true","requiresStartTask":"@start/n1/1.0"}]}`
+	f.next(ctx, func(r fakeRequest) bool { return r.body.Ack == 1 })
+	if running := c.Runner().Running(); len(running) != 0 {
+		t.Fatalf("running %v before the start task", running)
+	}
+	f.answers <- `{"epoch":"e1","seq":2,"commands":[
+		{"type":"startTask","attemptId":"@start/n1/1.0","poolId":"p1","commandLine":"/bin/sh -c 'touch \"$AZ_BATCH_NODE_SHARED_DIR/ready\"'","nodeStartTask":true}]}`
+	r := f.next(ctx, hasReport(func(tr protocol.TaskResult) bool { return tr.AttemptID == "@start/n1/1.0" }))
+	if res := reportOf[protocol.TaskResult](r); res.ExitCode != 0 || res.Error != "" {
+		t.Fatalf("start task result = %+v", res)
+	}
+	if _, err := os.Stat(filepath.Join(c.Runner().SharedDir(), "ready")); err != nil {
+		t.Errorf("the start task did not run: %v", err)
+	}
+	// Acknowledged, and asked for the task again: it runs now.
+	f.answers <- `{"epoch":"e1","seq":4,"commands":[{"type":"resultAck","attemptId":"@start/n1/1.0"},
+		{"type":"startTask","attemptId":"j1/t1/1","jobId":"j1","taskId":"t1","commandLine":"true","requiresStartTask":"@start/n1/1.0"}]}`
+	f.next(ctx, hasReport(func(tr protocol.TaskResult) bool { return tr.AttemptID == "j1/t1/1" }))
+	if pending, err := c.Runner().PendingResults(); err != nil || slices.ContainsFunc(pending, func(r Result) bool { return r.StartTask }) {
+		t.Errorf("the acknowledged start task result is still pending: %+v %v", pending, err)
+	}
+	// A Hello (the server restarted) reports the start task attempt and no result of it.
+	f.answers <- `{"epoch":"e2","seq":0,"commands":[]}`
+	h := reportOf[protocol.Hello](f.next(ctx, hasReport[protocol.Hello](nil)))
+	if h.StartTask != "@start/n1/1.0" || slices.ContainsFunc(h.Finished, func(r protocol.TaskResult) bool { return r.AttemptID == "@start/n1/1.0" }) {
+		t.Errorf("Hello after the start task = %+v", h)
 	}
 }

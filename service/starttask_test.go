@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"corral/actor/systest"
 	"corral/batch"
 	"corral/service/model"
+	"corral/store"
 	"corral/store/memstore"
 )
 
@@ -39,6 +41,41 @@ func (g *startTaskGates) Define(m *actor.Machine) {
 				e.JobID, e.TaskID, e.AttemptID, e.NodeID)
 		}),
 	)
+}
+
+// startTaskShown asserts that what a node session announces of its start task is what Compute
+// Node - List shows, read from the store at once: startTaskInfo (retries, result) and, for a
+// node that is up, the state its start task gives it.
+type startTaskShown struct{ st store.Store }
+
+func (w *startTaskShown) Define(m *actor.Machine) {
+	m.State("Watching", actor.On(func(ctx *actor.Context, e StartTaskShown) {
+		nodes, err := ListNodes(context.Background(), w.st, e.PoolID)
+		if err != nil {
+			return // the pool is gone
+		}
+		i := slices.IndexFunc(nodes, func(n batch.Node) bool { return n.ID == e.NodeID })
+		if i < 0 {
+			return // the node left
+		}
+		n := nodes[i]
+		info := n.StartTaskInfo
+		ctx.Assert(n.StartTask != nil && info != nil && int(info.RetryCount) == e.Tries-1 &&
+			info.Succeeded() == e.Succeeded && info.Failed() == e.Failed,
+			"node %s: announced %+v, shown startTask %+v startTaskInfo %+v", e.NodeID, e, n.StartTask, info)
+		want := map[batch.NodeState]bool{batch.NodeIdle: true, batch.NodeRunning: true}
+		switch {
+		case e.Waits && e.Failed:
+			want = map[batch.NodeState]bool{batch.NodeStartTaskFailed: true}
+		case e.Waits && !e.Succeeded:
+			want = map[batch.NodeState]bool{batch.NodeWaitingForStartTask: true}
+		}
+		switch n.State {
+		case batch.NodeUnknown, batch.NodePreempted, batch.NodeLeavingPool, batch.NodeCreating:
+		default:
+			ctx.Assert(want[n.State], "node %s: state %s with its start task %+v", e.NodeID, n.State, e)
+		}
+	}))
 }
 
 // startTaskFailsForGood is the specification of a start task that always fails: every node of
@@ -106,7 +143,9 @@ func startTaskProgram(waits bool, retries int32, failFirst int) func(*systest.Si
 		if waits {
 			s.Monitor(&startTaskGates{})
 		}
-		cfg := Config{Store: memstore.New(), Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
+		st := memstore.New()
+		s.Monitor(&startTaskShown{st: st})
+		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
 		runService(s, cfg, model.Provider{Preemptions: 1, StartFailFirst: failFirst})
 		two, one, yes := int32(2), int32(1), true
 		start := &batch.StartTask{CommandLine: "setup", MaxTaskRetryCount: &retries, WaitForSuccess: &waits,
@@ -142,7 +181,9 @@ func TestStartTaskFailsForGood(t *testing.T) {
 		Faults: startTaskFaults}, func(s *systest.Sim) {
 		s.Monitor(&startTaskGates{})
 		s.Monitor(&startTaskFailsForGood{})
-		cfg := Config{Store: memstore.New(), Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
+		st := memstore.New()
+		s.Monitor(&startTaskShown{st: st})
+		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
 		runService(s, cfg, model.Provider{StartFailFirst: 1000})
 		two, retries, yes := int32(2), int32(2), true
 		s.Create("client", newClient(
