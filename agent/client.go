@@ -122,9 +122,15 @@ type ClientConfig struct {
 //     the service acknowledges it with ResultAck, which marks it in the task's outcome file;
 //   - Heartbeat every HeartbeatEvery.
 //
+// Hello and Heartbeat also name the latest start task attempt started on the node since its
+// files were cleared (protocol.Hello.StartTask), which the service compares with its record to
+// tell a node that restarted afresh.
+//
 // What it does: StartTask starts an attempt (idempotent per attempt id, even across agent
-// restarts, because the Runner records every attempt it started); the protocol's Labels are not
-// used yet. A StartTask that can never run (an invalid id, environment setting or wall-clock
+// restarts, because the Runner records every attempt it started), or with NodeStartTask an
+// attempt of the pool's start task, in the startup directory; one that requires a start task
+// attempt (RequiresStartTask) that is not the node's latest or did not succeed is logged and
+// left. The protocol's Labels are not used yet. A StartTask that can never run (an invalid id, environment setting or wall-clock
 // limit) is answered with a TaskResult whose Error says why. One that cannot run now (another
 // attempt of the task is still running, or the node cannot create the task's files) is logged
 // and left: the service asks again when a heartbeat does not list the attempt. KillTask kills an
