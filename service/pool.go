@@ -865,6 +865,10 @@ func (p *poolManager) failed(ctx *actor.Context, f compute.VMFailed) {
 		return
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
+		err := tx.Delete(tableStartTasks, startKey(p.poolID, f.NodeID), store.AnyVersion)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		return tx.Delete(tableNodes, batch.IDKey(p.poolID)+"/"+f.NodeID, store.AnyVersion)
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -131,10 +131,10 @@ func (f *startTaskFailsForGood) Define(m *actor.Machine) {
 	m.State("Pending", append([]actor.StateOption{actor.Temp(actor.Hot)}, handlers...)...)
 }
 
-// startTaskProgram runs the DAG on a pool of two dedicated and one low-priority node (which
-// the provider may preempt: its agent comes back afresh and runs the start task again) whose
-// start task has the given waitForSuccess and maxTaskRetryCount, while every agent fails its
-// first failFirst start task attempts.
+// startTaskProgram runs the DAG on a pool of two dedicated and one low-priority node (which the
+// provider may preempt: its agent comes back afresh and runs the start task again; creations
+// may fail too) whose start task has the given waitForSuccess and maxTaskRetryCount, while
+// every agent fails its first failFirst start task attempts.
 func startTaskProgram(waits bool, retries int32, failFirst int) func(*systest.Sim) {
 	return func(s *systest.Sim) {
 		s.Monitor(&depsFirst{})
@@ -146,7 +146,7 @@ func startTaskProgram(waits bool, retries int32, failFirst int) func(*systest.Si
 		st := memstore.New()
 		s.Monitor(&startTaskShown{st: st})
 		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
-		runService(s, cfg, model.Provider{Preemptions: 1, StartFailFirst: failFirst})
+		runService(s, cfg, model.Provider{Preemptions: 1, Failures: true, StartFailFirst: failFirst})
 		two, one, yes := int32(2), int32(1), true
 		start := &batch.StartTask{CommandLine: "setup", MaxTaskRetryCount: &retries, WaitForSuccess: &waits,
 			EnvironmentSettings: []batch.EnvironmentSetting{{Name: "STAGE", Value: "1"}}}
