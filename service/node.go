@@ -152,11 +152,13 @@ type nodeSession struct {
 	timer    actor.TimerID
 
 	// The start task (see starttask.go): the pool's, for the node's next run (nil: none); the
-	// node's record (nil: none); and whether the node restarts afresh (rerunStartTask).
-	store      store.Store
-	startSpec  *batch.StartTask
-	startRec   *startTaskRecord
-	startAgain bool
+	// node's record (nil: none); whether the node restarts afresh (rerunStartTask); and whether
+	// a new run is due that the store has not recorded yet (it failed).
+	store        store.Store
+	startSpec    *batch.StartTask
+	startRec     *startTaskRecord
+	startAgain   bool
+	startPending bool
 }
 
 // nodeStart is what a node session starts with of the start task: the pool's (Spec) and the

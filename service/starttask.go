@@ -83,6 +83,8 @@ func startKey(poolID, nodeID string) string { return batch.IDKey(poolID) + "/" +
 // task has no record, and is not held back by one added since.
 func (n *nodeSession) startBlocks() bool {
 	switch r := n.startRec; {
+	case n.startPending:
+		return n.startSpec != nil && n.startSpec.Waits()
 	case r == nil:
 		return false
 	case r.Attempt == "":
@@ -125,6 +127,7 @@ func (n *nodeSession) checkStartTask(ctx *actor.Context, reported, inc string) {
 // agent tries again.
 func (n *nodeSession) runStartTask(ctx *actor.Context, inc string) {
 	if n.startSpec == nil {
+		n.startPending = false
 		err := n.store.Update(context.Background(), func(tx store.Tx) error {
 			err := tx.Delete(tableStartTasks, startKey(n.poolID, n.nodeID), store.AnyVersion)
 			if errors.Is(err, store.ErrNotFound) {
@@ -138,6 +141,18 @@ func (n *nodeSession) runStartTask(ctx *actor.Context, inc string) {
 		return
 	}
 	n.startAgain = false
+	// Until the run is recorded, the node takes no task; what it was given to run after the
+	// previous run will not run on a node that restarted afresh, and is requeued.
+	n.startPending = true
+	if n.offered && n.startBlocks() {
+		n.offered = false
+		ctx.Send(n.sched, nodeDown{NodeID: n.nodeID})
+	}
+	for _, id := range sortedKeys(n.running) {
+		if n.starts[id].RequiresStartTask != "" {
+			n.lost(ctx, n.running[id], false)
+		}
+	}
 	next := &startTaskRecord{Spec: *n.startSpec, AgentInc: inc}
 	if n.startRec != nil {
 		next.Run = n.startRec.Run
@@ -148,10 +163,7 @@ func (n *nodeSession) runStartTask(ctx *actor.Context, inc string) {
 	if !n.putStartRecord(ctx, next) {
 		return
 	}
-	if n.offered && n.startBlocks() {
-		n.offered = false
-		ctx.Send(n.sched, nodeDown{NodeID: n.nodeID})
-	}
+	n.startPending = false
 	ctx.Send(n.agent, n.startCommand(next))
 }
 

@@ -134,8 +134,9 @@ func (f *startTaskFailsForGood) Define(m *actor.Machine) {
 // startTaskProgram runs the DAG on a pool of two dedicated and one low-priority node (which the
 // provider may preempt: its agent comes back afresh and runs the start task again; creations
 // may fail too) whose start task has the given waitForSuccess and maxTaskRetryCount, while
-// every agent fails its first failFirst start task attempts.
-func startTaskProgram(waits bool, retries int32, failFirst int) func(*systest.Sim) {
+// every agent fails its first failFirst start task attempts. With storeFails, the store fails
+// when the tester says so (Faults.ModelFailures).
+func startTaskProgram(waits bool, retries int32, failFirst int, storeFails bool) func(*systest.Sim) {
 	return func(s *systest.Sim) {
 		s.Monitor(&depsFirst{})
 		s.Monitor(&completedOnce{})
@@ -144,7 +145,11 @@ func startTaskProgram(waits bool, retries int32, failFirst int) func(*systest.Si
 			s.Monitor(&startTaskGates{})
 		}
 		st := memstore.New()
-		s.Monitor(&startTaskShown{st: st})
+		if storeFails {
+			st.Fail = s.Fail
+		} else {
+			s.Monitor(&startTaskShown{st: st})
+		}
 		cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
 		runService(s, cfg, model.Provider{Preemptions: 1, Failures: true, StartFailFirst: failFirst})
 		two, one, yes := int32(2), int32(1), true
@@ -165,13 +170,21 @@ var startTaskFaults = systest.Faults{Crashes: 1, CrashHosts: []string{"service"}
 // service and lost, repeated and delayed messages.
 func TestStartTaskGatesTasks(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 300, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
-		Faults: startTaskFaults}, startTaskProgram(true, 2, 1))
+		Faults: startTaskFaults}, startTaskProgram(true, 2, 1, false))
+}
+
+// The store fails now and then (a write refused, or committed with its acknowledgement lost):
+// a session's start task record is written again, under the same attempt ids, by the reports
+// that caused it.
+func TestStartTaskStoreFailures(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: systest.Faults{ModelFailures: 3, Crashes: 1, CrashHosts: []string{"service"}}}, startTaskProgram(true, 2, 1, true))
 }
 
 // Without waitForSuccess, tasks run while the start task runs, and even though it always fails.
 func TestStartTaskNoWait(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
-		Faults: startTaskFaults}, startTaskProgram(false, 1, 1000))
+		Faults: startTaskFaults}, startTaskProgram(false, 1, 1000, false))
 }
 
 // A start task that always fails: every node ends starttaskfailed after maxTaskRetryCount+1
