@@ -350,7 +350,7 @@ func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 	// Results first: they may end attempts the service is waiting for.
 	for _, res := range h.Finished {
 		if isStartAttempt(res.AttemptID) {
-			n.startTaskResult(ctx, res)
+			n.startTaskResult(ctx, res) // a Hello offers the node after reconciling
 		} else if r, ok := known(res.AttemptID); ok {
 			n.finish(ctx, r, res)
 		} else if r, ok := n.reported[res.AttemptID]; ok {
@@ -484,7 +484,9 @@ func (n *nodeSession) heartbeat(ctx *actor.Context, h protocol.Heartbeat) {
 func (n *nodeSession) result(ctx *actor.Context, res protocol.TaskResult) {
 	n.lastHeard = ctx.Now()
 	if isStartAttempt(res.AttemptID) {
-		n.startTaskResult(ctx, res)
+		if n.startTaskResult(ctx, res) && ctx.State() == "Ready" && !n.offered {
+			n.offer(ctx) // it waited for its start task
+		}
 		return
 	}
 	if r, ok := n.reported[res.AttemptID]; ok {

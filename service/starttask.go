@@ -176,17 +176,17 @@ func (n *nodeSession) startCommand(r *startTaskRecord) protocol.StartTask {
 	return protocol.StartTask{AttemptID: r.Attempt, PoolID: n.poolID, CommandLine: r.Spec.CommandLine, Env: env, NodeStartTask: true}
 }
 
-// startTaskResult records the end of a start task attempt: success completes the run (and
-// offers the node, if it waited); a failure is retried while maxTaskRetryCount allows, and
+// startTaskResult records the end of a start task attempt: success completes the run (and the
+// caller offers the node, if it waited: it reports whether the run succeeded now); a failure is retried while maxTaskRetryCount allows, and
 // otherwise completes the run as failed. The agent may forget the result once it is recorded;
 // a result of an earlier attempt, or one recorded already, is only acknowledged. If the store
 // fails, nothing changes: the agent repeats the result.
-func (n *nodeSession) startTaskResult(ctx *actor.Context, res protocol.TaskResult) {
+func (n *nodeSession) startTaskResult(ctx *actor.Context, res protocol.TaskResult) bool {
 	n.lastHeard = ctx.Now()
 	r := n.startRec
 	if r == nil || res.AttemptID != r.Attempt || r.Info.State != batch.StartTaskRunning {
 		ctx.Send(n.agent, protocol.ResultAck{AttemptID: res.AttemptID})
-		return
+		return false
 	}
 	next := *r
 	info := next.Info
@@ -215,15 +215,13 @@ func (n *nodeSession) startTaskResult(ctx *actor.Context, res protocol.TaskResul
 	}
 	next.Info = info
 	if !n.putStartRecord(ctx, &next) {
-		return
+		return false
 	}
 	ctx.Send(n.agent, protocol.ResultAck{AttemptID: res.AttemptID})
-	switch {
-	case info.State == batch.StartTaskRunning:
+	if info.State == batch.StartTaskRunning {
 		ctx.Send(n.agent, n.startCommand(&next))
-	case ok && ctx.State() == "Ready" && !n.offered:
-		n.offer(ctx)
 	}
+	return ok
 }
 
 // putStartRecord writes the node's start task record, and takes and announces it once written.
