@@ -15,7 +15,8 @@ import (
 // TestStartTaskPreparesNodes runs real agents: the start task of one pool writes a file into
 // each node's shared directory, which the job's tasks then read (so every task ran after its
 // node's start task); the start task of another pool always fails, and its node ends
-// starttaskfailed after maxTaskRetryCount+1 attempts and runs none of its job's tasks.
+// starttaskfailed after maxTaskRetryCount+1 attempts and runs none of its job's tasks; one whose
+// program does not exist fails at once, without retries.
 func TestStartTaskPreparesNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -36,6 +37,11 @@ func TestStartTaskPreparesNodes(t *testing.T) {
 	if code := call(t, base, key, "POST", "/pools", batch.Pool{ID: "bad", VMSize: "local", TargetDedicatedNodes: &one,
 		StartTask: failing}, nil); code != http.StatusCreated {
 		t.Fatalf("add pool bad: %d", code)
+	}
+	missing := &batch.StartTask{CommandLine: "no-such-program-here", MaxTaskRetryCount: &retries}
+	if code := call(t, base, key, "POST", "/pools", batch.Pool{ID: "missing", VMSize: "local", TargetDedicatedNodes: &one,
+		StartTask: missing}, nil); code != http.StatusCreated {
+		t.Fatalf("add pool missing: %d", code)
 	}
 	for _, j := range []string{"good", "bad"} {
 		if code := call(t, base, key, "POST", "/jobs", batch.Job{ID: "j-" + j, PoolInfo: batch.PoolInformation{PoolID: j}}, nil); code != http.StatusCreated {
@@ -103,6 +109,20 @@ func TestStartTaskPreparesNodes(t *testing.T) {
 	}
 	if out := startupFile(t, e.data, "bad", n.ID, "stderr.txt"); strings.TrimSpace(out) != "broken" {
 		t.Errorf("the failed start task's stderr.txt = %q", out)
+	}
+	// A start task whose program does not exist is not retried.
+	var m batch.Node
+	waitUntil(t, 60*time.Second, "node of pool missing starttaskfailed", func() bool {
+		var list struct{ Value []batch.Node }
+		if call(t, base, key, "GET", "/pools/missing/nodes", nil, &list) != http.StatusOK || len(list.Value) != 1 {
+			return false
+		}
+		m = list.Value[0]
+		return m.State == batch.NodeStartTaskFailed
+	})
+	if info := m.StartTaskInfo; info == nil || info.RetryCount != 0 || info.ExitCode != nil || info.FailureInfo == nil ||
+		info.FailureInfo.Code != "CommandProgramNotFound" || info.Result != batch.ResultFailure {
+		t.Errorf("node %s, whose start task's program is missing: startTaskInfo %+v", m.ID, info)
 	}
 	var counts struct {
 		Value []struct {

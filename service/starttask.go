@@ -20,7 +20,7 @@ import (
 // are, and keeps the node's start task record (tableStartTasks): the start task of the node's
 // current run, its StartTaskInformation, and the attempt under way. With waitForSuccess (the
 // default) the session offers the node to the scheduler only once the start task has succeeded:
-// meanwhile the node shows waitingforstarttask; a failure is retried up to maxTaskRetryCount
+// meanwhile the node shows waitingforstarttask; a non-zero exit is retried up to maxTaskRetryCount
 // times, then the node shows starttaskfailed and takes no task until it restarts afresh. Without
 // waitForSuccess the node takes tasks while its start task runs, whatever its outcome.
 //
@@ -177,8 +177,9 @@ func (n *nodeSession) startCommand(r *startTaskRecord) protocol.StartTask {
 }
 
 // startTaskResult records the end of a start task attempt: success completes the run (and the
-// caller offers the node, if it waited: it reports whether the run succeeded now); a failure is retried while maxTaskRetryCount allows, and
-// otherwise completes the run as failed. The agent may forget the result once it is recorded;
+// caller offers the node, if it waited: it reports whether the run succeeded now); a non-zero
+// exit is retried while maxTaskRetryCount allows, and otherwise, or if the process could not
+// start, completes the run as failed. The agent may forget the result once it is recorded;
 // a result of an earlier attempt, or one recorded already, is only acknowledged. If the store
 // fails, nothing changes: the agent repeats the result.
 func (n *nodeSession) startTaskResult(ctx *actor.Context, res protocol.TaskResult) bool {
@@ -199,7 +200,9 @@ func (n *nodeSession) startTaskResult(ctx *actor.Context, res protocol.TaskResul
 	case ok:
 		info.State, info.Result, info.ExitCode, info.FailureInfo = batch.StartTaskCompleted, batch.ResultSuccess, exit.Code, nil
 		info.EndTime = ctx.Now()
-	case next.Spec.MayRetry(int(info.RetryCount)):
+	case exit.Condition != batch.ExitPreProcessingError && next.Spec.MayRetry(int(info.RetryCount)):
+		// A non-zero exit is retried; a process that could not start is not (as on Azure,
+		// which retries application failures, not pre-processing errors).
 		info.RetryCount++
 		info.StartTime, info.LastRetryTime = ctx.Now(), ctx.Now()
 		info.EndTime, info.ExitCode, info.FailureInfo, info.Result = time.Time{}, nil, nil, ""
