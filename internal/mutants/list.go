@@ -192,8 +192,8 @@ var Mutants = []Mutant{
 	{
 		Name:        "restart-forgets-running-attempts",
 		File:        "service/pool.go",
-		Original:    "SchedulerID(p.poolID), ctx.Self(), p.timing, expected))",
-		Replacement: "SchedulerID(p.poolID), ctx.Self(), p.timing, nil))",
+		Original:    "SchedulerID(p.poolID), ctx.Self(), p.timing, expected,",
+		Replacement: "SchedulerID(p.poolID), ctx.Self(), p.timing, nil,",
 		Description: "after a restart, node sessions do not expect the attempts the store records running on their nodes",
 		Packages:    []string{"./service"},
 		Run:         "^TestServiceSurvivesCrashes$",
@@ -421,5 +421,34 @@ var Mutants = []Mutant{
 		Description: "a replica that takes the lease keeps the old term, so terms do not tell leaders apart",
 		Packages:    []string{"./service"},
 		Run:         "^TestReplica",
+	},
+
+	// Pools' start tasks (service/starttask.go).
+	{
+		Name:        "start-task-retry-limit-off-by-one",
+		File:        "batch/starttask.go",
+		Original:    "return m == -1 || retries < m",
+		Replacement: "return m == -1 || retries <= m",
+		Description: "a start task with maxTaskRetryCount N runs N+2 times before its node is starttaskfailed",
+		Packages:    []string{"./batch", "./service"},
+		Run:         "^TestStartTask",
+	},
+	{
+		Name:        "start-task-not-required-by-tasks",
+		File:        "service/node.go",
+		Original:    "\t\ts.Start.RequiresStartTask = r.Attempt",
+		Replacement: "\t\t_ = r",
+		Description: "task attempts do not name the start task run they need, so an agent that restarted afresh runs them before its start task",
+		Packages:    []string{"./service"},
+		Run:         "^TestStartTaskGatesTasks$",
+	},
+	{
+		Name:        "start-task-fresh-agent-not-rerun",
+		File:        "service/starttask.go",
+		Original:    "\tcase afresh && inc != r.AgentInc:\n\t\tn.runStartTask(ctx, inc)",
+		Replacement: "\tcase afresh && inc != r.AgentInc:",
+		Description: "a node whose agent comes back with fresh files does not run its start task again, and its tasks wait for ever",
+		Packages:    []string{"./service"},
+		Run:         "^TestStartTaskGatesTasks$",
 	},
 }
