@@ -12,7 +12,7 @@ import (
 type StartTask struct {
 	CommandLine         string               `json:"commandLine"`
 	ContainerSettings   json.RawMessage      `json:"containerSettings,omitempty"`
-	ResourceFiles       json.RawMessage      `json:"resourceFiles,omitempty"`
+	ResourceFiles       []ResourceFile       `json:"resourceFiles,omitempty"`
 	EnvironmentSettings []EnvironmentSetting `json:"environmentSettings,omitempty"`
 	UserIdentity        json.RawMessage      `json:"userIdentity,omitempty"`
 	// MaxTaskRetryCount is how many times a failed run is retried: 0 (Azure's default) none,
@@ -89,7 +89,6 @@ func ShownState(state NodeState, spec *StartTask, info *StartTaskInfo) NodeState
 
 // UnsupportedStartTaskProperties are the start task properties [ValidatePool] refuses.
 var UnsupportedStartTaskProperties = []Unsupported{
-	{"startTask.resourceFiles", "resource files are not downloaded to nodes yet; fetch inputs in the command line"},
 	{"startTask.containerSettings", "tasks do not run in containers"},
 	{"startTask.userIdentity.userName", "named user accounts are not supported: tasks run as the node agent's user"},
 	{"startTask.userIdentity.autoUser.elevationLevel", "tasks run as the node agent's user and are not elevated: leave elevationLevel out or nonadmin"},
@@ -104,15 +103,12 @@ func ValidateStartTask(s *StartTask) *Error {
 	if s.CommandLine == "" {
 		return missing("startTask.commandLine")
 	}
-	for _, f := range []struct {
-		name string
-		raw  json.RawMessage
-	}{
-		{"startTask.resourceFiles", s.ResourceFiles},
-		{"startTask.containerSettings", s.ContainerSettings},
-	} {
-		if given(f.raw) {
-			return refuse(UnsupportedStartTaskProperties, f.name)
+	if given(s.ContainerSettings) {
+		return refuse(UnsupportedStartTaskProperties, "startTask.containerSettings")
+	}
+	for i, rf := range s.ResourceFiles {
+		if err := validateResourceFile("startTask.resourceFiles["+itoa(int32(i))+"]", rf); err != nil {
+			return err
 		}
 	}
 	if err := checkUserIdentity("startTask.userIdentity", s.UserIdentity, UnsupportedStartTaskProperties); err != nil {

@@ -114,7 +114,7 @@ func TestValidatePool(t *testing.T) {
 		}, "", ""},
 		{"null and empty ask for nothing", func(p *Pool) {
 			p.UserAccounts, p.MountConfiguration = json.RawMessage(`[]`), json.RawMessage(`[ ]`)
-			p.StartTask = &StartTask{CommandLine: "x", ResourceFiles: json.RawMessage(`[]`), ContainerSettings: json.RawMessage(`null`)}
+			p.StartTask = &StartTask{CommandLine: "x", ResourceFiles: []ResourceFile{}, ContainerSettings: json.RawMessage(`null`)}
 			p.NetworkConfiguration = json.RawMessage(`{}`)
 			p.VirtualMachineConfiguration = json.RawMessage(`{"containerConfiguration":null}`)
 		}, "", ""},
@@ -126,8 +126,14 @@ func TestValidatePool(t *testing.T) {
 		{"start task without command line", func(p *Pool) { p.StartTask = &StartTask{} },
 			CodeMissingRequiredProperty, "startTask.commandLine"},
 		{"start task resource files", func(p *Pool) {
-			p.StartTask = &StartTask{CommandLine: "x", ResourceFiles: json.RawMessage(`[{"httpUrl":"https://x/y","filePath":"y"}]`)}
-		}, CodeUnsupportedProperty, "startTask.resourceFiles"},
+			p.StartTask = &StartTask{CommandLine: "x", ResourceFiles: []ResourceFile{{HTTPURL: "https://x/y?sig=s", FilePath: "y"}}}
+		}, "", ""},
+		{"start task resource file from auto-storage", func(p *Pool) {
+			p.StartTask = &StartTask{CommandLine: "x", ResourceFiles: []ResourceFile{{AutoStorageContainerName: "c"}}}
+		}, CodeUnsupportedProperty, "startTask.resourceFiles[0].autoStorageContainerName"},
+		{"start task resource file leaving its directory", func(p *Pool) {
+			p.StartTask = &StartTask{CommandLine: "x", ResourceFiles: []ResourceFile{{HTTPURL: "https://x/y", FilePath: "../y"}}}
+		}, CodeInvalidPropertyValue, "startTask.resourceFiles[0].filePath"},
 		{"start task container", func(p *Pool) {
 			p.StartTask = &StartTask{CommandLine: "x", ContainerSettings: json.RawMessage(`{"imageName":"ubuntu"}`)}
 		}, CodeUnsupportedProperty, "startTask.containerSettings"},

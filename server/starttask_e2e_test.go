@@ -2,7 +2,9 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +14,9 @@ import (
 	"corral/batch"
 )
 
-// TestStartTaskPreparesNodes runs real agents: the start task of one pool writes a file into
-// each node's shared directory, which the job's tasks then read (so every task ran after its
-// node's start task); the start task of another pool always fails, and its node ends
+// TestStartTaskPreparesNodes runs real agents: the start task of one pool, with a resource file
+// and an environment setting, writes a file into each node's shared directory, which the job's
+// tasks then read (so every task ran after its node's start task); the start task of another pool always fails, and its node ends
 // starttaskfailed after maxTaskRetryCount+1 attempts and runs none of its job's tasks; one whose
 // program does not exist fails at once, without retries.
 func TestStartTaskPreparesNodes(t *testing.T) {
@@ -24,10 +26,21 @@ func TestStartTaskPreparesNodes(t *testing.T) {
 	e := newE2E(t)
 	base, key := e.srv.base, e.key
 
+	// The start task's resource file, served over plain HTTP on loopback.
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/word.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "prepared")
+	}))
+	t.Cleanup(files.Close)
+
 	two, one, retries := int32(2), int32(1), int32(1)
 	prepare := &batch.StartTask{
-		CommandLine:         `/bin/sh -c 'sleep 1; echo "$GREETING $AZ_BATCH_NODE_ID" > "$AZ_BATCH_NODE_SHARED_DIR/ready.txt"; echo started in "$PWD"'`,
-		EnvironmentSettings: []batch.EnvironmentSetting{{Name: "GREETING", Value: "prepared"}},
+		CommandLine:         `/bin/sh -c 'sleep 1; echo "$GREETING $(cat setup/word.txt) $AZ_BATCH_NODE_ID" > "$AZ_BATCH_NODE_SHARED_DIR/ready.txt"; echo started in "$PWD"'`,
+		EnvironmentSettings: []batch.EnvironmentSetting{{Name: "GREETING", Value: "hello"}},
+		ResourceFiles:       []batch.ResourceFile{{HTTPURL: files.URL + "/word.txt", FilePath: "setup/word.txt"}},
 	}
 	if code := call(t, base, key, "POST", "/pools", batch.Pool{ID: "good", VMSize: "local", TargetDedicatedNodes: &two,
 		TaskSlotsPerNode: &one, StartTask: prepare}, nil); code != http.StatusCreated {
@@ -69,7 +82,7 @@ func TestStartTaskPreparesNodes(t *testing.T) {
 			t.Fatalf("task %s: %+v", id, tk.ExecutionInfo)
 		}
 		out := fileText(t, base, key, "/jobs/j-good/tasks/"+id+"/files/stdout.txt")
-		if want := "prepared " + tk.NodeInfo.NodeID; strings.TrimSpace(out) != want {
+		if want := "hello prepared " + tk.NodeInfo.NodeID; strings.TrimSpace(out) != want {
 			t.Errorf("task %s printed %q, want %q", id, out, want)
 		}
 	}

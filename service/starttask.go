@@ -60,6 +60,7 @@ type nodeStartTask struct{ Spec *batch.StartTask }
 // waitForSuccess. Succeeded and Failed (both false while it runs) say how the run completed.
 type StartTaskShown struct {
 	PoolID, NodeID    string
+	Attempt           string // the run's latest attempt
 	Run, Tries        int
 	Waits             bool
 	Succeeded, Failed bool
@@ -173,7 +174,8 @@ func (n *nodeSession) startCommand(r *startTaskRecord) protocol.StartTask {
 	for i, e := range r.Spec.EnvironmentSettings {
 		env[i] = protocol.EnvSetting{Name: e.Name, Value: e.Value}
 	}
-	return protocol.StartTask{AttemptID: r.Attempt, PoolID: n.poolID, CommandLine: r.Spec.CommandLine, Env: env, NodeStartTask: true}
+	return protocol.StartTask{AttemptID: r.Attempt, PoolID: n.poolID, CommandLine: r.Spec.CommandLine, Env: env,
+		ResourceFiles: r.Spec.ResourceFiles, NodeStartTask: true}
 }
 
 // startTaskResult records the end of a start task attempt: success completes the run (and the
@@ -237,7 +239,7 @@ func (n *nodeSession) putStartRecord(ctx *actor.Context, r *startTaskRecord) boo
 		return false
 	}
 	n.startRec = r
-	ctx.Announce(StartTaskShown{PoolID: n.poolID, NodeID: n.nodeID, Run: r.Run, Tries: int(r.Info.RetryCount) + 1,
+	ctx.Announce(StartTaskShown{PoolID: n.poolID, NodeID: n.nodeID, Attempt: r.Attempt, Run: r.Run, Tries: int(r.Info.RetryCount) + 1,
 		Waits: r.Spec.Waits(), Succeeded: r.Info.Succeeded(), Failed: r.Info.Failed(), MaxRetries: r.Spec.MaxRetries()})
 	return true
 }

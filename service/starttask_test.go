@@ -78,57 +78,67 @@ func (w *startTaskShown) Define(m *actor.Machine) {
 	}))
 }
 
+// settling tracks a pool's nodes and which of them have settled: a monitor built on it is hot
+// until every node of the pool has.
+type settling struct {
+	nodes []string
+	done  map[string]bool
+}
+
+// settle marks a node settled.
+func (st *settling) settle(ctx *actor.Context, node string) {
+	if st.done == nil {
+		st.done = map[string]bool{}
+	}
+	st.done[node] = true
+	st.update(ctx)
+}
+
+func (st *settling) update(ctx *actor.Context) {
+	for _, n := range st.nodes {
+		if !st.done[n] {
+			ctx.Goto("Pending")
+			return
+		}
+	}
+	ctx.Goto("Settled")
+}
+
+// define declares the states Settled (cold) and Pending (hot), with handlers.
+func (st *settling) define(m *actor.Machine, handlers ...actor.StateOption) {
+	handlers = append(handlers, actor.On(func(ctx *actor.Context, e PoolNodes) {
+		st.nodes = e.Nodes
+		st.update(ctx)
+	}), actor.Targets("Pending", "Settled"))
+	m.State("Settled", append([]actor.StateOption{actor.Temp(actor.Cold)}, handlers...)...)
+	m.State("Pending", append([]actor.StateOption{actor.Temp(actor.Hot)}, handlers...)...)
+}
+
 // startTaskFailsForGood is the specification of a start task that always fails: every node of
 // the pool ends with its start task failed (hot until then), after exactly maxTaskRetryCount+1
 // attempts, each of which its agent ran.
 type startTaskFailsForGood struct {
-	nodes  []string
-	failed map[string]bool
-	ran    map[string][]string // node → start task attempts its agent ran
+	settling
+	ran map[string][]string // node → start task attempts its agent ran
 }
 
 func (f *startTaskFailsForGood) Define(m *actor.Machine) {
-	init := func() {
-		if f.failed == nil {
-			f.failed, f.ran = map[string]bool{}, map[string][]string{}
-		}
-	}
-	update := func(ctx *actor.Context) {
-		for _, n := range f.nodes {
-			if !f.failed[n] {
-				ctx.Goto("Pending")
-				return
-			}
-		}
-		ctx.Goto("Done")
-	}
-	handlers := []actor.StateOption{
-		actor.On(func(ctx *actor.Context, e PoolNodes) {
-			init()
-			f.nodes = e.Nodes
-			update(ctx)
-		}),
+	f.ran = map[string][]string{}
+	f.define(m,
 		actor.On(func(ctx *actor.Context, e model.StartTaskRan) {
-			init()
 			if !slices.Contains(f.ran[e.NodeID], e.AttemptID) {
 				f.ran[e.NodeID] = append(f.ran[e.NodeID], e.AttemptID)
 			}
 		}),
 		actor.On(func(ctx *actor.Context, e StartTaskShown) {
-			init()
 			ctx.Assert(!e.Succeeded, "node %s: the start task succeeded, but its agent always fails it", e.NodeID)
 			if e.Failed {
 				ctx.Assert(e.Tries == e.MaxRetries+1, "node %s: start task failed after %d attempts, want %d", e.NodeID, e.Tries, e.MaxRetries+1)
 				ctx.Assert(len(f.ran[e.NodeID]) == e.Tries, "node %s: start task failed after %d attempts, but its agent ran %v",
 					e.NodeID, e.Tries, f.ran[e.NodeID])
-				f.failed[e.NodeID] = true
+				f.settle(ctx, e.NodeID)
 			}
-			update(ctx)
-		}),
-		actor.Targets("Pending", "Done"),
-	}
-	m.State("Done", append([]actor.StateOption{actor.Temp(actor.Cold)}, handlers...)...)
-	m.State("Pending", append([]actor.StateOption{actor.Temp(actor.Hot)}, handlers...)...)
+		}))
 }
 
 // startTaskProgram runs the DAG on a pool of two dedicated and one low-priority node (which the
@@ -228,6 +238,51 @@ func TestStartTaskPatchedForLaterNodes(t *testing.T) {
 		s.Create("client", newClient(
 			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two}},
 			PatchPool{PoolID: "p1", SetStartTask: true, StartTask: &batch.StartTask{CommandLine: "setup"}},
+			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
+			AddTasks{JobID: "j1", Tasks: diamond()},
+		))
+	})
+}
+
+// startTaskFilesSettle is the specification of a start task with resource files whose downloads
+// may fail: every node's start task completes (hot until then); one that failed did so because
+// its resource files could not be downloaded, at its first attempt (a pre-processing error is
+// not retried).
+type startTaskFilesSettle struct {
+	settling
+	downloadKO map[string]bool // attempts whose resource files failed
+}
+
+func (f *startTaskFilesSettle) Define(m *actor.Machine) {
+	f.downloadKO = map[string]bool{}
+	f.define(m,
+		actor.On(func(ctx *actor.Context, e model.AttemptFileFailed) { f.downloadKO[e.AttemptID] = true }),
+		actor.On(func(ctx *actor.Context, e StartTaskShown) {
+			if e.Failed {
+				ctx.Assert(f.downloadKO[e.Attempt] && e.Tries == 1,
+					"node %s: start task failed at attempt %s (try %d), whose resource files were downloaded", e.NodeID, e.Attempt, e.Tries)
+			}
+			if e.Succeeded || e.Failed {
+				f.settle(ctx, e.NodeID)
+			}
+		}))
+}
+
+// A start task with resource files whose download may fail: a node whose download failed ends
+// starttaskfailed at once and runs no task; the others run their start task, then tasks.
+func TestStartTaskResourceFiles(t *testing.T) {
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 3000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05,
+		Faults: startTaskFaults}, func(s *systest.Sim) {
+		s.Monitor(&startTaskGates{})
+		s.Monitor(&startTaskFilesSettle{})
+		st := memstore.New()
+		s.Monitor(&startTaskShown{st: st})
+		runService(s, Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}, model.Provider{FileFailures: true})
+		two, retries, yes := int32(2), int32(2), true
+		s.Create("client", newClient(
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, StartTask: &batch.StartTask{
+				CommandLine: "setup", MaxTaskRetryCount: &retries,
+				ResourceFiles: []batch.ResourceFile{{HTTPURL: "https://example.com/setup.sh?sig=s", FilePath: "setup.sh"}}}}},
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
 			AddTasks{JobID: "j1", Tasks: diamond()},
 		))

@@ -63,6 +63,7 @@ func TestPoolStartTask(t *testing.T) {
 		"commandLine": "/bin/sh -c 'echo hi'", "maxTaskRetryCount": 2, "waitForSuccess": false,
 		"environmentSettings": []any{map[string]any{"name": "A", "value": "1"}},
 		"userIdentity":        map[string]any{"autoUser": map[string]any{"scope": "pool", "elevationLevel": "nonadmin"}},
+		"resourceFiles":       []any{map[string]any{"httpUrl": "https://example.com/setup.sh?sig=x", "filePath": "setup.sh", "fileMode": "0755"}},
 	}}
 	created(t, e.do("POST", "/pools", nil, body), http.StatusCreated, e.base+"/pools/p1")
 	start := func() *batch.StartTask {
@@ -72,7 +73,7 @@ func TestPoolStartTask(t *testing.T) {
 		return p.StartTask
 	}
 	if st := start(); st == nil || st.CommandLine != "/bin/sh -c 'echo hi'" || st.MaxRetries() != 2 || st.Waits() ||
-		len(st.EnvironmentSettings) != 1 || len(st.UserIdentity) == 0 {
+		len(st.EnvironmentSettings) != 1 || len(st.UserIdentity) == 0 || len(st.ResourceFiles) != 1 || st.ResourceFiles[0].FileMode != "0755" {
 		t.Fatalf("start task after add: %+v", st)
 	}
 	want(t, e.do("PATCH", "/pools/p1", nil, map[string]any{"metadata": []any{}}), http.StatusOK, "")
@@ -85,7 +86,7 @@ func TestPoolStartTask(t *testing.T) {
 	}
 	// A refused patch changes nothing.
 	want(t, e.do("PATCH", "/pools/p1", nil, map[string]any{"startTask": map[string]any{"commandLine": "x",
-		"resourceFiles": []any{map[string]any{"httpUrl": "https://x/y", "filePath": "y"}}}}), http.StatusBadRequest, api.CodeUnsupportedProperty)
+		"containerSettings": map[string]any{"imageName": "ubuntu"}}}), http.StatusBadRequest, api.CodeUnsupportedProperty)
 	if st := start(); st == nil || st.CommandLine != "/bin/true" {
 		t.Errorf("start task after a refused patch: %+v", st)
 	}

@@ -783,9 +783,9 @@ func TestRequestErrors(t *testing.T) {
 			`{"value":[{"id":"t8","commandLine":"x"},{"id":"t9","commandLine":"x","priority":3}]}`),
 			400, api.CodeInvalidRequestBody, map[string]string{"PropertyName": "value[1].priority"}},
 		// Properties of Azure's models that Corral does not implement are refused by name.
-		{"pool with start task resource files", signed("POST", "/pools", nil,
-			`{"id":"p9","vmSize":"local","targetDedicatedNodes":0,"startTask":{"commandLine":"x","resourceFiles":[{"httpUrl":"https://x/y","filePath":"y"}]}}`),
-			400, api.CodeUnsupportedProperty, map[string]string{"PropertyName": "startTask.resourceFiles"}},
+		{"pool with a start task resource file from auto-storage", signed("POST", "/pools", nil,
+			`{"id":"p9","vmSize":"local","targetDedicatedNodes":0,"startTask":{"commandLine":"x","resourceFiles":[{"autoStorageContainerName":"c"}]}}`),
+			400, api.CodeUnsupportedProperty, map[string]string{"PropertyName": "startTask.resourceFiles[0].autoStorageContainerName"}},
 		{"pool with an unknown start task property", signed("POST", "/pools", nil,
 			`{"id":"p9","vmSize":"local","targetDedicatedNodes":0,"startTask":{"commandLine":"x","runElevated":true}}`),
 			400, api.CodeInvalidRequestBody, map[string]string{"PropertyName": "runElevated"}},

@@ -443,6 +443,15 @@ var Mutants = []Mutant{
 		Run:         "^TestStartTaskGatesTasks$",
 	},
 	{
+		Name:        "start-task-preprocessing-retried",
+		File:        "service/starttask.go",
+		Original:    "case exit.Condition != batch.ExitPreProcessingError && next.Spec.MayRetry(",
+		Replacement: "case next.Spec.MayRetry(",
+		Description: "a start task whose resource files could not be downloaded is retried, unlike on Azure",
+		Packages:    []string{"./service"},
+		Run:         "^TestStartTaskResourceFiles$",
+	},
+	{
 		Name:        "start-task-fresh-agent-not-rerun",
 		File:        "service/starttask.go",
 		Original:    "\tcase afresh && inc != r.AgentInc:\n\t\tn.runStartTask(ctx, inc)",
