@@ -86,10 +86,19 @@ func TestStartTaskPreparesNodes(t *testing.T) {
 			t.Errorf("task %s printed %q, want %q", id, out, want)
 		}
 	}
+	// Both nodes complete their start task (the tasks may all have run on the first one ready).
 	var nodes struct{ Value []batch.Node }
-	if code := call(t, base, key, "GET", "/pools/good/nodes", nil, &nodes); code != http.StatusOK || len(nodes.Value) != 2 {
-		t.Fatalf("nodes of pool good: %d %+v", code, nodes.Value)
-	}
+	waitUntil(t, 60*time.Second, "both nodes of pool good completed their start task", func() bool {
+		if call(t, base, key, "GET", "/pools/good/nodes", nil, &nodes) != http.StatusOK || len(nodes.Value) != 2 {
+			return false
+		}
+		for _, n := range nodes.Value {
+			if n.StartTaskInfo == nil || n.StartTaskInfo.State != batch.StartTaskCompleted {
+				return false
+			}
+		}
+		return true
+	})
 	for _, n := range nodes.Value {
 		info := n.StartTaskInfo
 		if n.StartTask == nil || n.StartTask.CommandLine != prepare.CommandLine || info == nil ||
