@@ -20,6 +20,10 @@ type Options struct {
 	// fails. Nil means the failure is logged at error level. Failures are also kept; see
 	// [Engine.Failures].
 	OnFailure func(*Failure)
+	// Clock is the time the engine gives its actors: Context.Now and the timers. Nil means the
+	// real clock; a test that must not wait for real minutes gives a [ManualClock] and moves
+	// it itself.
+	Clock Clock
 }
 
 // Engine is the production runtime: each actor runs on a goroutine of its own while it has work,
@@ -73,7 +77,7 @@ type cell struct {
 }
 
 type engineTimer struct {
-	t       *time.Timer
+	t       ClockTimer
 	stopped atomic.Bool
 	pending atomic.Bool // a periodic tick is in the mailbox, not handled yet
 }
@@ -83,6 +87,9 @@ func NewEngine(opts Options) *Engine {
 	e := &Engine{opts: opts, log: opts.Logger, idleCh: make(chan struct{}), hosts: map[string]*engineHost{}}
 	if e.log == nil {
 		e.log = slog.Default()
+	}
+	if e.opts.Clock == nil {
+		e.opts.Clock = realClock{}
 	}
 	return e
 }
@@ -529,7 +536,7 @@ func (v engineEnv) StartTimer(_ *Instance, id TimerID, after, period time.Durati
 	}
 	t := &engineTimer{}
 	env := Envelope{Event: ev, Timer: id}
-	t.t = time.AfterFunc(after, func() {
+	t.t = v.e.opts.Clock.AfterFunc(after, func() {
 		if t.stopped.Load() {
 			return
 		}
@@ -566,7 +573,7 @@ func (v engineEnv) RandomBool(*Instance) bool { return rand.N(2) == 1 }
 func (v engineEnv) RandomInt(_ *Instance, n int) int { return rand.N(n) }
 
 // Now implements [Env].
-func (v engineEnv) Now() time.Time { return time.Now() }
+func (v engineEnv) Now() time.Time { return v.e.opts.Clock.Now() }
 
 // Announce implements [Env].
 func (v engineEnv) Announce(_ *Instance, ev Event) {
@@ -605,7 +612,7 @@ func (m monitorEnv) StartTimer(*Instance, TimerID, time.Duration, time.Duration,
 func (m monitorEnv) StopTimer(*Instance, TimerID)     {}
 func (m monitorEnv) RandomBool(*Instance) bool        { return rand.N(2) == 1 }
 func (m monitorEnv) RandomInt(_ *Instance, n int) int { return rand.N(n) }
-func (m monitorEnv) Now() time.Time                   { return time.Now() }
+func (m monitorEnv) Now() time.Time                   { return m.e.opts.Clock.Now() }
 func (m monitorEnv) Announce(*Instance, Event) {
 	Abort(FailMisuse, "a monitor may not announce")
 }
