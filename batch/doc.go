@@ -13,9 +13,9 @@
 //
 // # Types
 //
-// [Pool], [Node], [Job] and [Task] have Azure's JSON shapes (PoolAddParameter and CloudPool,
-// ComputeNode, JobAddParameter and CloudJob, TaskAddParameter and CloudTask), so the API layer
-// marshals them directly; [TaskCountsResult] is the body of Job - Get Task Counts. Enumerations
+// [Pool], [Node], [Job], [Task] and [JobSchedule] have Azure's JSON shapes (PoolAddParameter and
+// CloudPool, ComputeNode, JobAddParameter and CloudJob, TaskAddParameter and CloudTask,
+// JobScheduleAddParameter and CloudJobSchedule), so the API layer marshals them directly; [TaskCountsResult] is the body of Job - Get Task Counts. Enumerations
 // are read case-insensitively and written in lower case, as Azure writes them. Durations are ISO
 // 8601 strings ([ParseDuration], [FormatDuration], [Duration]); Azure's "unlimited" value
 // "P10675199DT2H48M5.4775807S" is [Infinite]. IDs are case-preserving and case-insensitive:
@@ -36,6 +36,8 @@
 //   - Exit conditions: [EffectiveExitOptions] with Azure's defaults.
 //   - Jobs: [TransitionJob], [TerminateJob], [CompleteJob], [ReactToTaskCompletion]
 //     (onTaskFailure), [AllTasksComplete] (onAllTasksComplete), [JobWallClockExpired].
+//   - Job schedules: [TransitionJobSchedule]; [Occurrences], when a schedule is due to create a
+//     job and until when it may; [ValidateJobSchedule] and [JobFromSpecification].
 //   - Pools and nodes: [TransitionAllocation], [CanResize], [DeletePool], [SetNodeState].
 //   - Dependencies: [Graph], incremental readiness for jobs of 100,000 tasks.
 //   - Placement: [Place], spread or pack over task slots, with maxParallelTasks.

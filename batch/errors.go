@@ -50,6 +50,22 @@ const (
 	CodePoolBeingResized = "PoolBeingResized"
 	// CodeOperationInvalidForCurrentState: the operation is not valid in the resource's state.
 	CodeOperationInvalidForCurrentState = "OperationInvalidForCurrentState"
+	// CodeJobScheduleCompleted: the operation is not allowed on a completed job schedule.
+	CodeJobScheduleCompleted = "JobScheduleCompleted"
+	// CodeJobScheduleBeingTerminated: the operation is not allowed while the job schedule is
+	// terminating.
+	CodeJobScheduleBeingTerminated = "JobScheduleBeingTerminated"
+	// CodeJobScheduleBeingDeleted: the operation is not allowed while the job schedule is being
+	// deleted.
+	CodeJobScheduleBeingDeleted = "JobScheduleBeingDeleted"
+	// CodeJobScheduleExists: a job schedule with the same ID (compared case-insensitively) exists.
+	CodeJobScheduleExists = "JobScheduleExists"
+	// CodeJobScheduleNotFound: the job schedule does not exist.
+	CodeJobScheduleNotFound = "JobScheduleNotFound"
+	// CodeJobWithSameIDExists: a job schedule cannot be added under the ID of a job.
+	CodeJobWithSameIDExists = "JobWithSameIdExists"
+	// CodeJobScheduleWithSameIDExists: a job cannot be added under the ID of a job schedule.
+	CodeJobScheduleWithSameIDExists = "JobScheduleWithSameIdExists"
 )
 
 // Keys of the name/value details that Azure attaches to property errors ("values" in the error

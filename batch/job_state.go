@@ -20,8 +20,8 @@ const (
 	// TerminateReasonJMComplete: the job manager task completed (job manager tasks are not
 	// supported by Corral yet; listed for completeness).
 	TerminateReasonJMComplete = "JMComplete"
-	// TerminateReasonTerminateJobSchedule: the job's schedule terminated (job schedules are not
-	// supported by Corral yet; listed for completeness).
+	// TerminateReasonTerminateJobSchedule: the job ran on a job schedule, and the schedule was
+	// terminated.
 	TerminateReasonTerminateJobSchedule = "TerminateJobSchedule"
 )
 
