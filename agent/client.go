@@ -776,7 +776,7 @@ func checkSpec(spec TaskSpec) error {
 		if spec.JobID != "" || spec.TaskID != "" {
 			return errors.New("a start task names a job or task")
 		}
-	} else if err := ValidateID("job", spec.JobID); err != nil {
+	} else if err := ValidateJobID(spec.JobID); err != nil {
 		return err
 	} else if err := ValidateID("task", spec.TaskID); err != nil {
 		return err

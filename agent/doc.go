@@ -28,10 +28,11 @@
 //	    .corral-result.json               outcome of the latest ended attempt (see ReadResult)
 //	    .corral-attempts                  ids of every attempt started here, one a line
 //
-// Azure puts the job directory at workitems/<jobId>/job-1 for a job and at
-// workitems/<scheduleId>/<jobId> for a job created by a job schedule; Corral uses job-1 for
-// every job. Job and task ids are checked by ValidateID (Azure's rule: 1 to 64 letters, digits,
-// '-' and '_') before they become path components. The ".corral-" files are Corral's
+// As Azure does, the job directory is workitems/<jobId>/job-1 for a job and
+// workitems/<scheduleId>/job-<n> for the n-th job of a job schedule (whose id is
+// "<scheduleId>:job-<n>"; a job and a job schedule cannot have the same id). Job and task ids are
+// checked by ValidateJobID and ValidateID (Azure's rule: 1 to 64 letters, digits, '-' and '_')
+// before they become path components. The ".corral-" files are Corral's
 // bookkeeping: ListFiles hides them and OpenFile refuses them. Who may read and write what is
 // described under "Task users".
 //

@@ -236,6 +236,9 @@ func TestPendingResultsAndAck(t *testing.T) {
 		{JobID: "j1", TaskID: "t2", AttemptID: "a2", Started: true, StartTime: t0, EndTime: t0},
 		{JobID: "j1", TaskID: "t1", AttemptID: "a1", StartTime: t0, EndTime: t0,
 			Failure: &Failure{Category: CategoryUserError, Code: CodeCommandProgramNotFound, Message: "m"}},
+		// The jobs of a job schedule s: the first shares the directory a job s would have.
+		{JobID: "s:job-1", TaskID: "t1", AttemptID: "a4", Started: true, StartTime: t0, EndTime: t0},
+		{JobID: "s:job-2", TaskID: "t1", AttemptID: "a5", Started: true, StartTime: t0, EndTime: t0},
 	} {
 		dir, _ := l.TaskDir(r.JobID, r.TaskID)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -257,8 +260,14 @@ func TestPendingResultsAndAck(t *testing.T) {
 		}
 		return ids
 	}
-	if got, want := attempts(), []string{"a1", "a2", "a3"}; !slices.Equal(got, want) {
+	if got, want := attempts(), []string{"a1", "a2", "a3", "a4", "a5"}; !slices.Equal(got, want) {
 		t.Fatalf("PendingResults = %q, want %q", got, want)
+	}
+	if err := l.AckResult("s:job-1", "t1", "a4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AckResult("s:job-2", "t1", "a5"); err != nil {
+		t.Fatal(err)
 	}
 	if err := l.AckResult("j1", "t2", "stale-attempt"); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,9 @@ const (
 	sharedDir    = "shared"
 	startupDir   = "startup"
 	jobDirName   = "job-1" // Azure's name for the directory of a job that is not from a schedule
+	// jobDirGlob matches the job directories of a work item: job-1, and job-<n> of a job
+	// schedule's n-th job.
+	jobDirGlob = "job-*"
 
 	// bookkeepingPrefix starts the names of Corral's own files in a task directory. They are
 	// hidden from ListFiles and refused by OpenFile.
@@ -99,17 +102,56 @@ func (l Layout) SharedDir() string { return filepath.Join(l.root, sharedDir) }
 // StartupDir returns the start task's directory (AZ_BATCH_NODE_STARTUP_DIR).
 func (l Layout) StartupDir() string { return filepath.Join(l.root, startupDir) }
 
-// TaskDir returns the task directory (AZ_BATCH_TASK_DIR) of a task, after checking both ids
-// with ValidateID, so that the result is always a directory three levels below
-// <root>/workitems.
-func (l Layout) TaskDir(jobID, taskID string) (string, error) {
+// ValidateJobID checks a job's id: a valid id (ValidateID), or the id of a job schedule's n-th
+// job, "<scheduleId>:job-<n>" (Azure's name for it), whose schedule id is valid and whose n is a
+// positive decimal number without leading zeros.
+func ValidateJobID(id string) error {
+	if _, _, ok := scheduleJob(id); ok {
+		return nil
+	}
+	return ValidateID("job", id)
+}
+
+// scheduleJob splits the id of a job schedule's job into the schedule's id and the job's
+// directory name ("job-<n>").
+func scheduleJob(id string) (schedule, jobDir string, ok bool) {
+	schedule, n, found := strings.Cut(id, ":job-")
+	if !found || ValidateID("job", schedule) != nil || n == "" || len(n) > 18 || n[0] == '0' {
+		return "", "", false
+	}
+	for i := 0; i < len(n); i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return "", "", false
+		}
+	}
+	return schedule, "job-" + n, true
+}
+
+// jobDirs returns the work item and job directory names of a job, after checking its id with
+// ValidateJobID: <jobId>/job-1 for a job, and, as Azure lays them out, <scheduleId>/job-<n> for
+// the n-th job of a job schedule. (A job and a job schedule cannot have the same id.)
+func jobDirs(jobID string) (workItem, jobDir string, err error) {
+	if schedule, dir, ok := scheduleJob(jobID); ok {
+		return schedule, dir, nil
+	}
 	if err := ValidateID("job", jobID); err != nil {
+		return "", "", err
+	}
+	return jobID, jobDirName, nil
+}
+
+// TaskDir returns the task directory (AZ_BATCH_TASK_DIR) of a task, after checking its job's id
+// with ValidateJobID and its own with ValidateID, so that the result is always a directory three
+// levels below <root>/workitems.
+func (l Layout) TaskDir(jobID, taskID string) (string, error) {
+	workItem, jobDir, err := jobDirs(jobID)
+	if err != nil {
 		return "", err
 	}
 	if err := ValidateID("task", taskID); err != nil {
 		return "", err
 	}
-	return filepath.Join(l.root, workitemsDir, jobID, jobDirName, taskID), nil
+	return filepath.Join(l.root, workitemsDir, workItem, jobDir, taskID), nil
 }
 
 // WorkingDir returns the working directory (AZ_BATCH_TASK_WORKING_DIR) of a task.

@@ -61,6 +61,15 @@ func TestLayoutPaths(t *testing.T) {
 			t.Errorf("TaskDir(%q, %q) error = %v, want ErrInvalidID", ids[0], ids[1], err)
 		}
 	}
+	// A job schedule's jobs, as Azure lays them out: the schedule's work item, a directory per job.
+	if dir, err := l.TaskDir("nightly:job-12", "t"); err != nil || dir != filepath.Join(root, "workitems", "nightly", "job-12", "t") {
+		t.Errorf("TaskDir of a schedule's job = %q, %v", dir, err)
+	}
+	for _, id := range []string{"nightly:job-0", "nightly:job-01", "nightly:job-", "a/b:job-1", "..:job-1", ":job-1", "a:job-1/..", "a:job-x"} {
+		if _, err := l.TaskDir(id, "t"); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("TaskDir(%q) error = %v, want ErrInvalidID", id, err)
+		}
+	}
 	if _, err := NewLayout(""); err == nil {
 		t.Error("NewLayout(\"\") succeeded")
 	}

@@ -145,7 +145,7 @@ func readResultIn(dir, what string) (res Result, ok bool, err error) {
 // reports as finished. A task directory whose outcome file cannot be read or decoded is
 // reported in the error (all such problems joined) and skipped; the others are still returned.
 func (l Layout) PendingResults() ([]Result, error) {
-	pattern := filepath.Join(l.root, workitemsDir, "*", jobDirName, "*", resultFile)
+	pattern := filepath.Join(l.root, workitemsDir, "*", jobDirGlob, "*", resultFile)
 	paths, err := filepath.Glob(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("agent: listing outcome files: %w", err)
@@ -162,8 +162,14 @@ func (l Layout) PendingResults() ([]Result, error) {
 	for _, p := range paths {
 		taskDir := filepath.Dir(p)
 		taskID := filepath.Base(taskDir)
+		jobDir := filepath.Base(filepath.Dir(taskDir))
 		jobID := filepath.Base(filepath.Dir(filepath.Dir(taskDir)))
-		if ValidateID("job", jobID) != nil || ValidateID("task", taskID) != nil {
+		if jobDir != jobDirName {
+			jobID += ":" + jobDir // a job schedule's job
+		}
+		// (A job schedule's first job has the directory of a job of the schedule's id: the
+		// result names its job, which ReadResult returns as it is.)
+		if ValidateJobID(jobID) != nil || ValidateID("task", taskID) != nil {
 			continue // not a directory the Runner made
 		}
 		res, ok, err := l.ReadResult(jobID, taskID)

@@ -30,7 +30,7 @@ var (
 
 // TaskSpec is what the Runner needs to run one attempt of a task.
 type TaskSpec struct {
-	JobID  string // checked with ValidateID
+	JobID  string // checked with ValidateJobID
 	TaskID string // checked with ValidateID
 	// PoolID, if not empty, is given to the task as AZ_BATCH_POOL_ID instead of Config.PoolID.
 	PoolID string

@@ -316,7 +316,7 @@ func (r *Runner) prepareNode() error {
 		return nil
 	}
 	// Task directories made before tasks ran as users of their own.
-	taskDirs, err := filepath.Glob(filepath.Join(root, workitemsDir, "*", jobDirName, "*"))
+	taskDirs, err := filepath.Glob(filepath.Join(root, workitemsDir, "*", jobDirGlob, "*"))
 	if err != nil {
 		return fmt.Errorf("agent: listing task directories: %w", err)
 	}
