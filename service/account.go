@@ -24,6 +24,7 @@ type account struct {
 	minInterval time.Duration      // the shortest autoScaleEvaluationInterval (Config.AutoScaleMinInterval)
 	pools       map[string]int64   // IDKey(pool) -> incarnation
 	jobs        map[string]jobLife // IDKey(job) -> the job's id as given, and its incarnation
+	schedules   map[string]jobLife // IDKey(schedule) -> the schedule's id as given, and its incarnation
 	lastInc     int64              // the highest incarnation drawn or seen
 	loadDelay   time.Duration      // the wait before the next load, after the store failed
 	// done holds the jobs that were completed when the account loaded: no job manager is started
@@ -82,6 +83,14 @@ func (a *account) Define(m *actor.Machine) {
 		actor.Defer[ReactivateTask](),
 		actor.Defer[poolGone](),
 		actor.Defer[jobGone](),
+		actor.Defer[AddJobSchedule](),
+		actor.Defer[PatchJobSchedule](),
+		actor.Defer[DisableJobSchedule](),
+		actor.Defer[EnableJobSchedule](),
+		actor.Defer[TerminateJobSchedule](),
+		actor.Defer[DeleteJobSchedule](),
+		actor.Defer[scheduleJobAdded](),
+		actor.Defer[scheduleGone](),
 		actor.Targets("Serving"),
 	}, deferPoolEvents()...)...)
 	m.State("Serving",
@@ -134,6 +143,24 @@ func (a *account) Define(m *actor.Machine) {
 				delete(a.done, batch.IDKey(g.JobID))
 			}
 		}),
+		actor.On(a.addJobSchedule),
+		actor.On(func(ctx *actor.Context, r PatchJobSchedule) { a.toSchedule(ctx, r.JobScheduleID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r DisableJobSchedule) { a.toSchedule(ctx, r.JobScheduleID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r EnableJobSchedule) { a.toSchedule(ctx, r.JobScheduleID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r TerminateJobSchedule) { a.toSchedule(ctx, r.JobScheduleID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r DeleteJobSchedule) {
+			if l, ok := a.schedules[batch.IDKey(r.JobScheduleID)]; ok && r.Inc != 0 && r.Inc != l.Inc {
+				reply(ctx, r.Request, notFound(batch.CodeJobScheduleNotFound, "job schedule")) // that life is gone
+				return
+			}
+			a.toSchedule(ctx, r.JobScheduleID, r.Request, r)
+		}),
+		actor.On(a.scheduleJobAdded),
+		actor.On(func(ctx *actor.Context, g scheduleGone) {
+			if l, ok := a.schedules[batch.IDKey(g.ScheduleID)]; ok && l.Inc == g.Inc {
+				delete(a.schedules, batch.IDKey(g.ScheduleID))
+			}
+		}),
 		actor.On(func(ctx *actor.Context, e compute.VMPreempted) { a.notice(ctx, e.PoolID, e) }),
 		actor.On(func(ctx *actor.Context, e compute.VMLost) { a.notice(ctx, e.PoolID, e) }),
 		actor.Ignore[retryAccountLoad](),
@@ -178,6 +205,7 @@ func (a *account) notice(ctx *actor.Context, poolID string, ev actor.Event) {
 func (a *account) load(ctx *actor.Context) {
 	pools := map[string]poolRecord{}
 	var jobs []jobRecord
+	var schedules []scheduleRecord
 	var lastInc int64
 	err := a.st.View(context.Background(), func(tx store.Tx) error {
 		var err error
@@ -206,6 +234,17 @@ func (a *account) load(ctx *actor.Context) {
 			}
 			jobs = append(jobs, jr)
 		}
+		ss, err := tx.List(tableSchedules, "", "", 0)
+		if err != nil {
+			return err
+		}
+		for _, r := range ss {
+			var sr scheduleRecord
+			if err := json.Unmarshal(r.Value, &sr); err != nil {
+				return fmt.Errorf("decode job schedule %s: %w", r.Key, err)
+			}
+			schedules = append(schedules, sr)
+		}
 		return nil
 	})
 	if err != nil {
@@ -216,6 +255,7 @@ func (a *account) load(ctx *actor.Context) {
 	}
 	a.loadDelay = 0
 	a.pools, a.jobs, a.done = map[string]int64{}, map[string]jobLife{}, map[string]bool{}
+	a.schedules = map[string]jobLife{}
 	a.lastInc = lastInc
 	for _, key := range sortedKeys(pools) {
 		pr := pools[key]
@@ -233,6 +273,13 @@ func (a *account) load(ctx *actor.Context) {
 			continue
 		}
 		a.startJob(ctx, jr.Job, jr.Incarnation)
+	}
+	// Every schedule gets its actor, whatever its state: the managers of its jobs tell it when
+	// they complete (see finishJob).
+	for _, sr := range schedules {
+		a.schedules[batch.IDKey(sr.Schedule.ID)] = jobLife{ID: sr.Schedule.ID, Inc: sr.Incarnation}
+		a.lastInc = max(a.lastInc, sr.Incarnation)
+		ctx.Create(string(scheduleActor(sr.Schedule.ID, sr.Incarnation)), newJobSchedule(sr.Schedule.ID, sr.Incarnation, a.st))
 	}
 	ctx.Goto("Serving")
 }
@@ -321,6 +368,11 @@ func (a *account) addJob(ctx *actor.Context, r AddJob) {
 		reply(ctx, r.Request, a.jobExists(l))
 		return
 	}
+	if _, dup := a.schedules[key]; dup {
+		reply(ctx, r.Request, &batch.Error{Code: batch.CodeJobScheduleWithSameIDExists,
+			Message: "A job schedule with the specified job id exists. Job and job schedule cannot have the same id."})
+		return
+	}
 	j := batch.NewJob(r.Job, ctx.Now())
 	j.LastModified = j.CreationTime
 	rec := jobRecord{PoolID: j.PoolInfo.PoolID, Job: j}
@@ -398,6 +450,9 @@ func (a *account) toPool(ctx *actor.Context, poolID string, req Request, ev acto
 func (a *account) toJob(ctx *actor.Context, jobID string, req Request, ev actor.Event) {
 	key := batch.IDKey(jobID)
 	l, ok := a.jobs[key]
+	if !ok && a.adoptJob(ctx, jobID) {
+		l, ok = a.jobs[key]
+	}
 	switch {
 	case !ok:
 		reply(ctx, req, notFound("JobNotFound", "job"))
@@ -417,6 +472,117 @@ func (a *account) toJob(ctx *actor.Context, jobID string, req Request, ev actor.
 	default:
 		ctx.Send(jobActor(l.ID, l.Inc), ev)
 	}
+}
+
+// adoptJob starts the manager of a job schedule's job that the store has and the account has not
+// heard of yet: the schedule's actor created it and the news (scheduleJobAdded) is on its way,
+// while a request about the job, made after a read saw it, is here first. It reports whether
+// the store has the job.
+func (a *account) adoptJob(ctx *actor.Context, jobID string) bool {
+	if _, _, ok := batch.ParseScheduleJobID(jobID); !ok {
+		return false
+	}
+	jr, err := readJobRecord(a.st, jobID)
+	if err != nil {
+		return false
+	}
+	a.register(ctx, jr.Job, jr.Incarnation)
+	return true
+}
+
+// register makes a job schedule's job one the account knows, and starts its manager unless it
+// is completed.
+func (a *account) register(ctx *actor.Context, j batch.Job, inc int64) {
+	key := batch.IDKey(j.ID)
+	a.jobs[key] = jobLife{ID: j.ID, Inc: inc}
+	a.lastInc = max(a.lastInc, inc)
+	if j.State == batch.JobCompleted {
+		a.done[key] = true
+		return
+	}
+	delete(a.done, key)
+	a.startJob(ctx, j, inc)
+}
+
+// scheduleJobAdded starts the manager of a job a schedule created, unless the account adopted the
+// job already.
+func (a *account) scheduleJobAdded(ctx *actor.Context, e scheduleJobAdded) {
+	if l, ok := a.jobs[batch.IDKey(e.JobID)]; ok && l.Inc >= e.Inc {
+		return
+	}
+	a.register(ctx, e.Job, e.Inc)
+}
+
+// addJobSchedule is Job Schedule - Add.
+func (a *account) addJobSchedule(ctx *actor.Context, r AddJobSchedule) {
+	if err := batch.ValidateJobSchedule(r.Schedule); err != nil {
+		reply(ctx, r.Request, asBatchError(err))
+		return
+	}
+	key := batch.IDKey(r.Schedule.ID)
+	if l, dup := a.schedules[key]; dup {
+		reply(ctx, r.Request, a.scheduleExists(l))
+		return
+	}
+	if _, dup := a.jobs[key]; dup {
+		reply(ctx, r.Request, &batch.Error{Code: batch.CodeJobWithSameIDExists,
+			Message: "A job with the specified job schedule id exists. Job and job schedule cannot have the same id."})
+		return
+	}
+	now := ctx.Now()
+	s := batch.NewJobSchedule(r.Schedule, now)
+	rec := scheduleRecord{Schedule: s}
+	rec.Schedule.ExecutionInfo.NextRunTime, _ = rec.occurrences().NextRunTime(now, time.Time{})
+	err := a.st.Update(context.Background(), func(tx store.Tx) error {
+		inc, err := nextIncarnation(tx, a.lastInc)
+		if err != nil {
+			return err
+		}
+		rec.Incarnation = inc
+		return putJSON(tx, tableSchedules, key, rec, 0)
+	})
+	a.lastInc = max(a.lastInc, rec.Incarnation)
+	if err != nil {
+		if errors.Is(err, store.ErrExists) {
+			// As for jobs: an earlier add that committed unacknowledged. Start its actor.
+			sr, gerr := readScheduleRecord(a.st, r.Schedule.ID)
+			if gerr != nil {
+				reply(ctx, r.Request, busy()) // the retry finds it
+				return
+			}
+			a.schedules[key] = jobLife{ID: sr.Schedule.ID, Inc: sr.Incarnation}
+			tryCreate(ctx, string(scheduleActor(sr.Schedule.ID, sr.Incarnation)), newJobSchedule(sr.Schedule.ID, sr.Incarnation, a.st))
+		}
+		reply(ctx, r.Request, storeError(err, batch.CodeJobScheduleExists, "job schedule"))
+		return
+	}
+	a.schedules[key] = jobLife{ID: s.ID, Inc: rec.Incarnation}
+	ctx.Create(string(scheduleActor(s.ID, rec.Incarnation)), newJobSchedule(s.ID, rec.Incarnation, a.st))
+	reply(ctx, r.Request, nil)
+}
+
+// scheduleExists answers the add of a job schedule whose id the account knows:
+// JobScheduleBeingDeleted while the schedule of that id is being deleted, JobScheduleExists
+// otherwise.
+func (a *account) scheduleExists(l jobLife) *batch.Error {
+	sr, err := readScheduleRecord(a.st, l.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && (sr.Incarnation != l.Inc || sr.Schedule.State == batch.ScheduleDeleting):
+		return &batch.Error{Code: batch.CodeJobScheduleBeingDeleted, Message: "The specified job schedule " + l.ID + " is being deleted."}
+	case err != nil:
+		return busy()
+	}
+	return &batch.Error{Code: batch.CodeJobScheduleExists, Message: "The specified job schedule already exists."}
+}
+
+// toSchedule forwards a request to the actor of the schedule's current life, which answers it.
+func (a *account) toSchedule(ctx *actor.Context, scheduleID string, req Request, ev actor.Event) {
+	l, ok := a.schedules[batch.IDKey(scheduleID)]
+	if !ok {
+		reply(ctx, req, notFound(batch.CodeJobScheduleNotFound, "job schedule"))
+		return
+	}
+	ctx.Send(scheduleActor(l.ID, l.Inc), forwarded{At: ctx.Now(), Req: ev})
 }
 
 // tryCreate creates an actor unless one is alive under the id, and reports whether it did. (The

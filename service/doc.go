@@ -18,6 +18,10 @@
 //     hearing from it.
 //   - The pool manager of a pool ("pool/<id>#<incarnation>") owns the pool's record and its nodes: it asks the
 //     VM provider (compute.ProviderID) for nodes and releases them.
+//   - The actor of a job schedule ("jobschedule/<id>#<incarnation>") owns the schedule's record: it
+//     creates the schedule's jobs when they are due (each in one transaction with the schedule's
+//     record of it), one active at a time, and terminates and deletes them with the schedule
+//     (see schedule.go).
 //
 // Pool ids in actor ids and record keys are in lower case, as Azure Batch ids are case-insensitive:
 // a job that names its pool in another case reaches the same scheduler, sessions and records.

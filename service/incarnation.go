@@ -114,6 +114,16 @@ func readJobRecord(st store.Store, jobID string) (jobRecord, error) {
 	return jr, err
 }
 
+// readScheduleRecord reads a job schedule's record as stored; a missing one is
+// store.ErrNotFound.
+func readScheduleRecord(st store.Store, scheduleID string) (scheduleRecord, error) {
+	var sr scheduleRecord
+	err := st.View(context.Background(), func(tx store.Tx) error {
+		return getJSON(tx, tableSchedules, batch.IDKey(scheduleID), &sr)
+	})
+	return sr, err
+}
+
 // getJSON reads a record into v.
 func getJSON(tx store.Tx, table, key string, v any) error {
 	r, err := tx.Get(table, key)

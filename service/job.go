@@ -51,6 +51,10 @@ type jobRecord struct {
 	// DisableTasks is what a disable under way (the job disabling) does with the job's running
 	// tasks: it is carried on after a restart.
 	DisableTasks batch.DisableTasks `json:"disableTasks,omitempty"`
+	// ScheduleID and ScheduleInc name the life of the job schedule that created the job, for
+	// one a schedule created: its manager tells the schedule when the job completes.
+	ScheduleID  string `json:"scheduleId,omitempty"`
+	ScheduleInc int64  `json:"scheduleInc,omitempty"`
 }
 
 // Events announced for the service's monitors.
@@ -980,6 +984,13 @@ func (j *jobManager) finishJob(ctx *actor.Context, reason string) bool {
 	}
 	j.rec = rec
 	ctx.Announce(JobFinished{JobID: j.jobID, JobInc: j.inc, Reason: reason})
+	if rec.ScheduleID != "" {
+		// Straight to the schedule's actor, so that the news is ordered with the schedule's own
+		// timers (see schedule.go). The account creates the actor of every schedule in the store
+		// when it loads, and a schedule's record outlives its jobs, so the actor exists (or has
+		// halted, and the news is dropped).
+		ctx.Send(scheduleActor(rec.ScheduleID, rec.ScheduleInc), scheduleJobEnded{JobID: j.jobID, JobInc: j.inc, EndTime: now})
+	}
 	ctx.Goto("Done")
 	return true
 }

@@ -357,3 +357,88 @@ func keyAfter(id string) string {
 	}
 	return batch.IDKey(id)
 }
+
+// readSchedule reads a job schedule's record, with the schedule's ETag set; a missing schedule is
+// JobScheduleNotFound.
+func readSchedule(ctx context.Context, st store.Store, scheduleID string) (scheduleRecord, error) {
+	var sr scheduleRecord
+	err := st.View(ctx, func(tx store.Tx) error {
+		r, err := tx.Get(tableSchedules, batch.IDKey(scheduleID))
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(r.Value, &sr); err != nil {
+			return err
+		}
+		sr.Schedule.ETag = etag(r.Version)
+		return nil
+	})
+	if errors.Is(err, errNotFound) {
+		return sr, notFound(batch.CodeJobScheduleNotFound, "job schedule")
+	}
+	return sr, err
+}
+
+// GetJobSchedule reads a job schedule.
+func GetJobSchedule(ctx context.Context, st store.Store, scheduleID string) (batch.JobSchedule, error) {
+	sr, err := readSchedule(ctx, st, scheduleID)
+	return sr.Schedule, err
+}
+
+// GetJobScheduleLife reads a job schedule and its life (incarnation), as GetPoolLife does for
+// pools.
+func GetJobScheduleLife(ctx context.Context, st store.Store, scheduleID string) (batch.JobSchedule, int64, error) {
+	sr, err := readSchedule(ctx, st, scheduleID)
+	return sr.Schedule, sr.Incarnation, err
+}
+
+// ListJobSchedules lists job schedules in id order, at most limit (0: all) after the schedule id
+// after.
+func ListJobSchedules(ctx context.Context, st store.Store, after string, limit int) ([]batch.JobSchedule, error) {
+	var out []batch.JobSchedule
+	err := st.View(ctx, func(tx store.Tx) error {
+		rs, err := tx.List(tableSchedules, "", keyAfter(after), limit)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			var sr scheduleRecord
+			if err := json.Unmarshal(r.Value, &sr); err != nil {
+				return err
+			}
+			sr.Schedule.ETag = etag(r.Version)
+			out = append(out, sr.Schedule)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ListJobsFromSchedule lists the jobs a job schedule created that exist (Job - List From Job
+// Schedule), in the order of their ids' keys, at most limit (0: all) after the job id after; a
+// missing schedule is JobScheduleNotFound.
+func ListJobsFromSchedule(ctx context.Context, st store.Store, scheduleID, after string, limit int) ([]batch.Job, error) {
+	var out []batch.Job
+	err := st.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(tableSchedules, batch.IDKey(scheduleID)); err != nil {
+			return err
+		}
+		rs, err := tx.List(tableJobs, scheduleJobsPrefix(scheduleID), keyAfter(after), limit)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			var jr jobRecord
+			if err := json.Unmarshal(r.Value, &jr); err != nil {
+				return err
+			}
+			jr.Job.ETag = etag(r.Version)
+			out = append(out, jr.Job)
+		}
+		return nil
+	})
+	if errors.Is(err, errNotFound) {
+		return nil, notFound(batch.CodeJobScheduleNotFound, "job schedule")
+	}
+	return out, err
+}

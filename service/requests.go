@@ -191,6 +191,52 @@ type (
 		PoolID  string
 		Formula string
 	}
+	// AddJobSchedule is Job Schedule - Add. Errors: the validation's (batch.ValidateJobSchedule),
+	// JobScheduleExists, JobScheduleBeingDeleted, JobWithSameIdExists (a job has the id).
+	AddJobSchedule struct {
+		Request
+		Schedule batch.JobSchedule
+	}
+	// PatchJobSchedule is Job Schedule - Patch and Update: Schedule, JobSpecification and
+	// Metadata replace the schedule's own when not nil (Update sends all three). The jobs the
+	// schedule creates after the change are made from the new specification; the active job is
+	// not changed. IfVersion, if not 0, is the version the schedule's record must have
+	// (If-Match), else ConditionNotMet (412). Errors: JobScheduleNotFound, JobScheduleCompleted,
+	// JobScheduleBeingTerminated, JobScheduleBeingDeleted, the validation's.
+	PatchJobSchedule struct {
+		Request
+		JobScheduleID    string
+		Schedule         *batch.Schedule
+		JobSpecification *batch.JobSpecification
+		Metadata         *[]batch.MetadataItem
+		IfVersion        int64
+	}
+	// DisableJobSchedule is Job Schedule - Disable: the schedule creates no job until it is
+	// enabled; its active job runs on. Disabling a disabled schedule changes nothing.
+	DisableJobSchedule struct {
+		Request
+		JobScheduleID string
+	}
+	// EnableJobSchedule is Job Schedule - Enable. Enabling an active schedule changes nothing.
+	EnableJobSchedule struct {
+		Request
+		JobScheduleID string
+	}
+	// TerminateJobSchedule is Job Schedule - Terminate: the schedule goes to terminating, its
+	// active job is terminated (terminateReason TerminateJobSchedule), then the schedule
+	// completes. The answer comes once the schedule is terminating.
+	TerminateJobSchedule struct {
+		Request
+		JobScheduleID string
+	}
+	// DeleteJobSchedule is Job Schedule - Delete: the schedule goes to deleting, every job it
+	// created is deleted (as Job - Delete does), then the schedule. The answer comes once it is
+	// gone.
+	DeleteJobSchedule struct {
+		Request
+		JobScheduleID string
+		Inc           int64 // as DeletePool.Inc
+	}
 	// RemoveNodes is Pool - Remove Nodes: the named nodes leave the pool and its targets drop by
 	// as many (per kind). The pool must be steady; it resizes (allocation state resizing) until
 	// the nodes are gone. At most 100 nodes per request.

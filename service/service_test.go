@@ -261,6 +261,24 @@ func newClient(reqs ...actor.Event) *client {
 		case RemoveNodes:
 			r.Request = req
 			ev = r
+		case AddJobSchedule:
+			r.Request = req
+			ev = r
+		case PatchJobSchedule:
+			r.Request = req
+			ev = r
+		case DisableJobSchedule:
+			r.Request = req
+			ev = r
+		case EnableJobSchedule:
+			r.Request = req
+			ev = r
+		case TerminateJobSchedule:
+			r.Request = req
+			ev = r
+		case DeleteJobSchedule:
+			r.Request = req
+			ev = r
 		case pause:
 		default:
 			panic(fmt.Sprintf("newClient: no request id for %T", ev))
@@ -309,6 +327,9 @@ func (c *client) advance(ctx *actor.Context) {
 		ctx.Goto("Done")
 		return
 	}
+	if r, ok := c.reqs[c.next].(EnableJobSchedule); ok {
+		ctx.Announce(scheduleAcked{ID: r.JobScheduleID, What: "enabling"})
+	}
 	c.send(ctx)
 }
 
@@ -331,12 +352,17 @@ func (c *client) Define(m *actor.Machine) {
 			// A repeated request may find its first copy's work done: an add finds the entity,
 			// a delete finds it gone.
 			ok := r.Err == nil || r.Err.Code == "PoolExists" || r.Err.Code == "JobExists" ||
-				r.Err.Code == "JobNotFound" || r.Err.Code == "TaskNotFound" || r.Err.Code == "PoolNotFound"
+				r.Err.Code == "JobNotFound" || r.Err.Code == "TaskNotFound" || r.Err.Code == "PoolNotFound" ||
+				r.Err.Code == batch.CodeJobScheduleExists || r.Err.Code == batch.CodeJobScheduleNotFound
+			if _, term := c.reqs[c.next].(TerminateJobSchedule); term && r.Err != nil && r.Err.Code == batch.CodeJobScheduleCompleted {
+				ok = true // a repeat that finds the schedule its first copy terminated
+			}
 			if _, patch := c.reqs[c.next].(PatchJob); patch && r.Err != nil && r.Err.Code == "JobCompleted" {
 				ok = true // a repeat that finds the job its first copy completed
 			}
 			busy := r.Err != nil && (r.Err.Code == "ServerBusy" || r.Err.Code == batch.CodePoolBeingResized ||
-				r.Err.Code == batch.CodeJobBeingDeleted || r.Err.Code == batch.CodePoolBeingDeleted)
+				r.Err.Code == batch.CodeJobBeingDeleted || r.Err.Code == batch.CodePoolBeingDeleted ||
+				r.Err.Code == batch.CodeJobScheduleBeingDeleted)
 			if _, reactivate := c.reqs[c.next].(ReactivateTask); reactivate && r.Err != nil && (r.Err.Code == "TaskNotCompleted" || r.Err.Code == "TaskSucceeded") {
 				ok = true // the task did not fail (yet), or a repeat found it reactivated by its first copy
 			}
@@ -356,6 +382,14 @@ func (c *client) Define(m *actor.Machine) {
 			}
 			if p, isPatch := c.reqs[c.next].(PatchJob); isPatch && p.PoolID != "" {
 				ctx.Announce(jobMoved{JobID: p.JobID, PoolID: p.PoolID})
+			}
+			switch r := c.reqs[c.next].(type) {
+			case DisableJobSchedule:
+				ctx.Announce(scheduleAcked{ID: r.JobScheduleID, What: "disabled"})
+			case TerminateJobSchedule:
+				ctx.Announce(scheduleAcked{ID: r.JobScheduleID, What: "terminated"})
+			case DeleteJobSchedule:
+				ctx.Announce(scheduleAcked{ID: r.JobScheduleID, What: "deleted"})
 			}
 			if p, isPatch := c.reqs[c.next].(PatchJob); isPatch {
 				ctx.Announce(jobPatched{JobID: p.JobID, OnAllTasksComplete: p.OnAllTasksComplete})
