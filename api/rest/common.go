@@ -27,10 +27,15 @@ func (c *call) taskURL(jobID, taskID string) string {
 }
 
 // pathID returns the path parameter name, or Azure's not-found error (code) when it cannot be
-// an id: nothing is stored under an id that breaks Azure's rules.
+// an id: nothing is stored under an id that breaks Azure's rules. A job's id may also be that of
+// a job schedule's job ("<scheduleId>:job-<n>").
 func (c *call) pathID(name, code string) (string, *api.Error) {
 	id := c.r.PathValue(name)
-	if !batch.ValidID(id) {
+	valid := batch.ValidID
+	if name == "jobId" {
+		valid = batch.ValidJobID
+	}
+	if !valid(id) {
 		return "", api.NewError(code)
 	}
 	return id, nil
@@ -56,7 +61,7 @@ func (c *call) pagingUpTo(max int) (after string, limit int, e *api.Error) {
 	if after, e = api.DecodeSkipToken(tok); e != nil {
 		return "", 0, e
 	}
-	if !batch.ValidID(after) {
+	if !batch.ValidJobID(after) { // a job schedule's jobs are listed too
 		return "", 0, api.NewError(api.CodeInvalidQueryParameterValue,
 			api.ErrorValue{Key: "QueryParameterName", Value: api.SkipTokenParam},
 			api.ErrorValue{Key: "QueryParameterValue", Value: tok},

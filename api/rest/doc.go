@@ -4,8 +4,8 @@
 //
 // A [Server] is an http.Handler. Writes (Pool - Add, Pool - Resize, Pool - Stop Resize, Pool -
 // Enable AutoScale, Pool - Disable AutoScale, Pool - Evaluate AutoScale, Pool - Remove Nodes,
-// Job - Add, Job - Terminate, Task - Add, Task - Add Collection, Task - Terminate, and the
-// deletes) become requests to the service's account actor
+// Job - Add, Job - Terminate, Task - Add, Task - Add Collection, Task - Terminate, the job
+// schedules' writes, and the deletes) become requests to the service's account actor
 // (service.AccountID), sent through the actor runtime; the answer comes back to one bridge actor
 // ([BridgeID]) that hands it to the waiting HTTP handler. Reads (GET and list) go to the store
 // directly through the service's read functions: every write the service acknowledged is in the
@@ -38,6 +38,10 @@
 //     [PoolNodeCounts…], "odata.nextLink"}, one entry per pool in id order, counting dedicated and
 //     low-priority nodes per state; its maxresults is 1 to 10, default 10 (api-version
 //     2024-07-01.20.0; the later 2025-06-01 allows 1000).
+//   - Job schedules (jobschedules.go): Job Schedule - Add 201; Get and List 200 (HEAD is Job
+//     Schedule - Exists, 200 or 404); Patch and Update 200; Disable and Enable 204; Terminate and
+//     Delete 202; Job - List From Job Schedule 200. The writes honour the conditional headers.
+//     A schedule's jobs are named <scheduleId>:job-<n>, and the job operations take such ids.
 //   - A formula longer than 8192 characters is 400 AutoScaleFormulaTooLong, as in Pool - Add.
 //   - GET of one pool, job or task: 200 with ETag and Last-Modified, and 304 for a conditional
 //     GET whose condition is not met. GET of a list: {"odata.metadata", "value",
@@ -145,4 +149,7 @@
 //     also avoids.
 //   - The odata.metadata fragments of Task Counts ("taskcounts/@Element") and Add Collection
 //     ("taskaddresult") were not confirmed against the live service; clients do not read them.
+//   - Job Schedule - Delete answers once the schedule and its jobs are gone, and Terminate once
+//     the schedule is terminating (Azure answers both at once); Update without a schedule gives
+//     the default one (a job at once). docs/compatibility.md has the details.
 package rest

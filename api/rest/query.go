@@ -26,8 +26,9 @@ type odataOp struct {
 }
 
 // The properties $filter may compare, per entity, as Azure's "OData filters in Azure Batch"
-// lists them for Pool - List, Job - List, Task - List and Compute Node - List (for the
-// properties Corral's entities have); every top-level property of the entity may be selected.
+// lists them for Pool - List, Job - List, Task - List, Compute Node - List, Job Schedule - List
+// and Job - List From Job Schedule (for the properties Corral's entities have); every
+// top-level property of the entity may be selected.
 var (
 	poolProps = entityProps(batch.Pool{}, odata.Properties{
 		"id":                            {Kind: odata.String},
@@ -67,6 +68,26 @@ var (
 		"nodeInfo/nodeId":               {Kind: odata.String},
 		"constraints/maxTaskRetryCount": {Kind: odata.Int},
 	})
+	scheduleProps = entityProps(batch.JobSchedule{}, odata.Properties{
+		"id":                     {Kind: odata.String},
+		"state":                  {Kind: odata.Enum, Values: []string{"active", "completed", "disabled", "terminating", "deleting"}},
+		"stateTransitionTime":    {Kind: odata.Time},
+		"creationTime":           {Kind: odata.Time},
+		"lastModified":           {Kind: odata.Time},
+		"executionInfo/endTime":  {Kind: odata.Time},
+		"schedule/doNotRunUntil": {Kind: odata.Time},
+		"schedule/doNotRunAfter": {Kind: odata.Time},
+	})
+	// scheduleJobProps are the properties of Job - List From Job Schedule's filters.
+	scheduleJobProps = entityProps(batch.Job{}, odata.Properties{
+		"state":                   {Kind: odata.Enum, Values: []string{"active", "disabling", "disabled", "enabling", "terminating", "completed", "deleting"}},
+		"stateTransitionTime":     {Kind: odata.Time},
+		"creationTime":            {Kind: odata.Time},
+		"lastModified":            {Kind: odata.Time},
+		"executionInfo/startTime": {Kind: odata.Time},
+		"executionInfo/endTime":   {Kind: odata.Time},
+		"executionInfo/poolId":    {Kind: odata.String},
+	})
 	nodeProps = entityProps(batch.Node{}, odata.Properties{
 		"state": {Kind: odata.Enum, Values: []string{"idle", "rebooting", "reimaging", "running", "unusable", "creating",
 			"starting", "waitingforstarttask", "starttaskfailed", "unknown", "leavingpool", "offline", "preempted", "upgradingos"}},
@@ -84,14 +105,17 @@ var (
 // odataOps are the operations that act on $filter and $select, by their route pattern; every
 // other operation refuses them (api.RefuseUnsupportedQuery).
 var odataOps = map[string]odataOp{
-	"GET /pools":                         {poolProps, true},
-	"GET /pools/{poolId}":                {poolProps, false},
-	"GET /jobs":                          {jobProps, true},
-	"GET /jobs/{jobId}":                  {jobProps, false},
-	"GET /jobs/{jobId}/tasks":            {taskProps, true},
-	"GET /jobs/{jobId}/tasks/{taskId}":   {taskProps, false},
-	"GET /pools/{poolId}/nodes":          {nodeProps, true},
-	"GET /pools/{poolId}/nodes/{nodeId}": {nodeProps, false},
+	"GET /pools":                             {poolProps, true},
+	"GET /pools/{poolId}":                    {poolProps, false},
+	"GET /jobs":                              {jobProps, true},
+	"GET /jobs/{jobId}":                      {jobProps, false},
+	"GET /jobs/{jobId}/tasks":                {taskProps, true},
+	"GET /jobs/{jobId}/tasks/{taskId}":       {taskProps, false},
+	"GET /pools/{poolId}/nodes":              {nodeProps, true},
+	"GET /pools/{poolId}/nodes/{nodeId}":     {nodeProps, false},
+	"GET /jobschedules":                      {scheduleProps, true},
+	"GET /jobschedules/{jobScheduleId}":      {scheduleProps, false},
+	"GET /jobschedules/{jobScheduleId}/jobs": {scheduleJobProps, true},
 }
 
 // entityProps returns filterable with every top-level JSON property of entity's type added as

@@ -55,11 +55,12 @@ type envOptions struct {
 	evict          func(poolID, nodeID string) error // nil: evict answers 501
 	joins          rest.Joins                        // nil: the join extensions answer 501
 	bearer         *bearer.Verifier                  // nil: bearer tokens are refused
+	clock          actor.Clock                       // the service's clock; nil: the real one
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
 	t.Helper()
-	eng := actor.NewEngine(actor.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	eng := actor.NewEngine(actor.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: opts.clock})
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "corral.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -815,7 +816,7 @@ func TestRequestErrors(t *testing.T) {
 		{"task files", signed("GET", "/jobs/j1/tasks/t/files", nil, nil), 501, rest.CodeNotImplemented, nil},
 		{"task file", signed("GET", "/jobs/j1/tasks/t/files/wd/stdout.txt", nil, nil), 501, rest.CodeNotImplemented, nil},
 		{"pool update properties without certificateReferences", signed("POST", "/pools/p1/updateproperties", nil, map[string]any{"metadata": []any{}}), 400, api.CodeMissingRequiredProperty, nil},
-		{"job schedules", signed("GET", "/jobschedules", nil, nil), 501, rest.CodeNotImplemented, nil},
+		{"not a job schedule operation", signed("GET", "/jobschedules/s/nothing", nil, nil), 400, api.CodeInvalidURI, nil},
 		{"PUT on the pool list", signed("PUT", "/pools", nil, pool("p3", 0)), 405, api.CodeUnsupportedHTTPVerb, nil},
 	}
 	for _, tt := range tests {

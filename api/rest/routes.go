@@ -58,6 +58,12 @@ func (s *Server) routes() {
 		{"/jobs/{jobId}/tasks/{taskId}/terminate", map[string]handlerFunc{post: s.terminateTask}, nil},
 		{"/jobs/{jobId}/tasks/{taskId}/reactivate", map[string]handlerFunc{post: s.reactivateTask}, nil},
 		{"/jobs/{jobId}/tasks/{taskId}/subtasksinfo", map[string]handlerFunc{get: s.listSubtasks}, nil},
+		{"/jobschedules", map[string]handlerFunc{get: s.listJobSchedules, post: s.addJobSchedule}, nil},
+		{"/jobschedules/{jobScheduleId}", map[string]handlerFunc{get: s.getJobSchedule, http.MethodDelete: s.deleteJobSchedule, http.MethodPatch: s.patchJobSchedule, http.MethodPut: s.updateJobSchedule}, nil},
+		{"/jobschedules/{jobScheduleId}/disable", map[string]handlerFunc{post: s.disableJobSchedule}, nil},
+		{"/jobschedules/{jobScheduleId}/enable", map[string]handlerFunc{post: s.enableJobSchedule}, nil},
+		{"/jobschedules/{jobScheduleId}/terminate", map[string]handlerFunc{post: s.terminateJobSchedule}, nil},
+		{"/jobschedules/{jobScheduleId}/jobs", map[string]handlerFunc{get: s.listJobsFromSchedule}, nil},
 		{"/applications", map[string]handlerFunc{get: s.listApplications}, nil},
 		{"/applications/{applicationId}", map[string]handlerFunc{get: s.getApplication}, nil},
 		{"/certificates", map[string]handlerFunc{get: s.listCertificates}, []string{post}},
@@ -96,9 +102,11 @@ func (s *Server) routes() {
 	s.mux = m
 }
 
-// azureCollections are the top-level collections of Azure Batch's data plane.
+// azureCollections are the top-level collections of Azure Batch's data plane where Azure has
+// operations Corral does not implement yet. (Every operation on job schedules is served: another
+// path under /jobschedules is not Azure's.)
 var azureCollections = []string{
-	"applications", "certificates", "jobs", "jobschedules", "lifetimejobstats", "lifetimepoolstats",
+	"applications", "certificates", "jobs", "lifetimejobstats", "lifetimepoolstats",
 	"nodecounts", "poolusagemetrics", "pools", "supportedimages",
 }
 
