@@ -290,9 +290,10 @@ func TestUnimplemented(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"CreateJobSchedule", func() error {
+		{"CreateJobSchedule with a job manager task", func() error {
 			_, err := c.CreateJobSchedule(ctx, azbatch.CreateJobScheduleContent{ID: to.Ptr("s"), Schedule: &azbatch.JobScheduleConfiguration{},
-				JobSpecification: &azbatch.JobSpecification{PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("p")}}}, nil)
+				JobSpecification: &azbatch.JobSpecification{PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("p")},
+					JobManagerTask: &azbatch.JobManagerTask{ID: to.Ptr("m"), CommandLine: to.Ptr("true")}}}, nil)
 			return err
 		}},
 		{"UpdateJob priority", func() error {
