@@ -131,6 +131,8 @@ func (a *account) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r PatchPool) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r EvaluateAutoScale) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r RemoveNodes) { a.toPool(ctx, r.PoolID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r DisableNodeScheduling) { a.toPool(ctx, r.PoolID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r EnableNodeScheduling) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, g poolGone) {
 			// Only the life that is gone: a pool of the same id may have been added since.
 			if inc, ok := a.pools[batch.IDKey(g.PoolID)]; ok && inc == g.Inc {
@@ -179,6 +181,8 @@ func deferPoolEvents() []actor.StateOption {
 		actor.Defer[PatchPool](),
 		actor.Defer[EvaluateAutoScale](),
 		actor.Defer[RemoveNodes](),
+		actor.Defer[DisableNodeScheduling](),
+		actor.Defer[EnableNodeScheduling](),
 		actor.Defer[compute.VMPreempted](),
 		actor.Defer[compute.VMLost](),
 	}

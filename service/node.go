@@ -159,6 +159,9 @@ type nodeSession struct {
 	startRec     *startTaskRecord
 	startAgain   bool
 	startPending bool
+	// disable is the option the node's scheduling is disabled with ("": enabled): the session
+	// offers the node to no scheduler and starts nothing new on it (see nodesched.go).
+	disable batch.NodeDeallocationOption
 }
 
 // nodeStart is what a node session starts with of the start task: the pool's (Spec) and the
@@ -186,7 +189,9 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.OnEntry(func(ctx *actor.Context) {
 			n.lastHeard = ctx.Now()
 			n.timer = ctx.StartPeriodicTimer(n.timing.CheckEvery, n.timing.CheckEvery, aliveCheck{})
+			n.applyDisable(ctx)
 		}),
+		actor.On(n.setSchedule),
 		actor.OnGoto[protocol.Hello]("Ready", n.hello),
 		// A heartbeat says as much as a Hello whose Hello was lost on the way.
 		actor.OnGoto[protocol.Heartbeat]("Ready", n.heartbeatHello),
@@ -209,8 +214,12 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Targets("Stopping", "Lost"),
 	)
 	m.State("Ready",
-		actor.OnEntry(func(ctx *actor.Context) { n.contact(ctx, false) }),
+		actor.OnEntry(func(ctx *actor.Context) {
+			n.contact(ctx, false)
+			n.applyDisable(ctx)
+		}),
 		actor.On(n.hello),
+		actor.On(n.setSchedule),
 		actor.On(n.start),
 		actor.On(n.kill),
 		actor.On(func(ctx *actor.Context, r resultRecorded) {
@@ -262,6 +271,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[drain](),
 		actor.Ignore[nodeStartTask](),
 		actor.Ignore[rerunStartTask](),
+		actor.Ignore[schedule](), // the node is leaving: it takes nothing new anyway
 		actor.Targets("Stopping"),
 	)
 	m.State("Lost",
@@ -284,6 +294,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[vmLost](),
 		actor.On(func(ctx *actor.Context, s nodeStartTask) { n.startSpec = s.Spec }),
 		actor.On(func(ctx *actor.Context, _ rerunStartTask) { n.startAgain = true }),
+		actor.On(n.setSchedule),
 		actor.On(n.stop),
 		actor.On(n.drainNow),
 		actor.Targets("Stopping"),
@@ -317,9 +328,9 @@ func (n *nodeSession) hello(ctx *actor.Context, h protocol.Hello) {
 }
 
 // offer tells the scheduler the node is up, with the slots the session counts as free, unless
-// its start task keeps it from taking tasks (startBlocks).
+// its start task keeps it from taking tasks (startBlocks), or its scheduling is disabled.
 func (n *nodeSession) offer(ctx *actor.Context) {
-	if n.startBlocks() {
+	if n.startBlocks() || n.disable != "" {
 		return
 	}
 	n.offered = true
@@ -426,9 +437,9 @@ func (n *nodeSession) start(ctx *actor.Context, s startAttempt) {
 	if _, dup := n.running[s.Ref.AttemptID]; dup {
 		return
 	}
-	if n.startBlocks() {
+	if n.startBlocks() || n.disable != "" {
 		// Placed before the scheduler heard that the node's start task runs again (its agent
-		// restarted afresh): it waits for the start task, so the attempt is requeued.
+		// restarted afresh), or that its scheduling is disabled: the attempt is requeued.
 		n.notRun(ctx, s)
 		return
 	}
@@ -458,9 +469,10 @@ func (n *nodeSession) heartbeat(ctx *actor.Context, h protocol.Heartbeat) {
 	has := make(map[string]bool, len(h.Running))
 	for _, id := range h.Running {
 		has[id] = true
-		if _, ok := n.running[id]; !ok && !isStartAttempt(id) {
+		if _, ok := n.running[id]; (!ok || n.killed[id]) && !isStartAttempt(id) {
 			// Not the session's: reported lost when the agent did not list it (its start came
-			// late), or never ours. Nobody waits for it.
+			// late), or never ours. Nobody waits for it. Or killed, and its KillTask was lost
+			// or overtaken by a StartTask that was late.
 			ctx.Send(n.agent, protocol.KillTask{AttemptID: id})
 		}
 	}

@@ -56,6 +56,7 @@ type poolManager struct {
 	pool     batch.Pool
 	next     int                          // poolRecord.NextNode
 	nodes    map[string]batch.Node        // the pool's nodes, being created or up (not leaving)
+	ops      map[string]nodeOps           // the nodes' operations in force (tableNodeOps)
 	pending  map[string]string            // node id -> id of the creation request not yet answered
 	leaving  map[string]string            // node id -> id of the deletion request not yet answered
 	boot     int64                        // this boot of the pool id's managers (tableBoots)
@@ -165,6 +166,8 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.On(p.patch),
 		actor.On(p.evaluateAutoScale),
 		actor.On(p.removeNodes),
+		actor.On(p.disableScheduling),
+		actor.On(p.enableScheduling),
 		actor.On(p.drained),
 		actor.On(p.contact),
 		actor.On(p.listed),
@@ -226,6 +229,8 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r PatchPool) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r EvaluateAutoScale) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r RemoveNodes) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
+		actor.On(func(ctx *actor.Context, r DisableNodeScheduling) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
+		actor.On(func(ctx *actor.Context, r EnableNodeScheduling) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r DeletePool) { reply(ctx, r.Request, nil) }),
 	)
 }
@@ -260,6 +265,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 	p.restoring, p.madeBy = map[string]string{}, map[string]string{}
 	p.draining, p.ending = map[string]bool{}, map[string]bool{}
 	p.silent = map[string]bool{}
+	p.ops = map[string]nodeOps{}
 	p.listing, p.clean = "", false
 	p.samples = map[autoscale.Metric][]autoscale.Sample{}
 	var leaving []string
@@ -330,7 +336,8 @@ func (p *poolManager) load(ctx *actor.Context) {
 			}
 			starts[strings.TrimPrefix(r.Key, batch.IDKey(p.poolID)+"/")] = rec
 		}
-		return nil
+		p.ops, err = readNodeOps(tx, p.poolID)
+		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		// This life of the pool is gone (a manager started for it after its end): nothing to do.
@@ -634,6 +641,7 @@ func (p *poolManager) remove(ctx *actor.Context, id string) bool {
 	delete(p.nodes, id)
 	delete(p.pending, id)
 	delete(p.restoring, id)
+	delete(p.ops, id)
 	p.ending[id] = true
 	if wait {
 		p.draining[id] = true // madeBy stays: a preemption of the VM while it drains is recognised
@@ -865,11 +873,7 @@ func (p *poolManager) failed(ctx *actor.Context, f compute.VMFailed) {
 		return
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		err := tx.Delete(tableStartTasks, startKey(p.poolID, f.NodeID), store.AnyVersion)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return tx.Delete(tableNodes, batch.IDKey(p.poolID)+"/"+f.NodeID, store.AnyVersion)
+		return deleteNodeRecords(tx, p.poolID, f.NodeID)
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return // still creating in the store: askAgain asks for it again
@@ -888,16 +892,8 @@ func (p *poolManager) deleted(ctx *actor.Context, d compute.VMDeleted) {
 	if p.leaving[d.NodeID] != d.RequestID {
 		return
 	}
-	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		key := batch.IDKey(p.poolID) + "/" + d.NodeID
-		for _, table := range []string{tableNodeRuns, tableStartTasks} {
-			if err := tx.Delete(table, key, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		return tx.Delete(tableNodes, key, store.AnyVersion)
-	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	err := p.st.Update(context.Background(), func(tx store.Tx) error { return deleteNodeRecords(tx, p.poolID, d.NodeID) })
+	if err != nil {
 		return // askAgain deletes it again
 	}
 	delete(p.leaving, d.NodeID)
@@ -1033,7 +1029,7 @@ func (p *poolManager) haltIfDone(ctx *actor.Context) {
 		return // the job managers have yet to record their attempts on the pool's nodes lost
 	}
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
-		for _, table := range []string{tableNodes, tableNodeRuns, tableStartTasks} {
+		for _, table := range []string{tableNodes, tableNodeRuns, tableStartTasks, tableNodeOps} {
 			rs, err := tx.List(table, batch.IDKey(p.poolID)+"/", "", 0)
 			if err != nil {
 				return err
@@ -1100,8 +1096,10 @@ func (p *poolManager) startSession(ctx *actor.Context, nodeID string, expected [
 	if p.pool.TaskSlotsPerNode != nil {
 		slots = int(*p.pool.TaskSlotsPerNode)
 	}
-	ctx.Create(string(nodeActor(p.poolID, nodeID)), newNodeSession(p.poolID, nodeID, slots, AgentID(nodeID), SchedulerID(p.poolID), ctx.Self(), p.timing, expected,
-		nodeStart{Store: p.st, Spec: p.pool.StartTask, Rec: start}))
+	s := newNodeSession(p.poolID, nodeID, slots, AgentID(nodeID), SchedulerID(p.poolID), ctx.Self(), p.timing, expected,
+		nodeStart{Store: p.st, Spec: p.pool.StartTask, Rec: start})
+	s.disable = p.ops[nodeID].Disable
+	ctx.Create(string(nodeActor(p.poolID, nodeID)), s)
 }
 
 // vmGone records a node whose VM the provider lost: preempted (a spot eviction), or failed by

@@ -145,9 +145,10 @@ func ListNodes(ctx context.Context, st store.Store, poolID string) ([]batch.Node
 
 // readNodes reads a pool's nodes in id order, as the API shows them: each node's record, with
 // what runs on it now, from the attempts recorded running on it (runningTasksCount,
-// runningTaskSlotsCount, recentTasks, and state running for an idle node that runs any), and
-// the attempts that ended on it (totalTasksRun, totalTasksSucceeded), and its start task
-// (startTask, startTaskInfo, and the states waitingforstarttask and starttaskfailed).
+// runningTaskSlotsCount, recentTasks, and state running for an idle node that runs any, offline
+// for one that runs none and whose scheduling is disabled), the attempts that ended on it
+// (totalTasksRun, totalTasksSucceeded), and its start task (startTask, startTaskInfo, and the
+// states waitingforstarttask and starttaskfailed).
 func readNodes(tx store.Tx, poolID string) ([]batch.Node, error) {
 	rs, err := tx.List(tableNodes, batch.IDKey(poolID)+"/", "", 0)
 	if err != nil {
@@ -183,6 +184,12 @@ func readNodes(tx store.Tx, poolID string) ([]batch.Node, error) {
 		n.RecentTasks = append(n.RecentTasks, batch.TaskInformation{JobID: a.JobID, TaskID: a.TaskID, TaskState: batch.TaskRunning})
 		if n.State == batch.NodeIdle {
 			n.State = batch.NodeRunning
+		}
+	}
+	for i := range nodes {
+		// Azure's offline: the node runs nothing and its scheduling is disabled.
+		if nodes[i].State == batch.NodeIdle && nodes[i].SchedulingState == batch.SchedulingDisabled {
+			nodes[i].State = batch.NodeOffline
 		}
 	}
 	runs, err := tx.List(tableNodeRuns, batch.IDKey(poolID)+"/", "", 0)

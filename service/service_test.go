@@ -214,78 +214,88 @@ type clientDone struct{}
 func newClient(reqs ...actor.Event) *client {
 	c := &client{}
 	for i, ev := range reqs {
-		req := Request{ID: fmt.Sprint(i), ReplyTo: "client"}
-		switch r := ev.(type) {
-		case AddPool:
-			r.Request = req
-			ev = r
-		case AddJob:
-			r.Request = req
-			ev = r
-		case AddTasks:
-			r.Request = req
-			ev = r
-		case DeleteTask:
-			r.Request = req
-			ev = r
-		case UpdateTask:
-			r.Request = req
-			ev = r
-		case DisableJob:
-			r.Request = req
-			ev = r
-		case EnableJob:
-			r.Request = req
-			ev = r
-		case ReactivateTask:
-			r.Request = req
-			ev = r
-		case PatchJob:
-			r.Request = req
-			ev = r
-		case PatchPool:
-			r.Request = req
-			ev = r
-		case DeleteJob:
-			r.Request = req
-			ev = r
-		case DeletePool:
-			r.Request = req
-			ev = r
-		case ResizePool:
-			r.Request = req
-			ev = r
-		case StopResizePool:
-			r.Request = req
-			ev = r
-		case RemoveNodes:
-			r.Request = req
-			ev = r
-		case AddJobSchedule:
-			r.Request = req
-			ev = r
-		case PatchJobSchedule:
-			r.Request = req
-			ev = r
-		case DisableJobSchedule:
-			r.Request = req
-			ev = r
-		case EnableJobSchedule:
-			r.Request = req
-			ev = r
-		case TerminateJobSchedule:
-			r.Request = req
-			ev = r
-		case DeleteJobSchedule:
-			r.Request = req
-			ev = r
-		case pause:
-		default:
-			panic(fmt.Sprintf("newClient: no request id for %T", ev))
-		}
-		c.reqs = append(c.reqs, ev)
+		c.reqs = append(c.reqs, withRequest(ev, Request{ID: fmt.Sprint(i), ReplyTo: "client"}))
 	}
 	return c
+}
+
+// withRequest sets the Request of a request to the service (a pause is no request).
+func withRequest(ev actor.Event, req Request) actor.Event {
+	switch r := ev.(type) {
+	case AddPool:
+		r.Request = req
+		ev = r
+	case AddJob:
+		r.Request = req
+		ev = r
+	case AddTasks:
+		r.Request = req
+		ev = r
+	case DeleteTask:
+		r.Request = req
+		ev = r
+	case UpdateTask:
+		r.Request = req
+		ev = r
+	case DisableJob:
+		r.Request = req
+		ev = r
+	case EnableJob:
+		r.Request = req
+		ev = r
+	case ReactivateTask:
+		r.Request = req
+		ev = r
+	case PatchJob:
+		r.Request = req
+		ev = r
+	case PatchPool:
+		r.Request = req
+		ev = r
+	case DeleteJob:
+		r.Request = req
+		ev = r
+	case DeletePool:
+		r.Request = req
+		ev = r
+	case ResizePool:
+		r.Request = req
+		ev = r
+	case StopResizePool:
+		r.Request = req
+		ev = r
+	case RemoveNodes:
+		r.Request = req
+		ev = r
+	case DisableNodeScheduling:
+		r.Request = req
+		ev = r
+	case EnableNodeScheduling:
+		r.Request = req
+		ev = r
+	case AddJobSchedule:
+		r.Request = req
+		ev = r
+	case PatchJobSchedule:
+		r.Request = req
+		ev = r
+	case DisableJobSchedule:
+		r.Request = req
+		ev = r
+	case EnableJobSchedule:
+		r.Request = req
+		ev = r
+	case TerminateJobSchedule:
+		r.Request = req
+		ev = r
+	case DeleteJobSchedule:
+		r.Request = req
+		ev = r
+	case pause:
+	default:
+		panic(fmt.Sprintf("withRequest: no request id for %T", ev))
+	}
+	return ev
 }
 
 // send sends the current request, or waits out the current pause.

@@ -38,6 +38,8 @@ func (s *Server) routes() {
 		{"/pools/{poolId}/history", map[string]handlerFunc{get: s.poolHistory}, nil}, // Corral's
 		{"/pools/{poolId}/nodes", map[string]handlerFunc{get: s.listNodes}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}", map[string]handlerFunc{get: s.getNode}, nil},
+		{"/pools/{poolId}/nodes/{nodeId}/disablescheduling", map[string]handlerFunc{post: s.disableNodeScheduling}, nil},
+		{"/pools/{poolId}/nodes/{nodeId}/enablescheduling", map[string]handlerFunc{post: s.enableNodeScheduling}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}/evict", map[string]handlerFunc{post: s.evictNode}, nil},                    // Corral's
 		{"/pools/{poolId}/jointokens", map[string]handlerFunc{get: s.listJoinTokens, post: s.createJoinToken}, nil}, // Corral's
 		{"/pools/{poolId}/jointokens/{tokenId}", map[string]handlerFunc{http.MethodDelete: s.revokeJoinToken}, nil}, // Corral's

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"corral/batch"
+)
+
+// e2eNodes is the REST API of an e2eEnv, for tests of node operations.
+type e2eNodes struct {
+	t *testing.T
+	e *e2eEnv
+}
+
+func (n e2eNodes) call(method, path string, body, out any) int {
+	n.t.Helper()
+	return call(n.t, n.e.srv.base, n.e.key, method, path, body, out)
+}
+
+// task waits until task job/id satisfies ok, and returns it.
+func (n e2eNodes) task(job, id, what string, ok func(batch.Task) bool) batch.Task {
+	n.t.Helper()
+	var tk batch.Task
+	waitUntil(n.t, 60*time.Second, "task "+job+"/"+id+" "+what, func() bool {
+		tk = batch.Task{}
+		return n.call("GET", "/jobs/"+job+"/tasks/"+id, nil, &tk) == http.StatusOK && ok(tk)
+	})
+	return tk
+}
+
+// node waits until node id of pool p1 satisfies ok, and returns it.
+func (n e2eNodes) node(id, what string, ok func(batch.Node) bool) batch.Node {
+	n.t.Helper()
+	var nd batch.Node
+	waitUntil(n.t, 60*time.Second, "node "+id+" "+what, func() bool {
+		nd = batch.Node{}
+		return n.call("GET", "/pools/p1/nodes/"+id, nil, &nd) == http.StatusOK && ok(nd)
+	})
+	return nd
+}
+
+func runningOn(node string) func(batch.Task) bool {
+	return func(tk batch.Task) bool {
+		return tk.State == batch.TaskRunning && tk.NodeInfo != nil && (node == "" || tk.NodeInfo.NodeID == node)
+	}
+}
+
+func completed(tk batch.Task) bool { return tk.State == batch.TaskCompleted }
+
+// TestDisableSchedulingOnLocalNodes disables scheduling on the node (an agent process) that runs a
+// task: the task is killed and requeued onto the other node, the node shows offline, stays
+// disabled across a restart of the server (new tasks run on the other node only), and takes
+// tasks again once enabled.
+func TestDisableSchedulingOnLocalNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	n := e2eNodes{t, newE2E(t)}
+	two, one := int32(2), int32(1)
+	if code := n.call("POST", "/pools", batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &one}, nil); code != http.StatusCreated {
+		t.Fatalf("add pool: %d", code)
+	}
+	if code := n.call("POST", "/jobs", batch.Job{ID: "j", PoolInfo: batch.PoolInformation{PoolID: "p1"}}, nil); code != http.StatusCreated {
+		t.Fatalf("add job: %d", code)
+	}
+	addTask := func(id, cmd string) {
+		t.Helper()
+		if code := n.call("POST", "/jobs/j/tasks", batch.Task{ID: id, CommandLine: cmd}, nil); code != http.StatusCreated {
+			t.Fatalf("add task %s: %d", id, code)
+		}
+	}
+	addTask("long", "sleep 120")
+	first := n.task("j", "long", "running", runningOn("")).NodeInfo.NodeID
+	other := "p1-0"
+	if first == other {
+		other = "p1-1"
+	}
+
+	if code := n.call("POST", "/pools/p1/nodes/"+first+"/disablescheduling", map[string]string{"nodeDisableSchedulingOption": "requeue"}, nil); code != http.StatusOK {
+		t.Fatalf("disable scheduling: %d", code)
+	}
+	tk := n.task("j", "long", "requeued onto "+other, runningOn(other))
+	if tk.ExecutionInfo == nil || tk.ExecutionInfo.RetryCount != 0 || tk.ExecutionInfo.RequeueCount < 1 {
+		t.Errorf("requeued task: executionInfo %+v", tk.ExecutionInfo)
+	}
+	n.node(first, "offline and disabled", func(nd batch.Node) bool {
+		return nd.State == batch.NodeOffline && nd.SchedulingState == batch.SchedulingDisabled
+	})
+
+	n.e.restart(t)
+	n.node(first, "disabled after a restart", func(nd batch.Node) bool {
+		return nd.State == batch.NodeOffline && nd.SchedulingState == batch.SchedulingDisabled
+	})
+	if code := n.call("POST", "/jobs/j/tasks/long/terminate", nil, nil); code != http.StatusNoContent {
+		t.Fatalf("terminate task: %d", code)
+	}
+	for i := range 3 {
+		addTask(fmt.Sprintf("after-restart-%d", i), "true")
+	}
+	for i := range 3 {
+		tk := n.task("j", fmt.Sprintf("after-restart-%d", i), "completed", completed)
+		if tk.NodeInfo == nil || tk.NodeInfo.NodeID != other {
+			t.Errorf("task %s ran on %+v, not on %s", tk.ID, tk.NodeInfo, other)
+		}
+	}
+
+	if code := n.call("POST", "/pools/p1/nodes/"+first+"/enablescheduling", nil, nil); code != http.StatusOK {
+		t.Fatalf("enable scheduling: %d", code)
+	}
+	n.node(first, "enabled and idle", func(nd batch.Node) bool {
+		return nd.State == batch.NodeIdle && nd.SchedulingState == batch.SchedulingEnabled
+	})
+	// One node busy, the next task runs on the other: both take tasks again.
+	addTask("busy", "sleep 120")
+	busy := n.task("j", "busy", "running", runningOn("")).NodeInfo.NodeID
+	addTask("back", "true")
+	if tk := n.task("j", "back", "completed", completed); tk.NodeInfo == nil || tk.NodeInfo.NodeID == busy {
+		t.Errorf("task back ran on %+v, the node busy with another task", tk.NodeInfo)
+	}
+}
