@@ -137,7 +137,9 @@ type ClientConfig struct {
 // attempt; ResultAck marks its result acknowledged. A FileRequest is carried out off the loop,
 // by one of a few workers, which read the task's directory through the Runner's Layout (never
 // outside it) and POST the answer to protocol.FilesPath with the node's credential; a repeated
-// FileRequest is carried out once.
+// FileRequest is carried out once. RestartNode kills every running attempt and forgets
+// its result, deletes the node's task files with Reimage, and goes on as a new incarnation that
+// says Hello (see restart.go).
 //
 // A Client outlives the server: while no server answers, its tasks go on running and it retries
 // with back-off; it gives up after GiveUpAfter. When Run returns (its context is done, or it
@@ -163,6 +165,7 @@ type Client struct {
 
 	mu             sync.Mutex
 	queue          []protocol.Message       // reports not sent yet
+	restarting     bool                     // a RestartNode is killing every attempt
 	lazy           []protocol.Message       // reports that wait for the next request (TaskStarted)
 	unacked        map[string]pendingResult // by attempt id
 	closing        bool
@@ -170,6 +173,7 @@ type Client struct {
 
 	// Used by Run's goroutine only.
 	needHello bool
+	restarted string // the RequestID of the last RestartNode carried out (restartFile)
 	epoch     string
 	ack       uint64
 }
@@ -264,6 +268,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.restarted, err = readRestarted(c.runner.Root())
+	if err != nil {
+		c.runner.Close()
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -279,8 +288,12 @@ func newIncarnation() string {
 func (c *Client) Runner() *Runner { return c.runner }
 
 // Incarnation returns the id that this Client's Hello reports carry; it differs for every
-// Client.
-func (c *Client) Incarnation() string { return c.incarnation }
+// Client, and changes with every RestartNode.
+func (c *Client) Incarnation() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.incarnation
+}
 
 // Close closes the Client's Runner, killing every running attempt, as Run does when it
 // returns. It is for a Client whose Run was never called; calling it more than once, or after
@@ -519,9 +532,10 @@ func (c *Client) hello() []protocol.Message {
 		}
 	}
 	finished := c.unackedLocked()
+	inc := c.incarnation
 	c.mu.Unlock()
-	h := protocol.Hello{NodeID: c.cfg.NodeID, Incarnation: c.incarnation, Running: running, Finished: []protocol.TaskResult{},
-		StartTask: c.latestStartTask()}
+	h := protocol.Hello{NodeID: c.cfg.NodeID, Incarnation: inc, Running: running, Finished: []protocol.TaskResult{},
+		StartTask: c.latestStartTask(), Restarted: c.restarted}
 	msgs := []protocol.Message{{}}
 	for i, r := range finished {
 		if i < maxHelloFinished {
@@ -564,7 +578,7 @@ func (c *Client) unackedLocked() []protocol.TaskResult {
 // onDone is the Runner's OnDone.
 func (c *Client) onDone(res Result) {
 	c.mu.Lock()
-	if c.closing && res.Killed {
+	if (c.closing || c.restarting) && res.Killed {
 		c.shutdownKilled = append(c.shutdownKilled, res)
 		c.mu.Unlock()
 		return
@@ -581,16 +595,27 @@ func (c *Client) shutdown() {
 		c.closing = true
 		c.mu.Unlock()
 		c.runner.Close()
-		c.mu.Lock()
-		killed := c.shutdownKilled
-		c.shutdownKilled = nil
-		c.mu.Unlock()
-		for _, r := range killed {
-			if err := c.runner.AckResult(r.JobID, r.TaskID, r.AttemptID); err != nil {
-				c.log.Error("agent: result of an attempt killed on shutdown not forgotten", "attempt", r.AttemptID, "err", err)
-			}
-		}
+		c.forgetKilled()
 	})
+}
+
+// forgetKilled marks acknowledged the results of the attempts that a shutdown or a restart
+// killed (shutdownKilled): like those of an agent that died, they are reported in neither list
+// of the next Hello.
+func (c *Client) forgetKilled() {
+	c.mu.Lock()
+	killed := c.shutdownKilled
+	c.shutdownKilled = nil
+	c.mu.Unlock()
+	for _, r := range killed {
+		ack := func() error { return c.runner.AckResult(r.JobID, r.TaskID, r.AttemptID) }
+		if r.StartTask {
+			ack = func() error { return c.runner.AckStartTaskResult(r.AttemptID) }
+		}
+		if err := ack(); err != nil {
+			c.log.Error("agent: result of an attempt killed by a shutdown or restart not forgotten", "attempt", r.AttemptID, "err", err)
+		}
+	}
 }
 
 // syncRequest is protocol.SyncRequest with its reports already encoded.
@@ -694,6 +719,8 @@ func (c *Client) execute(cmds []json.RawMessage) {
 			c.ackResult(v.AttemptID)
 		case protocol.FileRequest:
 			c.queueFileRequest(v)
+		case protocol.RestartNode:
+			c.restart(v)
 		case nil:
 			c.log.Warn("agent: command of an unknown type skipped", "type", m.Type)
 		default:

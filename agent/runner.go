@@ -662,6 +662,40 @@ func (r *Runner) Close() {
 	<-r.spawnDone
 }
 
+// KillAll kills every running attempt's process group and waits until each has been reaped and
+// its end reported through OnDone (with Killed set). Unlike Close, the Runner goes on: Start may
+// be called again afterwards, but not while KillAll runs.
+func (r *Runner) KillAll() {
+	r.mu.Lock()
+	for _, a := range r.running {
+		if !a.exited {
+			a.killed = true
+			if err := killGroup(a.pid); err != nil {
+				r.log.Error("agent: killing a task", "attempt", a.spec.AttemptID, "pid", a.pid, "err", err)
+			}
+		}
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+// Reimage deletes every file of the node's tasks, as ClearNodeFiles does (task directories, with
+// their outcomes and the ids of the attempts started in them; shared; startup), and creates the
+// node's directories again. No attempt may be running (KillAll first), and Start must not be
+// called meanwhile.
+func (r *Runner) Reimage() error {
+	r.mu.Lock()
+	running := len(r.running)
+	r.mu.Unlock()
+	if running > 0 {
+		return fmt.Errorf("agent: reimage with %d attempts running", running)
+	}
+	if err := ClearNodeFiles(r.Root()); err != nil {
+		return err
+	}
+	return r.prepareNode()
+}
+
 // attemptSeen reports whether attemptID has ever been started in the task directory.
 func attemptSeen(dir, attemptID string) (bool, error) {
 	data, err := os.ReadFile(filepath.Join(dir, attemptsFile))

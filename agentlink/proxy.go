@@ -7,7 +7,7 @@ import (
 
 // Proxy is the actor that stands for a node's agent inside the runtime. Create it under the id
 // the node sessions send to ("agent/<node>", service.AgentID): it puts every StartTask,
-// KillTask and ResultAck it receives into the node's outbox in the Hub, for the agent's next
+// KillTask, ResultAck and RestartNode it receives into the node's outbox in the Hub, for the agent's next
 // poll. Its handlers never wait (a full outbox drops the command, see HubOptions.MaxPending).
 //
 // A Proxy keeps no state of its own: the outbox lives in the Hub, so the Proxy may be created
@@ -26,5 +26,6 @@ func (p *Proxy) Define(m *actor.Machine) {
 		actor.On(func(_ *actor.Context, c protocol.StartTask) { p.hub.push(p.nodeID, c) }),
 		actor.On(func(_ *actor.Context, c protocol.KillTask) { p.hub.push(p.nodeID, c) }),
 		actor.On(func(_ *actor.Context, c protocol.ResultAck) { p.hub.push(p.nodeID, c) }),
+		actor.On(func(_ *actor.Context, c protocol.RestartNode) { p.hub.push(p.nodeID, c) }),
 	)
 }

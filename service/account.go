@@ -133,6 +133,7 @@ func (a *account) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r RemoveNodes) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r DisableNodeScheduling) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, r EnableNodeScheduling) { a.toPool(ctx, r.PoolID, r.Request, r) }),
+		actor.On(func(ctx *actor.Context, r RestartComputeNode) { a.toPool(ctx, r.PoolID, r.Request, r) }),
 		actor.On(func(ctx *actor.Context, g poolGone) {
 			// Only the life that is gone: a pool of the same id may have been added since.
 			if inc, ok := a.pools[batch.IDKey(g.PoolID)]; ok && inc == g.Inc {
@@ -183,6 +184,7 @@ func deferPoolEvents() []actor.StateOption {
 		actor.Defer[RemoveNodes](),
 		actor.Defer[DisableNodeScheduling](),
 		actor.Defer[EnableNodeScheduling](),
+		actor.Defer[RestartComputeNode](),
 		actor.Defer[compute.VMPreempted](),
 		actor.Defer[compute.VMLost](),
 	}

@@ -689,6 +689,10 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		if r == nil || r.Attempt.AttemptID != e.Ref.AttemptID || r.NodeID != e.NodeID {
 			j.forget(ctx, e)
 		}
+		if e.Kill {
+			// Its loss (or its end) is recorded already.
+			ctx.Send(nodeActor(e.PoolID, e.NodeID), killAttempt{AttemptID: e.Ref.AttemptID})
+		}
 		return
 	}
 	now := ctx.Now()
@@ -730,6 +734,9 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 			ctx.Announce(AttemptRecorded{JobID: j.jobID, TaskID: next.Task.ID, AttemptID: prevAttempt, ResultAttempt: e.Result.AttemptID,
 				JobInc: j.inc, Seq: next.Seq, ExitCode: e.Result.ExitCode, NodeID: e.NodeID})
 			ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
+		}
+		if e.Kill {
+			ctx.Send(nodeActor(e.PoolID, e.NodeID), killAttempt{AttemptID: e.Ref.AttemptID})
 		}
 	}, func(ctx *actor.Context) {
 		if requeue || outcome.Retry {

@@ -36,7 +36,9 @@ type (
 	// attemptEnded tells a job manager that an attempt is over: it finished (Result), or its node
 	// was lost (Lost) and the attempt must be requeued without counting as a retry, or, with
 	// Terminate as well, completed as terminated (its node was removed with nodeDeallocationOption
-	// terminate).
+	// terminate). With Kill, the attempt still runs: once its loss is recorded, the job manager
+	// has the session kill it (killAttempt), so that a restart of the service in between finds
+	// it running rather than ended by a kill nobody recorded.
 	attemptEnded struct {
 		Ref       attemptRef
 		PoolID    string
@@ -44,6 +46,7 @@ type (
 		Result    protocol.TaskResult
 		Lost      bool
 		Terminate bool
+		Kill      bool
 	}
 
 	// resultRecorded tells a node session that the job manager has recorded an attempt's end, so
@@ -143,7 +146,10 @@ type nodeSession struct {
 	// (killAttempt): they hold their slots until the agent reports them ended, and then their
 	// result is acknowledged here and goes to no job manager (the job may be deleted, and a job
 	// of the same id added since).
-	killed    map[string]bool
+	killed map[string]bool
+	// awaitKill holds the attempts given up to be killed (attemptEnded.Kill) whose job manager
+	// has not yet recorded their loss (no killAttempt yet).
+	awaitKill map[string]bool
 	lastHeard time.Time
 	// agentInc is the incarnation of the agent's latest Hello, and offered says that the
 	// scheduler has the node up (a nodeUp was sent since the latest nodeDown).
@@ -162,6 +168,8 @@ type nodeSession struct {
 	// disable is the option the node's scheduling is disabled with ("": enabled): the session
 	// offers the node to no scheduler and starts nothing new on it (see nodesched.go).
 	disable batch.NodeDeallocationOption
+	// restart is the reboot or reimage under way, if any (see noderestart.go).
+	restart *nodeRestart
 }
 
 // nodeStart is what a node session starts with of the start task: the pool's (Spec) and the
@@ -175,7 +183,7 @@ type nodeStart struct {
 func newNodeSession(poolID, nodeID string, slots int, agent, sched, pool actor.ID, timing NodeTiming, expected []attemptRef, start nodeStart) *nodeSession {
 	n := &nodeSession{poolID: poolID, nodeID: nodeID, slots: slots, agent: agent, sched: sched, pool: pool, timing: timing,
 		expected: map[string]attemptRef{}, running: map[string]attemptRef{}, starts: map[string]protocol.StartTask{},
-		reported: map[string]attemptRef{}, killed: map[string]bool{},
+		reported: map[string]attemptRef{}, killed: map[string]bool{}, awaitKill: map[string]bool{},
 		store: start.Store, startSpec: start.Spec, startRec: start.Rec}
 	for _, r := range expected {
 		n.expected[r.AttemptID] = r
@@ -192,6 +200,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 			n.applyDisable(ctx)
 		}),
 		actor.On(n.setSchedule),
+		actor.On(n.beginRestart),
 		actor.OnGoto[protocol.Hello]("Ready", n.hello),
 		// A heartbeat says as much as a Hello whose Hello was lost on the way.
 		actor.OnGoto[protocol.Heartbeat]("Ready", n.heartbeatHello),
@@ -217,19 +226,25 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.OnEntry(func(ctx *actor.Context) {
 			n.contact(ctx, false)
 			n.applyDisable(ctx)
+			n.stepRestart(ctx)
 		}),
 		actor.On(n.hello),
 		actor.On(n.setSchedule),
+		actor.On(n.beginRestart),
 		actor.On(n.start),
 		actor.On(n.kill),
 		actor.On(func(ctx *actor.Context, r resultRecorded) {
 			delete(n.reported, r.AttemptID)
 			ctx.Send(n.agent, protocol.ResultAck(r))
+			n.stepRestart(ctx)
 		}),
 		actor.On(n.heartbeat),
 		actor.On(func(ctx *actor.Context, s protocol.TaskStarted) { n.lastHeard = ctx.Now() }),
 		actor.On(n.result),
-		actor.On(n.check),
+		actor.On(func(ctx *actor.Context, c aliveCheck) {
+			n.check(ctx, c)
+			n.stepRestart(ctx) // asks the agent again
+		}),
 		actor.Ignore[retire](),
 		actor.On(n.stop),
 		actor.OnGoto[drain]("Draining", func(ctx *actor.Context, _ drain) {
@@ -272,6 +287,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[nodeStartTask](),
 		actor.Ignore[rerunStartTask](),
 		actor.Ignore[schedule](), // the node is leaving: it takes nothing new anyway
+		actor.Ignore[restartNode](),
 		actor.Targets("Stopping"),
 	)
 	m.State("Lost",
@@ -295,6 +311,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, s nodeStartTask) { n.startSpec = s.Spec }),
 		actor.On(func(ctx *actor.Context, _ rerunStartTask) { n.startAgain = true }),
 		actor.On(n.setSchedule),
+		actor.On(n.beginRestart),
 		actor.On(n.stop),
 		actor.On(n.drainNow),
 		actor.Targets("Stopping"),
@@ -313,24 +330,35 @@ func (n *nodeSession) Define(m *actor.Machine) {
 // hello reconciles what the agent reports with what the service expects, then offers the node's
 // free slots to the scheduler.
 //
-// A Hello repeated by the same agent process (a duplicate, or a reconnect) while the scheduler has
-// the node up offers nothing: the scheduler's count of free slots includes placements that the
-// session has not yet seen, which an offer made from the session's count would undo.
+// A Hello repeated by the same agent process (a duplicate, a reconnect, or the answer to a
+// repeated RestartNode) while the session is Ready is taken as a heartbeat with results: that
+// process lost nothing, and an attempt it does not list may be one whose StartTask has not reached
+// it yet, which a full reconcile would give up. It offers nothing if the scheduler has the node
+// up: the scheduler's count of free slots includes placements that the session has not yet seen,
+// which an offer made from the session's count would undo.
 func (n *nodeSession) hello(ctx *actor.Context, h protocol.Hello) {
-	n.reconcile(ctx, h)
-	n.checkStartTask(ctx, h.StartTask, h.Incarnation)
-	repeated := ctx.State() == "Ready" && n.offered && h.Incarnation != "" && h.Incarnation == n.agentInc
-	n.agentInc = h.Incarnation
-	if repeated {
+	if ctx.State() == "Ready" && h.Incarnation != "" && h.Incarnation == n.agentInc {
+		for _, res := range h.Finished {
+			n.result(ctx, res)
+		}
+		n.heartbeat(ctx, protocol.Heartbeat{NodeID: h.NodeID, Running: h.Running, Incarnation: h.Incarnation, StartTask: h.StartTask})
+		n.restartDone(ctx, h) // the answer to a repeated RestartNode (the first answer was lost)
+		if !n.offered {
+			n.offer(ctx)
+		}
 		return
 	}
+	n.reconcile(ctx, h)
+	n.restartDone(ctx, h)
+	n.checkStartTask(ctx, h.StartTask, h.Incarnation)
+	n.agentInc = h.Incarnation
 	n.offer(ctx)
 }
 
 // offer tells the scheduler the node is up, with the slots the session counts as free, unless
 // its start task keeps it from taking tasks (startBlocks), or its scheduling is disabled.
 func (n *nodeSession) offer(ctx *actor.Context) {
-	if n.startBlocks() || n.disable != "" {
+	if n.startBlocks() || n.disable != "" || n.restart != nil {
 		return
 	}
 	n.offered = true
@@ -409,6 +437,7 @@ func (n *nodeSession) heartbeatHello(ctx *actor.Context, h protocol.Heartbeat) {
 // keeps its slots until the agent reports it ended (see killed); one whose result is on its way
 // to the job manager needs no recording any more, so the agent may forget it now.
 func (n *nodeSession) kill(ctx *actor.Context, k killAttempt) {
+	delete(n.awaitKill, k.AttemptID)
 	if _, ok := n.running[k.AttemptID]; ok {
 		n.killed[k.AttemptID] = true
 	}
@@ -437,9 +466,10 @@ func (n *nodeSession) start(ctx *actor.Context, s startAttempt) {
 	if _, dup := n.running[s.Ref.AttemptID]; dup {
 		return
 	}
-	if n.startBlocks() || n.disable != "" {
+	if n.startBlocks() || n.disable != "" || n.restart != nil {
 		// Placed before the scheduler heard that the node's start task runs again (its agent
-		// restarted afresh), or that its scheduling is disabled: the attempt is requeued.
+		// restarted afresh), that its scheduling is disabled, or that it reboots: the attempt
+		// is requeued.
 		n.notRun(ctx, s)
 		return
 	}
@@ -514,6 +544,7 @@ func (n *nodeSession) result(ctx *actor.Context, res protocol.TaskResult) {
 		return
 	}
 	n.finish(ctx, r, res)
+	n.stepRestart(ctx)
 }
 
 // finish hands an attempt's result to its job manager and frees its slots. The agent is told to
@@ -564,6 +595,7 @@ func (n *nodeSession) contact(ctx *actor.Context, lost bool) {
 // reported lost, so its job manager requeues it.
 func (n *nodeSession) lose(ctx *actor.Context) {
 	n.contact(ctx, true)
+	n.awaitKill = map[string]bool{} // their losses are reported; nothing is killed in Lost
 	n.offered = false
 	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID})
 	// Given up before the agent said Hello: what the store said it runs is lost too.

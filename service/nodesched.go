@@ -2,7 +2,6 @@ package service
 
 import (
 	"corral/actor"
-	"corral/agent/protocol"
 	"corral/batch"
 )
 
@@ -46,22 +45,15 @@ func (n *nodeSession) setSchedule(ctx *actor.Context, s schedule) {
 
 // applyDisable handles what a node whose scheduling is disabled runs, by the option: with requeue
 // or terminate, each attempt is reported to its job manager (requeued, or completed as
-// terminated) and killed; it keeps its slots until the agent reports it ended (see killed). With
-// taskcompletion it runs on. Only in Ready does the session know what the agent runs: from
+// terminated) and killed once that is recorded; it keeps its slots until the agent reports it
+// ended (see killed). With taskcompletion it runs on. Only in Ready does the session know what the agent runs: from
 // Connecting it applies on entering Ready, after the agent's Hello.
 func (n *nodeSession) applyDisable(ctx *actor.Context) {
 	if n.disable == "" {
 		return
 	}
-	if ctx.State() == "Ready" && (n.disable == batch.DeallocateRequeue || n.disable == batch.DeallocateTerminate) {
-		for _, id := range sortedKeys(n.running) {
-			if n.killed[id] {
-				continue
-			}
-			n.giveUp(ctx, n.running[id], n.disable == batch.DeallocateTerminate)
-			n.killed[id] = true
-			ctx.Send(n.agent, protocol.KillTask{AttemptID: id})
-		}
+	if ctx.State() == "Ready" {
+		n.giveUpRunning(ctx, n.disable)
 	}
 	known := map[string]bool{}
 	for id := range n.running {
@@ -71,4 +63,25 @@ func (n *nodeSession) applyDisable(ctx *actor.Context) {
 		known[id] = true
 	}
 	ctx.Announce(NodeSchedulingApplied{PoolID: n.poolID, NodeID: n.nodeID, Disabled: true, Known: sortedKeys(known), Ready: ctx.State() == "Ready"})
+}
+
+// giveUpRunning reports every attempt the node runs lost to its job manager, to be requeued (or,
+// with opt terminate, completed as terminated) and then killed (attemptEnded.Kill), unless opt
+// is taskcompletion or retaineddata, which let them run. The session counts them as killed from
+// now on: their results change nothing.
+func (n *nodeSession) giveUpRunning(ctx *actor.Context, opt batch.NodeDeallocationOption) {
+	if opt != batch.DeallocateRequeue && opt != batch.DeallocateTerminate {
+		return
+	}
+	for _, id := range sortedKeys(n.running) {
+		if n.killed[id] {
+			continue
+		}
+		r := n.running[id]
+		ctx.Announce(AttemptGivenUp{NodeID: n.nodeID, AttemptID: id})
+		ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Lost: true,
+			Terminate: opt == batch.DeallocateTerminate, Kill: true})
+		n.killed[id], n.awaitKill[id] = true, true
+		delete(n.starts, id) // not to be started again
+	}
 }

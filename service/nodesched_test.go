@@ -125,31 +125,39 @@ func (d *disabledStopsWork) Define(m *actor.Machine) {
 // schedulingProgram runs the diamond DAG on a pool of two one-slot nodes and, once the tasks are
 // under way, disables scheduling on p1-0 with opt, then (with enable) enables it again.
 func schedulingProgram(opt batch.NodeDeallocationOption, enable bool) func(*systest.Sim) {
+	ops := []actor.Event{DisableNodeScheduling{PoolID: "p1", NodeID: "p1-0", Option: opt}}
+	if enable {
+		ops = append(ops, pause{Max: 3 * time.Second}, EnableNodeScheduling{PoolID: "p1", NodeID: "P1-0"})
+	}
+	return nodeOpsProgram(opt, func() []actor.Actor { return []actor.Actor{&disabledStartsNothingNew{}, &disabledStopsWork{}} }, ops...)
+}
+
+// nodeOpsProgram runs the diamond DAG on a pool of two one-slot nodes (p1-0, p1-1) without
+// retries and, once the tasks are under way, sends the requests ops, watched by the monitors
+// made by monitors (new ones for every run) and those of every DAG program. With opt terminate,
+// tasks may fail.
+func nodeOpsProgram(opt batch.NodeDeallocationOption, monitors func() []actor.Actor, ops ...actor.Event) func(*systest.Sim) {
 	return func(s *systest.Sim) {
 		s.Monitor(&depsFirst{})
 		s.Monitor(&completedOnce{})
 		s.Monitor(&eventuallyDone{})
 		s.Monitor(&noStartAfterCompleted{})
-		s.Monitor(&disabledStartsNothingNew{})
-		s.Monitor(&disabledStopsWork{})
+		for _, m := range monitors() {
+			s.Monitor(m)
+		}
 		if opt != batch.DeallocateTerminate {
 			s.Monitor(noTaskFails{})
 		}
 		cfg := Config{Store: memstore.New(), Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}}
 		runService(s, cfg, model.Provider{})
 		two, one, none, yes := int32(2), int32(1), int32(0), true
-		reqs := []actor.Event{
+		s.Create("client", newClient(append([]actor.Event{
 			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &one}},
 			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes,
 				Constraints: &batch.JobConstraints{MaxTaskRetryCount: &none}}},
 			AddTasks{JobID: "j1", Tasks: diamond()},
 			pause{Max: 2 * time.Second},
-			DisableNodeScheduling{PoolID: "p1", NodeID: "p1-0", Option: opt},
-		}
-		if enable {
-			reqs = append(reqs, pause{Max: 3 * time.Second}, EnableNodeScheduling{PoolID: "p1", NodeID: "P1-0"})
-		}
-		s.Create("client", newClient(reqs...))
+		}, ops...)...))
 	}
 }
 
@@ -157,35 +165,32 @@ func schedulingConfig(faults systest.Faults) systest.Config {
 	return systest.Config{Iterations: 200, MaxSteps: 4000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05, Faults: faults}
 }
 
-func TestDisableSchedulingRequeue(t *testing.T) {
-	systest.Test(t, schedulingConfig(systest.Faults{}), schedulingProgram(batch.DeallocateRequeue, false))
-}
-
-func TestDisableSchedulingTerminate(t *testing.T) {
-	systest.Test(t, schedulingConfig(systest.Faults{}), schedulingProgram(batch.DeallocateTerminate, false))
-}
-
-func TestDisableSchedulingTaskCompletion(t *testing.T) {
-	systest.Test(t, schedulingConfig(systest.Faults{}), schedulingProgram(batch.DeallocateTaskCompletion, false))
-}
-
-func TestDisableThenEnableScheduling(t *testing.T) {
-	systest.Test(t, schedulingConfig(systest.Faults{}), schedulingProgram(batch.DeallocateRequeue, true))
-}
-
-// A node disabled stays disabled across restarts of the service, and what it ran is still
-// requeued or terminated when the restart came between the answer and the session acting on it.
-func TestDisableSchedulingWithCrashes(t *testing.T) {
-	for _, opt := range []batch.NodeDeallocationOption{batch.DeallocateRequeue, batch.DeallocateTerminate, batch.DeallocateTaskCompletion} {
-		t.Run(string(opt), func(t *testing.T) {
-			systest.Test(t, schedulingConfig(systest.Faults{Crashes: 2, CrashHosts: []string{"service"}}), schedulingProgram(opt, false))
+// TestDisableScheduling disables scheduling on a node of a pool running a DAG, with each option,
+// and enables it again. With crashes, the node stays disabled across restarts of the service, and
+// what it ran is still requeued or terminated when the restart came between the answer and the
+// session acting on it.
+func TestDisableScheduling(t *testing.T) {
+	crashes := systest.Faults{Crashes: 2, CrashHosts: []string{"service"}}
+	for _, tc := range []struct {
+		name   string
+		opt    batch.NodeDeallocationOption
+		enable bool
+		faults systest.Faults
+	}{
+		{"requeue", batch.DeallocateRequeue, false, systest.Faults{}},
+		{"terminate", batch.DeallocateTerminate, false, systest.Faults{}},
+		{"taskcompletion", batch.DeallocateTaskCompletion, false, systest.Faults{}},
+		{"then enable", batch.DeallocateRequeue, true, systest.Faults{}},
+		{"requeue with crashes", batch.DeallocateRequeue, false, crashes},
+		{"terminate with crashes", batch.DeallocateTerminate, false, crashes},
+		{"taskcompletion with crashes", batch.DeallocateTaskCompletion, false, crashes},
+		{"under link faults", batch.DeallocateRequeue, true,
+			systest.Faults{Crashes: 1, CrashHosts: []string{"service"}, Drops: 2, Duplicates: 2, Delays: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			systest.Test(t, schedulingConfig(tc.faults), schedulingProgram(tc.opt, tc.enable))
 		})
 	}
-}
-
-func TestDisableSchedulingUnderLinkFaults(t *testing.T) {
-	systest.Test(t, schedulingConfig(systest.Faults{Crashes: 1, CrashHosts: []string{"service"}, Drops: 2, Duplicates: 2, Delays: 2}),
-		schedulingProgram(batch.DeallocateRequeue, true))
 }
 
 // TestSchedulingRequests checks the answers to Disable and Enable Scheduling, and what the store

@@ -148,7 +148,8 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.Ignore[sampleTick](),
 		actor.Ignore[taskSample](),
 		actor.Ignore[restoreNode](),
-		actor.Ignore[drained](), // from a session of before a restart: leaving nodes are released
+		actor.Ignore[drained](),       // from a session of before a restart: leaving nodes are released
+		actor.Ignore[nodeRestarted](), // from a session of before a restart: the new ones say it again
 		actor.Defer[nodeContact](),
 		actor.Ignore[compute.VMList](), // asked for before a restart: load lists again
 		actor.Targets("Managing", "Deleting"),
@@ -168,6 +169,8 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.On(p.removeNodes),
 		actor.On(p.disableScheduling),
 		actor.On(p.enableScheduling),
+		actor.On(p.restartNode),
+		actor.On(p.restarted),
 		actor.On(p.drained),
 		actor.On(p.contact),
 		actor.On(p.listed),
@@ -231,6 +234,8 @@ func (p *poolManager) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r RemoveNodes) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r DisableNodeScheduling) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
 		actor.On(func(ctx *actor.Context, r EnableNodeScheduling) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
+		actor.On(func(ctx *actor.Context, r RestartComputeNode) { reply(ctx, r.Request, poolBeingDeleted(p.poolID)) }),
+		actor.Ignore[nodeRestarted](),
 		actor.On(func(ctx *actor.Context, r DeletePool) { reply(ctx, r.Request, nil) }),
 	)
 }
@@ -1098,7 +1103,8 @@ func (p *poolManager) startSession(ctx *actor.Context, nodeID string, expected [
 	}
 	s := newNodeSession(p.poolID, nodeID, slots, AgentID(nodeID), SchedulerID(p.poolID), ctx.Self(), p.timing, expected,
 		nodeStart{Store: p.st, Spec: p.pool.StartTask, Rec: start})
-	s.disable = p.ops[nodeID].Disable
+	s.disable, s.restart = p.ops[nodeID].Disable, p.ops[nodeID].Restart
+	s.startAgain = s.restart != nil // a reboot under way: the start task runs again after it
 	ctx.Create(string(nodeActor(p.poolID, nodeID)), s)
 }
 

@@ -291,6 +291,9 @@ func withRequest(ev actor.Event, req Request) actor.Event {
 	case DeleteJobSchedule:
 		r.Request = req
 		ev = r
+	case RestartComputeNode:
+		r.Request = req
+		ev = r
 	case pause:
 	default:
 		panic(fmt.Sprintf("withRequest: no request id for %T", ev))
@@ -363,7 +366,8 @@ func (c *client) Define(m *actor.Machine) {
 			// a delete finds it gone.
 			ok := r.Err == nil || r.Err.Code == "PoolExists" || r.Err.Code == "JobExists" ||
 				r.Err.Code == "JobNotFound" || r.Err.Code == "TaskNotFound" || r.Err.Code == "PoolNotFound" ||
-				r.Err.Code == batch.CodeJobScheduleExists || r.Err.Code == batch.CodeJobScheduleNotFound
+				r.Err.Code == batch.CodeJobScheduleExists || r.Err.Code == batch.CodeJobScheduleNotFound ||
+				r.Err.Code == "NodeBeingRebooted" || r.Err.Code == "NodeBeingReimaged"
 			if _, term := c.reqs[c.next].(TerminateJobSchedule); term && r.Err != nil && r.Err.Code == batch.CodeJobScheduleCompleted {
 				ok = true // a repeat that finds the schedule its first copy terminated
 			}
@@ -372,7 +376,7 @@ func (c *client) Define(m *actor.Machine) {
 			}
 			busy := r.Err != nil && (r.Err.Code == "ServerBusy" || r.Err.Code == batch.CodePoolBeingResized ||
 				r.Err.Code == batch.CodeJobBeingDeleted || r.Err.Code == batch.CodePoolBeingDeleted ||
-				r.Err.Code == batch.CodeJobScheduleBeingDeleted)
+				r.Err.Code == batch.CodeJobScheduleBeingDeleted || r.Err.Code == "NodeBeingCreated")
 			if _, reactivate := c.reqs[c.next].(ReactivateTask); reactivate && r.Err != nil && (r.Err.Code == "TaskNotCompleted" || r.Err.Code == "TaskSucceeded") {
 				ok = true // the task did not fail (yet), or a repeat found it reactivated by its first copy
 			}

@@ -73,10 +73,10 @@ type ResultAck struct {
 	AttemptID string `json:"attemptId"`
 }
 
-// Hello is the first report of an agent after it starts or reconnects.
+// Hello is the first report of an agent after it starts, reconnects or restarts.
 type Hello struct {
 	NodeID      string       `json:"nodeId"`
-	Incarnation string       `json:"incarnation"` // changes every time the agent process starts
+	Incarnation string       `json:"incarnation"` // changes every time the agent process starts, and with every RestartNode
 	Running     []string     `json:"running"`     // attempt ids running now
 	Finished    []TaskResult `json:"finished"`    // results not yet acknowledged
 	// StartTask is the id of the latest start task attempt the agent was asked to run since its
@@ -84,6 +84,19 @@ type Hello struct {
 	// An agent that reports none to a session that ran one is a node that restarted afresh:
 	// the service runs the start task again.
 	StartTask string `json:"startTask,omitempty"`
+	// Restarted is the RequestID of the last RestartNode the agent carried out ("" if none).
+	Restarted string `json:"restarted,omitempty"`
+}
+
+// RestartNode asks an agent to restart as a node does when Azure reboots or reimages it: it
+// kills every running attempt and forgets their results (the service has given them up), and,
+// with Reimage, deletes every file of the node's tasks (the task directories, shared and
+// startup); then it starts afresh, as a new incarnation, and says Hello with Restarted set to
+// RequestID. A RestartNode whose RequestID the agent carried out already (a repeat) changes
+// nothing but gets a Hello, so that the service learns it is done.
+type RestartNode struct {
+	RequestID string `json:"requestId"`
+	Reimage   bool   `json:"reimage,omitempty"`
 }
 
 // TaskStarted says an attempt's process started.

@@ -57,7 +57,8 @@ type SyncResponse struct {
 	// the last command the server knows to be acknowledged. The agent sends Epoch and Seq back
 	// as its acknowledgement.
 	Seq uint64 `json:"seq"`
-	// Commands are StartTask, KillTask, ResultAck and FileRequest values, oldest first.
+	// Commands are StartTask, KillTask, ResultAck, FileRequest and RestartNode values, oldest
+	// first.
 	Commands []Message `json:"commands"`
 }
 
@@ -71,6 +72,7 @@ const (
 	TypeKillTask    = "killTask"
 	TypeResultAck   = "resultAck"
 	TypeFileRequest = "fileRequest"
+	TypeRestartNode = "restartNode"
 )
 
 // Message is one report or command on the wire: a JSON object with the members of the
@@ -104,6 +106,8 @@ func MessageType(v any) (string, bool) {
 		return TypeResultAck, true
 	case FileRequest:
 		return TypeFileRequest, true
+	case RestartNode:
+		return TypeRestartNode, true
 	}
 	return "", false
 }
@@ -119,10 +123,10 @@ func IsReport(v any) bool {
 }
 
 // IsCommand reports whether v is a message that the server sends (StartTask, KillTask,
-// ResultAck, FileRequest).
+// ResultAck, FileRequest, RestartNode).
 func IsCommand(v any) bool {
 	switch v.(type) {
-	case StartTask, KillTask, ResultAck, FileRequest:
+	case StartTask, KillTask, ResultAck, FileRequest, RestartNode:
 		return true
 	}
 	return false
@@ -183,6 +187,8 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 		m.Body, err = decodeAs[ResultAck](data)
 	case TypeFileRequest:
 		m.Body, err = decodeAs[FileRequest](data)
+	case TypeRestartNode:
+		m.Body, err = decodeAs[RestartNode](data)
 	}
 	if err != nil {
 		m.Body = nil

@@ -25,6 +25,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		{ResultAck{}, TypeResultAck},
 		{FileRequest{RequestID: "r1", JobID: "j", TaskID: "t", Op: FileOpRead, Path: "wd/out.txt", Offset: 5, Length: 10}, TypeFileRequest},
 		{FileRequest{RequestID: "r2", JobID: "j", TaskID: "t", Op: FileOpList, Recursive: true}, TypeFileRequest},
+		{RestartNode{RequestID: "boot/1", Reimage: true}, TypeRestartNode},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ, func(t *testing.T) {

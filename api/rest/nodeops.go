@@ -91,3 +91,62 @@ func (s *Server) changeNode(c *call, poolID, nodeID string, status int, build fu
 	c.writeHeaders(status, c.nodeURL(poolID, nodeID), "", time.Time{})
 	return nil
 }
+
+// rebootNode is Compute Node - Reboot: POST /pools/{poolId}/nodes/{nodeId}/reboot → 202, with
+// the node's DataServiceId. The body is optional; nodeRebootOption is requeue (the default),
+// terminate, taskcompletion or retaineddata. The node shows state rebooting until its agent has
+// restarted. 409 for a node that is not idle or running (see service.RestartComputeNode).
+func (s *Server) rebootNode(c *call) *api.Error { return s.restartNode(c, false) }
+
+// reimageNode is Compute Node - Reimage: as rebootNode, with nodeReimageOption, state reimaging,
+// and the node's task files deleted.
+func (s *Server) reimageNode(c *call) *api.Error { return s.restartNode(c, true) }
+
+// rebootParameter is the body of Compute Node - Reboot, Azure's NodeRebootParameter.
+type rebootParameter struct {
+	NodeRebootOption *string `json:"nodeRebootOption"`
+}
+
+// reimageParameter is the body of Compute Node - Reimage, Azure's NodeReimageParameter.
+type reimageParameter struct {
+	NodeReimageOption *string `json:"nodeReimageOption"`
+}
+
+func (s *Server) restartNode(c *call, reimage bool) *api.Error {
+	poolID, nodeID, e := c.nodePath()
+	if e != nil {
+		return e
+	}
+	var opt batch.NodeDeallocationOption
+	if c.hasBody() {
+		var given *string
+		name := "nodeRebootOption"
+		if reimage {
+			name = "nodeReimageOption"
+			var p *reimageParameter
+			if e := c.decode(&p, api.RequestModel{}); e != nil {
+				return e
+			}
+			if p != nil {
+				given = p.NodeReimageOption
+			}
+		} else {
+			var p *rebootParameter
+			if e := c.decode(&p, api.RequestModel{}); e != nil {
+				return e
+			}
+			if p != nil {
+				given = p.NodeRebootOption
+			}
+		}
+		if given != nil {
+			opt = batch.NodeDeallocationOption(strings.ToLower(*given))
+			if !batch.ValidNodeDeallocationOption(opt) {
+				return api.InvalidProperty(name, *given, name+" is requeue, terminate, taskcompletion or retaineddata")
+			}
+		}
+	}
+	return s.changeNode(c, poolID, nodeID, http.StatusAccepted, func(r service.Request) actor.Event {
+		return service.RestartComputeNode{Request: r, PoolID: poolID, NodeID: nodeID, Option: opt, Reimage: reimage}
+	})
+}

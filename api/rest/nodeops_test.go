@@ -126,3 +126,57 @@ func (e *env) listTasks(jobID string) []batch.Task {
 	r.decode(e.t, &page)
 	return page.Value
 }
+
+// TestNodeRebootRejected: Reboot and Reimage requests that Corral refuses.
+func TestNodeRebootRejected(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	created(t, e.do("POST", "/pools", nil, pool("p1", 1)), http.StatusCreated, e.base+"/pools/p1")
+	node := e.idleNodes("p1", 1)[0].ID
+	tests := []struct {
+		name, op string
+		body     any
+		status   int
+		code     string
+	}{
+		{"unknown reboot option", "reboot", map[string]string{"nodeRebootOption": "later"}, 400, api.CodeInvalidPropertyValue},
+		{"reimage option to reboot", "reboot", map[string]string{"nodeReimageOption": "requeue"}, 400, api.CodeInvalidRequestBody},
+		{"reboot option to reimage", "reimage", map[string]string{"nodeRebootOption": "requeue"}, 400, api.CodeInvalidRequestBody},
+		{"unknown reimage option", "reimage", map[string]string{"nodeReimageOption": "now"}, 400, api.CodeInvalidPropertyValue},
+		{"option of the wrong type", "reboot", `{"nodeRebootOption": true}`, 400, api.CodeInvalidRequestBody},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want(t, e.do("POST", "/pools/p1/nodes/"+node+"/"+tc.op, nil, tc.body), tc.status, tc.code)
+		})
+	}
+	want(t, e.do("POST", "/pools/p1/nodes/p1-99/reboot", nil, nil), http.StatusNotFound, api.CodeNodeNotFound)
+	want(t, e.do("POST", "/pools/nope/nodes/"+node+"/reimage", nil, nil), http.StatusNotFound, api.CodePoolNotFound)
+	want(t, e.do("GET", "/pools/p1/nodes/"+node+"/reboot", nil, nil), http.StatusMethodNotAllowed, api.CodeUnsupportedHTTPVerb)
+	if n := e.getNode("p1", node); n.State != batch.NodeIdle {
+		t.Errorf("node after refused requests: %s", n.State)
+	}
+}
+
+// TestNodeReboot: a reboot and a reimage of an idle node (agent models) are answered 202, and the
+// node comes back idle, booted again.
+func TestNodeReboot(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	created(t, e.do("POST", "/pools", nil, pool("p1", 1)), http.StatusCreated, e.base+"/pools/p1")
+	before := e.idleNodes("p1", 1)[0]
+	for _, op := range []string{"reboot", "reimage"} {
+		r := e.do("POST", "/pools/p1/nodes/"+before.ID+"/"+op, nil, nil)
+		want(t, r, http.StatusAccepted, "")
+		if got := r.header.Get("DataServiceId"); got != e.base+"/pools/p1/nodes/"+before.ID {
+			t.Errorf("%s: DataServiceId = %q", op, got)
+		}
+		e.idleNodes("p1", 1)
+	}
+	after := e.getNode("p1", before.ID)
+	if !after.LastBootTime.After(before.LastBootTime) {
+		t.Errorf("lastBootTime %v after the reboots, was %v", after.LastBootTime, before.LastBootTime)
+	}
+	// It runs tasks again.
+	created(t, e.do("POST", "/jobs", nil, job("j", "p1", false)), http.StatusCreated, e.base+"/jobs/j")
+	created(t, e.do("POST", "/jobs/j/tasks", nil, task("t")), http.StatusCreated, e.base+"/jobs/j/tasks/t")
+	e.waitCompleted("j", 1)
+}

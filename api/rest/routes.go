@@ -40,6 +40,8 @@ func (s *Server) routes() {
 		{"/pools/{poolId}/nodes/{nodeId}", map[string]handlerFunc{get: s.getNode}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}/disablescheduling", map[string]handlerFunc{post: s.disableNodeScheduling}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}/enablescheduling", map[string]handlerFunc{post: s.enableNodeScheduling}, nil},
+		{"/pools/{poolId}/nodes/{nodeId}/reboot", map[string]handlerFunc{post: s.rebootNode}, nil},
+		{"/pools/{poolId}/nodes/{nodeId}/reimage", map[string]handlerFunc{post: s.reimageNode}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}/evict", map[string]handlerFunc{post: s.evictNode}, nil},                    // Corral's
 		{"/pools/{poolId}/jointokens", map[string]handlerFunc{get: s.listJoinTokens, post: s.createJoinToken}, nil}, // Corral's
 		{"/pools/{poolId}/jointokens/{tokenId}", map[string]handlerFunc{http.MethodDelete: s.revokeJoinToken}, nil}, // Corral's

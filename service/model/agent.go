@@ -49,6 +49,7 @@ type Agent struct {
 	startTries int    // start task attempts run in this incarnation
 
 	incarnation int
+	restarted   string // the RequestID of the last RestartNode carried out
 	running     map[string]protocol.StartTask
 	timers      map[string]actor.TimerID
 	finished    map[string]protocol.TaskResult
@@ -120,10 +121,11 @@ func (a *Agent) Define(m *actor.Machine) {
 			if a.RunFor <= 0 {
 				a.RunFor = 3
 			}
-			ctx.Send(a.Session, protocol.Hello{NodeID: a.NodeID, Incarnation: fmt.Sprint(a.incarnation), StartTask: a.startID})
+			a.hello(ctx)
 			a.beatTimer = ctx.StartPeriodicTimer(a.Heartbeat, a.Heartbeat, beat{})
 		}),
 		actor.On(a.start),
+		actor.On(a.restart),
 		// The node's VM is gone: so is its agent, and what it ran.
 		actor.On(func(ctx *actor.Context, _ PowerOff) {
 			for _, id := range sorted(a.running) {
@@ -264,4 +266,48 @@ func sorted[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+func (a *Agent) hello(ctx *actor.Context) {
+	ctx.Send(a.Session, protocol.Hello{NodeID: a.NodeID, Incarnation: fmt.Sprint(a.incarnation), Restarted: a.restarted,
+		Running: sorted(a.running), Finished: a.finishedResults(), StartTask: a.startID})
+}
+
+func (a *Agent) finishedResults() []protocol.TaskResult {
+	out := make([]protocol.TaskResult, 0, len(a.finished))
+	for _, id := range sorted(a.finished) {
+		out = append(out, a.finished[id])
+	}
+	return out
+}
+
+// restart carries out a RestartNode: every running attempt is killed and forgotten, and with
+// Reimage so are the results not yet acknowledged (their files are gone); the agent goes on as a
+// new incarnation and says Hello. A repeated RestartNode only gets a Hello.
+func (a *Agent) restart(ctx *actor.Context, r protocol.RestartNode) {
+	if r.RequestID == a.restarted {
+		a.hello(ctx)
+		return
+	}
+	ctx.Announce(AgentRestarted{NodeID: a.NodeID, RequestID: r.RequestID, Reimage: r.Reimage})
+	for _, id := range sorted(a.running) {
+		ctx.CancelTimer(a.timers[id])
+		ctx.Announce(AttemptStopped{NodeID: a.NodeID, AttemptID: id})
+		a.done[id] = true // its id is in the task's attempts file: never started again
+	}
+	a.running, a.timers = map[string]protocol.StartTask{}, map[string]actor.TimerID{}
+	a.startID, a.startOK, a.startTries = "", "", 0 // restarted afresh: the start task runs again
+	if r.Reimage {
+		a.finished = map[string]protocol.TaskResult{}
+	}
+	a.restarted = r.RequestID
+	a.incarnation++
+	a.hello(ctx)
+}
+
+// AgentRestarted is announced when an agent model carries out a RestartNode, before it stops the
+// attempts it runs.
+type AgentRestarted struct {
+	NodeID, RequestID string
+	Reimage           bool
 }
