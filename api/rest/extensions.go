@@ -2,7 +2,6 @@ package rest
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"corral/api"
@@ -46,35 +45,20 @@ func (s *Server) poolHistory(c *call) *api.Error {
 // OperationInvalidForCurrentState for a dedicated node or when the provider refuses (its reason
 // is the message). The 202 carries the node's DataServiceId; nodes have no ETag.
 func (s *Server) evictNode(c *call) *api.Error {
-	poolID, e := c.pathID("poolId", api.CodePoolNotFound)
-	if e != nil {
-		return e
-	}
-	nodeID, e := c.pathID("nodeId", api.CodeNodeNotFound)
-	if e != nil {
+	if _, _, e := c.nodePath(); e != nil {
 		return e
 	}
 	if s.evict == nil {
 		return &api.Error{Status: http.StatusNotImplemented, Code: CodeNotImplemented,
 			Message: "This Corral server cannot evict nodes: its compute provider has no spot evictions."}
 	}
+	poolID, node, e := s.pathNode(c)
+	if e != nil {
+		return e
+	}
 	p, err := service.GetPool(c.ctx, s.st, poolID)
 	if err != nil {
 		return c.readError("get pool", err)
-	}
-	nodes, err := service.ListNodes(c.ctx, s.st, p.ID)
-	if err != nil {
-		return c.readError("list nodes", err)
-	}
-	var node *batch.Node
-	for i := range nodes {
-		if strings.EqualFold(nodes[i].ID, nodeID) {
-			node = &nodes[i]
-			break
-		}
-	}
-	if node == nil {
-		return api.NewError(api.CodeNodeNotFound)
 	}
 	if node.IsDedicated {
 		return &api.Error{Status: http.StatusConflict, Code: api.CodeOperationInvalidForCurrentState,

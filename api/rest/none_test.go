@@ -12,18 +12,22 @@ import (
 
 // Operations on things a Corral account never has answer as Azure answers an account with none
 // of them: an empty list, 404 for one, a task's subtasks empty (404 for a task that does not
-// exist), 409 for the preparation and release task status of a job without them; adding a
-// certificate is not implemented.
+// exist), 409 for the preparation and release task status of a job without them, a node's VM
+// extensions empty (404 ResourceNotFound for one); adding a certificate is not implemented. A
+// node's remote login settings and remote desktop are 409: Corral's nodes offer no remote login.
 func TestThingsAnAccountHasNone(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	created(t, e.do("POST", "/pools", nil, pool("p1", 0)), http.StatusCreated, e.base+"/pools/p1")
 	created(t, e.do("POST", "/jobs", nil, job("j1", "p1", false)), http.StatusCreated, e.base+"/jobs/j1")
 	created(t, e.do("POST", "/jobs/j1/tasks", nil, task("a")), http.StatusCreated, e.base+"/jobs/j1/tasks/a")
+	created(t, e.do("POST", "/pools", nil, pool("p2", 1)), http.StatusCreated, e.base+"/pools/p2")
+	node := "/pools/p2/nodes/" + e.idleNodes("p2", 1)[0].ID
 
 	lists := []struct{ path, set string }{
 		{"/applications", "applications"},
 		{"/certificates", "certificates"},
 		{"/jobs/j1/tasks/a/subtasksinfo", "subtaskinformation"},
+		{node + "/extensions", "extensions"},
 	}
 	for _, l := range lists {
 		r := e.do("GET", l.path, nil, nil)
@@ -60,4 +64,14 @@ func TestThingsAnAccountHasNone(t *testing.T) {
 	} {
 		want(t, e.do(tc.method, tc.path, nil, nil), tc.status, tc.code)
 	}
+
+	want(t, e.do("GET", node+"/extensions", url.Values{"maxresults": {"1001"}}, nil), http.StatusBadRequest, api.CodeOutOfRangeQueryParameterValue)
+	want(t, e.do("GET", node+"/extensions/CustomScript", nil, nil), http.StatusNotFound, api.CodeResourceNotFound)
+	want(t, e.do("GET", node+"/remoteloginsettings", nil, nil), http.StatusConflict, api.CodeOperationInvalidForCurrentState)
+	want(t, e.do("GET", node+"/rdp", nil, nil), http.StatusConflict, api.CodeOperationInvalidForCurrentState)
+	for _, op := range []string{"/extensions", "/extensions/x", "/remoteloginsettings", "/rdp"} {
+		want(t, e.do("GET", "/pools/p2/nodes/p2-99"+op, nil, nil), http.StatusNotFound, api.CodeNodeNotFound)
+		want(t, e.do("GET", "/pools/nope/nodes/p2-0"+op, nil, nil), http.StatusNotFound, api.CodePoolNotFound)
+	}
+	want(t, e.do("POST", node+"/rdp", nil, nil), http.StatusMethodNotAllowed, api.CodeUnsupportedHTTPVerb)
 }

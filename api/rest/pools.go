@@ -108,25 +108,32 @@ func (s *Server) listNodes(c *call) *api.Error {
 
 // getNode is Compute Node - Get: GET /pools/{poolId}/nodes/{nodeId}. Nodes carry no ETag.
 func (s *Server) getNode(c *call) *api.Error {
-	poolID, e := c.pathID("poolId", api.CodePoolNotFound)
+	poolID, n, e := s.pathNode(c)
 	if e != nil {
 		return e
 	}
-	nodeID, e := c.pathID("nodeId", api.CodeNodeNotFound)
+	c.fillNode(poolID, &n)
+	return c.writeEntity("nodes/@Element", n, "", time.Time{})
+}
+
+// pathNode reads the node that the path /pools/{poolId}/nodes/{nodeId}/... names (ids compare
+// case-insensitively), and returns the pool's id as given: 404 PoolNotFound or NodeNotFound if
+// there is none.
+func (s *Server) pathNode(c *call) (string, batch.Node, *api.Error) {
+	poolID, nodeID, e := c.nodePath()
 	if e != nil {
-		return e
+		return "", batch.Node{}, e
 	}
 	nodes, err := service.ListNodes(c.ctx, s.st, poolID)
 	if err != nil {
-		return c.readError("get node", err)
+		return "", batch.Node{}, c.readError("get node", err)
 	}
-	for i := range nodes {
-		if strings.EqualFold(nodes[i].ID, nodeID) {
-			c.fillNode(poolID, &nodes[i])
-			return c.writeEntity("nodes/@Element", nodes[i], "", time.Time{})
+	for _, n := range nodes {
+		if strings.EqualFold(n.ID, nodeID) {
+			return poolID, n, nil
 		}
 	}
-	return api.NewError(api.CodeNodeNotFound)
+	return "", batch.Node{}, api.NewError(api.CodeNodeNotFound)
 }
 
 // fillPool sets the pool's url.

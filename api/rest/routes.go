@@ -42,6 +42,10 @@ func (s *Server) routes() {
 		{"/pools/{poolId}/nodes/{nodeId}/enablescheduling", map[string]handlerFunc{post: s.enableNodeScheduling}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}/reboot", map[string]handlerFunc{post: s.rebootNode}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}/reimage", map[string]handlerFunc{post: s.reimageNode}, nil},
+		{"/pools/{poolId}/nodes/{nodeId}/extensions", map[string]handlerFunc{get: s.listNodeExtensions}, nil},
+		{"/pools/{poolId}/nodes/{nodeId}/extensions/{extensionName}", map[string]handlerFunc{get: s.getNodeExtension}, nil},
+		{"/pools/{poolId}/nodes/{nodeId}/remoteloginsettings", map[string]handlerFunc{get: s.noRemoteLogin}, nil},
+		{"/pools/{poolId}/nodes/{nodeId}/rdp", map[string]handlerFunc{get: s.noRemoteLogin}, nil},
 		{"/pools/{poolId}/nodes/{nodeId}/evict", map[string]handlerFunc{post: s.evictNode}, nil},                    // Corral's
 		{"/pools/{poolId}/jointokens", map[string]handlerFunc{get: s.listJoinTokens, post: s.createJoinToken}, nil}, // Corral's
 		{"/pools/{poolId}/jointokens/{tokenId}", map[string]handlerFunc{http.MethodDelete: s.revokeJoinToken}, nil}, // Corral's
