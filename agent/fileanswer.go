@@ -88,17 +88,29 @@ func (c *Client) runFileWorkers(ctx context.Context) {
 	wg.Wait()
 }
 
+// fileScope is the directory a FileRequest is about.
+func (c *Client) fileScope(req protocol.FileRequest) (fileScope, error) {
+	if req.Node {
+		return c.runner.nodeScope(), nil
+	}
+	return c.runner.taskScope(req.JobID, req.TaskID)
+}
+
 // answerFile carries out a FileRequest with the Runner's Layout, which keeps every access
-// inside the task directory.
+// inside the task directory (or the node's directories that it serves).
 func (c *Client) answerFile(req protocol.FileRequest) (protocol.FileAnswer, []byte) {
 	a := protocol.FileAnswer{RequestID: req.RequestID}
 	fail := func(err error) (protocol.FileAnswer, []byte) {
 		a.Error, a.Message = fileErrorCode(err), err.Error()
 		return a, nil
 	}
+	s, err := c.fileScope(req)
+	if err != nil {
+		return fail(err)
+	}
 	switch req.Op {
 	case protocol.FileOpList:
-		list, err := c.runner.ListFiles(req.JobID, req.TaskID, req.Recursive)
+		list, err := s.list(req.Recursive)
 		if err != nil {
 			return fail(err)
 		}
@@ -108,7 +120,7 @@ func (c *Client) answerFile(req protocol.FileRequest) (protocol.FileAnswer, []by
 		}
 		return a, nil
 	case protocol.FileOpStat:
-		fi, err := c.runner.StatFile(req.JobID, req.TaskID, req.Path)
+		fi, err := s.stat(req.Path)
 		if err != nil {
 			return fail(err)
 		}
@@ -120,7 +132,7 @@ func (c *Client) answerFile(req protocol.FileRequest) (protocol.FileAnswer, []by
 			a.Error, a.Message = protocol.FileErrInvalidRequest, fmt.Sprintf("read of %d bytes at offset %d", req.Length, req.Offset)
 			return a, nil
 		}
-		f, fi, err := c.runner.OpenFile(req.JobID, req.TaskID, req.Path)
+		f, fi, err := s.open(req.Path)
 		if err != nil {
 			return fail(err)
 		}
@@ -134,6 +146,11 @@ func (c *Client) answerFile(req protocol.FileRequest) (protocol.FileAnswer, []by
 		e := fileEntry(fi)
 		a.File, a.Length = &e, int64(k)
 		return a, data[:k]
+	case protocol.FileOpDelete:
+		if err := s.remove(req.Path, req.Recursive); err != nil {
+			return fail(err)
+		}
+		return a, nil
 	}
 	a.Error, a.Message = protocol.FileErrInvalidRequest, fmt.Sprintf("unknown file operation %q", req.Op)
 	return a, nil
@@ -150,6 +167,10 @@ func fileErrorCode(err error) string {
 		return protocol.FileErrOutsideTask
 	case errors.Is(err, ErrIsDir):
 		return protocol.FileErrIsDirectory
+	case errors.Is(err, ErrNotEmpty):
+		return protocol.FileErrNotEmpty
+	case errors.Is(err, ErrProtected):
+		return protocol.FileErrProtected
 	}
 	return protocol.FileErrFailed
 }

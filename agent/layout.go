@@ -163,11 +163,16 @@ func (l Layout) WorkingDir(jobID, taskID string) (string, error) {
 	return filepath.Join(dir, WorkingDirName), nil
 }
 
-// isBookkeeping reports whether a path relative to the task directory names one of Corral's own
-// files (or something under a directory so named).
+// isBookkeeping reports whether a relative path names one of Corral's own files (or something
+// under a directory so named): one of its elements has Corral's prefix. (So a task's own file
+// of such a name is not served either.)
 func isBookkeeping(rel string) bool {
-	first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
-	return strings.HasPrefix(first, bookkeepingPrefix)
+	for elem := range strings.SplitSeq(filepath.ToSlash(rel), "/") {
+		if strings.HasPrefix(elem, bookkeepingPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // ClearNodeFiles removes the node's task directories and its shared and startup directories

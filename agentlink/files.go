@@ -56,9 +56,12 @@ type fileCall struct {
 // protocol.FileErrNotFound matches fs.ErrNotExist), returned with the answer.
 func (h *Hub) Files(ctx context.Context, poolID, nodeID string, req protocol.FileRequest) (protocol.FileAnswer, []byte, error) {
 	what := fmt.Sprintf("agentlink: %s of task %s/%s on node %s", req.Op, req.JobID, req.TaskID, nodeID)
+	if req.Node {
+		what = fmt.Sprintf("agentlink: %s of the files of node %s", req.Op, nodeID)
+	}
 	var maxData int64
 	switch req.Op {
-	case protocol.FileOpList, protocol.FileOpStat:
+	case protocol.FileOpList, protocol.FileOpStat, protocol.FileOpDelete:
 	case protocol.FileOpRead:
 		if req.Offset < 0 || req.Length <= 0 || req.Length > protocol.MaxFileChunk {
 			return protocol.FileAnswer{}, nil, fmt.Errorf("%s: offset %d and length %d: a read is of 1 to %d bytes from an offset of 0 or more",

@@ -17,7 +17,7 @@ import (
 // localFiles is the rest.FileSource of the local provider's nodes: node n of pool p keeps its
 // files under root/p/n (root is <DataDir>/nodes) in the agent's layout, which it reads directly
 // from disk. Pool and node ids are checked before they become path components, and the agent's
-// Layout keeps every read inside the task directory.
+// Layout keeps every access inside the task directory (or the node directories it serves).
 type localFiles struct {
 	root string
 }
@@ -41,16 +41,18 @@ func (f localFiles) layout(poolID, nodeID string) (agent.Layout, error) {
 	return agent.NewLayout(filepath.Join(f.root, poolID, nodeID))
 }
 
-// hasTaskDir reports whether the directory of task jobID/taskID of node nodeID of pool poolID
-// is under root.
-func (f localFiles) hasTaskDir(poolID, nodeID, jobID, taskID string) bool {
+// hasDir reports whether the directory of task jobID/taskID of node nodeID of pool poolID (the
+// node's root directory, with jobID and taskID empty) is under root.
+func (f localFiles) hasDir(poolID, nodeID, jobID, taskID string) bool {
 	l, err := f.layout(poolID, nodeID)
 	if err != nil {
 		return false
 	}
-	dir, err := l.TaskDir(jobID, taskID)
-	if err != nil {
-		return false
+	dir := l.Root()
+	if jobID != "" || taskID != "" {
+		if dir, err = l.TaskDir(jobID, taskID); err != nil {
+			return false
+		}
 	}
 	fi, err := os.Stat(dir)
 	return err == nil && fi.IsDir()
@@ -67,9 +69,16 @@ func fileError(err error) error {
 		return fmt.Errorf("%w: %w", rest.ErrInvalidFilePath, err)
 	case errors.Is(err, agent.ErrPathEscapes):
 		return fmt.Errorf("%w: %w", rest.ErrFileOutsideTask, err)
+	case errors.Is(err, agent.ErrNotEmpty):
+		return fmt.Errorf("%w: %w", rest.ErrDirectoryNotEmpty, err)
+	case errors.Is(err, agent.ErrProtected):
+		return fmt.Errorf("%w: %w", rest.ErrFileProtected, err)
 	}
 	return err
 }
+
+// nodeScope reports whether a FileSource call is about the node's root directory.
+func nodeScope(jobID, taskID string) bool { return jobID == "" && taskID == "" }
 
 // fileInfo converts the agent's description of a file. The node does not know creation times
 // (Azure does not report them for Linux nodes either).
@@ -86,7 +95,12 @@ func (f localFiles) ListFiles(ctx context.Context, poolID, nodeID, jobID, taskID
 	if err != nil {
 		return nil, err
 	}
-	list, err := l.ListFiles(jobID, taskID, recursive)
+	var list []agent.FileInfo
+	if nodeScope(jobID, taskID) {
+		list, err = l.ListNodeFiles(recursive)
+	} else {
+		list, err = l.ListFiles(jobID, taskID, recursive)
+	}
 	if err != nil {
 		return nil, fileError(err)
 	}
@@ -107,9 +121,14 @@ func (f localFiles) OpenFile(ctx context.Context, poolID, nodeID, jobID, taskID,
 	if err != nil {
 		return nil, rest.FileInfo{}, err
 	}
-	file, fi, err := l.OpenFile(jobID, taskID, name)
+	open, stat := l.OpenFile, l.StatFile
+	if nodeScope(jobID, taskID) {
+		open = func(_, _, name string) (*os.File, agent.FileInfo, error) { return l.OpenNodeFile(name) }
+		stat = func(_, _, name string) (agent.FileInfo, error) { return l.StatNodeFile(name) }
+	}
+	file, fi, err := open(jobID, taskID, name)
 	if errors.Is(err, agent.ErrIsDir) {
-		fi, err = l.StatFile(jobID, taskID, name)
+		fi, err = stat(jobID, taskID, name)
 		if err == nil && !fi.IsDir { // replaced since OpenFile looked
 			err = fmt.Errorf("server: task file %q of %s/%s changed while opened: %w", name, jobID, taskID, fs.ErrNotExist)
 		}
@@ -122,4 +141,21 @@ func (f localFiles) OpenFile(ctx context.Context, poolID, nodeID, jobID, taskID,
 		return nil, rest.FileInfo{}, fileError(err)
 	}
 	return file, fileInfo(fi), nil
+}
+
+// DeleteFile implements rest.FileSource.
+func (f localFiles) DeleteFile(ctx context.Context, poolID, nodeID, jobID, taskID, name string, recursive bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l, err := f.layout(poolID, nodeID)
+	if err != nil {
+		return err
+	}
+	if nodeScope(jobID, taskID) {
+		err = l.DeleteNodeFile(name, recursive)
+	} else {
+		err = l.DeleteFile(jobID, taskID, name, recursive)
+	}
+	return fileError(err)
 }

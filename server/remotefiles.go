@@ -58,6 +58,10 @@ func remoteError(err error) error {
 		return fmt.Errorf("%w: %w", rest.ErrInvalidFilePath, err)
 	case errors.As(err, &fe) && fe.Code == protocol.FileErrOutsideTask:
 		return fmt.Errorf("%w: %w", rest.ErrFileOutsideTask, err)
+	case errors.As(err, &fe) && fe.Code == protocol.FileErrNotEmpty:
+		return fmt.Errorf("%w: %w", rest.ErrDirectoryNotEmpty, err)
+	case errors.As(err, &fe) && fe.Code == protocol.FileErrProtected:
+		return fmt.Errorf("%w: %w", rest.ErrFileProtected, err)
 	case errors.Is(err, agentlink.ErrNotConnected), errors.Is(err, agentlink.ErrClosed):
 		return fmt.Errorf("%w: %w", rest.ErrFilesUnavailable, err)
 	}
@@ -70,7 +74,7 @@ func entryInfo(e protocol.FileEntry) rest.FileInfo {
 
 // ListFiles implements rest.FileSource.
 func (f remoteFiles) ListFiles(ctx context.Context, poolID, nodeID, jobID, taskID string, recursive bool) ([]rest.FileInfo, error) {
-	a, _, err := f.link.Files(ctx, poolID, nodeID, protocol.FileRequest{JobID: jobID, TaskID: taskID, Op: protocol.FileOpList, Recursive: recursive})
+	a, _, err := f.link.Files(ctx, poolID, nodeID, fileRequest(jobID, taskID, protocol.FileOpList, "", recursive))
 	if err != nil {
 		return nil, remoteError(err)
 	}
@@ -84,7 +88,7 @@ func (f remoteFiles) ListFiles(ctx context.Context, poolID, nodeID, jobID, taskI
 // OpenFile implements rest.FileSource: it describes the file (a directory is not opened) and
 // returns a reader that reads it over the link when read.
 func (f remoteFiles) OpenFile(ctx context.Context, poolID, nodeID, jobID, taskID, name string) (io.ReadSeekCloser, rest.FileInfo, error) {
-	a, _, err := f.link.Files(ctx, poolID, nodeID, protocol.FileRequest{JobID: jobID, TaskID: taskID, Op: protocol.FileOpStat, Path: name})
+	a, _, err := f.link.Files(ctx, poolID, nodeID, fileRequest(jobID, taskID, protocol.FileOpStat, name, false))
 	if err != nil {
 		return nil, rest.FileInfo{}, remoteError(err)
 	}
@@ -98,11 +102,23 @@ func (f remoteFiles) OpenFile(ctx context.Context, poolID, nodeID, jobID, taskID
 	return &remoteFile{
 		f:      f,
 		ctx:    context.WithoutCancel(ctx),
-		req:    protocol.FileRequest{JobID: jobID, TaskID: taskID, Op: protocol.FileOpRead, Path: name},
+		req:    fileRequest(jobID, taskID, protocol.FileOpRead, name, false),
 		poolID: poolID,
 		nodeID: nodeID,
 		size:   info.Size,
 	}, info, nil
+}
+
+// DeleteFile implements rest.FileSource.
+func (f remoteFiles) DeleteFile(ctx context.Context, poolID, nodeID, jobID, taskID, name string, recursive bool) error {
+	_, _, err := f.link.Files(ctx, poolID, nodeID, fileRequest(jobID, taskID, protocol.FileOpDelete, name, recursive))
+	return remoteError(err)
+}
+
+// fileRequest is the FileRequest of an operation on a task directory, or the node's root
+// directory when jobID and taskID are empty.
+func fileRequest(jobID, taskID, op, name string, recursive bool) protocol.FileRequest {
+	return protocol.FileRequest{JobID: jobID, TaskID: taskID, Node: nodeScope(jobID, taskID), Op: op, Path: name, Recursive: recursive}
 }
 
 // remoteFile reads a file of a task over the link, a chunk at a time, up to the size its stat
@@ -217,7 +233,7 @@ func newNodeFiles(root string, link fileLink) nodeFiles {
 
 // source chooses where a task's files are read.
 func (f nodeFiles) source(poolID, nodeID, jobID, taskID string) rest.FileSource {
-	if f.local.hasTaskDir(poolID, nodeID, jobID, taskID) {
+	if f.local.hasDir(poolID, nodeID, jobID, taskID) {
 		return f.local
 	}
 	return f.remote
@@ -231,4 +247,9 @@ func (f nodeFiles) ListFiles(ctx context.Context, poolID, nodeID, jobID, taskID 
 // OpenFile implements rest.FileSource.
 func (f nodeFiles) OpenFile(ctx context.Context, poolID, nodeID, jobID, taskID, name string) (io.ReadSeekCloser, rest.FileInfo, error) {
 	return f.source(poolID, nodeID, jobID, taskID).OpenFile(ctx, poolID, nodeID, jobID, taskID, name)
+}
+
+// DeleteFile implements rest.FileSource.
+func (f nodeFiles) DeleteFile(ctx context.Context, poolID, nodeID, jobID, taskID, name string, recursive bool) error {
+	return f.source(poolID, nodeID, jobID, taskID).DeleteFile(ctx, poolID, nodeID, jobID, taskID, name, recursive)
 }

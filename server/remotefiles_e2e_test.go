@@ -52,7 +52,7 @@ func TestTaskFilesOfRemoteNode(t *testing.T) {
 	if task.NodeInfo == nil {
 		t.Fatalf("task without a node: %+v", task)
 	}
-	if newLocalFiles(filepath.Join(e.data, nodesDir)).hasTaskDir("p1", task.NodeInfo.NodeID, "j1", "t1") {
+	if newLocalFiles(filepath.Join(e.data, nodesDir)).hasDir("p1", task.NodeInfo.NodeID, "j1", "t1") {
 		t.Fatal("the task's files are in the server's data directory")
 	}
 	l, err := agent.NewLayout(m.root)

@@ -261,14 +261,7 @@ func TestRemoteFilesMatchLocal(t *testing.T) {
 	sameInfo := func(a, b rest.FileInfo) bool {
 		return a.Path == b.Path && a.IsDirectory == b.IsDirectory && a.Size == b.Size && a.Mode == b.Mode && a.LastModified.Equal(b.LastModified)
 	}
-	sameErr := func(a, b error) bool {
-		for _, target := range []error{fs.ErrNotExist, rest.ErrInvalidFilePath, rest.ErrFileOutsideTask} {
-			if errors.Is(a, target) != errors.Is(b, target) {
-				return false
-			}
-		}
-		return (a == nil) == (b == nil)
-	}
+	sameErr := sameFileErr
 	for _, tt := range []struct {
 		task      string
 		recursive bool

@@ -40,6 +40,9 @@ const (
 	FileOpStat = "stat"
 	// FileOpRead reads at most Length bytes of the file at Path from Offset.
 	FileOpRead = "read"
+	// FileOpDelete deletes the file or directory at Path: a directory that is not empty only
+	// with Recursive.
+	FileOpDelete = "delete"
 )
 
 // Limits of a FileAnswer.
@@ -52,19 +55,22 @@ const (
 	MaxFileAnswerJSON = 8 << 20
 )
 
-// FileRequest asks an agent for one operation on a task directory (a command). Paths are
-// relative to the task directory, with '/' separators; the agent never reads outside the task
-// directory, whatever the path or the symbolic links inside it.
+// FileRequest asks an agent for one operation on a task directory, or with Node on the node's
+// root directory (a command). Paths are relative to that directory, with '/' separators; the
+// agent never reaches outside the task directory, whatever the path or the symbolic links inside
+// it, and in the node's root serves only the directories of Azure's layout that it has (shared,
+// startup, workitems), none of which symbolic links may leave.
 type FileRequest struct {
 	// RequestID names the request in the answer's upload: random, unguessable, chosen by the
 	// server.
 	RequestID string `json:"requestId"`
-	JobID     string `json:"jobId"`
-	TaskID    string `json:"taskId"`
-	// Op is FileOpList, FileOpStat or FileOpRead.
+	JobID     string `json:"jobId,omitempty"`
+	TaskID    string `json:"taskId,omitempty"`
+	Node      bool   `json:"node,omitempty"` // the node's root, not a task directory
+	// Op is FileOpList, FileOpStat, FileOpRead or FileOpDelete.
 	Op        string `json:"op"`
-	Path      string `json:"path,omitempty"`      // stat and read
-	Recursive bool   `json:"recursive,omitempty"` // list
+	Path      string `json:"path,omitempty"`      // stat, read and delete
+	Recursive bool   `json:"recursive,omitempty"` // list and delete
 	Offset    int64  `json:"offset,omitempty"`    // read: the first byte, from 0
 	Length    int64  `json:"length,omitempty"`    // read: the most bytes, 1 to MaxFileChunk
 }
@@ -91,6 +97,10 @@ const (
 	FileErrOutsideTask = "outsideTask"
 	// FileErrIsDirectory: a read of a directory.
 	FileErrIsDirectory = "isDirectory"
+	// FileErrNotEmpty: a delete of a directory that is not empty, without Recursive.
+	FileErrNotEmpty = "notEmpty"
+	// FileErrProtected: a delete of one of the directories of the node's layout.
+	FileErrProtected = "protected"
 	// FileErrTooLarge: the answer would exceed MaxFileAnswerJSON.
 	FileErrTooLarge = "tooLarge"
 	// FileErrInvalidRequest: the request is malformed (an unknown op, a negative offset...).

@@ -18,10 +18,24 @@ import (
 	"corral/service"
 )
 
-// The task file operations: File - List From Task (GET /jobs/{jobId}/tasks/{taskId}/files),
-// File - Get From Task (GET …/files/{filePath}) and File - Get Properties From Task (HEAD
-// …/files/{filePath}). A Server serves them when its Config has a FileSource, and answers them
-// 501 NotImplemented otherwise; File - Delete From Task is not implemented (501).
+// The file operations: File - List From Task (GET /jobs/{jobId}/tasks/{taskId}/files), File -
+// Get From Task (GET …/files/{filePath}), File - Get Properties From Task (HEAD …/files/{filePath})
+// and File - Delete From Task (DELETE …/files/{filePath}), and the same four From Compute Node
+// (/pools/{poolId}/nodes/{nodeId}/files…). A Server serves them when its Config has a
+// FileSource, and answers them 501 NotImplemented otherwise.
+//
+// A node's files are its root directory as Azure lays a node out, with what a Corral node has of
+// it: shared, startup (empty: Corral runs no start tasks) and workitems, whose
+// <jobId>/job-1/<taskId> directories are the task directories. Azure's applications, fsmounts
+// and volatile directories do not exist on a Corral node. Nothing else of the node's root (the
+// node's credential, the agent's log and records) and none of Corral's bookkeeping files is
+// listed or served, and a symbolic link is followed only inside the top directory it is in.
+// Deleting one of those three directories is 409 OperationInvalidForCurrentState; a node whose
+// agent cannot be reached answers 409 OperationInvalidForCurrentState too.
+//
+// Deletes answer 200; a directory that is not empty is deleted only with recursive=true, else
+// 409 OperationInvalidForCurrentState (Azure documents that such a delete fails, not how). A
+// symbolic link is deleted itself, never what it points to.
 //
 // The handler reads the task from the store to find the node it runs or ran on (its nodeInfo)
 // and asks the FileSource for that node's copy of the task directory. What Azure documents and
@@ -70,22 +84,30 @@ import (
 //     nodes either, is returned only when the FileSource knows it.
 //   - $filter is refused (400 UnsupportedQueryParameter), as for every other operation.
 
-// FileSource reads the files of tasks on the nodes that run or ran them. Paths are relative to
-// the task directory, with '/' separators. A FileSource must never read anything outside the
-// task directory, whatever the path or the symbolic links inside the directory.
+// FileSource reads and deletes the files of tasks on the nodes that run or ran them, and the
+// files of nodes. jobID and taskID name a task directory; both empty, they name the node's root
+// directory, of which a FileSource serves only the directories of Azure's layout that a Corral
+// node has (shared, startup, workitems). Paths are relative to that directory, with '/'
+// separators. A FileSource must never reach anything outside the task directory (outside those
+// directories of the node), whatever the path or the symbolic links inside them, nor Corral's
+// own files.
 //
-// Errors: an error wrapping fs.ErrNotExist means the file does not exist (OpenFile) or the
-// node has no directory for the task (ListFiles); one wrapping ErrInvalidFilePath or
-// ErrFileOutsideTask means the path cannot name a file of the task; one wrapping
-// ErrFilesUnavailable means the node cannot be reached now; errors from ctx are returned as
-// they are. Anything else is a failure of the source.
+// Errors: an error wrapping fs.ErrNotExist means the file does not exist (OpenFile, DeleteFile)
+// or the node has no directory for the task (ListFiles); one wrapping ErrInvalidFilePath or
+// ErrFileOutsideTask means the path cannot name a file of the directory; one wrapping
+// ErrFilesUnavailable means the node cannot be reached now; ErrDirectoryNotEmpty and
+// ErrFileProtected are DeleteFile's refusals; errors from ctx are returned as they are.
+// Anything else is a failure of the source.
 type FileSource interface {
-	// ListFiles lists the task directory on node nodeID of pool poolID: its direct entries, or
-	// with recursive every file and directory below it, in any order.
+	// ListFiles lists the directory on node nodeID of pool poolID: its direct entries, or with
+	// recursive every file and directory below it, in any order.
 	ListFiles(ctx context.Context, poolID, nodeID, jobID, taskID string, recursive bool) ([]FileInfo, error)
-	// OpenFile opens the file at path in the task directory for reading and describes it. For a
+	// OpenFile opens the file at path in the directory for reading and describes it. For a
 	// directory it returns a nil reader and the directory's FileInfo (IsDirectory true).
 	OpenFile(ctx context.Context, poolID, nodeID, jobID, taskID, path string) (io.ReadSeekCloser, FileInfo, error)
+	// DeleteFile deletes the file or directory at path in the directory: a directory that is
+	// not empty only with recursive. A symbolic link is deleted itself, not what it points to.
+	DeleteFile(ctx context.Context, poolID, nodeID, jobID, taskID, path string, recursive bool) error
 }
 
 // FileInfo describes a file or directory of a task directory: what Azure's NodeFile and the
@@ -114,6 +136,11 @@ var (
 	ErrFileOutsideTask = errors.New("task file path leads outside the task directory")
 	// ErrFilesUnavailable: the node that has the task's files cannot be reached now.
 	ErrFilesUnavailable = errors.New("the node of the task's files cannot be reached")
+	// ErrDirectoryNotEmpty: a delete of a directory that is not empty, without recursive.
+	ErrDirectoryNotEmpty = errors.New("the directory is not empty")
+	// ErrFileProtected: a delete of one of the node's layout directories (shared, startup,
+	// workitems) or of a task directory itself.
+	ErrFileProtected = errors.New("the directory belongs to the node's layout")
 )
 
 // NodeFile is Azure's NodeFile: one entry of File - List From Task.
@@ -147,92 +174,121 @@ const (
 	fileContentType  = "application/octet-stream" // of every task file, as Azure answers
 	taskFilesPath    = "/jobs/{jobId}/tasks/{taskId}/files"
 	taskFilePath     = taskFilesPath + "/{filePath...}"
+	nodeFilesPath    = "/pools/{poolId}/nodes/{nodeId}/files"
+	nodeFilePath     = nodeFilesPath + "/{filePath...}"
 	recursiveParam   = "recursive"
 	taskNotRunReason = "The task has not been assigned to a compute node, so it has no files."
 )
 
-// fileRoutes are the routes of the task file operations: served when the Server has a
+// fileRoutes are the routes of the task and node file operations: served when the Server has a
 // FileSource, else answered 501 NotImplemented like every operation Corral does not implement.
 func (s *Server) fileRoutes() []route {
-	const get = http.MethodGet
+	const get, del = http.MethodGet, http.MethodDelete
 	if s.files == nil {
 		return []route{
 			{taskFilesPath, nil, []string{get}},
-			{taskFilePath, nil, []string{get, http.MethodHead, http.MethodDelete}},
+			{taskFilePath, nil, []string{get, http.MethodHead, del}},
+			{nodeFilesPath, nil, []string{get}},
+			{nodeFilePath, nil, []string{get, http.MethodHead, del}},
 		}
 	}
 	return []route{
 		{taskFilesPath, map[string]handlerFunc{get: s.listTaskFiles}, nil},
-		{taskFilePath, map[string]handlerFunc{get: s.getTaskFile}, []string{http.MethodDelete}},
+		{taskFilePath, map[string]handlerFunc{get: s.getTaskFile, del: s.deleteTaskFile}, nil},
+		{nodeFilesPath, map[string]handlerFunc{get: s.listNodeFiles}, nil},
+		{nodeFilePath, map[string]handlerFunc{get: s.getNodeFile, del: s.deleteNodeFile}, nil},
 	}
 }
 
-// taskNode is the task whose files a request is about, with its canonical ids and its node.
-type taskNode struct {
+// fileDir is the directory whose files a request is about: a task's directory on the node it
+// runs or ran on, or a node's root directory (jobID and taskID empty), with canonical ids.
+type fileDir struct {
 	jobID, taskID  string
 	poolID, nodeID string
-	taskURL        string
+	url            string // of the task or node: its files are at url + "/files/…"
+	// unavailable answers a directory the node no longer has, or a node that cannot be
+	// reached now.
+	unavailable func() *api.Error
 }
 
 // taskNode reads the task of the path and finds the node it runs or ran on: TaskNotFound or
 // JobNotFound when there is no such task, OperationInvalidForCurrentState when it never had a
 // node.
-func (c *call) taskNode() (taskNode, *api.Error) {
+func (c *call) taskNode() (fileDir, *api.Error) {
 	jobID, taskID, e := c.taskIDs()
 	if e != nil {
-		return taskNode{}, e
+		return fileDir{}, e
 	}
 	t, err := service.GetTask(c.ctx, c.s.st, jobID, taskID)
 	if err != nil {
-		return taskNode{}, c.readError("get task", err)
+		return fileDir{}, c.readError("get task", err)
 	}
 	// The agent names the task directory after the ids as they were added; the path may spell
 	// them in another case.
 	j, err := service.GetJob(c.ctx, c.s.st, jobID)
 	if err != nil {
-		return taskNode{}, c.readError("get job", err)
+		return fileDir{}, c.readError("get job", err)
 	}
 	n := t.NodeInfo
 	if n == nil || n.PoolID == "" || n.NodeID == "" {
-		return taskNode{}, api.NewError(api.CodeOperationInvalidForCurrentState,
+		return fileDir{}, api.NewError(api.CodeOperationInvalidForCurrentState,
 			api.ErrorValue{Key: "Reason", Value: taskNotRunReason})
 	}
-	return taskNode{jobID: j.ID, taskID: t.ID, poolID: n.PoolID, nodeID: n.NodeID,
-		taskURL: c.taskURL(j.ID, t.ID)}, nil
+	return fileDir{jobID: j.ID, taskID: t.ID, poolID: n.PoolID, nodeID: n.NodeID, url: c.taskURL(j.ID, t.ID),
+		unavailable: func() *api.Error { return api.NewError(api.CodeTaskFilesUnavailable) }}, nil
 }
 
-// fileURL is the URL of a task file: the task's URL, "/files/", and the path with each segment
-// escaped.
-func (tn taskNode) fileURL(p string) string {
+// fileURL is the URL of a file of the directory: the task's or node's URL, "/files/", and the
+// path with each segment escaped.
+func (d fileDir) fileURL(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
 		segs[i] = url.PathEscape(s)
 	}
-	return tn.taskURL + "/files/" + strings.Join(segs, "/")
+	return d.url + "/files/" + strings.Join(segs, "/")
 }
 
 // sourceError turns a FileSource error into Azure's: notFound for a file that does not exist or
-// a path that cannot name one, TaskFilesUnavailable for a node that cannot be reached, a
-// timeout or busy store as for reads, else InternalError.
-func (c *call) sourceError(what string, err error, notFound *api.Error) *api.Error {
-	if errors.Is(err, ErrFilesUnavailable) {
-		return api.NewError(api.CodeTaskFilesUnavailable)
-	}
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrInvalidFilePath) || errors.Is(err, ErrFileOutsideTask) {
+// a path that cannot name one, the directory's unavailable answer for a node that cannot be
+// reached, 409 OperationInvalidForCurrentState for a delete refused, a timeout or busy store as
+// for reads, else InternalError.
+func (c *call) sourceError(what string, err error, d fileDir, notFound *api.Error) *api.Error {
+	switch {
+	case errors.Is(err, ErrFilesUnavailable):
+		return d.unavailable()
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrInvalidFilePath) || errors.Is(err, ErrFileOutsideTask):
 		return notFound
+	case errors.Is(err, ErrDirectoryNotEmpty):
+		return api.NewError(api.CodeOperationInvalidForCurrentState,
+			api.ErrorValue{Key: "Reason", Value: "The directory is not empty: delete it with recursive=true."})
+	case errors.Is(err, ErrFileProtected):
+		return api.NewError(api.CodeOperationInvalidForCurrentState,
+			api.ErrorValue{Key: "Reason", Value: "The directory belongs to the node's directory layout and cannot be deleted."})
 	}
 	return c.readError(what, err)
 }
 
+// recursive reads the recursive query parameter (false if absent).
+func (c *call) recursive() (bool, *api.Error) {
+	v, ok := api.QueryValue(c.r, recursiveParam)
+	if !ok {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return false, invalidQuery(recursiveParam, v, "The value must be true or false.")
+	}
+	return b, nil
+}
+
 // listTaskFiles is File - List From Task: GET /jobs/{jobId}/tasks/{taskId}/files.
-func (s *Server) listTaskFiles(c *call) *api.Error {
-	recursive := false
-	if v, ok := api.QueryValue(c.r, recursiveParam); ok {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			return invalidQuery(recursiveParam, v, "The value must be true or false.")
-		}
-		recursive = b
+func (s *Server) listTaskFiles(c *call) *api.Error { return s.listFiles(c, c.taskNode) }
+
+// listFiles lists the files of the directory that dir finds, after checking the query.
+func (s *Server) listFiles(c *call, dir func() (fileDir, *api.Error)) *api.Error {
+	recursive, e := c.recursive()
+	if e != nil {
+		return e
 	}
 	limit, e := api.MaxResults(c.r, api.MaxResultsLimit)
 	if e != nil {
@@ -247,13 +303,13 @@ func (s *Server) listTaskFiles(c *call) *api.Error {
 			return invalidQuery(api.SkipTokenParam, tok, "The continuation token is not valid.")
 		}
 	}
-	tn, e := c.taskNode()
+	d, e := dir()
 	if e != nil {
 		return e
 	}
-	files, err := s.files.ListFiles(c.ctx, tn.poolID, tn.nodeID, tn.jobID, tn.taskID, recursive)
+	files, err := s.files.ListFiles(c.ctx, d.poolID, d.nodeID, d.jobID, d.taskID, recursive)
 	if err != nil {
-		return c.sourceError("list task files", err, api.NewError(api.CodeTaskFilesUnavailable))
+		return c.sourceError("list files", err, d, d.unavailable())
 	}
 	slices.SortFunc(files, func(a, b FileInfo) int { return strings.Compare(a.Path, b.Path) })
 	start, _ := slices.BinarySearchFunc(files, after, func(f FileInfo, p string) int { return strings.Compare(f.Path, p) })
@@ -268,7 +324,7 @@ func (s *Server) listTaskFiles(c *call) *api.Error {
 	}
 	out := make([]NodeFile, len(files))
 	for i, f := range files {
-		out[i] = NodeFile{Name: f.Path, URL: tn.fileURL(f.Path), IsDirectory: f.IsDirectory}
+		out[i] = NodeFile{Name: f.Path, URL: d.fileURL(f.Path), IsDirectory: f.IsDirectory}
 		if !f.IsDirectory {
 			out[i].Properties = &FileProperties{
 				CreationTime:  f.CreationTime.UTC(),
@@ -284,20 +340,31 @@ func (s *Server) listTaskFiles(c *call) *api.Error {
 
 // getTaskFile is File - Get From Task (GET /jobs/{jobId}/tasks/{taskId}/files/{filePath}) and
 // File - Get Properties From Task (HEAD of the same).
-func (s *Server) getTaskFile(c *call) *api.Error {
-	notFound := api.NewError(api.CodeFileNotFound)
+func (s *Server) getTaskFile(c *call) *api.Error { return s.getFile(c, c.taskNode) }
+
+// filePath finds the directory with dir first, so that a task or node that does not exist is
+// answered so whatever the path, and then checks the path (404 FileNotFound).
+func (c *call) filePath(dir func() (fileDir, *api.Error)) (fileDir, string, *api.Error) {
 	name, ok := cleanFilePath(c.r.PathValue("filePath"))
-	// Check the task first, so that a task that does not exist is TaskNotFound whatever the path.
-	tn, e := c.taskNode()
+	d, e := dir()
+	if e != nil {
+		return fileDir{}, "", e
+	}
+	if !ok {
+		return fileDir{}, "", api.NewError(api.CodeFileNotFound)
+	}
+	return d, name, nil
+}
+
+// getFile answers a GET or HEAD of a file of the directory that dir finds.
+func (s *Server) getFile(c *call, dir func() (fileDir, *api.Error)) *api.Error {
+	d, name, e := c.filePath(dir)
 	if e != nil {
 		return e
 	}
-	if !ok {
-		return notFound
-	}
-	f, info, err := s.files.OpenFile(c.ctx, tn.poolID, tn.nodeID, tn.jobID, tn.taskID, name)
+	f, info, err := s.files.OpenFile(c.ctx, d.poolID, d.nodeID, d.jobID, d.taskID, name)
 	if err != nil {
-		return c.sourceError("open task file", err, notFound)
+		return c.sourceError("open file", err, d, api.NewError(api.CodeFileNotFound))
 	}
 	if f != nil {
 		defer f.Close()
@@ -336,7 +403,7 @@ func (s *Server) getTaskFile(c *call) *api.Error {
 		h.Set(HeaderOCPCreationTime, info.CreationTime.UTC().Format(http.TimeFormat))
 	}
 	h.Set(HeaderOCPBatchFileIsDir, strconv.FormatBool(info.IsDirectory))
-	h.Set(HeaderOCPBatchFileURL, tn.fileURL(name))
+	h.Set(HeaderOCPBatchFileURL, d.fileURL(name))
 	h.Set(HeaderOCPBatchFileMode, fileMode(info.Mode))
 	if status == http.StatusPartialContent {
 		h.Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(start+length-1, 10)+"/"+strconv.FormatInt(info.Size, 10))
@@ -353,6 +420,29 @@ func (s *Server) getTaskFile(c *call) *api.Error {
 	if n, err := io.CopyN(c.w, f, length); err != nil {
 		c.s.log.Debug("rest: write task file", "request-id", c.id, "path", c.r.URL.Path, "written", n, "of", length, "err", err)
 	}
+	return nil
+}
+
+// deleteTaskFile is File - Delete From Task: DELETE /jobs/{jobId}/tasks/{taskId}/files/{filePath}.
+func (s *Server) deleteTaskFile(c *call) *api.Error { return s.deleteFile(c, c.taskNode) }
+
+// deleteFile deletes a file of the directory that dir finds: 200, a directory that is not empty
+// only with recursive=true (else 409 OperationInvalidForCurrentState), as Azure documents.
+func (s *Server) deleteFile(c *call, dir func() (fileDir, *api.Error)) *api.Error {
+	recursive, e := c.recursive()
+	if e != nil {
+		return e
+	}
+	d, name, e := c.filePath(dir)
+	if e != nil {
+		return e
+	}
+	if err := s.files.DeleteFile(c.ctx, d.poolID, d.nodeID, d.jobID, d.taskID, name, recursive); err != nil {
+		return c.sourceError("delete file", err, d, api.NewError(api.CodeFileNotFound))
+	}
+	api.SetResponseHeaders(c.w, c.r, c.id)
+	c.w.Header().Set("Content-Length", "0")
+	c.w.WriteHeader(http.StatusOK)
 	return nil
 }
 
@@ -513,4 +603,38 @@ func invalidQuery(name, value, reason string) *api.Error {
 		api.ErrorValue{Key: "QueryParameterName", Value: name},
 		api.ErrorValue{Key: "QueryParameterValue", Value: value},
 		api.ErrorValue{Key: "Reason", Value: reason})
+}
+
+// nodeDir finds the node of the path, whose root directory a node file operation is about:
+// PoolNotFound or NodeNotFound when there is none.
+func (s *Server) nodeDir(c *call) (fileDir, *api.Error) {
+	_, n, e := s.pathNode(c)
+	if e != nil {
+		return fileDir{}, e
+	}
+	p, err := service.GetPool(c.ctx, s.st, c.r.PathValue("poolId"))
+	if err != nil {
+		return fileDir{}, c.readError("get pool", err)
+	}
+	return fileDir{poolID: p.ID, nodeID: n.ID, url: c.nodeURL(p.ID, n.ID), unavailable: func() *api.Error {
+		return api.NewError(api.CodeOperationInvalidForCurrentState,
+			api.ErrorValue{Key: "Reason", Value: "The node cannot be reached now: its agent is not connected."})
+	}}, nil
+}
+
+// listNodeFiles is File - List From Compute Node: GET /pools/{poolId}/nodes/{nodeId}/files.
+func (s *Server) listNodeFiles(c *call) *api.Error {
+	return s.listFiles(c, func() (fileDir, *api.Error) { return s.nodeDir(c) })
+}
+
+// getNodeFile is File - Get From Compute Node (GET /pools/{poolId}/nodes/{nodeId}/files/{filePath})
+// and File - Get Properties From Compute Node (HEAD of the same).
+func (s *Server) getNodeFile(c *call) *api.Error {
+	return s.getFile(c, func() (fileDir, *api.Error) { return s.nodeDir(c) })
+}
+
+// deleteNodeFile is File - Delete From Compute Node: DELETE
+// /pools/{poolId}/nodes/{nodeId}/files/{filePath}.
+func (s *Server) deleteNodeFile(c *call) *api.Error {
+	return s.deleteFile(c, func() (fileDir, *api.Error) { return s.nodeDir(c) })
 }

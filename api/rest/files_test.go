@@ -42,7 +42,11 @@ func (f nodeFiles) info(fi agent.FileInfo) rest.FileInfo {
 }
 
 func (f nodeFiles) ListFiles(ctx context.Context, poolID, nodeID, jobID, taskID string, recursive bool) ([]rest.FileInfo, error) {
-	list, err := f.layout(poolID, nodeID).ListFiles(jobID, taskID, recursive)
+	l := f.layout(poolID, nodeID)
+	list, err := l.ListFiles(jobID, taskID, recursive)
+	if jobID == "" && taskID == "" {
+		list, err = l.ListNodeFiles(recursive)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -56,23 +60,53 @@ func (f nodeFiles) ListFiles(ctx context.Context, poolID, nodeID, jobID, taskID 
 
 func (f nodeFiles) OpenFile(ctx context.Context, poolID, nodeID, jobID, taskID, name string) (io.ReadSeekCloser, rest.FileInfo, error) {
 	l := f.layout(poolID, nodeID)
-	file, fi, err := l.OpenFile(jobID, taskID, name)
-	switch {
-	case errors.Is(err, agent.ErrIsDir):
-		dir, _ := l.TaskDir(jobID, taskID)
-		st, err := os.Stat(filepath.Join(dir, name))
-		if err != nil {
-			return nil, rest.FileInfo{}, err
+	node := jobID == "" && taskID == ""
+	var file *os.File
+	var fi agent.FileInfo
+	var err error
+	if node {
+		file, fi, err = l.OpenNodeFile(name)
+	} else {
+		file, fi, err = l.OpenFile(jobID, taskID, name)
+	}
+	if errors.Is(err, agent.ErrIsDir) {
+		if node {
+			fi, err = l.StatNodeFile(name)
+		} else {
+			fi, err = l.StatFile(jobID, taskID, name)
 		}
-		return nil, rest.FileInfo{Path: name, IsDirectory: true, LastModified: st.ModTime(), Mode: st.Mode()}, nil
-	case errors.Is(err, agent.ErrInvalidPath):
-		return nil, rest.FileInfo{}, fmt.Errorf("%w: %w", rest.ErrInvalidFilePath, err)
-	case errors.Is(err, agent.ErrPathEscapes):
-		return nil, rest.FileInfo{}, fmt.Errorf("%w: %w", rest.ErrFileOutsideTask, err)
-	case err != nil:
-		return nil, rest.FileInfo{}, err
+		if err != nil {
+			return nil, rest.FileInfo{}, sourceError(err)
+		}
+		return nil, rest.FileInfo{Path: name, IsDirectory: true, LastModified: fi.ModTime, Mode: fi.Mode}, nil
+	}
+	if err != nil {
+		return nil, rest.FileInfo{}, sourceError(err)
 	}
 	return file, f.info(fi), nil
+}
+
+func (f nodeFiles) DeleteFile(ctx context.Context, poolID, nodeID, jobID, taskID, name string, recursive bool) error {
+	l := f.layout(poolID, nodeID)
+	if jobID == "" && taskID == "" {
+		return sourceError(l.DeleteNodeFile(name, recursive))
+	}
+	return sourceError(l.DeleteFile(jobID, taskID, name, recursive))
+}
+
+// sourceError maps the agent's errors to the FileSource's.
+func sourceError(err error) error {
+	for _, m := range []struct{ from, to error }{
+		{agent.ErrInvalidPath, rest.ErrInvalidFilePath},
+		{agent.ErrPathEscapes, rest.ErrFileOutsideTask},
+		{agent.ErrNotEmpty, rest.ErrDirectoryNotEmpty},
+		{agent.ErrProtected, rest.ErrFileProtected},
+	} {
+		if errors.Is(err, m.from) {
+			return fmt.Errorf("%w: %w", m.to, err)
+		}
+	}
+	return err
 }
 
 // runTasks adds pool p (one node), job j and the given tasks, waits until they have completed
@@ -441,7 +475,14 @@ func TestTaskFiles(t *testing.T) {
 			// t2 ran, but its node has no directory for it.
 			{"list of a task without files", get("GET", "/jobs/j/tasks/t2/files"), 409, api.CodeTaskFilesUnavailable},
 			{"get of a task without files", get("GET", "/jobs/j/tasks/t2/files/stdout.txt"), 404, api.CodeFileNotFound},
-			{"delete", get("DELETE", "/jobs/j/tasks/t1/files/stdout.txt"), 501, rest.CodeNotImplemented},
+			{"delete of a bookkeeping file", get("DELETE", "/jobs/j/tasks/t1/files/.corral-result.json"), 404, api.CodeFileNotFound},
+			{"delete of a missing file", get("DELETE", "/jobs/j/tasks/t1/files/nope.txt"), 404, api.CodeFileNotFound},
+			{"delete through encoded ..", raw("DELETE", "/jobs/j/tasks/t1/files/wd%2F..%2F..%2Ft2"), 404, api.CodeFileNotFound},
+			{"delete of a directory not empty", get("DELETE", "/jobs/j/tasks/t1/files/wd"), 409, api.CodeOperationInvalidForCurrentState},
+			{"delete of a missing task's file", get("DELETE", "/jobs/j/tasks/nope/files/stdout.txt"), 404, api.CodeTaskNotFound},
+			{"delete with a bad recursive", func() response {
+				return e.do("DELETE", "/jobs/j/tasks/t1/files/wd", url.Values{"recursive": {"maybe"}}, nil)
+			}, 400, api.CodeInvalidQueryParameterValue},
 			{"POST", get("POST", "/jobs/j/tasks/t1/files"), 405, api.CodeUnsupportedHTTPVerb},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
@@ -473,6 +514,26 @@ func TestTaskFiles(t *testing.T) {
 			t.Errorf("literal ..: %d, Location %v, body %q", resp.StatusCode, loc, body)
 		}
 	})
+
+	// File - Delete From Task: a symbolic link is deleted, not what it points to; a directory
+	// with recursive=true.
+	t.Run("delete", func(t *testing.T) {
+		want(t, e.do("DELETE", "/jobs/j/tasks/t1/files/wd/link", nil, nil), http.StatusOK, "")
+		if _, err := os.Stat(secret); err != nil {
+			t.Errorf("the link's target is gone: %v", err)
+		}
+		want(t, e.do("DELETE", "/jobs/j/tasks/t1/files/stdout.txt", nil, nil), http.StatusOK, "")
+		want(t, e.do("GET", "/jobs/j/tasks/t1/files/stdout.txt", nil, nil), http.StatusNotFound, api.CodeFileNotFound)
+		want(t, e.do("DELETE", "/jobs/j/tasks/t1/files/wd", url.Values{"recursive": {"true"}}, nil), http.StatusOK, "")
+		var p listPage
+		e.do("GET", "/jobs/j/tasks/t1/files", url.Values{"recursive": {"true"}}, nil).decode(t, &p)
+		if got := names(p.Value); !slices.Equal(got, []string{"stderr.txt"}) {
+			t.Errorf("files after the deletes: %q", got)
+		}
+		if _, err := os.Stat(filepath.Join(taskDir, ".corral-result.json")); err != nil {
+			t.Errorf("the bookkeeping is gone: %v", err)
+		}
+	})
 }
 
 // TestTaskFilesBeforeRun: a task that has never been on a node has no files: Azure answers
@@ -501,6 +562,10 @@ func (f failingFiles) ListFiles(context.Context, string, string, string, string,
 
 func (f failingFiles) OpenFile(context.Context, string, string, string, string, string) (io.ReadSeekCloser, rest.FileInfo, error) {
 	return nil, rest.FileInfo{}, f.err
+}
+
+func (f failingFiles) DeleteFile(context.Context, string, string, string, string, string, bool) error {
+	return f.err
 }
 
 // TestTaskFilesSourceFails: a FileSource failure is an InternalError, whose details the client
