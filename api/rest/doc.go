@@ -108,8 +108,8 @@
 //     deallocating counts are always 0 (Corral's nodes have no such states), and a node in a
 //     state Corral does not know counts as unknown. The odata.metadata fragment
 //     ("poolnodecounts") was not confirmed against the live service.
-//   - Operations that Azure has and Corral does not implement yet (updates and patches, File -
-//     Delete From Task, and any other path under one of Azure's top-level collections)
+//   - Operations that Azure has and Corral does not implement yet (updates and patches, node
+//     user accounts, and any other path under one of Azure's top-level collections)
 //     answer 501 Not Implemented with the error code "NotImplemented", a code Azure's own SDKs
 //     know (the .NET SDK's BatchErrorCode.NotImplemented: "the operation is not implemented"),
 //     though the "Batch Status and Error Codes" page does not list it or its status; the

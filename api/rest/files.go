@@ -152,11 +152,13 @@ type NodeFile struct {
 }
 
 // FileProperties is Azure's FileProperties: the properties of a file (not of a directory) in a
-// NodeFile.
+// NodeFile. contentLength is an int64 that the API of 2024-07-01.20.0 encodes as a JSON string
+// (the Go SDK azbatch refuses a number); the older SDKs, generated from a description that says
+// number, parse a string of digits as well.
 type FileProperties struct {
 	CreationTime  time.Time `json:"creationTime,omitzero"`
 	LastModified  time.Time `json:"lastModified"`
-	ContentLength int64     `json:"contentLength"`
+	ContentLength int64     `json:"contentLength,string"`
 	ContentType   string    `json:"contentType"`
 	FileMode      string    `json:"fileMode,omitempty"`
 }
