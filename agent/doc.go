@@ -36,6 +36,11 @@
 // bookkeeping: ListFiles hides them and OpenFile refuses them. Who may read and write what is
 // described under "Task users".
 //
+// The node's own files (the credential, the agent's log and records, ".corral-" files) sit in
+// the root beside those directories. The node file operations (ListNodeFiles, OpenNodeFile,
+// StatNodeFile, DeleteNodeFile) serve only shared, startup and workitems, never those files,
+// and follow a symbolic link only inside the one of the three it is in.
+//
 // # Task users
 //
 // Azure Batch runs a task as an auto-user, non-admin unless the task's userIdentity asks for

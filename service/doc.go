@@ -15,7 +15,8 @@
 //   - The node session of a node ("node/<pool>/<node>") owns the conversation with the node's
 //     agent (package agent/protocol): it sends StartTask and KillTask, takes reports, acknowledges
 //     results once the job manager has recorded them, and declares the node lost when it stops
-//     hearing from it.
+//     hearing from it. It carries out what the pool manager records of the node: its scheduling
+//     disabled (nodesched.go), a reboot or reimage (noderestart.go, RestartNode to the agent).
 //   - The pool manager of a pool ("pool/<id>#<incarnation>") owns the pool's record and its nodes: it asks the
 //     VM provider (compute.ProviderID) for nodes and releases them.
 //   - The actor of a job schedule ("jobschedule/<id>#<incarnation>") owns the schedule's record: it
