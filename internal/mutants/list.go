@@ -460,4 +460,32 @@ var Mutants = []Mutant{
 		Packages:    []string{"./service"},
 		Run:         "^TestStartTaskGatesTasks$",
 	},
+	// Compute node operations (service/nodesched.go, service/noderestart.go).
+	{
+		Name:        "disabled-scheduling-not-reloaded",
+		File:        "service/pool.go",
+		Original:    "s.disable, s.restart = p.ops[nodeID].Disable, p.ops[nodeID].Restart",
+		Replacement: "s.restart = p.ops[nodeID].Restart",
+		Description: "after a restart, the session of a node whose scheduling is disabled offers it to the scheduler again",
+		Packages:    []string{"./service"},
+		Run:         "^TestDisableScheduling$",
+	},
+	{
+		Name:        "reboot-does-not-wait-for-tasks",
+		File:        "service/noderestart.go",
+		Original:    "\t\tif !n.killed[id] {\n\t\t\treturn // taskcompletion: it ends first\n\t\t}",
+		Replacement: "\t\t_ = id",
+		Description: "a reboot with taskcompletion restarts the agent while its tasks still run",
+		Packages:    []string{"./service"},
+		Run:         "^TestReboot$",
+	},
+	{
+		Name:        "disable-kills-nothing",
+		File:        "service/nodesched.go",
+		Original:    "\tif ctx.State() == \"Ready\" {\n\t\tn.giveUpRunning(ctx, n.disable)\n\t}",
+		Replacement: "",
+		Description: "disabling scheduling with requeue or terminate lets the node's tasks finish",
+		Packages:    []string{"./service"},
+		Run:         "^TestDisableScheduling$",
+	},
 }
