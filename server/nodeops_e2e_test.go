@@ -105,9 +105,15 @@ func TestDisableSchedulingOnLocalNodes(t *testing.T) {
 	n.node(first, "disabled after a restart", func(nd batch.Node) bool {
 		return nd.State == batch.NodeOffline && nd.SchedulingState == batch.SchedulingDisabled
 	})
-	if code := n.call("POST", "/jobs/j/tasks/long/terminate", nil, nil); code != http.StatusNoContent {
-		t.Fatalf("terminate task: %d", code)
-	}
+	// The restarted service may take a while to take writes (it loads, and meanwhile requests
+	// wait and may time out): terminate until it does.
+	waitUntil(t, 60*time.Second, "task long terminated after the restart", func() bool {
+		code := n.call("POST", "/jobs/j/tasks/long/terminate", nil, nil)
+		if code != http.StatusNoContent && code < 500 {
+			t.Fatalf("terminate task: %d", code)
+		}
+		return code == http.StatusNoContent
+	})
 	for i := range 3 {
 		n.addTask(fmt.Sprintf("after-restart-%d", i), "true")
 	}
