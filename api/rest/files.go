@@ -25,7 +25,7 @@ import (
 // FileSource, and answers them 501 NotImplemented otherwise.
 //
 // A node's files are its root directory as Azure lays a node out, with what a Corral node has of
-// it: shared, startup (empty: Corral runs no start tasks) and workitems, whose
+// it: shared, startup (the start task's directory) and workitems, whose
 // <jobId>/job-1/<taskId> directories are the task directories. Azure's applications, fsmounts
 // and volatile directories do not exist on a Corral node. Nothing else of the node's root (the
 // node's credential, the agent's log and records) and none of Corral's bookkeeping files is
