@@ -307,6 +307,7 @@ func (s *Server) boot(st store.Store, log *slog.Logger) error {
 		Bearer:  cfg.bearer,
 		Logger:  log,
 		Files:   newNodeFiles(filepath.Join(cfg.DataDir, nodesDir), s.hub),
+		Users:   newNodeUsers(filepath.Join(cfg.DataDir, nodesDir)),
 		Evict:   evict,
 		Joins:   s.joins(),
 	})

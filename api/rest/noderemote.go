@@ -48,5 +48,5 @@ func (s *Server) noRemoteLogin(c *call) *api.Error {
 		return e
 	}
 	return &api.Error{Status: http.StatusConflict, Code: api.CodeOperationInvalidForCurrentState,
-		Message: "Corral's compute nodes do not support remote login: they have no SSH or RDP endpoint and no user accounts."}
+		Message: "Corral's compute nodes do not support remote login: Corral does not manage an SSH or RDP endpoint for them."}
 }

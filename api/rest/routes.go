@@ -77,6 +77,7 @@ func (s *Server) routes() {
 		{"/certificates", map[string]handlerFunc{get: s.listCertificates}, []string{post}},
 	}
 	table = append(table, s.fileRoutes()...)
+	table = append(table, s.userRoutes()...)
 	m := http.NewServeMux()
 	for _, rt := range table {
 		var allow []string

@@ -47,6 +47,9 @@ type Config struct {
 	// Files reads tasks' files on their nodes, for the task file operations (see files.go). Nil
 	// means those operations answer 501 NotImplemented.
 	Files FileSource
+	// Users manages nodes' user accounts (Compute Node - Add, Update and Delete User). Nil means
+	// those operations answer 501 NotImplemented.
+	Users NodeUsers
 	// Evict takes a node away as a spot eviction would (POST
 	// /pools/{poolId}/nodes/{nodeId}/evict, a Corral extension for development and tests). Nil
 	// means the operation answers 501 NotImplemented.
@@ -70,6 +73,7 @@ type Server struct {
 	now     func() time.Time
 	timeout time.Duration
 	files   FileSource
+	users   NodeUsers
 	evict   func(poolID, nodeID string) error // nil: not supported
 	joins   Joins                             // nil: not supported
 
@@ -122,6 +126,7 @@ func New(cfg Config) (*Server, error) {
 		now:     cfg.Now,
 		timeout: cfg.RequestTimeout,
 		files:   cfg.Files,
+		users:   cfg.Users,
 		evict:   cfg.Evict,
 		joins:   cfg.Joins,
 	}
