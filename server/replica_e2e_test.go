@@ -73,7 +73,7 @@ func startReplicas(t *testing.T, n int, storeArg string, open func(t *testing.T)
 func (rs *replicaSet) start(t *testing.T, i int, ttl time.Duration) {
 	t.Helper()
 	rs.reps[i] = startServer(t, rs.e.bin, rs.addrs[i], rs.datas[i], rs.e.key, "--store", rs.store, "--provider", "static",
-		"--lease-ttl", ttl.String(), "--node-lost-after", "10s", "--replica-name", fmt.Sprintf("r%d", i))
+		"--lease-ttl", ttl.String(), "--node-lost-after", "30s", "--replica-name", fmt.Sprintf("r%d", i))
 }
 
 // urls is the comma-separated list of the replicas' URLs, as agents and clients are given it.
@@ -481,8 +481,11 @@ func testReplicaFrozenLeader(t *testing.T, storeArg string, open func(t *testing
 		t.Errorf("the resumed replica answered %d to a new job; want 201 or 503", resp.StatusCode)
 	}
 	t.Logf("the resumed replica answered %d to a new job", resp.StatusCode)
-	if i, l := rs.leader(t); i != next || l.Term != lease.Term {
-		t.Errorf("after the resume the lease is r%d's in term %d; want r%d's in term %d still", i, l.Term, next, lease.Term)
+	// A freeze inside a write transaction holds PostgreSQL's lock until the server ends the
+	// frozen session (idle_in_transaction_session_timeout): the new leader's first term may then
+	// have run out before its write committed, and it leads again in a later one.
+	if i, l := rs.leader(t); i == old || l.Term < lease.Term {
+		t.Errorf("after the resume the lease is r%d's in term %d; want another replica's than r%d, in term %d or later", i, l.Term, old, lease.Term)
 	}
 
 	rs.waitSucceeded(t, len(tasks), 120*time.Second)
