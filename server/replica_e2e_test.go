@@ -45,6 +45,7 @@ type replicaSet struct {
 // provider (machines outlive a replica) and a short lease.
 func startReplicas(t *testing.T, n int, storeArg string, open func(t *testing.T) store.Store, ttl time.Duration) *replicaSet {
 	t.Helper()
+	skipUnderRace(t)
 	rs := &replicaSet{store: storeArg, open: open}
 	rs.e = &e2eEnv{bin: buildCorral(t), key: []byte("e2e-key-0123456789abcdef")}
 	for i := 0; i < n; i++ {

@@ -196,11 +196,12 @@ func TestDisableScheduling(t *testing.T) {
 // TestSchedulingRequests checks the answers to Disable and Enable Scheduling, and what the store
 // shows: schedulingState, state offline while the node runs nothing, and the option kept.
 func TestSchedulingRequests(t *testing.T) {
-	st := memstore.New()
+	var st *memstore.Store
 	two := int32(2)
 	var replies []Reply
+	// A store of its own in each iteration: SYSTEST_ITERATIONS may ask for more than one.
 	systest.Test(t, systest.Config{Iterations: 1, MaxSteps: 2000, Seed: 1}, func(s *systest.Sim) {
-		replies = nil
+		replies, st = nil, memstore.New()
 		runService(s, Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: time.Hour}}, model.Provider{})
 		s.Create("client", &recordingClient{out: &replies, reqs: []actor.Event{
 			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two}},
