@@ -107,23 +107,10 @@ func GetPoolLife(ctx context.Context, st store.Store, poolID string) (batch.Pool
 
 // ListPools lists pools in id order, at most limit (0: all) after the pool id after.
 func ListPools(ctx context.Context, st store.Store, after string, limit int) ([]batch.Pool, error) {
-	var out []batch.Pool
-	err := st.View(ctx, func(tx store.Tx) error {
-		rs, err := tx.List(tablePools, "", keyAfter(after), limit)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			var pr poolRecord
-			if err := json.Unmarshal(r.Value, &pr); err != nil {
-				return err
-			}
-			pr.Pool.ETag = etag(r.Version)
-			out = append(out, pr.Pool)
-		}
-		return nil
+	return listEntities(ctx, st, tablePools, after, limit, func(r poolRecord, version int64) batch.Pool {
+		r.Pool.ETag = etag(version)
+		return r.Pool
 	})
-	return out, err
 }
 
 // ListNodes lists a pool's nodes in id order, as readNodes shows them.
@@ -261,23 +248,10 @@ func GetJobLife(ctx context.Context, st store.Store, jobID string) (batch.Job, i
 
 // ListJobs lists jobs in id order, at most limit (0: all) after the job id after.
 func ListJobs(ctx context.Context, st store.Store, after string, limit int) ([]batch.Job, error) {
-	var out []batch.Job
-	err := st.View(ctx, func(tx store.Tx) error {
-		rs, err := tx.List(tableJobs, "", keyAfter(after), limit)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			var jr jobRecord
-			if err := json.Unmarshal(r.Value, &jr); err != nil {
-				return err
-			}
-			jr.Job.ETag = etag(r.Version)
-			out = append(out, jr.Job)
-		}
-		return nil
+	return listEntities(ctx, st, tableJobs, after, limit, func(r jobRecord, version int64) batch.Job {
+		r.Job.ETag = etag(version)
+		return r.Job
 	})
-	return out, err
 }
 
 // GetTask reads a task.
@@ -402,23 +376,10 @@ func GetJobScheduleLife(ctx context.Context, st store.Store, scheduleID string) 
 // ListJobSchedules lists job schedules in id order, at most limit (0: all) after the schedule id
 // after.
 func ListJobSchedules(ctx context.Context, st store.Store, after string, limit int) ([]batch.JobSchedule, error) {
-	var out []batch.JobSchedule
-	err := st.View(ctx, func(tx store.Tx) error {
-		rs, err := tx.List(tableSchedules, "", keyAfter(after), limit)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			var sr scheduleRecord
-			if err := json.Unmarshal(r.Value, &sr); err != nil {
-				return err
-			}
-			sr.Schedule.ETag = etag(r.Version)
-			out = append(out, sr.Schedule)
-		}
-		return nil
+	return listEntities(ctx, st, tableSchedules, after, limit, func(r scheduleRecord, version int64) batch.JobSchedule {
+		r.Schedule.ETag = etag(version)
+		return r.Schedule
 	})
-	return out, err
 }
 
 // ListJobsFromSchedule lists the jobs a job schedule created that exist (Job - List From Job
@@ -447,5 +408,28 @@ func ListJobsFromSchedule(ctx context.Context, st store.Store, scheduleID, after
 	if errors.Is(err, errNotFound) {
 		return nil, notFound(batch.CodeJobScheduleNotFound, "job schedule")
 	}
+	return out, err
+}
+
+// listEntities lists the records of a table of top-level entities (pools, jobs, job schedules)
+// in key order, at most limit (0: all) after the id after, each decoded as R and turned into
+// what the API shows by entity, given the record's version.
+func listEntities[R, E any](ctx context.Context, st store.Store, table, after string, limit int, entity func(r R, version int64) E) ([]E, error) {
+	var out []E
+	err := st.View(ctx, func(tx store.Tx) error {
+		out = out[:0]
+		rs, err := tx.List(table, "", keyAfter(after), limit)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			var rec R
+			if err := json.Unmarshal(r.Value, &rec); err != nil {
+				return err
+			}
+			out = append(out, entity(rec, r.Version))
+		}
+		return nil
+	})
 	return out, err
 }
