@@ -69,6 +69,9 @@
 //
 // Actors that setup creates run on the default host, which never crashes; AddHost adds hosts that
 // crash and restart. All of them share one namespace of actor IDs, as actors of one engine do.
+// A crash forgets a host's actors as a process's exit forgets its engine's: until the restarted
+// host creates an ID again, a send to it from the host's own actors is a send to an unknown actor
+// (a bug), while from other hosts it is lost, as a message to a process that has no such actor.
 // [Sim.AddProcess] adds a host with a namespace of its own, as a separate OS process (a server
 // replica) has an engine of its own: two processes may each have an actor "account" at once, a
 // paused old leader and the new one. Traces and reports name a process's actors qualified,

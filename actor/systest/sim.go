@@ -23,8 +23,13 @@ type Sim struct {
 	strat strategy
 	watch *watch
 
-	actors   map[actor.ID]*actor.Instance // the default namespace: the current incarnation of every ID ever created there
-	live     []liveActor                  // instances not known to be halted, in creation order
+	actors map[actor.ID]*actor.Instance // the default namespace: the current incarnation of every ID ever created there
+	// diedWith holds the actors of the default namespace that a crash of their host killed. The
+	// host's later lives do not know them: a new process starts with an empty engine, so a send
+	// from the host to one of them, before the host creates it again, is a send to an unknown
+	// actor. (Other hosts reach them over a network, where such a message is simply lost.)
+	diedWith map[*actor.Instance]bool
+	live     []liveActor // instances not known to be halted, in creation order
 	nextAuto int
 	declared map[string]bool // actor types whose declarations coverage has
 
@@ -218,6 +223,7 @@ func newSim(cfg *Config, strat strategy, w *watch, cov *coverage) *Sim {
 		strat:    strat,
 		watch:    w,
 		actors:   map[actor.ID]*actor.Instance{},
+		diedWith: map[*actor.Instance]bool{},
 		declared: map[string]bool{},
 		hosts:    map[string]*simHost{},
 		now:      epoch,
@@ -460,6 +466,13 @@ func (s *Sim) crash(h *simHost) {
 	for _, la := range s.live {
 		if la.host == h {
 			la.in.Kill()
+		}
+	}
+	if h.ns == nil {
+		for _, in := range s.actors {
+			if in.Host() == h.name {
+				s.diedWith[in] = true
+			}
 		}
 	}
 	clear(h.ns)
@@ -989,6 +1002,10 @@ func (e simEnv) Send(from *actor.Instance, to actor.ID, ev actor.Event) {
 	dst, lost, ok := s.resolve(s.procOf(from), to)
 	if !ok {
 		actor.Abort(actor.FailUnknownID, "send %s to unknown actor %s", actor.EventName(ev), to)
+	}
+	if in := s.actors[to]; dst == nil && in != nil && s.diedWith[in] && from != nil && from.Host() == in.Host() {
+		actor.Abort(actor.FailUnknownID, "send %s to unknown actor %s: it died in a crash of host %s, and this life of the host has not created it again",
+			actor.EventName(ev), to, in.Host())
 	}
 	// From is for traces alone (handlers never see it): a process's actor is named qualified.
 	m := outMsg{to: to, dst: dst, env: actor.Envelope{From: s.nameOf(from), Event: ev}, lost: lost}
