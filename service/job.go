@@ -691,7 +691,7 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		}
 		if e.Kill {
 			// Its loss (or its end) is recorded already.
-			ctx.Send(nodeActor(e.PoolID, e.NodeID), killAttempt{AttemptID: e.Ref.AttemptID})
+			ctx.Send(SchedulerID(e.PoolID), nodeKill{NodeID: e.NodeID, AttemptID: e.Ref.AttemptID})
 		}
 		return
 	}
@@ -736,7 +736,7 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 			ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
 		}
 		if e.Kill {
-			ctx.Send(nodeActor(e.PoolID, e.NodeID), killAttempt{AttemptID: e.Ref.AttemptID})
+			ctx.Send(SchedulerID(e.PoolID), nodeKill{NodeID: e.NodeID, AttemptID: e.Ref.AttemptID})
 		}
 	}, func(ctx *actor.Context) {
 		if requeue || outcome.Retry {
@@ -895,7 +895,7 @@ func (j *jobManager) stop(ctx *actor.Context, r *taskRecord, next taskRecord) bo
 		return false
 	}
 	if r.NodeID != "" {
-		ctx.Send(nodeActor(j.rec.PoolID, r.NodeID), killAttempt{AttemptID: r.Attempt.AttemptID})
+		ctx.Send(SchedulerID(j.rec.PoolID), nodeKill{NodeID: r.NodeID, AttemptID: r.Attempt.AttemptID})
 	} else {
 		ctx.Send(j.sched, withdraw{JobID: j.jobID, JobInc: j.inc, TaskID: r.Task.ID, Seq: r.Seq})
 	}

@@ -28,9 +28,10 @@ type (
 		Start protocol.StartTask
 	}
 
-	// killAttempt asks a node session to have its agent kill an attempt. The job manager sends it
-	// once the attempt's end is recorded (the task terminated, the job deleted): the attempt's
-	// result changes nothing any more.
+	// killAttempt asks a node session to have its agent kill an attempt. The job manager asks
+	// for it once the attempt's end is recorded (the task terminated, the job deleted): the
+	// attempt's result changes nothing any more. It goes through the pool's scheduler (nodeKill),
+	// which holds it until the session has started.
 	killAttempt struct{ AttemptID string }
 
 	// attemptEnded tells a job manager that an attempt is over: it finished (Result), or its node

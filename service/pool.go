@@ -361,6 +361,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 	ctx.StartPeriodicTimer(askAgainEvery, askAgainEvery, askAgain{})
 	slices.Sort(leaving)
 	if p.pool.State == batch.PoolDeleting {
+		ctx.Send(SchedulerID(p.poolID), sessionsLoaded{})
 		p.startDeleting(ctx, append(leaving, sortedKeys(p.nodes)...), false) // no session was started
 		return
 	}
@@ -375,6 +376,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 			p.restore(ctx, id)
 		}
 	}
+	ctx.Send(SchedulerID(p.poolID), sessionsLoaded{})
 	for _, id := range leaving {
 		p.release(ctx, id)
 	}
@@ -1106,6 +1108,7 @@ func (p *poolManager) startSession(ctx *actor.Context, nodeID string, expected [
 	s.disable, s.restart = p.ops[nodeID].Disable, p.ops[nodeID].Restart
 	s.startAgain = s.restart != nil // a reboot under way: the start task runs again after it
 	ctx.Create(string(nodeActor(p.poolID, nodeID)), s)
+	ctx.Send(SchedulerID(p.poolID), sessionStarted{NodeID: nodeID})
 }
 
 // vmGone records a node whose VM the provider lost: preempted (a spot eviction), or failed by

@@ -49,6 +49,22 @@ type (
 	// poolFill tells the scheduler the node fill type of the pool's current life.
 	poolFill struct{ Fill batch.NodeFillType }
 
+	// nodeKill asks, through the pool's scheduler, the session of node NodeID to kill an
+	// attempt (killAttempt). Job managers send kills this way because the scheduler of a pool
+	// id always exists while they do, and a node's session may not yet: after a restart of the
+	// service, a job manager can take a Task - Terminate before the pool manager has loaded
+	// and started its nodes' sessions. The scheduler holds such a kill until it has.
+	nodeKill struct{ NodeID, AttemptID string }
+
+	// sessionStarted tells the scheduler that the pool manager has started the session of
+	// NodeID: kills for the node can go to it.
+	sessionStarted struct{ NodeID string }
+
+	// sessionsLoaded tells the scheduler that a life of the pool has loaded and started the
+	// sessions of all its nodes that have one. A kill held for any other node is dropped: that
+	// node is leaving the pool, and its VM goes with what it runs.
+	sessionsLoaded struct{}
+
 	// sampleTasks asks the scheduler for the pool's task counts (a taskSample to ReplyTo).
 	sampleTasks struct{ ReplyTo actor.ID }
 
@@ -95,6 +111,9 @@ type scheduler struct {
 	nodes []string       // the keys of free, sorted
 
 	counts map[string]taskCounts // by jobKey: the latest jobCounts
+
+	sessions map[string]bool // nodes whose sessions this life of the service has started
+	held     []nodeKill      // kills for nodes whose sessions have not started (yet)
 }
 
 // taskCounts counts a job's (or a pool's) tasks for autoscale: active tasks whose dependencies
@@ -119,7 +138,8 @@ func (c *taskCounts) add(o taskCounts) {
 }
 
 func newScheduler(poolID string, fill batch.NodeFillType) *scheduler {
-	return &scheduler{poolID: poolID, fill: fill, free: map[string]int{}, total: map[string]int{}, counts: map[string]taskCounts{}}
+	return &scheduler{poolID: poolID, fill: fill, free: map[string]int{}, total: map[string]int{}, counts: map[string]taskCounts{},
+		sessions: map[string]bool{}}
 }
 
 // Define declares the scheduler's single state.
@@ -140,6 +160,12 @@ func (s *scheduler) Define(m *actor.Machine) {
 		}),
 		actor.On(func(ctx *actor.Context, c jobCounts) { s.counts[jobKey(c.JobID, c.JobInc)] = c.Counts }),
 		actor.On(func(ctx *actor.Context, f poolFill) { s.fill = f.Fill }),
+		actor.On(s.kill),
+		actor.On(func(ctx *actor.Context, st sessionStarted) {
+			s.sessions[st.NodeID] = true
+			s.sendHeld(ctx, false)
+		}),
+		actor.On(func(ctx *actor.Context, _ sessionsLoaded) { s.sendHeld(ctx, true) }),
 		actor.On(s.sample),
 		actor.On(func(ctx *actor.Context, u nodeUp) {
 			if i, found := slices.BinarySearch(s.nodes, u.NodeID); !found {
@@ -176,6 +202,30 @@ func (s *scheduler) Define(m *actor.Machine) {
 			}
 		}),
 	)
+}
+
+// kill passes a kill on to the node's session, or holds it until the session has started.
+func (s *scheduler) kill(ctx *actor.Context, k nodeKill) {
+	if s.sessions[k.NodeID] {
+		ctx.Send(nodeActor(s.poolID, k.NodeID), killAttempt{AttemptID: k.AttemptID})
+		return
+	}
+	s.held = append(s.held, k)
+}
+
+// sendHeld passes on the held kills whose nodes' sessions have started; with loaded (the pool has
+// started every session it will), it drops the others.
+func (s *scheduler) sendHeld(ctx *actor.Context, loaded bool) {
+	s.held = slices.DeleteFunc(s.held, func(k nodeKill) bool {
+		if s.sessions[k.NodeID] {
+			ctx.Send(nodeActor(s.poolID, k.NodeID), killAttempt{AttemptID: k.AttemptID})
+			return true
+		}
+		if loaded {
+			ctx.Log("scheduler: a kill for a node without a session dropped; the node is leaving", "pool", s.poolID, "node", k.NodeID, "attempt", k.AttemptID)
+		}
+		return loaded
+	})
 }
 
 // sample answers sampleTasks.

@@ -207,6 +207,19 @@ type pause struct{ Max time.Duration }
 // pauseOver is the client's timer for a pause.
 type pauseOver struct{}
 
+// await makes a client wait until Cond holds (checked every 100 ms of virtual time) before its
+// next request. It is not a request.
+type await struct{ Cond func() bool }
+
+// crashHost makes a client crash a host of the simulation before its next request: the host
+// restarts at once with Restart (as a supervisor restarts a killed process), else when the tester
+// chooses. It is not a request.
+type crashHost struct {
+	Sim     *systest.Sim
+	Host    string
+	Restart bool
+}
+
 // clientDone is announced when a client has had every request answered.
 type clientDone struct{}
 
@@ -294,7 +307,13 @@ func withRequest(ev actor.Event, req Request) actor.Event {
 	case RestartComputeNode:
 		r.Request = req
 		ev = r
-	case pause:
+	case TerminateTask:
+		r.Request = req
+		ev = r
+	case TerminateJob:
+		r.Request = req
+		ev = r
+	case pause, await, crashHost:
 	default:
 		panic(fmt.Sprintf("withRequest: no request id for %T", ev))
 	}
@@ -303,9 +322,24 @@ func withRequest(ev actor.Event, req Request) actor.Event {
 
 // send sends the current request, or waits out the current pause.
 func (c *client) send(ctx *actor.Context) {
-	if p, ok := c.reqs[c.next].(pause); ok {
+	switch p := c.reqs[c.next].(type) {
+	case pause:
 		ticks := int(p.Max / (100 * time.Millisecond))
 		ctx.StartTimer(time.Duration(ctx.RandomInt(max(ticks, 1)))*100*time.Millisecond, pauseOver{})
+		return
+	case await:
+		if !p.Cond() {
+			ctx.StartTimer(100*time.Millisecond, pauseOver{})
+			return
+		}
+		c.advance(ctx)
+		return
+	case crashHost:
+		ctx.Assert(p.Sim.CrashHost(p.Host) == nil, "crash %s", p.Host)
+		if p.Restart {
+			ctx.Assert(p.Sim.RestartHost(p.Host) == nil, "restart %s", p.Host)
+		}
+		c.advance(ctx)
 		return
 	}
 	ev := c.reqs[c.next]
@@ -353,11 +387,19 @@ func (c *client) Define(m *actor.Machine) {
 			c.retry = ctx.StartPeriodicTimer(5*time.Second, 5*time.Second, resend{})
 		}),
 		actor.On(func(ctx *actor.Context, _ resend) {
-			if _, ok := c.reqs[c.next].(pause); !ok {
+			switch c.reqs[c.next].(type) {
+			case pause, await, crashHost:
+			default:
 				c.send(ctx)
 			}
 		}),
-		actor.On(func(ctx *actor.Context, _ pauseOver) { c.advance(ctx) }),
+		actor.On(func(ctx *actor.Context, _ pauseOver) {
+			if _, ok := c.reqs[c.next].(await); ok {
+				c.send(ctx) // checks again
+				return
+			}
+			c.advance(ctx)
+		}),
 		actor.On(func(ctx *actor.Context, r Reply) {
 			if r.RequestID != fmt.Sprint(c.next) {
 				return // an answer to a repeat of an earlier request
@@ -371,8 +413,11 @@ func (c *client) Define(m *actor.Machine) {
 			if _, term := c.reqs[c.next].(TerminateJobSchedule); term && r.Err != nil && r.Err.Code == batch.CodeJobScheduleCompleted {
 				ok = true // a repeat that finds the schedule its first copy terminated
 			}
-			if _, patch := c.reqs[c.next].(PatchJob); patch && r.Err != nil && r.Err.Code == "JobCompleted" {
-				ok = true // a repeat that finds the job its first copy completed
+			switch c.reqs[c.next].(type) {
+			case PatchJob, TerminateJob:
+				if r.Err != nil && r.Err.Code == "JobCompleted" {
+					ok = true // a repeat that finds the job its first copy completed
+				}
 			}
 			busy := r.Err != nil && (r.Err.Code == "ServerBusy" || r.Err.Code == batch.CodePoolBeingResized ||
 				r.Err.Code == batch.CodeJobBeingDeleted || r.Err.Code == batch.CodePoolBeingDeleted ||
@@ -410,6 +455,14 @@ func (c *client) Define(m *actor.Machine) {
 			}
 			if p, isPatch := c.reqs[c.next].(PatchPool); isPatch && p.Metadata != nil {
 				ctx.Announce(poolPatched{PoolID: p.PoolID, Metadata: *p.Metadata})
+			}
+			switch r := c.reqs[c.next].(type) {
+			case TerminateTask:
+				ctx.Announce(killAcked{JobID: r.JobID, TaskID: r.TaskID})
+			case TerminateJob:
+				ctx.Announce(killAcked{JobID: r.JobID})
+			case DeleteJob:
+				ctx.Announce(killAcked{JobID: r.JobID})
 			}
 			if add, isAdd := c.reqs[c.next].(AddTasks); isAdd {
 				ids := make([]string, len(add.Tasks))

@@ -488,4 +488,23 @@ var Mutants = []Mutant{
 		Packages:    []string{"./service"},
 		Run:         "^TestDisableScheduling$",
 	},
+	// Kills through the pool's scheduler (service/scheduler.go).
+	{
+		Name:        "kill-before-session",
+		File:        "service/scheduler.go",
+		Original:    "\tif s.sessions[k.NodeID] {\n\t\tctx.Send(nodeActor(s.poolID, k.NodeID), killAttempt{AttemptID: k.AttemptID})",
+		Replacement: "\tif true {\n\t\tctx.Send(nodeActor(s.poolID, k.NodeID), killAttempt{AttemptID: k.AttemptID})",
+		Description: "a kill goes to the node's session before the pool manager has started it (after a restart)",
+		Packages:    []string{"./service"},
+		Run:         "^(TestKillRightAfterRestart|TestSchedulerHoldsKillsUntilSessionStarts)$",
+	},
+	{
+		Name:        "kill-not-held",
+		File:        "service/scheduler.go",
+		Original:    "\ts.held = append(s.held, k)\n",
+		Replacement: "",
+		Description: "a kill for a node whose session has not started yet is dropped, and the task's process runs on",
+		Packages:    []string{"./service"},
+		Run:         "^(TestKillRightAfterRestart|TestSchedulerHoldsKillsUntilSessionStarts)$",
+	},
 }
