@@ -107,6 +107,13 @@ func startServer(t *testing.T, bin, addr, data string, key []byte, flags ...stri
 		t.Fatal(err)
 	}
 	s := &e2eServer{cmd: cmd, log: logPath}
+	t.Cleanup(func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(logPath); err == nil {
+				t.Logf("server log %s:\n%s", logPath, tail(b, 200))
+			}
+		}
+	})
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -298,4 +305,13 @@ func killNodes(t *testing.T, data string) {
 		return
 	}
 	p.KillAll()
+}
+
+// tail is the last n lines of b.
+func tail(b []byte, n int) []byte {
+	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return bytes.Join(lines, []byte("\n"))
 }

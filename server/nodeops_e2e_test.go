@@ -88,7 +88,6 @@ func TestDisableSchedulingOnLocalNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	skipNodeOpsE2E(t)
 	n := e2eNodes{t, newE2E(t)}
 	first, other := n.longTask("sleep 120")
 	if code := n.call("POST", "/pools/p1/nodes/"+first+"/disablescheduling", map[string]string{"nodeDisableSchedulingOption": "requeue"}, nil); code != http.StatusOK {
@@ -106,26 +105,13 @@ func TestDisableSchedulingOnLocalNodes(t *testing.T) {
 	n.node(first, "disabled after a restart", func(nd batch.Node) bool {
 		return nd.State == batch.NodeOffline && nd.SchedulingState == batch.SchedulingDisabled
 	})
-	// The restarted service may take a while to take writes (it loads, and meanwhile requests
-	// wait and may time out): terminate until it does.
-	waitUntil(t, 60*time.Second, "task long terminated after the restart", func() bool {
-		code := n.call("POST", "/jobs/j/tasks/long/terminate", nil, nil)
-		if code != http.StatusNoContent && code < 500 {
-			t.Fatalf("terminate task: %d", code)
-		}
-		return code == http.StatusNoContent
-	})
-	// Adds are retried the same way. Under load a write after the restart has been seen to time
-	// out (500 OperationTimedOut) more than once before one succeeds; the cause is not found yet.
+	// Right after the restart, before the pool has started its nodes' sessions perhaps: the
+	// terminate's kill waits for the session (it once killed the job manager instead).
+	if code := n.call("POST", "/jobs/j/tasks/long/terminate", nil, nil); code != http.StatusNoContent {
+		t.Fatalf("terminate task: %d", code)
+	}
 	for i := range 3 {
-		id := fmt.Sprintf("after-restart-%d", i)
-		waitUntil(t, 90*time.Second, "task "+id+" added after the restart", func() bool {
-			code := n.call("POST", "/jobs/j/tasks", batch.Task{ID: id, CommandLine: "true"}, nil)
-			if code != http.StatusCreated && code != http.StatusConflict && code < 500 {
-				t.Fatalf("add task %s: %d", id, code)
-			}
-			return code == http.StatusCreated || code == http.StatusConflict // 409: a timed-out add that committed
-		})
+		n.addTask(fmt.Sprintf("after-restart-%d", i), "true")
 	}
 	for i := range 3 {
 		tk := n.task("j", fmt.Sprintf("after-restart-%d", i), "completed", completed)
@@ -156,7 +142,6 @@ func TestRebootOnLocalNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	skipNodeOpsE2E(t)
 	n := e2eNodes{t, newE2E(t)}
 	first, other := n.longTask(`/bin/sh -c "echo here > marker; sleep 120"`)
 	marker := filepath.Join(n.e.data, "nodes", "p1", first, "workitems", "j", "job-1", "long", "wd", "marker")
@@ -189,16 +174,5 @@ func TestRebootOnLocalNodes(t *testing.T) {
 	n.addTask("next", "true")
 	if tk := n.task("j", "next", "completed", completed); tk.NodeInfo == nil || tk.NodeInfo.NodeID != first {
 		t.Errorf("task next ran on %+v, not on %s", tk.NodeInfo, first)
-	}
-}
-
-// skipNodeOpsE2E leaves the node operations' end-to-end tests out unless
-// CORRAL_TEST_NODE_OPS_E2E=1. They pass alone, but in a loaded full run a requeue after a
-// reboot, or a write after a restart, has stalled past their 60 s deadlines: an open bug, not
-// yet understood. The service's systematic tests of the same operations run everywhere.
-func skipNodeOpsE2E(t *testing.T) {
-	t.Helper()
-	if os.Getenv("CORRAL_TEST_NODE_OPS_E2E") != "1" {
-		t.Skip("open bug: stalls under a loaded full run; run with CORRAL_TEST_NODE_OPS_E2E=1")
 	}
 }
