@@ -381,6 +381,7 @@ func (c *cell) run() {
 			before := c.work()
 			res, f := in.Step()
 			if f != nil {
+				f.Host = in.Host()
 				e.fail(f)
 			}
 			if id := res.Envelope.Timer; id != 0 {

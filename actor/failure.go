@@ -25,6 +25,7 @@ const (
 type Failure struct {
 	Kind    string // one of the Fail* constants
 	Actor   ID
+	Host    string // the failing actor's host (see Engine.AddHost); empty for the default host and monitors
 	Type    string // the actor's type (see TypeOf)
 	State   string
 	Event   string // the event's type name, or "<entry>"/"<exit>" for entry and exit actions

@@ -151,6 +151,7 @@ type Server struct {
 	http      *http.Server
 	done      chan error
 	replica   *replica // nil unless the store is shared
+	recovery  *recovery
 }
 
 // Start opens the store, boots the service, and serves HTTP until Close. With a store of its own
@@ -249,7 +250,9 @@ func (s *Server) boot(st store.Store, log *slog.Logger) error {
 		return err
 	}
 	s.creds = creds
-	s.engine = actor.NewEngine(actor.Options{Logger: log})
+	s.recovery = newRecovery(log)
+	s.engine = actor.NewEngine(actor.Options{Logger: log, OnFailure: s.recovery.onFailure})
+	s.recovery.engine = s.engine
 	s.hub = agentlink.NewHub(s.engine, creds, service.NodeSessionID, agentlink.HubOptions{Logger: log, ProxyID: service.AgentID})
 	var impl actor.Actor
 	var evict func(poolID, nodeID string) error
@@ -293,7 +296,7 @@ func (s *Server) boot(st store.Store, log *slog.Logger) error {
 		s.abort()
 		return err
 	}
-	if err := s.engine.AddHost("service", func(h actor.Host) error {
+	if err := s.engine.AddHost(serviceHost, func(h actor.Host) error {
 		return service.Boot(h, service.Config{Store: st, Timing: cfg.Timing, AutoScaleMinInterval: cfg.AutoScaleMinInterval})
 	}); err != nil {
 		s.abort()
@@ -391,9 +394,10 @@ func (s *Server) abort() {
 // service's actors (CrashHost waits for running handlers), and the provider's actors and
 // processes.
 func (s *Server) halt() error {
+	s.recovery.close()
 	s.api.Stop()
 	s.hub.Close()
-	err := s.engine.CrashHost("service")
+	err := s.engine.CrashHost(serviceHost)
 	if perr := s.engine.CrashHost(providerHost); err == nil {
 		err = perr
 	}
@@ -504,7 +508,8 @@ func (s *Server) Close() error {
 	}
 	if s.replica == nil {
 		// Stop the service's actors (CrashHost waits for running handlers) before the store goes.
-		if cerr := s.engine.CrashHost("service"); err == nil {
+		s.recovery.close()
+		if cerr := s.engine.CrashHost(serviceHost); err == nil {
 			err = cerr
 		}
 		s.abort()
