@@ -735,7 +735,7 @@ func (c *Client) start(s protocol.StartTask) {
 		JobID: s.JobID, TaskID: s.TaskID, PoolID: s.PoolID, AttemptID: s.AttemptID,
 		CommandLine: s.CommandLine, MaxWallClock: s.MaxWallClock, ElevationAdmin: s.ElevationAdmin,
 		ResourceFiles: s.ResourceFiles, OutputFiles: s.OutputFiles,
-		StartTask: s.NodeStartTask,
+		StartTask: s.NodeStartTask, JobPrepTaskID: s.JobPrepTaskID,
 	}
 	for _, e := range s.Env {
 		spec.Env = append(spec.Env, EnvSetting{Name: e.Name, Value: e.Value})

@@ -96,5 +96,11 @@ func (r *Runner) taskEnv(spec TaskSpec, dir, wd string) *envBuilder {
 	b.set("AZ_BATCH_NODE_STARTUP_WORKING_DIR", filepath.Join(r.StartupDir(), WorkingDirName))
 	b.set("AZ_BATCH_TASK_DIR", dir)
 	b.set("AZ_BATCH_TASK_WORKING_DIR", wd)
+	if spec.JobPrepTaskID != "" && !spec.StartTask {
+		if prep, err := r.TaskDir(spec.JobID, spec.JobPrepTaskID); err == nil {
+			b.set("AZ_BATCH_JOB_PREP_DIR", prep)
+			b.set("AZ_BATCH_JOB_PREP_WORKING_DIR", filepath.Join(prep, WorkingDirName))
+		}
+	}
 	return b
 }

@@ -59,6 +59,9 @@ type TaskSpec struct {
 	// runs in the startup directory (AZ_BATCH_NODE_STARTUP_DIR, working directory wd under it),
 	// one attempt at a time, like a task.
 	StartTask bool
+	// JobPrepTaskID, if set, names the job's preparation task, whose directories the task gets
+	// as AZ_BATCH_JOB_PREP_DIR and AZ_BATCH_JOB_PREP_WORKING_DIR.
+	JobPrepTaskID string
 }
 
 // key names the task an attempt belongs to, for ErrTaskBusy.

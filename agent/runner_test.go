@@ -268,7 +268,7 @@ func TestEnvironment(t *testing.T) {
 	t.Setenv("CORRAL_AGENT_TEST_LEAK", "must not reach tasks")
 	h := newHarness(t, "")
 	h.start(TaskSpec{
-		TaskID: "t-env", AttemptID: "a-env", CommandLine: "env",
+		TaskID: "t-env", AttemptID: "a-env", CommandLine: "env", JobPrepTaskID: "prep",
 		Env: []EnvSetting{
 			{Name: "FOO", Value: "bar"},
 			{Name: "WITH_SPACE", Value: "a b  c"},
@@ -306,6 +306,8 @@ func TestEnvironment(t *testing.T) {
 		"AZ_BATCH_TASK_DIR":                 taskDir,
 		"AZ_BATCH_NODE_STARTUP_WORKING_DIR": filepath.Join(root, "startup", "wd"),
 		"AZ_BATCH_TASK_WORKING_DIR":         filepath.Join(taskDir, "wd"),
+		"AZ_BATCH_JOB_PREP_DIR":             filepath.Join(root, "workitems", "job1", "job-1", "prep"),
+		"AZ_BATCH_JOB_PREP_WORKING_DIR":     filepath.Join(root, "workitems", "job1", "job-1", "prep", "wd"),
 	}
 	if h.r.isolate {
 		want["HOME"] = want["AZ_BATCH_TASK_WORKING_DIR"]

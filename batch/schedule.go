@@ -80,8 +80,8 @@ type JobSpecification struct {
 	NetworkConfiguration      json.RawMessage      `json:"networkConfiguration,omitempty"`
 	Constraints               *JobConstraints      `json:"constraints,omitempty"`
 	JobManagerTask            json.RawMessage      `json:"jobManagerTask,omitempty"`
-	JobPreparationTask        json.RawMessage      `json:"jobPreparationTask,omitempty"`
-	JobReleaseTask            json.RawMessage      `json:"jobReleaseTask,omitempty"`
+	JobPreparationTask        *JobPreparationTask  `json:"jobPreparationTask,omitempty"`
+	JobReleaseTask            *JobReleaseTask      `json:"jobReleaseTask,omitempty"`
 	CommonEnvironmentSettings []EnvironmentSetting `json:"commonEnvironmentSettings,omitempty"`
 	PoolInfo                  PoolInformation      `json:"poolInfo"`
 	Metadata                  []MetadataItem       `json:"metadata,omitempty"`
@@ -215,8 +215,8 @@ func JobFromSpecification(id string, spec JobSpecification) Job {
 		MaxParallelTasks:          spec.MaxParallelTasks,
 		Constraints:               cloneConstraints(spec.Constraints),
 		JobManagerTask:            slices.Clone(spec.JobManagerTask),
-		JobPreparationTask:        slices.Clone(spec.JobPreparationTask),
-		JobReleaseTask:            slices.Clone(spec.JobReleaseTask),
+		JobPreparationTask:        spec.JobPreparationTask,
+		JobReleaseTask:            spec.JobReleaseTask,
 		CommonEnvironmentSettings: slices.Clone(spec.CommonEnvironmentSettings),
 		PoolInfo:                  PoolInformation{PoolID: spec.PoolInfo.PoolID, AutoPoolSpecification: slices.Clone(spec.PoolInfo.AutoPoolSpecification)},
 		OnAllTasksComplete:        spec.OnAllTasksComplete,

@@ -39,8 +39,6 @@ var UnsupportedJobProperties = []Unsupported{
 	{"networkConfiguration", "Corral's nodes are not on Azure virtual networks"},
 	{"poolInfo.autoPoolSpecification", "auto pools are not supported; create a pool and give its poolId"},
 	{"jobManagerTask", "job manager tasks are not supported yet; add the tasks to the job"},
-	{"jobPreparationTask", "job preparation tasks are not supported yet; add the tasks to the job"},
-	{"jobReleaseTask", "job release tasks are not supported yet; add the tasks to the job"},
 }
 
 // UnsupportedTaskProperties are the task properties [ValidateTask] refuses.
@@ -140,8 +138,6 @@ func checkJobSupported(j Job) *Error {
 		{"networkConfiguration", j.NetworkConfiguration},
 		{"poolInfo.autoPoolSpecification", j.PoolInfo.AutoPoolSpecification},
 		{"jobManagerTask", j.JobManagerTask},
-		{"jobPreparationTask", j.JobPreparationTask},
-		{"jobReleaseTask", j.JobReleaseTask},
 	} {
 		if given(f.raw) {
 			return refuse(UnsupportedJobProperties, f.name)

@@ -239,8 +239,8 @@ type Job struct {
 	MaxParallelTasks            *int32               `json:"maxParallelTasks,omitempty"`
 	Constraints                 *JobConstraints      `json:"constraints,omitempty"`
 	JobManagerTask              json.RawMessage      `json:"jobManagerTask,omitempty"`
-	JobPreparationTask          json.RawMessage      `json:"jobPreparationTask,omitempty"`
-	JobReleaseTask              json.RawMessage      `json:"jobReleaseTask,omitempty"`
+	JobPreparationTask          *JobPreparationTask  `json:"jobPreparationTask,omitempty"`
+	JobReleaseTask              *JobReleaseTask      `json:"jobReleaseTask,omitempty"`
 	CommonEnvironmentSettings   []EnvironmentSetting `json:"commonEnvironmentSettings,omitempty"`
 	PoolInfo                    PoolInformation      `json:"poolInfo"`
 	OnAllTasksComplete          OnAllTasksComplete   `json:"onAllTasksComplete,omitempty"`

@@ -233,6 +233,9 @@ func ValidateJob(j Job) error {
 	if err := checkJobSupported(j); err != nil {
 		return err
 	}
+	if err := validateJobPrep(j.JobPreparationTask, j.JobReleaseTask); err != nil {
+		return err
+	}
 	if err := validateID("poolInfo.poolId", j.PoolInfo.PoolID); err != nil {
 		return err
 	}

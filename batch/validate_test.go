@@ -265,13 +265,40 @@ func TestValidateJob(t *testing.T) {
 		}, CodeUnsupportedProperty, "poolInfo.autoPoolSpecification"},
 		{"job manager task", func(j *Job) { j.JobManagerTask = json.RawMessage(`{"id":"jm"}`) },
 			CodeUnsupportedProperty, "jobManagerTask"},
-		{"job preparation task", func(j *Job) { j.JobPreparationTask = json.RawMessage(`{"commandLine":"x"}`) },
-			CodeUnsupportedProperty, "jobPreparationTask"},
-		{"job release task", func(j *Job) { j.JobReleaseTask = json.RawMessage(`{"commandLine":"x"}`) },
-			CodeUnsupportedProperty, "jobReleaseTask"},
-		{"null or empty is nothing", func(j *Job) {
-			j.JobPreparationTask, j.NetworkConfiguration = json.RawMessage(`null`), json.RawMessage(` {} `)
+		{"job preparation task", func(j *Job) { j.JobPreparationTask = &JobPreparationTask{CommandLine: "x"} }, "", ""},
+		{"preparation and release", func(j *Job) {
+			j.JobPreparationTask, j.JobReleaseTask = &JobPreparationTask{CommandLine: "x"}, &JobReleaseTask{CommandLine: "y"}
 		}, "", ""},
+		{"release without preparation", func(j *Job) { j.JobReleaseTask = &JobReleaseTask{CommandLine: "y"} },
+			CodeInvalidPropertyValue, "jobReleaseTask"},
+		{"preparation without command", func(j *Job) { j.JobPreparationTask = &JobPreparationTask{} },
+			CodeMissingRequiredProperty, "jobPreparationTask.commandLine"},
+		{"release without command", func(j *Job) {
+			j.JobPreparationTask, j.JobReleaseTask = &JobPreparationTask{CommandLine: "x"}, &JobReleaseTask{}
+		}, CodeMissingRequiredProperty, "jobReleaseTask.commandLine"},
+		{"same ids", func(j *Job) {
+			j.JobPreparationTask, j.JobReleaseTask = &JobPreparationTask{ID: "p", CommandLine: "x"}, &JobReleaseTask{ID: "p", CommandLine: "y"}
+		}, CodeInvalidPropertyValue, "jobReleaseTask.id"},
+		{"bad preparation id", func(j *Job) { j.JobPreparationTask = &JobPreparationTask{ID: "a b", CommandLine: "x"} },
+			CodeInvalidPropertyValue, "jobPreparationTask.id"},
+		{"preparation container", func(j *Job) {
+			j.JobPreparationTask = &JobPreparationTask{CommandLine: "x", ContainerSettings: json.RawMessage(`{"imageName":"x"}`)}
+		}, CodeUnsupportedProperty, "jobPreparationTask.containerSettings"},
+		{"no rerun after reboot", func(j *Job) {
+			j.JobPreparationTask = &JobPreparationTask{CommandLine: "x", RerunOnNodeRebootAfterSuccess: Ptr(false)}
+		}, CodeUnsupportedProperty, "jobPreparationTask.rerunOnNodeRebootAfterSuccess"},
+		{"preparation retries -2", func(j *Job) {
+			j.JobPreparationTask = &JobPreparationTask{CommandLine: "x", Constraints: &TaskConstraints{MaxTaskRetryCount: Ptr(int32(-2))}}
+		}, CodeInvalidConstraintValue, "jobPreparationTask.constraints.maxTaskRetryCount"},
+		{"release wall clock over 15 minutes", func(j *Job) {
+			j.JobPreparationTask = &JobPreparationTask{CommandLine: "x"}
+			j.JobReleaseTask = &JobReleaseTask{CommandLine: "y", MaxWallClockTime: Ptr(Duration(16 * time.Minute))}
+		}, CodeInvalidConstraintValue, "jobReleaseTask.maxWallClockTime"},
+		{"release elevated", func(j *Job) {
+			j.JobPreparationTask = &JobPreparationTask{CommandLine: "x"}
+			j.JobReleaseTask = &JobReleaseTask{CommandLine: "y", UserIdentity: json.RawMessage(`{"autoUser":{"elevationLevel":"admin"}}`)}
+		}, CodeUnsupportedProperty, "jobReleaseTask.userIdentity.autoUser.elevationLevel"},
+		{"null or empty is nothing", func(j *Job) { j.NetworkConfiguration = json.RawMessage(` {} `) }, "", ""},
 		{"priority 0", func(j *Job) { j.Priority = Ptr(int32(0)) }, "", ""},
 		{"priority 1000", func(j *Job) { j.Priority = Ptr(int32(1000)) }, CodeUnsupportedProperty, "priority"},
 		{"priority -1000", func(j *Job) { j.Priority = Ptr(int32(-1000)) }, CodeUnsupportedProperty, "priority"},

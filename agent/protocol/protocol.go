@@ -49,6 +49,10 @@ type StartTask struct {
 	// service placed the attempt, and does not run it. The service learns of the restart from
 	// the agent's next report and requeues the attempt.
 	RequiresStartTask string `json:"requiresStartTask,omitempty"`
+	// JobPrepTaskID, if set, is the id of the job's preparation task: the task gets
+	// AZ_BATCH_JOB_PREP_DIR and AZ_BATCH_JOB_PREP_WORKING_DIR, that task's directories. The
+	// preparation and release tasks themselves run as tasks of the job under their own ids.
+	JobPrepTaskID string `json:"jobPrepTaskId,omitempty"`
 }
 
 // StartTaskAttemptPrefix starts the id of every attempt of a pool's start task: no attempt of
