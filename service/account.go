@@ -70,6 +70,7 @@ func (a *account) Define(m *actor.Machine) {
 		actor.OnEntry(a.load),
 		actor.On(func(ctx *actor.Context, _ retryAccountLoad) { a.load(ctx) }),
 		actor.Defer[AddPool](),
+		actor.Defer[nodeMsgFor](),
 		actor.Defer[AddJob](),
 		actor.Defer[AddTasks](),
 		actor.Defer[TerminateJob](),
@@ -94,6 +95,11 @@ func (a *account) Define(m *actor.Machine) {
 		actor.Targets("Serving"),
 	}, deferPoolEvents()...)...)
 	m.State("Serving",
+		actor.On(func(ctx *actor.Context, m nodeMsgFor) {
+			if _, ok := a.pools[batch.IDKey(m.PoolID)]; ok {
+				ctx.Send(SchedulerID(m.PoolID), m.Msg)
+			}
+		}),
 		actor.On(a.addPool),
 		actor.On(a.addJob),
 		actor.On(func(ctx *actor.Context, r AddTasks) { a.toJob(ctx, r.JobID, r.Request, r) }),

@@ -221,6 +221,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 	)
 	// Done: the job is completed. Late reports only need acknowledging.
 	m.State("Done",
+		actor.OnEntry(func(ctx *actor.Context) { j.announceEnd(ctx, false) }),
 		actor.On(func(ctx *actor.Context, r AddTasks) {
 			reply(ctx, r.Request, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
 		}),
@@ -419,6 +420,14 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 			continue
 		}
 		key := batch.IDKey(t.ID)
+		if p := j.rec.Job.JobPreparationTask; p != nil && key == batch.IDKey(p.TaskID()) {
+			results[i].Err = &batch.Error{Code: "TaskIdSameAsJobPreparationTask", Message: "The specified task id is same as the job preparation task."}
+			continue
+		}
+		if r := j.rec.Job.JobReleaseTask; r != nil && key == batch.IDKey(r.TaskID()) {
+			results[i].Err = &batch.Error{Code: "TaskIdSameAsJobReleaseTask", Message: "The specified task id is same as the job release task."}
+			continue
+		}
 		if _, dup := j.tasks[key]; dup || seen[key] {
 			results[i].Err = &batch.Error{Code: "TaskExists", Message: "The specified task already exists."}
 			continue
@@ -521,7 +530,12 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 	}, func(ctx *actor.Context) {
 		ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID, Accepted: true})
 		ctx.Announce(TaskStarted{JobID: j.jobID, TaskID: t.ID, AttemptID: attempt.AttemptID, NodeID: p.NodeID, JobInc: j.inc, Seq: next.Seq, Slots: attempt.Slots})
-		ctx.Send(nodeActor(j.rec.PoolID, p.NodeID), startAttempt{Ref: attempt, Start: protocol.StartTask{
+		prep := prepOf(j.rec, j.jobID, j.inc)
+		var prepID string
+		if prep != nil {
+			prepID = prep.Prep.TaskID()
+		}
+		ctx.Send(nodeActor(j.rec.PoolID, p.NodeID), startAttempt{Ref: attempt, Prep: prep, Start: protocol.StartTask{
 			AttemptID:     attempt.AttemptID,
 			JobID:         j.jobID,
 			TaskID:        t.ID,
@@ -531,6 +545,7 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 			MaxWallClock:  maxWallClock(t),
 			ResourceFiles: t.ResourceFiles,
 			OutputFiles:   t.OutputFiles,
+			JobPrepTaskID: prepID,
 		}})
 	}, nil, func(ctx *actor.Context) {
 		// The slots are free again and the task, still ready, goes back in the queue.
@@ -691,7 +706,7 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		}
 		if e.Kill {
 			// Its loss (or its end) is recorded already.
-			ctx.Send(SchedulerID(e.PoolID), nodeKill{NodeID: e.NodeID, AttemptID: e.Ref.AttemptID})
+			ctx.Send(SchedulerID(e.PoolID), nodeMsg{NodeID: e.NodeID, Msg: killAttempt{AttemptID: e.Ref.AttemptID}})
 		}
 		return
 	}
@@ -736,7 +751,7 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 			ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
 		}
 		if e.Kill {
-			ctx.Send(SchedulerID(e.PoolID), nodeKill{NodeID: e.NodeID, AttemptID: e.Ref.AttemptID})
+			ctx.Send(SchedulerID(e.PoolID), nodeMsg{NodeID: e.NodeID, Msg: killAttempt{AttemptID: e.Ref.AttemptID}})
 		}
 	}, func(ctx *actor.Context) {
 		if requeue || outcome.Retry {
@@ -895,7 +910,7 @@ func (j *jobManager) stop(ctx *actor.Context, r *taskRecord, next taskRecord) bo
 		return false
 	}
 	if r.NodeID != "" {
-		ctx.Send(SchedulerID(j.rec.PoolID), nodeKill{NodeID: r.NodeID, AttemptID: r.Attempt.AttemptID})
+		ctx.Send(SchedulerID(j.rec.PoolID), nodeMsg{NodeID: r.NodeID, Msg: killAttempt{AttemptID: r.Attempt.AttemptID}})
 	} else {
 		ctx.Send(j.sched, withdraw{JobID: j.jobID, JobInc: j.inc, TaskID: r.Task.ID, Seq: r.Seq})
 	}
@@ -1029,6 +1044,7 @@ func (j *jobManager) deleteJob(ctx *actor.Context, req DeleteJob) {
 		return
 	}
 	ctx.Announce(JobDeleted{JobID: j.jobID, JobInc: j.inc})
+	j.announceEnd(ctx, true)
 	// The account first: a client that adds the job again after this answer finds the id free.
 	ctx.Send(AccountID, jobGone{JobID: j.jobID, Inc: j.inc})
 	reply(ctx, req.Request, nil)
@@ -1178,4 +1194,42 @@ func exitOf(t batch.Task) batch.Exit { return batch.RecordedExit(t) }
 // key order, and rebuilds its graph in addition order).
 func sortBySeq(rs []*taskRecord) {
 	slices.SortFunc(rs, func(a, b *taskRecord) int { return cmp.Compare(a.Seq, b.Seq) })
+}
+
+// announceEnd tells the sessions of the nodes of the job's pool, and of every pool where a node
+// ran the job's preparation task, that the job has ended (or, with deleted, is deleted): those
+// that ran it run its release task, and none runs it anew. It goes through the account, which
+// passes it to the pool's scheduler if the pool still exists, and the scheduler to every session
+// of the pool. If the store cannot be read, the nodes of other pools hear of it when their pool
+// manager next loads.
+func (j *jobManager) announceEnd(ctx *actor.Context, deleted bool) {
+	if j.rec.Job.JobPreparationTask == nil {
+		return
+	}
+	var nodes []jobPrepRecord
+	err := j.st.View(context.Background(), func(tx store.Tx) error {
+		rs, err := tx.List(tableJobPreps, prepJobPrefix(j.jobID, j.inc), "", 0)
+		if err != nil {
+			return err
+		}
+		for _, kv := range rs {
+			var r jobPrepRecord
+			if err := json.Unmarshal(kv.Value, &r); err != nil {
+				return err
+			}
+			nodes = append(nodes, r)
+		}
+		return nil
+	})
+	if err != nil {
+		ctx.Log("job manager: reading the job's preparation records failed", "job", j.jobID, "err", err)
+		return
+	}
+	pools := map[string]string{batch.IDKey(j.rec.PoolID): j.rec.PoolID}
+	for _, r := range nodes {
+		pools[batch.IDKey(r.PoolID)] = r.PoolID
+	}
+	for _, key := range sortedKeys(pools) {
+		ctx.Send(AccountID, nodeMsgFor{PoolID: pools[key], Msg: nodeMsg{Msg: jobEnded{JobID: j.jobID, JobInc: j.inc, Deleted: deleted}}})
+	}
 }

@@ -26,6 +26,7 @@ type (
 	startAttempt struct {
 		Ref   attemptRef
 		Start protocol.StartTask
+		Prep  *jobPrepSpec // the job's preparation and release tasks; nil if it has none
 	}
 
 	// killAttempt asks a node session to have its agent kill an attempt. The job manager asks
@@ -171,6 +172,14 @@ type nodeSession struct {
 	disable batch.NodeDeallocationOption
 	// restart is the reboot or reimage under way, if any (see noderestart.go).
 	restart *nodeRestart
+	// preps holds the node's records of job preparation and release tasks, by jobKey, and
+	// parked the attempts that wait for their job's preparation task to succeed (by attempt
+	// id; they hold their slots). See jobprep.go.
+	preps  map[string]*jobPrepRecord
+	parked map[string]startAttempt
+	// endedJobs holds the jobs (by jobKey) whose end the session has heard of: their attempts
+	// that arrive late run no preparation task.
+	endedJobs map[string]bool
 }
 
 // nodeStart is what a node session starts with of the start task: the pool's (Spec) and the
@@ -179,13 +188,18 @@ type nodeStart struct {
 	Store store.Store
 	Spec  *batch.StartTask
 	Rec   *startTaskRecord
+	Preps []*jobPrepRecord // the node's job preparation records
 }
 
 func newNodeSession(poolID, nodeID string, slots int, agent, sched, pool actor.ID, timing NodeTiming, expected []attemptRef, start nodeStart) *nodeSession {
 	n := &nodeSession{poolID: poolID, nodeID: nodeID, slots: slots, agent: agent, sched: sched, pool: pool, timing: timing,
 		expected: map[string]attemptRef{}, running: map[string]attemptRef{}, starts: map[string]protocol.StartTask{},
 		reported: map[string]attemptRef{}, killed: map[string]bool{}, awaitKill: map[string]bool{},
-		store: start.Store, startSpec: start.Spec, startRec: start.Rec}
+		store: start.Store, startSpec: start.Spec, startRec: start.Rec,
+		preps: map[string]*jobPrepRecord{}, parked: map[string]startAttempt{}, endedJobs: map[string]bool{}}
+	for _, r := range start.Preps {
+		n.preps[jobKey(r.Spec.JobID, r.Spec.JobInc)] = r
+	}
 	for _, r := range expected {
 		n.expected[r.AttemptID] = r
 	}
@@ -207,6 +221,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.OnGoto[protocol.Heartbeat]("Ready", n.heartbeatHello),
 		// Work for the node waits until its agent is known.
 		actor.Defer[startAttempt](),
+		actor.Defer[jobEnded](),
 		actor.Defer[killAttempt](),
 		actor.Defer[resultRecorded](),
 		actor.Ignore[protocol.TaskStarted](),
@@ -228,7 +243,9 @@ func (n *nodeSession) Define(m *actor.Machine) {
 			n.contact(ctx, false)
 			n.applyDisable(ctx)
 			n.stepRestart(ctx)
+			n.stepReleases(ctx)
 		}),
+		actor.On(n.ended),
 		actor.On(n.hello),
 		actor.On(n.setSchedule),
 		actor.On(n.beginRestart),
@@ -249,6 +266,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[retire](),
 		actor.On(n.stop),
 		actor.OnGoto[drain]("Draining", func(ctx *actor.Context, _ drain) {
+			n.giveUpParked(ctx, false) // not started: requeued
 			n.offered = false
 			ctx.Send(n.sched, nodeDown{NodeID: n.nodeID}) // after any nodeUp this session sent
 		}),
@@ -285,6 +303,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.On(n.stop),
 		actor.Ignore[retire](),
 		actor.Ignore[drain](),
+		actor.Ignore[jobEnded](), // the node leaves: no release task runs
 		actor.Ignore[nodeStartTask](),
 		actor.Ignore[rerunStartTask](),
 		actor.Ignore[schedule](), // the node is leaving: it takes nothing new anyway
@@ -307,6 +326,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 			ctx.Send(n.agent, protocol.ResultAck(r))
 		}),
 		actor.Ignore[killAttempt](),
+		actor.Defer[jobEnded](), // the release task runs when the node is back
 		actor.Ignore[retire](),
 		actor.Ignore[vmLost](),
 		actor.On(func(ctx *actor.Context, s nodeStartTask) { n.startSpec = s.Spec }),
@@ -353,6 +373,7 @@ func (n *nodeSession) hello(ctx *actor.Context, h protocol.Hello) {
 	n.restartDone(ctx, h)
 	n.checkStartTask(ctx, h.StartTask, h.Incarnation)
 	n.agentInc = h.Incarnation
+	n.checkNodeTasks(ctx, h.Running, h.Incarnation)
 	n.offer(ctx)
 }
 
@@ -371,6 +392,9 @@ func (n *nodeSession) used() int {
 	used := 0
 	for _, r := range n.running {
 		used += r.Slots
+	}
+	for _, s := range n.parked {
+		used += s.Ref.Slots
 	}
 	return used
 }
@@ -391,6 +415,8 @@ func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 	for _, res := range h.Finished {
 		if isStartAttempt(res.AttemptID) {
 			n.startTaskResult(ctx, res) // a Hello offers the node after reconciling
+		} else if isNodeAttempt(res.AttemptID) {
+			n.nodeTaskResult(ctx, res)
 		} else if r, ok := known(res.AttemptID); ok {
 			n.finish(ctx, r, res)
 		} else if r, ok := n.reported[res.AttemptID]; ok {
@@ -406,8 +432,8 @@ func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 		agentHas[id] = true
 	}
 	for _, id := range sortedKeys(agentHas) {
-		if isStartAttempt(id) {
-			continue // the start task's: see checkStartTask
+		if isNodeAttempt(id) {
+			continue // a start, preparation or release task's: see checkStartTask, checkNodeTasks
 		}
 		if r, ok := known(id); ok {
 			n.running[id] = r
@@ -439,6 +465,13 @@ func (n *nodeSession) heartbeatHello(ctx *actor.Context, h protocol.Heartbeat) {
 // to the job manager needs no recording any more, so the agent may forget it now.
 func (n *nodeSession) kill(ctx *actor.Context, k killAttempt) {
 	delete(n.awaitKill, k.AttemptID)
+	if s, ok := n.parked[k.AttemptID]; ok {
+		// It never started: its slots are free at once.
+		delete(n.parked, k.AttemptID)
+		ctx.Send(n.sched, slotsFreed{NodeID: n.nodeID, Slots: s.Ref.Slots})
+		n.stepReleases(ctx)
+		return
+	}
 	if _, ok := n.running[k.AttemptID]; ok {
 		n.killed[k.AttemptID] = true
 	}
@@ -483,12 +516,30 @@ func (n *nodeSession) start(ctx *actor.Context, s startAttempt) {
 		n.offer(ctx)
 		return
 	}
+	if _, dup := n.parked[s.Ref.AttemptID]; dup || !n.prepGate(ctx, s) {
+		return
+	}
+	n.launch(ctx, s)
+}
+
+// launch has the agent start an attempt.
+func (n *nodeSession) launch(ctx *actor.Context, s startAttempt) {
 	if r := n.startRec; r != nil && r.Attempt != "" && r.Spec.Waits() {
 		s.Start.RequiresStartTask = r.Attempt
 	}
 	n.running[s.Ref.AttemptID] = s.Ref
 	n.starts[s.Ref.AttemptID] = s.Start
 	ctx.Send(n.agent, s.Start)
+}
+
+// giveUpParked reports lost (to be requeued, or with terminate completed as terminated) every
+// attempt parked for its job's preparation task: the node takes no work now.
+func (n *nodeSession) giveUpParked(ctx *actor.Context, terminate bool) {
+	for _, id := range sortedKeys(n.parked) {
+		s := n.parked[id]
+		delete(n.parked, id)
+		n.giveUp(ctx, s.Ref, terminate)
+	}
 }
 
 // heartbeat compares what the agent runs with what the session thinks it runs. An attempt the
@@ -500,7 +551,7 @@ func (n *nodeSession) heartbeat(ctx *actor.Context, h protocol.Heartbeat) {
 	has := make(map[string]bool, len(h.Running))
 	for _, id := range h.Running {
 		has[id] = true
-		if _, ok := n.running[id]; (!ok || n.killed[id]) && !isStartAttempt(id) {
+		if _, ok := n.running[id]; (!ok || n.killed[id]) && !isNodeAttempt(id) {
 			// Not the session's: reported lost when the agent did not list it (its start came
 			// late), or never ours. Nobody waits for it. Or killed, and its KillTask was lost
 			// or overtaken by a StartTask that was late.
@@ -521,6 +572,7 @@ func (n *nodeSession) heartbeat(ctx *actor.Context, h protocol.Heartbeat) {
 	}
 	if ctx.State() == "Ready" {
 		n.checkStartTask(ctx, h.StartTask, h.Incarnation)
+		n.checkNodeTasks(ctx, h.Running, "")
 	}
 }
 
@@ -530,6 +582,10 @@ func (n *nodeSession) result(ctx *actor.Context, res protocol.TaskResult) {
 		if n.startTaskResult(ctx, res) && ctx.State() == "Ready" && !n.offered {
 			n.offer(ctx) // it waited for its start task
 		}
+		return
+	}
+	if isNodeAttempt(res.AttemptID) {
+		n.nodeTaskResult(ctx, res)
 		return
 	}
 	if r, ok := n.reported[res.AttemptID]; ok {
@@ -546,6 +602,7 @@ func (n *nodeSession) result(ctx *actor.Context, res protocol.TaskResult) {
 	}
 	n.finish(ctx, r, res)
 	n.stepRestart(ctx)
+	n.stepReleases(ctx)
 }
 
 // finish hands an attempt's result to its job manager and frees its slots. The agent is told to
@@ -608,6 +665,7 @@ func (n *nodeSession) lose(ctx *actor.Context) {
 	for _, id := range sortedKeys(n.running) {
 		n.lost(ctx, n.running[id], false)
 	}
+	n.giveUpParked(ctx, false)
 	ctx.Log("node lost", "pool", n.poolID, "node", n.nodeID)
 }
 
@@ -619,6 +677,7 @@ func (n *nodeSession) stop(ctx *actor.Context, s stop) {
 	for _, id := range sortedKeys(n.running) {
 		n.lost(ctx, n.running[id], s.Terminate)
 	}
+	n.giveUpParked(ctx, s.Terminate)
 	for _, id := range sortedKeys(n.expected) {
 		r := n.expected[id]
 		n.giveUp(ctx, r, s.Terminate)
@@ -626,6 +685,7 @@ func (n *nodeSession) stop(ctx *actor.Context, s stop) {
 	n.expected = map[string]attemptRef{}
 	n.offered = false
 	ctx.Send(n.sched, nodeDown{NodeID: n.nodeID}) // after any nodeUp this session sent
+	n.forgetPreps(ctx)
 	// After the reports: the pool manager's sweep, which requeues what the store still records
 	// on the node, waits for drained.
 	n.finishDrain(ctx)

@@ -70,6 +70,7 @@ func (n *nodeSession) applyDisable(ctx *actor.Context) {
 // is taskcompletion or retaineddata, which let them run. The session counts them as killed from
 // now on: their results change nothing.
 func (n *nodeSession) giveUpRunning(ctx *actor.Context, opt batch.NodeDeallocationOption) {
+	n.giveUpParked(ctx, opt == batch.DeallocateTerminate) // never started: requeued, even with taskcompletion
 	if opt != batch.DeallocateRequeue && opt != batch.DeallocateTerminate {
 		return
 	}

@@ -276,6 +276,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 	var leaving []string
 	expected := map[string][]attemptRef{}   // by node: the attempts the store records on it
 	starts := map[string]*startTaskRecord{} // by node: its start task record
+	var preps map[string][]*jobPrepRecord   // by node: its job preparation records
 	err := p.st.Update(context.Background(), func(tx store.Tx) error {
 		var pr poolRecord
 		if err := getJSON(tx, tablePools, batch.IDKey(p.poolID), &pr); err != nil {
@@ -341,7 +342,10 @@ func (p *poolManager) load(ctx *actor.Context) {
 			}
 			starts[strings.TrimPrefix(r.Key, batch.IDKey(p.poolID)+"/")] = rec
 		}
-		p.ops, err = readNodeOps(tx, p.poolID)
+		if p.ops, err = readNodeOps(tx, p.poolID); err != nil {
+			return err
+		}
+		preps, err = readJobPreps(tx, p.poolID)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -368,7 +372,7 @@ func (p *poolManager) load(ctx *actor.Context) {
 	ctx.Goto("Managing")
 	p.list(ctx)
 	for _, id := range sortedKeys(p.nodes) {
-		p.startSession(ctx, id, expected[id], starts[id])
+		p.startSession(ctx, id, expected[id], starts[id], preps[id])
 		switch p.nodes[id].State {
 		case batch.NodeCreating:
 			p.request(ctx, id)
@@ -625,7 +629,7 @@ func (p *poolManager) grow(ctx *actor.Context, dedicated bool) bool {
 	}
 	p.next = next
 	p.nodes[id] = n
-	p.startSession(ctx, id, nil, start)
+	p.startSession(ctx, id, nil, start, nil)
 	p.request(ctx, id)
 	p.announceNodes(ctx)
 	return true
@@ -1098,13 +1102,13 @@ func (p *poolManager) listed(ctx *actor.Context, l compute.VMList) {
 
 // startSession creates a node's session, expecting the attempts the store records on the node,
 // with the node's start task record (nil if it has none).
-func (p *poolManager) startSession(ctx *actor.Context, nodeID string, expected []attemptRef, start *startTaskRecord) {
+func (p *poolManager) startSession(ctx *actor.Context, nodeID string, expected []attemptRef, start *startTaskRecord, preps []*jobPrepRecord) {
 	slots := 1
 	if p.pool.TaskSlotsPerNode != nil {
 		slots = int(*p.pool.TaskSlotsPerNode)
 	}
 	s := newNodeSession(p.poolID, nodeID, slots, AgentID(nodeID), SchedulerID(p.poolID), ctx.Self(), p.timing, expected,
-		nodeStart{Store: p.st, Spec: p.pool.StartTask, Rec: start})
+		nodeStart{Store: p.st, Spec: p.pool.StartTask, Rec: start, Preps: preps})
 	s.disable, s.restart = p.ops[nodeID].Disable, p.ops[nodeID].Restart
 	s.startAgain = s.restart != nil // a reboot under way: the start task runs again after it
 	ctx.Create(string(nodeActor(p.poolID, nodeID)), s)

@@ -49,12 +49,25 @@ type (
 	// poolFill tells the scheduler the node fill type of the pool's current life.
 	poolFill struct{ Fill batch.NodeFillType }
 
-	// nodeKill asks, through the pool's scheduler, the session of node NodeID to kill an
-	// attempt (killAttempt). Job managers send kills this way because the scheduler of a pool
-	// id always exists while they do, and a node's session may not yet: after a restart of the
-	// service, a job manager can take a Task - Terminate before the pool manager has loaded
-	// and started its nodes' sessions. The scheduler holds such a kill until it has.
-	nodeKill struct{ NodeID, AttemptID string }
+	// nodeMsg asks the pool's scheduler to pass Msg on to the session of node NodeID: a kill
+	// (killAttempt) from a job manager, or the end of a job (jobEnded). They go this way
+	// because the scheduler of a pool id always exists while job managers do, and a node's
+	// session may not yet: after a restart of the service, a job manager can take a Task -
+	// Terminate before the pool manager has loaded and started its nodes' sessions. The
+	// scheduler holds such a message until it has. An empty NodeID sends Msg to every session
+	// of the pool, once the pool has loaded.
+	nodeMsg struct {
+		NodeID string
+		Msg    actor.Event
+	}
+
+	// excludeNode tells the scheduler to place no more tasks of a job life on a node: the job's
+	// preparation task failed there for good.
+	excludeNode struct {
+		JobID  string
+		JobInc int64
+		NodeID string
+	}
 
 	// sessionStarted tells the scheduler that the pool manager has started the session of
 	// NodeID: kills for the node can go to it.
@@ -113,7 +126,10 @@ type scheduler struct {
 	counts map[string]taskCounts // by jobKey: the latest jobCounts
 
 	sessions map[string]bool // nodes whose sessions this life of the service has started
-	held     []nodeKill      // kills for nodes whose sessions have not started (yet)
+	held     []nodeMsg       // messages for nodes whose sessions have not started (yet)
+	loaded   bool            // a life of the pool has loaded and started its sessions
+	// excluded holds, by jobKey, the nodes that take no task of the job.
+	excluded map[string]map[string]bool
 }
 
 // taskCounts counts a job's (or a pool's) tasks for autoscale: active tasks whose dependencies
@@ -139,7 +155,7 @@ func (c *taskCounts) add(o taskCounts) {
 
 func newScheduler(poolID string, fill batch.NodeFillType) *scheduler {
 	return &scheduler{poolID: poolID, fill: fill, free: map[string]int{}, total: map[string]int{}, counts: map[string]taskCounts{},
-		sessions: map[string]bool{}}
+		sessions: map[string]bool{}, excluded: map[string]map[string]bool{}}
 }
 
 // Define declares the scheduler's single state.
@@ -156,16 +172,27 @@ func (s *scheduler) Define(m *actor.Machine) {
 			})
 			if w.TaskID == "" {
 				delete(s.counts, jobKey(w.JobID, w.JobInc))
+				delete(s.excluded, jobKey(w.JobID, w.JobInc))
 			}
 		}),
 		actor.On(func(ctx *actor.Context, c jobCounts) { s.counts[jobKey(c.JobID, c.JobInc)] = c.Counts }),
 		actor.On(func(ctx *actor.Context, f poolFill) { s.fill = f.Fill }),
-		actor.On(s.kill),
+		actor.On(s.pass),
+		actor.On(func(ctx *actor.Context, x excludeNode) {
+			k := jobKey(x.JobID, x.JobInc)
+			if s.excluded[k] == nil {
+				s.excluded[k] = map[string]bool{}
+			}
+			s.excluded[k][x.NodeID] = true
+		}),
 		actor.On(func(ctx *actor.Context, st sessionStarted) {
 			s.sessions[st.NodeID] = true
 			s.sendHeld(ctx, false)
 		}),
-		actor.On(func(ctx *actor.Context, _ sessionsLoaded) { s.sendHeld(ctx, true) }),
+		actor.On(func(ctx *actor.Context, _ sessionsLoaded) {
+			s.loaded = true
+			s.sendHeld(ctx, true)
+		}),
 		actor.On(s.sample),
 		actor.On(func(ctx *actor.Context, u nodeUp) {
 			if i, found := slices.BinarySearch(s.nodes, u.NodeID); !found {
@@ -204,25 +231,40 @@ func (s *scheduler) Define(m *actor.Machine) {
 	)
 }
 
-// kill passes a kill on to the node's session, or holds it until the session has started.
-func (s *scheduler) kill(ctx *actor.Context, k nodeKill) {
-	if s.sessions[k.NodeID] {
-		ctx.Send(nodeActor(s.poolID, k.NodeID), killAttempt{AttemptID: k.AttemptID})
+// pass passes a message on to the node's session, or holds it until the session has started.
+func (s *scheduler) pass(ctx *actor.Context, m nodeMsg) {
+	if m.NodeID == "" && s.loaded {
+		for _, id := range sortedKeys(s.sessions) {
+			ctx.Send(nodeActor(s.poolID, id), m.Msg)
+		}
 		return
 	}
-	s.held = append(s.held, k)
+	if s.sessions[m.NodeID] {
+		ctx.Send(nodeActor(s.poolID, m.NodeID), m.Msg)
+		return
+	}
+	s.held = append(s.held, m)
 }
 
-// sendHeld passes on the held kills whose nodes' sessions have started; with loaded (the pool has
-// started every session it will), it drops the others.
+// sendHeld passes on the held messages whose nodes' sessions have started; with loaded (the pool
+// has started every session it will), it drops the others.
 func (s *scheduler) sendHeld(ctx *actor.Context, loaded bool) {
-	s.held = slices.DeleteFunc(s.held, func(k nodeKill) bool {
-		if s.sessions[k.NodeID] {
-			ctx.Send(nodeActor(s.poolID, k.NodeID), killAttempt{AttemptID: k.AttemptID})
+	s.held = slices.DeleteFunc(s.held, func(m nodeMsg) bool {
+		if m.NodeID == "" {
+			if !s.loaded {
+				return false
+			}
+			for _, id := range sortedKeys(s.sessions) {
+				ctx.Send(nodeActor(s.poolID, id), m.Msg)
+			}
+			return true
+		}
+		if s.sessions[m.NodeID] {
+			ctx.Send(nodeActor(s.poolID, m.NodeID), m.Msg)
 			return true
 		}
 		if loaded {
-			ctx.Log("scheduler: a kill for a node without a session dropped; the node is leaving", "pool", s.poolID, "node", k.NodeID, "attempt", k.AttemptID)
+			ctx.Log("scheduler: a message for a node without a session dropped; the node is leaving", "pool", s.poolID, "node", m.NodeID, "event", actor.EventName(m.Msg))
 		}
 		return loaded
 	})
@@ -259,12 +301,12 @@ func (s *scheduler) dispatch(ctx *actor.Context) {
 		req.Queue[i] = batch.QueuedTask{ID: key, Job: t.JobID, RequiredSlots: t.Slots}
 		byKey[key] = t
 	}
-	placed := batch.Place(req)
-	if len(placed.Assignments) == 0 {
+	placed := s.place(req, byKey)
+	if len(placed) == 0 {
 		return
 	}
-	taken := make(map[string]bool, len(placed.Assignments))
-	for _, a := range placed.Assignments {
+	taken := make(map[string]bool, len(placed))
+	for _, a := range placed {
 		t := byKey[a.TaskID]
 		taken[a.TaskID] = true
 		s.free[a.NodeID] -= t.Slots
@@ -272,6 +314,55 @@ func (s *scheduler) dispatch(ctx *actor.Context) {
 		ctx.Send(jobActor(t.JobID, t.JobInc), propose{Task: t, NodeID: a.NodeID, PoolID: s.poolID})
 	}
 	s.queue = slices.DeleteFunc(s.queue, func(t readyTask) bool { return taken[t.key()] })
+}
+
+// place places the queue of req. Jobs that exclude nodes (their preparation task failed there) are
+// placed after the others, each on the nodes it may use and the slots the others left.
+func (s *scheduler) place(req batch.PlacementRequest, byKey map[string]readyTask) []batch.Assignment {
+	if len(s.excluded) == 0 {
+		return batch.Place(req).Assignments
+	}
+	var free, restricted []batch.QueuedTask
+	for _, q := range req.Queue {
+		t := byKey[q.ID]
+		if s.excluded[jobKey(t.JobID, t.JobInc)] != nil {
+			restricted = append(restricted, q)
+		} else {
+			free = append(free, q)
+		}
+	}
+	req.Queue = free
+	out := batch.Place(req).Assignments
+	left := map[string]int{}
+	for _, n := range req.Nodes {
+		left[n.ID] = n.FreeSlots
+	}
+	for _, a := range out {
+		left[a.NodeID] -= byKey[a.TaskID].Slots
+	}
+	for _, k := range sortedKeys(s.excluded) {
+		var queue []batch.QueuedTask
+		for _, q := range restricted {
+			if t := byKey[q.ID]; jobKey(t.JobID, t.JobInc) == k {
+				queue = append(queue, q)
+			}
+		}
+		if len(queue) == 0 {
+			continue
+		}
+		sub := batch.PlacementRequest{FillType: req.FillType, Queue: queue}
+		for _, n := range req.Nodes {
+			if !s.excluded[k][n.ID] {
+				n.FreeSlots = max(left[n.ID], 0)
+				sub.Nodes = append(sub.Nodes, n)
+			}
+		}
+		for _, a := range batch.Place(sub).Assignments {
+			left[a.NodeID] -= byKey[a.TaskID].Slots
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // release counts slots of a node free again. A node's session may have offered its slots since

@@ -132,8 +132,8 @@ func TestSchedulerHoldsKillsUntilSessionStarts(t *testing.T) {
 	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 200, Strategy: "portfolio", Seed: 1}, func(s *systest.Sim) {
 		s.Monitor(&killArrives{})
 		s.Create(string(SchedulerID("p1")), newScheduler("p1", batch.FillSpread))
-		s.Send(SchedulerID("p1"), nodeKill{NodeID: "n1", AttemptID: "a1"})
-		s.Send(SchedulerID("p1"), nodeKill{NodeID: "n2", AttemptID: "a2"})
+		s.Send(SchedulerID("p1"), nodeMsg{NodeID: "n1", Msg: killAttempt{AttemptID: "a1"}})
+		s.Send(SchedulerID("p1"), nodeMsg{NodeID: "n2", Msg: killAttempt{AttemptID: "a2"}})
 		s.Create(string(nodeActor("p1", "n1")), &fakeSession{})
 		s.Send(SchedulerID("p1"), sessionStarted{NodeID: "n1"})
 		s.Send(SchedulerID("p1"), sessionsLoaded{})

@@ -98,21 +98,3 @@ func certificateOperation(c *call) (*api.Error, bool) {
 	}
 	return api.NewError(api.CodeCertificateNotFound), true
 }
-
-// listPrepReleaseStatus is Job - List Preparation And Release Task Status: GET
-// /jobs/{jobId}/jobpreparationandreleasetaskstatus. Corral refuses jobPreparationTask and
-// jobReleaseTask, so a job that exists has neither, which Azure answers with 409
-// JobPreparationTaskNotSpecified; one that does not is 404 JobNotFound.
-func (s *Server) listPrepReleaseStatus(c *call) *api.Error {
-	jobID, e := c.pathID("jobId", api.CodeJobNotFound)
-	if e != nil {
-		return e
-	}
-	if _, _, e := c.paging(); e != nil {
-		return e
-	}
-	if _, err := service.GetJob(c.ctx, s.st, jobID); err != nil {
-		return c.readError("list preparation and release task status", err)
-	}
-	return api.NewError(api.CodeJobPreparationTaskNotSpecified)
-}

@@ -492,8 +492,8 @@ var Mutants = []Mutant{
 	{
 		Name:        "kill-before-session",
 		File:        "service/scheduler.go",
-		Original:    "\tif s.sessions[k.NodeID] {\n\t\tctx.Send(nodeActor(s.poolID, k.NodeID), killAttempt{AttemptID: k.AttemptID})",
-		Replacement: "\tif true {\n\t\tctx.Send(nodeActor(s.poolID, k.NodeID), killAttempt{AttemptID: k.AttemptID})",
+		Original:    "\tif s.sessions[m.NodeID] {\n\t\tctx.Send(nodeActor(s.poolID, m.NodeID), m.Msg)",
+		Replacement: "\tif true {\n\t\tctx.Send(nodeActor(s.poolID, m.NodeID), m.Msg)",
 		Description: "a kill goes to the node's session before the pool manager has started it (after a restart)",
 		Packages:    []string{"./service"},
 		Run:         "^(TestKillRightAfterRestart|TestSchedulerHoldsKillsUntilSessionStarts)$",
@@ -501,10 +501,29 @@ var Mutants = []Mutant{
 	{
 		Name:        "kill-not-held",
 		File:        "service/scheduler.go",
-		Original:    "\ts.held = append(s.held, k)\n",
+		Original:    "\ts.held = append(s.held, m)\n",
 		Replacement: "",
 		Description: "a kill for a node whose session has not started yet is dropped, and the task's process runs on",
 		Packages:    []string{"./service"},
 		Run:         "^(TestKillRightAfterRestart|TestSchedulerHoldsKillsUntilSessionStarts)$",
+	},
+	// Job preparation and release tasks (service/jobprep.go).
+	{
+		Name:        "task-before-prep",
+		File:        "service/node.go",
+		Original:    "dup || !n.prepGate(ctx, s) {",
+		Replacement: "dup || (false && !n.prepGate(ctx, s)) {",
+		Description: "a task of a job with a preparation task starts on a node before the preparation task has run there",
+		Packages:    []string{"./service"},
+		Run:         "^TestJobPreparation",
+	},
+	{
+		Name:        "end-not-told",
+		File:        "service/job.go",
+		Original:    "\tfor _, key := range sortedKeys(pools) {\n\t\tctx.Send(AccountID,",
+		Replacement: "\tfor _, key := range sortedKeys(pools)[:0] {\n\t\tctx.Send(AccountID,",
+		Description: "the nodes never hear that a job ended, and run no release task",
+		Packages:    []string{"./service"},
+		Run:         "^TestJobPreparation",
 	},
 }

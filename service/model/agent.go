@@ -29,6 +29,8 @@ type Agent struct {
 	Session actor.ID
 	// ExitCodes are the exit codes an attempt may end with; empty means always 0.
 	ExitCodes []int
+	// FailTasks names tasks (by task id) whose attempts always exit 1.
+	FailTasks []string
 	// FileFailures lets an attempt with resource files fail to download them (it ends at once,
 	// its process never started, as a real agent reports a pre-processing error), and an
 	// attempt with output files fail to upload them (its result carries UploadError).
@@ -166,6 +168,8 @@ func (a *Agent) Define(m *actor.Machine) {
 				if a.startTries <= a.StartFailFirst {
 					code = 1
 				}
+			} else if slices.Contains(a.FailTasks, a.running[d.AttemptID].TaskID) {
+				code = 1
 			} else if len(a.ExitCodes) > 0 {
 				code = a.ExitCodes[ctx.RandomInt(len(a.ExitCodes))]
 			}

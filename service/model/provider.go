@@ -32,8 +32,9 @@ type Provider struct {
 	Failures bool
 	// FileFailures is given to the agents (see Agent).
 	FileFailures bool
-	// RunFor is given to the agents (see Agent; 0: the agent's default).
-	RunFor int
+	// RunFor and FailTasks are given to the agents (see Agent; RunFor 0: the agent's default).
+	RunFor    int
+	FailTasks []string
 	// Slow makes creations take time; Stubborn lets a cancelled creation finish anyway.
 	Slow, Stubborn bool
 	// Preemptions is how many times the model may take a low-priority VM back (a spot
@@ -163,7 +164,7 @@ func (p *Provider) ready(ctx *actor.Context, v *vm) {
 		ctx.Send(p.AgentID(v.node), PowerOn{})
 	} else {
 		a := &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes, FileFailures: p.FileFailures,
-			StartFailFirst: p.StartFailFirst, RunFor: p.RunFor}
+			StartFailFirst: p.StartFailFirst, RunFor: p.RunFor, FailTasks: p.FailTasks}
 		if p.Forge.NodeID == v.node {
 			a.Forged, a.ForgedBeats = p.Forge.Attempts, p.Forge.Beats
 		}
