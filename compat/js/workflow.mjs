@@ -1,7 +1,9 @@
 // workflow.mjs is a realistic program on the official Azure Batch JavaScript SDK: a pool of two
-// nodes, a job with task dependencies whose 500 tasks are added as collections of 100 in
-// parallel (as Azure advises for large jobs), polled with $filter, $select and paging until all
-// complete, then terminated and deleted with its pool. Tasks 0–398 form chains (task i waits for
+// nodes with a start task, a job with a preparation task (which needs the start task's file),
+// a release task and task dependencies, whose 500 tasks (each needs the preparation task's file)
+// are added as collections of 100 in parallel (as Azure advises for large jobs), polled with
+// $filter, $select and paging until all complete, then terminated (each node that prepared runs
+// the release task, checked with listPreparationAndReleaseTaskStatus) and deleted with its pool. Tasks 0–398 form chains (task i waits for
 // task i-100); task 499 waits for the range 400–498. It checks every answer and each dependency
 // against the tasks' start and end times, and prints what it measured as JSON on stdout; any
 // deviation is an error on stderr and exit status 1.
@@ -33,12 +35,19 @@ async function waitFor(what, cond, ms = 120000) {
 }
 
 const t0 = Date.now();
-await client.pool.add({ id: poolId, vmSize: "standard_d2s_v3", targetDedicatedNodes: 2, taskSlotsPerNode: 4 });
-await client.job.add({ id: jobId, poolInfo: { poolId }, usesTaskDependencies: true });
+await client.pool.add({
+  id: poolId, vmSize: "standard_d2s_v3", targetDedicatedNodes: 2, taskSlotsPerNode: 4,
+  startTask: { commandLine: `/bin/sh -c 'echo started > "$AZ_BATCH_NODE_SHARED_DIR/started"'`, waitForSuccess: true },
+});
+await client.job.add({
+  id: jobId, poolInfo: { poolId }, usesTaskDependencies: true,
+  jobPreparationTask: { commandLine: `/bin/sh -c 'test -f "$AZ_BATCH_NODE_SHARED_DIR/started" && echo ready > ready.txt'` },
+  jobReleaseTask: { commandLine: `/bin/sh -c 'rm "$AZ_BATCH_JOB_PREP_WORKING_DIR/ready.txt"'` },
+});
 
 const tasks = [];
 for (let i = 0; i < n; i++) {
-  const t = { id: String(i), commandLine: `/bin/sh -c 'echo ${i}'` };
+  const t = { id: String(i), commandLine: `/bin/sh -c 'test -f "$AZ_BATCH_JOB_PREP_WORKING_DIR/ready.txt" && echo ${i}'` };
   if (i === n - 1) t.dependsOn = { taskIdRanges: [{ start: 400, end: n - 2 }] };
   else if (i >= 100) t.dependsOn = { taskIds: [String(i - 100)] };
   tasks.push(t);
@@ -82,8 +91,21 @@ const completedAt = Date.now();
 
 await client.job.terminate(jobId);
 await waitFor("the job to complete", async () => (await client.job.get(jobId)).state === "completed");
+// Each node that ran tasks ran the preparation task once, before them, and the release task
+// after the job ended.
+let prepared = 0;
+await waitFor("the release tasks", async () => {
+  const list = await client.job.listPreparationAndReleaseTaskStatus(jobId);
+  prepared = list.length;
+  return list.length > 0 && list.every((s) => s.jobReleaseTaskExecutionInfo?.state === "completed");
+});
+for (const s of await client.job.listPreparationAndReleaseTaskStatus(jobId)) {
+  const p = s.jobPreparationTaskExecutionInfo, r = s.jobReleaseTaskExecutionInfo;
+  if (p.state !== "completed" || p.result !== "success" || p.exitCode !== 0 || p.retryCount !== 0) fail(`node ${s.nodeId}: preparation ${JSON.stringify(p)}`);
+  if (r.result !== "success" || r.exitCode !== 0) fail(`node ${s.nodeId}: release ${JSON.stringify(r)}`);
+}
 await client.job.deleteMethod(jobId);
 await client.pool.deleteMethod(poolId);
 const gone = (p) => p.then(() => false, (e) => e.statusCode === 404);
 await waitFor("the job and pool to be deleted", async () => (await gone(client.job.get(jobId))) && (await gone(client.pool.get(poolId))));
-console.log(JSON.stringify({ tasks: n, polls, addSeconds: (addedAt - t0) / 1000, runSeconds: (completedAt - addedAt) / 1000 }));
+console.log(JSON.stringify({ tasks: n, polls, prepared, addSeconds: (addedAt - t0) / 1000, runSeconds: (completedAt - addedAt) / 1000 }));
