@@ -14,12 +14,13 @@ import (
 // workflowTasks is the size of TestWorkflow's job.
 const workflowTasks = 500
 
-// TestWorkflow is a realistic program on azbatch: a pool of two nodes, a job with task
-// dependencies whose 500 tasks are added as collections of 100 from parallel goroutines (as
+// TestWorkflow is a realistic program on azbatch: a pool of two nodes, a job with a preparation
+// task (whose file every task needs), a release task and task dependencies, whose 500 tasks are
+// added as collections of 100 from parallel goroutines (as
 // Azure advises for large jobs), polled with $filter, $select and paging until all complete,
 // then terminated and deleted. Tasks 0–398 form chains (task i waits for task i-100); task 499
 // waits for the range 400–498. Each dependency is checked against the tasks' start and end
-// times.
+// times, and after the job is terminated each node that prepared must show both tasks succeeded.
 func TestWorkflow(t *testing.T) {
 	s := startServer(t, nil, "--token-file", writeTokenFile(t, staticToken))
 	c := s.client(t, staticCredential(staticToken))
@@ -34,6 +35,8 @@ func TestWorkflow(t *testing.T) {
 	}
 	if _, err := c.CreateJob(ctx, azbatch.CreateJobContent{
 		ID: to.Ptr(jobID), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr(poolID)}, UsesTaskDependencies: to.Ptr(true),
+		JobPreparationTask: &azbatch.JobPreparationTask{CommandLine: to.Ptr("/bin/sh -c 'echo ready > ready.txt'")},
+		JobReleaseTask:     &azbatch.JobReleaseTask{CommandLine: to.Ptr(`/bin/sh -c 'rm "$AZ_BATCH_JOB_PREP_WORKING_DIR/ready.txt"'`)},
 	}, nil); err != nil {
 		t.Fatalf("CreateJob: %v", err)
 	}
@@ -41,7 +44,7 @@ func TestWorkflow(t *testing.T) {
 	tasks := make([]azbatch.CreateTaskContent, workflowTasks)
 	for i := range tasks {
 		id := strconv.Itoa(i)
-		tasks[i] = azbatch.CreateTaskContent{ID: to.Ptr(id), CommandLine: to.Ptr("/bin/sh -c 'echo " + id + "'")}
+		tasks[i] = azbatch.CreateTaskContent{ID: to.Ptr(id), CommandLine: to.Ptr(`/bin/sh -c 'test -f "$AZ_BATCH_JOB_PREP_WORKING_DIR/ready.txt" && echo ` + id + "'")}
 		switch {
 		case i == workflowTasks-1:
 			tasks[i].DependsOn = &azbatch.TaskDependencies{TaskIDRanges: []azbatch.TaskIDRange{{Start: to.Ptr[int32](400), End: to.Ptr[int32](workflowTasks - 2)}}}
@@ -135,6 +138,29 @@ func TestWorkflow(t *testing.T) {
 		j, err := c.GetJob(ctx, jobID, nil)
 		return err == nil && j.State != nil && *j.State == azbatch.JobStateCompleted
 	})
+	var status []azbatch.JobPreparationAndReleaseTaskStatus
+	waitFor(ctx, t, "the release tasks", func() bool {
+		status = nil
+		for pager := c.NewListJobPreparationAndReleaseTaskStatusPager(jobID, nil); pager.More(); {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				t.Fatalf("ListJobPreparationAndReleaseTaskStatus: %v", err)
+			}
+			status = append(status, page.Value...)
+		}
+		for _, s := range status {
+			if r := s.JobReleaseTaskExecutionInfo; r == nil || r.State == nil || *r.State != azbatch.JobReleaseTaskStateCompleted {
+				return false
+			}
+		}
+		return len(status) > 0
+	})
+	for _, s := range status {
+		p, r := s.JobPreparationTaskExecutionInfo, s.JobReleaseTaskExecutionInfo
+		if p == nil || p.ExitCode == nil || *p.ExitCode != 0 || *p.State != azbatch.JobPreparationTaskStateCompleted || r.ExitCode == nil || *r.ExitCode != 0 {
+			t.Errorf("node %s: preparation %+v, release %+v", *s.NodeID, p, r)
+		}
+	}
 	if _, err := c.DeleteJob(ctx, jobID, nil); err != nil {
 		t.Fatalf("DeleteJob: %v", err)
 	}
