@@ -12,8 +12,8 @@ import (
 )
 
 // TestJobPreparationOnLocalNodes runs a job with preparation and release tasks on two node
-// agents: the preparation task writes a file that the job's tasks read through
-// AZ_BATCH_JOB_PREP_WORKING_DIR; once the job is terminated, each node that prepared runs the
+// agents: the preparation task waits for the test's go-ahead, and meanwhile the job's tasks show
+// preparing; then it writes a file that the tasks read through AZ_BATCH_JOB_PREP_WORKING_DIR; once the job is terminated, each node that prepared runs the
 // release task, and Job - List Preparation And Release Task Status shows both tasks, succeeded,
 // per node.
 func TestJobPreparationOnLocalNodes(t *testing.T) {
@@ -26,7 +26,8 @@ func TestJobPreparationOnLocalNodes(t *testing.T) {
 		t.Fatalf("add pool: %d", code)
 	}
 	job := batch.Job{ID: "j", PoolInfo: batch.PoolInformation{PoolID: "p1"},
-		JobPreparationTask: &batch.JobPreparationTask{ID: "prep", CommandLine: `/bin/sh -c "echo prepared > ready.txt"`},
+		JobPreparationTask: &batch.JobPreparationTask{ID: "prep",
+			CommandLine: `/bin/sh -c "while [ ! -f $AZ_BATCH_NODE_SHARED_DIR/go ]; do sleep 0.1; done; echo prepared > ready.txt"`},
 		JobReleaseTask:     &batch.JobReleaseTask{CommandLine: `/bin/sh -c "echo released > $AZ_BATCH_NODE_SHARED_DIR/released-$AZ_BATCH_JOB_ID"`}}
 	if code := n.call("POST", "/jobs", job, nil); code != http.StatusCreated {
 		t.Fatalf("add job: %d", code)
@@ -37,6 +38,15 @@ func TestJobPreparationOnLocalNodes(t *testing.T) {
 	}
 	for _, id := range []string{"a", "b", "c", "d"} {
 		n.addTask(id, `/bin/sh -c "cat $AZ_BATCH_JOB_PREP_WORKING_DIR/ready.txt; sleep 0.3"`)
+	}
+	prep := n.task("j", "a", "preparing", func(tk batch.Task) bool { return tk.State == batch.TaskPreparing })
+	if prep.NodeInfo == nil || !prep.ExecutionInfo.StartTime.IsZero() {
+		t.Errorf("a preparing task: nodeInfo %+v, startTime %v (want a node, and no start yet)", prep.NodeInfo, prep.ExecutionInfo.StartTime)
+	}
+	for _, node := range []string{"p1-0", "p1-1"} {
+		if err := os.WriteFile(filepath.Join(n.e.data, "nodes", "p1", node, "shared", "go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	nodes := map[string]bool{}
 	for _, id := range []string{"a", "b", "c", "d"} {

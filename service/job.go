@@ -194,12 +194,14 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.Ignore[retrySettle](), // the load settles
 		actor.Defer[propose](),
 		actor.Defer[attemptEnded](),
+		actor.Defer[attemptLaunched](),
 		actor.Ignore[sendCounts](),
 		actor.Targets("Active", "Done"),
 	)
 	m.State("Active",
 		actor.On(flushFirst(j, j.add)),
 		actor.On(j.propose),
+		actor.On(j.launched),
 		actor.On(j.ended),
 		actor.On(j.flush),
 		actor.On(flushFirst(j, j.terminateTask)),
@@ -242,6 +244,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(j.flush),          // a batch is never pending here: this is the flush of one written already
 		actor.Ignore[sendCounts](), // the scheduler forgot the job's counts with its withdraw
 		actor.Ignore[retryJobLoad](),
+		actor.Ignore[attemptLaunched](),
 		actor.On(func(ctx *actor.Context, p propose) {
 			ctx.Send(p.from(), proposalAnswer{Task: p.Task, NodeID: p.NodeID})
 		}),
@@ -518,7 +521,13 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 	next.Attempts++
 	next.Attempt = attemptRef{AttemptID: attemptID(j.jobID, j.inc, r.Task.ID, r.Seq, next.Attempts), JobID: j.jobID, JobInc: j.inc, TaskID: r.Task.ID, Slots: r.Task.Slots()}
 	next.NodeID = p.NodeID
-	t, err := batch.RunTask(r.Task, batch.NodeInfo{PoolID: j.rec.PoolID, NodeID: p.NodeID}, ctx.Now())
+	start := batch.RunTask
+	if j.rec.Job.JobPreparationTask != nil {
+		// Preparing until the node's session has started it (attemptLaunched): it may wait for
+		// the job's preparation task there.
+		start = batch.PrepareTask
+	}
+	t, err := start(r.Task, batch.NodeInfo{PoolID: j.rec.PoolID, NodeID: p.NodeID}, ctx.Now())
 	ctx.Assert(err == nil, "job %s task %s: run: %v", j.jobID, r.Task.ID, err)
 	next.Task = t
 	attempt := next.Attempt
@@ -721,7 +730,13 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	case e.Lost:
 		next.Task, outcome, err = batch.FinishTask(r.Task, batch.Exit{Condition: batch.ExitTerminated}, now)
 	default:
-		next.Task, outcome, err = batch.FinishTask(r.Task, exitFromResult(e.Result), now)
+		ran := r.Task
+		if ran.State == batch.TaskPreparing {
+			// Its start was not recorded (the session's attemptLaunched was lost in a restart).
+			ran, err = batch.RunTask(ran, *ran.NodeInfo, startOf(e.Result, now))
+			ctx.Assert(err == nil, "job %s task %s: %v", j.jobID, r.Task.ID, err)
+		}
+		next.Task, outcome, err = batch.FinishTask(ran, exitFromResult(e.Result), now)
 	}
 	ctx.Assert(err == nil, "job %s task %s: %v", j.jobID, r.Task.ID, err)
 	if !e.Lost {
@@ -1232,4 +1247,32 @@ func (j *jobManager) announceEnd(ctx *actor.Context, deleted bool) {
 	for _, key := range sortedKeys(pools) {
 		ctx.Send(AccountID, nodeMsgFor{PoolID: pools[key], Msg: nodeMsg{Msg: jobEnded{JobID: j.jobID, JobInc: j.inc, Deleted: deleted}}})
 	}
+}
+
+// attemptLaunched tells a job manager that a node's session has had its agent start an attempt
+// of a task that was preparing (its job has a preparation task): the task is running now.
+type attemptLaunched struct{ Ref attemptRef }
+
+// launched takes attemptLaunched: a task preparing under that attempt goes to running. Anything
+// else (a late or repeated report, a task ended since) changes nothing.
+func (j *jobManager) launched(ctx *actor.Context, e attemptLaunched) {
+	r := j.tasks[batch.IDKey(e.Ref.TaskID)]
+	if r == nil || r.Attempt.AttemptID != e.Ref.AttemptID || r.Task.State != batch.TaskPreparing {
+		return
+	}
+	next := *r
+	t, err := batch.RunTask(r.Task, *r.Task.NodeInfo, ctx.Now())
+	ctx.Assert(err == nil, "job %s task %s: %v", j.jobID, r.Task.ID, err)
+	next.Task = t
+	j.change(ctx, r, next, func(tx store.Tx) error {
+		return putJSON(tx, tableTasks, j.taskKey(t.ID), next, store.AnyVersion)
+	}, func(*actor.Context) {}, nil, nil)
+}
+
+// startOf is when an attempt's process started, by its result, or now if it does not say.
+func startOf(res protocol.TaskResult, now time.Time) time.Time {
+	if res.StartTime.IsZero() {
+		return now
+	}
+	return res.StartTime
 }

@@ -530,6 +530,9 @@ func (n *nodeSession) launch(ctx *actor.Context, s startAttempt) {
 	n.running[s.Ref.AttemptID] = s.Ref
 	n.starts[s.Ref.AttemptID] = s.Start
 	ctx.Send(n.agent, s.Start)
+	if s.Prep != nil {
+		ctx.Send(jobActor(s.Ref.JobID, s.Ref.JobInc), attemptLaunched{Ref: s.Ref})
+	}
 }
 
 // giveUpParked reports lost (to be requeued, or with terminate completed as terminated) every
