@@ -436,6 +436,11 @@ func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 			continue // a start, preparation or release task's: see checkStartTask, checkNodeTasks
 		}
 		if r, ok := known(id); ok {
+			if _, restarted := n.expected[id]; restarted {
+				// Running since before a restart of the service: its job manager may show it
+				// preparing still (attemptLaunched lost with the restart).
+				ctx.Send(jobActor(r.JobID, r.JobInc), attemptLaunched{Ref: r})
+			}
 			n.running[id] = r
 			delete(n.expected, id)
 		} else {
