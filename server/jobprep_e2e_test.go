@@ -44,7 +44,9 @@ func TestJobPreparationOnLocalNodes(t *testing.T) {
 		t.Errorf("a preparing task: nodeInfo %+v, startTime %v (want a node, and no start yet)", prep.NodeInfo, prep.ExecutionInfo.StartTime)
 	}
 	for _, node := range []string{"p1-0", "p1-1"} {
-		if err := os.WriteFile(filepath.Join(n.e.data, "nodes", "p1", node, "shared", "go"), nil, 0o644); err != nil {
+		shared := filepath.Join(n.e.data, "nodes", "p1", node, "shared")
+		waitUntil(t, 60*time.Second, "node "+node+"'s shared directory", func() bool { _, err := os.Stat(shared); return err == nil })
+		if err := os.WriteFile(filepath.Join(shared, "go"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
