@@ -241,8 +241,8 @@ var Mutants = []Mutant{
 	{
 		Name:        "preempted-tasks-terminated",
 		File:        "service/node.go",
-		Original:    "\t\tn.lost(ctx, n.running[id], false)\n\t}\n\tctx.Log(\"node lost\"",
-		Replacement: "\t\tn.lost(ctx, n.running[id], true)\n\t}\n\tctx.Log(\"node lost\"",
+		Original:    "\t\tn.lost(ctx, n.running[id], false)\n\t}\n\tn.giveUpParked(ctx, false)\n\tctx.Log(\"node lost\"",
+		Replacement: "\t\tn.lost(ctx, n.running[id], true)\n\t}\n\tn.giveUpParked(ctx, false)\n\tctx.Log(\"node lost\"",
 		Description: "the tasks of a lost or preempted node complete as terminated instead of being requeued",
 		Packages:    []string{"./service"},
 		Run:         "^TestAutoscaleWithPreemption$",
