@@ -106,6 +106,17 @@ func TestExecProvider(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, execDir, "nodes", "p1", env["CORRAL_NODE_ID"]+".json")); err != nil {
 		t.Errorf("no record of the node in the data directory: %v", err)
 	}
+	// The create program has written its environment, but it may not have answered yet: deleting
+	// the pool now would cancel the creation, whose handle nobody knows (the delete program then
+	// gets none). Wait for the handle in the node's record.
+	rec := filepath.Join(dir, execDir, "nodes", "p1", env["CORRAL_NODE_ID"]+".json")
+	deadline := time.Now().Add(30 * time.Second)
+	for b, _ := os.ReadFile(rec); !strings.Contains(string(b), "vm-"+env["CORRAL_NODE_ID"]); b, _ = os.ReadFile(rec) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node's record never got the create program's handle: %s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if r := ask(t, srv.Runtime(), replies, service.DeletePool{Request: req("2"), PoolID: "p1"}); r.Err != nil {
 		t.Fatalf("delete pool: %+v", r.Err)
 	}
