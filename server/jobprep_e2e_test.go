@@ -28,7 +28,7 @@ func TestJobPreparationOnLocalNodes(t *testing.T) {
 	job := batch.Job{ID: "j", PoolInfo: batch.PoolInformation{PoolID: "p1"},
 		JobPreparationTask: &batch.JobPreparationTask{ID: "prep",
 			CommandLine: `/bin/sh -c "while [ ! -f $AZ_BATCH_NODE_SHARED_DIR/go ]; do sleep 0.1; done; echo prepared > ready.txt"`},
-		JobReleaseTask:     &batch.JobReleaseTask{CommandLine: `/bin/sh -c "echo released > $AZ_BATCH_NODE_SHARED_DIR/released-$AZ_BATCH_JOB_ID"`}}
+		JobReleaseTask: &batch.JobReleaseTask{CommandLine: `/bin/sh -c "echo released > $AZ_BATCH_NODE_SHARED_DIR/released-$AZ_BATCH_JOB_ID"`}}
 	if code := n.call("POST", "/jobs", job, nil); code != http.StatusCreated {
 		t.Fatalf("add job: %d", code)
 	}
