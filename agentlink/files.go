@@ -25,18 +25,20 @@ var (
 	ErrClosed = errors.New("agent link closed")
 )
 
-// fileCall is a Files call waiting for its answer. It is in Hub.calls exactly as long as done
-// is open; whoever removes it (under Hub.mu) sets answer, data or err and closes done, or, if
-// the caller gave up, leaves done open.
-type fileCall struct {
+// pendingCall is a Files or Ask call waiting for its answer. It is in Hub.calls exactly as
+// long as done is open; whoever removes it (under Hub.mu) sets its answer or err and closes
+// done, or, if the caller gave up, leaves done open.
+type pendingCall struct {
 	poolID, nodeID string
 	seq            uint64 // of the command in the node's outbox
-	maxData        int64  // the most bytes the answer may carry
+	ask            bool   // an Ask, answered at protocol.AnswerPath; else a Files call
+	maxData        int64  // Files: the most bytes the answer may carry
 	done           chan struct{}
 
-	answer protocol.FileAnswer
-	data   []byte
-	err    error
+	answer     protocol.FileAnswer // Files
+	data       []byte              // Files
+	nodeAnswer protocol.NodeAnswer // Ask
+	err        error
 }
 
 // Files asks the agent of node nodeID of pool poolID for a file operation (req, whose
@@ -76,21 +78,35 @@ func (h *Hub) Files(ctx context.Context, poolID, nodeID string, req protocol.Fil
 		return protocol.FileAnswer{}, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	req.RequestID = id
-	raw, err := json.Marshal(protocol.Message{Body: req})
-	if err != nil {
+	call := &pendingCall{poolID: poolID, nodeID: nodeID, maxData: maxData, done: make(chan struct{})}
+	if err := h.call(ctx, id, protocol.TypeFileRequest, req, call); err != nil {
 		return protocol.FileAnswer{}, nil, fmt.Errorf("%s: %w", what, err)
 	}
-	call := &fileCall{poolID: poolID, nodeID: nodeID, maxData: maxData, done: make(chan struct{})}
+	if err := call.answer.Err(); err != nil {
+		return call.answer, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return call.answer, call.data, nil
+}
 
+// call puts cmd, a command whose request id is id, into the outbox of call's node, and waits
+// for its answer (call.done) or for ctx's end. It returns nil once call holds the answer, else
+// the error that ended it: ErrClosed, ErrNotConnected, ErrOutboxFull, the one a Remove or
+// Close gave the call, or ctx's. Whatever ends it, the command leaves the outbox and a later
+// answer finds no call.
+func (h *Hub) call(ctx context.Context, id, typ string, cmd any, call *pendingCall) error {
+	raw, err := json.Marshal(protocol.Message{Body: cmd})
+	if err != nil {
+		return err
+	}
 	h.mu.Lock()
 	switch {
 	case h.closed:
 		err = ErrClosed
-	case !h.connectedLocked(nodeID):
+	case !h.connectedLocked(call.nodeID):
 		err = ErrNotConnected
 	default:
 		var ok bool
-		if call.seq, ok = h.pushLocked(nodeID, protocol.TypeFileRequest, raw); ok {
+		if call.seq, ok = h.pushLocked(call.nodeID, typ, raw); ok {
 			h.calls[id] = call
 		} else {
 			err = ErrOutboxFull
@@ -98,7 +114,7 @@ func (h *Hub) Files(ctx context.Context, poolID, nodeID string, req protocol.Fil
 	}
 	h.mu.Unlock()
 	if err != nil {
-		return protocol.FileAnswer{}, nil, fmt.Errorf("%s: %w", what, err)
+		return err
 	}
 
 	select {
@@ -109,22 +125,16 @@ func (h *Hub) Files(ctx context.Context, poolID, nodeID string, req protocol.Fil
 	if h.calls[id] == call {
 		delete(h.calls, id) // given up: a late answer finds no call
 	}
-	if o, ok := h.nodes[nodeID]; ok {
+	if o, ok := h.nodes[call.nodeID]; ok {
 		o.removeLocked(call.seq)
 	}
 	h.mu.Unlock()
 	select {
 	case <-call.done: // answered, perhaps just as ctx ended: the answer is as good
 	default:
-		return protocol.FileAnswer{}, nil, fmt.Errorf("%s: %w", what, ctx.Err())
+		return ctx.Err()
 	}
-	if call.err != nil {
-		return protocol.FileAnswer{}, nil, fmt.Errorf("%s: %w", what, call.err)
-	}
-	if err := call.answer.Err(); err != nil {
-		return call.answer, nil, fmt.Errorf("%s: %w", what, err)
-	}
-	return call.answer, call.data, nil
+	return call.err
 }
 
 // newRequestID returns a random request id of 128 bits: unguessable, so that only the agent
@@ -157,7 +167,7 @@ func (o *outbox) removeLocked(seq uint64) {
 	}
 }
 
-// failCallsLocked ends the waiting Files calls of nodeID (of every node if nodeID is "") with
+// failCallsLocked ends the waiting Files and Ask calls of nodeID (of every node if nodeID is "") with
 // err. h.mu must be held.
 func (h *Hub) failCallsLocked(nodeID string, err error) {
 	for id, c := range h.calls {
@@ -186,19 +196,8 @@ func (h *Hub) serveFiles(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.URL.Query().Get(protocol.FileRequestIDParam)
-	h.mu.Lock()
-	call, closed := h.calls[id], h.closed
-	h.mu.Unlock()
-	switch {
-	case closed:
-		httpError(w, http.StatusServiceUnavailable, "server shutting down")
-		return
-	case call == nil:
-		httpError(w, http.StatusNotFound, "no file request waits for this answer")
-		return
-	case call.poolID != poolID || call.nodeID != nodeID:
-		h.log.Warn("agentlink: file answer refused: the request was sent to another node", "pool", poolID, "node", nodeID, "remote", r.RemoteAddr)
-		httpError(w, http.StatusForbidden, "the request was sent to another node")
+	call, ok := h.waitingCall(w, r, poolID, nodeID, id, false)
+	if !ok {
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, protocol.MaxFileAnswerJSON+call.maxData)
@@ -217,10 +216,38 @@ func (h *Hub) serveFiles(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "the answer names another request than the query")
 		return
 	}
+	h.complete(w, id, call, func() { call.answer, call.data = answer, data })
+}
+
+// waitingCall finds the call that an upload from node nodeID of pool poolID answers, request
+// id id, at the endpoint of Ask calls (ask) or of Files calls. When there is none, or it was
+// not sent to that node, or the Hub is closed, it answers the upload (404, 403, 503) and
+// returns false.
+func (h *Hub) waitingCall(w http.ResponseWriter, r *http.Request, poolID, nodeID, id string, ask bool) (*pendingCall, bool) {
+	h.mu.Lock()
+	call, closed := h.calls[id], h.closed
+	h.mu.Unlock()
+	switch {
+	case closed:
+		httpError(w, http.StatusServiceUnavailable, "server shutting down")
+		return nil, false
+	case call == nil || call.ask != ask:
+		httpError(w, http.StatusNotFound, "no request waits for this answer")
+		return nil, false
+	case call.poolID != poolID || call.nodeID != nodeID:
+		h.log.Warn("agentlink: answer refused: the request was sent to another node", "pool", poolID, "node", nodeID, "remote", r.RemoteAddr)
+		httpError(w, http.StatusForbidden, "the request was sent to another node")
+		return nil, false
+	}
+	return call, true
+}
+
+// complete hands the answer to call with set, if call still waits for it (204), or answers 409.
+func (h *Hub) complete(w http.ResponseWriter, id string, call *pendingCall, set func()) {
 	h.mu.Lock()
 	first := h.calls[id] == call
 	if first {
-		call.answer, call.data = answer, data
+		set()
 		delete(h.calls, id)
 		close(call.done)
 	}

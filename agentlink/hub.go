@@ -129,10 +129,10 @@ type Hub struct {
 
 	mu      sync.Mutex
 	closed  bool
-	seq     uint64               // the last sequence number given to a command, of any node
-	nodes   map[string]*outbox   // by node id
-	proxies map[string]bool      // nodes whose proxy the Hub has created (HubOptions.ProxyID)
-	calls   map[string]*fileCall // file requests waiting for their answers, by request id
+	seq     uint64                  // the last sequence number given to a command, of any node
+	nodes   map[string]*outbox      // by node id
+	proxies map[string]bool         // nodes whose proxy the Hub has created (HubOptions.ProxyID)
+	calls   map[string]*pendingCall // Files and Ask calls waiting for their answers, by request id
 }
 
 // outbox holds a node's unacknowledged commands and its waiting long poll. Guarded by Hub.mu.
@@ -173,7 +173,7 @@ func NewHub(rt actor.Runtime, creds Credentials, session func(poolID, nodeID str
 		log:     opts.Logger,
 		epoch:   newEpoch(),
 		nodes:   make(map[string]*outbox),
-		calls:   make(map[string]*fileCall),
+		calls:   make(map[string]*pendingCall),
 	}
 	if creds == nil {
 		h.log.Error("agentlink: no credentials: every agent request will be refused")

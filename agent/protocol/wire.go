@@ -57,8 +57,8 @@ type SyncResponse struct {
 	// the last command the server knows to be acknowledged. The agent sends Epoch and Seq back
 	// as its acknowledgement.
 	Seq uint64 `json:"seq"`
-	// Commands are StartTask, KillTask, ResultAck, FileRequest and RestartNode values, oldest
-	// first.
+	// Commands are StartTask, KillTask, ResultAck, FileRequest, RestartNode, UserRequest and
+	// UploadLogsRequest values, oldest first.
 	Commands []Message `json:"commands"`
 }
 
@@ -73,6 +73,8 @@ const (
 	TypeResultAck   = "resultAck"
 	TypeFileRequest = "fileRequest"
 	TypeRestartNode = "restartNode"
+	TypeUserRequest = "userRequest"
+	TypeUploadLogs  = "uploadLogs"
 )
 
 // Message is one report or command on the wire: a JSON object with the members of the
@@ -108,6 +110,10 @@ func MessageType(v any) (string, bool) {
 		return TypeFileRequest, true
 	case RestartNode:
 		return TypeRestartNode, true
+	case UserRequest:
+		return TypeUserRequest, true
+	case UploadLogsRequest:
+		return TypeUploadLogs, true
 	}
 	return "", false
 }
@@ -123,10 +129,10 @@ func IsReport(v any) bool {
 }
 
 // IsCommand reports whether v is a message that the server sends (StartTask, KillTask,
-// ResultAck, FileRequest, RestartNode).
+// ResultAck, FileRequest, RestartNode, UserRequest, UploadLogsRequest).
 func IsCommand(v any) bool {
 	switch v.(type) {
-	case StartTask, KillTask, ResultAck, FileRequest, RestartNode:
+	case StartTask, KillTask, ResultAck, FileRequest, RestartNode, UserRequest, UploadLogsRequest:
 		return true
 	}
 	return false
@@ -189,6 +195,10 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 		m.Body, err = decodeAs[FileRequest](data)
 	case TypeRestartNode:
 		m.Body, err = decodeAs[RestartNode](data)
+	case TypeUserRequest:
+		m.Body, err = decodeAs[UserRequest](data)
+	case TypeUploadLogs:
+		m.Body, err = decodeAs[UploadLogsRequest](data)
 	}
 	if err != nil {
 		m.Body = nil

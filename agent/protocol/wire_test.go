@@ -26,6 +26,9 @@ func TestMessageRoundTrip(t *testing.T) {
 		{FileRequest{RequestID: "r1", JobID: "j", TaskID: "t", Op: FileOpRead, Path: "wd/out.txt", Offset: 5, Length: 10}, TypeFileRequest},
 		{FileRequest{RequestID: "r2", JobID: "j", TaskID: "t", Op: FileOpList, Recursive: true}, TypeFileRequest},
 		{RestartNode{RequestID: "boot/1", Reimage: true}, TypeRestartNode},
+		{UserRequest{RequestID: "r3", Op: UserOpAdd, Name: "u", IsAdmin: true, Expiry: t0, Password: "pw", SSHPublicKey: "ssh-ed25519 AAAA"}, TypeUserRequest},
+		{UserRequest{RequestID: "r4", Op: UserOpDelete, Name: "u"}, TypeUserRequest},
+		{UploadLogsRequest{RequestID: "r5", ContainerURL: "https://a.blob.core.windows.net/c?sig=x", Directory: "p/n/g/", StartTime: t0, EndTime: t0.Add(time.Hour)}, TypeUploadLogs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ, func(t *testing.T) {
