@@ -91,6 +91,10 @@ type ClientConfig struct {
 	// Logger receives the Client's reports; nil means Runner.Logger, or slog.Default(). It never
 	// receives the credential.
 	Logger *slog.Logger
+	// LogDir is the directory of the agent's own log files (a LogFile's), which an
+	// UploadLogsRequest uploads. Empty means LogDir(Runner.Root); a directory without log
+	// files uploads none.
+	LogDir string
 }
 
 // Client is a node agent's link to the server: it runs the tasks the service asks for, with a
@@ -160,8 +164,11 @@ type Client struct {
 
 	wake chan struct{} // a report is waiting; buffered, 1
 
-	filesURL string        // where answers to FileRequests go
-	files    *fileRequests // FileRequests waiting for a worker
+	filesURL   string        // where answers to FileRequests go
+	answersURL string        // where answers to UserRequests and UploadLogsRequests go
+	files      *fileRequests // requests waiting for a worker
+	users      *NodeUsers    // the machine's accounts of Compute Node - Add User
+	logDir     string        // the agent's log files
 
 	mu             sync.Mutex
 	queue          []protocol.Message       // reports not sent yet
@@ -238,6 +245,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		cfg:         cfg,
 		url:         strings.TrimRight(cfg.ServerURL, "/") + protocol.SyncPath,
 		filesURL:    strings.TrimRight(cfg.ServerURL, "/") + protocol.FilesPath,
+		answersURL:  strings.TrimRight(cfg.ServerURL, "/") + protocol.AnswerPath,
 		files:       newFileRequests(),
 		auth:        protocol.AuthorizationHeader(cfg.PoolID, cfg.NodeID, cfg.Credential),
 		http:        cfg.HTTPClient,
@@ -272,6 +280,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		c.runner.Close()
 		return nil, err
+	}
+	c.users = NewNodeUsers(c.runner.Root())
+	c.logDir = cfg.LogDir
+	if c.logDir == "" {
+		c.logDir = LogDir(c.runner.Root())
 	}
 	return c, nil
 }
@@ -721,6 +734,10 @@ func (c *Client) execute(cmds []json.RawMessage) {
 			c.queueFileRequest(v)
 		case protocol.RestartNode:
 			c.restart(v)
+		case protocol.UserRequest:
+			c.queueNodeOp(v.RequestID, v)
+		case protocol.UploadLogsRequest:
+			c.queueNodeOp(v.RequestID, v)
 		case nil:
 			c.log.Warn("agent: command of an unknown type skipped", "type", m.Type)
 		default:

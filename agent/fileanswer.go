@@ -11,25 +11,29 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"corral/agent/protocol"
 )
 
-// Limits of the Client's answers to FileRequests.
+// Limits of the Client's answers to FileRequests, UserRequests and UploadLogsRequests.
 const (
-	// fileWorkers is how many FileRequests a Client carries out at once.
+	// fileWorkers is how many of those requests a Client carries out at once.
 	fileWorkers = 4
-	// fileQueueLen is how many FileRequests wait for a worker; more are dropped (the server
-	// gives up on them, and its client may ask again).
+	// fileQueueLen is how many requests wait for a worker; more are dropped (the server gives
+	// up on them, and its client may ask again).
 	fileQueueLen = 64
 	// recentFileRequests is how many request ids a Client remembers, to carry out a repeated
-	// FileRequest (commands come at least once) only once.
+	// request (commands come at least once) only once.
 	recentFileRequests = 256
+	// nodeOpTimeout bounds a UserRequest: the server's caller gives up sooner.
+	nodeOpTimeout = time.Minute
 )
 
-// fileRequests is the Client's queue of FileRequests, and the ids of those it took lately.
+// fileRequests is the Client's queue of the requests its workers carry out off the sync loop
+// (FileRequest, UserRequest, UploadLogsRequest), and the ids of those it took lately.
 type fileRequests struct {
-	queue chan protocol.FileRequest
+	queue chan any
 
 	mu     sync.Mutex
 	seen   map[string]bool
@@ -37,15 +41,15 @@ type fileRequests struct {
 }
 
 func newFileRequests() *fileRequests {
-	return &fileRequests{queue: make(chan protocol.FileRequest, fileQueueLen), seen: make(map[string]bool)}
+	return &fileRequests{queue: make(chan any, fileQueueLen), seen: make(map[string]bool)}
 }
 
-// add queues a FileRequest unless it was taken lately; it never blocks. It returns false if
-// the request is dropped because the queue is full.
-func (q *fileRequests) add(req protocol.FileRequest) bool {
+// add queues the request named id unless it was taken lately; it never blocks. It returns false
+// if the request is dropped because the queue is full.
+func (q *fileRequests) add(id string, req any) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.seen[req.RequestID] {
+	if q.seen[id] {
 		return true
 	}
 	select {
@@ -53,8 +57,8 @@ func (q *fileRequests) add(req protocol.FileRequest) bool {
 	default:
 		return false
 	}
-	q.seen[req.RequestID] = true
-	q.recent = append(q.recent, req.RequestID)
+	q.seen[id] = true
+	q.recent = append(q.recent, id)
 	if len(q.recent) > recentFileRequests {
 		delete(q.seen, q.recent[0])
 		q.recent = q.recent[1:]
@@ -64,12 +68,19 @@ func (q *fileRequests) add(req protocol.FileRequest) bool {
 
 // queueFileRequest carries out a FileRequest command: later, off the sync loop.
 func (c *Client) queueFileRequest(req protocol.FileRequest) {
-	if !c.files.add(req) {
+	if !c.files.add(req.RequestID, req) {
 		c.log.Warn("agent: too many file requests waiting; one dropped", "job", req.JobID, "task", req.TaskID, "op", req.Op)
 	}
 }
 
-// runFileWorkers carries out queued FileRequests, fileWorkers at a time, until ctx is done.
+// queueNodeOp carries out a UserRequest or UploadLogsRequest command: later, off the sync loop.
+func (c *Client) queueNodeOp(id string, req any) {
+	if !c.files.add(id, req) {
+		c.log.Warn("agent: too many requests waiting; one dropped", "request", req)
+	}
+}
+
+// runFileWorkers carries out queued requests, fileWorkers at a time, until ctx is done.
 func (c *Client) runFileWorkers(ctx context.Context) {
 	var wg sync.WaitGroup
 	for range fileWorkers {
@@ -79,8 +90,15 @@ func (c *Client) runFileWorkers(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case req := <-c.files.queue:
-					answer, data := c.answerFile(req)
-					c.uploadFileAnswer(ctx, answer, data)
+					switch req := req.(type) {
+					case protocol.FileRequest:
+						answer, data := c.answerFile(req)
+						c.uploadFileAnswer(ctx, answer, data)
+					case protocol.UserRequest:
+						c.uploadNodeAnswer(ctx, c.answerUser(ctx, req))
+					case protocol.UploadLogsRequest:
+						c.uploadNodeAnswer(ctx, c.answerUploadLogs(ctx, req))
+					}
 				}
 			}
 		})
