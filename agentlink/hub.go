@@ -35,6 +35,19 @@
 // node's removal) takes the command out of the outbox. Files does not wait for an agent that
 // has not been heard from lately (HubOptions.OfflineAfter).
 //
+// # Node operations
+//
+// Compute Node - Add, Update and Delete User and Upload Batch Service Logs reach a node's agent
+// the same way, with Hub.Ask: a protocol.UserRequest or protocol.UploadLogsRequest goes into the
+// outbox, and the agent uploads its protocol.NodeAnswer to protocol.AnswerPath, which
+// Hub.AnswersHandler serves:
+//
+//	mux.Handle(protocol.AnswerPath, hub.AnswersHandler())
+//
+// These requests carry secrets (a user's password and SSH key, a container's shared access
+// signature): they sit in the outbox in memory only, travel in the agent's sync response (TLS
+// off loopback), and are never logged, by the Hub or the agent.
+//
 // # Authentication
 //
 // Every request carries the node's credential (protocol.AuthorizationHeader), which the Hub

@@ -89,6 +89,7 @@ func newServer(t *testing.T, opts agentlink.HubOptions) *server {
 	mux := http.NewServeMux()
 	mux.Handle(protocol.SyncPath, s.hub)
 	mux.Handle(protocol.FilesPath, s.hub.FilesHandler())
+	mux.Handle(protocol.AnswerPath, s.hub.AnswersHandler())
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		s.hub.Close()
