@@ -52,7 +52,8 @@ type LogFile struct {
 	size int64
 }
 
-// OpenLogFile opens the log in dir (made if missing, 0700), appending to the file being written.
+// OpenLogFile opens the log in dir (made if missing, 0700; a missing parent is made 0755, as the
+// Runner makes a node's root), appending to the file being written.
 // maxSize and keep are the size limit of a file and how many files to keep, the one being
 // written included; 0 means DefaultLogFileSize and DefaultLogFiles.
 func OpenLogFile(dir string, maxSize int64, keep int) (*LogFile, error) {
@@ -62,7 +63,10 @@ func OpenLogFile(dir string, maxSize int64, keep int) (*LogFile, error) {
 	if keep <= 0 {
 		keep = DefaultLogFiles
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, fmt.Errorf("agent: log directory: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("agent: log directory: %w", err)
 	}
 	l := &LogFile{dir: dir, maxSize: maxSize, keep: keep}

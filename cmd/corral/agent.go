@@ -54,7 +54,14 @@ func runAgent(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	logOut := stderr
+	if lf, err := agent.OpenLogFile(agent.LogDir(*root), 0, 0); err != nil {
+		fmt.Fprintf(stderr, "corral agent: %v; logging to standard error only\n", err)
+	} else {
+		defer lf.Close()
+		logOut = teeLog{stderr: stderr, file: lf}
+	}
+	log := slog.New(slog.NewTextHandler(logOut, nil))
 	id, err := agentIdentity(ctx, *root, *server, token, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "corral agent: %v\n", err)
@@ -124,6 +131,19 @@ func runAgent(args []string, stderr io.Writer) int {
 			return 1
 		}
 	}
+}
+
+// teeLog writes the agent's log to its standard error and to its log file in the node's root
+// (agent.LogFile: a few MiB at most, which Compute Node - Upload Batch Service Logs uploads). A
+// write to the file that fails does not stop the log on standard error.
+type teeLog struct {
+	stderr io.Writer
+	file   *agent.LogFile
+}
+
+func (t teeLog) Write(p []byte) (int, error) {
+	_, _ = t.file.Write(p)
+	return t.stderr.Write(p)
 }
 
 // awaitNode waits until the server lends the machine to a node, and keeps the node's identity
