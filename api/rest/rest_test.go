@@ -53,6 +53,7 @@ type envOptions struct {
 	requestTimeout time.Duration
 	files          rest.FileSource                   // nil: the task file operations answer 501
 	users          rest.NodeUsers                    // nil: the node user operations answer 501
+	logs           rest.NodeLogs                     // nil: Upload Batch Service Logs answers 501
 	evict          func(poolID, nodeID string) error // nil: evict answers 501
 	joins          rest.Joins                        // nil: the join extensions answer 501
 	bearer         *bearer.Verifier                  // nil: bearer tokens are refused
@@ -96,6 +97,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	rs, err := rest.New(rest.Config{
 		Runtime: eng, Store: st, Account: account, Keys: [][]byte{primaryKey, secondaryKey},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequestTimeout: opts.requestTimeout, Files: opts.files, Users: opts.users,
+		Logs:   opts.logs,
 		Evict:  opts.evict,
 		Joins:  opts.joins,
 		Bearer: opts.bearer,

@@ -78,6 +78,7 @@ func (s *Server) routes() {
 	}
 	table = append(table, s.fileRoutes()...)
 	table = append(table, s.userRoutes()...)
+	table = append(table, s.logsRoutes()...)
 	m := http.NewServeMux()
 	for _, rt := range table {
 		var allow []string

@@ -50,6 +50,9 @@ type Config struct {
 	// Users manages nodes' user accounts (Compute Node - Add, Update and Delete User). Nil means
 	// those operations answer 501 NotImplemented.
 	Users NodeUsers
+	// Logs uploads nodes' agent logs (Compute Node - Upload Batch Service Logs). Nil means
+	// the operation answers 501 NotImplemented.
+	Logs NodeLogs
 	// Evict takes a node away as a spot eviction would (POST
 	// /pools/{poolId}/nodes/{nodeId}/evict, a Corral extension for development and tests). Nil
 	// means the operation answers 501 NotImplemented.
@@ -74,6 +77,7 @@ type Server struct {
 	timeout time.Duration
 	files   FileSource
 	users   NodeUsers
+	logs    NodeLogs
 	evict   func(poolID, nodeID string) error // nil: not supported
 	joins   Joins                             // nil: not supported
 
@@ -127,6 +131,7 @@ func New(cfg Config) (*Server, error) {
 		timeout: cfg.RequestTimeout,
 		files:   cfg.Files,
 		users:   cfg.Users,
+		logs:    cfg.Logs,
 		evict:   cfg.Evict,
 		joins:   cfg.Joins,
 	}
