@@ -310,7 +310,8 @@ func (s *Server) boot(st store.Store, log *slog.Logger) error {
 		Bearer:  cfg.bearer,
 		Logger:  log,
 		Files:   newNodeFiles(filepath.Join(cfg.DataDir, nodesDir), s.hub),
-		Users:   newNodeUsers(filepath.Join(cfg.DataDir, nodesDir)),
+		Users:   newNodeUsers(filepath.Join(cfg.DataDir, nodesDir), s.hub),
+		Logs:    nodeLogs{link: s.hub},
 		Evict:   evict,
 		Joins:   s.joins(),
 	})
@@ -321,6 +322,7 @@ func (s *Server) boot(st store.Store, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle(protocol.SyncPath, s.hub)
 	mux.Handle(protocol.FilesPath, s.hub.FilesHandler())
+	mux.Handle(protocol.AnswerPath, s.hub.AnswersHandler())
 	var machines nodeauth.Machines
 	if s.static != nil {
 		machines = s.static
