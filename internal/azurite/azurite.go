@@ -110,12 +110,19 @@ func (s *Server) NewContainer(t testing.TB) string {
 	return name
 }
 
+// Installed reports whether Azurite and Node.js are installed, for a test that can leave out
+// the part that needs them (Start and Shared skip the whole test).
+func Installed() bool {
+	_, nodeErr := exec.LookPath("node")
+	_, err := os.Stat(binary())
+	return err == nil && nodeErr == nil
+}
+
 // skipUnlessInstalled skips t, or fails it under CORRAL_TEST_REQUIRE_AZURITE, when Azurite or
 // Node.js is missing.
 func skipUnlessInstalled(t testing.TB) {
 	t.Helper()
-	_, nodeErr := exec.LookPath("node")
-	if _, err := os.Stat(binary()); err != nil || nodeErr != nil {
+	if !Installed() {
 		msg := "Azurite is not installed: it needs Node.js and `npm ci` in internal/azurite (bash .ci/run does both)"
 		if os.Getenv("CORRAL_TEST_REQUIRE_AZURITE") != "" {
 			t.Fatal(msg)
