@@ -41,6 +41,18 @@
 // StatNodeFile, DeleteNodeFile) serve only shared, startup and workitems, never those files,
 // and follow a symbolic link only inside the one of the three it is in.
 //
+// # Node users and service logs
+//
+// Compute Node - Add, Update and Delete User reach the agent as protocol.UserRequests (see
+// package agentlink), which the Client carries out with NodeUsers: accounts of the agent's
+// machine, which need the agent to run as root on Linux. Upload Batch Service Logs reaches it as
+// a protocol.UploadLogsRequest: the agent uploads its own log, which `corral agent` keeps in
+// <root>/logs (LogDir) besides writing it to standard error, a LogFile of at most three files of
+// 1 MiB (agent.log, agent.log.1, agent.log.2). Every file that may hold a message of the time
+// range asked for is uploaded whole, as Azure documents: one last written at or after the start,
+// whose predecessor was last written at or before the end. Passwords, SSH keys and the
+// container's shared access signature are never logged.
+//
 // # Task users
 //
 // Azure Batch runs a task as an auto-user, non-admin unless the task's userIdentity asks for
