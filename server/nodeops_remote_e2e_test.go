@@ -59,7 +59,13 @@ func TestNodeOpsOfRemoteNode(t *testing.T) {
 
 	t.Run("users", func(t *testing.T) {
 		realUsers := os.Geteuid() == 0 && os.Getenv("CORRAL_TEST_NODE_USERS") == "1"
-		code, body := doJSON(t, e, "POST", users, map[string]any{"name": "Not Valid", "password": "Pw-NotLogged1"})
+		// The node may be idle a moment before its agent's first sync reaches the agent link.
+		var code int
+		var body []byte
+		waitUntil(t, 10*time.Second, "the node's agent is connected", func() bool {
+			code, body = doJSON(t, e, "POST", users, map[string]any{"name": "Not Valid", "password": "Pw-NotLogged1"})
+			return !strings.Contains(string(body), "is not connected")
+		})
 		switch {
 		case os.Geteuid() == 0 && (code != http.StatusBadRequest || !strings.Contains(string(body), api.CodeInvalidPropertyValue)):
 			t.Errorf("an invalid name, the agent as root: %d %s; want 400 InvalidPropertyValue", code, body)
