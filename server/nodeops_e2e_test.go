@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -26,11 +27,21 @@ func (n e2eNodes) call(method, path string, body, out any) int {
 func (n e2eNodes) task(job, id, what string, ok func(batch.Task) bool) batch.Task {
 	n.t.Helper()
 	var tk batch.Task
-	waitUntil(n.t, 60*time.Second, "task "+job+"/"+id+" "+what, func() bool {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
 		tk = batch.Task{}
-		return n.call("GET", "/jobs/"+job+"/tasks/"+id, nil, &tk) == http.StatusOK && ok(tk)
-	})
-	return tk
+		if n.call("GET", "/jobs/"+job+"/tasks/"+id, nil, &tk) == http.StatusOK && ok(tk) {
+			return tk
+		}
+		if time.Now().After(deadline) {
+			b, _ := json.Marshal(tk)
+			var nodes struct{ Value []batch.Node }
+			n.call("GET", "/pools/p1/nodes", nil, &nodes)
+			nb, _ := json.Marshal(nodes.Value)
+			n.t.Fatalf("timed out waiting: task %s/%s %s; last seen %s; nodes %s", job, id, what, b, nb)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // node waits until node id of pool p1 satisfies ok, and returns it.
@@ -61,7 +72,10 @@ func (n e2eNodes) addTask(id, cmd string) {
 }
 
 // longTask adds a pool p1 of two one-slot nodes and a job j on it with a task "long" that runs
-// cmd, and waits until it runs: first is its node, other the other node.
+// cmd, and waits until it runs: first is its node, other the other node. It then runs a task
+// "probe" to completion, which only other can take: so other's agent is connected (a node shows
+// idle as soon as its agent process starts, before it has reached the server), and a task the
+// test moves off first can go there.
 func (n e2eNodes) longTask(cmd string) (first, other string) {
 	n.t.Helper()
 	two, one := int32(2), int32(1)
@@ -76,6 +90,10 @@ func (n e2eNodes) longTask(cmd string) (first, other string) {
 	other = "p1-0"
 	if first == other {
 		other = "p1-1"
+	}
+	n.addTask("probe", "true")
+	if tk := n.task("j", "probe", "completed", completed); tk.NodeInfo == nil || tk.NodeInfo.NodeID != other {
+		n.t.Fatalf("task probe ran on %+v, not on %s", tk.NodeInfo, other)
 	}
 	return first, other
 }
