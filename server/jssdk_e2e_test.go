@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,15 +99,38 @@ func readExpected(t *testing.T, path string) map[string]bool {
 	return names
 }
 
-// TestJSSDKWorkflow runs compat/js/workflow.mjs, a realistic program on the JavaScript SDK: 500
-// tasks with dependencies added as parallel collections, polled with $filter, $select and
-// paging, then the job terminated and deleted with its pool. The program checks every answer.
+// TestJSSDKWorkflow runs compat/js/workflow.mjs, a realistic program on the JavaScript SDK: a
+// pool with a start task, a job with preparation and release tasks, 500 tasks with dependencies
+// added as parallel collections, polled with $filter, $select and paging, then the job
+// terminated and deleted with its pool. The program checks every answer. With Azurite, ten of the
+// tasks download a blob as a resource file and upload it again as an output file, checked here.
 func TestJSSDKWorkflow(t *testing.T) {
 	dir := jsSDK(t)
 	if dir == "" {
 		return
 	}
-	t.Logf("workflow.mjs: %s", bytes.TrimSpace(runJS(t, dir, "workflow.mjs", newE2E(t))))
+	var env []string
+	var az *azurite.Server
+	var out string
+	if azurite.Installed() || os.Getenv("CORRAL_TEST_REQUIRE_AZURITE") != "" {
+		az = azurite.Shared(t)
+		in := az.NewContainer(t)
+		az.Put(t, in, "input.txt", []byte("from storage\n"))
+		out = az.NewContainer(t)
+		env = append(env, "CORRAL_WORKFLOW_INPUT_URL="+az.BlobSAS(t, in, "input.txt"), "CORRAL_WORKFLOW_OUTPUT_URL="+az.ContainerSAS(t, out, "cw"))
+	} else {
+		t.Log("the workflow's resource and output files need Azurite, which is not installed (npm ci in internal/azurite; bash .ci/run does it)")
+	}
+	t.Logf("workflow.mjs: %s", bytes.TrimSpace(runJS(t, dir, "workflow.mjs", newE2E(t), env...)))
+	if az == nil {
+		return
+	}
+	for i := range 10 {
+		name := fmt.Sprintf("wf/%d.txt", i)
+		if b, _, ok := az.Get(t, out, name); !ok || string(b) != "from storage\n" {
+			t.Errorf("output file %s: %q (found: %v), want what the resource file held", name, b, ok)
+		}
+	}
 }
 
 // runJS runs a program of compat/js against the server of e, with env added to the test's

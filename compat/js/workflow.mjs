@@ -3,7 +3,10 @@
 // a release task and task dependencies, whose 500 tasks (each needs the preparation task's file)
 // are added as collections of 100 in parallel (as Azure advises for large jobs), polled with
 // $filter, $select and paging until all complete, then terminated (each node that prepared runs
-// the release task, checked with listPreparationAndReleaseTaskStatus) and deleted with its pool. Tasks 0–398 form chains (task i waits for
+// the release task, checked with listPreparationAndReleaseTaskStatus) and deleted with its pool.
+// With CORRAL_WORKFLOW_INPUT_URL (a blob's URL with a SAS) and CORRAL_WORKFLOW_OUTPUT_URL (a
+// container's, with a SAS that may create and write), tasks 0–9 download the blob as a resource
+// file and upload what they read as output files wf/<i>.txt, which the caller checks. Tasks 0–398 form chains (task i waits for
 // task i-100); task 499 waits for the range 400–498. It checks every answer and each dependency
 // against the tasks' start and end times, and prints what it measured as JSON on stdout; any
 // deviation is an error on stderr and exit status 1.
@@ -20,6 +23,7 @@ if (!url || !key) {
 }
 const client = new batch.BatchServiceClient(new batch.BatchSharedKeyCredentials(process.env.CORRAL_ACCOUNT_NAME || "corral", key), url);
 const n = 500, poolId = "wf-pool", jobId = "wf-job";
+const inputUrl = process.env.CORRAL_WORKFLOW_INPUT_URL, outputUrl = process.env.CORRAL_WORKFLOW_OUTPUT_URL;
 
 function fail(msg) {
   console.error(`workflow.mjs: ${msg}`);
@@ -48,6 +52,11 @@ await client.job.add({
 const tasks = [];
 for (let i = 0; i < n; i++) {
   const t = { id: String(i), commandLine: `/bin/sh -c 'test -f "$AZ_BATCH_JOB_PREP_WORKING_DIR/ready.txt" && echo ${i}'` };
+  if (i < 10 && inputUrl && outputUrl) {
+    t.commandLine = `/bin/sh -c 'test -f "$AZ_BATCH_JOB_PREP_WORKING_DIR/ready.txt" && cat input.txt > out.txt'`;
+    t.resourceFiles = [{ httpUrl: inputUrl, filePath: "input.txt" }];
+    t.outputFiles = [{ filePattern: "out.txt", destination: { container: { containerUrl: outputUrl, path: `wf/${i}.txt` } }, uploadOptions: { uploadCondition: "tasksuccess" } }];
+  }
   if (i === n - 1) t.dependsOn = { taskIdRanges: [{ start: 400, end: n - 2 }] };
   else if (i >= 100) t.dependsOn = { taskIds: [String(i - 100)] };
   tasks.push(t);
