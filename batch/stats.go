@@ -58,8 +58,9 @@ func (c *TaskTally) Merge(d TaskTally) {
 	c.Wait += d.Wait
 }
 
-// JobStatistics is Azure's JobStatistics, for Job - Get All Lifetime Statistics: the usage of
-// every task the account's jobs have had, from StartTime to LastUpdateTime. Corral measures no
+// JobStatistics is Azure's JobStatistics: for Job - Get All Lifetime Statistics, the usage of
+// every task the account's jobs have had, and for a job's stats ($expand=stats on Job - Get
+// and Job - List), that of the job's tasks, from StartTime to LastUpdateTime. Corral measures no
 // I/O operations (the kernel's accounting of a finished process has its bytes only), so
 // ReadIOps and WriteIOps are 0.
 type JobStatistics struct {
@@ -89,5 +90,41 @@ func (c TaskTally) Statistics(since, now time.Time) JobStatistics {
 		ReadIOGiB: float64(c.Usage.ReadBytes) / gib, WriteIOGiB: float64(c.Usage.WriteBytes) / gib,
 		NumSucceededTasks: c.Succeeded, NumFailedTasks: c.Failed, NumTaskRetries: c.Usage.Retries,
 		WaitTime: Duration(c.Wait),
+	}
+}
+
+// TaskStatistics is Azure's TaskStatistics, a task's stats with $expand=stats on Task - Get
+// and Task - List: what its attempts used from StartTime (its creation) to LastUpdateTime.
+// Usage counts the attempts whose end its node reported (a running attempt counts once it
+// ends); ReadIOps and WriteIOps are 0, as in JobStatistics.
+type TaskStatistics struct {
+	URL            string    `json:"url"`
+	StartTime      time.Time `json:"startTime"`
+	LastUpdateTime time.Time `json:"lastUpdateTime"`
+	UserCPUTime    Duration  `json:"userCPUTime"`
+	KernelCPUTime  Duration  `json:"kernelCPUTime"`
+	WallClockTime  Duration  `json:"wallClockTime"`
+	ReadIOps       int64     `json:"readIOps"`
+	WriteIOps      int64     `json:"writeIOps"`
+	ReadIOGiB      float64   `json:"readIOGiB"`
+	WriteIOGiB     float64   `json:"writeIOGiB"`
+	WaitTime       Duration  `json:"waitTime"`
+}
+
+// TaskStats returns the statistics of task t, whose attempts used u, at now (the URL left to
+// the API): from the task's creation (now if it has none, or a later one) to now, its wait the
+// time from its creation to the start of its latest attempt.
+func TaskStats(t Task, u Usage, now time.Time) TaskStatistics {
+	var c TaskTally
+	c.Add(t, u)
+	since := t.CreationTime
+	if since.IsZero() || since.After(now) {
+		since = now
+	}
+	s := c.Statistics(since, now)
+	return TaskStatistics{
+		StartTime: s.StartTime, LastUpdateTime: s.LastUpdateTime,
+		UserCPUTime: s.UserCPUTime, KernelCPUTime: s.KernelCPUTime, WallClockTime: s.WallClockTime,
+		ReadIOGiB: s.ReadIOGiB, WriteIOGiB: s.WriteIOGiB, WaitTime: s.WaitTime,
 	}
 }
