@@ -1049,7 +1049,7 @@ func (j *jobManager) deleteJob(ctx *actor.Context, req DeleteJob) {
 				return err
 			}
 		}
-		if err := keepTally(tx, gone, j.rec.Job.CreationTime); err != nil {
+		if err := keepTally(tx, gone, j.rec.Job.CreationTime, j.jobID, j.inc, true); err != nil {
 			return err
 		}
 		return tx.Delete(tableJobs, batch.IDKey(j.jobID), store.AnyVersion)
@@ -1086,7 +1086,7 @@ func (j *jobManager) deleteTask(ctx *actor.Context, req DeleteTask) {
 	var gone batch.TaskTally
 	gone.Add(r.Task, r.Usage)
 	err := j.st.Update(context.Background(), func(tx store.Tx) error {
-		if err := keepTally(tx, gone, j.rec.Job.CreationTime); err != nil {
+		if err := keepTally(tx, gone, j.rec.Job.CreationTime, j.jobID, j.inc, false); err != nil {
 			return err
 		}
 		return tx.Delete(tableTasks, j.taskKey(r.Task.ID), store.AnyVersion)

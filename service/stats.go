@@ -39,9 +39,21 @@ func usageOf(res protocol.TaskResult) batch.Usage {
 	return u
 }
 
+// jobTallyKey is the key, in tableStats, of what a job keeps of its deleted tasks (a
+// jobTally), for the job's own statistics.
+func jobTallyKey(jobID string) string { return "job/" + batch.IDKey(jobID) }
+
+// jobTally is the tally of the tasks Task - Delete removed from one life of a job.
+type jobTally struct {
+	Incarnation int64           `json:"incarnation,omitempty"`
+	Deleted     batch.TaskTally `json:"deleted"`
+}
+
 // keepTally adds the tally of tasks being deleted in tx to the lifetime record; since is the
-// creation time of their job.
-func keepTally(tx store.Tx, gone batch.TaskTally, since time.Time) error {
+// creation time of their job, and jobID and inc name the job's life. When the job itself is
+// being deleted (whole), what it kept of its deleted tasks goes with it; otherwise the tasks'
+// tally is added to it too, so that the job's statistics go on counting them.
+func keepTally(tx store.Tx, gone batch.TaskTally, since time.Time, jobID string, inc int64, whole bool) error {
 	var rec lifetimeRecord
 	version := int64(0) // create it
 	r, err := tx.Get(tableStats, statsJobsKey)
@@ -58,7 +70,96 @@ func keepTally(tx store.Tx, gone batch.TaskTally, since time.Time) error {
 	if rec.Since.IsZero() || (!since.IsZero() && since.Before(rec.Since)) {
 		rec.Since = since
 	}
-	return putJSON(tx, tableStats, statsJobsKey, rec, version)
+	if err := putJSON(tx, tableStats, statsJobsKey, rec, version); err != nil {
+		return err
+	}
+	if whole {
+		if err := tx.Delete(tableStats, jobTallyKey(jobID), store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("delete the tally of job %s: %w", jobID, err)
+		}
+		return nil
+	}
+	var jt jobTally
+	if err := getJSON(tx, tableStats, jobTallyKey(jobID), &jt); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if jt.Incarnation != inc {
+		jt = jobTally{Incarnation: inc} // left by an earlier life of the id
+	}
+	jt.Deleted.Merge(gone)
+	return putJSON(tx, tableStats, jobTallyKey(jobID), jt, store.AnyVersion)
+}
+
+// JobStats is a job's statistics, its stats with $expand=stats on Job - Get and Job - List:
+// the tally of its tasks, those Task - Delete removed included, from the job's creation to now.
+// As for LifetimeJobStatistics, Corral counts at the time of the request. A missing job is
+// JobNotFound.
+func JobStats(ctx context.Context, st store.Store, jobID string, now time.Time) (batch.JobStatistics, error) {
+	var tally batch.TaskTally
+	var since time.Time
+	err := st.View(ctx, func(tx store.Tx) error {
+		tally, since = batch.TaskTally{}, time.Time{}
+		var jr jobRecord
+		if err := getJSON(tx, tableJobs, batch.IDKey(jobID), &jr); err != nil {
+			return err
+		}
+		since = jr.Job.CreationTime
+		var jt jobTally
+		if err := getJSON(tx, tableStats, jobTallyKey(jobID), &jt); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if jt.Incarnation == jr.Incarnation {
+			tally.Merge(jt.Deleted)
+		}
+		rs, err := tx.List(tableTasks, batch.IDKey(jobID)+"/", "", 0)
+		if err != nil {
+			return fmt.Errorf("list tasks of job %s: %w", jobID, err)
+		}
+		for _, r := range rs {
+			var tr taskRecord
+			if err := json.Unmarshal(r.Value, &tr); err != nil {
+				return fmt.Errorf("decode task %s: %w", r.Key, err)
+			}
+			tally.Add(tr.Task, tr.Usage)
+		}
+		return nil
+	})
+	if errors.Is(err, errNotFound) {
+		return batch.JobStatistics{}, notFound("JobNotFound", "job")
+	}
+	if err != nil {
+		return batch.JobStatistics{}, err
+	}
+	if since.IsZero() || since.After(now) {
+		since = now
+	}
+	return tally.Statistics(since, now), nil
+}
+
+// TaskStats is the statistics of a job's tasks, their stats with $expand=stats on Task - Get
+// and Task - List, by task id: what each task's attempts used, as its record keeps it, at now.
+// A task that does not exist (any more) is left out; a missing job is JobNotFound.
+func TaskStats(ctx context.Context, st store.Store, jobID string, taskIDs []string, now time.Time) (map[string]batch.TaskStatistics, error) {
+	out := make(map[string]batch.TaskStatistics, len(taskIDs))
+	err := st.View(ctx, func(tx store.Tx) error {
+		clear(out)
+		if _, err := tx.Get(tableJobs, batch.IDKey(jobID)); err != nil {
+			return fmt.Errorf("%w: %w", errJobMissing, err)
+		}
+		for _, id := range taskIDs {
+			var tr taskRecord
+			err := getJSON(tx, tableTasks, batch.IDKey(jobID)+"/"+batch.IDKey(id), &tr)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				continue
+			case err != nil:
+				return err
+			}
+			out[id] = batch.TaskStats(tr.Task, tr.Usage, now)
+		}
+		return nil
+	})
+	return out, tasksNotFound(err)
 }
 
 // LifetimeJobStatistics is Job - Get All Lifetime Statistics: the tally of every task the
