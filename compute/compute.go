@@ -32,6 +32,9 @@ type VMCreated struct {
 	PoolID    string
 	NodeID    string
 	Address   string // where the node's agent is, for the provider's own use; empty for models
+	// Cores is how many CPU cores the node has, as the provider knows them (0: it does not
+	// know). Pools' usage metrics count a node's time by its cores, and one for a node of 0.
+	Cores int
 }
 
 // VMFailed says a CreateVM did not produce a node.

@@ -51,6 +51,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"syscall"
@@ -371,7 +372,7 @@ func (p *Provider) create(c compute.CreateVM) []outbound {
 		return nil
 	case ready:
 		n.creator = waiter{c.RequestID, c.ReplyTo}
-		return p.answerLocked(nil, c.RequestID, c.ReplyTo, compute.VMCreated{RequestID: c.RequestID, PoolID: c.PoolID, NodeID: c.NodeID, Address: n.dir})
+		return p.answerLocked(nil, c.RequestID, c.ReplyTo, compute.VMCreated{RequestID: c.RequestID, PoolID: c.PoolID, NodeID: c.NodeID, Address: n.dir, Cores: nodeCores()})
 	case deleting:
 		return fail("node is being deleted")
 	default:
@@ -581,7 +582,7 @@ func (p *Provider) ready(n *node) {
 	if n.phase == starting {
 		n.phase = ready
 		for _, w := range n.creates {
-			outs = p.answerLocked(outs, w.requestID, w.replyTo, compute.VMCreated{RequestID: w.requestID, PoolID: n.pool, NodeID: n.id, Address: n.dir})
+			outs = p.answerLocked(outs, w.requestID, w.replyTo, compute.VMCreated{RequestID: w.requestID, PoolID: n.pool, NodeID: n.id, Address: n.dir, Cores: nodeCores()})
 			n.creator = w
 		}
 		n.creates = nil
@@ -722,3 +723,8 @@ func (p *Provider) KillAll() {
 		p.finish(n, "node was deleted before it was ready")
 	}
 }
+
+// nodeCores is the cores of a local node, for pools' usage metrics: every core of this
+// machine, since a local node's tasks may run on any of them (nodes of the same machine share
+// them, so their core hours add up to more than the machine's).
+func nodeCores() int { return runtime.NumCPU() }

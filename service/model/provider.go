@@ -7,6 +7,9 @@ import (
 	"corral/compute"
 )
 
+// Cores is how many cores the model's VMs have (VMCreated.Cores).
+const Cores = 2
+
 // Provider models a VM provider whose nodes run agent models. A CreateVM creates the node's agent
 // (an Agent actor on the provider's host) and answers VMCreated; with Failures set, a creation may
 // fail instead (a choice the tester makes). A CreateVM for a node that exists or is being created
@@ -20,6 +23,7 @@ import (
 // A ListVMs is answered with the VMs of the pool that are up, being created or preempted.
 //
 // The model announces VMUp and VMDown, so that monitors can check that no VM outlives its use.
+// Its VMs have Cores cores each.
 type Provider struct {
 	// AgentID and SessionID name the agent of a node and the session it talks to.
 	AgentID   func(nodeID string) actor.ID
@@ -126,7 +130,7 @@ func (p *Provider) create(ctx *actor.Context, c compute.CreateVM) {
 	v.replyTo, v.request, v.dedicated = c.ReplyTo, c.RequestID, c.Dedicated
 	switch {
 	case v.up:
-		ctx.Send(c.ReplyTo, compute.VMCreated{RequestID: c.RequestID, PoolID: c.PoolID, NodeID: c.NodeID})
+		ctx.Send(c.ReplyTo, compute.VMCreated{RequestID: c.RequestID, PoolID: c.PoolID, NodeID: c.NodeID, Cores: Cores})
 	case v.creating:
 		// Answered when the creation under way ends.
 	default:
@@ -170,7 +174,7 @@ func (p *Provider) ready(ctx *actor.Context, v *vm) {
 		}
 		ctx.Create(string(p.AgentID(v.node)), a)
 	}
-	ctx.Send(v.replyTo, compute.VMCreated{RequestID: v.request, PoolID: v.pool, NodeID: v.node})
+	ctx.Send(v.replyTo, compute.VMCreated{RequestID: v.request, PoolID: v.pool, NodeID: v.node, Cores: Cores})
 	if !v.dedicated && p.Preemptions > 0 {
 		ctx.StartTimer(preemptAfter, maybePreempt{Key: v.pool + "/" + v.node, Made: v.made})
 	}
