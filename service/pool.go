@@ -642,7 +642,7 @@ func (p *poolManager) grow(ctx *actor.Context, dedicated bool) bool {
 func (p *poolManager) remove(ctx *actor.Context, id string) bool {
 	old := p.nodes[id]
 	n := batch.SetNodeState(old, batch.NodeLeavingPool, ctx.Now())
-	err := p.putNode(n)
+	err := p.putNodeUsage(ctx, n, false, 0)
 	if err != nil {
 		return false
 	}
@@ -858,7 +858,7 @@ func (p *poolManager) created(ctx *actor.Context, c compute.VMCreated) {
 	now := ctx.Now()
 	n := batch.SetNodeState(p.nodes[c.NodeID], batch.NodeIdle, now)
 	n.AllocationTime, n.LastBootTime = now, now
-	err := p.putNode(n)
+	err := p.putNodeUsage(ctx, n, true, c.Cores)
 	if err != nil {
 		return // askAgain asks again under the same request id, and the provider answers again
 	}
@@ -995,6 +995,9 @@ func (p *poolManager) delete(ctx *actor.Context, r DeletePool) {
 			if err := putJSON(tx, tableNodes, batch.IDKey(p.poolID)+"/"+id, n, store.AnyVersion); err != nil {
 				return err
 			}
+			if err := markNodeDown(tx, p.poolID, id, now); err != nil {
+				return err
+			}
 		}
 		return putJSON(tx, tablePools, batch.IDKey(p.poolID), poolRecord{Pool: next, Incarnation: p.inc, NextNode: p.next, History: p.history, Deallocation: p.dealloc}, store.AnyVersion)
 	})
@@ -1004,6 +1007,9 @@ func (p *poolManager) delete(ctx *actor.Context, r DeletePool) {
 	}
 	p.pool = next
 	reply(ctx, r.Request, nil)
+	for _, id := range sortedKeys(p.nodes) {
+		ctx.Announce(NodeUsage{PoolID: p.poolID, NodeID: id, At: now})
+	}
 	p.startDeleting(ctx, sortedKeys(p.nodes), true)
 }
 
@@ -1136,7 +1142,7 @@ func (p *poolManager) vmGone(ctx *actor.Context, ev actor.Event, nodeID, createR
 		return // about an earlier VM of the node
 	}
 	next := batch.SetNodeState(n, state, ctx.Now())
-	err := p.putNode(next)
+	err := p.putNodeUsage(ctx, next, false, 0)
 	if err != nil {
 		ctx.StartTimer(time.Second, ev)
 		return
@@ -1174,7 +1180,7 @@ func (p *poolManager) restored(ctx *actor.Context, c compute.VMCreated) {
 	now := ctx.Now()
 	n := batch.SetNodeState(p.nodes[c.NodeID], batch.NodeIdle, now)
 	n.LastBootTime = now
-	err := p.putNode(n)
+	err := p.putNodeUsage(ctx, n, true, c.Cores)
 	if err != nil {
 		return // askAgain asks again under the same request id, and the provider answers again
 	}
