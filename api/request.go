@@ -225,6 +225,12 @@ func APIVersion(r *http.Request) (string, *Error) {
 	return v, nil
 }
 
+// InvalidQueryValue is 400 InvalidQueryParameterValue naming the query parameter name and its
+// value, with the reason.
+func InvalidQueryValue(name, value, reason string) *Error {
+	return queryError(CodeInvalidQueryParameterValue, name, value, reason)
+}
+
 func queryError(code, name, value, reason string) *Error {
 	e := NewError(code, ErrorValue{"QueryParameterName", name}, ErrorValue{"QueryParameterValue", value})
 	if reason != "" {
@@ -298,8 +304,8 @@ func MaxResults(r *http.Request, limit int) (int, *Error) {
 // UnsupportedQueryOptions are the OData query options of Azure's list and get operations that
 // an operation refuses when it does not act on them: $filter (which entities), $select (which
 // properties) and $expand (which related entities). The lists and gets of pools, jobs, tasks
-// and nodes act on $filter and $select (api/rest); nothing acts on $expand. Paging (maxresults,
-// $skiptoken) works everywhere.
+// and nodes act on $filter and $select, and those of jobs and tasks on $expand=stats
+// (api/rest). Paging (maxresults, $skiptoken) works everywhere.
 var UnsupportedQueryOptions = []string{"$filter", "$select", "$expand"}
 
 // RefuseUnsupportedQuery returns nil when the request carries none of UnsupportedQueryOptions

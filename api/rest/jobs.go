@@ -43,7 +43,11 @@ func (s *Server) getJob(c *call) *api.Error {
 		return c.readError("get job", err)
 	}
 	c.fillJob(&j)
-	return c.writeEntity("jobs/@Element", j, j.ETag, j.LastModified)
+	v, e := c.jobViews([]batch.Job{j})
+	if e != nil {
+		return e
+	}
+	return c.writeEntity("jobs/@Element", v[0], j.ETag, j.LastModified)
 }
 
 // listJobs is Job - List: GET /jobs.
@@ -57,7 +61,11 @@ func (s *Server) listJobs(c *call) *api.Error {
 	if err != nil {
 		return c.readError("list jobs", err)
 	}
-	return writeList(c, "jobs", jobs, next)
+	v, e := c.jobViews(jobs)
+	if e != nil {
+		return e
+	}
+	return writeList(c, "jobs", v, next)
 }
 
 // terminateParameter is the optional body of Job - Terminate.

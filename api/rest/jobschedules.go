@@ -111,7 +111,11 @@ func (s *Server) listJobsFromSchedule(c *call) *api.Error {
 	if err != nil {
 		return c.readError("list jobs from job schedule", err)
 	}
-	return writeList(c, "jobs", jobs, next)
+	v, e := c.jobViews(jobs)
+	if e != nil {
+		return e
+	}
+	return writeList(c, "jobs", v, next)
 }
 
 // jobSchedulePatchParameter is the body of Job Schedule - Patch and Update.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 
 	"corral/api"
@@ -11,19 +12,27 @@ import (
 	"corral/batch"
 )
 
-// query is what a list or get asks with OData: $filter (lists) and $select. Nil fields ask for
-// everything.
+// query is what a list or get asks with OData: $filter (lists), $select and $expand. Nil
+// fields ask for everything; stats says $expand asked for the entities' statistics.
 type query struct {
 	filter *odata.Filter
 	sel    *odata.Select
+	stats  bool
 }
 
-// odataOp is what one operation allows: the properties of its entities, and whether it takes
-// $filter (lists do; gets take $select only, as in Azure).
+// odataOp is what one operation allows: the properties of its entities, whether it takes
+// $filter (lists do; gets take $select only, as in Azure), and the values of $expand it acts
+// on (none: $expand is refused).
 type odataOp struct {
 	props  odata.Properties
 	filter bool
+	expand []string
 }
+
+// expandStats is the $expand value that asks for an entity's statistics, its "stats"
+// property (Azure's associated entity of jobs, tasks, pools and job schedules). Corral acts on
+// it for jobs and tasks; Azure documents no other value for these operations.
+const expandStats = "stats"
 
 // The properties $filter may compare, per entity, as Azure's "OData filters in Azure Batch"
 // lists them for Pool - List, Job - List, Task - List, Compute Node - List, Job Schedule - List
@@ -43,6 +52,7 @@ var (
 		"enableInterNodeCommunication":  {Kind: odata.Bool},
 	})
 	jobProps = entityProps(batch.Job{}, odata.Properties{
+		expandStats:               {Kind: odata.SelectOnly},
 		"id":                      {Kind: odata.String},
 		"state":                   {Kind: odata.Enum, Values: []string{"active", "disabling", "disabled", "enabling", "terminating", "completed", "deleting"}},
 		"stateTransitionTime":     {Kind: odata.Time},
@@ -54,6 +64,7 @@ var (
 		"executionInfo/poolId":    {Kind: odata.String},
 	})
 	taskProps = entityProps(batch.Task{}, odata.Properties{
+		expandStats:                     {Kind: odata.SelectOnly},
 		"id":                            {Kind: odata.String},
 		"state":                         {Kind: odata.Enum, Values: []string{"active", "preparing", "running", "completed"}},
 		"stateTransitionTime":           {Kind: odata.Time},
@@ -80,6 +91,7 @@ var (
 	})
 	// scheduleJobProps are the properties of Job - List From Job Schedule's filters.
 	scheduleJobProps = entityProps(batch.Job{}, odata.Properties{
+		expandStats:               {Kind: odata.SelectOnly},
 		"state":                   {Kind: odata.Enum, Values: []string{"active", "disabling", "disabled", "enabling", "terminating", "completed", "deleting"}},
 		"stateTransitionTime":     {Kind: odata.Time},
 		"creationTime":            {Kind: odata.Time},
@@ -105,17 +117,18 @@ var (
 // odataOps are the operations that act on $filter and $select, by their route pattern; every
 // other operation refuses them (api.RefuseUnsupportedQuery).
 var odataOps = map[string]odataOp{
-	"GET /pools":                             {poolProps, true},
-	"GET /pools/{poolId}":                    {poolProps, false},
-	"GET /jobs":                              {jobProps, true},
-	"GET /jobs/{jobId}":                      {jobProps, false},
-	"GET /jobs/{jobId}/tasks":                {taskProps, true},
-	"GET /jobs/{jobId}/tasks/{taskId}":       {taskProps, false},
-	"GET /pools/{poolId}/nodes":              {nodeProps, true},
-	"GET /pools/{poolId}/nodes/{nodeId}":     {nodeProps, false},
-	"GET /jobschedules":                      {scheduleProps, true},
-	"GET /jobschedules/{jobScheduleId}":      {scheduleProps, false},
-	"GET /jobschedules/{jobScheduleId}/jobs": {scheduleJobProps, true},
+	"GET /pools":                             {poolProps, true, nil},
+	"GET /pools/{poolId}":                    {poolProps, false, nil},
+	"GET /jobs":                              {jobProps, true, []string{expandStats}},
+	"GET /jobs/{jobId}":                      {jobProps, false, []string{expandStats}},
+	"GET /jobs/{jobId}/tasks":                {taskProps, true, []string{expandStats}},
+	"GET /jobs/{jobId}/tasks/{taskId}":       {taskProps, false, []string{expandStats}},
+	"GET /pools/{poolId}/nodes":              {nodeProps, true, nil},
+	"GET /pools/{poolId}/nodes/{nodeId}":     {nodeProps, false, nil},
+	"GET /jobschedules":                      {scheduleProps, true, nil},
+	"GET /jobschedules/{jobScheduleId}":      {scheduleProps, false, nil},
+	"GET /jobschedules/{jobScheduleId}/jobs": {scheduleJobProps, true, []string{expandStats}},
+	"GET /poolusagemetrics":                  {usageMetricsProps, true, nil},
 }
 
 // entityProps returns filterable with every top-level JSON property of entity's type added as
@@ -136,8 +149,9 @@ func entityProps(entity any, filterable odata.Properties) odata.Properties {
 }
 
 // parseQuery reads the request's OData options for the operation its route pattern names. An
-// operation that does not act on them refuses them, as does $expand everywhere (Corral keeps no
-// statistics to expand) and $filter on a get.
+// operation that does not act on them refuses them, as does a get $filter, and an operation
+// that expands nothing $expand; a value of $expand the operation does not act on is refused
+// with 400 naming it.
 func parseQuery(r *http.Request, pattern string) (query, *api.Error) {
 	op, ok := odataOps[pattern]
 	if r.Method == http.MethodHead {
@@ -148,7 +162,7 @@ func parseQuery(r *http.Request, pattern string) (query, *api.Error) {
 	}
 	var q query
 	for _, name := range []string{"$expand", "$filter"} {
-		if name == "$filter" && op.filter {
+		if (name == "$filter" && op.filter) || (name == "$expand" && len(op.expand) > 0) {
 			continue
 		}
 		for _, v := range api.QueryValues(r, name) {
@@ -163,6 +177,19 @@ func parseQuery(r *http.Request, pattern string) (query, *api.Error) {
 			return query{}, odataError(err)
 		}
 		q.filter = f
+	}
+	for _, v := range api.QueryValues(r, "$expand") {
+		for _, item := range strings.Split(v, ",") {
+			item = strings.TrimSpace(item)
+			switch {
+			case item == "":
+			case slices.Contains(op.expand, item):
+				q.stats = q.stats || item == expandStats
+			default:
+				return query{}, api.InvalidQueryValue("$expand", item,
+					"Corral expands "+strings.Join(op.expand, ", ")+" here; "+item+" is not an associated entity it can expand.")
+			}
+		}
 	}
 	if v := strings.Join(api.QueryValues(r, "$select"), ","); strings.TrimSpace(v) != "" {
 		s, err := odata.ParseSelect(v, op.props)

@@ -53,6 +53,8 @@ func (s *Server) routes() {
 		{"/pools/{poolId}/machines/{machineId}", map[string]handlerFunc{http.MethodDelete: s.forgetMachine}, nil},   // Corral's
 		{"/nodecounts", map[string]handlerFunc{get: s.listPoolNodeCounts}, nil},
 		{"/lifetimejobstats", map[string]handlerFunc{get: s.jobLifetimeStats}, nil},
+		{"/lifetimepoolstats", map[string]handlerFunc{get: s.poolLifetimeStats}, nil},
+		{"/poolusagemetrics", map[string]handlerFunc{get: s.listPoolUsageMetrics}, nil},
 		{"/jobs", map[string]handlerFunc{get: s.listJobs, post: s.addJob}, nil},
 		{"/jobs/{jobId}", map[string]handlerFunc{get: s.getJob, http.MethodDelete: s.deleteJob, http.MethodPatch: s.patchJob, http.MethodPut: s.updateJob}, nil},
 		{"/jobs/{jobId}/terminate", map[string]handlerFunc{post: s.terminateJob}, nil},

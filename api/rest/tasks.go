@@ -176,7 +176,11 @@ func (s *Server) getTask(c *call) *api.Error {
 		return c.readError("get task", err)
 	}
 	c.fillTask(jobID, &t)
-	return c.writeEntity("tasks/@Element", t, t.ETag, t.LastModified)
+	v, e := c.taskViews(jobID, []batch.Task{t})
+	if e != nil {
+		return e
+	}
+	return c.writeEntity("tasks/@Element", v[0], t.ETag, t.LastModified)
 }
 
 // listTasks is Task - List: GET /jobs/{jobId}/tasks.
@@ -196,7 +200,11 @@ func (s *Server) listTasks(c *call) *api.Error {
 	if err != nil {
 		return c.readError("list tasks", err)
 	}
-	return writeList(c, "tasks", tasks, next)
+	v, e := c.taskViews(jobID, tasks)
+	if e != nil {
+		return e
+	}
+	return writeList(c, "tasks", v, next)
 }
 
 // terminateTask is Task - Terminate: POST /jobs/{jobId}/tasks/{taskId}/terminate → 204. The
