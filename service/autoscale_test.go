@@ -110,6 +110,7 @@ func autoscaleRun(s *systest.Sim, formula string) {
 	s.Monitor(&noLeak{})
 	s.Monitor(targetsRespected{})
 	st := memstore.New()
+	s.Monitor(&poolUsageCountsNodes{st: st})
 	cfg := Config{Store: st, Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}, AutoScaleMinInterval: 10 * time.Second}
 	runService(s, cfg, model.Provider{Failures: true, Slow: true, Stubborn: true, Preemptions: 2})
 	yes, none, every := true, int32(0), batch.Duration(10*time.Second)

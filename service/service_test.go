@@ -523,6 +523,8 @@ func serviceProgramOn(jobPool string, storeFails bool, exitCodes []int, retries 
 			// not be all the attempts recorded.
 			s.Monitor(&nodesShowWork{st: st, pool: "p1", whole: len(more) == 0, allSucceed: len(exitCodes) == 0})
 			s.Monitor(&statsCountEveryTask{st: st})
+			s.Monitor(&jobStatsCountTasks{st: st})
+			s.Monitor(&poolUsageCountsNodes{st: st})
 		}
 		if storeFails {
 			st.Fail = s.Fail // reads too: what the actors load is retried

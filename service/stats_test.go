@@ -59,3 +59,66 @@ func (m *statsCountEveryTask) Define(d *actor.Machine) {
 		}),
 	)
 }
+
+// jobStatsCountTasks is the specification of a job's statistics ($expand=stats on Job - Get):
+// each life of a job counts every task of its own that completed once, also after Task -
+// Delete removed it. At each completion the job's statistics, read from the store, count at
+// least the completions of the life seen so far, never more tasks than the life was given,
+// and never fewer than they counted before.
+type jobStatsCountTasks struct {
+	st    store.Store
+	lives map[string]*jobStatsLife // by job id: its latest life
+}
+
+// jobStatsLife is what jobStatsCountTasks knows of one life of a job.
+type jobStatsLife struct {
+	inc              int64
+	added, completed map[string]bool // by taskLife
+	lastDone         int64
+}
+
+func (m *jobStatsCountTasks) life(jobID string, inc int64) *jobStatsLife {
+	if m.lives == nil {
+		m.lives = map[string]*jobStatsLife{}
+	}
+	l := m.lives[jobID]
+	if l == nil || l.inc != inc {
+		l = &jobStatsLife{inc: inc, added: map[string]bool{}, completed: map[string]bool{}}
+		m.lives[jobID] = l
+	}
+	return l
+}
+
+func (m *jobStatsCountTasks) Define(d *actor.Machine) {
+	check := func(ctx *actor.Context, jobID string, l *jobStatsLife) {
+		s, err := JobStats(context.Background(), m.st, jobID, ctx.Now())
+		ctx.Assert(err == nil, "job %s statistics: %v", jobID, err)
+		done := s.NumSucceededTasks + s.NumFailedTasks
+		ctx.Assert(done >= int64(len(l.completed)), "job %s statistics count %d completed tasks, %d completed", jobID, done, len(l.completed))
+		ctx.Assert(done <= int64(len(l.added)), "job %s statistics count %d completed tasks of %d added", jobID, done, len(l.added))
+		ctx.Assert(done >= l.lastDone, "job %s statistics went from %d completed tasks to %d", jobID, l.lastDone, done)
+		l.lastDone = done
+	}
+	d.State("Watching",
+		actor.On(func(ctx *actor.Context, e TaskAdded) {
+			m.life(e.JobID, e.JobInc).added[taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)] = true
+		}),
+		actor.On(func(ctx *actor.Context, e TaskRecovered) {
+			l, k := m.life(e.JobID, e.JobInc), taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)
+			l.added[k] = true
+			if e.Completed {
+				l.completed[k] = true
+			}
+		}),
+		actor.On(func(ctx *actor.Context, e TaskCompleted) {
+			l := m.life(e.JobID, e.JobInc)
+			l.completed[taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)] = true
+			check(ctx, e.JobID, l)
+		}),
+		actor.On(func(ctx *actor.Context, e JobDeleted) {
+			if l := m.lives[e.JobID]; l != nil && l.inc == e.JobInc {
+				delete(m.lives, e.JobID)
+			}
+		}),
+	)
+}
