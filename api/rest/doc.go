@@ -74,10 +74,16 @@
 //
 //   - $filter and $select work on the lists of pools, jobs, tasks and nodes, and $select on
 //     their gets (query.go, package api/odata); a filter's page counts matches and may be short
-//     after 10,000 entities read. Any other operation that gets one of them with a value, and
-//     every operation given $expand, answers 400 UnsupportedQueryParameter with
-//     QueryParameterName, QueryParameterValue and Reason, rather than 200 with every entity or
-//     property (see docs/compatibility.md). An invalid filter or select is 400
+//     after 10,000 entities read. $expand=stats works on the gets and lists of jobs and tasks
+//     (stats.go), and any other $expand value there is 400 InvalidQueryParameterValue naming
+//     it. Any other operation that gets one of them with a value, and every other operation
+//     given $expand, answers 400 UnsupportedQueryParameter with QueryParameterName,
+//     QueryParameterValue and Reason, rather than 200 with every entity or property (see
+//     docs/compatibility.md).
+//   - Pool - List Usage Metrics lists the current hour, counted to the request, as its latest
+//     interval (Azure lists intervals hours after they end), and Pool - Get All Lifetime
+//     Statistics answers resourceStats with every figure 0: Corral does not measure nodes'
+//     resources (stats.go, docs/compatibility.md). An invalid filter or select is 400
 //     InvalidQueryParameterValue: Azure documents only "400" for it. maxresults and $skiptoken
 //     paging work.
 //   - A request body is refused (400 InvalidRequestBody, naming the property) when it holds a
