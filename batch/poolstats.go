@@ -36,8 +36,8 @@ type ResourceStatistics struct {
 	PeakMemoryGiB    float64   `json:"peakMemoryGiB"`
 	AvgDiskGiB       float64   `json:"avgDiskGiB"`
 	PeakDiskGiB      float64   `json:"peakDiskGiB"`
-	DiskReadIOps     int64     `json:"diskReadIOps"`
-	DiskWriteIOps    int64     `json:"diskWriteIOps"`
+	DiskReadIOps     int64     `json:"diskReadIOps,string"`
+	DiskWriteIOps    int64     `json:"diskWriteIOps,string"`
 	DiskReadGiB      float64   `json:"diskReadGiB"`
 	DiskWriteGiB     float64   `json:"diskWriteGiB"`
 	NetworkReadGiB   float64   `json:"networkReadGiB"`

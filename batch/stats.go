@@ -62,7 +62,9 @@ func (c *TaskTally) Merge(d TaskTally) {
 // every task the account's jobs have had, and for a job's stats ($expand=stats on Job - Get
 // and Job - List), that of the job's tasks, from StartTime to LastUpdateTime. Corral measures no
 // I/O operations (the kernel's accounting of a finished process has its bytes only), so
-// ReadIOps and WriteIOps are 0.
+// ReadIOps and WriteIOps are 0. Its 64-bit counts are JSON strings, as OData writes Edm.Int64
+// and as Azure's Go SDK (api-version 2024-07-01.20.0) reads them; the JavaScript SDK reads a
+// number from either.
 type JobStatistics struct {
 	URL               string    `json:"url"`
 	StartTime         time.Time `json:"startTime"`
@@ -70,13 +72,13 @@ type JobStatistics struct {
 	UserCPUTime       Duration  `json:"userCPUTime"`
 	KernelCPUTime     Duration  `json:"kernelCPUTime"`
 	WallClockTime     Duration  `json:"wallClockTime"`
-	ReadIOps          int64     `json:"readIOps"`
-	WriteIOps         int64     `json:"writeIOps"`
+	ReadIOps          int64     `json:"readIOps,string"`
+	WriteIOps         int64     `json:"writeIOps,string"`
 	ReadIOGiB         float64   `json:"readIOGiB"`
 	WriteIOGiB        float64   `json:"writeIOGiB"`
-	NumSucceededTasks int64     `json:"numSucceededTasks"`
-	NumFailedTasks    int64     `json:"numFailedTasks"`
-	NumTaskRetries    int64     `json:"numTaskRetries"`
+	NumSucceededTasks int64     `json:"numSucceededTasks,string"`
+	NumFailedTasks    int64     `json:"numFailedTasks,string"`
+	NumTaskRetries    int64     `json:"numTaskRetries,string"`
 	WaitTime          Duration  `json:"waitTime"`
 }
 
@@ -104,8 +106,8 @@ type TaskStatistics struct {
 	UserCPUTime    Duration  `json:"userCPUTime"`
 	KernelCPUTime  Duration  `json:"kernelCPUTime"`
 	WallClockTime  Duration  `json:"wallClockTime"`
-	ReadIOps       int64     `json:"readIOps"`
-	WriteIOps      int64     `json:"writeIOps"`
+	ReadIOps       int64     `json:"readIOps,string"`
+	WriteIOps      int64     `json:"writeIOps,string"`
 	ReadIOGiB      float64   `json:"readIOGiB"`
 	WriteIOGiB     float64   `json:"writeIOGiB"`
 	WaitTime       Duration  `json:"waitTime"`

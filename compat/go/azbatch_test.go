@@ -138,6 +138,17 @@ func runJob(t *testing.T, c *azbatch.Client, name string) {
 	if tc := counts.TaskCounts; *tc.Completed != 3 || *tc.Succeeded != 2 || *tc.Failed != 1 {
 		t.Fatalf("GetJobTaskCounts: completed %d, succeeded %d, failed %d", *tc.Completed, *tc.Succeeded, *tc.Failed)
 	}
+	// $expand=stats: the job's statistics count its tasks by result; a task's have its wait.
+	withStats, err := c.GetJob(ctx, jobID, &azbatch.GetJobOptions{Expand: []string{"stats"}})
+	if err != nil {
+		t.Fatalf("GetJob with $expand=stats: %v", err)
+	}
+	if st := withStats.Stats; st == nil || st.NumSucceededTasks == nil || *st.NumSucceededTasks != 2 || *st.NumFailedTasks != 1 || st.WallClockTime == nil {
+		t.Fatalf("GetJob with $expand=stats: stats %+v", st)
+	}
+	if task, err = c.GetTask(ctx, jobID, "t1", &azbatch.GetTaskOptions{Expand: []string{"stats"}}); err != nil || task.Stats == nil || task.Stats.WaitTime == nil || task.Stats.StartTime == nil {
+		t.Fatalf("GetTask with $expand=stats: %v, stats %+v", err, task.Stats)
+	}
 
 	// Task - Reactivate: the failed t3 runs again, now with the one retry ReplaceTask gave it.
 	if _, err := c.ReactivateTask(ctx, jobID, "t3", nil); err != nil {
