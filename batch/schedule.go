@@ -105,7 +105,7 @@ type JobScheduleExecutionInfo struct {
 }
 
 // JobSchedule is a job schedule: Azure's JobScheduleAddParameter and CloudJobSchedule in one
-// type. [ValidateJobSchedule] checks the add parameter; Corral keeps no statistics (stats).
+// type. [ValidateJobSchedule] checks the add parameter; Corral keeps no statistics of job schedules (stats).
 type JobSchedule struct {
 	ID                          string                    `json:"id,omitempty"`
 	DisplayName                 string                    `json:"displayName,omitempty"`
