@@ -210,19 +210,26 @@ func (c *Client) uploadFileAnswer(ctx context.Context, a protocol.FileAnswer, da
 		c.log.Error("agent: file answer not encoded", "err", err)
 		return
 	}
+	u := c.filesURL + "?" + protocol.FileRequestIDParam + "=" + url.QueryEscape(a.RequestID)
+	c.postAnswer(ctx, "file answer", u, "application/octet-stream", &body)
+}
+
+// postAnswer posts an answer to a request of the server (what names it in the log) to u. An
+// answer the server no longer wants (given already, or the server gave up waiting: 404, 409) is
+// only logged at debug level.
+func (c *Client) postAnswer(ctx context.Context, what, u, contentType string, body io.Reader) {
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	u := c.filesURL + "?" + protocol.FileRequestIDParam + "=" + url.QueryEscape(a.RequestID)
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u, &body)
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u, body)
 	if err != nil {
-		c.log.Error("agent: file answer not sent", "err", err)
+		c.log.Error("agent: "+what+" not sent", "err", err)
 		return
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Authorization", c.auth)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.log.Warn("agent: file answer not delivered", "err", err)
+		c.log.Warn("agent: "+what+" not delivered", "err", err)
 		return
 	}
 	defer resp.Body.Close()
@@ -230,9 +237,8 @@ func (c *Client) uploadFileAnswer(ctx context.Context, a protocol.FileAnswer, da
 	switch {
 	case resp.StatusCode == http.StatusNoContent:
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusConflict:
-		// Answered already (a repeated command), or the server gave up waiting.
-		c.log.Debug("agent: file answer not wanted", "status", resp.StatusCode, "msg", strings.TrimSpace(string(msg)))
+		c.log.Debug("agent: "+what+" not wanted", "status", resp.StatusCode, "msg", strings.TrimSpace(string(msg)))
 	default:
-		c.log.Warn("agent: file answer refused", "status", resp.StatusCode, "msg", strings.TrimSpace(string(msg)))
+		c.log.Warn("agent: "+what+" refused", "status", resp.StatusCode, "msg", strings.TrimSpace(string(msg)))
 	}
 }

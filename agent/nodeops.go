@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
-	"strings"
 
 	"corral/agent/protocol"
 )
@@ -77,28 +74,6 @@ func (c *Client) uploadNodeAnswer(ctx context.Context, a protocol.NodeAnswer) {
 		c.log.Error("agent: answer not encoded", "err", err)
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
 	u := c.answersURL + "?" + protocol.RequestIDParam + "=" + url.QueryEscape(a.RequestID)
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		c.log.Error("agent: answer not sent", "err", err)
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", c.auth)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.log.Warn("agent: answer not delivered", "err", err)
-		return
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	switch {
-	case resp.StatusCode == http.StatusNoContent:
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusConflict:
-		c.log.Debug("agent: answer not wanted", "status", resp.StatusCode, "msg", strings.TrimSpace(string(msg)))
-	default:
-		c.log.Warn("agent: answer refused", "status", resp.StatusCode, "msg", strings.TrimSpace(string(msg)))
-	}
+	c.postAnswer(ctx, "answer", u, "application/json", bytes.NewReader(body))
 }
