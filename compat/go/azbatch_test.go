@@ -19,6 +19,7 @@ const staticToken = "compat-go-static-token-0123456789"
 // local node, a job, tasks added one by one and as a collection, listed and waited for, and
 // everything deleted.
 func TestStaticToken(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil, "--token-file", writeTokenFile(t, staticToken))
 	cred := staticCredential(staticToken)
 	c := s.client(t, cred)
@@ -248,6 +249,7 @@ func status(err error) int {
 
 // TestRefusedTokens: what the SDK surfaces for a token the server does not accept.
 func TestRefusedTokens(t *testing.T) {
+	t.Parallel()
 	withTokens := startServer(t, nil, "--token-file", writeTokenFile(t, staticToken))
 	keysOnly := startServer(t, nil)
 	tests := []struct {
@@ -285,6 +287,7 @@ func TestRefusedTokens(t *testing.T) {
 // The test logs each answer, and fails if a call is served (it then belongs in runJob) or fails
 // without an Azure error.
 func TestUnimplemented(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil, "--token-file", writeTokenFile(t, staticToken))
 	c := s.client(t, staticCredential(staticToken))
 	ctx := context.Background()

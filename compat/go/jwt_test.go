@@ -79,6 +79,7 @@ func (is *testIssuer) claims(scope string, now time.Time) map[string]any {
 // by OpenID discovery, and checks what it refuses, and what a server that allows only another
 // principal (--jwt-subject) refuses.
 func TestJWT(t *testing.T) {
+	t.Parallel()
 	is := newTestIssuer(t)
 	s := startServer(t, nil, "--jwt-issuer", is.srv.URL)
 	valid := func(scope string) string { return is.mint(t, is.key, is.claims(scope, time.Now())) }

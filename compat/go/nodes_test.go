@@ -16,6 +16,7 @@ import (
 // scheduling, reboot and reimage, the node's files and a task's file deleted, and the answers
 // for VM extensions and remote login.
 func TestNodeOperations(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil, "--token-file", writeTokenFile(t, staticToken))
 	c := s.client(t, staticCredential(staticToken))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -3,6 +3,7 @@ package compat
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,11 +17,12 @@ import (
 // checked for, updated, replaced, disabled and enabled, then terminated (its job with it) and
 // deleted (its job with it).
 //
-// Azure's shortest recurrenceInterval is a minute, and Corral keeps it: a second job of one
-// schedule would keep the test waiting a minute. The recurrence itself is tested where time is
-// virtual (service's TestScheduleLifecycle) or moved by the test (api/rest's
+// Azure's shortest recurrenceInterval is a minute, and Corral keeps it: TestJobScheduleMakesTwoJobs
+// waits that minute for a schedule's second job, beside the other tests. The recurrence is also
+// tested where time is virtual (service's TestScheduleLifecycle) or moved by the test (api/rest's
 // TestJobScheduleRecurs).
 func TestJobSchedules(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil, "--token-file", writeTokenFile(t, staticToken))
 	c := s.client(t, staticCredential(staticToken))
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
@@ -180,5 +182,54 @@ func TestJobSchedules(t *testing.T) {
 		if _, err := c.GetJobSchedule(ctx, id, nil); code(err) != "JobScheduleNotFound" {
 			t.Fatalf("a deleted schedule: %v", err)
 		}
+	}
+}
+
+// TestJobScheduleMakesTwoJobs lets a job schedule recur through azbatch: it runs every minute
+// (Azure's shortest interval) from now; its first job is terminated at once, and a minute later
+// the schedule makes its second job, seen with ListJobsFromSchedule. It takes that minute, so it
+// runs beside the module's other tests.
+func TestJobScheduleMakesTwoJobs(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil, "--token-file", writeTokenFile(t, staticToken))
+	c := s.client(t, staticCredential(staticToken))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := c.CreatePool(ctx, azbatch.CreatePoolContent{ID: to.Ptr("rp"), VMSize: to.Ptr("standard_d2s_v3"), TargetDedicatedNodes: to.Ptr[int32](1)}, nil); err != nil {
+		t.Fatalf("CreatePool: %v", err)
+	}
+	start := time.Now().UTC().Truncate(time.Second)
+	if _, err := c.CreateJobSchedule(ctx, azbatch.CreateJobScheduleContent{ID: to.Ptr("minutely"),
+		Schedule:         &azbatch.JobScheduleConfiguration{DoNotRunUntil: &start, RecurrenceInterval: to.Ptr("PT1M")},
+		JobSpecification: &azbatch.JobSpecification{PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("rp")}}}, nil); err != nil {
+		t.Fatalf("CreateJobSchedule: %v", err)
+	}
+	jobs := func() []azbatch.Job {
+		t.Helper()
+		var out []azbatch.Job
+		for pager := c.NewListJobsFromSchedulePager("minutely", nil); pager.More(); {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				t.Fatalf("ListJobsFromSchedule: %v", err)
+			}
+			out = append(out, page.Value...)
+		}
+		return out
+	}
+	waitFor(ctx, t, "the schedule's first job", func() bool { return len(jobs()) == 1 })
+	if _, err := c.TerminateJob(ctx, "minutely:job-1", nil); err != nil {
+		t.Fatalf("TerminateJob: %v", err)
+	}
+	waitFor(ctx, t, "the schedule's second job", func() bool { return len(jobs()) == 2 })
+	js := jobs()
+	slices.SortFunc(js, func(a, b azbatch.Job) int { return strings.Compare(*a.ID, *b.ID) })
+	if *js[0].ID != "minutely:job-1" || *js[0].State != azbatch.JobStateCompleted || *js[1].ID != "minutely:job-2" || *js[1].State != azbatch.JobStateActive {
+		t.Errorf("jobs: %s %s, %s %s; want job-1 completed, job-2 active", *js[0].ID, *js[0].State, *js[1].ID, *js[1].State)
+	}
+	if gap := js[1].CreationTime.Sub(start); gap < time.Minute {
+		t.Errorf("the second job came %v after the schedule's start, before its recurrence interval", gap)
+	}
+	if _, err := c.TerminateJobSchedule(ctx, "minutely", nil); err != nil {
+		t.Fatalf("TerminateJobSchedule: %v", err)
 	}
 }

@@ -22,6 +22,7 @@ const workflowTasks = 500
 // waits for the range 400–498. Each dependency is checked against the tasks' start and end
 // times, and after the job is terminated each node that prepared must show both tasks succeeded.
 func TestWorkflow(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil, "--token-file", writeTokenFile(t, staticToken))
 	c := s.client(t, staticCredential(staticToken))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
