@@ -287,3 +287,38 @@ func (p *poolManager) putNodeUsage(ctx *actor.Context, n batch.Node, up bool, co
 	}
 	return err
 }
+
+// PoolStats is the statistics of each of pools (by id) for Pool - Get and Pool - List with
+// $expand=stats: the core time of the pool's dedicated nodes, from the hour of its creation (a
+// pool id deleted and added again within that hour shares it) to now, counted at now. Their
+// resource statistics hold no measurements (batch.ResourceStatistics).
+func PoolStats(ctx context.Context, st store.Store, pools []batch.Pool, now time.Time) (map[string]batch.PoolStatistics, error) {
+	var v poolUsageView
+	err := st.View(ctx, func(tx store.Tx) error {
+		var err error
+		v, err = readUsage(tx, time.Time{}, time.Time{}, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]batch.PoolStatistics, len(pools))
+	for _, p := range pools {
+		since := p.CreationTime
+		if since.IsZero() || since.After(now) {
+			since = now
+		}
+		first := since.UTC().Truncate(time.Hour).Format(usageHourFormat)
+		var dedicated time.Duration
+		for k, u := range v.hours {
+			hour, pool, _ := strings.Cut(k, "/")
+			if pool == batch.IDKey(p.ID) && hour >= first {
+				dedicated += u.Dedicated
+			}
+		}
+		out[p.ID] = batch.PoolStatistics{StartTime: since, LastUpdateTime: now,
+			UsageStats:    &batch.UsageStatistics{StartTime: since, LastUpdateTime: now, DedicatedCoreTime: batch.Duration(dedicated)},
+			ResourceStats: &batch.ResourceStatistics{StartTime: since, LastUpdateTime: now}}
+	}
+	return out, nil
+}

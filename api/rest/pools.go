@@ -44,7 +44,11 @@ func (s *Server) getPool(c *call) *api.Error {
 		return c.readError("get pool", err)
 	}
 	c.fillPool(&p)
-	return c.writeEntity("pools/@Element", p, p.ETag, p.LastModified)
+	v, e := c.poolViews([]batch.Pool{p})
+	if e != nil {
+		return e
+	}
+	return c.writeEntity("pools/@Element", v[0], p.ETag, p.LastModified)
 }
 
 // listPools is Pool - List: GET /pools.
@@ -58,7 +62,11 @@ func (s *Server) listPools(c *call) *api.Error {
 	if err != nil {
 		return c.readError("list pools", err)
 	}
-	return writeList(c, "pools", pools, next)
+	v, e := c.poolViews(pools)
+	if e != nil {
+		return e
+	}
+	return writeList(c, "pools", v, next)
 }
 
 // listNodes is Compute Node - List: GET /pools/{poolId}/nodes.

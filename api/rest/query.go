@@ -40,6 +40,7 @@ const expandStats = "stats"
 // top-level property of the entity may be selected.
 var (
 	poolProps = entityProps(batch.Pool{}, odata.Properties{
+		expandStats:                     {Kind: odata.SelectOnly},
 		"id":                            {Kind: odata.String},
 		"state":                         {Kind: odata.Enum, Values: []string{"active", "deleting"}},
 		"stateTransitionTime":           {Kind: odata.Time},
@@ -117,8 +118,8 @@ var (
 // odataOps are the operations that act on $filter and $select, by their route pattern; every
 // other operation refuses them (api.RefuseUnsupportedQuery).
 var odataOps = map[string]odataOp{
-	"GET /pools":                             {poolProps, true, nil},
-	"GET /pools/{poolId}":                    {poolProps, false, nil},
+	"GET /pools":                             {poolProps, true, []string{expandStats}},
+	"GET /pools/{poolId}":                    {poolProps, false, []string{expandStats}},
 	"GET /jobs":                              {jobProps, true, []string{expandStats}},
 	"GET /jobs/{jobId}":                      {jobProps, false, []string{expandStats}},
 	"GET /jobs/{jobId}/tasks":                {taskProps, true, []string{expandStats}},

@@ -175,3 +175,30 @@ func (c *call) taskViews(jobID string, tasks []batch.Task) ([]taskView, *api.Err
 	}
 	return out, nil
 }
+
+// poolView is a pool as Pool - Get and Pool - List show it, as jobView is for jobs.
+type poolView struct {
+	batch.Pool
+	Stats *batch.PoolStatistics `json:"stats,omitempty"`
+}
+
+// poolViews returns pools as the request shows them: with their stats if it expands them.
+func (c *call) poolViews(pools []batch.Pool) ([]poolView, *api.Error) {
+	out := make([]poolView, len(pools))
+	for i, p := range pools {
+		out[i].Pool = p
+	}
+	if !c.q.stats || len(pools) == 0 {
+		return out, nil
+	}
+	stats, err := service.PoolStats(c.ctx, c.s.st, pools, c.now)
+	if err != nil {
+		return nil, c.readError("pool statistics", err)
+	}
+	for i := range out {
+		st := stats[out[i].ID]
+		st.URL = c.poolURL(out[i].ID)
+		out[i].Stats = &st
+	}
+	return out, nil
+}

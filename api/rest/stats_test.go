@@ -238,6 +238,40 @@ func TestPoolUsage(t *testing.T) {
 	if h := life.UsageStats.DedicatedCoreTime.Std().Hours(); !near(h, total(after)) {
 		t.Errorf("lifetime dedicated core time %.9f hours, usage metrics %.9f core hours", h, total(after))
 	}
+
+	// $expand=stats on Pool - Get and List: each pool's own dedicated core time, as its usage
+	// metrics count it; no stats without $expand.
+	poolHours := map[string]float64{}
+	for _, m := range after {
+		poolHours[m.PoolID] += m.TotalCoreHours
+	}
+	if r := e.do("GET", "/pools/up", nil, nil); containsKey(r.body, "stats") {
+		t.Errorf("GET /pools/up without $expand: %s", r.body)
+	}
+	var one poolWithStats
+	r = e.do("GET", "/pools/up", url.Values{"$expand": {"stats"}}, nil)
+	want(t, r, http.StatusOK, "")
+	r.decode(t, &one)
+	if s := one.Stats; s == nil || s.URL != e.base+"/pools/up" || !s.StartTime.Equal(one.CreationTime) || s.UsageStats == nil ||
+		!near(s.UsageStats.DedicatedCoreTime.Std().Hours(), poolHours["up"]) || poolHours["up"] == 0 {
+		t.Errorf("pool up with stats: %s; its usage metrics count %.9f core hours", r.body, poolHours["up"])
+	}
+	var list api.Page[poolWithStats]
+	e.do("GET", "/pools", url.Values{"$expand": {"stats"}}, nil).decode(t, &list)
+	if len(list.Value) != 2 {
+		t.Fatalf("pools with stats: %+v", list.Value)
+	}
+	for _, p := range list.Value {
+		if p.Stats == nil || !near(p.Stats.UsageStats.DedicatedCoreTime.Std().Hours(), poolHours[p.ID]) {
+			t.Errorf("pool %s with stats: %+v, want %.9f core hours", p.ID, p.Stats, poolHours[p.ID])
+		}
+	}
+}
+
+// poolWithStats is a pool as $expand=stats shows it.
+type poolWithStats struct {
+	batch.Pool
+	Stats *batch.PoolStatistics `json:"stats"`
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }

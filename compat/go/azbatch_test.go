@@ -150,6 +150,11 @@ func runJob(t *testing.T, c *azbatch.Client, name string) {
 	if task, err = c.GetTask(ctx, jobID, "t1", &azbatch.GetTaskOptions{Expand: []string{"stats"}}); err != nil || task.Stats == nil || task.Stats.WaitTime == nil || task.Stats.StartTime == nil {
 		t.Fatalf("GetTask with $expand=stats: %v, stats %+v", err, task.Stats)
 	}
+	// A pool's statistics: the core time of its dedicated node, which has been up a while.
+	if p, err := c.GetPool(ctx, poolID, &azbatch.GetPoolOptions{Expand: []string{"stats"}}); err != nil || p.Stats == nil || p.Stats.UsageStats == nil ||
+		p.Stats.UsageStats.DedicatedCoreTime == nil || *p.Stats.UsageStats.DedicatedCoreTime == "" || *p.Stats.UsageStats.DedicatedCoreTime == "PT0S" {
+		t.Fatalf("GetPool with $expand=stats: %v, stats %+v", err, p.Stats)
+	}
 
 	// Task - Reactivate: the failed t3 runs again, now with the one retry ReplaceTask gave it.
 	if _, err := c.ReactivateTask(ctx, jobID, "t3", nil); err != nil {
@@ -314,8 +319,8 @@ func TestUnimplemented(t *testing.T) {
 			_, err := c.UpdateJob(ctx, "j", azbatch.UpdateJobContent{Priority: to.Ptr[int32](1)}, nil)
 			return err
 		}},
-		{"ListPools $expand", func() error {
-			_, err := c.NewListPoolsPager(&azbatch.ListPoolsOptions{Expand: []string{"stats"}}).NextPage(ctx)
+		{"ListJobSchedules $expand", func() error {
+			_, err := c.NewListJobSchedulesPager(&azbatch.ListJobSchedulesOptions{Expand: []string{"stats"}}).NextPage(ctx)
 			return err
 		}},
 	}
