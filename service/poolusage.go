@@ -310,10 +310,10 @@ func PoolStats(ctx context.Context, st store.Store, pools []batch.Pool, now time
 		}
 		first := since.UTC().Truncate(time.Hour).Format(usageHourFormat)
 		var dedicated time.Duration
-		for k, u := range v.hours {
+		for _, k := range sortedKeys(v.hours) {
 			hour, pool, _ := strings.Cut(k, "/")
 			if pool == batch.IDKey(p.ID) && hour >= first {
-				dedicated += u.Dedicated
+				dedicated += v.hours[k].Dedicated
 			}
 		}
 		out[p.ID] = batch.PoolStatistics{StartTime: since, LastUpdateTime: now,

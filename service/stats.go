@@ -98,31 +98,14 @@ func JobStats(ctx context.Context, st store.Store, jobID string, now time.Time) 
 	var tally batch.TaskTally
 	var since time.Time
 	err := st.View(ctx, func(tx store.Tx) error {
-		tally, since = batch.TaskTally{}, time.Time{}
 		var jr jobRecord
 		if err := getJSON(tx, tableJobs, batch.IDKey(jobID), &jr); err != nil {
 			return err
 		}
 		since = jr.Job.CreationTime
-		var jt jobTally
-		if err := getJSON(tx, tableStats, jobTallyKey(jobID), &jt); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if jt.Incarnation == jr.Incarnation {
-			tally.Merge(jt.Deleted)
-		}
-		rs, err := tx.List(tableTasks, batch.IDKey(jobID)+"/", "", 0)
-		if err != nil {
-			return fmt.Errorf("list tasks of job %s: %w", jobID, err)
-		}
-		for _, r := range rs {
-			var tr taskRecord
-			if err := json.Unmarshal(r.Value, &tr); err != nil {
-				return fmt.Errorf("decode task %s: %w", r.Key, err)
-			}
-			tally.Add(tr.Task, tr.Usage)
-		}
-		return nil
+		var err error
+		tally, err = jobTallyOf(tx, jobID, jr.Incarnation)
+		return err
 	})
 	if errors.Is(err, errNotFound) {
 		return batch.JobStatistics{}, notFound("JobNotFound", "job")
@@ -205,6 +188,74 @@ func LifetimeJobStatistics(ctx context.Context, st store.Store, now time.Time) (
 		return batch.JobStatistics{}, err
 	}
 	since := rec.Since
+	if since.IsZero() || since.After(now) {
+		since = now
+	}
+	return tally.Statistics(since, now), nil
+}
+
+// jobTallyOf is what the tasks of one life of a job have used: its tasks' records, and the
+// tally of those Task - Delete removed.
+func jobTallyOf(tx store.Tx, jobID string, inc int64) (batch.TaskTally, error) {
+	var tally batch.TaskTally
+	var jt jobTally
+	if err := getJSON(tx, tableStats, jobTallyKey(jobID), &jt); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return tally, err
+	}
+	if jt.Incarnation == inc {
+		tally.Merge(jt.Deleted)
+	}
+	rs, err := tx.List(tableTasks, batch.IDKey(jobID)+"/", "", 0)
+	if err != nil {
+		return tally, fmt.Errorf("list tasks of job %s: %w", jobID, err)
+	}
+	for _, r := range rs {
+		var tr taskRecord
+		if err := json.Unmarshal(r.Value, &tr); err != nil {
+			return tally, fmt.Errorf("decode task %s: %w", r.Key, err)
+		}
+		tally.Add(tr.Task, tr.Usage)
+	}
+	return tally, nil
+}
+
+// JobScheduleStats is a job schedule's statistics for $expand=stats on Job Schedule - Get and
+// List (Azure's JobScheduleStatistics): what the tasks of the schedule's jobs have used, from
+// the schedule's creation to now. It counts the jobs that exist: a job of the schedule that was
+// deleted counts only in Job - Get All Lifetime Statistics.
+func JobScheduleStats(ctx context.Context, st store.Store, scheduleID string, now time.Time) (batch.JobStatistics, error) {
+	var tally batch.TaskTally
+	var since time.Time
+	err := st.View(ctx, func(tx store.Tx) error {
+		tally = batch.TaskTally{}
+		var sr scheduleRecord
+		if err := getJSON(tx, tableSchedules, batch.IDKey(scheduleID), &sr); err != nil {
+			return err
+		}
+		since = sr.Schedule.CreationTime
+		rs, err := tx.List(tableJobs, scheduleJobsPrefix(scheduleID), "", 0)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			var jr jobRecord
+			if err := json.Unmarshal(r.Value, &jr); err != nil {
+				return fmt.Errorf("decode job %s: %w", r.Key, err)
+			}
+			t, err := jobTallyOf(tx, jr.Job.ID, jr.Incarnation)
+			if err != nil {
+				return err
+			}
+			tally.Merge(t)
+		}
+		return nil
+	})
+	if errors.Is(err, errNotFound) {
+		return batch.JobStatistics{}, notFound(batch.CodeJobScheduleNotFound, "job schedule")
+	}
+	if err != nil {
+		return batch.JobStatistics{}, err
+	}
 	if since.IsZero() || since.After(now) {
 		since = now
 	}

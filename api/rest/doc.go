@@ -74,9 +74,9 @@
 //
 //   - $filter and $select work on the lists of pools, jobs, tasks and nodes, and $select on
 //     their gets (query.go, package api/odata); a filter's page counts matches and may be short
-//     after 10,000 entities read. $expand=stats works on the gets and lists of jobs, tasks and pools
-//     (stats.go), and any other $expand value there is 400 InvalidQueryParameterValue naming
-//     it. Any other operation that gets one of them with a value, and every other operation
+//     after 10,000 entities read. $expand=stats works on the gets and lists of jobs, tasks,
+//     pools and job schedules (stats.go), and any other $expand value there is 400
+//     InvalidQueryParameterValue naming it. Any other operation that gets one of them with a value, and every other operation
 //     given $expand, answers 400 UnsupportedQueryParameter with QueryParameterName,
 //     QueryParameterValue and Reason, rather than 200 with every entity or property (see
 //     docs/compatibility.md).

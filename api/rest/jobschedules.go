@@ -76,7 +76,11 @@ func (s *Server) getJobSchedule(c *call) *api.Error {
 		return c.readError("get job schedule", err)
 	}
 	c.fillSchedule(&sch)
-	return c.writeEntity("jobschedules/@Element", sch, sch.ETag, sch.LastModified)
+	v, e := c.scheduleViews([]batch.JobSchedule{sch})
+	if e != nil {
+		return e
+	}
+	return c.writeEntity("jobschedules/@Element", v[0], sch.ETag, sch.LastModified)
 }
 
 // listJobSchedules is Job Schedule - List: GET /jobschedules.
@@ -91,7 +95,11 @@ func (s *Server) listJobSchedules(c *call) *api.Error {
 	if err != nil {
 		return c.readError("list job schedules", err)
 	}
-	return writeList(c, "jobschedules", scheds, next)
+	v, e := c.scheduleViews(scheds)
+	if e != nil {
+		return e
+	}
+	return writeList(c, "jobschedules", v, next)
 }
 
 // listJobsFromSchedule is Job - List From Job Schedule: GET /jobschedules/{jobScheduleId}/jobs,

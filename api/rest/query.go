@@ -81,6 +81,7 @@ var (
 		"constraints/maxTaskRetryCount": {Kind: odata.Int},
 	})
 	scheduleProps = entityProps(batch.JobSchedule{}, odata.Properties{
+		expandStats:              {Kind: odata.SelectOnly},
 		"id":                     {Kind: odata.String},
 		"state":                  {Kind: odata.Enum, Values: []string{"active", "completed", "disabled", "terminating", "deleting"}},
 		"stateTransitionTime":    {Kind: odata.Time},
@@ -126,8 +127,8 @@ var odataOps = map[string]odataOp{
 	"GET /jobs/{jobId}/tasks/{taskId}":       {taskProps, false, []string{expandStats}},
 	"GET /pools/{poolId}/nodes":              {nodeProps, true, nil},
 	"GET /pools/{poolId}/nodes/{nodeId}":     {nodeProps, false, nil},
-	"GET /jobschedules":                      {scheduleProps, true, nil},
-	"GET /jobschedules/{jobScheduleId}":      {scheduleProps, false, nil},
+	"GET /jobschedules":                      {scheduleProps, true, []string{expandStats}},
+	"GET /jobschedules/{jobScheduleId}":      {scheduleProps, false, []string{expandStats}},
 	"GET /jobschedules/{jobScheduleId}/jobs": {scheduleJobProps, true, []string{expandStats}},
 	"GET /poolusagemetrics":                  {usageMetricsProps, true, nil},
 }

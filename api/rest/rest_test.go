@@ -747,7 +747,7 @@ func TestRequestErrors(t *testing.T) {
 			map[string]string{"QueryParameterName": "$filter"}},
 		{"$filter on a get", signed("GET", "/jobs/j1", url.Values{"$filter": {"id eq 'j1'"}}, nil), 400, api.CodeUnsupportedQueryParameter,
 			map[string]string{"QueryParameterName": "$filter"}},
-		{"$expand on a get that expands nothing", signed("GET", "/jobschedules/s1", url.Values{"$expand": {"stats"}}, nil), 400, api.CodeUnsupportedQueryParameter,
+		{"$expand on a get that expands nothing", signed("GET", "/pools/p1/nodes/n1", url.Values{"$expand": {"stats"}}, nil), 400, api.CodeUnsupportedQueryParameter,
 			map[string]string{"QueryParameterName": "$expand"}},
 		{"$expand on a node", signed("GET", "/pools/p1/nodes", url.Values{"$expand": {"stats"}}, nil), 400, api.CodeUnsupportedQueryParameter,
 			map[string]string{"QueryParameterName": "$expand"}},

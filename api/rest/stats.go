@@ -202,3 +202,28 @@ func (c *call) poolViews(pools []batch.Pool) ([]poolView, *api.Error) {
 	}
 	return out, nil
 }
+
+// scheduleView is a job schedule as Job Schedule - Get and List show it, as jobView is for jobs.
+type scheduleView struct {
+	batch.JobSchedule
+	Stats *batch.JobStatistics `json:"stats,omitempty"`
+}
+
+// scheduleViews returns job schedules as the request shows them: with their stats if it
+// expands them.
+func (c *call) scheduleViews(scheds []batch.JobSchedule) ([]scheduleView, *api.Error) {
+	out := make([]scheduleView, len(scheds))
+	for i, sch := range scheds {
+		out[i].JobSchedule = sch
+		if !c.q.stats {
+			continue
+		}
+		st, err := service.JobScheduleStats(c.ctx, c.s.st, sch.ID, c.now)
+		if err != nil {
+			return nil, c.readError("job schedule statistics", err)
+		}
+		st.URL = c.scheduleURL(sch.ID)
+		out[i].Stats = &st
+	}
+	return out, nil
+}

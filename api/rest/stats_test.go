@@ -96,6 +96,46 @@ func TestExpandStats(t *testing.T) {
 	if s := jobStats(); s.NumSucceededTasks != 2 {
 		t.Errorf("job stats after a task's deletion = %+v, want 2 tasks succeeded", s)
 	}
+
+	// A job schedule's statistics count the tasks of its jobs.
+	sch := map[string]any{"id": "ss", "schedule": map[string]any{}, "jobSpecification": map[string]any{"poolInfo": map[string]any{"poolId": "st"}}}
+	want(t, e.do("POST", "/jobschedules", nil, sch), http.StatusCreated, "")
+	eventually(t, "the schedule's job", func() string {
+		if r := e.do("GET", "/jobs/ss:job-1", nil, nil); r.status != http.StatusOK {
+			return string(r.body)
+		}
+		return ""
+	})
+	want(t, e.do("POST", "/jobs/ss:job-1/addtaskcollection", nil, map[string]any{"value": []batch.Task{task("x"), task("y"), task("z")}}), http.StatusOK, "")
+	eventually(t, "the schedule's tasks completed", func() string {
+		var c batch.TaskCountsResult
+		e.do("GET", "/jobs/ss:job-1/taskcounts", nil, nil).decode(t, &c)
+		if c.TaskCounts.Completed != 3 {
+			return fmt.Sprintf("%+v", c.TaskCounts)
+		}
+		return ""
+	})
+	if r := e.do("GET", "/jobschedules/ss", nil, nil); containsKey(r.body, "stats") {
+		t.Errorf("GET /jobschedules/ss without $expand: %s", r.body)
+	}
+	var s scheduleWithStats
+	r := e.do("GET", "/jobschedules/ss", stats, nil)
+	want(t, r, http.StatusOK, "")
+	r.decode(t, &s)
+	if s.Stats == nil || s.Stats.URL != e.base+"/jobschedules/ss" || s.Stats.NumSucceededTasks != 3 || !s.Stats.StartTime.Equal(s.CreationTime) {
+		t.Errorf("job schedule with stats = %s", r.body)
+	}
+	var scheds api.Page[scheduleWithStats]
+	e.do("GET", "/jobschedules", stats, nil).decode(t, &scheds)
+	if len(scheds.Value) != 1 || scheds.Value[0].Stats == nil || scheds.Value[0].Stats.NumSucceededTasks != 3 {
+		t.Errorf("job schedules with stats = %+v", scheds.Value)
+	}
+}
+
+// scheduleWithStats is a job schedule as $expand=stats shows it.
+type scheduleWithStats struct {
+	batch.JobSchedule
+	Stats *batch.JobStatistics `json:"stats"`
 }
 
 // containsKey reports whether the JSON body (an object, or a list page) has key at its top

@@ -319,10 +319,6 @@ func TestUnimplemented(t *testing.T) {
 			_, err := c.UpdateJob(ctx, "j", azbatch.UpdateJobContent{Priority: to.Ptr[int32](1)}, nil)
 			return err
 		}},
-		{"ListJobSchedules $expand", func() error {
-			_, err := c.NewListJobSchedulesPager(&azbatch.ListJobSchedulesOptions{Expand: []string{"stats"}}).NextPage(ctx)
-			return err
-		}},
 	}
 	for _, tc := range calls {
 		err := tc.call()
