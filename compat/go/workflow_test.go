@@ -14,8 +14,9 @@ import (
 // workflowTasks is the size of TestWorkflow's job.
 const workflowTasks = 500
 
-// TestWorkflow is a realistic program on azbatch: a pool of two nodes, a job with a preparation
-// task (whose file every task needs), a release task and task dependencies, whose 500 tasks are
+// TestWorkflow is a realistic program on azbatch: a pool of two nodes with a start task, a job
+// with a preparation task (which needs the start task's file, and whose own file every task
+// needs), a release task and task dependencies, whose 500 tasks are
 // added as collections of 100 from parallel goroutines (as
 // Azure advises for large jobs), polled with $filter, $select and paging until all complete,
 // then terminated and deleted. Tasks 0–398 form chains (task i waits for task i-100); task 499
@@ -31,12 +32,13 @@ func TestWorkflow(t *testing.T) {
 
 	if _, err := c.CreatePool(ctx, azbatch.CreatePoolContent{
 		ID: to.Ptr(poolID), VMSize: to.Ptr("standard_d2s_v3"), TargetDedicatedNodes: to.Ptr[int32](2), TaskSlotsPerNode: to.Ptr[int32](4),
+		StartTask: &azbatch.StartTask{CommandLine: to.Ptr(`/bin/sh -c 'echo started > "$AZ_BATCH_NODE_SHARED_DIR/started"'`), WaitForSuccess: to.Ptr(true)},
 	}, nil); err != nil {
 		t.Fatalf("CreatePool: %v", err)
 	}
 	if _, err := c.CreateJob(ctx, azbatch.CreateJobContent{
 		ID: to.Ptr(jobID), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr(poolID)}, UsesTaskDependencies: to.Ptr(true),
-		JobPreparationTask: &azbatch.JobPreparationTask{CommandLine: to.Ptr("/bin/sh -c 'echo ready > ready.txt'")},
+		JobPreparationTask: &azbatch.JobPreparationTask{CommandLine: to.Ptr(`/bin/sh -c 'test -f "$AZ_BATCH_NODE_SHARED_DIR/started" && echo ready > ready.txt'`)},
 		JobReleaseTask:     &azbatch.JobReleaseTask{CommandLine: to.Ptr(`/bin/sh -c 'rm "$AZ_BATCH_JOB_PREP_WORKING_DIR/ready.txt"'`)},
 	}, nil); err != nil {
 		t.Fatalf("CreateJob: %v", err)
