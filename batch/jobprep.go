@@ -170,15 +170,7 @@ func validateJobPrep(p *JobPreparationTask, r *JobReleaseTask) *Error {
 		if p.RerunOnNodeRebootAfterSuccess != nil && !*p.RerunOnNodeRebootAfterSuccess {
 			return refuse(UnsupportedJobPrepProperties, "jobPreparationTask.rerunOnNodeRebootAfterSuccess")
 		}
-		for i, rf := range p.ResourceFiles {
-			if err := validateResourceFile("jobPreparationTask.resourceFiles["+itoa(int32(i))+"]", rf); err != nil {
-				return err
-			}
-		}
-		if err := checkUserIdentity("jobPreparationTask.userIdentity", p.UserIdentity, UnsupportedJobPrepProperties); err != nil {
-			return err
-		}
-		if err := checkEnvironment("jobPreparationTask.environmentSettings", p.EnvironmentSettings); err != nil {
+		if err := checkPrepParts("jobPreparationTask", p.ResourceFiles, p.UserIdentity, p.EnvironmentSettings); err != nil {
 			return err
 		}
 		if c := p.Constraints; c != nil {
@@ -212,15 +204,7 @@ func validateJobPrep(p *JobPreparationTask, r *JobReleaseTask) *Error {
 	if given(r.ContainerSettings) {
 		return refuse(UnsupportedJobPrepProperties, "jobReleaseTask.containerSettings")
 	}
-	for i, rf := range r.ResourceFiles {
-		if err := validateResourceFile("jobReleaseTask.resourceFiles["+itoa(int32(i))+"]", rf); err != nil {
-			return err
-		}
-	}
-	if err := checkUserIdentity("jobReleaseTask.userIdentity", r.UserIdentity, UnsupportedJobPrepProperties); err != nil {
-		return err
-	}
-	if err := checkEnvironment("jobReleaseTask.environmentSettings", r.EnvironmentSettings); err != nil {
+	if err := checkPrepParts("jobReleaseTask", r.ResourceFiles, r.UserIdentity, r.EnvironmentSettings); err != nil {
 		return err
 	}
 	if w := r.MaxWallClockTime; w != nil && (w.Std() <= 0 || w.Std() > MaxReleaseWallClock) {
@@ -228,4 +212,18 @@ func validateJobPrep(p *JobPreparationTask, r *JobReleaseTask) *Error {
 			"maxWallClockTime must be positive and at most 15 minutes")
 	}
 	return nil
+}
+
+// checkPrepParts checks what a preparation and a release task (property names them) have alike:
+// their resource files, user identity and environment.
+func checkPrepParts(property string, files []ResourceFile, identity json.RawMessage, env []EnvironmentSetting) *Error {
+	for i, rf := range files {
+		if err := validateResourceFile(property+".resourceFiles["+itoa(int32(i))+"]", rf); err != nil {
+			return err
+		}
+	}
+	if err := checkUserIdentity(property+".userIdentity", identity, UnsupportedJobPrepProperties); err != nil {
+		return err
+	}
+	return checkEnvironment(property+".environmentSettings", env)
 }
