@@ -11,24 +11,36 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
 )
 
-// workflowTasks is the size of TestWorkflow's job.
-const workflowTasks = 500
+// workflowTasks is the size of TestWorkflow's job; with Azurite, its first workflowFileTasks
+// tasks have a resource file and an output file.
+const workflowTasks, workflowFileTasks = 500, 10
 
 // TestWorkflow is a realistic program on azbatch: a pool of two nodes with a start task, a job
 // with a preparation task (which needs the start task's file, and whose own file every task
-// needs), a release task and task dependencies, whose 500 tasks are
-// added as collections of 100 from parallel goroutines (as
-// Azure advises for large jobs), polled with $filter, $select and paging until all complete,
-// then terminated and deleted. Tasks 0–398 form chains (task i waits for task i-100); task 499
-// waits for the range 400–498. Each dependency is checked against the tasks' start and end
-// times, and after the job is terminated each node that prepared must show both tasks succeeded.
+// needs), a release task and task dependencies, whose 500 tasks are added as collections of 100
+// from parallel goroutines (as Azure advises for large jobs), polled with $filter, $select and
+// paging until all complete, then terminated and deleted. Tasks 0–398 form chains (task i waits
+// for task i-100); task 499 waits for the range 400–498. Each dependency is checked against the
+// tasks' start and end times, and after the job is terminated each node that prepared must show
+// both tasks succeeded. With Azurite (see startAzurite), tasks 0–9 download a blob as a resource
+// file (its URL with a SAS) and upload what they read as output files wf/<i>.txt to a container
+// (its URL with a SAS, on task success); the test reads each back and checks it.
 func TestWorkflow(t *testing.T) {
 	t.Parallel()
+	az := startAzurite(t) // first, so that it stops after the server and its nodes
 	s := startServer(t, nil, "--token-file", writeTokenFile(t, staticToken))
 	c := s.client(t, staticCredential(staticToken))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const poolID, jobID = "wf-pool", "wf-job"
+
+	var inputURL, outputURL string
+	if az != nil {
+		var err error
+		if inputURL, outputURL, err = workflowStorage(ctx, az); err != nil {
+			t.Fatalf("Azurite: %v", err)
+		}
+	}
 
 	if _, err := c.CreatePool(ctx, azbatch.CreatePoolContent{
 		ID: to.Ptr(poolID), VMSize: to.Ptr("standard_d2s_v3"), TargetDedicatedNodes: to.Ptr[int32](2), TaskSlotsPerNode: to.Ptr[int32](4),
@@ -48,6 +60,15 @@ func TestWorkflow(t *testing.T) {
 	for i := range tasks {
 		id := strconv.Itoa(i)
 		tasks[i] = azbatch.CreateTaskContent{ID: to.Ptr(id), CommandLine: to.Ptr(`/bin/sh -c 'test -f "$AZ_BATCH_JOB_PREP_WORKING_DIR/ready.txt" && echo ` + id + "'")}
+		if az != nil && i < workflowFileTasks {
+			tasks[i].CommandLine = to.Ptr(`/bin/sh -c 'test -f "$AZ_BATCH_JOB_PREP_WORKING_DIR/ready.txt" && cat input.txt > out.txt'`)
+			tasks[i].ResourceFiles = []azbatch.ResourceFile{{HTTPURL: to.Ptr(inputURL), FilePath: to.Ptr("input.txt")}}
+			tasks[i].OutputFiles = []azbatch.OutputFile{{
+				FilePattern:   to.Ptr("out.txt"),
+				Destination:   &azbatch.OutputFileDestination{Container: &azbatch.OutputFileBlobContainerDestination{ContainerURL: to.Ptr(outputURL), Path: to.Ptr("wf/" + id + ".txt")}},
+				UploadOptions: &azbatch.OutputFileUploadConfig{UploadCondition: to.Ptr(azbatch.OutputFileUploadConditionTaskSuccess)},
+			}}
+		}
 		switch {
 		case i == workflowTasks-1:
 			tasks[i].DependsOn = &azbatch.TaskDependencies{TaskIDRanges: []azbatch.TaskIDRange{{Start: to.Ptr[int32](400), End: to.Ptr[int32](workflowTasks - 2)}}}
@@ -133,6 +154,15 @@ func TestWorkflow(t *testing.T) {
 	if tc := counts.TaskCounts; *tc.Succeeded != workflowTasks || *tc.Failed != 0 {
 		t.Errorf("GetJobTaskCounts: succeeded %d, failed %d, want %d and 0", *tc.Succeeded, *tc.Failed, workflowTasks)
 	}
+	if az != nil {
+		// A task's output files are uploaded before it completes.
+		for i := range workflowFileTasks {
+			name := "wf/" + strconv.Itoa(i) + ".txt"
+			if b, err := az.get(ctx, workflowOutContainer, name); err != nil || string(b) != workflowInput {
+				t.Errorf("output file %s: %q (%v), want what the resource file held, %q", name, b, err, workflowInput)
+			}
+		}
+	}
 
 	if _, err := c.TerminateJob(ctx, jobID, nil); err != nil {
 		t.Fatalf("TerminateJob: %v", err)
@@ -175,6 +205,29 @@ func TestWorkflow(t *testing.T) {
 		_, poolErr := c.GetPool(ctx, poolID, nil)
 		return code(jobErr) == "JobNotFound" && code(poolErr) == "PoolNotFound"
 	})
+}
+
+// The containers of TestWorkflow's files, and what its input blob holds.
+const workflowInContainer, workflowOutContainer, workflowInput = "wf-in", "wf-out", "from storage\n"
+
+// workflowStorage creates TestWorkflow's containers in az and its input blob, and returns the
+// blob's URL with a SAS that may read it and the output container's with one that may write.
+func workflowStorage(ctx context.Context, az *azurite) (inputURL, outputURL string, err error) {
+	for _, name := range []string{workflowInContainer, workflowOutContainer} {
+		if err := az.createContainer(ctx, name); err != nil {
+			return "", "", err
+		}
+	}
+	if err := az.put(ctx, workflowInContainer, "input.txt", []byte(workflowInput)); err != nil {
+		return "", "", err
+	}
+	if inputURL, err = az.blobSAS(workflowInContainer, "input.txt"); err != nil {
+		return "", "", err
+	}
+	if outputURL, err = az.containerSAS(workflowOutContainer); err != nil {
+		return "", "", err
+	}
+	return inputURL, outputURL, nil
 }
 
 // waitFor polls cond until it holds, failing the test when ctx ends first.
