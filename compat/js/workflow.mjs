@@ -3,13 +3,24 @@
 // a release task and task dependencies, whose 500 tasks (each needs the preparation task's file)
 // are added as collections of 100 in parallel (as Azure advises for large jobs), polled with
 // $filter, $select and paging until all complete, then terminated (each node that prepared runs
-// the release task, checked with listPreparationAndReleaseTaskStatus) and deleted with its pool.
+// the release task, checked with listPreparationAndReleaseTaskStatus) and deleted.
 // With CORRAL_WORKFLOW_INPUT_URL (a blob's URL with a SAS) and CORRAL_WORKFLOW_OUTPUT_URL (a
 // container's, with a SAS that may create and write), tasks 0–9 download the blob as a resource
 // file and upload what they read as output files wf/<i>.txt, which the caller checks. Tasks 0–398 form chains (task i waits for
-// task i-100); task 499 waits for the range 400–498. It checks every answer and each dependency
-// against the tasks' start and end times, and prints what it measured as JSON on stdout; any
-// deviation is an error on stderr and exit status 1.
+// task i-100); task 499 waits for the range 400–498.
+//
+// Beside it, on the same pool, a job schedule creates two jobs: it is added first, to run every
+// minute (Azure's shortest recurrenceInterval) from now. Its first job gets a task, then
+// onAllTasksComplete terminatejob (as Azure advises for a job without a job manager task), and
+// completes by itself while the 500 tasks run. Once they are done, the program waits for the
+// rest of the minute for the second job (listFromJobSchedule: job-1 completed, job-2 active,
+// created a minute after the schedule's start), then terminates the schedule (which ends job-2)
+// and deletes it, and sees it and its jobs gone before it deletes the pool: a job may name a
+// pool that does not exist, as on Azure, so a schedule left behind would go on creating jobs
+// for the pool's id whose tasks wait for ever.
+//
+// It checks every answer and each dependency against the tasks' start and end times, and prints
+// what it measured as JSON on stdout; any deviation is an error on stderr and exit status 1.
 //
 // usage: node workflow.mjs URL   (CORRAL_ACCOUNT_NAME and CORRAL_ACCOUNT_KEY in the environment)
 import { setTimeout as sleep } from "node:timers/promises";
@@ -22,7 +33,8 @@ if (!url || !key) {
   process.exit(2);
 }
 const client = new batch.BatchServiceClient(new batch.BatchSharedKeyCredentials(process.env.CORRAL_ACCOUNT_NAME || "corral", key), url);
-const n = 500, poolId = "wf-pool", jobId = "wf-job";
+const n = 500, poolId = "wf-pool", jobId = "wf-job", scheduleId = "wf-schedule";
+const firstJob = `${scheduleId}:job-1`, secondJob = `${scheduleId}:job-2`;
 const inputUrl = process.env.CORRAL_WORKFLOW_INPUT_URL, outputUrl = process.env.CORRAL_WORKFLOW_OUTPUT_URL;
 
 function fail(msg) {
@@ -38,11 +50,36 @@ async function waitFor(what, cond, ms = 120000) {
   }
 }
 
-const t0 = Date.now();
+// jobsOf lists the jobs a job schedule created, page by page, in order of id.
+async function jobsOf(id) {
+  const jobs = [];
+  for (let page = await client.job.listFromJobSchedule(id); ; page = await client.job.listFromJobScheduleNext(page.odatanextLink)) {
+    jobs.push(...page);
+    if (!page.odatanextLink) break;
+  }
+  return jobs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 await client.pool.add({
   id: poolId, vmSize: "standard_d2s_v3", targetDedicatedNodes: 2, taskSlotsPerNode: 4,
   startTask: { commandLine: `/bin/sh -c 'echo started > "$AZ_BATCH_NODE_SHARED_DIR/started"'`, waitForSuccess: true },
 });
+
+// A report every minute on the same pool, from now. The schedule has one active job at a time:
+// the first gets its task, and ends by itself once the task completes.
+const scheduleStart = new Date();
+await client.jobSchedule.add({
+  id: scheduleId,
+  schedule: { doNotRunUntil: scheduleStart, recurrenceInterval: "PT1M" },
+  jobSpecification: { poolInfo: { poolId }, displayName: "report", commonEnvironmentSettings: [{ name: "REPORT", value: "minutely" }] },
+});
+await waitFor("the schedule's first job", async () => (await jobsOf(scheduleId)).map((j) => j.id).join() === firstJob);
+await client.task.add(firstJob, {
+  id: "report", commandLine: `/bin/sh -c 'test -f "$AZ_BATCH_NODE_SHARED_DIR/started" && test "$REPORT" = minutely && echo "$AZ_BATCH_JOB_ID"'`,
+});
+await client.job.patch(firstJob, { onAllTasksComplete: "terminatejob" });
+
+const t0 = Date.now();
 await client.job.add({
   id: jobId, poolInfo: { poolId }, usesTaskDependencies: true,
   jobPreparationTask: { commandLine: `/bin/sh -c 'test -f "$AZ_BATCH_NODE_SHARED_DIR/started" && echo ready > ready.txt'` },
@@ -114,7 +151,41 @@ for (const s of await client.job.listPreparationAndReleaseTaskStatus(jobId)) {
   if (r.result !== "success" || r.exitCode !== 0) fail(`node ${s.nodeId}: release ${JSON.stringify(r)}`);
 }
 await client.job.deleteMethod(jobId);
-await client.pool.deleteMethod(poolId);
 const gone = (p) => p.then(() => false, (e) => e.statusCode === 404);
+
+// The schedule's second job is due a minute after its start: wait for it (what is left of the
+// minute), reading when from the schedule while its recent job is the first.
+const waitedFrom = Date.now();
+const sched = await client.jobSchedule.get(scheduleId);
+if (sched.executionInfo?.recentJob?.id === firstJob) {
+  const next = sched.executionInfo.nextRunTime;
+  if (next?.getTime() !== scheduleStart.getTime() + 60000) fail(`the schedule's nextRunTime is ${next?.toISOString()}, want a minute after ${scheduleStart.toISOString()}`);
+  await sleep(next.getTime() - Date.now());
+}
+await waitFor("the schedule's second job", async () => (await jobsOf(scheduleId)).length >= 2, 30000);
+const secondSeenAt = Date.now();
+const jobs = await jobsOf(scheduleId);
+const states = jobs.map((j) => `${j.id} ${j.state}`).join(", "), wantStates = `${firstJob} completed, ${secondJob} active`;
+if (states !== wantStates) fail(`the schedule's jobs: ${states}; want ${wantStates}`);
+if (jobs[0].executionInfo?.terminateReason !== "AllTasksComplete") fail(`${firstJob} ended with ${JSON.stringify(jobs[0].executionInfo)}, want AllTasksComplete`);
+const report = (await client.task.get(firstJob, "report")).executionInfo;
+if (report?.exitCode !== 0) fail(`the task of ${firstJob} completed with ${JSON.stringify(report)}`);
+const secondAfter = jobs[1].creationTime.getTime() - scheduleStart.getTime();
+if (secondAfter < 60000) fail(`${secondJob} was created ${secondAfter} ms after the schedule's start, before its recurrenceInterval`);
+
+// Terminating the schedule terminates its active job; deleting it deletes its jobs. Both go
+// before the pool does.
+await client.jobSchedule.terminate(scheduleId);
+await waitFor("the schedule to complete", async () => (await client.jobSchedule.get(scheduleId)).state === "completed");
+const ended = await client.job.get(secondJob);
+if (ended.state !== "completed" || ended.executionInfo?.terminateReason !== "TerminateJobSchedule") fail(`${secondJob} after the schedule's terminate: ${ended.state}, ${JSON.stringify(ended.executionInfo)}`);
+await client.jobSchedule.deleteMethod(scheduleId);
+await waitFor("the schedule and its jobs to be deleted", async () =>
+  (await gone(client.jobSchedule.get(scheduleId))) && (await gone(client.job.get(firstJob))) && (await gone(client.job.get(secondJob))));
+
+await client.pool.deleteMethod(poolId);
 await waitFor("the job and pool to be deleted", async () => (await gone(client.job.get(jobId))) && (await gone(client.pool.get(poolId))));
-console.log(JSON.stringify({ tasks: n, polls, prepared, addSeconds: (addedAt - t0) / 1000, runSeconds: (completedAt - addedAt) / 1000 }));
+console.log(JSON.stringify({
+  tasks: n, polls, prepared, addSeconds: (addedAt - t0) / 1000, runSeconds: (completedAt - addedAt) / 1000,
+  scheduleJobs: jobs.length, secondJobSeconds: secondAfter / 1000, scheduleWaitSeconds: (secondSeenAt - waitedFrom) / 1000,
+}));
