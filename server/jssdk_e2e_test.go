@@ -102,8 +102,11 @@ func readExpected(t *testing.T, path string) map[string]bool {
 // TestJSSDKWorkflow runs compat/js/workflow.mjs, a realistic program on the JavaScript SDK: a
 // pool with a start task, a job with preparation and release tasks, 500 tasks with dependencies
 // added as parallel collections, polled with $filter, $select and paging, then the job
-// terminated and deleted with its pool. The program checks every answer. With Azurite, ten of the
-// tasks download a blob as a resource file and upload it again as an output file, checked here.
+// terminated and deleted; beside it, a job schedule that recurs every minute creates two jobs
+// (the program waits what is left of that minute, Azure's shortest recurrenceInterval, for the
+// second), and is terminated and deleted with its jobs before the pool is. The program checks
+// every answer. With Azurite, ten of the tasks download a blob as a resource file and upload it
+// again as an output file, checked here.
 func TestJSSDKWorkflow(t *testing.T) {
 	dir := jsSDK(t)
 	if dir == "" {
