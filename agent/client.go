@@ -171,6 +171,7 @@ type Client struct {
 	logDir     string        // the agent's log files
 
 	mu             sync.Mutex
+	slots          nodeSlots                // see slots.go
 	queue          []protocol.Message       // reports not sent yet
 	restarting     bool                     // a RestartNode is killing every attempt
 	lazy           []protocol.Message       // reports that wait for the next request (TaskStarted)
@@ -533,7 +534,7 @@ func (c *Client) hello() []protocol.Message {
 	// Running first, then the outcome files: the Runner writes an attempt's outcome file
 	// before it leaves Running, so an attempt that ends in between is in both lists, never in
 	// neither (which would tell the service it was lost).
-	running := c.runner.Running()
+	running := c.running()
 	pending, err := c.runner.PendingResults()
 	if err != nil {
 		c.log.Warn("agent: some results could not be read", "err", err)
@@ -563,7 +564,7 @@ func (c *Client) hello() []protocol.Message {
 
 // heartbeat builds a Heartbeat and the TaskResults it repeats.
 func (c *Client) heartbeat() []protocol.Message {
-	msgs := []protocol.Message{{Body: protocol.Heartbeat{NodeID: c.cfg.NodeID, Running: c.runner.Running(),
+	msgs := []protocol.Message{{Body: protocol.Heartbeat{NodeID: c.cfg.NodeID, Running: c.running(),
 		Incarnation: c.incarnation, StartTask: c.latestStartTask()}}}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -599,6 +600,7 @@ func (c *Client) onDone(res Result) {
 	c.unacked[res.AttemptID] = pendingResult{res: res}
 	c.mu.Unlock()
 	c.enqueue(protocol.Message{Body: TaskResultOf(c.cfg.NodeID, res)})
+	c.slotFreed(res.AttemptID)
 }
 
 // shutdown closes the Runner and forgets the results of the attempts that closing killed.
@@ -606,6 +608,7 @@ func (c *Client) shutdown() {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closing = true
+		c.dropHeldLocked()
 		c.mu.Unlock()
 		c.runner.Close()
 		c.forgetKilled()
@@ -725,9 +728,7 @@ func (c *Client) execute(cmds []json.RawMessage) {
 		case protocol.StartTask:
 			c.start(v)
 		case protocol.KillTask:
-			if err := c.runner.Kill(v.AttemptID); err != nil {
-				c.log.Error("agent: kill failed", "attempt", v.AttemptID, "err", err)
-			}
+			c.kill(v)
 		case protocol.ResultAck:
 			c.ackResult(v.AttemptID)
 		case protocol.FileRequest:
@@ -746,8 +747,23 @@ func (c *Client) execute(cmds []json.RawMessage) {
 	}
 }
 
-// start carries out a StartTask.
+// start carries out a StartTask: now, or once the node has slots for it (see nodeSlots).
 func (c *Client) start(s protocol.StartTask) {
+	if c.admit(s) {
+		c.run(s)
+	}
+}
+
+// run starts an attempt admitted to the node's slots. One that does not run after all (refused,
+// already ended, or not startable now) gives its slots back at once.
+func (c *Client) run(s protocol.StartTask) {
+	if s.NodeSlots > 0 {
+		defer func() {
+			if !c.runner.Has(s.AttemptID) {
+				c.slotFreed(s.AttemptID)
+			}
+		}()
+	}
 	spec := TaskSpec{
 		JobID: s.JobID, TaskID: s.TaskID, PoolID: s.PoolID, AttemptID: s.AttemptID,
 		CommandLine: s.CommandLine, MaxWallClock: s.MaxWallClock, ElevationAdmin: s.ElevationAdmin,
@@ -870,6 +886,8 @@ func TaskResultOf(nodeID string, r Result) protocol.TaskResult {
 		StartTime: r.StartTime, EndTime: r.EndTime, Killed: r.Killed, TimedOut: r.TimedOut, Usage: r.Usage,
 	}
 	switch {
+	case r.NotStarted:
+		tr.NotStarted = true
 	case r.Failure != nil:
 		tr.Error = r.Failure.Code + ": " + r.Failure.Message
 	case !r.Started && !r.Killed:

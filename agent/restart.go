@@ -33,6 +33,7 @@ func (c *Client) restart(cmd protocol.RestartNode) {
 	c.log.Info("agent: restarting", "requestId", cmd.RequestID, "reimage", cmd.Reimage, "running", len(c.runner.Running()))
 	c.mu.Lock()
 	c.restarting = true
+	c.dropHeldLocked()
 	c.mu.Unlock()
 	c.runner.KillAll()
 	c.mu.Lock()

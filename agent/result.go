@@ -41,6 +41,9 @@ type Result struct {
 	Killed bool `json:"killed,omitempty"`
 	// TimedOut reports that the task ran for its MaxWallClock and was killed for it.
 	TimedOut bool `json:"timedOut,omitempty"`
+	// NotStarted reports an attempt the Client held for a slot and gave up before it started
+	// (protocol.TaskResult.NotStarted); Killed is set too when a plain KillTask took it.
+	NotStarted bool `json:"notStarted,omitempty"`
 
 	// Failure is set when the process could not be started. It mirrors Azure Batch's
 	// TaskFailureInformation (category, code, message).

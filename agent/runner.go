@@ -603,6 +603,14 @@ func (r *Runner) StartTime(attemptID string) (start time.Time, ok bool) {
 	return time.Time{}, false
 }
 
+// Has reports whether an attempt is running (or preparing to: its files are being fetched).
+func (r *Runner) Has(attemptID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.running[attemptID]
+	return ok
+}
+
 // Kill kills the whole process group of a running attempt with SIGKILL and returns without
 // waiting; the end is reported through OnDone with Killed set. Killing an attempt that is not
 // running (unknown, finished, or never started) does nothing and returns nil, so that a retried

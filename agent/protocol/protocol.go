@@ -53,6 +53,15 @@ type StartTask struct {
 	// AZ_BATCH_JOB_PREP_DIR and AZ_BATCH_JOB_PREP_WORKING_DIR, that task's directories. The
 	// preparation and release tasks themselves run as tasks of the job under their own ids.
 	JobPrepTaskID string `json:"jobPrepTaskId,omitempty"`
+	// NodeSlots, if set, is the node's number of task slots and Slots the attempt's: the agent
+	// runs its attempts' processes in at most NodeSlots slots, and holds an attempt that does
+	// not fit (or that would overtake one held before it) until enough of the running ones
+	// have ended. The service sends a node more attempts than it has free slots so that the
+	// next one starts the moment a slot frees; an attempt held so can be taken back
+	// (KillTask.IfQueued). Without NodeSlots (node tasks, older services) an attempt starts at
+	// once.
+	NodeSlots int `json:"nodeSlots,omitempty"`
+	Slots     int `json:"slots,omitempty"`
 }
 
 // StartTaskAttemptPrefix starts the id of every attempt of a pool's start task: no attempt of
@@ -69,6 +78,12 @@ type EnvSetting struct {
 // not running is not an error.
 type KillTask struct {
 	AttemptID string `json:"attemptId"`
+	// IfQueued takes the attempt back only if the agent holds it for a slot (see
+	// StartTask.NodeSlots) and has not started it: it is then reported ended with NotStarted
+	// and never runs on this node; an attempt that has started is left alone. The agent is
+	// the one that knows which came first, its start or this, so the service places the
+	// attempt elsewhere only once it has that result.
+	IfQueued bool `json:"ifQueued,omitempty"`
 }
 
 // ResultAck tells an agent the service has recorded an attempt's result: it may stop reporting
@@ -125,6 +140,9 @@ type TaskResult struct {
 	UploadError string `json:"uploadError,omitempty"`
 	// Usage is what the attempt's process used (zero when it did not start).
 	Usage Usage `json:"usage,omitzero"`
+	// NotStarted says the agent held the attempt for a slot and gave it up unstarted, as a
+	// KillTask asked: it never ran (ExitCode and the times mean nothing).
+	NotStarted bool `json:"notStarted,omitempty"`
 }
 
 // Usage is what a task's process used, with the children it waited for, from the kernel's
