@@ -403,6 +403,10 @@ type Task struct {
 	DependsOn                    *TaskDependencies    `json:"dependsOn,omitempty"`
 	ApplicationPackageReferences json.RawMessage      `json:"applicationPackageReferences,omitempty"`
 	AuthenticationTokenSettings  json.RawMessage      `json:"authenticationTokenSettings,omitempty"`
+	// QueuedOn is a Corral extension: the node on whose queue an active task waits, placed
+	// there to start the moment one of the node's slots frees (Azure has no such state). The
+	// task is active, with no start time, until its process starts.
+	QueuedOn string `json:"corralQueuedOn,omitempty"`
 }
 
 // Slots returns the task's requiredSlots, or Azure's default of 1.

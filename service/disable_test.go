@@ -15,13 +15,18 @@ import (
 type jobDisableAcked struct{ JobID string }
 
 // noStartWhileDisabled asserts that no task of a job starts from the moment its disable is
-// recorded until its enable has made it active again.
-type noStartWhileDisabled struct{ off map[string]bool } // by job life
+// recorded until its enable has made it active again. An attempt placed on a node's queue before
+// the disable (see queue.go) may start all the same: its node started it before it heard of the
+// disable, and the start is recorded when the node reports it.
+type noStartWhileDisabled struct {
+	off    map[string]bool // by job life
+	queued map[string]bool // attempts placed on a node's queue while their job was not disabled
+}
 
 func (m *noStartWhileDisabled) Define(d *actor.Machine) {
 	init := func() {
 		if m.off == nil {
-			m.off = map[string]bool{}
+			m.off, m.queued = map[string]bool{}, map[string]bool{}
 		}
 	}
 	d.State("Watching",
@@ -36,7 +41,12 @@ func (m *noStartWhileDisabled) Define(d *actor.Machine) {
 		}),
 		actor.On(func(ctx *actor.Context, e TaskStarted) {
 			init()
-			ctx.Assert(!m.off[jobKey(e.JobID, e.JobInc)], "task %s of job %s started (attempt %s) while the job is disabled", e.TaskID, e.JobID, e.AttemptID)
+			ctx.Assert(!m.off[jobKey(e.JobID, e.JobInc)] || m.queued[e.AttemptID], "task %s of job %s started (attempt %s) while the job is disabled", e.TaskID, e.JobID, e.AttemptID)
+		}),
+		actor.On(func(ctx *actor.Context, e TaskQueued) {
+			init()
+			ctx.Assert(!m.off[jobKey(e.JobID, e.JobInc)], "task %s of job %s queued on a node (attempt %s) while the job is disabled", e.TaskID, e.JobID, e.AttemptID)
+			m.queued[e.AttemptID] = true
 		}),
 		actor.On(func(ctx *actor.Context, e JobFinished) { init(); delete(m.off, jobKey(e.JobID, e.JobInc)) }),
 		actor.On(func(ctx *actor.Context, e JobDeleted) { init(); delete(m.off, jobKey(e.JobID, e.JobInc)) }),

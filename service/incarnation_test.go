@@ -21,16 +21,29 @@ import (
 // started once), that an agent runs only attempts the service started, and that the end the job
 // manager records for an attempt comes from that attempt's own result.
 type attemptsOwnLife struct {
-	life map[string]string // attempt id -> the task life that started it
+	life   map[string]string // attempt id -> the task life that started (or queued) it
+	queued map[string]bool   // attempts queued whose start is not recorded yet
 }
 
 func (a *attemptsOwnLife) Define(m *actor.Machine) {
 	m.State("Watching",
-		actor.OnEntry(func(*actor.Context) { a.life = map[string]string{} }),
+		actor.OnEntry(func(*actor.Context) { a.life, a.queued = map[string]string{}, map[string]bool{} }),
 		actor.On(func(ctx *actor.Context, e TaskStarted) {
 			l := taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)
+			if a.queued[e.AttemptID] {
+				// Placed on its node's queue first: its start is recorded now.
+				ctx.Assert(a.life[e.AttemptID] == l, "attempt id %s queued for %s, started for %s", e.AttemptID, a.life[e.AttemptID], l)
+				delete(a.queued, e.AttemptID)
+				return
+			}
 			ctx.Assert(a.life[e.AttemptID] == "", "attempt id %s started for %s, and again for %s", e.AttemptID, a.life[e.AttemptID], l)
 			a.life[e.AttemptID] = l
+		}),
+		actor.On(func(ctx *actor.Context, e TaskQueued) {
+			l := taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)
+			ctx.Assert(a.life[e.AttemptID] == "", "attempt id %s started for %s, and queued again for %s", e.AttemptID, a.life[e.AttemptID], l)
+			a.life[e.AttemptID] = l
+			a.queued[e.AttemptID] = true
 		}),
 		actor.On(func(ctx *actor.Context, e model.AttemptRan) {
 			ctx.Assert(a.life[e.AttemptID] != "", "node %s ran attempt %s, which the service never started", e.NodeID, e.AttemptID)
@@ -68,6 +81,10 @@ func (h *slotsHeld) Define(m *actor.Machine) {
 	handlers := func() []actor.StateOption {
 		return []actor.StateOption{
 			actor.On(func(ctx *actor.Context, e TaskStarted) {
+				h.slots[e.AttemptID] = e.Slots
+				h.current[taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)] = e.AttemptID
+			}),
+			actor.On(func(ctx *actor.Context, e TaskQueued) {
 				h.slots[e.AttemptID] = e.Slots
 				h.current[taskLife(e.JobID, e.JobInc, e.TaskID, e.Seq)] = e.AttemptID
 			}),

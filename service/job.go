@@ -66,8 +66,17 @@ type (
 		JobInc, Seq   int64
 		DependsOn     []string // task ids (ranges are expanded by the monitor's own rule: none here)
 	}
-	// TaskStarted is announced when an attempt is recorded and sent to a node.
+	// TaskStarted is announced when an attempt is recorded and sent to a node; for one placed
+	// on a node's queue, when its start is recorded.
 	TaskStarted struct {
+		JobID, TaskID, AttemptID, NodeID string
+		JobInc, Seq                      int64
+		Slots                            int
+		Ended                            bool // its start is recorded with its end
+	}
+	// TaskQueued is announced when an attempt placed on a node's queue (see queue.go) is
+	// recorded and sent to the node: the task stays active until the node starts it.
+	TaskQueued struct {
 		JobID, TaskID, AttemptID, NodeID string
 		JobInc, Seq                      int64
 		Slots                            int
@@ -337,7 +346,7 @@ func (j *jobManager) queueReady(ctx *actor.Context, recs []*taskRecord) {
 	}
 	var ready []readyTask
 	for _, r := range recs {
-		if r.Task.State == batch.TaskActive && j.graph.Ready(r.Task.ID) {
+		if r.Task.State == batch.TaskActive && r.NodeID == "" && j.graph.Ready(r.Task.ID) {
 			ready = append(ready, j.ready(r))
 		}
 	}
@@ -494,7 +503,7 @@ func (j *jobManager) queue(ctx *actor.Context, ids []string) {
 	}
 	var ready []readyTask
 	for _, id := range ids {
-		if r := j.tasks[batch.IDKey(id)]; r != nil && r.Task.State == batch.TaskActive {
+		if r := j.tasks[batch.IDKey(id)]; r != nil && r.Task.State == batch.TaskActive && r.NodeID == "" {
 			ready = append(ready, j.ready(r))
 		}
 	}
@@ -512,7 +521,7 @@ func (j *jobManager) ready(r *taskRecord) readyTask {
 // only then tells the node to start it. The record goes into the pending batch.
 func (j *jobManager) propose(ctx *actor.Context, p propose) {
 	r := j.tasks[batch.IDKey(p.Task.TaskID)]
-	if r == nil || r.Task.State != batch.TaskActive || !j.graph.Ready(r.Task.ID) || p.Task.JobInc != j.inc || p.Task.Seq != r.Seq ||
+	if r == nil || r.Task.State != batch.TaskActive || r.NodeID != "" || !j.graph.Ready(r.Task.ID) || p.Task.JobInc != j.inc || p.Task.Seq != r.Seq ||
 		!j.schedulable() || p.from() != j.sched {
 		j.later(ctx, func(ctx *actor.Context) { ctx.Send(p.from(), proposalAnswer{Task: p.Task, NodeID: p.NodeID}) })
 		return
@@ -520,6 +529,7 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 	next := *r
 	next.Attempts++
 	next.Attempt = attemptRef{AttemptID: attemptID(j.jobID, j.inc, r.Task.ID, r.Seq, next.Attempts), JobID: j.jobID, JobInc: j.inc, TaskID: r.Task.ID, Slots: r.Task.Slots()}
+	next.Attempt.Queued = p.Queued
 	next.NodeID = p.NodeID
 	start := batch.RunTask
 	if j.rec.Job.JobPreparationTask != nil {
@@ -527,8 +537,13 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 		// the job's preparation task there.
 		start = batch.PrepareTask
 	}
-	t, err := start(r.Task, batch.NodeInfo{PoolID: j.rec.PoolID, NodeID: p.NodeID}, ctx.Now())
-	ctx.Assert(err == nil, "job %s task %s: run: %v", j.jobID, r.Task.ID, err)
+	t := r.Task
+	if !p.Queued {
+		// Queued, it stays active until its agent starts it (attemptLaunched): see queue.go.
+		var err error
+		t, err = start(r.Task, batch.NodeInfo{PoolID: j.rec.PoolID, NodeID: p.NodeID}, ctx.Now())
+		ctx.Assert(err == nil, "job %s task %s: run: %v", j.jobID, r.Task.ID, err)
+	}
 	next.Task = t
 	attempt := next.Attempt
 	j.change(ctx, r, next, func(tx store.Tx) error {
@@ -538,13 +553,17 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 		return putJSON(tx, tableAttempts, attemptKey(j.rec.PoolID, p.NodeID, attempt.AttemptID), attempt, store.AnyVersion)
 	}, func(ctx *actor.Context) {
 		ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID, Accepted: true})
-		ctx.Announce(TaskStarted{JobID: j.jobID, TaskID: t.ID, AttemptID: attempt.AttemptID, NodeID: p.NodeID, JobInc: j.inc, Seq: next.Seq, Slots: attempt.Slots})
+		if p.Queued {
+			ctx.Announce(TaskQueued{JobID: j.jobID, TaskID: t.ID, AttemptID: attempt.AttemptID, NodeID: p.NodeID, JobInc: j.inc, Seq: next.Seq, Slots: attempt.Slots})
+		} else {
+			ctx.Announce(TaskStarted{JobID: j.jobID, TaskID: t.ID, AttemptID: attempt.AttemptID, NodeID: p.NodeID, JobInc: j.inc, Seq: next.Seq, Slots: attempt.Slots})
+		}
 		prep := prepOf(j.rec, j.jobID, j.inc)
 		var prepID string
 		if prep != nil {
 			prepID = prep.Prep.TaskID()
 		}
-		ctx.Send(nodeActor(j.rec.PoolID, p.NodeID), startAttempt{Ref: attempt, Prep: prep, Start: protocol.StartTask{
+		ctx.Send(nodeActor(j.rec.PoolID, p.NodeID), startAttempt{Ref: attempt, Prep: prep, Queued: p.Queued, Start: protocol.StartTask{
 			AttemptID:     attempt.AttemptID,
 			JobID:         j.jobID,
 			TaskID:        t.ID,
@@ -699,8 +718,8 @@ func maxWallClock(t batch.Task) time.Duration {
 // Terminate does; it does not run again. The record goes into the pending batch.
 func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	r := j.tasks[batch.IDKey(e.Ref.TaskID)]
-	stale := r == nil || r.Attempt.AttemptID != e.Ref.AttemptID || r.NodeID != e.NodeID ||
-		(r.Task.State != batch.TaskRunning && r.Task.State != batch.TaskPreparing)
+	stale := r == nil || r.Attempt.AttemptID != e.Ref.AttemptID || r.NodeID != e.NodeID || r.NodeID == "" ||
+		r.Task.State == batch.TaskCompleted
 	if stale {
 		// A repeated or late report of an attempt already recorded (or being recorded): nothing
 		// changes, but the agent may stop repeating it.
@@ -724,7 +743,11 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	var outcome batch.Outcome
 	var err error
 	requeue := e.Lost && !e.Terminate
+	queued := r.Task.State == batch.TaskActive // on its node's queue (see queue.go)
+	var startedNow *TaskStarted                // its start, recorded with its end
 	switch {
+	case requeue && queued:
+		// It never started: it goes back as it was, neither retried nor requeued.
 	case requeue:
 		next.Task, err = batch.RequeueTask(r.Task, now)
 	case e.Lost:
@@ -735,6 +758,11 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 			// Its start was not recorded (the session's attemptLaunched was lost in a restart).
 			ran, err = batch.RunTask(ran, *ran.NodeInfo, startOf(e.Result, now))
 			ctx.Assert(err == nil, "job %s task %s: %v", j.jobID, r.Task.ID, err)
+		} else if queued {
+			// Queued, and its start not recorded (not reported yet, or the result came first).
+			ran, err = batch.RunTask(ran, batch.NodeInfo{PoolID: j.rec.PoolID, NodeID: e.NodeID}, startOf(e.Result, now))
+			ctx.Assert(err == nil, "job %s task %s: %v", j.jobID, r.Task.ID, err)
+			startedNow = &TaskStarted{JobID: j.jobID, TaskID: r.Task.ID, AttemptID: r.Attempt.AttemptID, NodeID: e.NodeID, JobInc: j.inc, Seq: r.Seq, Slots: r.Attempt.Slots, Ended: true}
 		}
 		next.Task, outcome, err = batch.FinishTask(ran, exitFromResult(e.Result), now)
 	}
@@ -760,6 +788,9 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		}
 		return err
 	}, func(ctx *actor.Context) {
+		if startedNow != nil {
+			ctx.Announce(*startedNow)
+		}
 		if !e.Lost {
 			ctx.Announce(AttemptRecorded{JobID: j.jobID, TaskID: next.Task.ID, AttemptID: prevAttempt, ResultAttempt: e.Result.AttemptID,
 				JobInc: j.inc, Seq: next.Seq, ExitCode: e.Result.ExitCode, NodeID: e.NodeID})
@@ -1251,22 +1282,39 @@ func (j *jobManager) announceEnd(ctx *actor.Context, deleted bool) {
 
 // attemptLaunched tells a job manager that a node's session has had its agent start an attempt
 // of a task that was preparing (its job has a preparation task): the task is running now.
-type attemptLaunched struct{ Ref attemptRef }
+type attemptLaunched struct {
+	Ref       attemptRef
+	StartTime time.Time // when its process started, if the agent said (zero: now)
+}
 
 // launched takes attemptLaunched: a task preparing under that attempt goes to running. Anything
 // else (a late or repeated report, a task ended since) changes nothing.
 func (j *jobManager) launched(ctx *actor.Context, e attemptLaunched) {
 	r := j.tasks[batch.IDKey(e.Ref.TaskID)]
-	if r == nil || r.Attempt.AttemptID != e.Ref.AttemptID || r.Task.State != batch.TaskPreparing {
+	queued := r != nil && r.Task.State == batch.TaskActive && r.NodeID != ""
+	if r == nil || r.Attempt.AttemptID != e.Ref.AttemptID || (r.Task.State != batch.TaskPreparing && !queued) {
 		return
 	}
+	start := e.StartTime
+	if start.IsZero() {
+		start = ctx.Now()
+	}
 	next := *r
-	t, err := batch.RunTask(r.Task, *r.Task.NodeInfo, ctx.Now())
+	started := TaskStarted{JobID: j.jobID, TaskID: r.Task.ID, AttemptID: r.Attempt.AttemptID, NodeID: r.NodeID, JobInc: j.inc, Seq: r.Seq, Slots: r.Attempt.Slots}
+	t, err := batch.RunTask(r.Task, batch.NodeInfo{PoolID: j.rec.PoolID, NodeID: r.NodeID}, start)
 	ctx.Assert(err == nil, "job %s task %s: %v", j.jobID, r.Task.ID, err)
 	next.Task = t
+	next.Attempt.Queued = false
 	j.change(ctx, r, next, func(tx store.Tx) error {
-		return putJSON(tx, tableTasks, j.taskKey(t.ID), next, store.AnyVersion)
-	}, func(*actor.Context) {}, nil, nil)
+		if err := putJSON(tx, tableTasks, j.taskKey(t.ID), next, store.AnyVersion); err != nil || !queued {
+			return err
+		}
+		return putJSON(tx, tableAttempts, attemptKey(j.rec.PoolID, next.NodeID, next.Attempt.AttemptID), next.Attempt, store.AnyVersion)
+	}, func(ctx *actor.Context) {
+		if queued {
+			ctx.Announce(started)
+		}
+	}, nil, nil)
 }
 
 // startOf is when an attempt's process started, by its result, or now if it does not say.

@@ -127,12 +127,19 @@ func (j *jobManager) settle(ctx *actor.Context) {
 func (j *jobManager) stopRunning(ctx *actor.Context) bool {
 	opt := j.rec.DisableTasks
 	if opt == batch.DisableWait || opt == "" {
+		// The running tasks finish; the queued ones are asked back (one whose node started it
+		// first runs on, as a running task does). See queue.go.
+		for _, key := range sortedKeys(j.tasks) {
+			if r := j.tasks[key]; r.NodeID != "" && r.Task.State == batch.TaskActive {
+				ctx.Send(SchedulerID(j.rec.PoolID), nodeMsg{NodeID: r.NodeID, Msg: takeBackAttempt{AttemptID: r.Attempt.AttemptID}})
+			}
+		}
 		return true
 	}
 	for _, key := range sortedKeys(j.tasks) {
 		r := j.tasks[key]
-		if r.Task.State != batch.TaskRunning && r.Task.State != batch.TaskPreparing {
-			continue
+		if r.NodeID == "" {
+			continue // runs nothing, nor waits on a node's queue
 		}
 		if opt == batch.DisableTerminate {
 			opts, ok := j.terminate(ctx, r)
@@ -146,9 +153,11 @@ func (j *jobManager) stopRunning(ctx *actor.Context) bool {
 			continue
 		}
 		next := *r
-		t, err := batch.RequeueTask(r.Task, ctx.Now())
-		ctx.Assert(err == nil, "job %s task %s: requeue: %v", j.jobID, r.Task.ID, err)
-		next.Task = t
+		if r.Task.State != batch.TaskActive { // a queued one never started: it stays as it is
+			t, err := batch.RequeueTask(r.Task, ctx.Now())
+			ctx.Assert(err == nil, "job %s task %s: requeue: %v", j.jobID, r.Task.ID, err)
+			next.Task = t
+		}
 		attempt := r.Attempt.AttemptID
 		if !j.stop(ctx, r, next) {
 			return false
@@ -161,7 +170,7 @@ func (j *jobManager) stopRunning(ctx *actor.Context) bool {
 // running reports whether a task of the job is preparing or running.
 func (j *jobManager) running() bool {
 	for _, r := range j.tasks {
-		if r.Task.State == batch.TaskRunning || r.Task.State == batch.TaskPreparing {
+		if r.NodeID != "" {
 			return true
 		}
 	}

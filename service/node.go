@@ -19,6 +19,9 @@ type (
 		JobInc    int64 // the life of the job (its manager is jobActor(JobID, JobInc))
 		TaskID    string
 		Slots     int
+		// Queued marks, in the store's record of the attempt, one that waits on its node's
+		// queue: it is not running yet (see queue.go).
+		Queued bool `json:"queued,omitempty"`
 	}
 
 	// startAttempt asks a node session to have its agent run an attempt. The job manager sends it
@@ -27,6 +30,10 @@ type (
 		Ref   attemptRef
 		Start protocol.StartTask
 		Prep  *jobPrepSpec // the job's preparation and release tasks; nil if it has none
+		// Queued marks an attempt placed beyond the node's free slots (see queue.go): the agent
+		// holds it until a slot frees, and its job manager records it running only once the
+		// agent says it started.
+		Queued bool
 	}
 
 	// killAttempt asks a node session to have its agent kill an attempt. The job manager asks
@@ -66,10 +73,12 @@ type (
 	// nodeDown tells the scheduler a node takes no more work.
 	nodeDown struct{ NodeID string }
 
-	// slotsFreed tells the scheduler an attempt no longer occupies its slots.
+	// slotsFreed tells the scheduler an attempt no longer occupies its slots, and how long its
+	// process ran (0: it did not run, or was killed).
 	slotsFreed struct {
 		NodeID string
 		Slots  int
+		Ran    time.Duration
 	}
 
 	// aliveCheck is the node session's periodic timer.
@@ -180,6 +189,12 @@ type nodeSession struct {
 	// endedJobs holds the jobs (by jobKey) whose end the session has heard of: their attempts
 	// that arrive late run no preparation task.
 	endedJobs map[string]bool
+	// queued holds the attempts started as queued (startAttempt.Queued) whose start the agent
+	// has not reported yet, in the order they were sent, and askedBack those of them the
+	// session has asked the agent to give back (see queue.go).
+	queued    []string
+	askedBack map[string]bool
+	giveBack  int // slots of queued attempts still to give back as they arrive
 }
 
 // nodeStart is what a node session starts with of the start task: the pool's (Spec) and the
@@ -224,6 +239,8 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Defer[jobEnded](),
 		actor.Defer[killAttempt](),
 		actor.Defer[resultRecorded](),
+		actor.Ignore[takeBack](),
+		actor.Defer[takeBackAttempt](),
 		actor.Ignore[protocol.TaskStarted](),
 		actor.Ignore[protocol.TaskResult](),
 		// An agent not heard from since the session started (the service restarted and the
@@ -257,8 +274,10 @@ func (n *nodeSession) Define(m *actor.Machine) {
 			n.stepRestart(ctx)
 		}),
 		actor.On(n.heartbeat),
-		actor.On(func(ctx *actor.Context, s protocol.TaskStarted) { n.lastHeard = ctx.Now() }),
+		actor.On(n.taskStarted),
 		actor.On(n.result),
+		actor.On(n.takeBack),
+		actor.On(n.takeBackOne),
 		actor.On(func(ctx *actor.Context, c aliveCheck) {
 			n.check(ctx, c)
 			n.stepRestart(ctx) // asks the agent again
@@ -267,6 +286,7 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.On(n.stop),
 		actor.OnGoto[drain]("Draining", func(ctx *actor.Context, _ drain) {
 			n.giveUpParked(ctx, false) // not started: requeued
+			n.takeBackQueued(ctx, 0)   // likewise, if the agent has not started them yet
 			n.offered = false
 			ctx.Send(n.sched, nodeDown{NodeID: n.nodeID}) // after any nodeUp this session sent
 		}),
@@ -292,8 +312,10 @@ func (n *nodeSession) Define(m *actor.Machine) {
 			n.drainedIfIdle(ctx)
 		}),
 		actor.On(n.heartbeat),
-		actor.On(func(ctx *actor.Context, s protocol.TaskStarted) { n.lastHeard = ctx.Now() }),
+		actor.On(n.taskStarted),
 		actor.On(n.result),
+		actor.Ignore[takeBack](), // its queued attempts were taken back when it began to drain
+		actor.Ignore[takeBackAttempt](),
 		actor.On(func(ctx *actor.Context, _ aliveCheck) {
 			if ctx.Now().Sub(n.lastHeard) > n.timing.LostAfter {
 				n.drainNow(ctx, drain{})
@@ -319,6 +341,8 @@ func (n *nodeSession) Define(m *actor.Machine) {
 		actor.Ignore[protocol.TaskStarted](),
 		actor.Ignore[protocol.TaskResult](),
 		actor.Ignore[aliveCheck](),
+		actor.Ignore[takeBack](),
+		actor.Ignore[takeBackAttempt](),
 		// A result handed on before the loss is recorded: no need to hand it on again (and a
 		// draining session waits for no such result).
 		actor.On(func(ctx *actor.Context, r resultRecorded) {
@@ -436,7 +460,11 @@ func (n *nodeSession) reconcile(ctx *actor.Context, h protocol.Hello) {
 			continue // a start, preparation or release task's: see checkStartTask, checkNodeTasks
 		}
 		if r, ok := known(id); ok {
-			if _, restarted := n.expected[id]; restarted {
+			if _, restarted := n.expected[id]; restarted && r.Queued {
+				// Queued before a restart of the service, and maybe still: its start is
+				// recorded when the agent reports it, or with its result.
+				n.queued = append(n.queued, id)
+			} else if restarted {
 				// Running since before a restart of the service: its job manager may show it
 				// preparing still (attemptLaunched lost with the restart).
 				ctx.Send(jobActor(r.JobID, r.JobInc), attemptLaunched{Ref: r})
@@ -485,13 +513,14 @@ func (n *nodeSession) kill(ctx *actor.Context, k killAttempt) {
 		ctx.Send(n.agent, protocol.ResultAck(k))
 		return
 	}
-	ctx.Send(n.agent, protocol.KillTask(k))
+	ctx.Send(n.agent, protocol.KillTask{AttemptID: k.AttemptID})
 }
 
 // lost forgets an attempt the node no longer runs, and reports it lost to its job manager unless
 // the job manager has recorded its end already (killed). With terminate, it is to be completed
 // as terminated rather than requeued.
 func (n *nodeSession) lost(ctx *actor.Context, r attemptRef, terminate bool) {
+	n.unqueue(r.AttemptID)
 	delete(n.running, r.AttemptID)
 	delete(n.starts, r.AttemptID)
 	if n.killed[r.AttemptID] {
@@ -512,7 +541,10 @@ func (n *nodeSession) start(ctx *actor.Context, s startAttempt) {
 		n.notRun(ctx, s)
 		return
 	}
-	if n.used()+s.Ref.Slots > n.slots {
+	if n.bounce(ctx, s) {
+		return
+	}
+	if n.used()+s.Ref.Slots > n.capacity(s) {
 		// Placed on slots that are taken: the scheduler counted them from an offer made before
 		// the placement's start reached the session (the node was lost and came back meanwhile).
 		// The node never runs more than its slots: the attempt is not started but requeued, and
@@ -532,10 +564,13 @@ func (n *nodeSession) launch(ctx *actor.Context, s startAttempt) {
 	if r := n.startRec; r != nil && r.Attempt != "" && r.Spec.Waits() {
 		s.Start.RequiresStartTask = r.Attempt
 	}
+	s.Start.NodeSlots, s.Start.Slots = n.slots, s.Ref.Slots
 	n.running[s.Ref.AttemptID] = s.Ref
 	n.starts[s.Ref.AttemptID] = s.Start
 	ctx.Send(n.agent, s.Start)
-	if s.Prep != nil {
+	if s.Queued {
+		n.queued = append(n.queued, s.Ref.AttemptID)
+	} else if s.Prep != nil {
 		ctx.Send(jobActor(s.Ref.JobID, s.Ref.JobInc), attemptLaunched{Ref: s.Ref})
 	}
 }
@@ -566,6 +601,7 @@ func (n *nodeSession) heartbeat(ctx *actor.Context, h protocol.Heartbeat) {
 			ctx.Send(n.agent, protocol.KillTask{AttemptID: id})
 		}
 	}
+	n.askBackAgain(ctx, has)
 	for _, id := range sortedKeys(n.running) {
 		if !has[id] {
 			if st, ok := n.starts[id]; ok {
@@ -616,6 +652,11 @@ func (n *nodeSession) result(ctx *actor.Context, res protocol.TaskResult) {
 // finish hands an attempt's result to its job manager and frees its slots. The agent is told to
 // forget the result only once the job manager has recorded it (resultRecorded).
 func (n *nodeSession) finish(ctx *actor.Context, r attemptRef, res protocol.TaskResult) {
+	n.unqueue(r.AttemptID)
+	if res.NotStarted && !n.killed[r.AttemptID] {
+		n.tookBack(ctx, r)
+		return
+	}
 	delete(n.running, r.AttemptID)
 	delete(n.starts, r.AttemptID)
 	delete(n.expected, r.AttemptID)
@@ -627,7 +668,7 @@ func (n *nodeSession) finish(ctx *actor.Context, r attemptRef, res protocol.Task
 		n.reported[r.AttemptID] = r
 		ctx.Send(jobActor(r.JobID, r.JobInc), attemptEnded{Ref: r, PoolID: n.poolID, NodeID: n.nodeID, Result: res})
 	}
-	ctx.Send(n.sched, slotsFreed{NodeID: n.nodeID, Slots: r.Slots})
+	ctx.Send(n.sched, slotsFreed{NodeID: n.nodeID, Slots: r.Slots, Ran: ranFor(res)})
 }
 
 func (n *nodeSession) check(ctx *actor.Context, _ aliveCheck) {

@@ -42,6 +42,9 @@ func (w *nodesShowWork) Define(m *actor.Machine) {
 				w.lastNode = map[string]string{}
 			}
 			w.lastNode[e.JobID+"/"+e.TaskID] = e.NodeID
+			if e.Ended {
+				return // queued, and its start recorded with its end: it runs no more
+			}
 			// The other starts of the same write are announced next: the counts wait for a
 			// completion.
 			nodes, err := ListNodes(context.Background(), w.st, w.pool)

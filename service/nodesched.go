@@ -72,6 +72,7 @@ func (n *nodeSession) applyDisable(ctx *actor.Context) {
 func (n *nodeSession) giveUpRunning(ctx *actor.Context, opt batch.NodeDeallocationOption) {
 	n.giveUpParked(ctx, opt == batch.DeallocateTerminate) // never started: requeued, even with taskcompletion
 	if opt != batch.DeallocateRequeue && opt != batch.DeallocateTerminate {
+		n.takeBackQueued(ctx, 0) // what has not started there goes elsewhere
 		return
 	}
 	for _, id := range sortedKeys(n.running) {

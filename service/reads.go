@@ -165,6 +165,9 @@ func readNodes(tx store.Tx, poolID string) ([]batch.Node, error) {
 		if err := json.Unmarshal(r.Value, &a); err != nil {
 			return nil, fmt.Errorf("decode attempt %s: %w", r.Key, err)
 		}
+		if a.Queued {
+			continue // on the node's queue: not running yet
+		}
 		n := &nodes[i]
 		n.RunningTasksCount++
 		n.RunningTaskSlotsCount += int32(a.Slots)
@@ -269,8 +272,7 @@ func GetTask(ctx context.Context, st store.Store, jobID, taskID string) (batch.T
 		if err := json.Unmarshal(r.Value, &tr); err != nil {
 			return err
 		}
-		t = tr.Task
-		t.ETag = etag(r.Version)
+		t = tr.view(r.Version)
 		return nil
 	})
 	return t, tasksNotFound(err)
@@ -297,12 +299,22 @@ func ListTasks(ctx context.Context, st store.Store, jobID, after string, limit i
 			if err := json.Unmarshal(r.Value, &tr); err != nil {
 				return err
 			}
-			tr.Task.ETag = etag(r.Version)
-			out = append(out, tr.Task)
+			out = append(out, tr.view(r.Version))
 		}
 		return nil
 	})
 	return out, tasksNotFound(err)
+}
+
+// view is the task as the API shows it, at the record's version: with its ETag, and the node
+// it waits on if it is on a node's queue (see queue.go).
+func (tr taskRecord) view(version int64) batch.Task {
+	t := tr.Task
+	t.ETag = etag(version)
+	if t.State == batch.TaskActive && tr.NodeID != "" {
+		t.QueuedOn = tr.NodeID
+	}
+	return t
 }
 
 // TaskCounts counts a job's tasks by state (Job - Get Task Counts).

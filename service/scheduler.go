@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"corral/actor"
 	"corral/batch"
@@ -35,6 +36,7 @@ type (
 		Task   readyTask
 		NodeID string
 		PoolID string // the scheduler's: the answer goes back to it (the job may have moved)
+		Queued bool   // beyond the node's free slots: on its queue (see queue.go)
 	}
 
 	// jobCounts tells the scheduler how many tasks of a job are in each state, for the pool's
@@ -104,6 +106,7 @@ type NodeSlots struct {
 	PoolID, NodeID string
 	Up             bool
 	Free, Total    int
+	Queued         int // slots of the attempts placed on the node's queue (see queue.go)
 }
 
 // SchedulerStarted is announced, for the monitors, when a pool's scheduler starts (again, after a
@@ -119,7 +122,9 @@ type scheduler struct {
 	fill   batch.NodeFillType
 
 	queue []readyTask
-	free  map[string]int // node id -> free slots, for nodes that are up
+	// free holds, by node id, the free slots of the nodes that are up: below 0 when attempts
+	// wait on the node's queue (see queue.go), down to minus its slots.
+	free  map[string]int
 	total map[string]int // node id -> task slots
 	nodes []string       // the keys of free, sorted
 
@@ -130,6 +135,14 @@ type scheduler struct {
 	loaded   bool            // a life of the pool has loaded and started its sessions
 	// excluded holds, by jobKey, the nodes that take no task of the job.
 	excluded map[string]map[string]bool
+
+	// ran is a running mean of how long the pool's recent attempts ran, from ranCount of them:
+	// nodes have queues only while tasks are short (see queueing).
+	ran      time.Duration
+	ranCount int
+	// reclaiming holds the nodes asked to take queued attempts back (takeBack) since their
+	// slots last changed: they are not asked again meanwhile.
+	reclaiming map[string]bool
 }
 
 // taskCounts counts a job's (or a pool's) tasks for autoscale: active tasks whose dependencies
@@ -155,7 +168,7 @@ func (c *taskCounts) add(o taskCounts) {
 
 func newScheduler(poolID string, fill batch.NodeFillType) *scheduler {
 	return &scheduler{poolID: poolID, fill: fill, free: map[string]int{}, total: map[string]int{}, counts: map[string]taskCounts{},
-		sessions: map[string]bool{}, excluded: map[string]map[string]bool{}}
+		sessions: map[string]bool{}, excluded: map[string]map[string]bool{}, reclaiming: map[string]bool{}}
 }
 
 // Define declares the scheduler's single state.
@@ -209,10 +222,13 @@ func (s *scheduler) Define(m *actor.Machine) {
 			}
 			delete(s.free, d.NodeID)
 			delete(s.total, d.NodeID)
+			delete(s.reclaiming, d.NodeID)
 			s.announce(ctx, d.NodeID)
 		}),
 		actor.On(func(ctx *actor.Context, f slotsFreed) {
+			s.learn(f.Ran)
 			if _, up := s.free[f.NodeID]; up {
+				delete(s.reclaiming, f.NodeID)
 				s.release(f.NodeID, f.Slots)
 				s.announce(ctx, f.NodeID)
 				s.dispatch(ctx)
@@ -289,6 +305,9 @@ func (s *scheduler) sample(ctx *actor.Context, q sampleTasks) {
 // the pool's fill type, and a task that fits no node now does not hold back smaller ones behind it.
 func (s *scheduler) dispatch(ctx *actor.Context) {
 	if len(s.queue) == 0 || len(s.nodes) == 0 {
+		if len(s.queue) == 0 {
+			s.reclaim(ctx)
+		}
 		return
 	}
 	req := batch.PlacementRequest{FillType: s.fill, Nodes: make([]batch.NodeSlots, len(s.nodes)), Queue: make([]batch.QueuedTask, len(s.queue))}
@@ -301,19 +320,43 @@ func (s *scheduler) dispatch(ctx *actor.Context) {
 		req.Queue[i] = batch.QueuedTask{ID: key, Job: t.JobID, RequiredSlots: t.Slots}
 		byKey[key] = t
 	}
-	placed := s.place(req, byKey)
-	if len(placed) == 0 {
-		return
+	for i := range req.Nodes {
+		req.Nodes[i].FreeSlots = max(req.Nodes[i].FreeSlots, 0)
 	}
+	placed := s.place(req, byKey)
 	taken := make(map[string]bool, len(placed))
+	s.take(ctx, placed, byKey, taken, false)
+	if len(taken) < len(req.Queue) && s.queueing() {
+		// Tasks are left and they are short: the nodes' queues take what fits there.
+		var rest []batch.QueuedTask
+		for _, q := range req.Queue {
+			if !taken[q.ID] {
+				rest = append(rest, q)
+			}
+		}
+		req.Queue = rest
+		for i, n := range req.Nodes {
+			req.Nodes[i].FreeSlots = max(s.free[n.ID]+n.TotalSlots, 0)
+		}
+		s.take(ctx, s.place(req, byKey), byKey, taken, true)
+	}
+	if len(taken) > 0 {
+		s.queue = slices.DeleteFunc(s.queue, func(t readyTask) bool { return taken[t.key()] })
+	}
+	if len(s.queue) == 0 {
+		s.reclaim(ctx)
+	}
+}
+
+// take reserves the slots of placements and proposes them to their job managers.
+func (s *scheduler) take(ctx *actor.Context, placed []batch.Assignment, byKey map[string]readyTask, taken map[string]bool, queued bool) {
 	for _, a := range placed {
 		t := byKey[a.TaskID]
 		taken[a.TaskID] = true
 		s.free[a.NodeID] -= t.Slots
 		s.announce(ctx, a.NodeID)
-		ctx.Send(jobActor(t.JobID, t.JobInc), propose{Task: t, NodeID: a.NodeID, PoolID: s.poolID})
+		ctx.Send(jobActor(t.JobID, t.JobInc), propose{Task: t, NodeID: a.NodeID, PoolID: s.poolID, Queued: queued})
 	}
-	s.queue = slices.DeleteFunc(s.queue, func(t readyTask) bool { return taken[t.key()] })
 }
 
 // place places the queue of req. Jobs that exclude nodes (their preparation task failed there) are
@@ -376,7 +419,7 @@ func (s *scheduler) release(node string, slots int) {
 // announce tells the monitors a node's free slots as the scheduler counts them.
 func (s *scheduler) announce(ctx *actor.Context, node string) {
 	free, up := s.free[node]
-	ctx.Announce(NodeSlots{PoolID: s.poolID, NodeID: node, Up: up, Free: free, Total: s.total[node]})
+	ctx.Announce(NodeSlots{PoolID: s.poolID, NodeID: node, Up: up, Free: max(free, 0), Queued: max(-free, 0), Total: s.total[node]})
 }
 
 // key names a queued task: its job's life, its id and its life.

@@ -135,6 +135,11 @@ func analyze(in explainInput) explanation {
 			ei.RetryCount, plural(int(ei.RetryCount), "retry", "retries"), ei.RequeueCount, plural(int(ei.RequeueCount), "time", "times"))
 	}
 	notRun := name + " has not started"
+	if t.State == batch.TaskActive && t.QueuedOn != "" {
+		e.verdict = fmt.Sprintf("%s is queued on node %s: it starts there the moment one of the node's slots frees", name, t.QueuedOn)
+		e.add("a queued task is taken back and placed elsewhere if another node has a slot free first, or if its node leaves")
+		return e
+	}
 
 	// The job.
 	switch j.State {

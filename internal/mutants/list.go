@@ -526,4 +526,23 @@ var Mutants = []Mutant{
 		Packages:    []string{"./service"},
 		Run:         "^TestJobPreparation",
 	},
+	// Nodes' queues (service/queue.go).
+	{
+		Name:        "queue-never-reclaimed",
+		File:        "service/queue.go",
+		Original:    "\t\t\tctx.Send(nodeActor(s.poolID, id), takeBack{Slots: min(q, idle)})\n",
+		Replacement: "",
+		Description: "an attempt queued behind a long task waits there while another node is idle",
+		Packages:    []string{"./service"},
+		Run:         "^TestQueuedTaskTakenBack$",
+	},
+	{
+		Name:        "taken-back-counted-as-run",
+		File:        "service/node.go",
+		Original:    "if res.NotStarted && !n.killed[r.AttemptID] {",
+		Replacement: "if false && res.NotStarted && !n.killed[r.AttemptID] {",
+		Description: "an attempt a node gave back unstarted is recorded as if it had run and exited",
+		Packages:    []string{"./service"},
+		Run:         "^(TestNodeQueues|TestQueuedTaskTakenBack)$",
+	},
 }

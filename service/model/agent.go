@@ -45,6 +45,10 @@ type Agent struct {
 	ForgedBeats int
 	// StartFailFirst is how many start task attempts of each incarnation fail.
 	StartFailFirst int
+	// SlowTasks names tasks (by task id) whose attempts run SlowFor ticks of Heartbeat/4, far
+	// longer than the others.
+	SlowTasks []string
+	SlowFor   int
 
 	startID    string // the latest start task attempt asked for, in this incarnation
 	startOK    string // the start task attempt that succeeded, in this incarnation
@@ -53,6 +57,8 @@ type Agent struct {
 	incarnation int
 	restarted   string // the RequestID of the last RestartNode carried out
 	running     map[string]protocol.StartTask
+	held        []protocol.StartTask // waiting for slots (protocol.StartTask.NodeSlots), in order
+	startedAt   map[string]time.Time // when each running attempt's process started
 	timers      map[string]actor.TimerID
 	finished    map[string]protocol.TaskResult
 	done        map[string]bool // attempts whose results were acknowledged: never started again
@@ -111,6 +117,8 @@ func (a *Agent) Define(m *actor.Machine) {
 	m.State("Running",
 		actor.OnEntry(func(ctx *actor.Context) {
 			a.running = map[string]protocol.StartTask{}
+			a.held = nil
+			a.startedAt = map[string]time.Time{}
 			a.timers = map[string]actor.TimerID{}
 			a.finished = map[string]protocol.TaskResult{}
 			a.done = map[string]bool{}
@@ -137,6 +145,7 @@ func (a *Agent) Define(m *actor.Machine) {
 		}),
 		actor.On(func(ctx *actor.Context, _ Preempt) {
 			ctx.CancelTimer(a.beatTimer)
+			a.held = nil
 			for _, id := range sorted(a.timers) {
 				ctx.CancelTimer(a.timers[id])
 			}
@@ -148,6 +157,17 @@ func (a *Agent) Define(m *actor.Machine) {
 		actor.Ignore[PowerOn](),
 		actor.Targets("Off"),
 		actor.On(func(ctx *actor.Context, k protocol.KillTask) {
+			if i := slices.IndexFunc(a.held, func(s protocol.StartTask) bool { return s.AttemptID == k.AttemptID }); i >= 0 {
+				a.held = slices.Delete(a.held, i, i+1)
+				res := protocol.TaskResult{NodeID: a.NodeID, AttemptID: k.AttemptID, StartTime: ctx.Now(), EndTime: ctx.Now(),
+					NotStarted: true, Killed: !k.IfQueued}
+				a.finished[k.AttemptID] = res
+				ctx.Send(a.Session, res)
+				return
+			}
+			if k.IfQueued {
+				return
+			}
 			if _, ok := a.running[k.AttemptID]; ok {
 				ctx.CancelTimer(a.timers[k.AttemptID])
 				a.end(ctx, k.AttemptID, 137, true)
@@ -187,9 +207,10 @@ func (a *Agent) Define(m *actor.Machine) {
 				Error: "BlobNotFound: One of the specified Azure Blob(s) is not found"}
 			a.finished[d.AttemptID] = res
 			ctx.Send(a.Session, res)
+			a.startHeld(ctx)
 		}),
 		actor.On(func(ctx *actor.Context, _ beat) {
-			ctx.Send(a.Session, protocol.Heartbeat{NodeID: a.NodeID, Running: sorted(a.running),
+			ctx.Send(a.Session, protocol.Heartbeat{NodeID: a.NodeID, Running: a.runningIDs(),
 				Incarnation: fmt.Sprint(a.incarnation), StartTask: a.startID})
 			for _, id := range sorted(a.finished) {
 				ctx.Send(a.Session, a.finished[id])
@@ -217,6 +238,49 @@ func (a *Agent) start(ctx *actor.Context, s protocol.StartTask) {
 	if _, ok := a.finished[s.AttemptID]; ok || a.done[s.AttemptID] {
 		return
 	}
+	if slices.ContainsFunc(a.held, func(h protocol.StartTask) bool { return h.AttemptID == s.AttemptID }) {
+		return
+	}
+	if s.NodeSlots > 0 && (len(a.held) > 0 || !a.fits(s)) {
+		a.held = append(a.held, s) // started when enough slots free, in order
+		return
+	}
+	a.run(ctx, s)
+}
+
+// fits reports whether an attempt fits the slots its node has free (one that needs more than
+// the node has runs when the node is empty).
+func (a *Agent) fits(s protocol.StartTask) bool {
+	used := 0
+	for _, r := range a.running {
+		if r.NodeSlots > 0 {
+			used += max(r.Slots, 1)
+		}
+	}
+	return used+max(s.Slots, 1) <= s.NodeSlots || used == 0
+}
+
+// startHeld starts the held attempts that fit now, in order.
+func (a *Agent) startHeld(ctx *actor.Context) {
+	for len(a.held) > 0 && a.fits(a.held[0]) {
+		s := a.held[0]
+		a.held = a.held[1:]
+		a.run(ctx, s)
+	}
+}
+
+// runningIDs lists what the agent runs or holds, as its reports do.
+func (a *Agent) runningIDs() []string {
+	ids := sorted(a.running)
+	for _, s := range a.held {
+		ids = append(ids, s.AttemptID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// run starts an attempt's process.
+func (a *Agent) run(ctx *actor.Context, s protocol.StartTask) {
 	if s.RequiresStartTask != "" && s.RequiresStartTask != a.startOK {
 		return // placed before the service knew this agent restarted afresh
 	}
@@ -238,8 +302,12 @@ func (a *Agent) start(ctx *actor.Context, s protocol.StartTask) {
 	} else {
 		ctx.Announce(AttemptRan{NodeID: a.NodeID, JobID: s.JobID, TaskID: s.TaskID, AttemptID: s.AttemptID})
 	}
+	a.startedAt[s.AttemptID] = ctx.Now()
 	ctx.Send(a.Session, protocol.TaskStarted{NodeID: a.NodeID, AttemptID: s.AttemptID, StartTime: ctx.Now()})
 	ticks := 1 + ctx.RandomInt(a.RunFor)
+	if slices.Contains(a.SlowTasks, s.TaskID) {
+		ticks = a.SlowFor
+	}
 	a.timers[s.AttemptID] = ctx.StartTimer(time.Duration(ticks)*a.Heartbeat/4, attemptDone{s.AttemptID})
 }
 
@@ -254,13 +322,15 @@ func (a *Agent) end(ctx *actor.Context, id string, code int, killed bool) {
 	delete(a.running, id)
 	delete(a.timers, id)
 	ctx.Announce(AttemptStopped{NodeID: a.NodeID, AttemptID: id})
-	res := protocol.TaskResult{NodeID: a.NodeID, AttemptID: id, ExitCode: code, EndTime: ctx.Now(), Killed: killed}
+	res := protocol.TaskResult{NodeID: a.NodeID, AttemptID: id, ExitCode: code, StartTime: a.startedAt[id], EndTime: ctx.Now(), Killed: killed}
+	delete(a.startedAt, id)
 	if !killed && a.FileFailures && len(s.OutputFiles) > 0 && ctx.RandomInt(3) == 0 {
 		ctx.Announce(AttemptFileFailed{NodeID: a.NodeID, AttemptID: id, Upload: true})
 		res.UploadError = "FileUploadContainerNotFound: One of the specified Azure container(s) was not found while attempting to upload an output file"
 	}
 	a.finished[id] = res
 	ctx.Send(a.Session, res)
+	a.startHeld(ctx)
 }
 
 func sorted[V any](m map[string]V) []string {
@@ -274,7 +344,7 @@ func sorted[V any](m map[string]V) []string {
 
 func (a *Agent) hello(ctx *actor.Context) {
 	ctx.Send(a.Session, protocol.Hello{NodeID: a.NodeID, Incarnation: fmt.Sprint(a.incarnation), Restarted: a.restarted,
-		Running: sorted(a.running), Finished: a.finishedResults(), StartTask: a.startID})
+		Running: a.runningIDs(), Finished: a.finishedResults(), StartTask: a.startID})
 }
 
 func (a *Agent) finishedResults() []protocol.TaskResult {
@@ -300,6 +370,7 @@ func (a *Agent) restart(ctx *actor.Context, r protocol.RestartNode) {
 		a.done[id] = true // its id is in the task's attempts file: never started again
 	}
 	a.running, a.timers = map[string]protocol.StartTask{}, map[string]actor.TimerID{}
+	a.held = nil
 	a.startID, a.startOK, a.startTries = "", "", 0 // restarted afresh: the start task runs again
 	if r.Reimage {
 		a.finished = map[string]protocol.TaskResult{}

@@ -39,6 +39,9 @@ type Provider struct {
 	// RunFor and FailTasks are given to the agents (see Agent; RunFor 0: the agent's default).
 	RunFor    int
 	FailTasks []string
+	// SlowTasks and SlowFor are given to the agents (see Agent).
+	SlowTasks []string
+	SlowFor   int
 	// Slow makes creations take time; Stubborn lets a cancelled creation finish anyway.
 	Slow, Stubborn bool
 	// Preemptions is how many times the model may take a low-priority VM back (a spot
@@ -168,7 +171,8 @@ func (p *Provider) ready(ctx *actor.Context, v *vm) {
 		ctx.Send(p.AgentID(v.node), PowerOn{})
 	} else {
 		a := &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes, FileFailures: p.FileFailures,
-			StartFailFirst: p.StartFailFirst, RunFor: p.RunFor, FailTasks: p.FailTasks}
+			StartFailFirst: p.StartFailFirst, RunFor: p.RunFor, FailTasks: p.FailTasks,
+			SlowTasks: p.SlowTasks, SlowFor: p.SlowFor}
 		if p.Forge.NodeID == v.node {
 			a.Forged, a.ForgedBeats = p.Forge.Attempts, p.Forge.Beats
 		}
