@@ -1,8 +1,8 @@
 package service
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"corral/actor"
@@ -310,6 +310,9 @@ func (s *scheduler) dispatch(ctx *actor.Context) {
 		}
 		return
 	}
+	if !s.room() {
+		return // every node is full, queue and all: the next freed slot dispatches
+	}
 	req := batch.PlacementRequest{FillType: s.fill, Nodes: make([]batch.NodeSlots, len(s.nodes)), Queue: make([]batch.QueuedTask, len(s.queue))}
 	for i, id := range s.nodes {
 		req.Nodes[i] = batch.NodeSlots{ID: id, State: batch.NodeIdle, SchedulingState: batch.SchedulingEnabled, TotalSlots: s.total[id], FreeSlots: s.free[id]}
@@ -346,6 +349,18 @@ func (s *scheduler) dispatch(ctx *actor.Context) {
 	if len(s.queue) == 0 {
 		s.reclaim(ctx)
 	}
+}
+
+// room reports whether some node has a slot free, or room on its queue while nodes have queues:
+// otherwise no placement can come of a dispatch, and building one is skipped.
+func (s *scheduler) room() bool {
+	q := s.queueing()
+	for _, id := range s.nodes {
+		if s.free[id] > 0 || q && s.free[id]+s.total[id] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // take reserves the slots of placements and proposes them to their job managers.
@@ -424,8 +439,8 @@ func (s *scheduler) announce(ctx *actor.Context, node string) {
 
 // key names a queued task: its job's life, its id and its life.
 func (t readyTask) key() string {
-	return fmt.Sprintf("%s\x00%s\x00%d", jobKey(t.JobID, t.JobInc), t.TaskID, t.Seq)
+	return jobKey(t.JobID, t.JobInc) + "\x00" + t.TaskID + "\x00" + strconv.FormatInt(t.Seq, 10)
 }
 
 // jobKey names a job's life.
-func jobKey(jobID string, inc int64) string { return fmt.Sprintf("%s#%d", jobID, inc) }
+func jobKey(jobID string, inc int64) string { return jobID + "#" + strconv.FormatInt(inc, 10) }

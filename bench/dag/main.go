@@ -8,6 +8,7 @@
 //	go run ./bench/dag -sched-only -sched-store mem,sqlite,pg -peak=false   # pg: -pg URL
 //	go run ./bench/dag -store postgres://corral:corral@127.0.0.1/postgres   # server on PostgreSQL
 //	go run ./bench/dag -cpuprofile cpu.out && go tool pprof -top cpu.out
+//	go run ./bench/dag -chain 0          # without the chain of 300 dependent tasks (time per hop)
 //	go run ./bench/dag -netns            # also with nodes on network namespace hosts, over TLS
 //	go run ./bench/dag -netns -local=false -hosts 2 -latency 1ms   # only that, 2 hosts, slower links
 //
@@ -105,6 +106,7 @@ import (
 
 // options are the command's flags.
 type options struct {
+	chain               int // tasks of the chain run (0: none)
 	layers, width, deps int
 	p, nodes, slots     int
 	command             string
@@ -135,6 +137,7 @@ func main() {
 	flag.IntVar(&o.layers, "layers", 100, "layers of the DAG")
 	flag.IntVar(&o.width, "width", 100, "tasks per layer")
 	flag.IntVar(&o.deps, "deps", 2, "dependencies of each task on the layer before")
+	flag.IntVar(&o.chain, "chain", 300, "then a chain of this many dependent tasks through Corral and make, for the time per hop (0: none)")
 	flag.IntVar(&o.p, "p", runtime.NumCPU(), "parallelism: task slots in Corral in all, make -j")
 	flag.IntVar(&o.nodes, "nodes", 1, "Corral nodes (agent processes); each has p/nodes slots")
 	flag.StringVar(&o.command, "command", "true", "every task's command line")
@@ -295,6 +298,11 @@ func run(o options, cl *cleanup) error {
 			}
 			fmt.Printf("make -j %d: wall %.2fs, %.0f tasks/s, CPU (make and recipes) %.1fs\n", o.p, mk.wall.Seconds(), rate(sh.Total, mk.wall), mk.cpu.Seconds())
 		}
+		if o.chain > 0 && o.local {
+			if err := runChain(o, bin, cl); err != nil {
+				return err
+			}
+		}
 		if o.runner {
 			fmt.Fprintf(os.Stderr, "node agent Runner alone, %d at a time\n", o.p)
 			rr, err := runRunner(sh.Total, o.p, o.command, o.dir, cl)
@@ -438,5 +446,28 @@ func peakChild(o options, cl *cleanup) error {
 		return err
 	}
 	fmt.Println(string(out))
+	return nil
+}
+
+// runChain runs a chain of o.chain tasks, each depending on the one before, through Corral and
+// make, and prints the time per hop: from a task's end to its dependent's start as Corral
+// records them (executionInfo), and each run's wall time per task.
+func runChain(o options, bin string, cl *cleanup) error {
+	ch := newShape(o.chain, 1, 1)
+	fmt.Fprintf(os.Stderr, "chain of %d tasks\n", o.chain)
+	r, err := runCorral(o, ch, bin, cl)
+	if err != nil {
+		return fmt.Errorf("corral chain: %w", err)
+	}
+	line := fmt.Sprintf("chain of %d tasks: corral hop (task end -> dependent start, service-recorded) %s; corral wall per task %s",
+		o.chain, latencyLine(r.tm.dep), ms(r.wall/time.Duration(ch.Total)))
+	if !o.skipMake {
+		mk, err := runMake(ch, o.p, o.command, o.dir, cl)
+		if err != nil {
+			return fmt.Errorf("make chain: %w", err)
+		}
+		line += fmt.Sprintf("; make wall per task %s", ms(mk.wall/time.Duration(ch.Total)))
+	}
+	fmt.Println(line)
 	return nil
 }
