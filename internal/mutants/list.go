@@ -230,8 +230,8 @@ var Mutants = []Mutant{
 	{
 		Name:        "slots-freed-one",
 		File:        "service/node.go",
-		Original:    "ctx.Send(n.sched, slotsFreed{NodeID: n.nodeID, Slots: r.Slots})",
-		Replacement: "ctx.Send(n.sched, slotsFreed{NodeID: n.nodeID, Slots: 1})",
+		Original:    "ctx.Send(n.sched, slotsFreed{NodeID: n.nodeID, Slots: r.Slots, Ran: ranFor(res)})",
+		Replacement: "ctx.Send(n.sched, slotsFreed{NodeID: n.nodeID, Slots: 1, Ran: ranFor(res)})",
 		Description: "an attempt that ends frees one slot of its node whatever its requiredSlots",
 		Packages:    []string{"./service"},
 		Run:         "^TestServiceRequiredSlots",
