@@ -42,3 +42,18 @@ func Tally(tasks []Task) TaskCountsResult {
 	}
 	return c
 }
+
+// Merge adds d to c. d may hold negative counts: what a change of tasks does to the counts, made
+// with Add and Remove on a zero TaskCountsResult.
+func (c *TaskCountsResult) Merge(d TaskCountsResult) {
+	c.TaskCounts.merge(d.TaskCounts)
+	c.TaskSlotCounts.merge(d.TaskSlotCounts)
+}
+
+func (c *TaskCounts) merge(d TaskCounts) {
+	c.Active += d.Active
+	c.Running += d.Running
+	c.Completed += d.Completed
+	c.Succeeded += d.Succeeded
+	c.Failed += d.Failed
+}

@@ -330,3 +330,43 @@ func TestTaskCounts(t *testing.T) {
 		t.Fatalf("after a change: %+v", c)
 	}
 }
+
+// A change kept as a delta (Remove and Add on zero counts) and merged gives the counts of the
+// tasks after it, as counting them again does.
+func TestTaskCountsMerge(t *testing.T) {
+	mk := func(s TaskState, r TaskResult, slots int32) Task {
+		return Task{State: s, RequiredSlots: Ptr(slots), ExecutionInfo: &TaskExecutionInfo{Result: r}}
+	}
+	before := []Task{mk(TaskActive, "", 1), mk(TaskRunning, "", 2), mk(TaskCompleted, ResultFailure, 3)}
+	tests := []struct {
+		name string
+		i    int  // the task changed, -1 for one added
+		to   Task // its new value; a zero Task with State "gone" deletes it
+	}{
+		{"start", 0, mk(TaskRunning, "", 1)},
+		{"succeed", 1, mk(TaskCompleted, ResultSuccess, 2)},
+		{"requeue", 1, mk(TaskActive, "", 2)},
+		{"reactivate", 2, mk(TaskActive, "", 3)},
+		{"delete", 2, Task{State: "gone"}},
+		{"add", -1, mk(TaskActive, "", 5)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d TaskCountsResult
+			after := append([]Task(nil), before...)
+			if tt.i >= 0 {
+				d.Remove(before[tt.i])
+				after = append(after[:tt.i], after[tt.i+1:]...)
+			}
+			if tt.to.State != "gone" {
+				d.Add(tt.to)
+				after = append(after, tt.to)
+			}
+			c := Tally(before)
+			c.Merge(d)
+			if want := Tally(after); c != want {
+				t.Fatalf("merged %+v, counted %+v", c, want)
+			}
+		})
+	}
+}
