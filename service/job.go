@@ -140,6 +140,10 @@ type jobManager struct {
 	countsDue   bool          // a sendCounts timer is set: the task counts go to the scheduler when it fires
 	settleDue   bool          // a retrySettle timer is set (see settle)
 	countsEvery time.Duration // see countsEvery
+
+	// unsure holds the tasks (by IDKey) whose records the store may hold otherwise than the job
+	// manager does: a write of them failed since the last that succeeded (see jobcounts.go).
+	unsure map[string]bool
 }
 
 // sendCounts is the job manager's timer to send its task counts to the scheduler, at most once
@@ -268,16 +272,26 @@ func (j *jobManager) Define(m *actor.Machine) {
 }
 
 // load rebuilds the job's state from the store: the job, its tasks in the order they were added,
-// the dependency graph; then it queues the tasks that are ready and active again.
+// the dependency graph, its kept task counts; then it queues the tasks that are ready and active
+// again.
 func (j *jobManager) load(ctx *actor.Context) {
 	var recs []*taskRecord
 	var rec jobRecord
+	var kept *jobCountsRecord
 	err := j.st.View(context.Background(), func(tx store.Tx) error {
+		recs, kept = nil, nil
 		if err := getJSON(tx, tableJobs, batch.IDKey(j.jobID), &rec); err != nil {
 			return err
 		}
 		if rec.Incarnation != j.inc {
 			return fmt.Errorf("the store has life %d of the job: %w", rec.Incarnation, store.ErrNotFound)
+		}
+		var c jobCountsRecord
+		switch err := getJSON(tx, tableJobCounts, batch.IDKey(j.jobID), &c); {
+		case err == nil:
+			kept = &c
+		case !errors.Is(err, store.ErrNotFound):
+			return err
 		}
 		rs, err := tx.List(tableTasks, batch.IDKey(j.jobID)+"/", "", 0)
 		if err != nil {
@@ -299,14 +313,18 @@ func (j *jobManager) load(ctx *actor.Context) {
 		ctx.Halt()
 		return
 	}
+	if err == nil && !j.loadCounts(ctx, recs, kept) {
+		err = errors.New("writing the task counts failed")
+	}
 	if err != nil {
 		j.loadDelay = nextLoadDelay(j.loadDelay)
-		ctx.Log("job manager: reading the store failed; retrying", "job", j.jobID, "after", j.loadDelay, "err", err)
+		ctx.Log("job manager: loading the job failed; retrying", "job", j.jobID, "after", j.loadDelay, "err", err)
 		ctx.StartTimer(j.loadDelay, retryJobLoad{})
 		return
 	}
 	j.loadDelay = 0
 	j.rec = rec
+	j.unsure = nil // the store holds the tasks as loaded
 	sortBySeq(recs)
 	j.sched = SchedulerID(j.rec.PoolID)
 	j.tasks = make(map[string]*taskRecord, len(recs))
@@ -456,12 +474,17 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 	}
 	if len(recs) > 0 {
 		err := j.st.Update(context.Background(), func(tx store.Tx) error {
+			var d batch.TaskCountsResult
 			for _, r := range recs {
 				if err := putJSON(tx, tableTasks, j.taskKey(r.Task.ID), r, 0); err != nil {
 					return err
 				}
+				d.Add(r.Task)
 			}
-			return putJSON(tx, tableJobs, batch.IDKey(j.jobID), j.rec, store.AnyVersion)
+			if err := putJSON(tx, tableJobs, batch.IDKey(j.jobID), j.rec, store.AnyVersion); err != nil {
+				return err
+			}
+			return j.keepCounts(tx, d)
 		})
 		if err != nil {
 			if errors.Is(err, store.ErrExists) {
@@ -638,13 +661,28 @@ func (j *jobManager) flush(ctx *actor.Context, _ flushJob) {
 	}
 	j.batch = nil
 	err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		var d batch.TaskCountsResult
+		for _, key := range sortedKeys(b.before) {
+			before := b.before[key]
+			if r := j.tasks[key]; r != nil {
+				if err := j.countChange(tx, &d, key, &before, &r.Task); err != nil {
+					return err
+				}
+			}
+		}
 		for _, w := range b.writes {
 			if err := w(tx); err != nil {
 				return err
 			}
 		}
-		return countRuns(tx, j.rec.PoolID, b.runs)
+		if err := countRuns(tx, j.rec.PoolID, b.runs); err != nil {
+			return err
+		}
+		return j.keepCounts(tx, d)
 	})
+	for key := range b.before {
+		j.wrote(key, err)
+	}
 	if err != nil {
 		// Not recorded: restore the records. The agents repeat their results, a lost node's
 		// attempts are reported again when its session reconciles, and a proposal not taken
@@ -831,6 +869,11 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 func (j *jobManager) forget(ctx *actor.Context, e attemptEnded) {
 	b := j.openBatch(ctx)
 	key := batch.IDKey(e.Ref.TaskID)
+	if r := j.tasks[key]; r != nil {
+		if _, ok := b.before[key]; !ok {
+			b.before[key] = *r // written as it is: the counts change only if the store held it otherwise
+		}
+	}
 	b.writes = append(b.writes, func(tx store.Tx) error {
 		// The attempt's pool, which is the job's unless the job has moved since (Job - Patch).
 		err := tx.Delete(tableAttempts, attemptKey(e.PoolID, e.NodeID, e.Ref.AttemptID), store.AnyVersion)
@@ -939,19 +982,24 @@ func (j *jobManager) terminate(ctx *actor.Context, r *taskRecord) (batch.ExitOpt
 // the write succeeded (if not, nothing changed).
 func (j *jobManager) stop(ctx *actor.Context, r *taskRecord, next taskRecord) bool {
 	next.Attempt, next.NodeID = attemptRef{}, ""
+	key := batch.IDKey(r.Task.ID)
 	err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		var d batch.TaskCountsResult
+		if err := j.countChange(tx, &d, key, r, &next.Task); err != nil {
+			return err
+		}
 		if err := putJSON(tx, tableTasks, j.taskKey(next.Task.ID), next, store.AnyVersion); err != nil {
 			return err
 		}
-		if r.NodeID == "" {
-			return nil
+		if r.NodeID != "" {
+			err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, r.NodeID, r.Attempt.AttemptID), store.AnyVersion)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 		}
-		err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, r.NodeID, r.Attempt.AttemptID), store.AnyVersion)
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
-		}
-		return err
+		return j.keepCounts(tx, d)
 	})
+	j.wrote(key, err)
 	if err != nil {
 		return false
 	}
@@ -1083,6 +1131,12 @@ func (j *jobManager) deleteJob(ctx *actor.Context, req DeleteJob) {
 		if err := keepTally(tx, gone, j.rec.Job.CreationTime, j.jobID, j.inc, true); err != nil {
 			return err
 		}
+		if err := tx.Delete(tableJobCounts, batch.IDKey(j.jobID), store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := j.removeAttempts(tx); err != nil {
+			return err
+		}
 		return tx.Delete(tableJobs, batch.IDKey(j.jobID), store.AnyVersion)
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -1095,6 +1149,29 @@ func (j *jobManager) deleteJob(ctx *actor.Context, req DeleteJob) {
 	ctx.Send(AccountID, jobGone{JobID: j.jobID, Inc: j.inc})
 	reply(ctx, req.Request, nil)
 	ctx.Halt()
+}
+
+// removeAttempts removes, in tx, every attempt record of the job's life left on its pool: one
+// that a write reported failed committed all the same, whose task has since named another
+// attempt. Its loss would be reported to a job manager that is gone, and after a restart to none.
+func (j *jobManager) removeAttempts(tx store.Tx) error {
+	rs, err := tx.List(tableAttempts, attemptsOf(j.rec.PoolID), "", 0)
+	if err != nil {
+		return fmt.Errorf("list attempts on pool %s: %w", j.rec.PoolID, err)
+	}
+	for _, r := range rs {
+		var a attemptRef
+		if err := json.Unmarshal(r.Value, &a); err != nil {
+			return fmt.Errorf("decode attempt %s: %w", r.Key, err)
+		}
+		if batch.IDKey(a.JobID) != batch.IDKey(j.jobID) || a.JobInc != j.inc {
+			continue
+		}
+		if err := tx.Delete(tableAttempts, r.Key, store.AnyVersion); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deleteTask is Task - Delete: a task that has not completed is terminated first; the task is
@@ -1117,15 +1194,24 @@ func (j *jobManager) deleteTask(ctx *actor.Context, req DeleteTask) {
 	var gone batch.TaskTally
 	gone.Add(r.Task, r.Usage)
 	err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		var d batch.TaskCountsResult
+		if err := j.countChange(tx, &d, key, r, nil); err != nil {
+			return err
+		}
 		if err := keepTally(tx, gone, j.rec.Job.CreationTime, j.jobID, j.inc, false); err != nil {
 			return err
 		}
-		return tx.Delete(tableTasks, j.taskKey(r.Task.ID), store.AnyVersion)
+		if err := tx.Delete(tableTasks, j.taskKey(r.Task.ID), store.AnyVersion); err != nil {
+			return err
+		}
+		return j.keepCounts(tx, d)
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		j.wrote(key, err)
 		reply(ctx, req.Request, busy())
 		return
 	}
+	delete(j.unsure, key)
 	delete(j.tasks, key)
 	j.rebuildGraph(ctx, j.records())
 	reply(ctx, req.Request, nil)

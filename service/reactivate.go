@@ -36,11 +36,10 @@ func (j *jobManager) reactivateTask(ctx *actor.Context, req ReactivateTask) {
 	next := *r
 	next.Task = t
 	next.Round++
-	if e := writeIf(j.st, tableTasks, j.taskKey(t.ID), next, req.IfVersion); e != nil {
+	if e := j.writeTask(r, next, req.IfVersion); e != nil {
 		reply(ctx, req.Request, e)
 		return
 	}
-	*r = next
 	j.open++
 	j.rebuildGraph(ctx, j.records())
 	ctx.Announce(TaskReactivated{JobID: j.jobID, TaskID: t.ID, JobInc: j.inc, Seq: r.Seq, Round: r.Round})

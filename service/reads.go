@@ -317,19 +317,6 @@ func (tr taskRecord) view(version int64) batch.Task {
 	return t
 }
 
-// TaskCounts counts a job's tasks by state (Job - Get Task Counts).
-func TaskCounts(ctx context.Context, st store.Store, jobID string) (batch.TaskCountsResult, error) {
-	var res batch.TaskCountsResult
-	tasks, err := ListTasks(ctx, st, jobID, "", 0)
-	if err != nil {
-		return res, err
-	}
-	for _, t := range tasks {
-		res.Add(t)
-	}
-	return res, nil
-}
-
 // tasksNotFound turns a missing job or task into Azure's error.
 func tasksNotFound(err error) error {
 	switch {

@@ -518,6 +518,7 @@ func serviceProgramOn(jobPool string, storeFails bool, exitCodes []int, retries 
 		s.Monitor(&completedOnce{})
 		s.Monitor(&eventuallyDone{})
 		st := memstore.New()
+		s.Monitor(&countsKept{st: st})
 		if !storeFails {
 			// A write reported failed may have committed: the starts the monitor counts would
 			// not be all the attempts recorded.

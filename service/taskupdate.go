@@ -36,11 +36,10 @@ func (j *jobManager) updateTask(ctx *actor.Context, req UpdateTask) {
 	next := *r
 	next.Task.Constraints = &c
 	next.Task.LastModified = ctx.Now()
-	if e := writeIf(j.st, tableTasks, j.taskKey(r.Task.ID), next, req.IfVersion); e != nil {
+	if e := j.writeTask(r, next, req.IfVersion); e != nil {
 		reply(ctx, req.Request, e)
 		return
 	}
-	*r = next
 	ctx.Announce(TaskUpdated{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, MaxTaskRetryCount: *c.MaxTaskRetryCount})
 	reply(ctx, req.Request, nil)
 }
@@ -55,6 +54,13 @@ func writeIf(st store.Store, table, key string, v any, ifVersion int64) *batch.E
 	err := st.Update(context.Background(), func(tx store.Tx) error {
 		return putJSON(tx, table, key, v, ifVersion)
 	})
+	return writeAnswer(err)
+}
+
+// writeAnswer is the answer to a request whose write ended with err: ConditionNotMet when the
+// record was at another version than its If-Match, ServerBusy when the store failed, nil when
+// written.
+func writeAnswer(err error) *batch.Error {
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return conditionNotMet()
