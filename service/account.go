@@ -27,6 +27,7 @@ type account struct {
 	schedules   map[string]jobLife // IDKey(schedule) -> the schedule's id as given, and its incarnation
 	lastInc     int64              // the highest incarnation drawn or seen
 	loadDelay   time.Duration      // the wait before the next load, after the store failed
+	deleteChunk int                // Config.DeleteChunk
 	// done holds the jobs that were completed when the account loaded: no job manager is started
 	// for them, so the account answers for them itself.
 	done map[string]bool
@@ -151,6 +152,8 @@ func (a *account) Define(m *actor.Machine) {
 				delete(a.jobs, batch.IDKey(g.JobID))
 				delete(a.done, batch.IDKey(g.JobID))
 			}
+			// After every request forwarded to it: the manager answers them, then stops.
+			ctx.Send(jobActor(g.JobID, g.Inc), jobForgotten{})
 		}),
 		actor.On(a.addJobSchedule),
 		actor.On(func(ctx *actor.Context, r PatchJobSchedule) { a.toSchedule(ctx, r.JobScheduleID, r.Request, r) }),
@@ -293,8 +296,14 @@ func (a *account) load(ctx *actor.Context) {
 		a.lastInc = max(a.lastInc, sr.Incarnation)
 		ctx.Create(string(scheduleActor(sr.Schedule.ID, sr.Incarnation)), newJobSchedule(sr.Schedule.ID, sr.Incarnation, a.st))
 	}
+	ctx.Announce(AccountLoaded{})
 	ctx.Goto("Serving")
 }
+
+// AccountLoaded is announced when the account has loaded what the store holds, at every start of
+// the service's host: monitors may look at the store afresh (a change whose acknowledgement a
+// crash lost is announced by nobody).
+type AccountLoaded struct{}
 
 func (a *account) addPool(ctx *actor.Context, r AddPool) {
 	if err := batch.ValidatePoolWith(r.Pool, a.minInterval); err != nil {
@@ -434,7 +443,14 @@ func (a *account) jobExists(l jobLife) *batch.Error {
 // not exist).
 func (a *account) startJob(ctx *actor.Context, j batch.Job, inc int64) {
 	a.ensureScheduler(ctx, j.PoolInfo.PoolID)
-	ctx.Create(string(jobActor(j.ID, inc)), newJobManager(j.ID, inc, a.st, a.minInterval))
+	ctx.Create(string(jobActor(j.ID, inc)), a.jobManager(j.ID, inc))
+}
+
+// jobManager makes the manager of one life of a job.
+func (a *account) jobManager(jobID string, inc int64) *jobManager {
+	j := newJobManager(jobID, inc, a.st, a.minInterval)
+	j.deleteChunk = a.deleteChunk
+	return j
 }
 
 // ensureScheduler starts the scheduler of a pool id that no pool has: as in Azure, a job may
@@ -476,7 +492,7 @@ func (a *account) toJob(ctx *actor.Context, jobID string, req Request, ev actor.
 			reply(ctx, req, nil) // every task of a completed job is completed
 		case DeleteJob, DeleteTask:
 			delete(a.done, key)
-			ctx.Create(string(jobActor(l.ID, l.Inc)), newJobManager(l.ID, l.Inc, a.st, a.minInterval))
+			ctx.Create(string(jobActor(l.ID, l.Inc)), a.jobManager(l.ID, l.Inc))
 			ctx.Send(jobActor(l.ID, l.Inc), ev)
 		default:
 			reply(ctx, req, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})

@@ -18,6 +18,9 @@ type Config struct {
 	// Azure's minimum, 5 minutes. Shorter values are for development: pools' task samples are
 	// then taken at least this often.
 	AutoScaleMinInterval time.Duration
+	// DeleteChunk is how many tasks of a job being deleted go in one transaction; 0 means 1,000.
+	// Between two, the job manager takes the events waiting for it.
+	DeleteChunk int
 }
 
 // AgentID is the actor that stands for the agent of a node: the adapter to a real agent in
@@ -33,7 +36,9 @@ func NodeSessionID(poolID, nodeID string) actor.ID { return nodeActor(poolID, no
 // manager per job that is not completed. It is the boot function of the service's host, run
 // again after every crash.
 func Boot(h actor.Host, cfg Config) error {
-	if _, err := h.Create(string(AccountID), newAccount(cfg.Store, cfg.Timing, cfg.AutoScaleMinInterval)); err != nil {
+	a := newAccount(cfg.Store, cfg.Timing, cfg.AutoScaleMinInterval)
+	a.deleteChunk = cfg.DeleteChunk
+	if _, err := h.Create(string(AccountID), a); err != nil {
 		return fmt.Errorf("boot account: %w", err)
 	}
 	return nil

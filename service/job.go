@@ -96,7 +96,8 @@ type (
 		JobInc int64
 		Reason string
 	}
-	// JobDeleted is announced when a life of a job is deleted: none of its tasks runs again.
+	// JobDeleted is announced when a life of a job is recorded deleting (and again by a manager
+	// that loads it so): none of its tasks runs again. JobGone follows once its records are gone.
 	JobDeleted struct {
 		JobID  string
 		JobInc int64
@@ -144,6 +145,13 @@ type jobManager struct {
 	// unsure holds the tasks (by IDKey) whose records the store may hold otherwise than the job
 	// manager does: a write of them failed since the last that succeeded (see jobcounts.go).
 	unsure map[string]bool
+
+	enqueued    bool          // tasks were handed to the scheduler (which may propose them) in this life of the host
+	deleteChunk int           // tasks removed per transaction while Deleting (Config.DeleteChunk)
+	deleteDelay time.Duration // the wait before removing more, after the store failed
+	waiters     []Request     // deletes that wait for the job to be gone (DeleteJob.Wait)
+	withdrawing bool          // a withdraw of the deleted job's tasks is not answered yet (see Gone)
+	forgotten   bool          // the account has forgotten the job (see Gone)
 }
 
 // sendCounts is the job manager's timer to send its task counts to the scheduler, at most once
@@ -209,7 +217,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.Defer[attemptEnded](),
 		actor.Defer[attemptLaunched](),
 		actor.Ignore[sendCounts](),
-		actor.Targets("Active", "Done"),
+		actor.Targets("Active", "Done", "Deleting"),
 	)
 	m.State("Active",
 		actor.On(flushFirst(j, j.add)),
@@ -232,7 +240,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 			ctx.Send(j.sched, jobCounts{JobID: j.jobID, JobInc: j.inc, Counts: j.count()})
 		}),
 		actor.Ignore[retryJobLoad](),
-		actor.Targets("Done", "Loading"),
+		actor.Targets("Done", "Loading", "Deleting"),
 	)
 	// Done: the job is completed. Late reports only need acknowledging.
 	m.State("Done",
@@ -258,22 +266,31 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.Ignore[sendCounts](), // the scheduler forgot the job's counts with its withdraw
 		actor.Ignore[retryJobLoad](),
 		actor.Ignore[attemptLaunched](),
-		actor.On(func(ctx *actor.Context, p propose) {
-			ctx.Send(p.from(), proposalAnswer{Task: p.Task, NodeID: p.NodeID})
-		}),
-		actor.On(func(ctx *actor.Context, e attemptEnded) {
-			if !e.Lost {
-				ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
-				return
-			}
-			j.forget(ctx, e)
-		}),
+		actor.On(refuse),
+		actor.On(j.lateReport),
+		actor.Targets("Deleting"),
 	)
+	j.defineDeleting(m)
+}
+
+// refuse answers a proposal that a job manager does not take.
+func refuse(ctx *actor.Context, p propose) {
+	ctx.Send(p.from(), proposalAnswer{Task: p.Task, NodeID: p.NodeID})
+}
+
+// lateReport takes the end of an attempt reported to a job that runs no more (Done, Deleting):
+// a result is acknowledged, so that the agent forgets it; the record of a lost attempt goes.
+func (j *jobManager) lateReport(ctx *actor.Context, e attemptEnded) {
+	if !e.Lost {
+		ctx.Send(nodeActor(e.PoolID, e.NodeID), resultRecorded{AttemptID: e.Ref.AttemptID})
+		return
+	}
+	j.forget(ctx, e)
 }
 
 // load rebuilds the job's state from the store: the job, its tasks in the order they were added,
 // the dependency graph, its kept task counts; then it queues the tasks that are ready and active
-// again.
+// again. A job being deleted goes on being deleted.
 func (j *jobManager) load(ctx *actor.Context) {
 	var recs []*taskRecord
 	var rec jobRecord
@@ -285,6 +302,9 @@ func (j *jobManager) load(ctx *actor.Context) {
 		}
 		if rec.Incarnation != j.inc {
 			return fmt.Errorf("the store has life %d of the job: %w", rec.Incarnation, store.ErrNotFound)
+		}
+		if rec.Job.State == batch.JobDeleting {
+			return nil // its tasks are not needed
 		}
 		var c jobCountsRecord
 		switch err := getJSON(tx, tableJobCounts, batch.IDKey(j.jobID), &c); {
@@ -313,7 +333,7 @@ func (j *jobManager) load(ctx *actor.Context) {
 		ctx.Halt()
 		return
 	}
-	if err == nil && !j.loadCounts(ctx, recs, kept) {
+	if err == nil && rec.Job.State != batch.JobDeleting && !j.loadCounts(ctx, recs, kept) {
 		err = errors.New("writing the task counts failed")
 	}
 	if err != nil {
@@ -325,6 +345,10 @@ func (j *jobManager) load(ctx *actor.Context) {
 	j.loadDelay = 0
 	j.rec = rec
 	j.unsure = nil // the store holds the tasks as loaded
+	if rec.Job.State == batch.JobDeleting {
+		j.resumeDeleting(ctx)
+		return
+	}
 	sortBySeq(recs)
 	j.sched = SchedulerID(j.rec.PoolID)
 	j.tasks = make(map[string]*taskRecord, len(recs))
@@ -370,6 +394,7 @@ func (j *jobManager) queueReady(ctx *actor.Context, recs []*taskRecord) {
 	}
 	if len(ready) > 0 {
 		ctx.Send(j.sched, enqueue{Tasks: ready})
+		j.enqueued = true
 	}
 }
 
@@ -532,6 +557,7 @@ func (j *jobManager) queue(ctx *actor.Context, ids []string) {
 	}
 	if len(ready) > 0 {
 		ctx.Send(j.sched, enqueue{Tasks: ready})
+		j.enqueued = true
 	}
 }
 
@@ -1109,69 +1135,6 @@ func (j *jobManager) finishJob(ctx *actor.Context, reason string) bool {
 	}
 	ctx.Goto("Done")
 	return true
-}
-
-// deleteJob is Job - Delete: the job's tasks are terminated (running attempts killed), then the
-// job and its tasks are removed from the store, and the manager stops.
-func (j *jobManager) deleteJob(ctx *actor.Context, req DeleteJob) {
-	if j.rec.Job.State != batch.JobCompleted && !j.finishJob(ctx, batch.TerminateReasonUserTerminate) {
-		reply(ctx, req.Request, busy())
-		return
-	}
-	var gone batch.TaskTally
-	for _, r := range j.tasks {
-		gone.Add(r.Task, r.Usage)
-	}
-	err := j.st.Update(context.Background(), func(tx store.Tx) error {
-		for _, key := range sortedKeys(j.tasks) {
-			if err := tx.Delete(tableTasks, batch.IDKey(j.jobID)+"/"+key, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		if err := keepTally(tx, gone, j.rec.Job.CreationTime, j.jobID, j.inc, true); err != nil {
-			return err
-		}
-		if err := tx.Delete(tableJobCounts, batch.IDKey(j.jobID), store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if err := j.removeAttempts(tx); err != nil {
-			return err
-		}
-		return tx.Delete(tableJobs, batch.IDKey(j.jobID), store.AnyVersion)
-	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		reply(ctx, req.Request, busy())
-		return
-	}
-	ctx.Announce(JobDeleted{JobID: j.jobID, JobInc: j.inc})
-	j.announceEnd(ctx, true)
-	// The account first: a client that adds the job again after this answer finds the id free.
-	ctx.Send(AccountID, jobGone{JobID: j.jobID, Inc: j.inc})
-	reply(ctx, req.Request, nil)
-	ctx.Halt()
-}
-
-// removeAttempts removes, in tx, every attempt record of the job's life left on its pool: one
-// that a write reported failed committed all the same, whose task has since named another
-// attempt. Its loss would be reported to a job manager that is gone, and after a restart to none.
-func (j *jobManager) removeAttempts(tx store.Tx) error {
-	rs, err := tx.List(tableAttempts, attemptsOf(j.rec.PoolID), "", 0)
-	if err != nil {
-		return fmt.Errorf("list attempts on pool %s: %w", j.rec.PoolID, err)
-	}
-	for _, r := range rs {
-		var a attemptRef
-		if err := json.Unmarshal(r.Value, &a); err != nil {
-			return fmt.Errorf("decode attempt %s: %w", r.Key, err)
-		}
-		if batch.IDKey(a.JobID) != batch.IDKey(j.jobID) || a.JobInc != j.inc {
-			continue
-		}
-		if err := tx.Delete(tableAttempts, r.Key, store.AnyVersion); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // deleteTask is Task - Delete: a task that has not completed is terminated first; the task is

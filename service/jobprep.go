@@ -474,7 +474,7 @@ func readJobPreps(tx store.Tx, poolID string) (map[string][]*jobPrepRecord, erro
 			var jr jobRecord
 			err := getJSON(tx, tableJobs, batch.IDKey(r.Spec.JobID), &jr)
 			switch {
-			case errors.Is(err, store.ErrNotFound) || (err == nil && jr.Incarnation != r.Spec.JobInc):
+			case errors.Is(err, store.ErrNotFound) || (err == nil && (jr.Incarnation != r.Spec.JobInc || jr.Job.State == batch.JobDeleting)):
 				r.Ended, r.Deleted = true, true
 			case err != nil:
 				return nil, err

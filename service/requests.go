@@ -46,11 +46,17 @@ type (
 		JobID  string
 		Reason string
 	}
-	// DeleteJob is Job - Delete.
+	// DeleteJob is Job - Delete: the job goes to deleting, its running tasks are killed, and the
+	// request is answered; the job's tasks and then the job are removed in the background (a
+	// restart carries on). A job being deleted answers every other change with 409
+	// JobBeingDeleted, and a delete with success.
 	DeleteJob struct {
 		Request
 		JobID string
 		Inc   int64 // as DeletePool.Inc
+		// Wait holds the answer until the job is gone (a job schedule's delete waits for its
+		// jobs).
+		Wait bool
 	}
 	// PatchJob is Job - Patch: the properties given change, the others stay. OnAllTasksComplete
 	// "" and Metadata nil leave them as they are; a job whose onAllTasksComplete becomes

@@ -298,7 +298,7 @@ func (s *jobSchedule) load(ctx *actor.Context) {
 		case err != nil:
 			return err
 		}
-		active = recentJob.Incarnation == rec.RecentInc && recentJob.Job.State != batch.JobCompleted
+		active = recentJob.Incarnation == rec.RecentInc && recentJob.Job.State != batch.JobCompleted && recentJob.Job.State != batch.JobDeleting
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -670,7 +670,7 @@ func (s *jobSchedule) askAbout(ctx *actor.Context, kind askKind, jobID string, i
 	case askTerminate:
 		ctx.Send(AccountID, TerminateJob{Request: req, JobID: jobID, Reason: batch.TerminateReasonTerminateJobSchedule})
 	case askDelete:
-		ctx.Send(AccountID, DeleteJob{Request: req, JobID: jobID, Inc: inc})
+		ctx.Send(AccountID, DeleteJob{Request: req, JobID: jobID, Inc: inc, Wait: true})
 	}
 }
 

@@ -29,7 +29,13 @@ type (
 		JobInc int64
 		TaskID string // "": every task of the job
 		Seq    int64
+		// ReplyTo, if set, is told withdrawn once the tasks are withdrawn: after every proposal
+		// the scheduler made for them.
+		ReplyTo actor.ID
 	}
+
+	// withdrawn answers a withdraw that asked for it.
+	withdrawn struct{}
 
 	// propose asks a job manager to run a task on a node whose slots the scheduler has reserved.
 	propose struct {
@@ -186,6 +192,9 @@ func (s *scheduler) Define(m *actor.Machine) {
 			if w.TaskID == "" {
 				delete(s.counts, jobKey(w.JobID, w.JobInc))
 				delete(s.excluded, jobKey(w.JobID, w.JobInc))
+			}
+			if w.ReplyTo != "" {
+				ctx.Send(w.ReplyTo, withdrawn{})
 			}
 		}),
 		actor.On(func(ctx *actor.Context, c jobCounts) { s.counts[jobKey(c.JobID, c.JobInc)] = c.Counts }),

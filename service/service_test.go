@@ -519,6 +519,7 @@ func serviceProgramOn(jobPool string, storeFails bool, exitCodes []int, retries 
 		s.Monitor(&eventuallyDone{})
 		st := memstore.New()
 		s.Monitor(&countsKept{st: st})
+		s.Monitor(&deletionsFinish{st: st})
 		if !storeFails {
 			// A write reported failed may have committed: the starts the monitor counts would
 			// not be all the attempts recorded.

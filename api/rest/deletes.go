@@ -10,8 +10,9 @@ import (
 )
 
 // Deletes answer 202 Accepted, as Azure does: the entity may still be visible (being deleted)
-// for a moment. A job or task is removed before the answer, so a GET after the 202 finds it gone;
-// a pool stays, in state deleting, until the provider has deleted every node's VM.
+// for a while. A job stays, in state deleting, until its tasks are removed (in the background,
+// a chunk at a time); a pool, until the provider has deleted every node's VM. A task is removed
+// before the answer (200), so a GET after it finds it gone.
 
 // deletePool is Pool - Delete: DELETE /pools/{poolId}.
 func (s *Server) deletePool(c *call) *api.Error {

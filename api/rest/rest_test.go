@@ -58,6 +58,7 @@ type envOptions struct {
 	joins          rest.Joins                        // nil: the join extensions answer 501
 	bearer         *bearer.Verifier                  // nil: bearer tokens are refused
 	clock          actor.Clock                       // the service's clock; nil: the real one
+	deleteChunk    int                               // service.Config.DeleteChunk
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -72,7 +73,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	cfg := service.Config{Store: st, Timing: service.NodeTiming{CheckEvery: time.Second, LostAfter: time.Minute}}
+	cfg := service.Config{Store: st, Timing: service.NodeTiming{CheckEvery: time.Second, LostAfter: time.Minute}, DeleteChunk: opts.deleteChunk}
 	if err := eng.AddHost("cloud", func(h actor.Host) error {
 		_, err := h.Create(string(compute.ProviderID), &model.Provider{AgentID: service.AgentID, SessionID: service.NodeSessionID})
 		return err
@@ -1052,7 +1053,7 @@ func TestCompletedJobAfterRestart(t *testing.T) {
 }
 
 func TestDeletes(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, envOptions{deleteChunk: 1}) // a job's tasks go one per transaction: its deletion takes a while
 	created(t, e.do("POST", "/pools", nil, pool("p1", 1)), http.StatusCreated, e.base+"/pools/p1")
 	created(t, e.do("POST", "/jobs", nil, job("j1", "p1", true)), http.StatusCreated, e.base+"/jobs/j1")
 	created(t, e.do("POST", "/jobs/j1/tasks", nil, task("a")), http.StatusCreated, e.base+"/jobs/j1/tasks/a")
@@ -1062,8 +1063,32 @@ func TestDeletes(t *testing.T) {
 	want(t, e.do("GET", "/jobs/j1/tasks/b", nil, nil), http.StatusNotFound, api.CodeTaskNotFound)
 	want(t, e.do("DELETE", "/jobs/j1/tasks/b", nil, nil), http.StatusNotFound, api.CodeTaskNotFound)
 
+	for i := range 5 {
+		var coll []batch.Task
+		for k := range 100 {
+			coll = append(coll, task(fmt.Sprintf("x%d", i*100+k), "a"))
+		}
+		want(t, e.do("POST", "/jobs/j1/addtaskcollection", nil, map[string]any{"value": coll}), http.StatusOK, "")
+	}
+
+	// As in Azure, Job - Delete answers at once, and the job shows deleting until its tasks are
+	// gone (501 of them, one per transaction here: hundreds of commits); meanwhile every change
+	// to it is refused, and so is a new job of its id.
 	want(t, e.do("DELETE", "/jobs/j1", nil, nil), http.StatusAccepted, "")
-	want(t, e.do("GET", "/jobs/j1", nil, nil), http.StatusNotFound, api.CodeJobNotFound)
+	if r := e.do("GET", "/jobs/j1", nil, nil); r.status != http.StatusOK || !strings.Contains(string(r.body), `"state":"deleting"`) {
+		t.Fatalf("GET of a job being deleted: %d %s; want 200 in state deleting", r.status, r.body)
+	}
+	want(t, e.do("POST", "/jobs/j1/tasks", nil, task("c")), http.StatusConflict, api.CodeJobBeingDeleted)
+	want(t, e.do("POST", "/jobs/j1/terminate", nil, nil), http.StatusConflict, api.CodeJobBeingDeleted)
+	want(t, e.do("POST", "/jobs", nil, job("j1", "p1", false)), http.StatusConflict, api.CodeJobBeingDeleted)
+	want(t, e.do("GET", "/jobs/j1/taskcounts", nil, nil), http.StatusOK, "")
+	want(t, e.do("DELETE", "/jobs/j1", nil, nil), http.StatusAccepted, "") // deleting already
+	eventually(t, "job deleted", func() string {
+		if r := e.do("GET", "/jobs/j1", nil, nil); r.status != http.StatusNotFound {
+			return fmt.Sprint(r.status)
+		}
+		return ""
+	})
 	want(t, e.do("GET", "/jobs/j1/tasks/a", nil, nil), http.StatusNotFound, api.CodeJobNotFound)
 	want(t, e.do("DELETE", "/jobs/j1", nil, nil), http.StatusNotFound, api.CodeJobNotFound)
 	// The id is free again.
