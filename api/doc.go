@@ -5,8 +5,9 @@
 // api/bearer), reading JSON bodies with Azure's size limit ([DecodeJSON]), the
 // api-version check ([APIVersion]), conditional requests ([CheckConditions]), the common query
 // parameters (timeout, maxresults; [RefuseUnsupportedQuery] for $filter, $select and $expand)
-// and OData paging ([Page], [NextLink]), and a tiny signing client for tests and the CLI
-// ([NewRequest]).
+// and OData paging ([Page], [NextLink]), the bound on requests served at once and Azure's
+// throttling answer ([Limiter], [WriteThrottled]: 503 ServerBusy with Retry-After), and a tiny
+// signing client for tests and the CLI ([NewRequest]).
 //
 // Nothing here reads the clock or draws random numbers except [NewRequestID]: times are arguments,
 // so handlers stay deterministic under test.
