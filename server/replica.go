@@ -274,8 +274,7 @@ func (r *replica) leader(ctx context.Context) (service.Lease, bool) {
 // busy answers a request that no service can take now with Azure's ServerBusy (503) and a
 // Retry-After, which Azure's clients retry.
 func busy(w http.ResponseWriter, req *http.Request) {
-	w.Header().Set("Retry-After", "1")
-	api.WriteError(w, req, api.NewError(api.CodeServerBusy), api.NewRequestID(), time.Now())
+	api.WriteThrottled(w, req, api.NewRequestID(), time.Now(), time.Second)
 }
 
 // StoreName is how logs and messages name a store given as Config.Store: without a password.

@@ -124,6 +124,11 @@ type Config struct {
 	FailureRate float64
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// ReadLimit is how many read requests of the REST API (GET and HEAD) are served at once;
+	// a read beyond them waits briefly, then is answered 503 ServerBusy with Retry-After, which
+	// Azure's clients retry (see ReadThrottle). Writes and the agents' endpoints are never
+	// throttled. 0 means DefaultReadLimit; a negative limit means none.
+	ReadLimit int
 	// HeaderTimeout bounds how long a request's headers may take to arrive, and BodyTimeout how
 	// long its body may take after them (see withBodyDeadline); zero means DefaultHeaderTimeout
 	// and DefaultBodyTimeout.
@@ -314,6 +319,7 @@ func (s *Server) boot(st store.Store, log *slog.Logger) error {
 		Logs:    nodeLogs{link: s.hub},
 		Evict:   evict,
 		Joins:   s.joins(),
+		Reads:   ReadThrottle(cfg.ReadLimit),
 	})
 	if err != nil {
 		s.abort()
@@ -333,6 +339,25 @@ func (s *Server) boot(st store.Store, log *slog.Logger) error {
 	s.api = api
 	s.handler = mux
 	return nil
+}
+
+// DefaultReadLimit is how many read requests the REST API serves at once unless
+// Config.ReadLimit says otherwise. Reads beyond it wait or are throttled, so that clients
+// polling lists cannot take the machine from the running work; see the README's Performance
+// section for how it was measured.
+const DefaultReadLimit = 1
+
+// ReadThrottle is the REST API's bound on reads for Config.ReadLimit limit: limit reads served
+// at once (DefaultReadLimit for 0, none for a negative limit), twice as many waiting at most
+// 100 ms each, and a throttled read told to retry after one second.
+func ReadThrottle(limit int) rest.Throttle {
+	switch {
+	case limit < 0:
+		return rest.Throttle{}
+	case limit == 0:
+		limit = DefaultReadLimit
+	}
+	return rest.Throttle{Limit: limit, Queue: 2 * limit, Wait: 100 * time.Millisecond, RetryAfter: time.Second}
 }
 
 // baseURL is the URL of a server listening at addr. A listener on every address (0.0.0.0 or ::,

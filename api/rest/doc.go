@@ -49,6 +49,14 @@
 //   - Every response carries request-id (a random UUID, also the id of the request sent to the
 //     service) and DataServiceVersion 3.0, and echoes client-request-id when
 //     return-client-request-id is true.
+//   - Reads (GET and HEAD) are bounded by Config.Reads: so many are served at once, a few more
+//     wait briefly for a place, and a read beyond them is answered 503 ServerBusy with a
+//     Retry-After header, in Azure's error shape, before its signature is checked (shedding
+//     load costs the least that way). Azure answers throttled requests with 429 or 503 and
+//     Retry-After, and its SDKs retry both after the time Retry-After gives. Writes are never
+//     throttled, so that submitting and changing work is not held up by polling; nor is the
+//     agents' endpoint, which is not part of this API. Azure throttles by its own rules, not
+//     published; Corral's bound is the server's (corral server --read-limit).
 //
 // Corral's extensions, paths Azure does not have (see extensions.go):
 //

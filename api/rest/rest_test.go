@@ -59,6 +59,9 @@ type envOptions struct {
 	bearer         *bearer.Verifier                  // nil: bearer tokens are refused
 	clock          actor.Clock                       // the service's clock; nil: the real one
 	deleteChunk    int                               // service.Config.DeleteChunk
+	reads          rest.Throttle                     // the bound on reads; zero: none
+	// apiStore, if not nil, wraps the store that the API reads (the service's is the store).
+	apiStore func(store.Store) store.Store
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -95,13 +98,18 @@ func newEnv(t *testing.T, opts envOptions) *env {
 			t.Errorf("actor failed: %v", f)
 		}
 	})
+	apiStore := store.Store(st)
+	if opts.apiStore != nil {
+		apiStore = opts.apiStore(st)
+	}
 	rs, err := rest.New(rest.Config{
-		Runtime: eng, Store: st, Account: account, Keys: [][]byte{primaryKey, secondaryKey},
+		Runtime: eng, Store: apiStore, Account: account, Keys: [][]byte{primaryKey, secondaryKey},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequestTimeout: opts.requestTimeout, Files: opts.files, Users: opts.users,
 		Logs:   opts.logs,
 		Evict:  opts.evict,
 		Joins:  opts.joins,
 		Bearer: opts.bearer,
+		Reads:  opts.reads,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -60,6 +60,23 @@ type Config struct {
 	// Joins serves join tokens and the machines that joined pools (Corral's extensions, for
 	// the static provider). Nil means those operations answer 501 NotImplemented.
 	Joins Joins
+	// Reads bounds the read requests (GET and HEAD: the gets and lists, task files) served at
+	// once, so that a flood of reads cannot take the machine from the work the service runs:
+	// a read beyond it is answered 503 ServerBusy with Retry-After (see [Throttle]). Writes are
+	// never throttled. The zero value means no bound.
+	Reads Throttle
+}
+
+// Throttle bounds the read requests a Server serves at once.
+type Throttle struct {
+	// Limit is how many reads are served at once; 0 means no bound.
+	Limit int
+	// Queue is how many more may wait for one of them to finish, each at most Wait; a read
+	// beyond them, or one that waits longer, is answered 503 ServerBusy with a Retry-After of
+	// RetryAfter (0 means one second).
+	Queue      int
+	Wait       time.Duration
+	RetryAfter time.Duration
 }
 
 // BridgeID is the actor through which a Server receives the service's answers.
@@ -80,6 +97,9 @@ type Server struct {
 	logs    NodeLogs
 	evict   func(poolID, nodeID string) error // nil: not supported
 	joins   Joins                             // nil: not supported
+	reads   *api.Limiter                      // nil: reads are not bounded
+	// readWait is how long a read may wait for a place, retryAfter what a throttled read is told.
+	readWait, retryAfter time.Duration
 
 	// waiting maps the id of each request sent to the service to the buffered channel (capacity
 	// 1) its handler waits on.
@@ -135,6 +155,13 @@ func New(cfg Config) (*Server, error) {
 		evict:   cfg.Evict,
 		joins:   cfg.Joins,
 	}
+	if t := cfg.Reads; t.Limit > 0 {
+		s.reads = api.NewLimiter(t.Limit, t.Queue)
+		s.readWait, s.retryAfter = t.Wait, t.RetryAfter
+		if s.retryAfter <= 0 {
+			s.retryAfter = time.Second
+		}
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -177,6 +204,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.base == "" {
 		c.base = api.BaseURL(r)
 	}
+	if s.reads != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		release, ok := s.admitRead(r.Context())
+		if !ok {
+			api.WriteThrottled(w, r, c.id, c.now, s.retryAfter)
+			return
+		}
+		defer release()
+	}
 	if e, challenge := s.auth.Authenticate(r.Context(), r, c.now); e != nil {
 		if challenge != "" {
 			w.Header().Set(api.HeaderWWWAuthenticate, challenge)
@@ -205,6 +240,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	c.ctx = ctx
 	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+}
+
+// ReadLoad reports how many read requests are being served and how many wait for a place
+// (both 0 when reads are not bounded).
+func (s *Server) ReadLoad() (served, waiting int) {
+	if s.reads == nil {
+		return 0, 0
+	}
+	return s.reads.Load()
+}
+
+// admitRead waits, at most s.readWait, for a place among the reads served at once.
+func (s *Server) admitRead(ctx context.Context) (release func(), ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, s.readWait)
+	defer cancel()
+	return s.reads.Acquire(ctx)
 }
 
 // handler adapts a route's function: it finds the request's call, runs fn, and writes the error

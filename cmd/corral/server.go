@@ -40,7 +40,7 @@ func defaultDataDirFrom(getenv func(string) string) string {
 // serverSpec describes `corral server` for its help text.
 var serverSpec = verbSpec{
 	name:     "server",
-	synopsis: "[--listen ADDR] [--data DIR] [--provider local|static|exec] [--exec-create PROG --exec-delete PROG [--exec-list PROG] ...] [--node-lost-after DUR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http] [--tls-name NAME]... [--token-file FILE] [--jwt-issuer URL [--jwks-url URL] [--jwt-audience AUD]... [--jwt-subject ID]...] [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F]",
+	synopsis: "[--listen ADDR] [--data DIR] [--provider local|static|exec] [--exec-create PROG --exec-delete PROG [--exec-list PROG] ...] [--node-lost-after DUR] [--tls | --tls-cert FILE --tls-key FILE | --plain-http] [--tls-name NAME]... [--token-file FILE] [--jwt-issuer URL [--jwks-url URL] [--jwt-audience AUD]... [--jwt-subject ID]...] [--autoscale-min-interval DUR] [--provision-delay DUR] [--failure-rate F] [--read-limit N]",
 	summary:  "Run Corral: the REST API, the service, and nodes as local agent processes or machines of your own.",
 	help: `The server keeps its store, account key and nodes' directories in the data directory
 ($CORRAL_DATA, else $XDG_DATA_HOME/corral, else ~/.local/share/corral) and serves until
@@ -97,6 +97,7 @@ type serverOptions struct {
 	NodeLostAfter        time.Duration
 	ProvisionDelay       time.Duration
 	FailureRate          float64
+	ReadLimit            int
 	Provider             string
 	Exec                 server.ExecConfig
 
@@ -152,6 +153,8 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 		"how long a new node takes to be ready after its agent starts, to imitate a VM's boot (e.g. 5s)")
 	fs.Float64Var(&o.FailureRate, "failure-rate", 0,
 		"probability, 0 to 1, that creating a node fails, to imitate allocation failures (e.g. 0.1)")
+	fs.IntVar(&o.ReadLimit, "read-limit", server.DefaultReadLimit,
+		"read requests (GET, HEAD) the REST API serves at once; beyond them a read waits up to 100ms, then is answered 503 ServerBusy with Retry-After, which Azure's clients retry; writes and agents are never throttled; -1 for no limit")
 	fs.StringVar(&o.Provider, "provider", server.ProviderLocal,
 		"where nodes come from: local (agent processes on this machine), static (machines that join pools with join tokens) or exec (machines your programs make)")
 	fs.StringVar(&o.Exec.Create, "exec-create", "", "with --provider exec: the program that creates a node's machine")
@@ -184,6 +187,9 @@ func parseServer(fs *flag.FlagSet, args []string, getenv func(string) string) (*
 	}
 	if o.AutoScaleMinInterval < 0 {
 		return nil, usagef("--autoscale-min-interval %v: want 0 (Azure's 5m) or a positive duration", o.AutoScaleMinInterval)
+	}
+	if o.ReadLimit == 0 || o.ReadLimit < -1 {
+		return nil, usagef("--read-limit %d: want a positive number, or -1 for no limit", o.ReadLimit)
 	}
 	if o.ProvisionDelay < 0 {
 		return nil, usagef("--provision-delay %v: want 0 or a positive duration", o.ProvisionDelay)
@@ -247,6 +253,7 @@ func (o *serverOptions) config() server.Config {
 		Timing:               service.NodeTiming{CheckEvery: max(o.NodeLostAfter/12, 100*time.Millisecond), LostAfter: o.NodeLostAfter},
 		ProvisionDelay:       o.ProvisionDelay,
 		FailureRate:          o.FailureRate,
+		ReadLimit:            o.ReadLimit,
 		Provider:             o.Provider,
 		Exec:                 o.Exec,
 		Store:                o.Store,

@@ -11,7 +11,7 @@ import (
 
 func TestParseServer(t *testing.T) {
 	env := map[string]string{"CORRAL_DATA": "/d"}
-	defaults := serverOptions{Listen: server.DefaultListen, Data: "/d", Provider: server.ProviderLocal, NodeLostAfter: time.Minute}
+	defaults := serverOptions{Listen: server.DefaultListen, Data: "/d", Provider: server.ProviderLocal, NodeLostAfter: time.Minute, ReadLimit: server.DefaultReadLimit}
 	with := func(edit func(*serverOptions)) *serverOptions {
 		o := defaults
 		edit(&o)
@@ -64,6 +64,10 @@ func TestParseServer(t *testing.T) {
 			want: with(func(o *serverOptions) {
 				o.AutoScaleMinInterval, o.ProvisionDelay, o.FailureRate = 2*time.Second, 1500*time.Millisecond, 0.25
 			})},
+		{name: "read limit", args: []string{"--read-limit", "4"}, want: with(func(o *serverOptions) { o.ReadLimit = 4 })},
+		{name: "no read limit", args: []string{"--read-limit=-1"}, want: with(func(o *serverOptions) { o.ReadLimit = -1 })},
+		{name: "read limit 0", args: []string{"--read-limit", "0"}, err: "usage: --read-limit 0: want a positive number, or -1 for no limit"},
+		{name: "read limit below -1", args: []string{"--read-limit", "-2"}, err: "usage: --read-limit -2"},
 		{name: "failure rate 1", args: []string{"--failure-rate", "1"}, want: with(func(o *serverOptions) { o.FailureRate = 1 })},
 		{name: "failure rate above 1", args: []string{"--failure-rate", "1.5"}, err: "usage: --failure-rate 1.5: want a probability from 0 to 1"},
 		{name: "failure rate below 0", args: []string{"--failure-rate", "-0.1"}, err: "usage: --failure-rate -0.1: want a probability from 0 to 1"},
