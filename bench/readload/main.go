@@ -57,6 +57,7 @@ var key = []byte("bench-readload-key-0123456789abcdef")
 // options are the command's flags.
 type options struct {
 	tasks, slots, readers, maxResults, reps int
+	readLimit                               int
 	obeyRetryAfter                          bool
 	corralBin, dir, cpuprofile              string
 	timeout                                 time.Duration
@@ -72,6 +73,7 @@ func main() {
 	flag.IntVar(&o.readers, "readers", 20, "clients polling List Tasks in a loaded run")
 	flag.IntVar(&o.maxResults, "maxresults", 100, "maxresults of each List Tasks request")
 	flag.IntVar(&o.reps, "reps", 1, "pairs of runs, quiet then loaded")
+	flag.IntVar(&o.readLimit, "read-limit", 0, "the server's read limit (server.Config.ReadLimit): 0 for its default, -1 for none")
 	flag.BoolVar(&o.obeyRetryAfter, "obey-retry-after", true, "readers wait as long as a throttled answer's Retry-After says before asking again")
 	flag.StringVar(&o.corralBin, "corral-bin", "", "a corral binary for the node's agent (default: go build corral/cmd/corral)")
 	flag.StringVar(&o.dir, "dir", "", "where the data directory goes (default: the system's temporary directory)")
@@ -118,10 +120,11 @@ func run(o options) error {
 		}
 	}
 	srv, err := server.Start(server.Config{
-		Listen:  "127.0.0.1:0",
-		DataDir: filepath.Join(dir, "data"),
-		Account: server.Account{Name: account, Key: key},
-		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Listen:    "127.0.0.1:0",
+		DataDir:   filepath.Join(dir, "data"),
+		Account:   server.Account{Name: account, Key: key},
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		ReadLimit: o.readLimit,
 		AgentCommand: func(_, _, nodeDir string, _ bool) *exec.Cmd {
 			cmd := exec.Command(bin, "agent", "--root", nodeDir)
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
@@ -151,7 +154,11 @@ func run(o options) error {
 		return fmt.Errorf("warm-up (did the agent start? see the node's agent.log): %w", err)
 	}
 
-	fmt.Printf("job: %d independent tasks (`true`) on 1 node x %d slots; real server in-process, SQLite, a local agent process\n", o.tasks, o.slots)
+	limit := "none"
+	if t := server.ReadThrottle(o.readLimit); t.Limit > 0 {
+		limit = fmt.Sprintf("%d at once, %d waiting up to %v, Retry-After %v", t.Limit, t.Queue, t.Wait, t.RetryAfter)
+	}
+	fmt.Printf("job: %d independent tasks (`true`) on 1 node x %d slots; real server in-process, SQLite, a local agent process; read limit: %s\n", o.tasks, o.slots, limit)
 	fmt.Printf("load: %d readers in a child process, List Tasks maxresults=%d following odata.nextLink, closed loop, Shared Key; obey Retry-After: %v\n",
 		o.readers, o.maxResults, o.obeyRetryAfter)
 	var prof *os.File
@@ -248,13 +255,21 @@ func runJob(ctx context.Context, c *client, done *completions, jobID string, n i
 			return 0, err
 		}
 	}
-	select {
-	case <-finished:
-		return time.Since(start), nil
-	case <-time.After(timeout):
-		return 0, fmt.Errorf("%d of %d tasks completed after %v", done.count(jobID), n, timeout)
-	case <-ctx.Done():
-		return 0, fmt.Errorf("%d of %d tasks completed when interrupted", done.count(jobID), n)
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	give := time.After(timeout)
+	for {
+		select {
+		case <-finished:
+			return time.Since(start), nil
+		case <-tick.C:
+			fmt.Fprintf(os.Stderr, "  %s: %d/%d tasks completed, %.0fs\n", jobID, done.count(jobID), n, time.Since(start).Seconds())
+			continue
+		case <-give:
+			return 0, fmt.Errorf("%d of %d tasks completed after %v", done.count(jobID), n, timeout)
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%d of %d tasks completed when interrupted", done.count(jobID), n)
+		}
 	}
 }
 
