@@ -347,9 +347,15 @@ func (s *Server) boot(st store.Store, log *slog.Logger) error {
 // section for how it was measured.
 const DefaultReadLimit = 1
 
+// ReadSpacing is how long each place among the reads served at once rests after a read, in
+// multiples of the read's time (rest.Throttle.Spacing): with 1, reads take at most half of each
+// place's time, and so at most half a core with the default limit.
+const ReadSpacing = 1.0
+
 // ReadThrottle is the REST API's bound on reads for Config.ReadLimit limit: limit reads served
-// at once (DefaultReadLimit for 0, none for a negative limit), twice as many waiting at most
-// 100 ms each, and a throttled read told to retry after one second.
+// at once (DefaultReadLimit for 0, none for a negative limit), each place resting ReadSpacing
+// times as long as its read took, twice as many waiting at most 100 ms each, and a throttled
+// read told to retry after one second.
 func ReadThrottle(limit int) rest.Throttle {
 	switch {
 	case limit < 0:
@@ -357,7 +363,7 @@ func ReadThrottle(limit int) rest.Throttle {
 	case limit == 0:
 		limit = DefaultReadLimit
 	}
-	return rest.Throttle{Limit: limit, Queue: 2 * limit, Wait: 100 * time.Millisecond, RetryAfter: time.Second}
+	return rest.Throttle{Limit: limit, Queue: 2 * limit, Wait: 100 * time.Millisecond, RetryAfter: time.Second, Spacing: ReadSpacing}
 }
 
 // baseURL is the URL of a server listening at addr. A listener on every address (0.0.0.0 or ::,

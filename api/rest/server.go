@@ -77,6 +77,12 @@ type Throttle struct {
 	Queue      int
 	Wait       time.Duration
 	RetryAfter time.Duration
+	// Spacing keeps a place taken after the read it served, for Spacing times as long as that
+	// read took: each place then serves reads at most 1/(1+Spacing) of the time, however cheap
+	// or dear they are, and the rest of the machine's time is the work's. A read's time
+	// includes its wait for the CPU, so on a busy machine the pauses grow by themselves. 0
+	// means none.
+	Spacing float64
 }
 
 // BridgeID is the actor through which a Server receives the service's answers.
@@ -98,8 +104,10 @@ type Server struct {
 	evict   func(poolID, nodeID string) error // nil: not supported
 	joins   Joins                             // nil: not supported
 	reads   *api.Limiter                      // nil: reads are not bounded
-	// readWait is how long a read may wait for a place, retryAfter what a throttled read is told.
+	// readWait is how long a read may wait for a place, retryAfter what a throttled read is told,
+	// spacing how long a place rests after a read, in multiples of the read's time.
 	readWait, retryAfter time.Duration
+	spacing              float64
 
 	// waiting maps the id of each request sent to the service to the buffered channel (capacity
 	// 1) its handler waits on.
@@ -157,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if t := cfg.Reads; t.Limit > 0 {
 		s.reads = api.NewLimiter(t.Limit, t.Queue)
-		s.readWait, s.retryAfter = t.Wait, t.RetryAfter
+		s.readWait, s.retryAfter, s.spacing = t.Wait, t.RetryAfter, max(t.Spacing, 0)
 		if s.retryAfter <= 0 {
 			s.retryAfter = time.Second
 		}
@@ -210,7 +218,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			api.WriteThrottled(w, r, c.id, c.now, s.retryAfter)
 			return
 		}
-		defer release()
+		defer s.leaveRead(release, time.Now())
 	}
 	if e, challenge := s.auth.Authenticate(r.Context(), r, c.now); e != nil {
 		if challenge != "" {
@@ -256,6 +264,17 @@ func (s *Server) admitRead(ctx context.Context) (release func(), ok bool) {
 	ctx, cancel := context.WithTimeout(ctx, s.readWait)
 	defer cancel()
 	return s.reads.Acquire(ctx)
+}
+
+// leaveRead frees the place of a read that started at start, after the rest that s.spacing
+// asks for.
+func (s *Server) leaveRead(release func(), start time.Time) {
+	rest := time.Duration(s.spacing * float64(time.Since(start)))
+	if rest <= 0 {
+		release()
+		return
+	}
+	time.AfterFunc(rest, release)
 }
 
 // handler adapts a route's function: it finds the request's call, runs fn, and writes the error

@@ -156,7 +156,7 @@ func run(o options) error {
 
 	limit := "none"
 	if t := server.ReadThrottle(o.readLimit); t.Limit > 0 {
-		limit = fmt.Sprintf("%d at once, %d waiting up to %v, Retry-After %v", t.Limit, t.Queue, t.Wait, t.RetryAfter)
+		limit = fmt.Sprintf("%d at once, resting %.1fx a read's time after it, %d waiting up to %v, Retry-After %v", t.Limit, t.Spacing, t.Queue, t.Wait, t.RetryAfter)
 	}
 	fmt.Printf("job: %d independent tasks (`true`) on 1 node x %d slots; real server in-process, SQLite, a local agent process; read limit: %s\n", o.tasks, o.slots, limit)
 	fmt.Printf("load: %d readers in a child process, List Tasks maxresults=%d following odata.nextLink, closed loop, Shared Key; obey Retry-After: %v\n",
