@@ -124,7 +124,8 @@ type Config struct {
 	FailureRate float64
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
-	// ReadLimit is how many read requests of the REST API (GET and HEAD) are served at once;
+	// ReadLimit is how many read requests of the REST API (GET and HEAD but the file
+	// operations) are served at once;
 	// a read beyond them waits briefly, then is answered 503 ServerBusy with Retry-After, which
 	// Azure's clients retry (see ReadThrottle). Writes and the agents' endpoints are never
 	// throttled. 0 means DefaultReadLimit; a negative limit means none.

@@ -49,7 +49,8 @@
 //   - Every response carries request-id (a random UUID, also the id of the request sent to the
 //     service) and DataServiceVersion 3.0, and echoes client-request-id when
 //     return-client-request-id is true.
-//   - Reads (GET and HEAD) are bounded by Config.Reads: so many are served at once, a few more
+//   - Reads (GET and HEAD; not the file operations, which wait on nodes) are bounded by
+//     Config.Reads: so many are served at once, each place resting after a read, a few more
 //     wait briefly for a place, and a read beyond them is answered 503 ServerBusy with a
 //     Retry-After header, in Azure's error shape, before its signature is checked (shedding
 //     load costs the least that way). Azure answers throttled requests with 429 or 503 and

@@ -60,8 +60,8 @@ type Config struct {
 	// Joins serves join tokens and the machines that joined pools (Corral's extensions, for
 	// the static provider). Nil means those operations answer 501 NotImplemented.
 	Joins Joins
-	// Reads bounds the read requests (GET and HEAD: the gets and lists, task files) served at
-	// once, so that a flood of reads cannot take the machine from the work the service runs:
+	// Reads bounds the read requests (GET and HEAD: the gets and lists; not the file
+	// operations, which wait on nodes) served at once, so that a flood of reads cannot take the machine from the work the service runs:
 	// a read beyond it is answered 503 ServerBusy with Retry-After (see [Throttle]). Writes are
 	// never throttled. The zero value means no bound.
 	Reads Throttle
@@ -78,10 +78,10 @@ type Throttle struct {
 	Wait       time.Duration
 	RetryAfter time.Duration
 	// Spacing keeps a place taken after the read it served, for Spacing times as long as that
-	// read took: each place then serves reads at most 1/(1+Spacing) of the time, however cheap
-	// or dear they are, and the rest of the machine's time is the work's. A read's time
-	// includes its wait for the CPU, so on a busy machine the pauses grow by themselves. 0
-	// means none.
+	// read took (at most half of Wait): each place then serves reads at most 1/(1+Spacing) of
+	// the time, however cheap or dear they are, and the rest of the machine's time is the
+	// work's. A read's time includes its wait for the CPU, so on a busy machine the pauses grow
+	// by themselves. 0 means none.
 	Spacing float64
 }
 
@@ -212,7 +212,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.base == "" {
 		c.base = api.BaseURL(r)
 	}
-	if s.reads != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+	if s.reads != nil && throttled(r) {
 		release, ok := s.admitRead(r.Context())
 		if !ok {
 			api.WriteThrottled(w, r, c.id, c.now, s.retryAfter)
@@ -250,6 +250,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
 }
 
+// throttled reports whether r is a read that Config.Reads bounds: a GET or HEAD served from
+// the store. The file operations are not: they wait on a node's agent, not on this machine's
+// CPU, and one can take a round trip to a remote node.
+func throttled(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	p := r.URL.Path
+	return !strings.HasSuffix(p, "/files") && !strings.Contains(p, "/files/")
+}
+
 // ReadLoad reports how many read requests are being served and how many wait for a place
 // (both 0 when reads are not bounded).
 func (s *Server) ReadLoad() (served, waiting int) {
@@ -269,7 +280,9 @@ func (s *Server) admitRead(ctx context.Context) (release func(), ok bool) {
 // leaveRead frees the place of a read that started at start, after the rest that s.spacing
 // asks for.
 func (s *Server) leaveRead(release func(), start time.Time) {
-	rest := time.Duration(s.spacing * float64(time.Since(start)))
+	// At most half the wait, so that a read that comes after another is done (one client's
+	// next page) finds the place free within its wait.
+	rest := min(time.Duration(s.spacing*float64(time.Since(start))), s.readWait/2)
 	if rest <= 0 {
 		release()
 		return
