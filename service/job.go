@@ -461,6 +461,7 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 	now := ctx.Now()
 	results := make([]TaskAddResult, len(req.Tasks))
 	var recs []*taskRecord
+	var added []int // the index in results of each of recs
 	seen := map[string]bool{}
 	cycles := j.graph.NewCycleCheck()
 	for i, t := range req.Tasks {
@@ -496,12 +497,18 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 		nt := batch.NewTask(t, j.rec.Job, now)
 		nt.LastModified = now
 		recs = append(recs, &taskRecord{Seq: j.rec.NextSeq, Task: nt})
+		added = append(added, i)
 	}
 	if len(recs) > 0 {
+		versions := make([]int64, len(recs))
 		err := j.st.Update(context.Background(), func(tx store.Tx) error {
 			var d batch.TaskCountsResult
-			for _, r := range recs {
-				if err := putJSON(tx, tableTasks, j.taskKey(r.Task.ID), r, 0); err != nil {
+			for i, r := range recs {
+				b, err := json.Marshal(r)
+				if err != nil {
+					return fmt.Errorf("encode task %s: %w", r.Task.ID, err)
+				}
+				if versions[i], err = tx.Put(tableTasks, j.taskKey(r.Task.ID), b, 0); err != nil {
 					return err
 				}
 				d.Add(r.Task)
@@ -525,6 +532,9 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 			}
 			ctx.Send(req.ReplyTo, Reply{RequestID: req.ID, Tasks: results})
 			return
+		}
+		for k, i := range added {
+			results[i].ETag, results[i].LastModified = etag(versions[k]), now
 		}
 	}
 	tasks := make([]batch.Task, len(recs))

@@ -271,6 +271,9 @@ type Reply struct {
 type TaskAddResult struct {
 	TaskID string
 	Err    *batch.Error // nil: added
+	// ETag and LastModified are the added task's, as Task - Get would show them just after.
+	ETag         string
+	LastModified time.Time
 }
 
 // jobGone tells the account that a job was deleted.

@@ -548,6 +548,15 @@ func TestJobsAndTasks(t *testing.T) {
 			if got.ETag == "" || got.LastModified.IsZero() || got.Location != e.base+"/jobs/plain/tasks/"+got.TaskID || got.Error != nil {
 				t.Errorf("result %d = %+v", i, got)
 			}
+			// The pool has no nodes: the task is as added, and Task - Get shows the same.
+			var added batch.Task
+			r := e.do("GET", "/jobs/plain/tasks/"+got.TaskID, nil, nil)
+			want(t, r, http.StatusOK, "")
+			r.decode(t, &added)
+			if added.ETag != got.ETag || !added.LastModified.Equal(got.LastModified) {
+				t.Errorf("task %s: the add answered eTag %s, lastModified %v; Task - Get shows %s, %v",
+					got.TaskID, got.ETag, got.LastModified, added.ETag, added.LastModified)
+			}
 		} else if got.Error == nil || got.Error.Code != w.code || got.Error.Message.Lang != "en-US" || got.ETag != "" || got.Location != "" {
 			t.Errorf("result %d = %+v (error %+v), want code %s", i, got, got.Error, w.code)
 		}

@@ -151,7 +151,9 @@ func (s *Server) addTaskCollection(c *call) *api.Error {
 		} else {
 			res.Status = TaskAddSuccess
 			res.Location = c.taskURL(jobID, r.TaskID)
-			if t, err := service.GetTask(c.ctx, s.st, jobID, r.TaskID); err == nil {
+			if r.ETag != "" {
+				res.ETag, res.LastModified = r.ETag, r.LastModified
+			} else if t, err := service.GetTask(c.ctx, s.st, jobID, r.TaskID); err == nil {
 				res.ETag, res.LastModified = t.ETag, t.LastModified
 			} else {
 				c.s.log.Warn("rest: read task after add", "request-id", c.id, "job", jobID, "task", r.TaskID, "err", err)

@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,7 @@ func main() { os.Exit(mainCode()) }
 func mainCode() int {
 	tasks := flag.Int("tasks", 20000, "tasks to add")
 	clients := flag.Int("clients", 4, "parallel clients")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the submissions to the real server to this file")
 	pg := flag.String("pg", "", "run the server on PostgreSQL: the URL of a role that may create databases (a fresh one is made and dropped); default SQLite in a temporary directory")
 	flag.Parse()
 	if *tasks < perRequest || *clients < 1 {
@@ -63,14 +65,14 @@ func mainCode() int {
 		defer drop()
 		storeURL = url
 	}
-	if err := run(*tasks, *clients, storeURL); err != nil {
+	if err := run(*tasks, *clients, storeURL, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "submit:", err)
 		return 1
 	}
 	return 0
 }
 
-func run(tasks, clients int, storeURL string) error {
+func run(tasks, clients int, storeURL, profile string) error {
 	bodies := make([][]byte, tasks/perRequest)
 	for i := range bodies {
 		var ts []batch.Task
@@ -135,7 +137,20 @@ func run(tasks, clients int, storeURL string) error {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	wall, err := submit(srv.URL, bodies, clients)
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return fmt.Errorf("corral: %w", err)
 	}

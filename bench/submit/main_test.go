@@ -8,7 +8,7 @@ func TestSubmitRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server")
 	}
-	if err := run(300, 2, ""); err != nil {
+	if err := run(300, 2, "", ""); err != nil {
 		t.Fatal(err)
 	}
 }
