@@ -12,7 +12,8 @@
 //   - The scheduler of a pool id ("sched/<pool>", outliving the pool's lives) owns placement: the queue of ready tasks of every
 //     job on the pool and the free slots of every node. It proposes a placement to the task's job
 //     manager, which records the attempt (task running on node N, attempt A) before the node is
-//     told to start it.
+//     told to start it. While the pool's tasks are short it also places tasks on nodes' queues,
+//     beyond their free slots, and asks for them back when another node idles (queue.go).
 //   - The node session of a node ("node/<pool>/<node>") owns the conversation with the node's
 //     agent (package agent/protocol): it sends StartTask and KillTask, takes reports, acknowledges
 //     results once the job manager has recorded them, and declares the node lost when it stops
