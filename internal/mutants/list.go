@@ -163,8 +163,8 @@ var Mutants = []Mutant{
 	{
 		Name:        "add-tasks-answered-before-write",
 		File:        "service/job.go",
-		Original:    "\tif len(recs) > 0 {\n\t\terr := j.st.Update(",
-		Replacement: "\tctx.Send(req.ReplyTo, Reply{RequestID: req.ID, Tasks: slices.Clone(results)})\n\tif len(recs) > 0 {\n\t\terr := j.st.Update(",
+		Original:    "\tif len(recs) > 0 {\n\t\tversions := make([]int64, len(recs))\n",
+		Replacement: "\tctx.Send(req.ReplyTo, Reply{RequestID: req.ID, Tasks: slices.Clone(results)})\n\tif len(recs) > 0 {\n\t\tversions := make([]int64, len(recs))\n",
 		Description: "Add Task Collection answers the client before its tasks are written",
 		Packages:    []string{"./service"},
 		Run:         "^TestServiceAckedAdds",
