@@ -23,9 +23,7 @@ type oneRunAtATime struct {
 	running  map[string]string // task -> the attempt whose process runs
 	ran      map[string]bool   // attempts whose process started
 	givenUp  map[string]bool   // attempts the service gave up
-	queued   int               // attempts placed on a node's queue, seen in this run
-	recorded int               // results recorded of attempts that had been queued
-	wasQueue map[string]bool
+	wasQueue map[string]bool   // attempts placed on a node's queue
 }
 
 func (o *oneRunAtATime) Define(m *actor.Machine) {
@@ -51,7 +49,6 @@ func (o *oneRunAtATime) Define(m *actor.Machine) {
 		}),
 		actor.On(func(ctx *actor.Context, e AttemptGivenUp) { o.givenUp[e.AttemptID] = true }),
 		actor.On(func(ctx *actor.Context, e TaskQueued) {
-			o.queued++
 			o.wasQueue[e.AttemptID] = true
 			queuedSeen.Add(1)
 		}),
