@@ -8,7 +8,9 @@
 //     tasks' records: it adds tasks, keeps the dependency graph (batch.Graph), decides retries,
 //     requeues and exit-condition actions, and completes or terminates the job. Nothing else
 //     writes a task. It keeps the job's task counts in the same transactions (jobcounts.go), and
-//     deletes a job in the background, a chunk of tasks at a time (jobdelete.go).
+//     deletes a job in the background, a chunk of tasks at a time (jobdelete.go). Of a completed
+//     task it keeps only what its decisions need, and reads the record back when a request needs
+//     more (jobdone.go).
 //   - The scheduler of a pool id ("sched/<pool>", outliving the pool's lives) owns placement: the queue of ready tasks of every
 //     job on the pool and the free slots of every node. It proposes a placement to the task's job
 //     manager, which records the attempt (task running on node N, attempt A) before the node is

@@ -132,9 +132,14 @@ type jobManager struct {
 	rec       jobRecord // rec.NextSeq: the Seq of the last task added
 	loadDelay time.Duration
 	open      int                    // tasks not completed (so that checking for the job's end is O(1))
-	tasks     map[string]*taskRecord // by IDKey(task)
-	graph     *batch.Graph
-	sched     actor.ID
+	tasks     map[string]*taskRecord // by IDKey(task): every task but those in done
+	// done holds the completed tasks kept small, by IDKey (see jobdone.go), and how many of them
+	// failed and succeeded; written, the tasks written since compactDone last ran.
+	done                      map[string]doneTask
+	doneFailed, doneSucceeded int
+	written                   []string
+	graph                     *batch.Graph
+	sched                     actor.ID
 
 	batch *pendingBatch // changes written in memory, not yet in the store; nil if none
 
@@ -352,8 +357,10 @@ func (j *jobManager) load(ctx *actor.Context) {
 	sortBySeq(recs)
 	j.sched = SchedulerID(j.rec.PoolID)
 	j.tasks = make(map[string]*taskRecord, len(recs))
+	j.done, j.doneFailed, j.doneSucceeded, j.written = nil, 0, 0, nil
 	j.open = 0
 	for _, r := range recs {
+		neverRan(&r.Task)
 		j.tasks[batch.IDKey(r.Task.ID)] = r
 		// For the monitors, which may not have seen a change that the store reported failed
 		// although it committed (the add, a completion): what the store holds is what happened.
@@ -367,7 +374,12 @@ func (j *jobManager) load(ctx *actor.Context) {
 			j.open++
 		}
 	}
-	j.rebuildGraph(ctx, recs)
+	j.rebuildGraph(ctx)
+	for _, r := range recs {
+		if r.Task.State == batch.TaskCompleted {
+			j.putDone(batch.IDKey(r.Task.ID), r)
+		}
+	}
 	ctx.Announce(JobStateRecorded{JobID: j.jobID, JobInc: j.inc, State: j.rec.Job.State, Recovered: true})
 	if j.rec.Job.State == batch.JobCompleted {
 		ctx.Goto("Done")
@@ -400,7 +412,7 @@ func (j *jobManager) queueReady(ctx *actor.Context, recs []*taskRecord) {
 
 // count counts the job's tasks for the pool's autoscale samples.
 func (j *jobManager) count() taskCounts {
-	var c taskCounts
+	c := taskCounts{Failed: j.doneFailed, Succeeded: j.doneSucceeded}
 	for _, r := range j.tasks {
 		slots := r.Task.Slots()
 		switch r.Task.State {
@@ -436,21 +448,15 @@ func (j *jobManager) countsChanged(ctx *actor.Context) {
 
 // rebuildGraph builds the dependency graph anew from the job's tasks, in the order they were added
 // (a batch.Graph cannot forget a task, so deleting one rebuilds it).
-func (j *jobManager) rebuildGraph(ctx *actor.Context, recs []*taskRecord) {
+func (j *jobManager) rebuildGraph(ctx *actor.Context) {
 	j.graph = batch.NewGraph()
-	tasks := make([]batch.Task, len(recs))
-	for i, r := range recs {
-		tasks[i] = r.Task
-	}
+	tasks, completed := j.graphTasks()
 	if _, err := j.graph.Add(tasks...); err != nil {
 		ctx.Assert(false, "job %s: rebuild graph: %v", j.jobID, err)
 	}
-	for _, r := range recs {
-		if r.Task.State == batch.TaskCompleted {
-			opts := batch.EffectiveExitOptions(r.Task.ExitConditions, exitOf(r.Task))
-			if _, err := j.graph.Complete(r.Task.ID, opts.DependencyAction); err != nil {
-				ctx.Assert(false, "job %s: rebuild graph: %v", j.jobID, err)
-			}
+	for _, c := range completed {
+		if _, err := j.graph.Complete(c.id, c.action); err != nil {
+			ctx.Assert(false, "job %s: rebuild graph: %v", j.jobID, err)
 		}
 	}
 }
@@ -484,7 +490,7 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 			results[i].Err = &batch.Error{Code: "TaskIdSameAsJobReleaseTask", Message: "The specified task id is same as the job release task."}
 			continue
 		}
-		if _, dup := j.tasks[key]; dup || seen[key] {
+		if j.has(key) || seen[key] {
 			results[i].Err = &batch.Error{Code: "TaskExists", Message: "The specified task already exists."}
 			continue
 		}
@@ -539,6 +545,7 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 	}
 	tasks := make([]batch.Task, len(recs))
 	for i, r := range recs {
+		neverRan(&r.Task)
 		j.tasks[batch.IDKey(r.Task.ID)] = r
 		tasks[i] = r.Task
 		ctx.Announce(TaskAdded{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, DependsOn: dependsOn(r.Task)})
@@ -749,6 +756,7 @@ func (j *jobManager) flush(ctx *actor.Context, _ flushJob) {
 		f(ctx)
 	}
 	j.settle(ctx) // the end of a job's last running task may finish its disable
+	j.compactDone()
 	// The follows change the graph (tasks become ready): counts sent since the batch opened may
 	// have counted them blocked.
 	j.countsChanged(ctx)
@@ -772,6 +780,7 @@ func flushFirst[E any](j *jobManager, h func(*actor.Context, E)) func(*actor.Con
 		h(ctx, e)
 		j.settle(ctx)
 		j.countsChanged(ctx)
+		j.compactDone()
 	}
 }
 
@@ -981,6 +990,10 @@ func (j *jobManager) checkDone(ctx *actor.Context) {
 // terminateTask is Task - Terminate: a task that has not completed completes now, as terminated;
 // a running attempt is killed and its late result ignored.
 func (j *jobManager) terminateTask(ctx *actor.Context, req TerminateTask) {
+	if _, done := j.done[batch.IDKey(req.TaskID)]; done {
+		reply(ctx, req.Request, nil) // completed already
+		return
+	}
 	r := j.tasks[batch.IDKey(req.TaskID)]
 	if r == nil {
 		reply(ctx, req.Request, notFound("TaskNotFound", "task"))
@@ -1152,7 +1165,11 @@ func (j *jobManager) finishJob(ctx *actor.Context, reason string) bool {
 // it wait for ever, as on a dependency never added).
 func (j *jobManager) deleteTask(ctx *actor.Context, req DeleteTask) {
 	key := batch.IDKey(req.TaskID)
-	r := j.tasks[key]
+	r, e := j.thaw(key)
+	if e != nil {
+		reply(ctx, req.Request, e)
+		return
+	}
 	if r == nil {
 		reply(ctx, req.Request, notFound("TaskNotFound", "task"))
 		return
@@ -1186,7 +1203,7 @@ func (j *jobManager) deleteTask(ctx *actor.Context, req DeleteTask) {
 	}
 	delete(j.unsure, key)
 	delete(j.tasks, key)
-	j.rebuildGraph(ctx, j.records())
+	j.rebuildGraph(ctx)
 	reply(ctx, req.Request, nil)
 }
 
@@ -1196,8 +1213,12 @@ func busy() *batch.Error {
 
 // lifeOf is the Seq and the round of a task of the job (0, 0 if it has none).
 func (j *jobManager) lifeOf(taskID string) (seq int64, round int) {
-	if r := j.tasks[batch.IDKey(taskID)]; r != nil {
+	key := batch.IDKey(taskID)
+	if r := j.tasks[key]; r != nil {
 		return r.Seq, r.Round
+	}
+	if d, ok := j.done[key]; ok {
+		return d.seq, d.round
 	}
 	return 0, 0
 }

@@ -123,6 +123,7 @@ func (j *jobManager) keepCounts(tx store.Tx, d batch.TaskCountsResult) error {
 func (j *jobManager) wrote(key string, err error) {
 	if err == nil {
 		delete(j.unsure, key)
+		j.noteWritten(key)
 		return
 	}
 	if j.unsure == nil {

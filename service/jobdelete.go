@@ -174,7 +174,7 @@ func (j *jobManager) deleteJob(ctx *actor.Context, req DeleteJob) {
 			ctx.Send(scheduleActor(rec.ScheduleID, rec.ScheduleInc), scheduleJobEnded{JobID: j.jobID, JobInc: j.inc, EndTime: now})
 		}
 	}
-	j.tasks, j.graph = nil, nil
+	j.tasks, j.graph, j.done, j.written = nil, nil, nil, nil
 	if req.Wait {
 		j.waiters = append(j.waiters, req.Request)
 	} else {

@@ -19,8 +19,11 @@ type TaskReactivated struct {
 // dependency graph is built again without the task's completion: tasks that depend on it and
 // have not started wait for its next one.
 func (j *jobManager) reactivateTask(ctx *actor.Context, req ReactivateTask) {
-	r := j.tasks[batch.IDKey(req.TaskID)]
+	r, e := j.thaw(batch.IDKey(req.TaskID))
 	switch {
+	case e != nil:
+		reply(ctx, req.Request, e)
+		return
 	case r == nil:
 		reply(ctx, req.Request, notFound("TaskNotFound", "task"))
 		return
@@ -41,7 +44,7 @@ func (j *jobManager) reactivateTask(ctx *actor.Context, req ReactivateTask) {
 		return
 	}
 	j.open++
-	j.rebuildGraph(ctx, j.records())
+	j.rebuildGraph(ctx)
 	ctx.Announce(TaskReactivated{JobID: j.jobID, TaskID: t.ID, JobInc: j.inc, Seq: r.Seq, Round: r.Round})
 	reply(ctx, req.Request, nil)
 	if j.graph.Ready(t.ID) {

@@ -311,6 +311,11 @@ func ListTasks(ctx context.Context, st store.Store, jobID, after string, limit i
 func (tr taskRecord) view(version int64) batch.Task {
 	t := tr.Task
 	t.ETag = etag(version)
+	if t.ExecutionInfo == nil {
+		// A task that has not run yet may be written without its (empty) executionInfo: see
+		// neverRan. The API shows one on every task, as Azure does.
+		t.ExecutionInfo = &batch.TaskExecutionInfo{}
+	}
 	if t.State == batch.TaskActive && tr.NodeID != "" {
 		t.QueuedOn = tr.NodeID
 	}

@@ -23,7 +23,11 @@ type TaskUpdated struct {
 // agent enforces maxWallClockTime from the attempt's start message, so a new one applies from
 // the next attempt on.
 func (j *jobManager) updateTask(ctx *actor.Context, req UpdateTask) {
-	r := j.tasks[batch.IDKey(req.TaskID)]
+	r, e := j.thaw(batch.IDKey(req.TaskID))
+	if e != nil {
+		reply(ctx, req.Request, e)
+		return
+	}
 	if r == nil {
 		reply(ctx, req.Request, notFound("TaskNotFound", "task"))
 		return

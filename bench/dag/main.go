@@ -61,8 +61,10 @@
 //   - with -peak (on by default), 100,000 tasks (-tasks-peak) through the service alone, in a
 //     child process so that its high-water mark is its own: peak memory is reported as VmHWM (max
 //     RSS, from /proc/self/status) and runtime.MemStats.Sys, with the heap still reachable once
-//     the job is done (after a GC). The memstore (-peak-store mem, the default) keeps every
-//     record in memory; -peak-store sqlite (or pg) measures the service without its data.
+//     the job is done (after a GC), and how much the reachable heap grows when the same tasks are
+//     added to a second job, on a pool without nodes, where they all wait. The store is SQLite
+//     (-peak-store sqlite, the default, as in `corral server`), so the heap is the service's own;
+//     -peak-store mem counts the memstore's copy of every record too.
 //
 // Before the Corral run, a probe times the file-system operations a node agent makes per task
 // (mkdir, file creation) and one durable write (fsync of a file and its directory) where the runs
@@ -96,11 +98,13 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
 
 	"corral/internal/netns"
+	"corral/service"
 	"corral/store/postgres/pgtest"
 )
 
@@ -118,6 +122,7 @@ type options struct {
 	tasksPeak           int
 	peakStore           string
 	peakChild           bool
+	peakHeapProfile     string
 	cpuprofile          string
 	schedProfile        string
 	corralBin           string
@@ -147,8 +152,9 @@ func main() {
 	flag.StringVar(&o.store, "store", "", "run the real server on a fresh database of this PostgreSQL server (the URL of a role that may CREATE DATABASE) instead of SQLite")
 	flag.BoolVar(&o.peak, "peak", true, "measure peak memory of -tasks-peak tasks through the service alone")
 	flag.IntVar(&o.tasksPeak, "tasks-peak", 100000, "tasks of the peak-memory job (layers of -width)")
-	flag.StringVar(&o.peakStore, "peak-store", "mem", "store of the peak-memory run: mem, sqlite or pg")
+	flag.StringVar(&o.peakStore, "peak-store", "sqlite", "store of the peak-memory run: sqlite, mem (its records count in the heap) or pg")
 	flag.BoolVar(&o.peakChild, "peak-child", false, "internal: be the peak-memory child process")
+	flag.StringVar(&o.peakHeapProfile, "peak-heapprofile", "", "write heap profiles of the peak-memory run (what stays reachable) to this file, suffixed .run (once the job is done) and .waiting (once the same tasks wait in a second job)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the Corral run (the in-process server; with -local=false, of the -netns run) to this file")
 	flag.StringVar(&o.schedProfile, "sched-cpuprofile", "", "write CPU profiles of the service-alone runs to this file, suffixed .<store>")
 	flag.StringVar(&o.corralBin, "corral-bin", "", "a corral binary for the agents (default: go build corral/cmd/corral)")
@@ -340,8 +346,10 @@ func run(o options, cl *cleanup) error {
 		if err != nil {
 			return fmt.Errorf("peak: %w", err)
 		}
-		fmt.Printf("peak memory, %d tasks (%s) through the scheduler alone (%s store, in a child process): max RSS (VmHWM) %s, MemStats.Sys %s, peak heap objects (live and not yet collected) %s, heap still reachable after the run %s; ran at %.0f tasks/s (%.1fs)\n",
-			pr.Tasks, pr.Shape, pr.Store, mib(pr.VmHWM), mib(pr.Sys), mib(pr.HeapPeak), mib(pr.Retained), rate(pr.Tasks, time.Duration(pr.WallNs)), time.Duration(pr.WallNs).Seconds())
+		fmt.Printf("peak memory, %d tasks (%s) through the scheduler alone (%s store, in a child process): max RSS (VmHWM) %s, MemStats.Sys %s, peak heap objects (live and not yet collected) %s, heap still reachable after the run %s (%.0f bytes per task); ran at %.0f tasks/s (%.1fs)\n",
+			pr.Tasks, pr.Shape, pr.Store, mib(pr.VmHWM), mib(pr.Sys), mib(pr.HeapPeak), mib(pr.Retained), float64(pr.Retained)/float64(pr.Tasks), rate(pr.Tasks, time.Duration(pr.WallNs)), time.Duration(pr.WallNs).Seconds())
+		fmt.Printf("peak memory, the same %d tasks added to a job on a pool without nodes (all waiting): the heap grew by %s, %.0f bytes per task\n",
+			pr.Tasks, mib(pr.Waiting), float64(pr.Waiting)/float64(pr.Tasks))
 	}
 
 	if !o.schedOnly && !o.skipMake {
@@ -365,6 +373,7 @@ type peakResult struct {
 	Sys      int64  `json:"sys"`
 	HeapPeak int64  `json:"heapPeak"`
 	Retained int64  `json:"retained"`
+	Waiting  int64  `json:"waiting"`
 }
 
 // runPeakChild runs this program again as the peak-memory child, so that the high-water mark of
@@ -378,7 +387,7 @@ func runPeakChild(o options, cl *cleanup) (peakResult, error) {
 	fmt.Fprintf(os.Stderr, "peak memory: %d tasks through the scheduler alone, in a child process\n", o.tasksPeak)
 	cmd := exec.Command(exe, "-peak-child", fmt.Sprint("-tasks-peak=", o.tasksPeak), fmt.Sprint("-width=", o.width),
 		fmt.Sprint("-deps=", o.deps), fmt.Sprint("-p=", o.p), fmt.Sprint("-nodes=", o.nodes), "-peak-store="+o.peakStore,
-		"-command="+o.command, fmt.Sprint("-timeout=", o.timeout), "-dir="+o.dir, "-pg="+o.pg)
+		"-command="+o.command, fmt.Sprint("-timeout=", o.timeout), "-dir="+o.dir, "-pg="+o.pg, "-peak-heapprofile="+o.peakHeapProfile)
 	cmd.Stderr = os.Stderr
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -422,8 +431,9 @@ func peakChild(o options, cl *cleanup) error {
 	}()
 	var hwm int64
 	var sys, retained uint64
-	var hwmErr error
-	r, err := runSched(o, sh, o.peakStore, "", false, func() {
+	var hwmErr, profErr error
+	var waiting uint64
+	r, err := runSched(o, sh, o.peakStore, "", false, func(s *system) error {
 		hwm, hwmErr = procStatusKB("VmHWM")
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -431,6 +441,14 @@ func peakChild(o options, cl *cleanup) error {
 		runtime.GC() // what stays reachable once the job is done: the store and the service's state
 		runtime.ReadMemStats(&ms)
 		retained = ms.HeapAlloc
+		if o.peakHeapProfile != "" {
+			profErr = writeHeapProfile(o.peakHeapProfile + ".run")
+		}
+		var err error
+		if waiting, err = waitingHeap(s, sh, o.command); err == nil && o.peakHeapProfile != "" {
+			profErr = errors.Join(profErr, writeHeapProfile(o.peakHeapProfile+".waiting"))
+		}
+		return err
 	}, cl)
 	close(quit)
 	wg.Wait()
@@ -440,8 +458,11 @@ func peakChild(o options, cl *cleanup) error {
 	if hwmErr != nil {
 		return hwmErr
 	}
+	if profErr != nil {
+		return profErr
+	}
 	out, err := json.Marshal(peakResult{Tasks: sh.Total, Shape: sh.String(), Store: o.peakStore, WallNs: int64(r.wall),
-		VmHWM: hwm, Sys: int64(sys), HeapPeak: heapPeak, Retained: int64(retained)})
+		VmHWM: hwm, Sys: int64(sys), HeapPeak: heapPeak, Retained: int64(retained), Waiting: int64(waiting)})
 	if err != nil {
 		return err
 	}
@@ -470,4 +491,45 @@ func runChain(o options, bin string, cl *cleanup) error {
 	}
 	fmt.Println(line)
 	return nil
+}
+
+// writeHeapProfile writes the heap profile of what the last garbage collection left reachable.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
+}
+
+// waitingHeap adds the shape's tasks to a job on a new pool without nodes, where none can run, and
+// returns how much the reachable heap grew: what the service holds for a job whose tasks all wait.
+func waitingHeap(sys *system, sh shape, command string) (uint64, error) {
+	if err := sys.addPool("idle", 0, 1); err != nil {
+		return 0, err
+	}
+	if err := sys.addJob("waiting", "idle", true); err != nil {
+		return 0, err
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	for from := 0; from < sh.Total; from += 100 {
+		req := sys.request()
+		tasks := sh.tasks(from, min(from+100, sh.Total), command)
+		if _, err := sys.ask(req, service.AddTasks{Request: req, JobID: "waiting", Tasks: tasks}); err != nil {
+			return 0, err
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	if ms.HeapAlloc < before {
+		return 0, nil
+	}
+	return ms.HeapAlloc - before, nil
 }

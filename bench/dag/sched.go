@@ -35,7 +35,7 @@ type schedResult struct {
 // started. No process, no HTTP. withLatency reads the tasks' executionInfo afterwards (skipped when
 // measuring peak memory, since reading adds to it). afterRun, if not nil, is called once every task
 // has completed, before anything is torn down.
-func runSched(o options, sh shape, storeKind, profile string, withLatency bool, afterRun func(), cl *cleanup) (schedResult, error) {
+func runSched(o options, sh shape, storeKind, profile string, withLatency bool, afterRun func(*system) error, cl *cleanup) (schedResult, error) {
 	res := schedResult{store: storeKind}
 	var st store.Store
 	switch storeKind {
@@ -125,7 +125,9 @@ func runSched(o options, sh shape, storeKind, profile string, withLatency bool, 
 		return res, fmt.Errorf("actor failure: %v", f[0])
 	}
 	if afterRun != nil {
-		afterRun()
+		if err := afterRun(sys); err != nil {
+			return res, err
+		}
 	}
 	if withLatency {
 		res.tm, err = sys.timings("dag", sh)
