@@ -344,8 +344,8 @@ func (s *Server) boot(st store.Store, log *slog.Logger) error {
 
 // DefaultReadLimit is how many read requests the REST API serves at once unless
 // Config.ReadLimit says otherwise. Reads beyond it wait or are throttled, so that clients
-// polling lists cannot take the machine from the running work; see the README's Performance
-// section for how it was measured.
+// polling lists cannot take the machine from the running work; see docs/performance.md
+// (Under read load) for how it was measured.
 const DefaultReadLimit = 1
 
 // ReadSpacing is how long each place among the reads served at once rests after a read, in
