@@ -322,12 +322,13 @@ func (s *scheduler) dispatch(ctx *actor.Context) {
 	if !s.room() {
 		return // every node is full, queue and all: the next freed slot dispatches
 	}
-	req := batch.PlacementRequest{FillType: s.fill, Nodes: make([]batch.NodeSlots, len(s.nodes)), Queue: make([]batch.QueuedTask, len(s.queue))}
+	considered := s.queue[:s.placeable()]
+	req := batch.PlacementRequest{FillType: s.fill, Nodes: make([]batch.NodeSlots, len(s.nodes)), Queue: make([]batch.QueuedTask, len(considered))}
 	for i, id := range s.nodes {
 		req.Nodes[i] = batch.NodeSlots{ID: id, State: batch.NodeIdle, SchedulingState: batch.SchedulingEnabled, TotalSlots: s.total[id], FreeSlots: s.free[id]}
 	}
-	byKey := make(map[string]readyTask, len(s.queue))
-	for i, t := range s.queue {
+	byKey := make(map[string]readyTask, len(considered))
+	for i, t := range considered {
 		key := t.key() // task ids are unique only within their job's life
 		req.Queue[i] = batch.QueuedTask{ID: key, Job: t.JobID, RequiredSlots: t.Slots}
 		byKey[key] = t
@@ -353,11 +354,33 @@ func (s *scheduler) dispatch(ctx *actor.Context) {
 		s.take(ctx, s.place(req, byKey), byKey, taken, true)
 	}
 	if len(taken) > 0 {
-		s.queue = slices.DeleteFunc(s.queue, func(t readyTask) bool { return taken[t.key()] })
+		n := len(considered)
+		kept := slices.DeleteFunc(considered, func(t readyTask) bool { return taken[t.key()] })
+		s.queue = append(kept, s.queue[n:]...)
 	}
 	if len(s.queue) == 0 {
 		s.reclaim(ctx)
 	}
+}
+
+// placeable returns how long a head of the queue a dispatch needs to place: all of it, unless
+// every queued task needs one slot and no job excludes nodes. Then batch.Place, which places in
+// queue order, places exactly the first tasks, as many as there are free slots (and places on
+// nodes' queues, while nodes have queues), and the rest of the queue need not be looked at: the
+// queue of a wide job holds thousands of ready tasks, and each dispatch frees a slot or two.
+func (s *scheduler) placeable() int {
+	if len(s.excluded) > 0 || slices.ContainsFunc(s.queue, func(t readyTask) bool { return t.Slots > 1 }) {
+		return len(s.queue)
+	}
+	q := s.queueing()
+	room := 0
+	for _, id := range s.nodes {
+		room += max(s.free[id], 0)
+		if q {
+			room += max(s.free[id]+s.total[id], 0) - max(s.free[id], 0)
+		}
+	}
+	return min(room, len(s.queue))
 }
 
 // room reports whether some node has a slot free, or room on its queue while nodes have queues:
