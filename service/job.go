@@ -182,7 +182,7 @@ func countsEvery(minInterval time.Duration) time.Duration {
 // before restores the records and failed answers what needs an answer (a proposal not taken), as
 // if the events had failed one by one.
 type pendingBatch struct {
-	writes []func(tx store.Tx) error
+	writes batchWrites
 	sends  []func(ctx *actor.Context)
 	// later holds the sends that wait for the batch only to keep their order (see later): they go
 	// out whether the write succeeds or fails.
@@ -612,11 +612,9 @@ func (j *jobManager) propose(ctx *actor.Context, p propose) {
 	}
 	next.Task = t
 	attempt := next.Attempt
-	j.change(ctx, r, next, func(tx store.Tx) error {
-		if err := putJSON(tx, tableTasks, j.taskKey(t.ID), next, store.AnyVersion); err != nil {
-			return err
-		}
-		return putJSON(tx, tableAttempts, attemptKey(j.rec.PoolID, p.NodeID, attempt.AttemptID), attempt, store.AnyVersion)
+	j.change(ctx, r, next, []batchWrite{
+		{table: tableTasks, key: j.taskKey(t.ID), value: next},
+		{table: tableAttempts, key: attemptKey(j.rec.PoolID, p.NodeID, attempt.AttemptID), value: attempt},
 	}, func(ctx *actor.Context) {
 		ctx.Send(j.sched, proposalAnswer{Task: p.Task, NodeID: p.NodeID, Accepted: true})
 		if p.Queued {
@@ -654,14 +652,16 @@ func (p propose) from() actor.ID { return SchedulerID(p.PoolID) }
 
 // change puts a task record's new value in memory and its write, with what follows from it, in the
 // pending batch (see pendingBatch); the first change of a batch sends the flush.
-func (j *jobManager) change(ctx *actor.Context, r *taskRecord, next taskRecord, write func(tx store.Tx) error, sends, follow, failed func(ctx *actor.Context)) {
+func (j *jobManager) change(ctx *actor.Context, r *taskRecord, next taskRecord, writes []batchWrite, sends, follow, failed func(ctx *actor.Context)) {
 	b := j.openBatch(ctx)
 	key := batch.IDKey(r.Task.ID)
 	if _, ok := b.before[key]; !ok {
 		b.before[key] = *r
 	}
 	*r = next
-	b.writes = append(b.writes, write)
+	for _, w := range writes {
+		b.writes.add(w)
+	}
 	b.sends = append(b.sends, sends)
 	if follow != nil {
 		b.follow = append(b.follow, follow)
@@ -713,10 +713,8 @@ func (j *jobManager) flush(ctx *actor.Context, _ flushJob) {
 				}
 			}
 		}
-		for _, w := range b.writes {
-			if err := w(tx); err != nil {
-				return err
-			}
+		if err := b.writes.apply(tx); err != nil {
+			return err
 		}
 		if err := countRuns(tx, j.rec.PoolID, b.runs); err != nil {
 			return err
@@ -861,15 +859,9 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	if next.Task.State == batch.TaskCompleted {
 		j.open--
 	}
-	j.change(ctx, r, next, func(tx store.Tx) error {
-		if err := putJSON(tx, tableTasks, j.taskKey(next.Task.ID), next, store.AnyVersion); err != nil {
-			return err
-		}
-		err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, prevNode, prevAttempt), store.AnyVersion)
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
-		}
-		return err
+	j.change(ctx, r, next, []batchWrite{
+		{table: tableTasks, key: j.taskKey(next.Task.ID), value: next},
+		{table: tableAttempts, key: attemptKey(j.rec.PoolID, prevNode, prevAttempt), delete: true},
 	}, func(ctx *actor.Context) {
 		if startedNow != nil {
 			ctx.Announce(*startedNow)
@@ -919,17 +911,11 @@ func (j *jobManager) forget(ctx *actor.Context, e attemptEnded) {
 			b.before[key] = *r // written as it is: the counts change only if the store held it otherwise
 		}
 	}
-	b.writes = append(b.writes, func(tx store.Tx) error {
-		// The attempt's pool, which is the job's unless the job has moved since (Job - Patch).
-		err := tx.Delete(tableAttempts, attemptKey(e.PoolID, e.NodeID, e.Ref.AttemptID), store.AnyVersion)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if r := j.tasks[key]; r != nil {
-			return putJSON(tx, tableTasks, j.taskKey(r.Task.ID), *r, store.AnyVersion)
-		}
-		return nil
-	})
+	// The attempt's pool, which is the job's unless the job has moved since (Job - Patch).
+	b.writes.add(batchWrite{table: tableAttempts, key: attemptKey(e.PoolID, e.NodeID, e.Ref.AttemptID), delete: true})
+	if r := j.tasks[key]; r != nil {
+		b.writes.add(batchWrite{table: tableTasks, key: j.taskKey(r.Task.ID), value: *r})
+	}
 }
 
 // countRuns adds to the task counters of a pool's nodes (tableNodeRuns).
@@ -1385,12 +1371,11 @@ func (j *jobManager) launched(ctx *actor.Context, e attemptLaunched) {
 	ctx.Assert(err == nil, "job %s task %s: %v", j.jobID, r.Task.ID, err)
 	next.Task = t
 	next.Attempt.Queued = false
-	j.change(ctx, r, next, func(tx store.Tx) error {
-		if err := putJSON(tx, tableTasks, j.taskKey(t.ID), next, store.AnyVersion); err != nil || !queued {
-			return err
-		}
-		return putJSON(tx, tableAttempts, attemptKey(j.rec.PoolID, next.NodeID, next.Attempt.AttemptID), next.Attempt, store.AnyVersion)
-	}, func(ctx *actor.Context) {
+	writes := []batchWrite{{table: tableTasks, key: j.taskKey(t.ID), value: next}}
+	if queued {
+		writes = append(writes, batchWrite{table: tableAttempts, key: attemptKey(j.rec.PoolID, next.NodeID, next.Attempt.AttemptID), value: next.Attempt})
+	}
+	j.change(ctx, r, next, writes, func(ctx *actor.Context) {
 		if queued {
 			ctx.Announce(started)
 		}

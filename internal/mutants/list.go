@@ -574,6 +574,15 @@ var Mutants = []Mutant{
 		Run:         "^(TestNodeQueues|TestQueuedTaskTakenBack)$",
 	},
 	{
+		Name:        "batch-write-first-wins",
+		File:        "service/batchwrites.go",
+		Original:    "\t\tb.ops[i] = batchWrite{} // superseded\n",
+		Replacement: "\t\t_ = i\n\t\treturn // the earlier write stands\n",
+		Description: "a job manager's batch keeps a record's first write and drops the later ones (a task started and ended in one batch is stored running)",
+		Packages:    []string{"./service"},
+		Run:         "^(TestServiceSurvivesCrashes|TestNodeQueues)$",
+	},
+	{
 		Name:        "done-always-satisfies",
 		File:        "service/jobdone.go",
 		Original:    "e := entry{seq: d.seq, task: batch.Task{ID: d.id}, done: &graphCompletion{id: d.id, action: batch.DependencyBlock}}",
