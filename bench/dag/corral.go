@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -117,26 +116,14 @@ func runCorral(o options, sh shape, bin string, cl *cleanup) (corralResult, erro
 // is -1). stop ends the nodes and reaps their processes, so that their CPU time is counted.
 func measureRun(o options, sh shape, sys *system, label, profile, connsOf string, stop func()) (corralResult, error) {
 	var res corralResult
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return res, err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return res, err
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
+	stopProfile, err := startCPUProfile(profile)
+	if err != nil {
+		return res, err
 	}
+	defer stopProfile()
 	selfBefore, childBefore := cpuTimes()
-	var err error
 	res.submit, res.wall, err = sys.run("dag", "bench", sh, o.command, o.timeout, label)
-	if profile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	if err != nil {
 		return res, err
 	}

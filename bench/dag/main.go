@@ -8,6 +8,7 @@
 //	go run ./bench/dag -sched-only -sched-store mem,sqlite,pg -peak=false   # pg: -pg URL
 //	go run ./bench/dag -store postgres://corral:corral@127.0.0.1/postgres   # server on PostgreSQL
 //	go run ./bench/dag -cpuprofile cpu.out && go tool pprof -top cpu.out
+//	go run ./bench/dag -runner-only -runner-cpuprofile runner.out   # only the node agent's Runner
 //	go run ./bench/dag -chain 0          # without the chain of 300 dependent tasks (time per hop)
 //	go run ./bench/dag -netns            # also with nodes on network namespace hosts, over TLS
 //	go run ./bench/dag -netns -local=false -hosts 2 -latency 1ms   # only that, 2 hosts, slower links
@@ -128,6 +129,8 @@ type options struct {
 	corralBin           string
 	skipMake            bool
 	runner              bool
+	runnerOnly          bool
+	runnerProfile       string
 	dir                 string
 	timeout             time.Duration
 	local               bool
@@ -160,6 +163,8 @@ func main() {
 	flag.StringVar(&o.corralBin, "corral-bin", "", "a corral binary for the agents (default: go build corral/cmd/corral)")
 	flag.BoolVar(&o.skipMake, "skip-make", false, "do not run make (no ratio)")
 	flag.BoolVar(&o.runner, "runner", true, "also run the tasks through the node agent's Runner alone (no service, no network)")
+	flag.BoolVar(&o.runnerOnly, "runner-only", false, "run only the tasks through the node agent's Runner alone (no disk probe, make, Corral, service-alone or peak run)")
+	flag.StringVar(&o.runnerProfile, "runner-cpuprofile", "", "write a CPU profile of the Runner-alone run to this file")
 	flag.StringVar(&o.dir, "dir", "", "where the runs' data directories go (default: the system's temporary directory); e.g. /dev/shm to take the disk out")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long one run may take")
 	flag.BoolVar(&o.local, "local", true, "run the DAG through Corral with local agent processes as nodes")
@@ -183,6 +188,9 @@ func main() {
 	}
 	if o.netns && o.schedOnly {
 		fatalf("-netns and -sched-only exclude each other")
+	}
+	if o.runnerOnly && (o.schedOnly || o.netns || !o.runner) {
+		fatalf("-runner-only excludes -sched-only, -netns and -runner=false")
 	}
 	if _, err := parseSchedStores(o.schedStores, o.pg); err != nil {
 		fatalf("%v", err)
@@ -233,6 +241,10 @@ func run(o options, cl *cleanup) error {
 		return peakChild(o, cl)
 	}
 	sh := newShape(o.layers, o.width, o.deps)
+	if o.runnerOnly {
+		fmt.Printf("shape: %s; P = %d; %d CPUs\n", sh, o.p, runtime.NumCPU())
+		return runRunnerAlone(o, sh, cl)
+	}
 	var skipped error
 	if o.netns {
 		if skipped = netns.Available(); skipped != nil {
@@ -310,13 +322,9 @@ func run(o options, cl *cleanup) error {
 			}
 		}
 		if o.runner {
-			fmt.Fprintf(os.Stderr, "node agent Runner alone, %d at a time\n", o.p)
-			rr, err := runRunner(sh.Total, o.p, o.command, o.dir, cl)
-			if err != nil {
-				return fmt.Errorf("runner alone: %w", err)
+			if err := runRunnerAlone(o, sh, cl); err != nil {
+				return err
 			}
-			fmt.Printf("node agent Runner alone (agent.Runner in-process, %d at a time, each result acknowledged; no service, no network): %d tasks in %.2fs, %.0f tasks/s, CPU %.1fs\n",
-				o.p, sh.Total, rr.wall.Seconds(), rate(sh.Total, rr.wall), rr.cpu.Seconds())
 		}
 	}
 
@@ -360,6 +368,19 @@ func run(o options, cl *cleanup) error {
 			fmt.Printf("ratio: %.3f\n", rate(sh.Total, corral.wall)/rate(sh.Total, mk.wall))
 		}
 	}
+	return nil
+}
+
+// runRunnerAlone runs the DAG's tasks through the node agent's Runner alone and prints what it
+// measured.
+func runRunnerAlone(o options, sh shape, cl *cleanup) error {
+	fmt.Fprintf(os.Stderr, "node agent Runner alone, %d at a time\n", o.p)
+	rr, err := runRunner(sh.Total, o.p, o.command, o.dir, o.runnerProfile, cl)
+	if err != nil {
+		return fmt.Errorf("runner alone: %w", err)
+	}
+	fmt.Printf("node agent Runner alone (agent.Runner in-process, %d at a time, each result acknowledged; no service, no network): %d tasks in %.2fs, %.0f tasks/s, CPU %.1fs\n",
+		o.p, sh.Total, rr.wall.Seconds(), rate(sh.Total, rr.wall), rr.cpu.Seconds())
 	return nil
 }
 

@@ -21,8 +21,9 @@ type runnerResult struct {
 // free and acknowledges each result (AckResult) as the service's ResultAck would. No service, no
 // network: this is the node's own cost per task (task directory, attempts file, output files,
 // spawn, outcome file, acknowledgement), which bounds what one node can run. Dependencies do not
-// matter to a node, so the tasks are independent.
-func runRunner(n, p int, command, root string, cl *cleanup) (runnerResult, error) {
+// matter to a node, so the tasks are independent. profile, if not "", receives a CPU profile of
+// this process during the run.
+func runRunner(n, p int, command, root, profile string, cl *cleanup) (runnerResult, error) {
 	var res runnerResult
 	dir, err := tempDir(root, "corral-bench-runner-", cl)
 	if err != nil {
@@ -38,6 +39,11 @@ func runRunner(n, p int, command, root string, cl *cleanup) (runnerResult, error
 		return res, err
 	}
 	defer r.Close()
+	stopProfile, err := startCPUProfile(profile)
+	if err != nil {
+		return res, err
+	}
+	defer stopProfile()
 	selfBefore, childBefore := cpuTimes()
 	start := time.Now()
 	next, finished := 0, 0
@@ -67,6 +73,7 @@ func runRunner(n, p int, command, root string, cl *cleanup) (runnerResult, error
 		}
 	}
 	res.wall = time.Since(start)
+	stopProfile()
 	selfAfter, childAfter := cpuTimes()
 	res.cpu = selfAfter - selfBefore + childAfter - childBefore
 	return res, nil

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -97,25 +96,14 @@ func runSched(o options, sh shape, storeKind, profile string, withLatency bool, 
 	if err := sys.warmUp("bench", o.p, o.command); err != nil {
 		return res, err
 	}
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return res, err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return res, err
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
+	stopProfile, err := startCPUProfile(profile)
+	if err != nil {
+		return res, err
 	}
+	defer stopProfile()
 	before, _ := cpuTimes()
 	res.submit, res.wall, err = sys.run("dag", "bench", sh, o.command, o.timeout, "scheduler alone ("+storeKind+")")
-	if profile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	after, _ := cpuTimes()
 	res.cpu = after - before
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,29 @@ func cpuTimes() (self, children time.Duration) {
 		children = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return self, children
+}
+
+// startCPUProfile starts a CPU profile of this process into the file path; stop ends it and
+// closes the file, and may be called more than once. An empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}, nil
 }
 
 // procStatusKB reads a "Name:   123 kB" line of /proc/self/status, in bytes.
