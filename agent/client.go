@@ -123,7 +123,7 @@ type ClientConfig struct {
 //     urgent: it only tells the service the node is alive, and one in a long poll that is given
 //     up may be lost);
 //   - TaskResult when an attempt ends (the Runner's OnDone), and again with every heartbeat until
-//     the service acknowledges it with ResultAck, which marks it in the task's outcome file;
+//     the service acknowledges it with ResultAck, which marks it in the task's journal;
 //   - Heartbeat every HeartbeatEvery.
 //
 // Hello and Heartbeat also name the latest start task attempt started on the node since its
@@ -187,7 +187,7 @@ type Client struct {
 }
 
 // pendingResult is a result the service has not acknowledged. local marks one the Client made
-// up for a StartTask it refused, which has no outcome file.
+// up for a StartTask it refused, which has no result in a journal.
 type pendingResult struct {
 	res   Result
 	local bool
@@ -531,9 +531,9 @@ func (c *Client) enqueueLazy(msg protocol.Message) {
 
 // hello builds a Hello, and TaskResults for the finished attempts that do not fit in it.
 func (c *Client) hello() []protocol.Message {
-	// Running first, then the outcome files: the Runner writes an attempt's outcome file
-	// before it leaves Running, so an attempt that ends in between is in both lists, never in
-	// neither (which would tell the service it was lost).
+	// Running first, then the results: the Runner writes an attempt's result to its task's
+	// journal before it leaves Running, so an attempt that ends in between is in both lists,
+	// never in neither (which would tell the service it was lost).
 	running := c.running()
 	pending, err := c.runner.PendingResults()
 	if err != nil {

@@ -25,8 +25,7 @@
 //	  workitems/<jobId>/job-1/<taskId>/   AZ_BATCH_TASK_DIR: the task directory
 //	    stdout.txt, stderr.txt            the task's output (truncated by each new attempt)
 //	    wd/                               AZ_BATCH_TASK_WORKING_DIR: the working directory
-//	    .corral-result.json               outcome of the latest ended attempt (see ReadResult)
-//	    .corral-attempts                  ids of every attempt started here, one a line
+//	    .corral-journal                   every attempt started here, its result and its acknowledgement
 //
 // As Azure does, the job directory is workitems/<jobId>/job-1 for a job and
 // workitems/<scheduleId>/job-<n> for the n-th job of a job schedule (whose id is
@@ -172,19 +171,35 @@
 //
 // # Outcomes and restarts
 //
-// When an attempt ends, its Result is written to the task's .corral-result.json atomically
-// (temporary file, then rename) before Config.OnDone is called, and an attempt stays in Running
-// until then. So an agent that crashes after an attempt ended but before its report reached the
-// service finds the result again after a restart: ReadResult reads one task's, PendingResults
-// lists every result the service has not acknowledged yet (AckResult marks one acknowledged by
-// renaming the file to .corral-result-acked.json), which is what a reconnecting agent reports.
-// Each task directory also records every attempt id ever started in it, so a retried or late
-// Start of an attempt never runs it twice, even across agent restarts. An agent that dies takes
-// its running tasks with it: each task's main process gets SIGKILL from the kernel (parent-death
-// signal), and such attempts have neither an outcome file nor a place in Running after the
-// restart, which tells the service they were lost.
+// Each task directory has a journal, .corral-journal, to which the Runner only appends, one
+// line per record: "start <attemptId>" when Start accepts an attempt (before its process
+// starts), "result <attemptId> <Result as JSON>" when it ends, and "ack <attemptId>" when
+// AckResult acknowledges that result. The latest start line names the task's current attempt:
+// a result or ack line counts only for it, so a new attempt hides the previous one's result.
+// Deleting a task directory deletes its bookkeeping with it; there is no index of the node's
+// tasks to keep in step.
 //
-// These files are not fsynced: they outlive a crash of the agent process (the kernel keeps what
+// The Runner keeps an attempt's journal open from Start to its end, and appends the result
+// before Config.OnDone is called; an attempt stays in Running until then. So an agent that
+// crashes after an attempt ended but before its report reached the service finds the result
+// again after a restart: ReadResult reads one task's, PendingResults lists every result the
+// service has not acknowledged yet, which is what a reconnecting agent reports. The start
+// lines make a retried or late Start of an attempt a no-op, even across agent restarts: Start
+// reads the journal of a task directory that exists already (a task directory it has just
+// made has none), and the Runner remembers the results it wrote and has not seen acknowledged,
+// so that neither a first attempt nor an acknowledgement reads a journal back. An agent that
+// dies takes its running tasks with it: each task's main process gets SIGKILL from the kernel
+// (parent-death signal), and such attempts have neither a result nor a place in Running after
+// the restart, which tells the service they were lost. A last line that an agent died while
+// writing (it has no newline) is ignored; the next line appended ends it first.
+//
+// Agents before the journal kept .corral-attempts and .corral-result.json instead; they are
+// not read. An agent upgraded while results were unacknowledged, or with attempts of a task
+// that may still be started again, should be drained first: otherwise such results are
+// reported as lost (the service requeues those tasks), such an attempt could run again, and
+// the node reports no start task attempt (so the service runs the start task again).
+//
+// Journals are not fsynced: they outlive a crash of the agent process (the kernel keeps what
 // was written), not a crash of the machine. A machine that crashes takes its tasks with it; the
 // service's record of each attempt is durable (the store fsyncs), and the node's loss requeues
 // them, as Azure Batch requeues the tasks of a node that reboots. What a reboot can cost is an

@@ -33,7 +33,7 @@ func makeTaskDir(t *testing.T) Layout {
 		filepath.Join(dir, "stderr.txt"):               "err\n",
 		filepath.Join(dir, "wd", "out", "result.csv"):  "a,b\n1,2\n",
 		filepath.Join(dir, ".corral-result.json"):      "{}",
-		filepath.Join(dir, ".corral-attempts"):         "a1\n",
+		filepath.Join(dir, ".corral-journal"):          "start a1\n",
 		filepath.Join(other, "stdout.txt"):             "other task\n",
 		filepath.Join(l.Root(), "secret.txt"):          "secret\n",
 		filepath.Join(dir, "wd", ".hidden-but-listed"): "x",
@@ -163,7 +163,7 @@ func TestOpenFile(t *testing.T) {
 		{"missing.txt", fs.ErrNotExist},
 		{"wd/dangling", fs.ErrNotExist},
 		{".corral-result.json", fs.ErrNotExist},
-		{".corral-attempts", fs.ErrNotExist},
+		{".corral-journal", fs.ErrNotExist},
 		{"wd/../.corral-result.json", fs.ErrNotExist},
 	}
 	for _, tt := range bad {
@@ -206,7 +206,7 @@ func TestStatFile(t *testing.T) {
 		{name: "wd/secret", want: ErrPathEscapes},
 		{name: "missing", want: fs.ErrNotExist},
 		{name: "wd/dangling", want: fs.ErrNotExist},
-		{name: ".corral-attempts", want: fs.ErrNotExist},
+		{name: ".corral-journal", want: fs.ErrNotExist},
 	}
 	for _, tt := range tests {
 		info, err := l.StatFile("job1", "task1", tt.name)
@@ -244,22 +244,9 @@ func TestPendingResultsAndAck(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := writeResult(dir, r); err != nil {
-			t.Fatal(err)
-		}
+		appendResult(t, dir, r)
 	}
-	attempts := func() []string {
-		t.Helper()
-		rs, err := l.PendingResults()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, r := range rs {
-			ids = append(ids, r.AttemptID)
-		}
-		return ids
-	}
+	attempts := func() []string { return pendingAttempts(t, l) }
 	if got, want := attempts(), []string{"a1", "a2", "a3", "a4", "a5"}; !slices.Equal(got, want) {
 		t.Fatalf("PendingResults = %q, want %q", got, want)
 	}

@@ -30,9 +30,9 @@ const (
 	// bookkeepingPrefix starts the names of Corral's own files in a task directory. They are
 	// hidden from ListFiles and refused by OpenFile.
 	bookkeepingPrefix = ".corral-"
-	resultFile        = ".corral-result.json"
-	ackedResultFile   = ".corral-result-acked.json" // the result file once AckResult renamed it
-	attemptsFile      = ".corral-attempts"
+	// journalFile, in a task directory, records its attempts, their results and their
+	// acknowledgements (see journal.go).
+	journalFile = ".corral-journal"
 )
 
 // MaxIDLength is the longest job or task id accepted, as in Azure Batch.
@@ -60,8 +60,9 @@ func ValidateID(kind, id string) error {
 	return nil
 }
 
-// validateAttemptID checks an attempt id: it is not a path component, but it is written one
-// per line in the attempts file, so it must be 1 to 256 bytes of printable ASCII without spaces.
+// validateAttemptID checks an attempt id: it is not a path component, but it is written in the
+// task's journal as a field of a line, so it must be 1 to 256 bytes of printable ASCII without
+// spaces.
 func validateAttemptID(id string) error {
 	if id == "" || len(id) > 256 {
 		return fmt.Errorf("%w: attempt id must be 1 to 256 bytes long", ErrInvalidID)

@@ -45,7 +45,7 @@ func (c *Client) restart(cmd protocol.RestartNode) {
 			c.log.Error("agent: reimage: the node's files were not all deleted", "err", err)
 		}
 		c.mu.Lock()
-		c.unacked = make(map[string]pendingResult) // their outcome files are gone
+		c.unacked = make(map[string]pendingResult) // their journals are gone
 		c.queue = dropResults(c.queue)
 		c.mu.Unlock()
 	}

@@ -1,14 +1,11 @@
 package agent
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"corral/agent/protocol"
@@ -54,8 +51,9 @@ type Result struct {
 	// Usage is what the process used, when it was reaped; zero when it did not start.
 	Usage protocol.Usage `json:"usage,omitzero"`
 
-	// Acknowledged is set in the outcome file by AckResult, once the service has recorded the
-	// result; PendingResults leaves such results out. The Runner never sets it.
+	// Acknowledged is set by ReadResult when the task's journal records an AckResult for the
+	// result (the service has recorded it); PendingResults leaves such results out. The Runner
+	// never sets it.
 	Acknowledged bool `json:"acknowledged,omitempty"`
 }
 
@@ -83,11 +81,11 @@ const (
 	CodeCommandLaunchFailed = "CommandLaunchFailed"
 )
 
-// ReadResult reads the outcome file of a task, which holds the result of the task's latest
-// attempt that ended. ok is false (and err nil) if there is none: the task never ran on this
-// node, its latest attempt is still running, or the agent stopped while it ran.
+// ReadResult reads the result of a task's latest attempt from its journal. ok is false (and
+// err nil) if there is none: the task never ran on this node, its latest attempt is still
+// running, or the agent stopped while it ran.
 //
-// The Runner writes the outcome file before it calls Config.OnDone, so after an agent restart
+// The Runner writes the result before it calls Config.OnDone, so after an agent restart
 // ReadResult finds the results of attempts whose report may not have reached the service.
 func (l Layout) ReadResult(jobID, taskID string) (res Result, ok bool, err error) {
 	dir, err := l.TaskDir(jobID, taskID)
@@ -107,51 +105,37 @@ func (l Layout) ReadStartTaskResult() (res Result, ok bool, err error) {
 // since its files were last cleared ("" if none): what the agent reports to the service, which
 // runs the start task again on a node that reports none.
 func (l Layout) LatestStartTaskAttempt() (string, error) {
-	data, err := os.ReadFile(filepath.Join(l.StartupDir(), attemptsFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
+	j, err := readJournal(l.StartupDir(), "")
 	if err != nil {
-		return "", fmt.Errorf("agent: reading start task attempts: %w", err)
+		return "", fmt.Errorf("agent: the start task's attempts: %w", err)
 	}
-	lines := strings.Fields(string(data))
-	if len(lines) == 0 {
-		return "", nil
-	}
-	return lines[len(lines)-1], nil
+	return j.latest, nil
 }
 
-// readResultIn reads the outcome file of the task directory dir (what names it in errors).
+// readResultIn reads the result of the latest attempt in the task directory dir (what names it
+// in errors).
 func readResultIn(dir, what string) (res Result, ok bool, err error) {
-	acked := false
-	data, err := os.ReadFile(filepath.Join(dir, resultFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		acked = true
-		data, err = os.ReadFile(filepath.Join(dir, ackedResultFile))
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return Result{}, false, nil
-	}
+	j, err := readJournal(dir, "")
 	if err != nil {
-		return Result{}, false, fmt.Errorf("agent: reading result of %s: %w", what, err)
+		return Result{}, false, fmt.Errorf("agent: result of %s: %w", what, err)
 	}
-	if err := json.Unmarshal(data, &res); err != nil {
+	res, ok, err = j.decodeResult()
+	if err != nil {
 		return Result{}, false, fmt.Errorf("agent: decoding result of %s: %w", what, err)
 	}
-	res.Acknowledged = res.Acknowledged || acked
-	return res, true, nil
+	return res, ok, nil
 }
 
 // PendingResults returns the results in every task directory of the node (and of the start
 // task) that have not been acknowledged with AckResult, sorted by job and task id (the start
-// task's first): what an agent that (re)connects
-// reports as finished. A task directory whose outcome file cannot be read or decoded is
-// reported in the error (all such problems joined) and skipped; the others are still returned.
+// task's first): what an agent that (re)connects reports as finished. A task directory whose
+// journal cannot be read, or whose result cannot be decoded, is reported in the error (all such
+// problems joined) and skipped; the others are still returned.
 func (l Layout) PendingResults() ([]Result, error) {
-	pattern := filepath.Join(l.root, workitemsDir, "*", jobDirGlob, "*", resultFile)
+	pattern := filepath.Join(l.root, workitemsDir, "*", jobDirGlob, "*", journalFile)
 	paths, err := filepath.Glob(pattern)
 	if err != nil {
-		return nil, fmt.Errorf("agent: listing outcome files: %w", err)
+		return nil, fmt.Errorf("agent: listing journals: %w", err)
 	}
 	var (
 		out  []Result
@@ -194,9 +178,9 @@ func (l Layout) PendingResults() ([]Result, error) {
 }
 
 // AckResult records that the service has the result of attemptID, so that PendingResults
-// stops returning it: the outcome file is renamed to the acknowledged name. It does nothing if
-// the task's outcome file holds another attempt (or none), or is already acknowledged:
-// acknowledgements may be repeated or arrive late.
+// stops returning it: an ack line is appended to the task's journal. It does nothing if the
+// task's latest attempt is another (or there is none), has no result yet, or is acknowledged
+// already: acknowledgements may be repeated or arrive late.
 func (l Layout) AckResult(jobID, taskID, attemptID string) error {
 	dir, err := l.TaskDir(jobID, taskID)
 	if err != nil {
@@ -212,39 +196,22 @@ func (l Layout) AckStartTaskResult(attemptID string) error {
 
 // ackResultIn is AckResult in the task directory dir (what names it in errors).
 func ackResultIn(dir, what, attemptID string) error {
-	res, ok, err := readResultIn(dir, what)
-	if err != nil || !ok || res.AttemptID != attemptID || res.Acknowledged {
-		return err
-	}
-	if err := os.Rename(filepath.Join(dir, resultFile), filepath.Join(dir, ackedResultFile)); err != nil {
+	j, err := readJournal(dir, "")
+	if err != nil {
 		return fmt.Errorf("agent: acknowledging result of %s: %w", what, err)
 	}
-	return nil
+	if j.result == nil || j.latest != attemptID || j.acked {
+		return nil
+	}
+	return appendAck(dir, what, attemptID, j.torn)
 }
 
-// writeResult writes res into dir's outcome file atomically: a temporary file is written and
-// renamed over the outcome file. It is not fsynced (see "Outcomes and restarts" in the package
-// documentation).
-func writeResult(dir string, res Result) error {
-	data, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return fmt.Errorf("agent: encoding result: %w", err)
-	}
-	data = append(data, '\n')
-	tmp, err := os.CreateTemp(dir, bookkeepingPrefix+"result-*.tmp")
-	if err != nil {
-		return fmt.Errorf("agent: writing result: %w", err)
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, resultFile))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("agent: writing result: %w", err)
+// appendAck appends the ack line of attemptID to the journal of the task directory dir. A
+// directory or journal that no longer exists has nothing to acknowledge.
+func appendAck(dir, what, attemptID string, torn bool) error {
+	err := appendJournal(dir, journalLine(torn, recordAck, attemptID, nil))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("agent: acknowledging result of %s: %w", what, err)
 	}
 	return nil
 }

@@ -99,7 +99,7 @@ type Config struct {
 	// DefaultTaskUIDs.
 	TaskUIDs UIDRange
 	// OnDone is called once for every attempt that Start accepted and that ended (exited,
-	// was killed, timed out, or could not be started), after its outcome file is written. It
+	// was killed, timed out, or could not be started), after its result is written. It
 	// is called from a goroutine of the Runner, never from inside Start, possibly for several
 	// attempts at once; it may call Start, Kill and Running, but not Close. Required.
 	OnDone func(Result)
@@ -107,8 +107,8 @@ type Config struct {
 	// to download starts: such a Start returns before the process does. It is called from a
 	// goroutine of the Runner, like OnDone.
 	OnStarted func(attemptID string, start time.Time)
-	// Logger receives problems the Runner cannot return to a caller (an outcome file that
-	// could not be written, for instance). Nil means slog.Default().
+	// Logger receives problems the Runner cannot return to a caller (a result that could not
+	// be written, for instance). Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -152,18 +152,24 @@ type Runner struct {
 
 	mu      sync.Mutex
 	closed  bool
-	running map[string]*attempt // by attempt id, until the outcome file is written
+	running map[string]*attempt // by attempt id, until its result is written
 	byTask  map[string]string   // "job/task" → attempt id, for running attempts
-	wg      sync.WaitGroup      // waiters and OnDone calls
+	// unacked holds, by task ("job/task"), the attempt whose result this Runner wrote to the
+	// task's journal and that AckResult has not acknowledged yet: what lets AckResult append
+	// its line without reading the journal back. A task it does not name is looked up in the
+	// journal (after a restart, for instance).
+	unacked map[string]string
+	wg      sync.WaitGroup // waiters and OnDone calls
 }
 
 // attempt is a running attempt. The fields from cmd on are guarded by Runner.mu; while
 // preparing is set (its resource files are downloading) there is no process yet.
 type attempt struct {
-	spec   TaskSpec
-	dir    string
-	env    *envBuilder        // the task's environment, which output file patterns may name
-	cancel context.CancelFunc // stops the downloads of a preparing attempt
+	spec    TaskSpec
+	dir     string
+	journal *os.File           // the task's journal, open from Start until the result is appended
+	env     *envBuilder        // the task's environment, which output file patterns may name
+	cancel  context.CancelFunc // stops the downloads of a preparing attempt
 
 	cmd       *exec.Cmd
 	pid       int
@@ -211,6 +217,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 		http:      &http.Client{},
 		running:   make(map[string]*attempt),
 		byTask:    make(map[string]string),
+		unacked:   make(map[string]string),
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -250,7 +257,7 @@ func now() time.Time { return time.Now().UTC().Round(0) }
 
 // Start starts one attempt of a task and returns once its process is running (or has failed
 // to start). The outcome is delivered later through Config.OnDone, and is also written to the
-// task's outcome file (see ReadResult).
+// task's journal (see ReadResult).
 //
 // Start is idempotent per AttemptID, because requests are retried over the network: if the
 // attempt is running, or has ever been started in this task directory (even by an earlier
@@ -266,8 +273,9 @@ func now() time.Time { return time.Now().UTC().Round(0) }
 // (ErrTaskBusy), a closed Runner (ErrClosed), or a node problem (the task directory or output
 // files cannot be created or given to the task's user, no user id can be recorded).
 //
-// A new attempt of a task truncates stdout.txt and stderr.txt and removes the previous
-// attempt's outcome file; the working directory and its contents are kept.
+// A new attempt of a task truncates stdout.txt and stderr.txt and hides the previous attempt's
+// result (ReadResult and PendingResults no longer return it); the working directory and its
+// contents are kept.
 func (r *Runner) Start(spec TaskSpec) error {
 	dir, err := r.specDir(spec)
 	if err != nil {
@@ -300,15 +308,22 @@ func (r *Runner) Start(spec TaskSpec) error {
 	}
 
 	wd := filepath.Join(dir, WorkingDirName)
-	if err := r.makeTaskDirs(dir); err != nil {
+	fresh, err := r.makeTaskDirs(dir)
+	if err != nil {
 		return fmt.Errorf("agent: start %s: creating task directory: %w", spec.AttemptID, err)
 	}
-	seen, err := attemptSeen(dir, spec.AttemptID)
-	if err != nil {
-		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
-	}
-	if seen {
-		return nil
+	torn := false // the journal ends in a partial line
+	if !fresh {
+		// A task directory made just now has no journal: only an older one can have seen
+		// the attempt.
+		j, err := readJournal(dir, spec.AttemptID)
+		if err != nil {
+			return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
+		}
+		if j.seen {
+			return nil
+		}
+		torn = j.torn
 	}
 	user, failure, err := r.userFor(spec)
 	if err != nil {
@@ -339,20 +354,22 @@ func (r *Runner) Start(spec TaskSpec) error {
 			stderr.Close()
 		}
 	}()
-	for _, f := range []string{resultFile, ackedResultFile} {
-		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("agent: start %s: removing previous outcome: %w", spec.AttemptID, err)
-		}
+	// Record the attempt before starting it: from here on a retried Start is a no-op, and the
+	// previous attempt's result is hidden. The journal stays open for the attempt's result.
+	journal, err := openJournal(dir, true)
+	if err != nil {
+		return fmt.Errorf("agent: start %s: recording the attempt: %w", spec.AttemptID, err)
 	}
-	// Record the attempt before starting it: from here on a retried Start is a no-op.
-	if err := recordAttempt(dir, spec.AttemptID); err != nil {
-		return fmt.Errorf("agent: start %s: %w", spec.AttemptID, err)
+	if _, err := journal.Write(journalLine(torn, recordStart, spec.AttemptID, nil)); err != nil {
+		journal.Close()
+		return fmt.Errorf("agent: start %s: recording the attempt: %w", spec.AttemptID, err)
 	}
+	delete(r.unacked, key)
 
 	env := r.taskEnv(spec, dir, wd)
 	if failure == nil && len(spec.ResourceFiles) > 0 {
 		ctx, cancel := context.WithCancel(context.Background())
-		a := &attempt{spec: spec, dir: dir, env: env, cancel: cancel, preparing: true}
+		a := &attempt{spec: spec, dir: dir, journal: journal, env: env, cancel: cancel, preparing: true}
 		r.running[spec.AttemptID] = a
 		r.byTask[key] = spec.AttemptID
 		handedOff = true
@@ -370,9 +387,7 @@ func (r *Runner) Start(spec TaskSpec) error {
 			JobID: spec.JobID, TaskID: spec.TaskID, AttemptID: spec.AttemptID, StartTask: spec.StartTask,
 			StartTime: start, EndTime: start, Failure: failure,
 		}
-		if err := writeResult(dir, res); err != nil {
-			r.log.Error("agent: outcome file not written", "attempt", spec.AttemptID, "err", err)
-		}
+		r.recordResultLocked(key, journal, res)
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -381,7 +396,7 @@ func (r *Runner) Start(spec TaskSpec) error {
 		return nil
 	}
 
-	a := &attempt{spec: spec, dir: dir, env: env, cmd: cmd, pid: cmd.Process.Pid, start: start}
+	a := &attempt{spec: spec, dir: dir, journal: journal, env: env, cmd: cmd, pid: cmd.Process.Pid, start: start}
 	r.running[spec.AttemptID] = a
 	r.byTask[key] = spec.AttemptID
 	r.startTimer(a)
@@ -441,17 +456,13 @@ func (r *Runner) prepareAndRun(ctx context.Context, a *attempt, user taskUser, e
 		if killed { // reported as a process that SIGKILL ended would be
 			exitCode = 128 + int(syscall.SIGKILL)
 		}
-		delete(r.running, a.spec.AttemptID)
-		delete(r.byTask, a.spec.key())
-		r.mu.Unlock()
-		closeOutputs()
 		res := Result{
 			JobID: a.spec.JobID, TaskID: a.spec.TaskID, AttemptID: a.spec.AttemptID, StartTask: a.spec.StartTask,
 			ExitCode: exitCode, StartTime: start, EndTime: start, Failure: failure, Killed: killed,
 		}
-		if err := writeResult(a.dir, res); err != nil {
-			r.log.Error("agent: outcome file not written", "attempt", a.spec.AttemptID, "err", err)
-		}
+		r.endLocked(a, res)
+		r.mu.Unlock()
+		closeOutputs()
 		r.cfg.OnDone(res)
 		r.wg.Done()
 		return
@@ -522,7 +533,7 @@ func launchFailure(err error) *Failure {
 }
 
 // wait waits for an attempt's main process to exit, kills what is left of its group, reaps it,
-// writes the outcome file and reports.
+// writes its result and reports.
 func (r *Runner) wait(a *attempt) {
 	defer r.wg.Done()
 	var killed, timedOut bool
@@ -570,14 +581,36 @@ func (r *Runner) wait(a *attempt) {
 		// A task ended by Kill (Task - Terminate) or Close (the agent stopping) uploads nothing.
 		res.UploadFailure = uploadOutputFiles(context.Background(), a.dir, a.env.get, a.spec.OutputFiles, res)
 	}
-	if err := writeResult(a.dir, res); err != nil {
-		r.log.Error("agent: outcome file not written", "attempt", a.spec.AttemptID, "err", err)
-	}
 	r.mu.Lock()
-	delete(r.running, a.spec.AttemptID)
-	delete(r.byTask, a.spec.key())
+	r.endLocked(a, res)
 	r.mu.Unlock()
 	r.cfg.OnDone(res)
+}
+
+// endLocked ends an attempt that Start accepted: its result is appended to the task's journal,
+// and only then does it leave Running, so that it is always in one or the other. r.mu is held:
+// the Runner's own readers of journals never see a line half-written.
+func (r *Runner) endLocked(a *attempt, res Result) {
+	r.recordResultLocked(a.spec.key(), a.journal, res)
+	delete(r.running, a.spec.AttemptID)
+	delete(r.byTask, a.spec.key())
+}
+
+// recordResultLocked appends res to the task's journal, open since Start, and closes it; the
+// task (key) then has res as its unacknowledged result. r.mu is held.
+func (r *Runner) recordResultLocked(key string, journal *os.File, res Result) {
+	line, err := resultLine(res)
+	if err == nil {
+		_, err = journal.Write(line)
+	}
+	if cerr := journal.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		r.log.Error("agent: result not written", "attempt", res.AttemptID, "err", err)
+		return
+	}
+	r.unacked[key] = res.AttemptID
 }
 
 func (r *Runner) timeout(a *attempt) {
@@ -634,7 +667,7 @@ func (r *Runner) Kill(attemptID string) error {
 }
 
 // Running returns the ids of the attempts that are running, sorted: every attempt that Start
-// accepted is either in this list or has its outcome file written (ReadResult), never neither.
+// accepted is either in this list or has its result written (ReadResult), never neither.
 // The service uses it to reconcile after a restart.
 func (r *Runner) Running() []string {
 	r.mu.Lock()
@@ -648,7 +681,7 @@ func (r *Runner) Running() []string {
 }
 
 // Close kills every running attempt's process group, waits until each has been reaped, its
-// outcome written and OnDone called for it, and stops the Runner. Start fails afterwards.
+// result written and OnDone called for it, and stops the Runner. Start fails afterwards.
 // Close may be called more than once.
 func (r *Runner) Close() {
 	r.mu.Lock()
@@ -691,8 +724,8 @@ func (r *Runner) KillAll() {
 }
 
 // Reimage deletes every file of the node's tasks, as ClearNodeFiles does (task directories, with
-// their outcomes and the ids of the attempts started in them; shared; startup), and creates the
-// node's directories again. No attempt may be running (KillAll first), and Start must not be
+// their journals: the attempts started in them and their results; shared; startup), and creates
+// the node's directories again. No attempt may be running (KillAll first), and Start must not be
 // called meanwhile.
 func (r *Runner) Reimage() error {
 	r.mu.Lock()
@@ -701,42 +734,78 @@ func (r *Runner) Reimage() error {
 	if running > 0 {
 		return fmt.Errorf("agent: reimage with %d attempts running", running)
 	}
+	r.mu.Lock()
+	clear(r.unacked) // their journals go
+	r.mu.Unlock()
 	if err := ClearNodeFiles(r.Root()); err != nil {
 		return err
 	}
 	return r.prepareNode()
 }
 
-// attemptSeen reports whether attemptID has ever been started in the task directory.
-func attemptSeen(dir, attemptID string) (bool, error) {
-	data, err := os.ReadFile(filepath.Join(dir, attemptsFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading attempts: %w", err)
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if line == attemptID {
-			return true, nil
-		}
-	}
-	return false, nil
+// The Runner's own ReadResult, ReadStartTaskResult, LatestStartTaskAttempt, PendingResults,
+// AckResult and AckStartTaskResult are the Layout's, under the Runner's lock: the Runner
+// appends to journals under it, so these never read a line it is writing. AckResult also
+// knows, without reading the journal, the results that this Runner wrote.
+
+// ReadResult is Layout.ReadResult.
+func (r *Runner) ReadResult(jobID, taskID string) (res Result, ok bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Layout.ReadResult(jobID, taskID)
 }
 
-// recordAttempt appends attemptID to the task directory's attempts file (not fsynced: see
-// "Outcomes and restarts" in the package documentation).
-func recordAttempt(dir, attemptID string) error {
-	f, err := os.OpenFile(filepath.Join(dir, attemptsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+// ReadStartTaskResult is Layout.ReadStartTaskResult.
+func (r *Runner) ReadStartTaskResult() (res Result, ok bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Layout.ReadStartTaskResult()
+}
+
+// LatestStartTaskAttempt is Layout.LatestStartTaskAttempt.
+func (r *Runner) LatestStartTaskAttempt() (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Layout.LatestStartTaskAttempt()
+}
+
+// PendingResults is Layout.PendingResults. It holds the Runner's lock while it reads every
+// journal: Start waits meanwhile.
+func (r *Runner) PendingResults() ([]Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Layout.PendingResults()
+}
+
+// AckResult is Layout.AckResult.
+func (r *Runner) AckResult(jobID, taskID, attemptID string) error {
+	dir, err := r.TaskDir(jobID, taskID)
 	if err != nil {
-		return fmt.Errorf("recording attempt: %w", err)
+		return err
 	}
-	_, err = f.WriteString(attemptID + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	spec := TaskSpec{JobID: jobID, TaskID: taskID}
+	return r.ack(dir, spec.key(), "task "+spec.key(), attemptID)
+}
+
+// AckStartTaskResult is Layout.AckStartTaskResult.
+func (r *Runner) AckStartTaskResult(attemptID string) error {
+	return r.ack(r.StartupDir(), TaskSpec{StartTask: true}.key(), "the start task", attemptID)
+}
+
+// ack acknowledges attemptID's result in the task directory dir of the task key (what names
+// it in errors).
+func (r *Runner) ack(dir, key, what, attemptID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id, ok := r.unacked[key]; ok {
+		if id != attemptID {
+			return nil // a stale attempt: the task's result is another's
+		}
+		delete(r.unacked, key)
+		return appendAck(dir, what, attemptID, false)
 	}
-	if err != nil {
-		return fmt.Errorf("recording attempt: %w", err)
+	if _, ok := r.byTask[key]; ok {
+		return nil // the running attempt hides every earlier result, and has none yet
 	}
-	return nil
+	return ackResultIn(dir, what, attemptID)
 }

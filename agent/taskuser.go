@@ -304,7 +304,7 @@ func (r *Runner) prepareNode() error {
 	for _, d := range dirs {
 		var err error
 		if r.isolate {
-			err = mkdirOwned(d.path, d.mode, true)
+			_, err = mkdirOwned(d.path, d.mode, true)
 		} else if d.path != root {
 			err = os.MkdirAll(d.path, 0o755)
 		}
@@ -321,10 +321,10 @@ func (r *Runner) prepareNode() error {
 		return fmt.Errorf("agent: listing task directories: %w", err)
 	}
 	for _, dir := range taskDirs {
-		if err := r.makeTaskDirs(dir); err != nil {
+		if _, err := r.makeTaskDirs(dir); err != nil {
 			return fmt.Errorf("agent: securing task directory: %w", err)
 		}
-		for _, f := range []string{StdoutFile, StderrFile, attemptsFile} {
+		for _, f := range []string{StdoutFile, StderrFile, journalFile} {
 			if err := os.Chmod(filepath.Join(dir, f), modeFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("agent: securing task directory: %w", err)
 			}
@@ -334,17 +334,26 @@ func (r *Runner) prepareNode() error {
 	return err
 }
 
-// makeTaskDirs creates a task directory and its working directory. When tasks run as users of
-// their own, it also gives the job's directories and the task directory to root with their
-// modes, and the working directory its mode (its owner is set by Start).
-func (r *Runner) makeTaskDirs(dir string) error {
+// makeTaskDirs creates a task directory and its working directory; fresh reports that the task
+// directory did not exist before (so it holds nothing yet, no journal in particular). When tasks
+// run as users of their own, it also gives the job's directories and the task directory to root
+// with their modes, and the working directory its mode (its owner is set by Start).
+func (r *Runner) makeTaskDirs(dir string) (fresh bool, err error) {
 	wd := filepath.Join(dir, WorkingDirName)
 	if !r.isolate {
-		return os.MkdirAll(wd, 0o755)
+		fresh, err = mkdirNew(dir, 0o755)
+		switch {
+		case err != nil:
+			return false, err
+		case !fresh: // an earlier attempt's: its working directory is kept
+			return false, os.MkdirAll(wd, 0o755)
+		}
+		return true, os.Mkdir(wd, 0o755)
 	}
 	if dir == r.StartupDir() {
 		// The start task's: the startup directory is made with the node's.
-		return mkdirOwned(wd, modeWorkDir, false)
+		_, err := mkdirOwned(wd, modeWorkDir, false)
+		return false, err
 	}
 	jobDir := filepath.Dir(dir)
 	dirs := []struct {
@@ -358,25 +367,48 @@ func (r *Runner) makeTaskDirs(dir string) error {
 		{wd, modeWorkDir, false},
 	}
 	for _, d := range dirs {
-		if err := mkdirOwned(d.path, d.mode, d.rootOwned); err != nil {
-			return err
+		made, err := mkdirOwned(d.path, d.mode, d.rootOwned)
+		if err != nil {
+			return false, err
+		}
+		if d.path == dir {
+			fresh = made
 		}
 	}
-	return nil
+	return fresh, nil
 }
 
-// mkdirOwned creates a directory if it does not exist, and gives it mode (whatever the umask)
-// and, if rootOwned, root as its owner.
-func mkdirOwned(path string, mode fs.FileMode, rootOwned bool) error {
-	if err := os.Mkdir(path, mode.Perm()); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
+// mkdirNew creates a directory and any missing parents (all with mode perm, less the umask);
+// made reports that the directory did not exist. It costs one mkdir where the parent exists,
+// where os.MkdirAll would stat the directory and its parent first.
+func mkdirNew(path string, perm fs.FileMode) (made bool, err error) {
+	err = os.Mkdir(path, perm)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), perm); err != nil {
+			return false, err
+		}
+		err = os.Mkdir(path, perm)
 	}
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil // a directory, or whatever the working directory's mkdir says it is
+	}
+	return err == nil, err
+}
+
+// mkdirOwned creates a directory if it does not exist (made reports whether it did not), and
+// gives it mode (whatever the umask) and, if rootOwned, root as its owner.
+func mkdirOwned(path string, mode fs.FileMode, rootOwned bool) (made bool, err error) {
+	err = os.Mkdir(path, mode.Perm())
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return false, err
+	}
+	made = err == nil
 	if rootOwned {
 		if err := os.Lchown(path, 0, 0); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return os.Chmod(path, mode)
+	return made, os.Chmod(path, mode)
 }
 
 // openOutput opens (creating or truncating) one of a task's output files, stdout.txt or

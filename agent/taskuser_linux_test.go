@@ -105,7 +105,7 @@ func TestTaskUsers(t *testing.T) {
 				{wd, want, os.ModeDir | modeWorkDir},
 				{filepath.Join(dir, StdoutFile), want, modeFile},
 				{filepath.Join(dir, StderrFile), want, modeFile},
-				{filepath.Join(dir, attemptsFile), 0, modeFile},
+				{filepath.Join(dir, journalFile), 0, modeFile},
 				{filepath.Dir(dir), 0, os.ModeDir | modeTraverse},
 				{filepath.Dir(filepath.Dir(dir)), 0, os.ModeDir | modeTraverse},
 			} {
@@ -167,9 +167,9 @@ func TestTaskCannotReach(t *testing.T) {
 		{"finished task's file", "cat " + filepath.Join(doneDir, WorkingDirName, "secret.txt"), true},
 		{"running task's file", "cat " + filepath.Join(runningDir, WorkingDirName, "secret.txt"), true},
 		{"finished task's output", "cat " + filepath.Join(doneDir, StdoutFile), true},
-		{"another task's bookkeeping", "cat " + filepath.Join(doneDir, attemptsFile), true},
+		{"another task's bookkeeping", "cat " + filepath.Join(doneDir, journalFile), true},
 		{"writing into a running task's directory", "touch " + filepath.Join(runningDir, WorkingDirName, "planted"), false},
-		{"its own bookkeeping", `/bin/sh -c 'echo forged >> "$AZ_BATCH_TASK_DIR/` + attemptsFile + `"'`, false},
+		{"its own bookkeeping", `/bin/sh -c 'echo forged >> "$AZ_BATCH_TASK_DIR/` + journalFile + `"'`, false},
 		{"a file in its task directory", `/bin/sh -c 'echo x > "$AZ_BATCH_TASK_DIR/x"'`, false},
 		{"another task's shared file", `/bin/sh -c 'rm -f "$AZ_BATCH_NODE_SHARED_DIR/done"'`, false},
 		{"signalling a running task", fmt.Sprintf("/bin/sh -c 'kill -KILL %d'", runningPid), false},
@@ -199,8 +199,9 @@ func TestTaskCannotReach(t *testing.T) {
 	if !alive(runningPid) {
 		t.Error("the running task was killed by another task")
 	}
-	if data, _ := os.ReadFile(filepath.Join(doneDir, attemptsFile)); string(data) != "a-done\n" {
-		t.Errorf("finished task's attempts = %q", data)
+	data, _ := os.ReadFile(filepath.Join(doneDir, journalFile))
+	if j := parseJournal(data, "a-done"); !j.seen || j.latest != "a-done" || j.result == nil || strings.Count(string(data), "\n") != 2 {
+		t.Errorf("finished task's journal = %q, want its start and result lines", data)
 	}
 }
 

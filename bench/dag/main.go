@@ -40,7 +40,7 @@
 //   - with -netns, before its DAG: -resize-reps times, with the pool at 0 nodes, every agent
 //     waiting to be lent a node and a job of P ready tasks waiting, the pool is resized to
 //     -hosts nodes. The figure runs from just before the resize request is sent to the first
-//     task's process start, as its agent recorded it (the outcome file's StartTime: same
+//     task's process start, as its agent recorded it (the result's StartTime: same
 //     machine, same clock). It includes the signed REST request over TLS, the pool manager
 //     and the static provider lending machines, the answer to the agent's assignment long
 //     poll (held open while it waits, so no new connection), the agent's node credential and

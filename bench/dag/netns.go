@@ -40,7 +40,7 @@ type resizeSample struct {
 	answered time.Duration // the resize request answered (202)
 	lent     time.Duration // an agent told which node it is (its "lent to a node" log line, ms)
 	recorded time.Duration // an attempt recorded: the earliest executionInfo.startTime
-	running  time.Duration // a task's process started: the earliest StartTime in the agents' outcome files
+	running  time.Duration // a task's process started: the earliest StartTime in the agents' results
 }
 
 // runNetns runs the DAG through the real server listening on the gateway of a netns.Net, so
@@ -184,7 +184,7 @@ func runNetns(o options, sh shape, bin string, cl *cleanup) (netnsResult, error)
 // to a node (for the (r+1)th time), it adds job "resize-<r>" of o.p ready tasks, resizes the
 // pool to as many nodes as there are agents, waits for the tasks to complete, and reads the
 // times of the steps to the first task's start: the agents' logs, the service's executionInfo,
-// the agents' outcome files.
+// the agents' results.
 func resizeOnce(o options, sys *system, rc *restClient, agents []*hostAgent, r int) (resizeSample, error) {
 	var s resizeSample
 	for _, a := range agents {

@@ -19,8 +19,8 @@ type runnerResult struct {
 // runRunner runs n tasks through the node agent's Runner (agent.NewRunner) in this process, p at
 // a time, the way an agent's Client drives it: one loop starts an attempt whenever a slot is
 // free and acknowledges each result (AckResult) as the service's ResultAck would. No service, no
-// network: this is the node's own cost per task (task directory, attempts file, output files,
-// spawn, outcome file, acknowledgement), which bounds what one node can run. Dependencies do not
+// network: this is the node's own cost per task (task directory, journal, output files, spawn,
+// result, acknowledgement), which bounds what one node can run. Dependencies do not
 // matter to a node, so the tasks are independent. profile, if not "", receives a CPU profile of
 // this process during the run.
 func runRunner(n, p int, command, root, profile string, cl *cleanup) (runnerResult, error) {

@@ -367,7 +367,7 @@ func (a *Agent) restart(ctx *actor.Context, r protocol.RestartNode) {
 	for _, id := range sorted(a.running) {
 		ctx.CancelTimer(a.timers[id])
 		ctx.Announce(AttemptStopped{NodeID: a.NodeID, AttemptID: id})
-		a.done[id] = true // its id is in the task's attempts file: never started again
+		a.done[id] = true // its id is in the task's journal: never started again
 	}
 	a.running, a.timers = map[string]protocol.StartTask{}, map[string]actor.TimerID{}
 	a.held = nil
