@@ -14,6 +14,7 @@ import (
 type runnerResult struct {
 	wall time.Duration
 	cpu  time.Duration // this process and its reaped children (the tasks)
+	self time.Duration // this process alone: the Runner's own cost
 }
 
 // runRunner runs n tasks through the node agent's Runner (agent.NewRunner) in this process, p at
@@ -75,6 +76,7 @@ func runRunner(n, p int, command, root, profile string, cl *cleanup) (runnerResu
 	res.wall = time.Since(start)
 	stopProfile()
 	selfAfter, childAfter := cpuTimes()
-	res.cpu = selfAfter - selfBefore + childAfter - childBefore
+	res.self = selfAfter - selfBefore
+	res.cpu = res.self + childAfter - childBefore
 	return res, nil
 }
