@@ -126,7 +126,7 @@ func openJournal(dir string, create bool) (*os.File, error) {
 	if create {
 		flag |= os.O_CREATE
 	}
-	return os.OpenFile(filepath.Join(dir, journalFile), flag, modeFile)
+	return openFile(filepath.Join(dir, journalFile), flag, modeFile)
 }
 
 // appendJournal appends one line to the journal of the task directory dir, which must exist.

@@ -4,6 +4,7 @@ package agent
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"syscall"
 	"time"
@@ -40,6 +41,24 @@ func killGroup(pgid int) error {
 		return nil
 	}
 	return err
+}
+
+// openFile is os.OpenFile (close-on-exec too) for the regular files the Runner opens per
+// attempt: its task's outputs and journal. os.OpenFile offers every descriptor to the runtime's
+// poller, which refuses a regular file: it costs two fcntl calls to make the file non-blocking,
+// an epoll_ctl that fails, and two more to make it blocking again. os.NewFile only asks
+// whether the descriptor is non-blocking.
+func openFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
+	for {
+		fd, err := syscall.Open(name, flag|syscall.O_CLOEXEC, uint32(perm.Perm()))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return os.NewFile(uintptr(fd), name), nil
+	}
 }
 
 // waitExited blocks until the child pid has exited, without reaping it (waitid with WNOWAIT):

@@ -4,6 +4,7 @@ package agent
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"syscall"
 
@@ -17,6 +18,10 @@ var platformErr = errors.New("agent: running tasks is supported on Linux only")
 func sysProcAttr(taskUser) *syscall.SysProcAttr { return nil }
 
 func killGroup(pgid int) error { return platformErr }
+
+func openFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
+	return os.OpenFile(name, flag, perm)
+}
 
 func waitExited(pid int) error { return platformErr }
 

@@ -415,7 +415,7 @@ func mkdirOwned(path string, mode fs.FileMode, rootOwned bool) (made bool, err e
 // stderr.txt, for the agent to hand to the task. When tasks run as users of their own, the
 // file is the attempt's, mode 0600.
 func (r *Runner) openOutput(path string, u taskUser) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, modeFile)
+	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, modeFile)
 	if err != nil {
 		return nil, err
 	}
