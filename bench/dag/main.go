@@ -501,8 +501,11 @@ func runChain(o options, bin string, cl *cleanup) error {
 	if err != nil {
 		return fmt.Errorf("corral chain: %w", err)
 	}
-	line := fmt.Sprintf("chain of %d tasks: corral hop (task end -> dependent start, service-recorded) %s; corral wall per task %s",
-		o.chain, latencyLine(r.tm.dep), ms(r.wall/time.Duration(ch.Total)))
+	line := fmt.Sprintf("chain of %d tasks: corral hop (task end -> dependent start, service-recorded) %s; corral wall per task %s, of which the attempt (recorded start -> recorded end: the start to the agent, the process, its result back) %s",
+		o.chain, latencyLine(r.tm.dep), ms(r.wall/time.Duration(ch.Total)), ms(mean(r.tm.attempt)))
+	if r.closedConns >= 0 {
+		line += fmt.Sprintf("; %d connections to the server closed", r.closedConns)
+	}
 	if !o.skipMake {
 		mk, err := runMake(ch, o.p, o.command, o.dir, cl)
 		if err != nil {
