@@ -158,8 +158,14 @@ func hasReport[T any](match func(T) bool) func(fakeRequest) bool {
 }
 
 func reportOf[T any](r fakeRequest) T {
+	return reportWhere[T](r, nil)
+}
+
+// reportWhere returns the first report of type T in r that match accepts (nil: any), or T's zero
+// value: a request may carry several reports of a type, the results of two attempts for one.
+func reportWhere[T any](r fakeRequest, match func(T) bool) T {
 	for _, m := range r.body.Reports {
-		if v, ok := m.Body.(T); ok {
+		if v, ok := m.Body.(T); ok && (match == nil || match(v)) {
 			return v
 		}
 	}
@@ -229,8 +235,9 @@ func TestClientAgainstScriptedServer(t *testing.T) {
 		{"type":"startTask","attemptId":"x1","jobId":"j1","taskId":"bad/id","commandLine":"true"},
 		{"type":"killTask","attemptId":5},
 		{"type":"frobnicate","x":1}]}`
-	r := f.next(ctx, hasReport(func(tr protocol.TaskResult) bool { return tr.AttemptID == "x1" }))
-	res := reportOf[protocol.TaskResult](r)
+	isX1 := func(tr protocol.TaskResult) bool { return tr.AttemptID == "x1" }
+	r := f.next(ctx, hasReport(isX1))
+	res := reportWhere(r, isX1)
 	if !strings.Contains(res.Error, codeInvalidTaskRequest) || !strings.Contains(res.Error, "bad/id") {
 		t.Errorf("result of the invalid StartTask = %+v, want an %s error", res, codeInvalidTaskRequest)
 	}

@@ -116,8 +116,9 @@ func TestClientRunsStartTask(t *testing.T) {
 	}
 	f.answers <- `{"epoch":"e1","seq":2,"commands":[
 		{"type":"startTask","attemptId":"@start/n1/1.0","poolId":"p1","commandLine":"/bin/sh -c 'touch \"$AZ_BATCH_NODE_SHARED_DIR/ready\"'","nodeStartTask":true}]}`
-	r := f.next(ctx, hasReport(func(tr protocol.TaskResult) bool { return tr.AttemptID == "@start/n1/1.0" }))
-	if res := reportOf[protocol.TaskResult](r); res.ExitCode != 0 || res.Error != "" {
+	isStart := func(tr protocol.TaskResult) bool { return tr.AttemptID == "@start/n1/1.0" }
+	r := f.next(ctx, hasReport(isStart))
+	if res := reportWhere(r, isStart); res.ExitCode != 0 || res.Error != "" {
 		t.Fatalf("start task result = %+v", res)
 	}
 	if _, err := os.Stat(filepath.Join(c.Runner().SharedDir(), "ready")); err != nil {
