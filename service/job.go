@@ -1020,17 +1020,8 @@ func (j *jobManager) stop(ctx *actor.Context, r *taskRecord, next taskRecord) bo
 	key := batch.IDKey(r.Task.ID)
 	err := j.st.Update(context.Background(), func(tx store.Tx) error {
 		var d batch.TaskCountsResult
-		if err := j.countChange(tx, &d, key, r, &next.Task); err != nil {
+		if err := j.writeStopped(tx, &d, r, &next); err != nil {
 			return err
-		}
-		if err := putJSON(tx, tableTasks, j.taskKey(next.Task.ID), next, store.AnyVersion); err != nil {
-			return err
-		}
-		if r.NodeID != "" {
-			err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, r.NodeID, r.Attempt.AttemptID), store.AnyVersion)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
 		}
 		return j.keepCounts(tx, d)
 	})
@@ -1045,6 +1036,24 @@ func (j *jobManager) stop(ctx *actor.Context, r *taskRecord, next taskRecord) bo
 	}
 	*r = next
 	return true
+}
+
+// writeStopped writes task r as next, which runs nothing, in tx: the record, the change to the
+// counts (added to d) and the removal of the attempt r ran, if any.
+func (j *jobManager) writeStopped(tx store.Tx, d *batch.TaskCountsResult, r, next *taskRecord) error {
+	if err := j.countChange(tx, d, batch.IDKey(r.Task.ID), r, &next.Task); err != nil {
+		return err
+	}
+	if err := putJSON(tx, tableTasks, j.taskKey(next.Task.ID), *next, store.AnyVersion); err != nil {
+		return err
+	}
+	if r.NodeID != "" {
+		err := tx.Delete(tableAttempts, attemptKey(j.rec.PoolID, r.NodeID, r.Attempt.AttemptID), store.AnyVersion)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // terminateJob is Job - Terminate.
@@ -1114,13 +1123,8 @@ func (j *jobManager) finishJob(ctx *actor.Context, reason string) bool {
 	if err != nil {
 		return j.rec.Job.State == batch.JobCompleted
 	}
-	for _, key := range sortedKeys(j.tasks) {
-		if r := j.tasks[key]; r.Task.State != batch.TaskCompleted {
-			if _, ok := j.terminate(ctx, r); !ok {
-				return false // still active in the store; the caller answers busy, or a later event tries again
-			}
-			ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, Round: r.Round})
-		}
+	if !j.terminateAll(ctx) {
+		return false // some still active in the store; the caller answers busy, or a later event tries again
 	}
 	ctx.Send(j.sched, withdraw{JobID: j.jobID, JobInc: j.inc})
 	job, err = batch.CompleteJob(job, now)

@@ -1,5 +1,5 @@
 // Command jobscale measures the requests about one large job whose cost should not grow with its
-// tasks: Job - Get Task Counts, and Job - Delete.
+// tasks: Job - Get Task Counts, Job - Delete and Job - Terminate.
 //
 //	go run ./bench/jobscale                 # 100,000 tasks, 200 calls
 //	go run ./bench/jobscale -tasks 20000
@@ -15,7 +15,9 @@
 //   - Job - Delete of the job: the time to its answer (202), and from the request until Get Job
 //     answers 404 (polled every 10 ms; the job shows state deleting until then), with the time an
 //     Add Task to another job takes meanwhile (the deletion goes in chunks, so other requests
-//     interleave).
+//     interleave);
+//   - Job - Terminate of a second job of -tasks tasks, added then: the time to its answer (202),
+//     and from the request until Get Job shows the job completed.
 package main
 
 import (
@@ -117,7 +119,7 @@ func run(tasks, calls int, w io.Writer) error {
 	if _, err := c.must("POST", "/pools", batch.Pool{ID: "scale", VMSize: "local", TargetDedicatedNodes: &zero}, http.StatusCreated); err != nil {
 		return err
 	}
-	for _, id := range []string{"big", "other"} {
+	for _, id := range []string{"big", "other", "ended"} {
 		if _, err := c.must("POST", "/jobs", batch.Job{ID: id, PoolInfo: batch.PoolInformation{PoolID: "scale"}}, http.StatusCreated); err != nil {
 			return err
 		}
@@ -145,7 +147,41 @@ func run(tasks, calls int, w io.Writer) error {
 	fmt.Fprintf(w, "reference, Get Job (%d calls): median %s, p99 %s\n", calls, ms(quantile(jobTimes, 0.5)), ms(quantile(jobTimes, 0.99)))
 	fmt.Fprintf(w, "ratio of medians: %.2f\n", float64(quantile(countsTimes, 0.5))/float64(quantile(jobTimes, 0.5)))
 
-	return c.deleteJob(w)
+	if err := c.deleteJob(w); err != nil {
+		return err
+	}
+	if err := c.addTasks("ended", tasks); err != nil {
+		return err
+	}
+	return c.terminateJob(w)
+}
+
+// terminateJob terminates job ended and times the answer and the job's completion.
+func (c *client) terminateJob(w io.Writer) error {
+	start := time.Now()
+	if _, err := c.must("POST", "/jobs/ended/terminate", nil, http.StatusAccepted); err != nil {
+		return err
+	}
+	answered := time.Since(start)
+	for {
+		var j batch.Job
+		out, err := c.must("GET", "/jobs/ended", nil, http.StatusOK)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(out, &j); err != nil {
+			return err
+		}
+		if j.State == batch.JobCompleted {
+			break
+		}
+		if time.Since(start) > 10*time.Minute {
+			return fmt.Errorf("job ended still %s after %v", j.State, time.Since(start))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Fprintf(w, "Job - Terminate of a job of as many active tasks: answered 202 in %s; completed after %s\n", ms(answered), ms(time.Since(start)))
+	return nil
 }
 
 // deleteJob deletes job big and times the answer, the job's disappearance, and an Add Task to

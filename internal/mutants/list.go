@@ -583,6 +583,15 @@ var Mutants = []Mutant{
 		Run:         "^(TestServiceSurvivesCrashes|TestNodeQueues)$",
 	},
 	{
+		Name:        "job-end-kills-nothing",
+		File:        "service/jobterminate.go",
+		Original:    "\t\tif r.NodeID != \"\" {\n\t\t\tctx.Send(SchedulerID(j.rec.PoolID), nodeMsg{NodeID: r.NodeID, Msg: killAttempt{AttemptID: r.Attempt.AttemptID}})\n\t\t}\n",
+		Replacement: "",
+		Description: "a job that ends (terminated, or by its tasks' exit options) records its running tasks terminated but leaves their processes running",
+		Packages:    []string{"./service"},
+		Run:         "^TestKillRightAfterRestart$",
+	},
+	{
 		Name:        "done-always-satisfies",
 		File:        "service/jobdone.go",
 		Original:    "e := entry{seq: d.seq, task: batch.Task{ID: d.id}, done: &graphCompletion{id: d.id, action: batch.DependencyBlock}}",

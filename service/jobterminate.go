@@ -1,0 +1,74 @@
+package service
+
+import (
+	"context"
+
+	"corral/actor"
+	"corral/batch"
+	"corral/store"
+)
+
+// terminateAll terminates every task of the job that has not completed, as Task - Terminate
+// does, for the job's end (finishJob): a chunk of tasks per transaction (as many as a deletion
+// takes, Config.DeleteChunk), each with the change to the counts, so that a job of many tasks
+// ends in a few writes rather than one per task. Running attempts are killed once their task's
+// chunk is written; the scheduler is not told of each task, since the job's end withdraws them
+// all. It reports false if the store failed: the chunks written before stay terminated, the
+// rest stay as they were.
+func (j *jobManager) terminateAll(ctx *actor.Context) bool {
+	chunk := j.deleteChunk
+	if chunk <= 0 {
+		chunk = defaultDeleteChunk
+	}
+	var open []*taskRecord
+	for _, key := range sortedKeys(j.tasks) {
+		if r := j.tasks[key]; r.Task.State != batch.TaskCompleted {
+			open = append(open, r)
+		}
+	}
+	for len(open) > 0 {
+		n := min(chunk, len(open))
+		if !j.terminateChunk(ctx, open[:n]) {
+			return false
+		}
+		open = open[n:]
+	}
+	return true
+}
+
+// terminateChunk terminates the tasks of recs in one transaction.
+func (j *jobManager) terminateChunk(ctx *actor.Context, recs []*taskRecord) bool {
+	now := ctx.Now()
+	nexts := make([]taskRecord, len(recs))
+	for i, r := range recs {
+		t, _, err := batch.FinishTask(r.Task, batch.Exit{Condition: batch.ExitTerminated}, now)
+		ctx.Assert(err == nil, "job %s task %s: terminate: %v", j.jobID, r.Task.ID, err)
+		nexts[i] = *r
+		nexts[i].Task = t
+		nexts[i].Attempt, nexts[i].NodeID = attemptRef{}, ""
+	}
+	err := j.st.Update(context.Background(), func(tx store.Tx) error {
+		var d batch.TaskCountsResult
+		for i, r := range recs {
+			if err := j.writeStopped(tx, &d, r, &nexts[i]); err != nil {
+				return err
+			}
+		}
+		return j.keepCounts(tx, d)
+	})
+	for _, r := range recs {
+		j.wrote(batch.IDKey(r.Task.ID), err)
+	}
+	if err != nil {
+		return false
+	}
+	for i, r := range recs {
+		if r.NodeID != "" {
+			ctx.Send(SchedulerID(j.rec.PoolID), nodeMsg{NodeID: r.NodeID, Msg: killAttempt{AttemptID: r.Attempt.AttemptID}})
+		}
+		*r = nexts[i]
+		j.open--
+		ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, Round: r.Round})
+	}
+	return true
+}
