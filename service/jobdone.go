@@ -17,8 +17,8 @@ import (
 // Reactivate, Update, Delete), and what the job manager decides from it is small: its place in
 // the dependency graph, whether its dependents may run, whether it failed (the counts), and its
 // Seq and round (the monitors' names for its life). So once the store holds a task completed,
-// the job manager keeps only that (doneTask, about a tenth of the record), and reads the record
-// back from the store when a request needs the rest (thaw). In a job of many short tasks, almost
+// the job manager keeps only that (doneTask), and reads the record back from the store when a
+// request needs the rest (thaw). In a job of many short tasks, almost
 // every task is completed most of the time; reads of tasks come from the store, not from here.
 //
 // A task is made small only once its completion is in the store with no write of it pending or

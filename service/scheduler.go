@@ -375,9 +375,10 @@ func (s *scheduler) placeable() int {
 	q := s.queueing()
 	room := 0
 	for _, id := range s.nodes {
-		room += max(s.free[id], 0)
 		if q {
-			room += max(s.free[id]+s.total[id], 0) - max(s.free[id], 0)
+			room += max(s.free[id]+s.total[id], 0) // its free slots, then its queue
+		} else {
+			room += max(s.free[id], 0)
 		}
 	}
 	return min(room, len(s.queue))
