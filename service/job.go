@@ -88,6 +88,15 @@ type (
 		JobInc, Seq   int64
 		Round         int
 		Satisfies     bool // its dependents may run (dependencyAction satisfy)
+		// Early: announced with the sends of the batch that wrote it, before the starts of its
+		// dependents written in the same batch (see jobhop.go); BatchWritten follows them.
+		Early bool
+	}
+	// BatchWritten is announced once a job manager's batch is written and all it sends and
+	// announces is out (see pendingBatch).
+	BatchWritten struct {
+		JobID  string
+		JobInc int64
 	}
 	// JobFinished is announced when a life of a job is recorded completed, with the reason it
 	// terminated (Azure's executionInfo.terminateReason).
@@ -152,6 +161,8 @@ type jobManager struct {
 	unsure map[string]bool
 
 	enqueued    bool          // tasks were handed to the scheduler (which may propose them) in this life of the host
+	awaitSched  int           // enqueues whose answer (enqueued) has not come (see jobhop.go)
+	holdFor     int           // the flush waits for this many of those answers (0: it does not wait)
 	deleteChunk int           // tasks removed per transaction while Deleting (Config.DeleteChunk)
 	deleteDelay time.Duration // the wait before removing more, after the store failed
 	waiters     []Request     // deletes that wait for the job to be gone (DeleteJob.Wait)
@@ -191,6 +202,7 @@ type pendingBatch struct {
 	failed []func(ctx *actor.Context)
 	before map[string]taskRecord // by IDKey(task): records as they were in the store
 	runs   map[string]nodeRuns   // by node: attempts that ended with a result, to count
+	early  bool                  // a completion in it is in the graph already (see jobhop.go)
 }
 
 // flushJob is the event a job manager sends itself to write its pending batch.
@@ -222,6 +234,8 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.Defer[attemptEnded](),
 		actor.Defer[attemptLaunched](),
 		actor.Ignore[sendCounts](),
+		actor.Ignore[enqueued](), // of an enqueue of the life before a reload
+		actor.Ignore[heldFlush](),
 		actor.Targets("Active", "Done", "Deleting"),
 	)
 	m.State("Active",
@@ -229,7 +243,9 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(j.propose),
 		actor.On(j.launched),
 		actor.On(j.ended),
-		actor.On(j.flush),
+		actor.On(j.flushOrHold),
+		actor.On(j.schedAnswered),
+		actor.On(j.holdExpired),
 		actor.On(flushFirst(j, j.terminateTask)),
 		actor.On(flushFirst(j, j.terminateJob)),
 		actor.On(flushFirst(j, j.patchJob)),
@@ -267,7 +283,9 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r EnableJob) { reply(ctx, r.Request, jobCompleted()) }),
 		actor.On(func(ctx *actor.Context, r ReactivateTask) { reply(ctx, r.Request, jobCompleted()) }),
 		actor.Ignore[retrySettle](),
-		actor.On(j.flush),          // a batch is never pending here: this is the flush of one written already
+		actor.On(j.flush),         // a batch is never pending here: this is the flush of one written already
+		actor.On(j.schedAnswered), // the same: a batch written already
+		actor.On(j.holdExpired),
 		actor.Ignore[sendCounts](), // the scheduler forgot the job's counts with its withdraw
 		actor.Ignore[retryJobLoad](),
 		actor.Ignore[attemptLaunched](),
@@ -563,19 +581,26 @@ func (j *jobManager) add(ctx *actor.Context, req AddTasks) {
 // queue hands ready tasks that are still active to the scheduler, unless the job is disabled or
 // on its way there or back (the enable queues every ready task).
 func (j *jobManager) queue(ctx *actor.Context, ids []string) {
-	if !j.schedulable() {
-		return
-	}
-	var ready []readyTask
-	for _, id := range ids {
-		if r := j.tasks[batch.IDKey(id)]; r != nil && r.Task.State == batch.TaskActive && r.NodeID == "" {
-			ready = append(ready, j.ready(r))
-		}
-	}
-	if len(ready) > 0 {
+	if ready := j.readyOf(ids); len(ready) > 0 {
 		ctx.Send(j.sched, enqueue{Tasks: ready})
 		j.enqueued = true
 	}
+}
+
+// readyOf is what queue hands the scheduler of tasks ids: those active, on no node and ready in
+// the graph (a completion not written after all makes its dependents wait again: see
+// jobhop.go); none while the job is not schedulable.
+func (j *jobManager) readyOf(ids []string) []readyTask {
+	if !j.schedulable() {
+		return nil
+	}
+	var ready []readyTask
+	for _, id := range ids {
+		if r := j.tasks[batch.IDKey(id)]; r != nil && r.Task.State == batch.TaskActive && r.NodeID == "" && j.graph.Ready(id) {
+			ready = append(ready, j.ready(r))
+		}
+	}
+	return ready
 }
 
 // ready is a task as the scheduler queues it.
@@ -737,6 +762,9 @@ func (j *jobManager) flush(ctx *actor.Context, _ flushJob) {
 			}
 		}
 		j.recount()
+		if b.early {
+			j.rebuildGraph(ctx) // without the completions that were not written
+		}
 		for i, f := range b.sends {
 			if b.later[i] {
 				f(ctx) // an answer that depends on nothing in the batch (a proposal not taken)
@@ -753,6 +781,7 @@ func (j *jobManager) flush(ctx *actor.Context, _ flushJob) {
 	for _, f := range b.follow {
 		f(ctx)
 	}
+	ctx.Announce(BatchWritten{JobID: j.jobID, JobInc: j.inc})
 	j.settle(ctx) // the end of a job's last running task may finish its disable
 	j.compactDone()
 	// The follows change the graph (tasks become ready): counts sent since the batch opened may
@@ -856,9 +885,11 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 	}
 	next.Attempt, next.NodeID = attemptRef{}, ""
 	prevNode, prevAttempt := r.NodeID, r.Attempt.AttemptID
-	if next.Task.State == batch.TaskCompleted {
+	completes := next.Task.State == batch.TaskCompleted
+	if completes {
 		j.open--
 	}
+	early := false // the completion is in the graph before it is written (see jobhop.go)
 	j.change(ctx, r, next, []batchWrite{
 		{table: tableTasks, key: j.taskKey(next.Task.ID), value: next},
 		{table: tableAttempts, key: attemptKey(j.rec.PoolID, prevNode, prevAttempt), delete: true},
@@ -874,18 +905,28 @@ func (j *jobManager) ended(ctx *actor.Context, e attemptEnded) {
 		if e.Kill {
 			ctx.Send(SchedulerID(e.PoolID), nodeMsg{NodeID: e.NodeID, Msg: killAttempt{AttemptID: e.Ref.AttemptID}})
 		}
-	}, func(ctx *actor.Context) {
-		if requeue || outcome.Retry {
-			j.queue(ctx, []string{next.Task.ID})
-			return
+		if early {
+			// Before the sends of the batch's later changes: a dependent's start among them.
+			seq, round := j.lifeOf(next.Task.ID)
+			ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: next.Task.ID, JobInc: j.inc, Seq: seq, Round: round,
+				Satisfies: outcome.ExitOptions.DependencyAction != batch.DependencyBlock, Early: true})
 		}
-		j.completed(ctx, next.Task.ID, outcome.ExitOptions)
+	}, func(ctx *actor.Context) {
+		switch {
+		case requeue || outcome.Retry:
+			j.queue(ctx, []string{next.Task.ID})
+		case early:
+			j.checkDone(ctx)
+		default:
+			j.completed(ctx, next.Task.ID, outcome.ExitOptions)
+		}
 	}, func(ctx *actor.Context) {
 		// Not recorded: it comes back by timer. A loss is reported once; a result is repeated
 		// by its agent until it is recorded, but not when the node has left meanwhile (its
 		// session stopped). A second record of the same end is stale and changes nothing.
 		ctx.StartTimer(lostRetry, e)
 	})
+	early = completes && !e.Lost && j.completeEarly(ctx, next.Task.ID, outcome.ExitOptions)
 	if !e.Lost {
 		c := j.batch.runs[e.NodeID]
 		c.Run++

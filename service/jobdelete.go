@@ -66,6 +66,8 @@ func (j *jobManager) defineDeleting(m *actor.Machine) {
 			}
 		}),
 		actor.On(j.flush), // of a lost attempt's record (lateReport)
+		actor.On(j.schedAnswered),
+		actor.On(j.holdExpired),
 		actor.Ignore[attemptLaunched](),
 		actor.Ignore[sendCounts](), // the scheduler forgot the job's counts with its withdraw
 		actor.Ignore[retrySettle](),
@@ -90,6 +92,8 @@ func (j *jobManager) defineDeleting(m *actor.Machine) {
 			}
 		}),
 		actor.Ignore[flushJob](),
+		actor.Ignore[enqueued](),
+		actor.Ignore[heldFlush](),
 		actor.Ignore[attemptLaunched](),
 		actor.Ignore[sendCounts](),
 		actor.Ignore[retrySettle](),

@@ -70,8 +70,21 @@ func (w *nodesShowWork) Define(m *actor.Machine) {
 			}
 			on := w.lastNode[e.JobID+"/"+e.TaskID]
 			w.completedOn[on]++
+			if e.Early {
+				// Starts written with it are announced after it: the counts are checked once
+				// the batch is out (BatchWritten).
+				return
+			}
 			for _, n := range w.check(ctx) {
 				if w.whole && n.ID == on {
+					ctx.Assert(n.TotalTasksRun >= w.completedOn[on], "%d tasks completed on node %s, which shows %d run",
+						w.completedOn[on], on, n.TotalTasksRun)
+				}
+			}
+		}),
+		actor.On(func(ctx *actor.Context, e BatchWritten) {
+			for _, n := range w.check(ctx) {
+				if on := n.ID; w.whole {
 					ctx.Assert(n.TotalTasksRun >= w.completedOn[on], "%d tasks completed on node %s, which shows %d run",
 						w.completedOn[on], on, n.TotalTasksRun)
 				}

@@ -20,8 +20,16 @@ type (
 		Slots  int
 	}
 
-	// enqueue hands ready tasks to the scheduler, in the order they should run.
-	enqueue struct{ Tasks []readyTask }
+	// enqueue hands ready tasks to the scheduler, in the order they should run. ReplyTo, if
+	// set, is told enqueued once the scheduler has placed what it can: after every proposal it
+	// made for them (see jobhop.go).
+	enqueue struct {
+		Tasks   []readyTask
+		ReplyTo actor.ID
+	}
+
+	// enqueued answers an enqueue that asked for it.
+	enqueued struct{}
 
 	// withdraw takes tasks back from the scheduler's queue (terminated or deleted).
 	withdraw struct {
@@ -184,6 +192,9 @@ func (s *scheduler) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, e enqueue) {
 			s.queue = append(s.queue, e.Tasks...)
 			s.dispatch(ctx)
+			if e.ReplyTo != "" {
+				ctx.Send(e.ReplyTo, enqueued{})
+			}
 		}),
 		actor.On(func(ctx *actor.Context, w withdraw) {
 			s.queue = slices.DeleteFunc(s.queue, func(t readyTask) bool {

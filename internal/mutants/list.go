@@ -609,4 +609,22 @@ var Mutants = []Mutant{
 		Packages:    []string{"./service"},
 		Run:         "^(TestCompletedTasksKeptSmall|TestServiceCountsKept)$",
 	},
+	{
+		Name:        "hop-graph-kept-after-failed-write",
+		File:        "service/job.go",
+		Original:    "\t\tif b.early {\n\t\t\tj.rebuildGraph(ctx) // without the completions that were not written\n\t\t}\n",
+		Replacement: "",
+		Description: "a completion applied to the dependency graph before its write stays there when the write fails, so its dependents may run before it is recorded",
+		Packages:    []string{"./service"},
+		Run:         "^TestHopThroughFailures$",
+	},
+	{
+		Name:        "hop-flush-not-held",
+		File:        "service/jobhop.go",
+		Original:    "\tif j.awaitSched == 0 || j.batch == nil {\n",
+		Replacement: "\tif true {\n",
+		Description: "a job manager writes a task's end without waiting for the scheduler's answer, so its dependent's attempt takes a second commit",
+		Packages:    []string{"./service"},
+		Run:         "^TestHopInOneCommit$",
+	},
 }
