@@ -493,7 +493,9 @@ func peakChild(o options, cl *cleanup) error {
 
 // runChain runs a chain of o.chain tasks, each depending on the one before, through Corral and
 // make, and prints the time per hop: from a task's end to its dependent's start as Corral
-// records them (executionInfo), and each run's wall time per task.
+// records them (executionInfo: the end as the agent reports it, the start when the job manager
+// takes the dependent's attempt, before the one commit that records both), and each run's wall
+// time per task, which is the hop end to end.
 func runChain(o options, bin string, cl *cleanup) error {
 	ch := newShape(o.chain, 1, 1)
 	fmt.Fprintf(os.Stderr, "chain of %d tasks\n", o.chain)
@@ -501,7 +503,7 @@ func runChain(o options, bin string, cl *cleanup) error {
 	if err != nil {
 		return fmt.Errorf("corral chain: %w", err)
 	}
-	line := fmt.Sprintf("chain of %d tasks: corral hop (task end -> dependent start, service-recorded) %s; corral wall per task %s, of which the attempt (recorded start -> recorded end: the start to the agent, the process, its result back) %s",
+	line := fmt.Sprintf("chain of %d tasks: corral hop (task end -> dependent start, service-recorded, before their commit) %s; corral wall per task %s, of which the attempt (recorded start -> recorded end: the start to the agent, the process, its result back) %s",
 		o.chain, latencyLine(r.tm.dep), ms(r.wall/time.Duration(ch.Total)), ms(mean(r.tm.attempt)))
 	if r.closedConns >= 0 {
 		line += fmt.Sprintf("; %d connections to the server closed", r.closedConns)
