@@ -486,11 +486,10 @@ func (a *account) toJob(ctx *actor.Context, jobID string, req Request, ev actor.
 		reply(ctx, req, notFound("JobNotFound", "job"))
 	case a.done[key]:
 		// No manager was started for a job completed before the service started; one is
-		// started now for what needs one (deletes), and the rest is answered here.
+		// started now for what needs one (deletes, and Task - Terminate: the job's end may
+		// have left tasks active), and the rest is answered here.
 		switch ev.(type) {
-		case TerminateTask:
-			reply(ctx, req, nil) // every task of a completed job is completed
-		case DeleteJob, DeleteTask:
+		case TerminateTask, DeleteJob, DeleteTask:
 			delete(a.done, key)
 			ctx.Create(string(jobActor(l.ID, l.Inc)), a.jobManager(l.ID, l.Inc))
 			ctx.Send(jobActor(l.ID, l.Inc), ev)

@@ -272,7 +272,7 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.On(func(ctx *actor.Context, r TerminateJob) {
 			reply(ctx, r.Request, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
 		}),
-		actor.On(func(ctx *actor.Context, r TerminateTask) { reply(ctx, r.Request, nil) }),
+		actor.On(j.terminateLeftActive),
 		actor.On(func(ctx *actor.Context, r PatchJob) {
 			reply(ctx, r.Request, &batch.Error{Code: "JobCompleted", Message: "The specified job is already in a completed state."})
 		}),
@@ -1017,26 +1017,35 @@ func (j *jobManager) checkDone(ctx *actor.Context) {
 // terminateTask is Task - Terminate: a task that has not completed completes now, as terminated;
 // a running attempt is killed and its late result ignored.
 func (j *jobManager) terminateTask(ctx *actor.Context, req TerminateTask) {
+	if r, opts, ok := j.terminateRequested(ctx, req); ok {
+		reply(ctx, req.Request, nil)
+		j.completed(ctx, r.Task.ID, opts)
+	}
+}
+
+// terminateRequested records the task Task - Terminate names completed as terminated, if it has
+// not completed, and reports true; otherwise it answers the request (done already, not found,
+// or the store failed) and reports false.
+func (j *jobManager) terminateRequested(ctx *actor.Context, req TerminateTask) (*taskRecord, batch.ExitOptions, bool) {
 	if _, done := j.done[batch.IDKey(req.TaskID)]; done {
 		reply(ctx, req.Request, nil) // completed already
-		return
+		return nil, batch.ExitOptions{}, false
 	}
 	r := j.tasks[batch.IDKey(req.TaskID)]
 	if r == nil {
 		reply(ctx, req.Request, notFound("TaskNotFound", "task"))
-		return
+		return nil, batch.ExitOptions{}, false
 	}
 	if r.Task.State == batch.TaskCompleted {
 		reply(ctx, req.Request, nil)
-		return
+		return nil, batch.ExitOptions{}, false
 	}
 	opts, ok := j.terminate(ctx, r)
 	if !ok {
-		reply(ctx, req.Request, &batch.Error{Code: "ServerBusy", Message: "The server is currently unable to receive requests. Please retry your request."})
-		return
+		reply(ctx, req.Request, busy())
+		return nil, batch.ExitOptions{}, false
 	}
-	reply(ctx, req.Request, nil)
-	j.completed(ctx, r.Task.ID, opts)
+	return r, opts, true
 }
 
 // terminate records a task completed as terminated, killing its attempt if it runs.

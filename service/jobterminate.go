@@ -8,13 +8,15 @@ import (
 	"corral/store"
 )
 
-// terminateAll terminates every task of the job that has not completed, as Task - Terminate
-// does, for the job's end (finishJob): a chunk of tasks per transaction (as many as a deletion
-// takes, Config.DeleteChunk), each with the change to the counts, so that a job of many tasks
-// ends in a few writes rather than one per task. Running attempts are killed once their task's
-// chunk is written; the scheduler is not told of each task, since the job's end withdraws them
-// all. It reports false if the store failed: the chunks written before stay terminated, the
-// rest stay as they were.
+// terminateAll terminates, for the job's end (finishJob), every task of the job that is on a
+// node, as Task - Terminate does: those running or preparing, and those queued on a node (see
+// queue.go), which may have started there already. A task still waiting for a node stays
+// active, as on Azure ("any remaining active Tasks will not be scheduled"), so the job's end
+// costs what runs, not what waits. A chunk of tasks per transaction (as many as a deletion
+// takes, Config.DeleteChunk), each with the change to the counts. Attempts are killed once
+// their task's chunk is written; the scheduler is not told of each task, since the job's end
+// withdraws them all. It reports false if the store failed: the chunks written before stay
+// terminated, the rest stay as they were.
 func (j *jobManager) terminateAll(ctx *actor.Context) bool {
 	chunk := j.deleteChunk
 	if chunk <= 0 {
@@ -22,7 +24,7 @@ func (j *jobManager) terminateAll(ctx *actor.Context) bool {
 	}
 	var open []*taskRecord
 	for _, key := range sortedKeys(j.tasks) {
-		if r := j.tasks[key]; r.Task.State != batch.TaskCompleted {
+		if r := j.tasks[key]; r.Task.State != batch.TaskCompleted && (r.NodeID != "" || r.Task.State != batch.TaskActive) {
 			open = append(open, r)
 		}
 	}
@@ -71,4 +73,15 @@ func (j *jobManager) terminateChunk(ctx *actor.Context, recs []*taskRecord) bool
 		ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, Round: r.Round})
 	}
 	return true
+}
+
+// terminateLeftActive is Task - Terminate of a completed job: a task that its end left active
+// (it waited for a node) completes now, as terminated; one that has completed stays as it is.
+// Nothing of the job runs any more, so its dependents and the job do not react.
+func (j *jobManager) terminateLeftActive(ctx *actor.Context, req TerminateTask) {
+	if r, opts, ok := j.terminateRequested(ctx, req); ok {
+		ctx.Announce(TaskCompleted{JobID: j.jobID, TaskID: r.Task.ID, JobInc: j.inc, Seq: r.Seq, Round: r.Round,
+			Satisfies: opts.DependencyAction != batch.DependencyBlock})
+		reply(ctx, req.Request, nil)
+	}
 }

@@ -106,13 +106,37 @@ type eventuallyDone struct {
 	deps      map[string][]string
 	completed map[string]bool
 	blocking  map[string]bool
+	ended     map[string]bool // lives of jobs that completed (jobTask(job, inc, "")): their active tasks stay active
 }
 
 func (e *eventuallyDone) Define(m *actor.Machine) {
 	m.State("Idle", actor.Temp(actor.Cold),
-		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.On(e.deleted), actor.On(e.reactivated), actor.Ignore[TaskStarted](), actor.Targets("Pending"))
+		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.On(e.deleted), actor.On(e.reactivated), actor.Ignore[TaskStarted](),
+		actor.On(e.finished), actor.On(e.stateRecorded), actor.Targets("Pending"))
 	m.State("Pending", actor.Temp(actor.Hot),
-		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.On(e.deleted), actor.On(e.reactivated), actor.Ignore[TaskStarted](), actor.Targets("Idle"))
+		actor.On(e.added), actor.On(e.completedTask), actor.On(e.recovered), actor.On(e.deleted), actor.On(e.reactivated), actor.Ignore[TaskStarted](),
+		actor.On(e.finished), actor.On(e.stateRecorded), actor.Targets("Idle"))
+}
+
+// finished: the tasks of a job that completed (terminated, or by its tasks' exit options or
+// onAllTasksComplete) need not complete; those still active stay so, as on Azure.
+func (e *eventuallyDone) finished(ctx *actor.Context, f JobFinished) {
+	e.end(ctx, f.JobID, f.JobInc)
+}
+
+// stateRecorded: the same for a job found completed when its manager loads.
+func (e *eventuallyDone) stateRecorded(ctx *actor.Context, r JobStateRecorded) {
+	if r.State == batch.JobCompleted {
+		e.end(ctx, r.JobID, r.JobInc)
+	}
+}
+
+func (e *eventuallyDone) end(ctx *actor.Context, jobID string, inc int64) {
+	if e.ended == nil {
+		e.ended = map[string]bool{}
+	}
+	e.ended[jobTask(jobID, inc, "")] = true
+	e.update(ctx)
 }
 
 // reactivated makes a task pending again: it must complete once more.
@@ -164,6 +188,16 @@ func (e *eventuallyDone) completedTask(ctx *actor.Context, c TaskCompleted) {
 	e.update(ctx)
 }
 
+// jobEnded reports whether task id (jobTask) belongs to a life of a job that completed.
+func (e *eventuallyDone) jobEnded(id string) bool {
+	for life := range e.ended {
+		if strings.HasPrefix(id, life) {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *eventuallyDone) blocked(id string, depth int) bool {
 	if depth > len(e.deps) {
 		return false
@@ -178,7 +212,7 @@ func (e *eventuallyDone) blocked(id string, depth int) bool {
 
 func (e *eventuallyDone) update(ctx *actor.Context) {
 	for id := range e.deps {
-		if !e.completed[id] && !e.blocked(id, 0) {
+		if !e.completed[id] && !e.blocked(id, 0) && !e.jobEnded(id) {
 			ctx.Goto("Pending")
 			return
 		}
