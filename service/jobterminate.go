@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 
 	"corral/actor"
 	"corral/batch"
@@ -22,11 +23,16 @@ func (j *jobManager) terminateAll(ctx *actor.Context) bool {
 	if chunk <= 0 {
 		chunk = defaultDeleteChunk
 	}
-	var open []*taskRecord
-	for _, key := range sortedKeys(j.tasks) {
-		if r := j.tasks[key]; r.Task.State != batch.TaskCompleted && (r.NodeID != "" || r.Task.State != batch.TaskActive) {
-			open = append(open, r)
+	var keys []string // a few among many: sorted once found, so that the order is the store's
+	for key, r := range j.tasks {
+		if r.Task.State != batch.TaskCompleted && (r.NodeID != "" || r.Task.State != batch.TaskActive) {
+			keys = append(keys, key)
 		}
+	}
+	slices.Sort(keys)
+	open := make([]*taskRecord, len(keys))
+	for i, key := range keys {
+		open[i] = j.tasks[key]
 	}
 	for len(open) > 0 {
 		n := min(chunk, len(open))

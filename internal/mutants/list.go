@@ -639,8 +639,8 @@ var Mutants = []Mutant{
 	{
 		Name:        "job-end-completes-waiting",
 		File:        "service/jobterminate.go",
-		Original:    "r.Task.State != batch.TaskCompleted && (r.NodeID != \"\" || r.Task.State != batch.TaskActive)",
-		Replacement: "r.Task.State != batch.TaskCompleted",
+		Original:    "if r.Task.State != batch.TaskCompleted && (r.NodeID != \"\" || r.Task.State != batch.TaskActive) {",
+		Replacement: "if r.Task.State != batch.TaskCompleted {",
 		Description: "a job's end terminates the tasks that wait for a node too, where Azure leaves them active",
 		Packages:    []string{"./service"},
 		Run:         "^TestJobEndLeavesWaitingTasksActive$",
