@@ -218,7 +218,10 @@ type retryJobLoad struct{}
 // Define declares the job manager's states: Loading (rebuilding from the store), then Active.
 func (j *jobManager) Define(m *actor.Machine) {
 	m.State("Loading",
-		actor.OnEntry(j.load),
+		actor.OnEntry(func(ctx *actor.Context) {
+			j.holdFor = 0 // no flush is held across a reload: the batch was written before it
+			j.load(ctx)
+		}),
 		actor.On(func(ctx *actor.Context, _ retryJobLoad) { j.load(ctx) }),
 		actor.Defer[AddTasks](),
 		actor.Defer[TerminateJob](),
@@ -234,7 +237,9 @@ func (j *jobManager) Define(m *actor.Machine) {
 		actor.Defer[attemptEnded](),
 		actor.Defer[attemptLaunched](),
 		actor.Ignore[sendCounts](),
-		actor.Ignore[enqueued](), // of an enqueue of the life before a reload
+		// The answer to an enqueue sent before a reload (an add found the store ahead of it):
+		// counted, so that later flushes do not wait for it; no batch is pending here.
+		actor.On(func(ctx *actor.Context, _ enqueued) { j.awaitSched = max(j.awaitSched-1, 0) }),
 		actor.Ignore[heldFlush](),
 		actor.Targets("Active", "Done", "Deleting"),
 	)
