@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,8 +19,7 @@ import (
 // it wrote.
 type commitLog struct {
 	store.Store
-	mu      sync.Mutex
-	commits [][]taskRecord
+	commits [][]taskRecord // the tester runs one actor at a time: no lock
 }
 
 func (c *commitLog) Update(ctx context.Context, fn func(store.Tx) error) error {
@@ -31,9 +29,7 @@ func (c *commitLog) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return fn(&loggingTx{Tx: tx, wrote: &wrote})
 	})
 	if err == nil {
-		c.mu.Lock()
 		c.commits = append(c.commits, wrote)
-		c.mu.Unlock()
 	}
 	return err
 }
@@ -41,8 +37,6 @@ func (c *commitLog) Update(ctx context.Context, fn func(store.Tx) error) error {
 // firstAttempt returns the first committed transaction that wrote task id with an attempt, or
 // nil.
 func (c *commitLog) firstAttempt(id string) []taskRecord {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, commit := range c.commits {
 		for _, r := range commit {
 			if r.Task.ID == id && r.Attempt.AttemptID != "" {

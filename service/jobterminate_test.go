@@ -20,12 +20,11 @@ type jobEndLeavesWaiting struct {
 	terminated string          // the task the client terminates once the job has ended
 	onNode     map[string]bool // jobTask: started or queued on a node in this life
 	ended      map[string]bool // jobTask(job, inc, ""): lives of jobs that finished
-	done       map[string]bool // jobTask: completed
 }
 
 func (w *jobEndLeavesWaiting) init() {
 	if w.onNode == nil {
-		w.onNode, w.ended, w.done = map[string]bool{}, map[string]bool{}, map[string]bool{}
+		w.onNode, w.ended = map[string]bool{}, map[string]bool{}
 	}
 }
 
@@ -38,7 +37,6 @@ func (w *jobEndLeavesWaiting) Define(m *actor.Machine) {
 	completed := func(ctx *actor.Context, e TaskCompleted) {
 		w.init()
 		k := jobTask(e.JobID, e.JobInc, e.TaskID)
-		w.done[k] = true
 		if !w.ended[jobTask(e.JobID, e.JobInc, "")] {
 			ctx.Assert(w.onNode[k], "task %s completed before the job's end without having been placed on a node", e.TaskID)
 		}
@@ -56,7 +54,6 @@ func (w *jobEndLeavesWaiting) Define(m *actor.Machine) {
 				// Its completion may be one the monitor did not see (a write reported failed
 				// that committed): it was placed, or it would not have completed.
 				w.onNode[jobTask(e.JobID, e.JobInc, e.TaskID)] = true
-				w.done[jobTask(e.JobID, e.JobInc, e.TaskID)] = true
 				if e.TaskID == w.terminated {
 					ctx.Goto("Done")
 				}

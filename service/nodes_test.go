@@ -84,9 +84,9 @@ func (w *nodesShowWork) Define(m *actor.Machine) {
 		}),
 		actor.On(func(ctx *actor.Context, e BatchWritten) {
 			for _, n := range w.check(ctx) {
-				if on := n.ID; w.whole {
-					ctx.Assert(n.TotalTasksRun >= w.completedOn[on], "%d tasks completed on node %s, which shows %d run",
-						w.completedOn[on], on, n.TotalTasksRun)
+				if w.whole {
+					ctx.Assert(n.TotalTasksRun >= w.completedOn[n.ID], "%d tasks completed on node %s, which shows %d run",
+						w.completedOn[n.ID], n.ID, n.TotalTasksRun)
 				}
 			}
 		}),
