@@ -92,6 +92,20 @@ type (
 		// dependents written in the same batch (see jobhop.go); BatchWritten follows them.
 		Early bool
 	}
+	// FlushHeld is announced when a job manager's flush begins to wait for the scheduler's
+	// answers (see flushOrHold), with the time it began.
+	FlushHeld struct {
+		JobID  string
+		JobInc int64
+		At     time.Time
+	}
+	// HeldFlushExpired is announced when a held flush is written because its wait ran out
+	// (flushHoldLimit), not because the answers came.
+	HeldFlushExpired struct {
+		JobID  string
+		JobInc int64
+		At     time.Time
+	}
 	// BatchWritten is announced once a job manager's batch is written and all it sends and
 	// announces is out (see pendingBatch).
 	BatchWritten struct {
@@ -163,6 +177,7 @@ type jobManager struct {
 	enqueued    bool          // tasks were handed to the scheduler (which may propose them) in this life of the host
 	awaitSched  int           // enqueues whose answer (enqueued) has not come (see jobhop.go)
 	holdFor     int           // the flush waits for this many of those answers (0: it does not wait)
+	holdTimer   actor.TimerID // the held flush's heldFlush timer, cancelled when the hold ends otherwise
 	deleteChunk int           // tasks removed per transaction while Deleting (Config.DeleteChunk)
 	deleteDelay time.Duration // the wait before removing more, after the store failed
 	waiters     []Request     // deletes that wait for the job to be gone (DeleteJob.Wait)
@@ -219,7 +234,7 @@ type retryJobLoad struct{}
 func (j *jobManager) Define(m *actor.Machine) {
 	m.State("Loading",
 		actor.OnEntry(func(ctx *actor.Context) {
-			j.holdFor = 0 // no flush is held across a reload: the batch was written before it
+			j.endHold(ctx) // no flush is held across a reload: the batch was written before it
 			j.load(ctx)
 		}),
 		actor.On(func(ctx *actor.Context, _ retryJobLoad) { j.load(ctx) }),

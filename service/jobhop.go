@@ -60,9 +60,21 @@ func (j *jobManager) flushOrHold(ctx *actor.Context, _ flushJob) {
 		return
 	}
 	if j.holdFor == 0 {
-		ctx.StartTimer(flushHoldLimit, heldFlush{})
+		j.holdTimer = ctx.StartTimer(flushHoldLimit, heldFlush{})
+		ctx.Announce(FlushHeld{JobID: j.jobID, JobInc: j.inc, At: ctx.Now()})
 	}
 	j.holdFor = j.awaitSched
+}
+
+// endHold ends a held flush's wait: its backstop timer is cancelled, so that it cannot fire into
+// a later hold and write that one's batch before the scheduler's answer (splitting a hop that
+// would have gone in one commit into two).
+func (j *jobManager) endHold(ctx *actor.Context) {
+	j.holdFor = 0
+	if j.holdTimer != 0 {
+		ctx.CancelTimer(j.holdTimer)
+		j.holdTimer = 0
+	}
 }
 
 // schedAnswered takes the scheduler's answer to an enqueue that asked for one; a held flush goes
@@ -74,6 +86,7 @@ func (j *jobManager) schedAnswered(ctx *actor.Context, _ enqueued) {
 	if j.holdFor > 0 {
 		j.holdFor--
 		if j.holdFor == 0 {
+			j.endHold(ctx)
 			j.flush(ctx, flushJob{})
 		}
 	}
@@ -81,8 +94,10 @@ func (j *jobManager) schedAnswered(ctx *actor.Context, _ enqueued) {
 
 // holdExpired takes the backstop timer of a held flush.
 func (j *jobManager) holdExpired(ctx *actor.Context, _ heldFlush) {
+	j.holdTimer = 0
 	if j.holdFor > 0 {
 		j.holdFor = 0
+		ctx.Announce(HeldFlushExpired{JobID: j.jobID, JobInc: j.inc, At: ctx.Now()})
 		j.flush(ctx, flushJob{})
 	}
 }

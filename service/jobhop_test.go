@@ -154,3 +154,50 @@ func TestHopThroughFailures(t *testing.T) {
 			EnableJob{JobID: "j1"},
 		))
 }
+
+// heldFlushWaits is the specification of a held flush's backstop timer: a flush held for the
+// scheduler's answers is written by the timer only once flushHoldLimit has passed since that
+// hold began. (A timer of an earlier hold, left running after its answers came, would write a
+// later hold's batch early, splitting a hop into two commits.)
+type heldFlushWaits struct {
+	since map[string]time.Time // job key -> when its current hold began
+}
+
+func (h *heldFlushWaits) Define(m *actor.Machine) {
+	key := func(job string, inc int64) string { return fmt.Sprintf("%s/%d", job, inc) }
+	m.State("Watching",
+		actor.On(func(ctx *actor.Context, e FlushHeld) {
+			if h.since == nil {
+				h.since = map[string]time.Time{}
+			}
+			h.since[key(e.JobID, e.JobInc)] = e.At
+		}),
+		actor.On(func(ctx *actor.Context, e HeldFlushExpired) {
+			began, ok := h.since[key(e.JobID, e.JobInc)]
+			ctx.Assert(ok, "job %s: a held flush expired that was never held", e.JobID)
+			ctx.Assert(e.At.Sub(began) >= flushHoldLimit, "job %s: a flush held at %v was written by its timer at %v, %v later (limit %v)",
+				e.JobID, began, e.At, e.At.Sub(began), flushHoldLimit)
+		}),
+	)
+}
+
+// A held flush's timer ends with its hold: a chain of short tasks (5 ms ticks of virtual time,
+// so that holds come closer together than flushHoldLimit) runs while timers race the
+// scheduler's answers, and no hold is cut short by the timer of an earlier one.
+func TestHeldFlushWaitsItsLimit(t *testing.T) {
+	tasks, _ := chainOf(8)
+	systest.Test(t, systest.Config{Iterations: 300, MaxSteps: 6000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05},
+		func(s *systest.Sim) {
+			s.Monitor(&depsFirst{})
+			s.Monitor(&completedOnce{})
+			s.Monitor(&heldFlushWaits{})
+			runService(s, Config{Store: memstore.New(), Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}},
+				model.Provider{Heartbeat: 20 * time.Millisecond, RunFor: 2})
+			one, two, yes := int32(1), int32(2), true
+			s.Create("client", newClient(
+				AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &one, TaskSlotsPerNode: &two}},
+				AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
+				AddTasks{JobID: "j1", Tasks: tasks},
+			))
+		})
+}

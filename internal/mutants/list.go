@@ -628,6 +628,15 @@ var Mutants = []Mutant{
 		Run:         "^TestHopInOneCommit$",
 	},
 	{
+		Name:        "hold-timer-outlives-hold",
+		File:        "service/jobhop.go",
+		Original:    "\tif j.holdTimer != 0 {\n",
+		Replacement: "\tif false {\n",
+		Description: "a held flush's backstop timer is left running when the scheduler's answers come, and cuts a later hold short",
+		Packages:    []string{"./service"},
+		Run:         "^TestHeldFlushWaitsItsLimit$",
+	},
+	{
 		Name:        "hop-dependency-action-ignored",
 		File:        "service/jobhop.go",
 		Original:    "change, err := j.graph.Complete(taskID, opts.DependencyAction)",

@@ -36,8 +36,10 @@ type Provider struct {
 	Failures bool
 	// FileFailures is given to the agents (see Agent).
 	FileFailures bool
-	// RunFor and FailTasks are given to the agents (see Agent; RunFor 0: the agent's default).
+	// RunFor, Heartbeat and FailTasks are given to the agents (see Agent; 0: the agent's
+	// default).
 	RunFor    int
+	Heartbeat time.Duration
 	FailTasks []string
 	// SlowTasks and SlowFor are given to the agents (see Agent).
 	SlowTasks []string
@@ -171,7 +173,7 @@ func (p *Provider) ready(ctx *actor.Context, v *vm) {
 		ctx.Send(p.AgentID(v.node), PowerOn{})
 	} else {
 		a := &Agent{NodeID: v.node, Session: p.SessionID(v.pool, v.node), ExitCodes: p.ExitCodes, FileFailures: p.FileFailures,
-			StartFailFirst: p.StartFailFirst, RunFor: p.RunFor, FailTasks: p.FailTasks,
+			StartFailFirst: p.StartFailFirst, RunFor: p.RunFor, Heartbeat: p.Heartbeat, FailTasks: p.FailTasks,
 			SlowTasks: p.SlowTasks, SlowFor: p.SlowFor}
 		if p.Forge.NodeID == v.node {
 			a.Forged, a.ForgedBeats = p.Forge.Attempts, p.Forge.Beats
