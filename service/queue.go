@@ -9,7 +9,8 @@ import (
 )
 
 // A node's queue: when its tasks are short, the scheduler places attempts on a node beyond its
-// free slots (startAttempt.Queued), up to as many slots again as it has. The node's agent holds
+// free slots (startAttempt.Queued), up to as many slots again as it has, and twice as many when
+// they are very short (see queueRoom). The node's agent holds
 // them (protocol.StartTask.NodeSlots) and starts the next the moment a slot frees, so the
 // service's round trip and its store's commit leave the cycle of a slot. The API stays truthful:
 // a queued task is recorded with its attempt and node but stays active, without a start time,
@@ -45,10 +46,10 @@ func (n *nodeSession) takeBackOne(ctx *actor.Context, t takeBackAttempt) {
 }
 
 // capacity is how many slots the attempts a session has sent may take, with s: the node's, or
-// twice that for a queued attempt.
+// with the deepest queue (maxQueueDepth times the node's) for a queued attempt.
 func (n *nodeSession) capacity(s startAttempt) int {
 	if s.Queued {
-		return 2 * n.slots
+		return (1 + maxQueueDepth) * n.slots
 	}
 	return n.slots
 }
@@ -145,6 +146,17 @@ func ranFor(res protocol.TaskResult) time.Duration {
 // time, not worth placing a task before knowing which node frees a slot first.
 const queueBelow = time.Second
 
+// deepQueueBelow is how short the pool's recent attempts must run, on average, for its nodes'
+// queues to hold maxQueueDepth times their slots: a task that runs a few milliseconds ends
+// within the service's round trip and commit, so that a queue of one task a slot runs dry
+// before the refill comes. On `go run ./bench/dag` (tasks of about 4 ms on two slots) a queue
+// twice as deep made the server's CPU lower and the run faster in most pairs (see
+// docs/performance.md).
+const deepQueueBelow = 100 * time.Millisecond
+
+// maxQueueDepth is the deepest a node's queue gets, in times its slots.
+const maxQueueDepth = 2
+
 // learn takes how long an attempt ran into the scheduler's running mean (0: it did not run to
 // its end, and says nothing).
 func (s *scheduler) learn(ran time.Duration) {
@@ -161,6 +173,18 @@ func (s *scheduler) learn(ran time.Duration) {
 
 // queueing reports whether the nodes have queues now: the pool's recent attempts were short.
 func (s *scheduler) queueing() bool { return s.ranCount > 0 && s.ran < queueBelow }
+
+// queueRoom is how many slots' worth of attempts a node of total slots may hold queued now.
+func (s *scheduler) queueRoom(total int) int {
+	switch {
+	case !s.queueing():
+		return 0
+	case s.ran < deepQueueBelow:
+		return maxQueueDepth * total
+	default:
+		return total
+	}
+}
 
 // reclaim asks the nodes with attempts on their queues to give some back when other nodes have
 // slots free and nothing waits to run: a queued task is not left waiting behind another while a

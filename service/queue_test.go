@@ -190,3 +190,62 @@ func TestQueuedTaskTakenBack(t *testing.T) {
 	}
 	t.Logf("%d attempts queued, %d of them ran", queuedSeen.Load(), queuedRan.Load())
 }
+
+// queueDepth records, over a test's iterations, the most slots' worth of attempts a scheduler had
+// on one node's queue, in times the node's slots, and checks that it never passed maxQueueDepth.
+type queueDepth struct{}
+
+// deepestQueue is queueDepth's record: the tests check that deep queues were used at all.
+var deepestQueue atomic.Int64
+
+func (q *queueDepth) Define(m *actor.Machine) {
+	m.State("Watching", actor.On(func(ctx *actor.Context, e NodeSlots) {
+		if e.Total <= 0 {
+			return
+		}
+		ctx.Assert(e.Queued <= maxQueueDepth*e.Total, "node %s: %d slots' worth of attempts queued, more than %d times its %d slots", e.NodeID, e.Queued, maxQueueDepth, e.Total)
+		for depth := int64((e.Queued + e.Total - 1) / e.Total); ; {
+			old := deepestQueue.Load()
+			if depth <= old || deepestQueue.CompareAndSwap(old, depth) {
+				break
+			}
+		}
+	}))
+}
+
+// Very short tasks (5 ms ticks of virtual time) make nodes' queues twice as deep as their slots
+// (queueRoom). On two nodes of one slot, with a slow task that holds one node, and messages
+// dropped and delayed: no node runs more than its slots, no task runs twice at once, attempts
+// queued behind the slow task are taken back when the other node idles, and every task completes
+// once, in dependency order.
+func TestDeepNodeQueues(t *testing.T) {
+	queuedSeen.Store(0)
+	queuedRan.Store(0)
+	deepestQueue.Store(0)
+	systest.Test(t, systest.Config{Iterations: 200, MaxSteps: 8000, Strategy: "portfolio", Seed: 1, ClockProbability: 0.05, LivenessThreshold: 1500,
+		Faults: systest.Faults{Drops: 1, Delays: 1}}, func(s *systest.Sim) {
+		s.Monitor(&slotsHeld{nodeSlots: 1})
+		s.Monitor(&oneRunAtATime{})
+		s.Monitor(&notStranded{})
+		s.Monitor(&queueDepth{})
+		s.Monitor(&depsFirst{})
+		s.Monitor(&completedOnce{})
+		runService(s, Config{Store: memstore.New(), Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}},
+			model.Provider{Heartbeat: 20 * time.Millisecond, RunFor: 2, SlowTasks: []string{"slow"}, SlowFor: 200})
+		two, one, yes := int32(2), int32(1), true
+		tasks := shortTasks(6)
+		tasks = append(tasks, batch.Task{ID: "slow", CommandLine: "/bin/true"})
+		for i := range 8 {
+			tasks = append(tasks, batch.Task{ID: fmt.Sprintf("after%d", i), CommandLine: "/bin/true"})
+		}
+		s.Create("client", newClient(
+			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &one}},
+			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
+			AddTasks{JobID: "j1", Tasks: tasks},
+		))
+	})
+	if deepestQueue.Load() < maxQueueDepth {
+		t.Errorf("the deepest node queue over the iterations held %d times its slots, never %d: the test did not exercise deep queues", deepestQueue.Load(), maxQueueDepth)
+	}
+	t.Logf("%d attempts queued, %d of them ran; deepest queue %d times the slots", queuedSeen.Load(), queuedRan.Load(), deepestQueue.Load())
+}

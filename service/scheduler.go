@@ -360,7 +360,7 @@ func (s *scheduler) dispatch(ctx *actor.Context) {
 		}
 		req.Queue = rest
 		for i, n := range req.Nodes {
-			req.Nodes[i].FreeSlots = max(s.free[n.ID]+n.TotalSlots, 0)
+			req.Nodes[i].FreeSlots = max(s.free[n.ID]+s.queueRoom(n.TotalSlots), 0)
 		}
 		s.take(ctx, s.place(req, byKey), byKey, taken, true)
 	}
@@ -383,14 +383,9 @@ func (s *scheduler) placeable() int {
 	if len(s.excluded) > 0 || slices.ContainsFunc(s.queue, func(t readyTask) bool { return t.Slots > 1 }) {
 		return len(s.queue)
 	}
-	q := s.queueing()
 	room := 0
 	for _, id := range s.nodes {
-		if q {
-			room += max(s.free[id]+s.total[id], 0) // its free slots, then its queue
-		} else {
-			room += max(s.free[id], 0)
-		}
+		room += max(s.free[id]+s.queueRoom(s.total[id]), 0) // its free slots, then its queue
 	}
 	return min(room, len(s.queue))
 }
@@ -398,9 +393,8 @@ func (s *scheduler) placeable() int {
 // room reports whether some node has a slot free, or room on its queue while nodes have queues:
 // otherwise no placement can come of a dispatch, and building one is skipped.
 func (s *scheduler) room() bool {
-	q := s.queueing()
 	for _, id := range s.nodes {
-		if s.free[id] > 0 || q && s.free[id]+s.total[id] > 0 {
+		if s.free[id] > 0 || s.free[id]+s.queueRoom(s.total[id]) > 0 {
 			return true
 		}
 	}

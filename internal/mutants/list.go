@@ -628,6 +628,15 @@ var Mutants = []Mutant{
 		Run:         "^TestHopInOneCommit$",
 	},
 	{
+		Name:        "queue-deeper-than-its-bound",
+		File:        "service/queue.go",
+		Original:    "\t\treturn maxQueueDepth * total\n",
+		Replacement: "\t\treturn (maxQueueDepth + 1) * total\n",
+		Description: "the scheduler queues very short tasks on a node three times as deep as its slots, beyond the bound its sessions and the agents are told",
+		Packages:    []string{"./service"},
+		Run:         "^TestDeepNodeQueues$",
+	},
+	{
 		Name:        "hold-timer-outlives-hold",
 		File:        "service/jobhop.go",
 		Original:    "\tif j.holdTimer != 0 {\n",
