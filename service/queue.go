@@ -10,9 +10,9 @@ import (
 
 // A node's queue: when its tasks are short, the scheduler places attempts on a node beyond its
 // free slots (startAttempt.Queued), up to as many slots again as it has, and twice as many when
-// they are very short (see queueRoom). The node's agent holds
-// them (protocol.StartTask.NodeSlots) and starts the next the moment a slot frees, so the
-// service's round trip and its store's commit leave the cycle of a slot. The API stays truthful:
+// they are very short (see queueRoom). The node's agent holds them (protocol.StartTask.NodeSlots)
+// and starts the next the moment a slot frees, so the service's round trip and its store's
+// commit leave the cycle of a slot. The API stays truthful:
 // a queued task is recorded with its attempt and node but stays active, without a start time,
 // until the agent reports its process started (protocol.TaskStarted, passed on to the job
 // manager as attemptLaunched).
