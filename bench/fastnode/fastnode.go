@@ -12,6 +12,7 @@ package fastnode
 
 import (
 	"slices"
+	"time"
 
 	"corral/actor"
 	"corral/agent/protocol"
@@ -101,8 +102,11 @@ func (a *Agent) Define(m *actor.Machine) {
 			}
 			a.pending[s.AttemptID] = true
 			now := ctx.Now()
+			// The attempt is reported as having run a microsecond: a run of no length tells the
+			// scheduler nothing about how long tasks take (service.ranFor), so it would never
+			// give the nodes the queues that real short tasks get.
 			ctx.Send(a.Session, protocol.TaskStarted{NodeID: a.NodeID, AttemptID: s.AttemptID, StartTime: now})
-			ctx.Send(a.Session, protocol.TaskResult{NodeID: a.NodeID, AttemptID: s.AttemptID, ExitCode: 0, StartTime: now, EndTime: now})
+			ctx.Send(a.Session, protocol.TaskResult{NodeID: a.NodeID, AttemptID: s.AttemptID, ExitCode: 0, StartTime: now, EndTime: now.Add(time.Microsecond)})
 		}),
 		actor.On(func(ctx *actor.Context, r protocol.ResultAck) { delete(a.pending, r.AttemptID) }),
 		actor.Ignore[protocol.KillTask](), // every attempt has ended already
