@@ -173,22 +173,28 @@ func TestQueuedTaskTakenBack(t *testing.T) {
 		s.Monitor(&completedOnce{})
 		runService(s, Config{Store: memstore.New(), Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}},
 			model.Provider{SlowTasks: []string{"slow"}, SlowFor: 400})
-		two, one, yes := int32(2), int32(1), true
-		tasks := shortTasks(4)
-		tasks = append(tasks, batch.Task{ID: "slow", CommandLine: "/bin/true"})
-		for i := range 6 {
-			tasks = append(tasks, batch.Task{ID: fmt.Sprintf("after%d", i), CommandLine: "/bin/true"})
-		}
-		s.Create("client", newClient(
-			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &one}},
-			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
-			AddTasks{JobID: "j1", Tasks: tasks},
-		))
+		s.Create("client", slowTaskClient(4, 6))
 	})
 	if queuedSeen.Load() == 0 {
 		t.Errorf("no attempt was queued over the iterations: the test did not exercise nodes' queues")
 	}
 	t.Logf("%d attempts queued, %d of them ran", queuedSeen.Load(), queuedRan.Load())
+}
+
+// slowTaskClient adds, on two nodes of one slot, short tasks (shortTasks(short)), a task "slow"
+// (the tests' providers make it run long) and after more independent ones.
+func slowTaskClient(short, after int) actor.Actor {
+	two, one, yes := int32(2), int32(1), true
+	tasks := shortTasks(short)
+	tasks = append(tasks, batch.Task{ID: "slow", CommandLine: "/bin/true"})
+	for i := range after {
+		tasks = append(tasks, batch.Task{ID: fmt.Sprintf("after%d", i), CommandLine: "/bin/true"})
+	}
+	return newClient(
+		AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &one}},
+		AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
+		AddTasks{JobID: "j1", Tasks: tasks},
+	)
 }
 
 // queueDepth records, over a test's iterations, the most slots' worth of attempts a scheduler had
@@ -232,17 +238,7 @@ func TestDeepNodeQueues(t *testing.T) {
 		s.Monitor(&completedOnce{})
 		runService(s, Config{Store: memstore.New(), Timing: NodeTiming{CheckEvery: time.Second, LostAfter: 5 * time.Second}},
 			model.Provider{Heartbeat: 20 * time.Millisecond, RunFor: 2, SlowTasks: []string{"slow"}, SlowFor: 200})
-		two, one, yes := int32(2), int32(1), true
-		tasks := shortTasks(6)
-		tasks = append(tasks, batch.Task{ID: "slow", CommandLine: "/bin/true"})
-		for i := range 8 {
-			tasks = append(tasks, batch.Task{ID: fmt.Sprintf("after%d", i), CommandLine: "/bin/true"})
-		}
-		s.Create("client", newClient(
-			AddPool{Pool: batch.Pool{ID: "p1", VMSize: "local", TargetDedicatedNodes: &two, TaskSlotsPerNode: &one}},
-			AddJob{Job: batch.Job{ID: "j1", PoolInfo: batch.PoolInformation{PoolID: "p1"}, UsesTaskDependencies: &yes}},
-			AddTasks{JobID: "j1", Tasks: tasks},
-		))
+		s.Create("client", slowTaskClient(6, 8))
 	})
 	if deepestQueue.Load() < maxQueueDepth {
 		t.Errorf("the deepest node queue over the iterations held %d times its slots, never %d: the test did not exercise deep queues", deepestQueue.Load(), maxQueueDepth)
